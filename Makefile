@@ -1,0 +1,29 @@
+# The two commands of the README. Each sets up what it needs: a virtualenv at .venv with the
+# project and its test tools, and the npm tools (asl-validator) in node_modules.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SETUP := $(VENV)/.setup-done
+
+.PHONY: demo test setup bench clean
+
+demo: $(SETUP)
+	$(BIN)/refunds demo
+
+test: $(SETUP)
+	$(BIN)/pytest
+
+bench: $(SETUP)
+	$(BIN)/python benchmarks/detect_vs_duckdb.py
+
+setup: $(SETUP)
+
+$(SETUP): pyproject.toml package.json package-lock.json
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache

@@ -1,0 +1,1 @@
+"""The `refunds` command line and the local cloud it can start."""

@@ -1,0 +1,1 @@
+"""The embedded default: the whole stack from template.yaml running on moto in server mode."""

@@ -1,0 +1,172 @@
+"""One object that starts moto, builds the stack from template.yaml and serves its URLs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tomllib
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from refunds_cli.localcloud.lambdas import InProcessLambda
+from refunds_cli.localcloud.mailbox import Mailbox
+from refunds_cli.localcloud.motohooks import run_lambdas_in_process
+from refunds_cli.localcloud.stack import DeployedStack, StackBuilder
+from refunds_cli.localcloud.template import sam_transform
+from refunds_cli.localcloud.web import serve_console, serve_function_url
+
+DEFAULT_STACK_NAME = "credit-refunds"
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+def outputs_parameter(stack_name: str) -> str:
+    """Where the local cloud keeps a stack's Outputs, as CloudFormation would in AWS."""
+    return f"/local-cloud/stacks/{stack_name}/outputs"
+
+
+def profile_parameters(samconfig: Path, profile: str) -> dict[str, str]:
+    """The parameter_overrides of one samconfig.toml environment (`sam deploy --config-env`)."""
+    if not samconfig.exists():
+        return {}
+    config = tomllib.loads(samconfig.read_text(encoding="utf-8"))
+    overrides = config.get(profile, {}).get("deploy", {}).get("parameters", {}).get("parameter_overrides", [])
+    if isinstance(overrides, str):
+        overrides = overrides.split()
+    return dict(item.split("=", 1) for item in overrides)
+
+
+class LocalCloud:
+    """The local cloud: `with LocalCloud(root) as cloud:` gives a running stack."""
+
+    def __init__(
+        self,
+        root: Path,
+        port: int = 0,
+        stack_name: str = DEFAULT_STACK_NAME,
+        region: str = "us-east-1",
+        profile: str = "local",
+        parameter_overrides: dict[str, str] | None = None,
+    ) -> None:
+        self.root = root
+        self.region = region
+        self.stack_name = stack_name
+        self._port = port
+        self._parameters = {**profile_parameters(root / "samconfig.toml", profile), **(parameter_overrides or {})}
+        self._exit = ExitStack()
+        self.runtime = InProcessLambda()
+        self.mailbox = Mailbox(region)
+        self.stack: DeployedStack | None = None
+        self.endpoint_url = ""
+        self.console_url = ""
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> LocalCloud:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        for key, value in {**LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": self.region}.items():
+            os.environ.setdefault(key, value)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log: URLs carry ids
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
+        server.start()
+        self._exit.callback(server.stop)
+        host, port = server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        # moto's Step Functions executor calls Lambda over HTTP on this port.
+        os.environ["MOTO_PORT"] = str(port)
+        self._moto_config({"stepfunctions": {"execute_state_machine": True}})
+        self._exit.enter_context(run_lambdas_in_process(self.runtime))
+        self._exit.callback(self.runtime.stop)
+
+        template = sam_transform(self.root / "template.yaml", self._parameters, self.region)
+        builder = StackBuilder(
+            template,
+            self.stack_name,
+            self._parameters,
+            self.endpoint_url,
+            self.runtime,
+            self._serve_function_url,
+            self._function_environment(),
+            self.region,
+        )
+        self.stack = builder.build()
+        console, self.console_url = serve_console(self.mailbox, self.describe)
+        self._exit.callback(console.shutdown)
+        outputs = {**self.stack.outputs, "LocalConsoleUrl": self.console_url}
+        self.stack.outputs = outputs
+        self.client("ssm").put_parameter(
+            Name=outputs_parameter(self.stack_name), Value=json.dumps(outputs), Type="String", Overwrite=True
+        )
+
+    def stop(self) -> None:
+        self._exit.close()
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- helpers --------------------------------------------------------------------------
+    def _moto_config(self, config: dict[str, Any]) -> None:
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/moto-api/config", data=json.dumps(config).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def _function_environment(self) -> dict[str, str]:
+        """What Lambda itself puts in every function's environment, pointed at the local cloud."""
+        return {
+            **LOCAL_CREDENTIALS,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon on a laptop
+        }
+
+    def _serve_function_url(self, function_arn: str, auth_type: str) -> str:
+        server, url = serve_function_url(self.runtime, function_arn, auth_type)
+        self._exit.callback(server.shutdown)
+        return url
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        assert self.stack is not None, "start() the local cloud first"
+        return self.stack.outputs
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for this local cloud."""
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Wait until every queued asynchronous invocation (S3 notifications) has run."""
+        self.runtime.wait_idle(timeout)
+
+    def describe(self) -> dict[str, Any]:
+        """What is deployed: endpoints, outputs and physical names by logical id."""
+        assert self.stack is not None
+        return {
+            "endpoint_url": self.endpoint_url,
+            "console_url": self.console_url,
+            "stack_name": self.stack_name,
+            "outputs": self.stack.outputs,
+            "resources": self.stack.physical,
+        }

@@ -1,0 +1,53 @@
+"""Where moto would start a Docker container for a Lambda function, run it in-process instead.
+
+Two seams of moto are replaced while the local cloud runs:
+- `LambdaFunction.invoke`, which every synchronous path reaches (the Lambda API, Step
+  Functions' lambda:invoke integrations, a Function URL request);
+- the S3 notification's Lambda call, which in AWS is asynchronous and so is queued here.
+Functions the local cloud does not know keep moto's own behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction
+from moto.s3 import notifications
+
+from refunds_cli.localcloud.lambdas import InProcessLambda
+
+
+@contextmanager
+def run_lambdas_in_process(runtime: InProcessLambda) -> Iterator[None]:
+    """Patch moto so that `runtime` answers invocations of the functions it knows."""
+    original_invoke = LambdaFunction.invoke
+    original_s3_invoke = notifications._invoke_awslambda
+
+    def invoke(self: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> Any:
+        if not runtime.knows(self.function_arn):
+            return original_invoke(self, body, request_headers, response_headers)
+        event = json.loads(body) if body else {}
+        if request_headers and request_headers.get("X-Amz-Invocation-Type") == "Event":
+            runtime.invoke_async(self.function_arn, event)
+            return b""
+        payload, error = runtime.invoke(self.function_arn, event)
+        if error:
+            response_headers["x-amz-function-error"] = error
+        return payload
+
+    def s3_invoke(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+        if runtime.knows(fn_arn):
+            runtime.invoke_async(fn_arn, event_body)
+        else:
+            original_s3_invoke(account_id, event_body, fn_arn, region_name)
+
+    LambdaFunction.invoke = invoke  # type: ignore[method-assign]
+    notifications._invoke_awslambda = s3_invoke
+    try:
+        yield
+    finally:
+        LambdaFunction.invoke = original_invoke  # type: ignore[method-assign]
+        notifications._invoke_awslambda = original_s3_invoke

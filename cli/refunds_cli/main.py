@@ -1,0 +1,98 @@
+"""`refunds`: the command line of the credit-balance refund workflow."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from refunds_cli.localcloud.cloud import DEFAULT_STACK_NAME
+from refunds_cli.target import Target, TargetError, connect
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _target(args: argparse.Namespace) -> Target:
+    return connect(args.endpoint_url, args.stack_name, args.region)
+
+
+def cmd_local_up(args: argparse.Namespace) -> int:
+    """Run the local cloud in the foreground until Ctrl-C."""
+    from refunds_cli.localcloud.cloud import LocalCloud
+
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with LocalCloud(PROJECT_ROOT, port=args.port, stack_name=args.stack_name, region=args.region) as cloud:
+        print(f"AWS endpoint:   {cloud.endpoint_url}")
+        print(f"Approvals site: {cloud.outputs['ApprovalSiteUrl']}")
+        print(f"Local console:  {cloud.console_url} (mail sent through SES)")
+        print(f"Drop ledgers:   s3://{cloud.outputs['LedgerBucketName']}/incoming/")
+        print(f"Try: refunds --endpoint-url {cloud.endpoint_url} mail")
+        print("Ready. Ctrl-C stops the local cloud.", flush=True)
+        try:
+            stopped.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def cmd_mail(args: argparse.Namespace) -> int:
+    """List the mail sent through SES in the local cloud."""
+    target = _target(args)
+    if not target.endpoint_url:
+        raise TargetError("mail is kept only by the local cloud: in AWS, SES delivers it")
+    with urllib.request.urlopen(target.output("LocalConsoleUrl") + "mail.json", timeout=30) as response:
+        messages = json.load(response)
+    if args.json:
+        summaries = [{k: m[k] for k in ("to", "subject", "sent_at", "links")} for m in messages]
+        print(json.dumps(summaries, indent=2))
+        return 0
+    if not messages:
+        print("No mail sent yet.")
+    for message in messages:
+        print(f"{message['sent_at']}  to {', '.join(message['to'])}")
+        print(f"  {message['subject']}")
+        for link in message["links"]:
+            print(f"  {link}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="refunds", description=__doc__)
+    parser.add_argument("--endpoint-url", help="talk to the local cloud at this URL (e.g. http://127.0.0.1:4599)")
+    parser.add_argument(
+        "--stack-name", default=DEFAULT_STACK_NAME, help="the stack's name: deployed, or in the local cloud"
+    )
+    parser.add_argument("--region", default="us-east-1")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="the local cloud").add_subparsers(dest="local_command", required=True)
+    up = local.add_parser("up", help="run the whole stack on moto until Ctrl-C")
+    up.add_argument("--port", type=int, default=4599)
+    up.set_defaults(func=cmd_local_up)
+
+    mail = commands.add_parser("mail", help="mail sent through SES (local cloud)")
+    mail.add_argument("--json", action="store_true")
+    mail.set_defaults(func=cmd_mail)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command: Command = args.func
+    try:
+        return command(args)
+    except TargetError as error:
+        print(f"refunds: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

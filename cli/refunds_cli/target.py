@@ -1,0 +1,59 @@
+"""Which cloud a command talks to: the local cloud (--endpoint-url) or a deployed stack."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from refunds_cli.localcloud.cloud import LOCAL_CREDENTIALS, outputs_parameter
+
+
+class TargetError(Exception):
+    """The stack cannot be found or read."""
+
+
+@dataclass
+class Target:
+    """A stack's physical names (its Outputs) and clients pointed at where it runs."""
+
+    outputs: dict[str, str]
+    region: str
+    endpoint_url: str | None = None
+
+    def client(self, service: str) -> Any:
+        if self.endpoint_url:
+            return boto3.client(
+                service,
+                endpoint_url=self.endpoint_url,
+                region_name=self.region,
+                aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            )
+        return boto3.client(service, region_name=self.region)
+
+    def output(self, name: str) -> str:
+        try:
+            return self.outputs[name]
+        except KeyError:
+            raise TargetError(f"the stack has no output {name}") from None
+
+
+def connect(endpoint_url: str | None, stack_name: str, region: str) -> Target:
+    """Read the stack's Outputs from the local cloud or from CloudFormation."""
+    try:
+        if endpoint_url:
+            target = Target({}, region, endpoint_url)
+            parameter = target.client("ssm").get_parameter(Name=outputs_parameter(stack_name))
+            target.outputs = json.loads(parameter["Parameter"]["Value"])
+            return target
+        target = Target({}, region)
+        stack = target.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+        target.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        return target
+    except (ClientError, BotoCoreError) as error:
+        where = endpoint_url or f"CloudFormation ({region})"
+        raise TargetError(f"cannot read stack {stack_name!r} at {where}: {error}") from error

@@ -1,0 +1,4 @@
+def lambda_handler(event, context):
+    if event.get("boom"):
+        raise ValueError("boom")
+    return {"fn": "ingest", "event": event}

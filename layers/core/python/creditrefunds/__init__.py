@@ -1,0 +1,1 @@
+"""Credit-balance rules (pure) and the AWS adapters the functions share."""
