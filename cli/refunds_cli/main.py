@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
 import threading
 import urllib.request
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from refunds_cli.localcloud.cloud import DEFAULT_STACK_NAME
 from refunds_cli.target import Target, TargetError, connect
+
+if TYPE_CHECKING:
+    from creditrefunds.ledger import RowError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,6 +70,46 @@ def cmd_mail(args: argparse.Namespace) -> int:
     return 0
 
 
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    """Detect credit balances in a ledger file; one JSON case per line on standard output."""
+    from creditrefunds.ledger import LedgerUnreadable, format_for
+    from creditrefunds.settings import SettingsError, load_settings
+
+    from refunds_cli.detect import detect_file, write_cases
+
+    rejected = 0
+    try:
+        settings = load_settings(args.settings)
+        fmt = format_for(str(args.ledger), args.format)
+        with contextlib.ExitStack() as stack:
+            rejects = stack.enter_context(open(args.rejects, "w", encoding="utf-8")) if args.rejects else None
+
+            def on_reject(error: RowError) -> None:
+                nonlocal rejected
+                rejected += 1
+                if rejects is not None:
+                    rejects.write(json.dumps(error.to_json()) + "\n")
+
+            cases = detect_file(args.ledger, fmt, args.as_of, settings, on_reject)
+    except (LedgerUnreadable, SettingsError) as error:
+        print(f"refunds detect: {args.ledger}: {error}" if isinstance(error, LedgerUnreadable)
+              else f"refunds detect: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"refunds detect: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
+        return 2
+    write_cases(cases, sys.stdout)
+    print(f"{rejected} rejected row(s); {len(cases)} credit balance case(s)", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="refunds", description=__doc__)
     parser.add_argument("--endpoint-url", help="talk to the local cloud at this URL (e.g. http://127.0.0.1:4599)")
@@ -77,6 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     up = local.add_parser("up", help="run the whole stack on moto until Ctrl-C")
     up.add_argument("--port", type=int, default=4599)
     up.set_defaults(func=cmd_local_up)
+
+    detect = commands.add_parser("detect", help="credit balances in a ledger file (no AWS needed)")
+    detect.add_argument("ledger", type=Path)
+    detect.add_argument("--as-of", type=_iso_date, required=True, help="the day the credits are identified")
+    detect.add_argument("--rejects", type=Path, help="write each rejected row as a JSON line here")
+    detect.add_argument("--settings", type=Path, help="JSON file overriding the rules' settings")
+    detect.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file's extension")
+    detect.set_defaults(func=cmd_detect)
 
     mail = commands.add_parser("mail", help="mail sent through SES (local cloud)")
     mail.add_argument("--json", action="store_true")

@@ -1,0 +1,51 @@
+"""`refunds detect`: credit balances in a ledger file, as JSON lines, with no AWS at all.
+
+Two passes over the file keep memory to what the accounts need: the first validates every
+row and sums each account's balance; the second reads again only the rows of the accounts
+that are in credit, which the rules then split.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+from creditrefunds.cases import Case
+from creditrefunds.detection import AccountSummary, detect_cases
+from creditrefunds.ledger import RowError, Transaction, read_ledger
+from creditrefunds.settings import Settings
+
+
+def detect_file(
+    path: Path,
+    fmt: str,
+    as_of: date,
+    settings: Settings,
+    on_reject: Callable[[RowError], Any] = lambda _: None,
+) -> list[Case]:
+    """The cases of the ledger at `path`; each rejected row goes to `on_reject`."""
+    summaries: dict[str, AccountSummary] = {}
+    dropped: set[int] = set()
+    with open(path, "rb") as stream:
+        for item in read_ledger(stream, fmt, dropped_lines=dropped):
+            if isinstance(item, RowError):
+                on_reject(item)
+                continue
+            summary = summaries.get(item.account_id)
+            if summary is None:
+                summary = summaries[item.account_id] = AccountSummary(item.account_id)
+            summary.add(item)
+    in_credit = {account for account, summary in summaries.items() if summary.has_credit}
+    transactions: dict[str, list[Transaction]] = {account: [] for account in in_credit}
+    with open(path, "rb") as stream:
+        for txn in read_ledger(stream, fmt, accounts=in_credit, dropped_lines=dropped):
+            transactions[txn.account_id].append(txn)  # type: ignore[union-attr]
+    return detect_cases(summaries, transactions, as_of, settings)
+
+
+def write_cases(cases: list[Case], out: IO[str]) -> None:
+    for case in cases:
+        out.write(json.dumps(case.to_json(), separators=(", ", ": ")) + "\n")

@@ -1,0 +1,326 @@
+"""Ledger files (DOMAIN.md section 2): read CSV or JSON Lines, validate every row.
+
+Reading is streaming: rows come out one at a time, good ones as `Transaction`, bad ones as
+`RowError` with the line number (a CSV header is line 1), the field and the reason. A file
+that cannot be read at all raises `LedgerUnreadable` with one clear message.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Container, Iterable, Iterator
+from dataclasses import dataclass, fields
+from datetime import date
+from decimal import Decimal
+from typing import IO, Any
+
+from creditrefunds.money import money
+
+TXN_TYPES = frozenset({"CHARGE", "PAYMENT", "ADJUSTMENT", "REFUND", "RECOUPMENT", "REVERSAL", "TRANSFER"})
+PAYER_TYPES = frozenset({"PATIENT", "MEDICARE", "MEDICAID", "COMMERCIAL", "OTHER"})
+REQUIRED_FIELDS = ("txn_id", "account_id", "patient_id", "guarantor_id", "txn_type", "amount", "posting_date")
+OPTIONAL_FIELDS = (
+    "payer_type", "payer_id", "coverage_rank", "reference", "claim_id", "patient_resp", "adj_code",
+    "reversal_of", "service_date", "admit_date", "discharge_date", "type_of_bill", "mbi", "patient_name",
+    "patient_state", "facility_id",
+)  # fmt: skip
+_DATE_FIELDS = ("service_date", "admit_date", "discharge_date")
+_AMOUNT = re.compile(r"^[+-]?\d+(\.\d{1,2})?$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+FORMATS = ("csv", "jsonl")
+
+
+class LedgerUnreadable(Exception):
+    """The whole file is refused: wrong encoding, no header, a required column missing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """One valid ledger row. Amounts are signed as DOMAIN.md says; dates are dates."""
+
+    txn_id: str
+    account_id: str
+    patient_id: str
+    guarantor_id: str
+    txn_type: str
+    amount: Decimal
+    posting_date: date
+    payer_type: str | None = None
+    payer_id: str | None = None
+    coverage_rank: int | None = None
+    reference: str | None = None
+    claim_id: str | None = None
+    patient_resp: Decimal | None = None
+    adj_code: str | None = None
+    reversal_of: str | None = None
+    service_date: date | None = None
+    admit_date: date | None = None
+    discharge_date: date | None = None
+    type_of_bill: str | None = None
+    mbi: str | None = None
+    patient_name: str | None = None
+    patient_state: str | None = None
+    facility_id: str | None = None
+
+    @property
+    def payer(self) -> tuple[str, str]:
+        """The payer as DOMAIN.md counts it: (payer_type, payer_id); the patient is one payer."""
+        if self.payer_type == "PATIENT":
+            return ("PATIENT", "")
+        return (self.payer_type or "", self.payer_id or "")
+
+    def to_record(self) -> dict[str, str]:
+        """The row as strings, None fields left out (how it is stored and compared)."""
+        record: dict[str, str] = {}
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if value is not None:
+                record[spec.name] = f"{value:f}" if isinstance(value, Decimal) else str(value)
+        return record
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """A rejected row: where, which transaction if readable, which field, why."""
+
+    line: int
+    txn_id: str | None
+    field: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "txn_id": self.txn_id, "field": self.field, "reason": self.reason}
+
+
+class _Bad(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+def _date(raw: dict[str, str], name: str) -> date | None:
+    value = raw.get(name) or ""
+    if not value:
+        return None
+    if not _ISO_DATE.match(value):
+        raise _Bad(name, f"not an ISO date (YYYY-MM-DD): {value!r}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _Bad(name, f"not a calendar date: {value!r}") from None
+
+
+def _amount(raw: dict[str, str], name: str) -> Decimal | None:
+    value = raw.get(name) or ""
+    if not value:
+        return None
+    if not _AMOUNT.match(value):
+        raise _Bad(name, f"not a decimal amount with at most 2 places: {value!r}")
+    return money(value)
+
+
+def parse_row(raw: dict[str, str]) -> Transaction:
+    """Validate one row given as field -> text; raise `_Bad` naming the field and reason."""
+    for name in REQUIRED_FIELDS:
+        if not raw.get(name):
+            raise _Bad(name, "required field is missing or empty")
+    txn_type = raw["txn_type"].upper()
+    if txn_type not in TXN_TYPES:
+        raise _Bad("txn_type", f"unknown transaction type {raw['txn_type']!r}")
+    amount = _amount(raw, "amount")
+    assert amount is not None
+    posting_date = _date(raw, "posting_date")
+    payer_type = (raw.get("payer_type") or "").upper() or None
+    if payer_type is not None and payer_type not in PAYER_TYPES:
+        raise _Bad("payer_type", f"unknown payer type {raw['payer_type']!r}")
+    if payer_type is None and txn_type not in ("CHARGE", "REVERSAL"):
+        raise _Bad("payer_type", f"required on a {txn_type} row")
+    payer_id = raw.get("payer_id") or None
+    if payer_type not in (None, "PATIENT") and not payer_id:
+        raise _Bad("payer_id", f"required for a {payer_type} payer")
+    if txn_type == "CHARGE" and amount <= 0:
+        raise _Bad("amount", "a CHARGE must be positive")
+    if txn_type == "PAYMENT" and amount >= 0:
+        raise _Bad("amount", "a PAYMENT must be negative")
+    if amount == 0:
+        raise _Bad("amount", "a transaction of 0.00 moves no money")
+    rank_text = raw.get("coverage_rank") or ""
+    rank = None
+    if rank_text:
+        if rank_text not in ("1", "2", "3"):
+            raise _Bad("coverage_rank", f"must be 1, 2 or 3, not {rank_text!r}")
+        if payer_type in (None, "PATIENT"):
+            raise _Bad("coverage_rank", "only insurers have a coverage rank")
+        rank = int(rank_text)
+    patient_resp = _amount(raw, "patient_resp")
+    if patient_resp is not None:
+        if patient_resp < 0:
+            raise _Bad("patient_resp", "patient responsibility cannot be negative")
+        if txn_type != "PAYMENT" or payer_type in (None, "PATIENT"):
+            raise _Bad("patient_resp", "only an insurer's PAYMENT row carries patient responsibility")
+    reversal_of = raw.get("reversal_of") or None
+    if txn_type == "REVERSAL" and not reversal_of:
+        raise _Bad("reversal_of", "a REVERSAL must name the txn_id it cancels")
+    dates = {name: _date(raw, name) for name in _DATE_FIELDS}
+    state = (raw.get("patient_state") or "").upper() or None
+    assert posting_date is not None
+    return Transaction(
+        txn_id=raw["txn_id"],
+        account_id=raw["account_id"],
+        patient_id=raw["patient_id"],
+        guarantor_id=raw["guarantor_id"],
+        txn_type=txn_type,
+        amount=amount,
+        posting_date=posting_date,
+        payer_type=payer_type,
+        payer_id=payer_id if payer_type != "PATIENT" else (payer_id or None),
+        coverage_rank=rank,
+        reference=raw.get("reference") or None,
+        claim_id=raw.get("claim_id") or None,
+        patient_resp=patient_resp,
+        adj_code=raw.get("adj_code") or None,
+        reversal_of=reversal_of,
+        type_of_bill=raw.get("type_of_bill") or None,
+        mbi=raw.get("mbi") or None,
+        patient_name=raw.get("patient_name") or None,
+        patient_state=state,
+        facility_id=raw.get("facility_id") or None,
+        **dates,
+    )
+
+
+def format_for(filename: str, explicit: str | None = None) -> str:
+    """The ledger format: `explicit` when given, else from the extension."""
+    if explicit:
+        if explicit not in FORMATS:
+            raise LedgerUnreadable(f"unknown format {explicit!r}: use csv or jsonl")
+        return explicit
+    lowered = filename.lower()
+    if lowered.endswith(".csv"):
+        return "csv"
+    if lowered.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    raise LedgerUnreadable(f"cannot tell the format of {filename!r}: name it .csv or .jsonl, or give --format")
+
+
+def _text_lines(stream: IO[bytes]) -> Iterator[str]:
+    reader = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        yield from reader
+    except UnicodeDecodeError as error:
+        raise LedgerUnreadable(f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+    finally:
+        reader.detach()
+
+
+def _csv_rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, str] | str]]:
+    lines = _text_lines(stream)
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise LedgerUnreadable("the file is empty: a CSV ledger needs a header row") from None
+    except csv.Error as error:
+        raise LedgerUnreadable(f"the header row is not valid CSV: {error}") from None
+    header = [name.strip() for name in header]
+    missing = [name for name in REQUIRED_FIELDS if name not in header]
+    if missing:
+        if not any(name in header for name in REQUIRED_FIELDS):
+            raise LedgerUnreadable("no header row: the first line must name the columns (txn_id, account_id, ...)")
+        raise LedgerUnreadable(f"missing required column(s): {', '.join(missing)}")
+    line_end = reader.line_num
+    while True:
+        start = line_end + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            line_end = reader.line_num
+            yield start, f"not valid CSV: {error}"
+            continue
+        line_end = reader.line_num
+        if not values or all(not v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            yield start, f"has {len(values)} fields where the header has {len(header)}"
+            continue
+        yield start, {name: value.strip() for name, value in zip(header, values, strict=True)}
+
+
+def _jsonl_rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, str] | str]]:
+    for number, line in enumerate(_text_lines(stream), start=1):
+        if not line.strip():
+            continue
+        try:
+            # Numbers stay text: an amount must never pass through a float.
+            value = json.loads(line, parse_float=str, parse_int=str)
+        except json.JSONDecodeError as error:
+            yield number, f"not valid JSON: {error.msg}"
+            continue
+        if not isinstance(value, dict):
+            yield number, "not a JSON object"
+            continue
+        yield number, {k: "" if v is None else (str(v) if not isinstance(v, str) else v.strip())
+                       for k, v in value.items()}
+
+
+def read_ledger(
+    stream: IO[bytes],
+    fmt: str,
+    accounts: Container[str] | None = None,
+    dropped_lines: set[int] | None = None,
+) -> Iterator[Transaction | RowError]:
+    """Every row of the file in order: a Transaction, or a RowError saying why not.
+
+    The same txn_id twice with the same content yields it once; with other content the later
+    row is a conflict. Raises LedgerUnreadable when the file cannot be read at all.
+
+    A second pass over the same file may keep only `accounts`: rows of other accounts are not
+    parsed, and lines in `dropped_lines` (what the first pass did not keep) are skipped. The
+    first pass fills `dropped_lines` when given one.
+    """
+    rows = _csv_rows(stream) if fmt == "csv" else _jsonl_rows(stream)
+    second_pass = accounts is not None
+    seen: dict[str, tuple[int, int]] = {}
+    for line, raw in rows:
+        if second_pass:
+            if isinstance(raw, str) or raw.get("account_id") not in accounts or line in (dropped_lines or ()):
+                continue
+            yield parse_row(raw)
+            continue
+        item = _checked(line, raw, seen)
+        if not isinstance(item, Transaction) and dropped_lines is not None:
+            dropped_lines.add(line)
+        if item is not None:
+            yield item
+
+
+def _checked(line: int, raw: dict[str, str] | str, seen: dict[str, tuple[int, int]]) -> Transaction | RowError | None:
+    if isinstance(raw, str):
+        return RowError(line, None, "row", raw)
+    try:
+        txn = parse_row(raw)
+    except _Bad as bad:
+        return RowError(line, raw.get("txn_id") or None, bad.field, bad.reason)
+    fingerprint = hash(tuple(sorted(txn.to_record().items())))
+    earlier = seen.get(txn.txn_id)
+    if earlier is None:
+        seen[txn.txn_id] = (line, fingerprint)
+        return txn
+    if earlier[1] != fingerprint:
+        return RowError(line, txn.txn_id, "txn_id", f"conflicts with line {earlier[0]}: same txn_id, other content")
+    return None  # the same transaction again: a no-op
+
+
+def split_results(items: Iterable[Transaction | RowError]) -> tuple[list[Transaction], list[RowError]]:
+    """Good rows and rejected rows, in file order."""
+    good: list[Transaction] = []
+    bad: list[RowError] = []
+    for item in items:
+        (bad if isinstance(item, RowError) else good).append(item)  # type: ignore[arg-type]
+    return good, bad
