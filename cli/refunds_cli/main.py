@@ -70,6 +70,13 @@ def cmd_mail(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The product's main job end to end on the local cloud."""
+    from refunds_cli.demo import run_demo
+
+    return run_demo(PROJECT_ROOT)
+
+
 def _iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -131,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--settings", type=Path, help="JSON file overriding the rules' settings")
     detect.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file's extension")
     detect.set_defaults(func=cmd_detect)
+
+    demo = commands.add_parser("demo", help="the main job end to end on the local cloud")
+    demo.set_defaults(func=cmd_demo)
 
     mail = commands.add_parser("mail", help="mail sent through SES (local cloud)")
     mail.add_argument("--json", action="store_true")

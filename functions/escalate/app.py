@@ -1,4 +1,30 @@
-def lambda_handler(event, context):
-    if event.get("boom"):
-        raise ValueError("boom")
-    return {"fn": "escalate", "event": event}
+"""Escalate: a waiting approval moves up a tier; a failed step lands the case in FAILED."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from creditrefunds.aws import Aws
+from creditrefunds.workflow import StepNotBuilt
+
+logger = Logger()
+
+
+@logger.inject_lambda_context(log_event=False)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event.get("action") == "fail":
+        return record_failure(Aws(), event)
+    raise StepNotBuilt("escalation of a waiting approval is not built yet")
+
+
+def record_failure(aws: Aws, event: dict[str, Any]) -> dict[str, Any]:
+    """The step's error is made visible: the case is FAILED and the error logged for operators."""
+    error = event.get("error") or {}
+    case_id = event["case_id"]
+    if aws.cases.get(case_id) is not None:
+        aws.cases.set_status(case_id, "FAILED")
+    logger.error(
+        "case failed", extra={"case_id": case_id, "error": error.get("Error"), "cause": str(error.get("Cause"))[:500]}
+    )
+    return {"case_id": case_id, "status": "FAILED", "error": error.get("Error")}

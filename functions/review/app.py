@@ -1,4 +1,39 @@
-def lambda_handler(event, context):
-    if event.get("boom"):
-        raise ValueError("boom")
-    return {"fn": "review", "event": event}
+"""Review / re-check: the case against the current stored ledger; the route the workflow takes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from creditrefunds.aws import Aws
+from creditrefunds.review import STATUS_FOR_ROUTE, CaseNotFound, approval_wait_seconds, review_case
+from creditrefunds.settings import Settings
+from creditrefunds.stores import case_from_item, guarantor_debits
+
+logger = Logger()
+
+
+@logger.inject_lambda_context(log_event=True)  # the event holds a case id and settings only
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    aws = Aws()
+    item = aws.cases.get(event["case_id"])
+    if item is None:
+        raise CaseNotFound(f"case {event['case_id']} is not stored")
+    stored = case_from_item(item)
+    summary, transactions = aws.transactions.summary(stored.account_id)
+    pool = guarantor_debits(summary, aws.transactions)
+    review = review_case(stored, summary, transactions, Settings(), pool, approved_credit=event.get("approved_credit"))
+    today = datetime.now(UTC).date()
+    result: dict[str, Any] = {"route": review.route, "tier": stored.tier, "wait_seconds": 1}
+    if review.case is not None:
+        aws.cases.update_figures(review.case)
+        tier = review.case.tier
+        wait = int(event["approval_wait_seconds"].get(str(tier), 1)) if tier else 1
+        result["tier"] = tier
+        result["wait_seconds"] = approval_wait_seconds(
+            review.case, today, wait, int(event["seconds_per_day"]), int(event["escalation_lead_seconds"])
+        )
+    aws.cases.set_status(stored.case_id, STATUS_FOR_ROUTE[review.route])
+    logger.info("case reviewed", extra={"case_id": stored.case_id, "route": review.route})
+    return result

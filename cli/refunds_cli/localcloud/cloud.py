@@ -17,12 +17,11 @@ from moto.server import ThreadedMotoServer
 from refunds_cli.localcloud.lambdas import InProcessLambda
 from refunds_cli.localcloud.mailbox import Mailbox
 from refunds_cli.localcloud.motohooks import run_lambdas_in_process
-from refunds_cli.localcloud.stack import DeployedStack, StackBuilder
+from refunds_cli.localcloud.stack import LOCAL_CREDENTIALS, DeployedStack, StackBuilder
 from refunds_cli.localcloud.template import sam_transform
 from refunds_cli.localcloud.web import serve_console, serve_function_url
 
 DEFAULT_STACK_NAME = "credit-refunds"
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
 def outputs_parameter(stack_name: str) -> str:
@@ -52,12 +51,16 @@ class LocalCloud:
         region: str = "us-east-1",
         profile: str = "local",
         parameter_overrides: dict[str, str] | None = None,
+        quiet: bool = False,
     ) -> None:
+        """`quiet` keeps the functions' log lines and metrics off the console (the demo prints
+        its own account of what happened)."""
         self.root = root
         self.region = region
         self.stack_name = stack_name
         self._port = port
         self._parameters = {**profile_parameters(root / "samconfig.toml", profile), **(parameter_overrides or {})}
+        self._quiet = quiet
         self._exit = ExitStack()
         self.runtime = InProcessLambda()
         self.mailbox = Mailbox(region)
@@ -78,6 +81,8 @@ class LocalCloud:
         for key, value in {**LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": self.region}.items():
             os.environ.setdefault(key, value)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log: URLs carry ids
+        # The executor logs every task failure at length; the execution history keeps them.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
         server.start()
         self._exit.callback(server.stop)
@@ -99,6 +104,7 @@ class LocalCloud:
             self._serve_function_url,
             self._function_environment(),
             self.region,
+            self._function_overrides(),
         )
         self.stack = builder.build()
         console, self.console_url = serve_console(self.mailbox, self.describe)
@@ -135,6 +141,10 @@ class LocalCloud:
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon on a laptop
         }
+
+    def _function_overrides(self) -> dict[str, str]:
+        """Set over the template's own environment: the quiet console of the demo."""
+        return {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "CRITICAL"} if self._quiet else {}
 
     def _serve_function_url(self, function_arn: str, auth_type: str) -> str:
         server, url = serve_function_url(self.runtime, function_arn, auth_type)

@@ -114,7 +114,7 @@ class InProcessLambda:
             try:
                 handler = getattr(self._module(spec), spec.handler.rsplit(".", 1)[1])
                 result = handler(event, context)
-            except Exception as error:  # noqa: BLE001 - every error becomes a function error
+            except Exception as error:
                 payload = {
                     "errorMessage": str(error),
                     "errorType": type(error).__name__,
@@ -199,7 +199,7 @@ class InProcessLambda:
                         detail = json.loads(payload)
                         failure = AsyncFailure(name_or_arn, detail["errorType"], detail["errorMessage"])
                         self.async_failures.append(failure)
-                        print(  # noqa: T201 - the operator's console is where AWS would alarm
+                        print(
                             f"local cloud: async invocation of {name_or_arn} failed "
                             f"{ASYNC_RETRIES + 1} times: {failure.error_type}: {failure.error_message}",
                             file=sys.stderr,

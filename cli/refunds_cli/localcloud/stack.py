@@ -23,6 +23,7 @@ from refunds_cli.localcloud.lambdas import FunctionSpec, InProcessLambda
 from refunds_cli.localcloud.template import TransformedTemplate
 
 ACCOUNT_ID = "123456789012"
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 LOCAL_ONLY_IN_AWS = {
     "AWS::Lambda::Permission": "resource policies that let S3 and Function URLs call a function; "
@@ -96,14 +97,18 @@ class StackBuilder:
         serve_function_url: ServeFunctionUrl,
         function_environment: dict[str, str],
         region: str = "us-east-1",
+        function_overrides: dict[str, str] | None = None,
     ) -> None:
         self.template = template
         self.stack = DeployedStack(stack_name, region)
         self._runtime = runtime
         self._serve_function_url = serve_function_url
         self._function_environment = function_environment
+        self._function_overrides = function_overrides or {}
         self._session = boto3.session.Session(
-            aws_access_key_id="local", aws_secret_access_key="local", region_name=region
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=region,
         )
         self._endpoint_url = endpoint_url
         self._parameters = {
@@ -203,7 +208,8 @@ class StackBuilder:
             {
                 "LambdaFunctionArn": config["Function"],
                 "Events": [config["Event"]],
-                **({"Filter": {"Key": {"FilterRules": config["Filter"]["S3Key"]["Rules"]}}} if "Filter" in config else {}),
+                **({"Filter": {"Key": {"FilterRules": config["Filter"]["S3Key"]["Rules"]}}}
+                   if "Filter" in config else {}),
             }
             for config in notifications.get("LambdaConfigurations", [])
         ]
@@ -307,7 +313,11 @@ class StackBuilder:
             arn=created["FunctionArn"],
             code_dir=code_dir,
             handler=props["Handler"],
-            environment={**self._function_environment, **{k: str(v) for k, v in environment.items()}},
+            environment={
+                **self._function_environment,
+                **{k: str(v) for k, v in environment.items()},
+                **self._function_overrides,
+            },
             layer_dirs=[self._layer_dirs[arn] for arn in layers],
             timeout=int(props.get("Timeout", 3)),
             memory=int(props.get("MemorySize", 128)),

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 import boto3
+import yaml
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 

@@ -34,7 +34,9 @@ def _start(handler: type[BaseHTTPRequestHandler], port: int = 0) -> tuple[_Serve
     return server, f"http://127.0.0.1:{server.server_port}/"
 
 
-def function_url_event(method: str, target: str, headers: dict[str, str], body: bytes, client_ip: str) -> dict[str, Any]:
+def function_url_event(
+    method: str, target: str, headers: dict[str, str], body: bytes, client_ip: str
+) -> dict[str, Any]:
     """The event a Lambda Function URL sends for one HTTP request (payload format 2.0)."""
     parts = urlsplit(target)
     lowered = {key.lower(): value for key, value in headers.items()}
@@ -126,7 +128,7 @@ def serve_console(mailbox: Mailbox, describe: Callable[[], dict[str, Any]]) -> t
     """The local cloud's own pages: what is deployed, and the mail SES kept."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             path = urlsplit(self.path).path
             if path == "/mail.json":
                 self._send(200, "application/json", json.dumps([m.as_dict() for m in mailbox.messages()]))

@@ -269,6 +269,18 @@ def _jsonl_rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, str] | str]]
                        for k, v in value.items()}
 
 
+def numbered_rows(stream: IO[bytes], fmt: str) -> Iterator[tuple[int, Transaction | RowError | None]]:
+    """(line, item) for every row: a Transaction, a RowError, or None for a same-content repeat.
+
+    The same txn_id twice with the same content is a no-op (None); with other content the later
+    row is a conflict. Raises LedgerUnreadable when the file cannot be read at all.
+    """
+    rows = _csv_rows(stream) if fmt == "csv" else _jsonl_rows(stream)
+    seen: dict[str, tuple[int, int]] = {}
+    for line, raw in rows:
+        yield line, _checked(line, raw, seen)
+
+
 def read_ledger(
     stream: IO[bytes],
     fmt: str,
@@ -277,23 +289,17 @@ def read_ledger(
 ) -> Iterator[Transaction | RowError]:
     """Every row of the file in order: a Transaction, or a RowError saying why not.
 
-    The same txn_id twice with the same content yields it once; with other content the later
-    row is a conflict. Raises LedgerUnreadable when the file cannot be read at all.
-
     A second pass over the same file may keep only `accounts`: rows of other accounts are not
     parsed, and lines in `dropped_lines` (what the first pass did not keep) are skipped. The
     first pass fills `dropped_lines` when given one.
     """
-    rows = _csv_rows(stream) if fmt == "csv" else _jsonl_rows(stream)
-    second_pass = accounts is not None
-    seen: dict[str, tuple[int, int]] = {}
-    for line, raw in rows:
-        if second_pass:
-            if isinstance(raw, str) or raw.get("account_id") not in accounts or line in (dropped_lines or ()):
-                continue
-            yield parse_row(raw)
-            continue
-        item = _checked(line, raw, seen)
+    if accounts is not None:
+        skip = dropped_lines or set()
+        for line, raw in _csv_rows(stream) if fmt == "csv" else _jsonl_rows(stream):
+            if not isinstance(raw, str) and raw.get("account_id") in accounts and line not in skip:
+                yield parse_row(raw)
+        return
+    for line, item in numbered_rows(stream, fmt):
         if not isinstance(item, Transaction) and dropped_lines is not None:
             dropped_lines.add(line)
         if item is not None:

@@ -155,13 +155,12 @@ class _Splitter:
     def other_payer_primary(self) -> None:
         paid = [p for p in self._paid_insurers() if any(t.payer == p for t in self.payments)]
         for medicare in [p for p in paid if p[0] == "MEDICARE"]:
-            primaries = [
-                p for p in paid
-                if p[0] != "MEDICARE" and (self.rank[p] < self.rank[medicare] or self.rank[p] == self.rank[medicare] == 1)
-            ]  # fmt: skip
+            rank = self.rank[medicare]
+            primaries = [p for p in paid if p[0] != "MEDICARE" and (self.rank[p] < rank or self.rank[p] == rank == 1)]
             if primaries:
                 other_paid_on = min(self._first_payment(p).posting_date for p in primaries)
-                due = min(self._refund_due(medicare), other_paid_on + timedelta(days=self.settings.payer_days(*medicare)))
+                days = timedelta(days=self.settings.payer_days(*medicare))
+                due = min(self._refund_due(medicare), other_paid_on + days)
                 self._refund("MSP_OTHER_PRIMARY", medicare, self.available[medicare], due)
         rank_one = sorted(
             (p for p in self._paid_insurers() if p[0] != "MEDICARE" and self.rank[p] == 1

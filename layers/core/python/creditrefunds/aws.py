@@ -1,0 +1,37 @@
+"""The AWS resources a function uses, from the environment the template gives it.
+
+Clients are made when a handler asks, never at import, so that tests and the local cloud
+need no module reloading.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Any
+
+import boto3
+
+from creditrefunds.stores import CaseStore, TransactionStore
+
+
+class Aws:
+    """Clients and stores for one invocation."""
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        self.env = dict(os.environ if environ is None else environ)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service)
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return boto3.resource("dynamodb")
+
+    @cached_property
+    def transactions(self) -> TransactionStore:
+        return TransactionStore(self.dynamodb.Table(self.env["TRANSACTIONS_TABLE"]))
+
+    @cached_property
+    def cases(self) -> CaseStore:
+        return CaseStore(self.dynamodb.Table(self.env["CASES_TABLE"]))

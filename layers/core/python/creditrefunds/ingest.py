@@ -1,0 +1,92 @@
+"""Ingest one ledger file into the stored ledger and open or update its cases.
+
+Adapters are passed in (the stores, how to start a workflow), so this runs the same in
+Lambda, in the local cloud and in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from creditrefunds.cases import Case
+from creditrefunds.detection import AccountSummary, DebitPool, build_case, case_id_for, episode_start
+from creditrefunds.ledger import RowError, Transaction, numbered_rows
+from creditrefunds.settings import Settings
+from creditrefunds.stores import CaseStore, TransactionStore, guarantor_debits
+
+
+@dataclass
+class IngestReport:
+    """What one file did: counts for metrics, rejects for the operator, cases for the workflow."""
+
+    rows_read: int = 0
+    stored: int = 0
+    repeated: int = 0
+    rejects: list[RowError] = field(default_factory=list)
+    accounts: set[str] = field(default_factory=set)
+    cases_opened: list[str] = field(default_factory=list)
+    cases_updated: list[str] = field(default_factory=list)
+
+
+def store_file(path: Path, fmt: str, store: TransactionStore) -> IngestReport:
+    """Validate and store every row; a repeated transaction is a no-op, another one a conflict."""
+    report = IngestReport()
+    with open(path, "rb") as stream:
+        for line, item in numbered_rows(stream, fmt):
+            report.rows_read += 1
+            if item is None:
+                report.repeated += 1
+            elif isinstance(item, RowError):
+                report.rejects.append(item)
+            else:
+                _store(line, item, store, report)
+    return report
+
+
+def _store(line: int, txn: Transaction, store: TransactionStore, report: IngestReport) -> None:
+    outcome = store.put(txn)
+    if outcome.result == "conflict":
+        report.rejects.append(
+            RowError(line, txn.txn_id, "txn_id", "conflicts with the stored transaction of the same txn_id; "
+                     "the stored one is kept")
+        )
+        return
+    report.accounts.add(txn.account_id)
+    if outcome.result == "new":
+        report.stored += 1
+    else:
+        report.repeated += 1
+
+
+def detect_accounts(
+    accounts: set[str],
+    store: TransactionStore,
+    cases: CaseStore,
+    today: date,
+    settings: Settings,
+    start_workflow: Callable[[Case], None],
+    report: IngestReport,
+) -> None:
+    """Re-run detection on the whole stored ledger of each account; open or update its case."""
+    summaries: dict[str, tuple[AccountSummary, list[Transaction]]] = {a: store.summary(a) for a in accounts}
+    pools: dict[str, DebitPool] = {}  # one per guarantor, so that a debit is offset only once
+    for account_id in sorted(accounts):
+        summary, txns = summaries[account_id]
+        if not summary.has_credit:
+            continue  # a case already open for this account is closed by the workflow's re-check
+        existing = cases.get(case_id_for(account_id, episode_start(txns)))
+        # The credit was identified when its case opened: a re-detection keeps that day.
+        identified_on = date.fromisoformat(existing["identified_on"]) if existing else today
+        if summary.guarantor_id not in pools:
+            known = {a: s for a, (s, _) in summaries.items()}
+            pools[summary.guarantor_id] = guarantor_debits(summary, store, known)
+        case = build_case(summary, txns, identified_on, settings, pools[summary.guarantor_id])
+        if existing is None and cases.open_new(case):
+            report.cases_opened.append(case.case_id)
+            start_workflow(case)
+        elif existing is not None:
+            cases.update_figures(case)
+            report.cases_updated.append(case.case_id)
