@@ -5,16 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 SETUP := $(VENV)/.setup-done
 
-.PHONY: demo test setup bench clean
+.PHONY: demo test setup clean
 
 demo: $(SETUP)
 	$(BIN)/refunds demo
 
 test: $(SETUP)
 	$(BIN)/pytest
-
-bench: $(SETUP)
-	$(BIN)/python benchmarks/detect_vs_duckdb.py
 
 setup: $(SETUP)
 

@@ -76,7 +76,13 @@ class _Splitter:
             elif t.txn_type in ("REFUND", "RECOUPMENT") and t.payer_type:
                 self.available[t.payer] -= t.amount
             if t.payer_type and t.payer_type != "PATIENT":
-                self.rank[t.payer] = min(self.rank.get(t.payer, 3), t.coverage_rank or 1)
+                # A missing coverage_rank counts as 1 only when none of the payer's rows has one.
+                known = self.rank.get(t.payer)
+                if t.coverage_rank is not None:
+                    self.rank[t.payer] = t.coverage_rank if known is None or known == 0 else min(known, t.coverage_rank)
+                elif known is None:
+                    self.rank[t.payer] = 0
+        self.rank = {p: r or 1 for p, r in self.rank.items()}
 
     def _days(self, days: int) -> date:
         return self.identified_on + timedelta(days=days)

@@ -1,0 +1,79 @@
+"""The checks CI makes without AWS: cfn-lint, the SAM transform, asl-validator, IAM, ruff."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from refunds_cli.localcloud.stack import supported_resource_types
+from refunds_cli.localcloud.template import load_template, sam_transform
+
+from tests.conftest import ROOT
+
+ASL_VALIDATOR = ROOT / "node_modules" / ".bin" / "asl-validator"
+STATE_MACHINES = sorted((ROOT / "statemachine").glob("*.asl.json"))
+
+
+def run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+
+
+def test_cfn_lint_passes_on_the_template():
+    done = run(str(Path(sys.executable).parent / "cfn-lint"), "template.yaml")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_sam_transform_succeeds_and_the_local_cloud_knows_every_resource_type():
+    template = sam_transform(ROOT / "template.yaml")
+    unknown = {r["Type"] for r in template.resources.values()} - supported_resource_types()
+    assert not unknown, f"add a creator (or a reason) for {unknown} in refunds_cli/localcloud/stack.py"
+
+
+@pytest.mark.parametrize("definition", STATE_MACHINES, ids=lambda p: p.name)
+def test_asl_validator_passes(definition):
+    done = run(str(ASL_VALIDATOR), "--json-path", str(definition))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_asl_validator_fails_on_a_next_naming_a_missing_state(tmp_path):
+    definition = json.loads(STATE_MACHINES[0].read_text())
+    definition["States"]["Review"]["Next"] = "NoSuchState"
+    broken = tmp_path / "broken.asl.json"
+    broken.write_text(json.dumps(definition))
+    done = run(str(ASL_VALIDATOR), "--json-path", str(broken))
+    assert done.returncode != 0
+    assert "NoSuchState" in done.stdout + done.stderr
+
+
+def test_every_iam_statement_names_its_resources():
+    template = sam_transform(ROOT / "template.yaml")
+    for logical_id, resource in template.resources.items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                resources = statement["Resource"]
+                resources = resources if isinstance(resources, list) else [resources]
+                assert "*" not in resources, f"{logical_id} {policy['PolicyName']} grants {statement['Action']} on *"
+
+
+def test_data_at_rest_is_encrypted_and_the_bucket_refuses_plain_http():
+    resources = load_template(ROOT / "template.yaml")["Resources"]
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            assert resource["Properties"]["SSESpecification"]["SSEEnabled"] is True, logical_id
+            assert resource["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+    statements = resources["LedgerBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in statements)
+    assert resources["LedgerBucket"]["Properties"]["BucketEncryption"]
+
+
+def test_ruff_is_clean():
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    done = run(ruff or "ruff", "check", ".")
+    assert done.returncode == 0, done.stdout + done.stderr

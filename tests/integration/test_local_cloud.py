@@ -1,0 +1,138 @@
+"""The local cloud: the template's stack on moto, functions in-process, S3 and Step Functions wired."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.error
+import urllib.request
+from decimal import Decimal
+
+import yaml
+from refunds_cli.localcloud.cloud import LocalCloud
+from refunds_cli.localcloud.template import sam_transform
+
+from tests.conftest import ROOT
+
+from .conftest import wait_for_executions
+
+
+def test_every_template_resource_is_there(cloud):
+    template = sam_transform(ROOT / "template.yaml")
+    kinds = {r["Type"] for r in template.resources.values()}
+    assert {"AWS::DynamoDB::Table", "AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"} <= kinds
+    dynamodb, lam, s3 = cloud.client("dynamodb"), cloud.client("lambda"), cloud.client("s3")
+    for logical_id, resource in template.resources.items():
+        name = cloud.stack.physical.get(logical_id)
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            table = dynamodb.describe_table(TableName=name)["Table"]
+            assert table["SSEDescription"]["Status"] == "ENABLED"
+            backups = dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+            assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+        elif resource["Type"] == "AWS::Lambda::Function":
+            config = lam.get_function(FunctionName=name)["Configuration"]
+            assert config["Handler"] == resource["Properties"]["Handler"]
+            env = config["Environment"]["Variables"]
+            assert env["CASES_TABLE"] == cloud.outputs["CasesTableName"]
+    bucket = cloud.outputs["LedgerBucketName"]
+    encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert encryption["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
+    notification = s3.get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"][0]
+    assert notification["LambdaFunctionArn"].endswith(":function:" + cloud.outputs["IngestFunctionName"])
+    definition = cloud.client("stepfunctions").describe_state_machine(
+        stateMachineArn=cloud.outputs["RefundStateMachineArn"])["definition"]
+    assert "${" not in definition and cloud.stack.functions["ReviewFunction"].arn in definition
+
+
+def test_a_raising_handler_is_a_function_error(cloud):
+    answer = cloud.client("lambda").invoke(
+        FunctionName=cloud.stack.physical["ReviewFunction"], Payload=json.dumps({"case_id": "CB-NOPE"}).encode()
+    )
+    assert answer["FunctionError"] == "Unhandled"
+    payload = json.load(answer["Payload"])
+    assert payload["errorType"] == "CaseNotFound" and "CB-NOPE" in payload["errorMessage"]
+
+
+def test_the_state_machine_catches_a_function_error_into_failed(cloud):
+    sfn = cloud.client("stepfunctions")
+    arn = cloud.outputs["RefundStateMachineArn"]
+    started = sfn.start_execution(stateMachineArn=arn, name="missing-case", input=json.dumps({"case_id": "CB-GONE"}))
+    execution = next(e for e in wait_for_executions(cloud, 1) if e["name"] == "missing-case")
+    assert execution["status"] == "FAILED"
+    events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+    failed = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]
+    assert failed[0]["error"] == "CaseNotFound"
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    assert entered == ["Review", "RecordFailure", "Failed"]
+
+
+def test_a_file_in_incoming_reaches_ingest_and_opens_cases_once(cloud):
+    s3 = cloud.client("s3")
+    bucket = cloud.outputs["LedgerBucketName"]
+    s3.upload_file(str(ROOT / "events/ledger-sample.csv"), bucket, "incoming/sample.csv")
+    cloud.wait_idle()
+    table = cloud.outputs["CasesTableName"]
+    cases = {i["account_id"]["S"]: i for i in cloud.client("dynamodb").scan(TableName=table)["Items"]}
+    assert sorted(cases) == ["ACC-1001", "ACC-2002", "ACC-3003", "ACC-4004", "ACC-5005"]
+    assert Decimal(cases["ACC-2002"]["credit"]["N"]) == Decimal("3400.00")
+    errors = s3.get_object(Bucket=bucket, Key="rejected/sample.csv.errors.jsonl")["Body"].read().decode()
+    assert [json.loads(line)["txn_id"] for line in errors.splitlines()] == ["S-0021", "S-0022"]
+    executions = wait_for_executions(cloud, 6)
+    assert {e["name"] for e in executions} >= {i["case_id"]["S"] for i in cases.values()}
+    work_item = cloud.client("dynamodb").get_item(
+        TableName=table, Key={"case_id": cases["ACC-3003"]["case_id"]})["Item"]
+    assert work_item["status"]["S"] == "WORK_ITEM"
+
+    # The same file again, under another name: nothing new is stored or opened.
+    s3.upload_file(str(ROOT / "events/ledger-sample.csv"), bucket, "incoming/sample-again.csv")
+    cloud.wait_idle()
+    assert len(cloud.client("dynamodb").scan(TableName=table)["Items"]) == 5
+    assert len(wait_for_executions(cloud, 6)) == len(executions)
+
+
+def test_an_unreadable_file_is_moved_to_rejected_with_its_reason(cloud):
+    s3 = cloud.client("s3")
+    bucket = cloud.outputs["LedgerBucketName"]
+    s3.put_object(Bucket=bucket, Key="incoming/broken.csv", Body=b"account,amount\nA1,5\n")
+    cloud.wait_idle()
+    reason = s3.get_object(Bucket=bucket, Key="rejected/broken.csv.reason.txt")["Body"].read().decode()
+    assert "missing required column(s)" in reason
+    assert s3.get_object(Bucket=bucket, Key="rejected/broken.csv")["Body"].read() == b"account,amount\nA1,5\n"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="incoming/broken.csv")
+
+
+def test_function_urls_are_served_by_their_functions(cloud):
+    try:
+        urllib.request.urlopen(cloud.outputs["ApprovalSiteUrl"] + "approve/unknown-id", timeout=10)
+        raise AssertionError("an unknown approval id must not succeed")
+    except urllib.error.HTTPError as error:
+        assert error.code == 404
+        assert "unknown" in error.read().decode()
+    try:
+        urllib.request.urlopen(cloud.outputs["AuditApiUrl"] + "cases", timeout=10)
+        raise AssertionError("the audit URL needs IAM authorisation")
+    except urllib.error.HTTPError as error:
+        assert error.code == 403
+
+
+def test_a_table_and_function_added_to_the_template_appear_with_no_other_change(tmp_path):
+    for part in ("functions", "layers", "statemachine", "samconfig.toml"):
+        (tmp_path / part).symlink_to(ROOT / part)
+    text = (ROOT / "template.yaml").read_text()
+    addition = {
+        "ExtraTable": {"Type": "AWS::DynamoDB::Table", "Properties": {
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}},
+        "ExtraFunction": {"Type": "AWS::Serverless::Function", "Properties": {
+            "CodeUri": "functions/approval_web/", "Handler": "app.lambda_handler"}},
+    }
+    extra = yaml.safe_dump(addition, default_flow_style=False)
+    extra = "\n".join("  " + line for line in extra.splitlines())
+    (tmp_path / "template.yaml").write_text(text.replace("\nResources:\n", "\nResources:\n" + extra + "\n", 1))
+    with LocalCloud(tmp_path, stack_name="extra", quiet=True) as other:
+        other.client("dynamodb").describe_table(TableName=other.stack.physical["ExtraTable"])
+        answer = other.client("lambda").invoke(FunctionName=other.stack.physical["ExtraFunction"], Payload=b"{}")
+        assert json.load(answer["Payload"])["statusCode"] == 404
+    shutil.rmtree(tmp_path, ignore_errors=True)
