@@ -29,17 +29,21 @@ class AccountSummary:
     patient_state: str | None = None
     first_date: date | None = None
     latest: tuple[date, str] = (date.min, "")
+    latest_state: tuple[date, str] = (date.min, "")
 
     def add(self, t: Transaction) -> None:
         self.balance += t.amount
         when = t.service_date or t.posting_date
         if self.first_date is None or when < self.first_date:
             self.first_date = when
-        if (t.posting_date, t.txn_id) >= self.latest:
-            self.latest = (t.posting_date, t.txn_id)
+        # The latest row names the parties, and the latest row carrying a state names the state,
+        # whatever order the rows arrive in.
+        order = (t.posting_date, t.txn_id)
+        if order >= self.latest:
+            self.latest = order
             self.guarantor_id, self.patient_id = t.guarantor_id, t.patient_id
-            self.patient_state = t.patient_state or self.patient_state
-        elif self.patient_state is None:
+        if t.patient_state and order >= self.latest_state:
+            self.latest_state = order
             self.patient_state = t.patient_state
 
     @property
