@@ -9,8 +9,6 @@ from typing import Any
 
 from creditrefunds.money import money_text
 
-ACTIONS = ("CORRECT", "REFUND", "OFFSET", "HOLD", "REVIEW")
-
 
 @dataclass(frozen=True, slots=True)
 class Line:

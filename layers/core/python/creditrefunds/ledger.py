@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
@@ -321,12 +321,3 @@ def _checked(line: int, raw: dict[str, str] | str, seen: dict[str, tuple[int, in
     if earlier[1] != fingerprint:
         return RowError(line, txn.txn_id, "txn_id", f"conflicts with line {earlier[0]}: same txn_id, other content")
     return None  # the same transaction again: a no-op
-
-
-def split_results(items: Iterable[Transaction | RowError]) -> tuple[list[Transaction], list[RowError]]:
-    """Good rows and rejected rows, in file order."""
-    good: list[Transaction] = []
-    bad: list[RowError] = []
-    for item in items:
-        (bad if isinstance(item, RowError) else good).append(item)  # type: ignore[arg-type]
-    return good, bad

@@ -68,7 +68,7 @@ class _Splitter:
         self.settings = settings
         self.lines: list[Line] = []
         self.available: dict[Payer, Decimal] = defaultdict(lambda: ZERO)
-        self.rank: dict[Payer, int] = {}
+        ranks: dict[Payer, list[int]] = defaultdict(list)
         self.payments = [t for t in self.txns if t.txn_type == "PAYMENT"]
         for t in self.txns:
             if t.txn_type == "PAYMENT":
@@ -76,13 +76,11 @@ class _Splitter:
             elif t.txn_type in ("REFUND", "RECOUPMENT") and t.payer_type:
                 self.available[t.payer] -= t.amount
             if t.payer_type and t.payer_type != "PATIENT":
-                # A missing coverage_rank counts as 1 only when none of the payer's rows has one.
-                known = self.rank.get(t.payer)
+                payer_ranks = ranks[t.payer]
                 if t.coverage_rank is not None:
-                    self.rank[t.payer] = t.coverage_rank if known is None or known == 0 else min(known, t.coverage_rank)
-                elif known is None:
-                    self.rank[t.payer] = 0
-        self.rank = {p: r or 1 for p, r in self.rank.items()}
+                    payer_ranks.append(t.coverage_rank)
+        # A missing coverage_rank counts as 1 only when none of the payer's rows has one.
+        self.rank = {p: min(r, default=1) for p, r in ranks.items()}
 
     def _days(self, days: int) -> date:
         return self.identified_on + timedelta(days=days)
