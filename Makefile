@@ -5,13 +5,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 SETUP := $(VENV)/.setup-done
 
-.PHONY: demo test setup clean
+.PHONY: demo test bench setup clean
 
 demo: $(SETUP)
 	$(BIN)/refunds demo
 
 test: $(SETUP)
 	$(BIN)/pytest
+
+bench: $(SETUP)
+	$(BIN)/python bench/detect_vs_duckdb.py --rows 1000000
+	$(BIN)/python bench/ingest_local.py --rows 20000
 
 setup: $(SETUP)
 

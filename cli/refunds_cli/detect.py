@@ -2,7 +2,8 @@
 
 Two passes over the file keep memory to what the accounts need: the first validates every
 row and sums each account's balance; the second reads again only the rows of the accounts
-that are in credit, which the rules then split.
+that are in credit, which the rules then split. A clean-shaped CSV file takes the columnar
+passes (`creditrefunds.columnar`); any other file the reference reader, with the same answer.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
+from creditrefunds import columnar
 from creditrefunds.cases import Case
 from creditrefunds.detection import AccountSummary, detect_cases
 from creditrefunds.ledger import RowError, Transaction, read_ledger
@@ -27,6 +29,26 @@ def detect_file(
     on_reject: Callable[[RowError], Any] = lambda _: None,
 ) -> list[Case]:
     """The cases of the ledger at `path`; each rejected row goes to `on_reject`."""
+    if fmt == "csv":
+        try:
+            scan = columnar.scan(path, on_reject)
+        except columnar.NotColumnar:
+            pass
+        else:
+            in_credit = {account for account, summary in scan.summaries.items() if summary.has_credit}
+            transactions = columnar.transactions_of(path, in_credit, scan.rejected_rows)
+            return detect_cases(scan.summaries, transactions, as_of, settings)
+    return detect_file_by_rows(path, fmt, as_of, settings, on_reject)
+
+
+def detect_file_by_rows(
+    path: Path,
+    fmt: str,
+    as_of: date,
+    settings: Settings,
+    on_reject: Callable[[RowError], Any] = lambda _: None,
+) -> list[Case]:
+    """The same, with the reference reader: any file, one row at a time."""
     summaries: dict[str, AccountSummary] = {}
     dropped: set[int] = set()
     with open(path, "rb") as stream:

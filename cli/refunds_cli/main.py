@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from refunds_cli.localcloud.cloud import DEFAULT_STACK_NAME
+from refunds_cli.localcloud.names import DEFAULT_STACK_NAME
 from refunds_cli.target import Target, TargetError, connect
 
 if TYPE_CHECKING:
@@ -67,6 +67,19 @@ def cmd_mail(args: argparse.Namespace) -> int:
         print(f"  {message['subject']}")
         for link in message["links"]:
             print(f"  {link}")
+    return 0
+
+
+def cmd_drop(args: argparse.Namespace) -> int:
+    """Put a ledger file into the bucket's incoming/ prefix, as the billing system does."""
+    path: Path = args.file
+    if not path.is_file():
+        raise TargetError(f"no such file: {path}")
+    target = _target(args)
+    bucket = target.output("LedgerBucketName")
+    key = f"incoming/{args.name or path.name}"
+    target.client("s3").upload_file(str(path), bucket, key)
+    print(f"dropped s3://{bucket}/{key}")
     return 0
 
 
@@ -138,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--settings", type=Path, help="JSON file overriding the rules' settings")
     detect.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file's extension")
     detect.set_defaults(func=cmd_detect)
+
+    drop = commands.add_parser("drop", help="put a ledger file into the ledger bucket's incoming/")
+    drop.add_argument("file", type=Path)
+    drop.add_argument("--name", help="the object's name under incoming/ (default: the file's name)")
+    drop.set_defaults(func=cmd_drop)
 
     demo = commands.add_parser("demo", help="the main job end to end on the local cloud")
     demo.set_defaults(func=cmd_demo)

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from refunds_cli.localcloud.cloud import LOCAL_CREDENTIALS, outputs_parameter
+from refunds_cli.localcloud.names import LOCAL_CREDENTIALS, outputs_parameter
 
 
 class TargetError(Exception):

@@ -15,7 +15,6 @@ from creditrefunds.aws import Aws
 from creditrefunds.cases import Case
 from creditrefunds.ingest import detect_accounts, store_file
 from creditrefunds.ledger import LedgerUnreadable, format_for
-from creditrefunds.settings import Settings
 
 logger = Logger()
 metrics = Metrics()
@@ -64,7 +63,7 @@ def ingest_object(aws: Aws, record: dict[str, Any]) -> dict[str, Any]:
         except sfn.exceptions.ExecutionAlreadyExists:
             logger.info("workflow already started", extra={"case_id": case.case_id})
 
-    detect_accounts(report.accounts, aws.transactions, aws.cases, today, Settings(), start_workflow, report)
+    detect_accounts(report.accounts, aws.transactions, aws.cases, today, aws.settings, start_workflow, report)
     metrics.add_metric(name="RowsRead", unit=MetricUnit.Count, value=report.rows_read)
     metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=len(report.rejects))
     metrics.add_metric(name="CasesOpened", unit=MetricUnit.Count, value=len(report.cases_opened))

@@ -7,9 +7,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from creditrefunds.aws import Aws
+from creditrefunds.ledger_store import guarantor_debits
 from creditrefunds.review import STATUS_FOR_ROUTE, CaseNotFound, approval_wait_seconds, review_case
-from creditrefunds.settings import Settings
-from creditrefunds.stores import case_from_item, guarantor_debits
+from creditrefunds.stores import case_from_item
 
 logger = Logger()
 
@@ -23,7 +23,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     stored = case_from_item(item)
     summary, transactions = aws.transactions.summary(stored.account_id)
     pool = guarantor_debits(summary, aws.transactions)
-    review = review_case(stored, summary, transactions, Settings(), pool, approved_credit=event.get("approved_credit"))
+    review = review_case(stored, summary, transactions, aws.settings, pool,
+                         approved_credit=event.get("approved_credit"))
     today = datetime.now(UTC).date()
     result: dict[str, Any] = {"route": review.route, "tier": stored.tier, "wait_seconds": 1}
     if review.case is not None:

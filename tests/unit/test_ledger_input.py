@@ -18,26 +18,26 @@ def rows(text: str, fmt: str = "csv") -> list[Transaction | RowError]:
     return list(read_ledger(io.BytesIO(text.encode()), fmt))
 
 
-@pytest.mark.parametrize(
-    ("line", "field", "reason"),
-    [
-        ("T2,,P1,G1,CHARGE,1.00,2026-09-01,,,,,", "account_id", "required field is missing or empty"),
-        ("T2,A1,P1,G1,GIFT,1.00,2026-09-01,,,,,", "txn_type", "unknown transaction type 'GIFT'"),
-        ("T2,A1,P1,G1,CHARGE,1.005,2026-09-01,,,,,", "amount", "not a decimal amount with at most 2 places: '1.005'"),
-        ("T2,A1,P1,G1,CHARGE,1.00,09/01/2026,,,,,", "posting_date", "not an ISO date (YYYY-MM-DD): '09/01/2026'"),
-        ("T2,A1,P1,G1,CHARGE,1.00,2026-02-30,,,,,", "posting_date", "not a calendar date: '2026-02-30'"),
-        ("T2,A1,P1,G1,PAYMENT,-1.00,2026-09-01,,,,,", "payer_type", "required on a PAYMENT row"),
-        ("T2,A1,P1,G1,PAYMENT,-1.00,2026-09-01,MEDICARE,,,,", "payer_id", "required for a MEDICARE payer"),
-        ("T2,A1,P1,G1,PAYMENT,-1.00,2026-09-01,FRIEND,,,,", "payer_type", "unknown payer type 'FRIEND'"),
-        ("T2,A1,P1,G1,CHARGE,-1.00,2026-09-01,,,,,", "amount", "a CHARGE must be positive"),
-        ("T2,A1,P1,G1,PAYMENT,1.00,2026-09-01,PATIENT,,,,", "amount", "a PAYMENT must be negative"),
-        ("T2,A1,P1,G1,PAYMENT,-1.00,2026-09-01,COMMERCIAL,X,4,,", "coverage_rank", "must be 1, 2 or 3, not '4'"),
-        ("T2,A1,P1,G1,REVERSAL,1.00,2026-09-01,,,,,", "reversal_of", "a REVERSAL must name the txn_id it cancels"),
-        ("T2,A1,P1,G1,PAYMENT,-1.00,2026-09-01,PATIENT,,,,5.00", "patient_resp",
-         "only an insurer's PAYMENT row carries patient responsibility"),
-        ("T2,A1,P1,G1,CHARGE,1.00", "row", "has 6 fields where the header has 12"),
-    ],
-)
+BAD_ROWS = [
+    ("T2,,P1,G1,CHARGE,1.00,2026-09-01,,,,,", "account_id", "required field is missing or empty"),
+    ("T2,A1,P1,G1,GIFT,1.00,2026-09-01,,,,,", "txn_type", "unknown transaction type 'GIFT'"),
+    ("T2,A1,P1,G1,CHARGE,1.005,2026-09-01,,,,,", "amount", "not a decimal amount with at most 2 places: '1.005'"),
+    ("T2,A1,P1,G1,CHARGE,1.00,09/01/2026,,,,,", "posting_date", "not an ISO date (YYYY-MM-DD): '09/01/2026'"),
+    ("T2,A1,P1,G1,CHARGE,1.00,2026-02-30,,,,,", "posting_date", "not a calendar date: '2026-02-30'"),
+    ("T2,A1,P1,G1,PAYMENT,-1.00,2026-09-01,,,,,", "payer_type", "required on a PAYMENT row"),
+    ("T2,A1,P1,G1,PAYMENT,-1.00,2026-09-01,MEDICARE,,,,", "payer_id", "required for a MEDICARE payer"),
+    ("T2,A1,P1,G1,PAYMENT,-1.00,2026-09-01,FRIEND,,,,", "payer_type", "unknown payer type 'FRIEND'"),
+    ("T2,A1,P1,G1,CHARGE,-1.00,2026-09-01,,,,,", "amount", "a CHARGE must be positive"),
+    ("T2,A1,P1,G1,PAYMENT,1.00,2026-09-01,PATIENT,,,,", "amount", "a PAYMENT must be negative"),
+    ("T2,A1,P1,G1,PAYMENT,-1.00,2026-09-01,COMMERCIAL,X,4,,", "coverage_rank", "must be 1, 2 or 3, not '4'"),
+    ("T2,A1,P1,G1,REVERSAL,1.00,2026-09-01,,,,,", "reversal_of", "a REVERSAL must name the txn_id it cancels"),
+    ("T2,A1,P1,G1,PAYMENT,-1.00,2026-09-01,PATIENT,,,,5.00", "patient_resp",
+     "only an insurer's PAYMENT row carries patient responsibility"),
+    ("T2,A1,P1,G1,CHARGE,1.00", "row", "has 6 fields where the header has 12"),
+]
+
+
+@pytest.mark.parametrize(("line", "field", "reason"), BAD_ROWS)
 def test_bad_row_is_rejected_with_line_field_reason_and_the_rest_counts(line, field, reason):
     result = rows(HEADER + GOOD + line + "\n" + "T3,A1,P1,G1,CHARGE,5.00,2026-09-02,,,,,\n")
     errors = [r for r in result if isinstance(r, RowError)]

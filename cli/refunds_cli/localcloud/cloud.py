@@ -17,16 +17,10 @@ from moto.server import ThreadedMotoServer
 from refunds_cli.localcloud.lambdas import InProcessLambda
 from refunds_cli.localcloud.mailbox import Mailbox
 from refunds_cli.localcloud.motohooks import run_lambdas_in_process
-from refunds_cli.localcloud.stack import LOCAL_CREDENTIALS, DeployedStack, StackBuilder
+from refunds_cli.localcloud.names import DEFAULT_STACK_NAME, LOCAL_CREDENTIALS, outputs_parameter
+from refunds_cli.localcloud.stack import DeployedStack, StackBuilder
 from refunds_cli.localcloud.template import sam_transform
 from refunds_cli.localcloud.web import serve_console, serve_function_url
-
-DEFAULT_STACK_NAME = "credit-refunds"
-
-
-def outputs_parameter(stack_name: str) -> str:
-    """Where the local cloud keeps a stack's Outputs, as CloudFormation would in AWS."""
-    return f"/local-cloud/stacks/{stack_name}/outputs"
 
 
 def profile_parameters(samconfig: Path, profile: str) -> dict[str, str]:
@@ -143,8 +137,11 @@ class LocalCloud:
         }
 
     def _function_overrides(self) -> dict[str, str]:
-        """Set over the template's own environment: the quiet console of the demo."""
-        return {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "CRITICAL"} if self._quiet else {}
+        """Set over the template's own environment: one ledger writer (moto's TransactWriteItems
+        copies the whole table for its rollback and is not safe beside a concurrent write), and
+        the quiet console of the demo."""
+        quiet = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "CRITICAL"} if self._quiet else {}
+        return {"STORE_WRITERS": "1", **quiet}
 
     def _serve_function_url(self, function_arn: str, auth_type: str) -> str:
         server, url = serve_function_url(self.runtime, function_arn, auth_type)

@@ -20,10 +20,10 @@ import boto3
 
 from refunds_cli.localcloud.intrinsics import Resolver, TemplateError, references
 from refunds_cli.localcloud.lambdas import FunctionSpec, InProcessLambda
+from refunds_cli.localcloud.names import LOCAL_CREDENTIALS
 from refunds_cli.localcloud.template import TransformedTemplate
 
 ACCOUNT_ID = "123456789012"
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 LOCAL_ONLY_IN_AWS = {
     "AWS::Lambda::Permission": "resource policies that let S3 and Function URLs call a function; "

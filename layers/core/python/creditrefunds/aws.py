@@ -12,7 +12,9 @@ from typing import Any
 
 import boto3
 
-from creditrefunds.stores import CaseStore, TransactionStore
+from creditrefunds.ledger_store import WRITERS, TransactionStore
+from creditrefunds.settings import Settings, parse_settings
+from creditrefunds.stores import CaseStore
 
 
 class Aws:
@@ -29,8 +31,14 @@ class Aws:
         return boto3.resource("dynamodb")
 
     @cached_property
+    def settings(self) -> Settings:
+        """The rules' settings from the template's RuleSettings (JSON); refused loudly when bad."""
+        return parse_settings(self.env.get("RULE_SETTINGS", "{}"), "the RuleSettings parameter (RULE_SETTINGS)")
+
+    @cached_property
     def transactions(self) -> TransactionStore:
-        return TransactionStore(self.dynamodb.Table(self.env["TRANSACTIONS_TABLE"]))
+        writers = int(self.env.get("STORE_WRITERS", WRITERS))
+        return TransactionStore(self.dynamodb.Table(self.env["TRANSACTIONS_TABLE"]), writers)
 
     @cached_property
     def cases(self) -> CaseStore:

@@ -12,10 +12,11 @@ from datetime import date
 from pathlib import Path
 
 from creditrefunds.cases import Case
-from creditrefunds.detection import AccountSummary, DebitPool, build_case, case_id_for, episode_start
-from creditrefunds.ledger import RowError, Transaction, numbered_rows
+from creditrefunds.detection import DebitPool, build_case, case_id_for, episode_start
+from creditrefunds.ledger import RowError, Transaction, check_readable, numbered_rows
+from creditrefunds.ledger_store import TransactionStore, guarantor_debits
 from creditrefunds.settings import Settings
-from creditrefunds.stores import CaseStore, TransactionStore, guarantor_debits
+from creditrefunds.stores import CaseStore
 
 
 @dataclass
@@ -31,9 +32,17 @@ class IngestReport:
     cases_updated: list[str] = field(default_factory=list)
 
 
+CHUNK = 2000  # transactions stored per round: memory stays bounded, writers stay busy
+
+
 def store_file(path: Path, fmt: str, store: TransactionStore) -> IngestReport:
-    """Validate and store every row; a repeated transaction is a no-op, another one a conflict."""
+    """Validate and store every row; a repeated transaction is a no-op, another one a conflict.
+
+    The file is checked readable first, so that a file refused whole stores nothing.
+    """
+    check_readable(path)
     report = IngestReport()
+    pending: list[tuple[int, Transaction]] = []
     with open(path, "rb") as stream:
         for line, item in numbered_rows(stream, fmt):
             report.rows_read += 1
@@ -42,23 +51,29 @@ def store_file(path: Path, fmt: str, store: TransactionStore) -> IngestReport:
             elif isinstance(item, RowError):
                 report.rejects.append(item)
             else:
-                _store(line, item, store, report)
+                pending.append((line, item))
+                if len(pending) >= CHUNK:
+                    _store(pending, store, report)
+                    pending = []
+    _store(pending, store, report)
+    report.rejects.sort(key=lambda r: r.line)
     return report
 
 
-def _store(line: int, txn: Transaction, store: TransactionStore, report: IngestReport) -> None:
-    outcome = store.put(txn)
-    if outcome.result == "conflict":
-        report.rejects.append(
-            RowError(line, txn.txn_id, "txn_id", "conflicts with the stored transaction of the same txn_id; "
-                     "the stored one is kept")
-        )
-        return
-    report.accounts.add(txn.account_id)
-    if outcome.result == "new":
-        report.stored += 1
-    else:
-        report.repeated += 1
+def _store(pending: list[tuple[int, Transaction]], store: TransactionStore, report: IngestReport) -> None:
+    outcomes = store.put_all([txn for _, txn in pending])
+    for (line, txn), outcome in zip(pending, outcomes, strict=True):
+        if outcome.result == "conflict":
+            report.rejects.append(
+                RowError(line, txn.txn_id, "txn_id", "conflicts with the stored transaction of the same txn_id; "
+                         "the stored one is kept")
+            )
+            continue
+        report.accounts.add(txn.account_id)
+        if outcome.result == "new":
+            report.stored += 1
+        else:
+            report.repeated += 1
 
 
 def detect_accounts(
@@ -71,7 +86,7 @@ def detect_accounts(
     report: IngestReport,
 ) -> None:
     """Re-run detection on the whole stored ledger of each account; open or update its case."""
-    summaries: dict[str, tuple[AccountSummary, list[Transaction]]] = {a: store.summary(a) for a in accounts}
+    summaries = store.summaries(accounts)
     pools: dict[str, DebitPool] = {}  # one per guarantor, so that a debit is offset only once
     for account_id in sorted(accounts):
         summary, txns = summaries[account_id]

@@ -7,9 +7,11 @@ that cannot be read at all raises `LedgerUnreadable` with one clear message.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import os
 import re
 from collections.abc import Container, Iterator
 from dataclasses import dataclass, fields
@@ -207,12 +209,36 @@ def format_for(filename: str, explicit: str | None = None) -> str:
     raise LedgerUnreadable(f"cannot tell the format of {filename!r}: name it .csv or .jsonl, or give --format")
 
 
+def check_readable(path: str | os.PathLike[str]) -> None:
+    """Raise LedgerUnreadable now when the file is not UTF-8 text anywhere in it.
+
+    Reading is streaming, so without this a bad byte deep in a file would be found after the
+    rows before it were used; a caller that stores rows checks the whole file first.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    offset = 0
+    with open(path, "rb") as stream:
+        while True:
+            chunk = stream.read(1 << 20)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:
+                raise LedgerUnreadable(_not_utf8(error, offset)) from None
+            if not chunk:
+                return
+            offset += len(chunk)
+
+
+def _not_utf8(error: UnicodeDecodeError, offset: int = 0) -> str:
+    return f"not UTF-8 text ({error.reason} at byte {offset + error.start})"
+
+
 def _text_lines(stream: IO[bytes]) -> Iterator[str]:
     reader = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
         yield from reader
     except UnicodeDecodeError as error:
-        raise LedgerUnreadable(f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+        raise LedgerUnreadable(_not_utf8(error)) from None
     finally:
         reader.detach()
 

@@ -1,7 +1,7 @@
 """Every number a hospital may want different, with DOMAIN.md's defaults.
 
-A settings file (JSON) overrides any of them; unknown keys and bad values are refused with
-a message that names the key.
+A settings file (JSON) overrides any of them (a table, such as days by state, adds to the
+default table); unknown keys and bad values are refused with a message that names the key.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from creditrefunds.money import money
 
@@ -38,6 +39,19 @@ class Settings(BaseModel):
     offset_patient_credits: bool = True
     dormancy_years: int = Field(default=3, gt=0)
     investigation_max_days: int = Field(default=180, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_tables(cls, data: Any) -> Any:
+        """A table setting (days by state, floors by state...) adds to DOMAIN.md's table: giving
+        New York's days must not silently drop Texas's 30."""
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for name, spec in cls.model_fields.items():
+            if isinstance(merged.get(name), dict) and spec.default_factory is not None:
+                merged[name] = {**spec.default_factory(), **merged[name]}  # type: ignore[call-arg]
+        return merged
 
     @field_validator("tier2_threshold", "tier3_threshold", "small_balance_floor_default", mode="after")
     @classmethod
@@ -85,17 +99,26 @@ def load_settings(path: Path | None) -> Settings:
     if path is None:
         return Settings()
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"), parse_float=Decimal)
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise SettingsError(f"cannot read settings file {path}: {error.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
         raise SettingsError(f"settings file {path} is not valid JSON: {error}") from None
+    return parse_settings(text, f"settings file {path}")
+
+
+def parse_settings(text: str, source: str) -> Settings:
+    """Settings from JSON text; `source` names where it came from in the error."""
+    try:
+        data = json.loads(text or "{}", parse_float=Decimal)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"{source} is not valid JSON: {error}") from None
     if not isinstance(data, dict):
-        raise SettingsError(f"settings file {path} must hold a JSON object")
+        raise SettingsError(f"{source} must hold a JSON object")
     try:
         return Settings.model_validate(data)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in error.errors()
         )
-        raise SettingsError(f"settings file {path} refused: {problems}") from None
+        raise SettingsError(f"{source} refused: {problems}") from None
