@@ -35,6 +35,15 @@ class Target:
             )
         return boto3.client(service, region_name=self.region)
 
+    def table(self, output_name: str) -> Any:
+        """The DynamoDB table (boto3 resource) named by one of the stack's Outputs."""
+        kwargs: dict[str, Any] = {"region_name": self.region}
+        if self.endpoint_url:
+            kwargs |= {"endpoint_url": self.endpoint_url,
+                       "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                       "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+        return boto3.resource("dynamodb", **kwargs).Table(self.output(output_name))
+
     def output(self, name: str) -> str:
         try:
             return self.outputs[name]

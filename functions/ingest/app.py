@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -63,7 +63,9 @@ def ingest_object(aws: Aws, record: dict[str, Any]) -> dict[str, Any]:
         except sfn.exceptions.ExecutionAlreadyExists:
             logger.info("workflow already started", extra={"case_id": case.case_id})
 
-    detect_accounts(report.accounts, aws.transactions, aws.cases, today, aws.settings, start_workflow, report)
+    now = datetime.now(UTC)
+    detect_accounts(report.accounts, aws.transactions, aws.cases, today, aws.settings, start_workflow, report,
+                    record=lambda case, entry: aws.history.append(case, entry, now))
     metrics.add_metric(name="RowsRead", unit=MetricUnit.Count, value=report.rows_read)
     metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=len(report.rejects))
     metrics.add_metric(name="CasesOpened", unit=MetricUnit.Count, value=len(report.cases_opened))

@@ -7,6 +7,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from creditrefunds.aws import Aws
+from creditrefunds.cases import Case
+from creditrefunds.history import Entry
 from creditrefunds.ledger_store import guarantor_debits
 from creditrefunds.review import STATUS_FOR_ROUTE, CaseNotFound, approval_wait_seconds, review_case
 from creditrefunds.stores import case_from_item
@@ -35,6 +37,23 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         result["wait_seconds"] = approval_wait_seconds(
             review.case, today, wait, int(event["seconds_per_day"]), int(event["escalation_lead_seconds"])
         )
-    aws.cases.set_status(stored.case_id, STATUS_FOR_ROUTE[review.route])
+    status = STATUS_FOR_ROUTE[review.route]
+    aws.cases.set_status(stored.case_id, status)
+    recheck = event.get("step") == "recheck"
+    aws.history.append(review.case or stored, Entry(
+        "system:review", "RECHECKED" if recheck else "REVIEWED", item["status"], status,
+        _why(review.route, stored, review.case), review.case.credit if review.case else None,
+    ), datetime.now(UTC))
     logger.info("case reviewed", extra={"case_id": stored.case_id, "route": review.route})
     return result
+
+
+def _why(route: str, stored: Case, now: Case | None) -> str:
+    if now is None:
+        return f"the credit of {stored.credit:f} is gone from the ledger"
+    changed = f"; the credit changed from {stored.credit:f} to {now.credit:f}" if now.credit != stored.credit else ""
+    return {
+        "APPROVAL": f"refund lines of {now.refund_total:f} need tier {now.tier} approval",
+        "WORK_ITEM": "no refund to make: the lines are for billing staff (correct, review or hold)",
+        "ISSUE": "approved amount still matches the ledger: refund may be issued",
+    }.get(route, route) + changed

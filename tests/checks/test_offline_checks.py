@@ -61,6 +61,36 @@ def test_every_iam_statement_names_its_resources():
                 assert "*" not in resources, f"{logical_id} {policy['PolicyName']} grants {statement['Action']} on *"
 
 
+def _role_statements(template):
+    for logical_id, resource in template.resources.items():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    actions = statement["Action"]
+                    yield logical_id, statement, set(actions if isinstance(actions, list) else [actions])
+
+
+def test_no_role_may_update_or_delete_history():
+    template = sam_transform(ROOT / "template.yaml")
+    rewriting = {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLUpdate",
+                 "dynamodb:PartiQLDelete", "dynamodb:*"}
+    writers = set()
+    for logical_id, statement, actions in _role_statements(template):
+        if "HistoryTable" in json.dumps(statement["Resource"]):
+            assert not actions & rewriting, f"{logical_id} may rewrite history: {sorted(actions & rewriting)}"
+            if "dynamodb:PutItem" in actions:
+                writers.add(logical_id)
+    assert {"IngestFunctionRole", "ReviewFunctionRole", "EscalateFunctionRole"} <= writers
+
+
+def test_the_auditor_role_reads_and_nothing_else():
+    template = sam_transform(ROOT / "template.yaml")
+    allowed = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable", "kms:Decrypt",
+               "lambda:InvokeFunctionUrl"}
+    actions = set().union(*(a for logical_id, _, a in _role_statements(template) if logical_id == "AuditorRole"))
+    assert actions and actions <= allowed, sorted(actions - allowed)
+
+
 def test_data_at_rest_is_encrypted_and_the_bucket_refuses_plain_http():
     resources = load_template(ROOT / "template.yaml")["Resources"]
     for logical_id, resource in resources.items():

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 
+from creditrefunds.history import History
 from creditrefunds.ledger_store import WRITERS, TransactionStore
 from creditrefunds.settings import Settings, parse_settings
 from creditrefunds.stores import CaseStore
@@ -39,6 +40,10 @@ class Aws:
     def transactions(self) -> TransactionStore:
         writers = int(self.env.get("STORE_WRITERS", WRITERS))
         return TransactionStore(self.dynamodb.Table(self.env["TRANSACTIONS_TABLE"]), writers)
+
+    @cached_property
+    def history(self) -> History:
+        return History(self.dynamodb.Table(self.env["HISTORY_TABLE"]), self.dynamodb.Table(self.env["CASES_TABLE"]))
 
     @cached_property
     def cases(self) -> CaseStore:

@@ -9,6 +9,10 @@ from typing import Any
 
 from creditrefunds.money import money_text
 
+OPEN_STATUSES = ("OPEN", "AWAITING_APPROVAL", "INVESTIGATING", "APPROVED", "REFUND_ISSUED", "WORK_ITEM")
+CLOSED_STATUSES = ("RECONCILED", "RESOLVED_NO_REFUND", "FAILED")
+STATUSES = OPEN_STATUSES + CLOSED_STATUSES  # DOMAIN.md section 6
+
 
 @dataclass(frozen=True, slots=True)
 class Line:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from creditrefunds.cases import Case
 from creditrefunds.detection import DebitPool, build_case, case_id_for, episode_start
+from creditrefunds.history import Entry
 from creditrefunds.ledger import RowError, Transaction, check_readable, numbered_rows
 from creditrefunds.ledger_store import TransactionStore, guarantor_debits
 from creditrefunds.settings import Settings
-from creditrefunds.stores import CaseStore
+from creditrefunds.stores import CaseStore, case_from_item
 
 
 @dataclass
@@ -32,6 +33,7 @@ class IngestReport:
     cases_updated: list[str] = field(default_factory=list)
 
 
+ACTOR = "system:ingest"
 CHUNK = 2000  # transactions stored per round: memory stays bounded, writers stay busy
 
 
@@ -84,8 +86,12 @@ def detect_accounts(
     settings: Settings,
     start_workflow: Callable[[Case], None],
     report: IngestReport,
+    record: Callable[[Case, Entry], None] = lambda _case, _entry: None,
 ) -> None:
-    """Re-run detection on the whole stored ledger of each account; open or update its case."""
+    """Re-run detection on the whole stored ledger of each account; open or update its case.
+
+    `record` writes the case's history: the detection, and every ledger change of its figures.
+    """
     summaries = store.summaries(accounts)
     pools: dict[str, DebitPool] = {}  # one per guarantor, so that a debit is offset only once
     for account_id in sorted(accounts):
@@ -101,7 +107,13 @@ def detect_accounts(
         case = build_case(summary, txns, identified_on, settings, pools[summary.guarantor_id])
         if existing is None and cases.open_new(case):
             report.cases_opened.append(case.case_id)
+            reasons = ", ".join(sorted({line.reason for line in case.lines}))
+            record(case, Entry(ACTOR, "DETECTED", None, "OPEN", f"credit balance: {reasons}", case.credit))
             start_workflow(case)
-        elif existing is not None:
+        elif existing is not None and case_from_item(existing).to_json() != case.to_json():
+            before = case_from_item(existing)
             cases.update_figures(case)
             report.cases_updated.append(case.case_id)
+            record(case, Entry(ACTOR, "LEDGER_CHANGED", existing["status"], existing["status"],
+                               f"a ledger file changed the credit from {before.credit:f} to {case.credit:f}"
+                               if before.credit != case.credit else "a ledger file changed the lines", case.credit))

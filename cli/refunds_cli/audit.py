@@ -1,0 +1,133 @@
+"""`refunds audit ...`: the case history for auditors: verify the chains, a case, a search."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from datetime import date
+from typing import Any
+
+from creditrefunds.cases import STATUSES
+from creditrefunds.history import History, public, verify_chain
+
+from refunds_cli.target import Target
+
+COLUMNS = ("case_id", "seq", "at", "actor", "action", "status_before", "status_after", "reason", "amount",
+           "account_id", "payer_id", "hash", "prev_hash")
+
+
+def _history(target: Target) -> History:
+    return History(target.table("HistoryTableName"))
+
+
+def case_ids(target: Target) -> list[str]:
+    """Every case, through the by-status index, one status at a time (never a scan)."""
+    table = target.table("CasesTableName")
+    ids: list[str] = []
+    for status in STATUSES:
+        kwargs: dict[str, Any] = {"IndexName": "by-status", "KeyConditionExpression": "#s = :s",
+                                  "ExpressionAttributeNames": {"#s": "status"},
+                                  "ExpressionAttributeValues": {":s": status}, "ProjectionExpression": "case_id"}
+        while True:
+            page = table.query(**kwargs)
+            ids += [item["case_id"] for item in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sorted(ids)
+
+
+def verify(target: Target, case_id: str | None) -> int:
+    """Walk the chains; 0 when all are whole, 1 naming each case and place that is not."""
+    history, cases = _history(target), target.table("CasesTableName")
+    ids = [case_id] if case_id else case_ids(target)
+    broken = 0
+    records_seen = 0
+    for cid in ids:
+        item = cases.get_item(Key={"case_id": cid}, ConsistentRead=True).get("Item")
+        records = history.records(cid)
+        if item is None and not records:
+            print(f"refunds: no case {cid}", file=sys.stderr)
+            return 2
+        head = (int(item["history_seq"]), item["history_hash"]) if item and "history_seq" in item else None
+        records_seen += len(records)
+        for problem in verify_chain(cid, records, head):
+            print(f"BROKEN {problem}")
+            broken += 1
+    if broken:
+        print(f"{broken} break(s) in {len(ids)} case chain(s)", file=sys.stderr)
+        return 1
+    print(f"OK: {len(ids)} case chain(s), {records_seen} record(s), every hash and link whole")
+    return 0
+
+
+def show_case(target: Target, case_id: str, as_json: bool) -> int:
+    records = [public(r) for r in _history(target).records(case_id)]
+    if not records:
+        print(f"refunds: no history for case {case_id}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(records, indent=2))
+        return 0
+    for r in records:
+        change = f"{r['status_before'] or '-'} -> {r['status_after'] or '-'}"
+        amount = f" {r['amount']}" if r["amount"] else ""
+        print(f"{r['seq']:>3}  {r['at']}  {r['actor']:<18} {r['action']:<15} {change:<36}{amount}")
+        if r["reason"]:
+            print(f"     {r['reason']}")
+    return 0
+
+
+def search(target: Target, args: argparse.Namespace) -> int:
+    filters = {"account": args.account, "patient": args.patient, "guarantor": args.guarantor,
+               "payer": args.payer, "status": args.status}
+    try:
+        records = _history(target).search(filters, args.date_from, args.date_to)
+    except ValueError as error:
+        print(f"refunds: {error}", file=sys.stderr)
+        return 2
+    rows = [{name: (int(r[name]) if name == "seq" else r.get(name)) for name in COLUMNS} for r in records]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif args.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        for r in rows:
+            print(f"{r['at']}  {r['case_id']}  {r['seq']:>3}  {r['action']:<15} {r['status_after'] or '-':<20} "
+                  f"{r['amount'] or ''}")
+        print(f"{len(rows)} record(s)", file=sys.stderr)
+    return 0
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def register(commands: Any, target_of: Any) -> None:
+    """Add `audit verify|case|search` to the command line."""
+    audit = commands.add_parser("audit", help="the tamper-evident case history").add_subparsers(
+        dest="audit_command", required=True)
+    check = audit.add_parser("verify", help="walk the hash chains; exit 1 naming any break")
+    check.add_argument("--case", dest="case_id")
+    check.set_defaults(func=lambda a: verify(target_of(a), a.case_id))
+    one = audit.add_parser("case", help="one case's history in order")
+    one.add_argument("case_id")
+    one.add_argument("--json", action="store_true")
+    one.set_defaults(func=lambda a: show_case(target_of(a), a.case_id, a.json))
+    find = audit.add_parser("search", help="history records by account, patient, guarantor, payer, status, dates")
+    for name in ("account", "patient", "guarantor", "payer"):
+        find.add_argument(f"--{name}")
+    find.add_argument("--status", choices=STATUSES)
+    find.add_argument("--from", dest="date_from", type=_date)
+    find.add_argument("--to", dest="date_to", type=_date)
+    shape = find.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true")
+    shape.add_argument("--csv", action="store_true")
+    find.set_defaults(func=lambda a: search(target_of(a), a))

@@ -1,0 +1,179 @@
+"""The case history: written by every step, hash-chained, queried by keys and indexes (issue 5)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import boto3
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from creditrefunds.cases import Case, Line
+from creditrefunds.history import Entry, History
+from creditrefunds.stores import CaseStore
+from refunds_cli.localcloud.names import LOCAL_CREDENTIALS
+
+from tests.conftest import ROOT
+
+from .conftest import wait_for_executions
+
+
+def refunds(cloud, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "refunds_cli.main", "--endpoint-url", cloud.endpoint_url, *args],
+                          capture_output=True, text=True, check=False, timeout=60)
+
+
+def tables(cloud):
+    resource = boto3.resource("dynamodb", endpoint_url=cloud.endpoint_url, region_name=cloud.region,
+                              aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                              aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    return resource.Table(cloud.outputs["HistoryTableName"]), resource.Table(cloud.outputs["CasesTableName"])
+
+
+def seeded_case(cloud, case_id: str, account: str, patient: str, payer: str | None, steps: list[tuple]) -> Case:
+    """A case item and its history, each step (day, action, before, after, amount) at noon UTC."""
+    history_table, cases_table = tables(cloud)
+    payee = ("MEDICARE", payer) if payer else ("PATIENT", "G-" + patient)
+    case = Case(case_id, account, patient, "G-" + patient, Decimal("40.00"), date(2026, 9, 1),
+                [Line("REFUND", "PAYER_OVERPAYMENT", *payee, Decimal("40.00"), date(2026, 10, 31))], tier=1)
+    CaseStore(cases_table).open_new(case)
+    history = History(history_table, cases_table)
+    for day, action, before, after, amount in steps:
+        at = datetime(2026, day[0], day[1], 12, 0, tzinfo=UTC)
+        history.append(case, Entry("system:test", action, before, after, "seeded", amount), at)
+    cases_table.update_item(Key={"case_id": case_id}, UpdateExpression="SET #s = :s",
+                            ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": steps[-1][3]})
+    return case
+
+
+def test_every_step_of_the_sample_writes_history_and_the_chains_verify(cloud):
+    s3 = cloud.client("s3")
+    s3.upload_file(str(ROOT / "events/ledger-sample.csv"), cloud.outputs["LedgerBucketName"], "incoming/hist.csv")
+    cloud.wait_idle()
+    wait_for_executions(cloud, 5)
+    cases = {i["account_id"]["S"]: i["case_id"]["S"] for i in cloud.client("dynamodb").scan(
+        TableName=cloud.outputs["CasesTableName"])["Items"]}
+    done = refunds(cloud, "audit", "case", cases["ACC-3003"], "--json")
+    assert done.returncode == 0, done.stderr
+    records = json.loads(done.stdout)
+    assert [(r["seq"], r["actor"], r["action"], r["status_before"], r["status_after"]) for r in records][:2] == [
+        (1, "system:ingest", "DETECTED", None, "OPEN"),
+        (2, "system:review", "REVIEWED", "OPEN", "WORK_ITEM"),
+    ]
+    assert records[0]["prev_hash"] == "0" * 64 and records[1]["prev_hash"] == records[0]["hash"]
+    assert set(records[0]) == {"seq", "at", "actor", "action", "status_before", "status_after", "reason", "amount",
+                               "hash", "prev_hash"}
+    verified = refunds(cloud, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.startswith("OK: ")
+
+
+def test_search_answers_from_keys_and_indexes_exactly(cloud):
+    seeded_case(cloud, "CB-SEARCH-1", "S-ACC-1", "S-PAT-1", "MAC-J5",
+                [((9, 1), "DETECTED", None, "OPEN", Decimal("40.00")),
+                 ((9, 2), "REVIEWED", "OPEN", "AWAITING_APPROVAL", Decimal("40.00"))])
+    seeded_case(cloud, "CB-SEARCH-2", "S-ACC-2", "S-PAT-1", None,
+                [((10, 5), "DETECTED", None, "OPEN", Decimal("40.00")),
+                 ((10, 6), "REVIEWED", "OPEN", "WORK_ITEM", Decimal("40.00"))])
+    history_table, _ = tables(cloud)
+    requests = []
+    def record(model, params, **_):
+        requests.append((model.name, params.get("IndexName")))
+
+    history_table.meta.client.meta.events.register("before-parameter-build.dynamodb", record)
+    history = History(history_table)
+
+    def found(filters, start=None, end=None):
+        requests.clear()
+        return [(r["case_id"], int(r["seq"])) for r in history.search(filters, start, end)]
+
+    assert found({"account": "S-ACC-1"}) == [("CB-SEARCH-1", 1), ("CB-SEARCH-1", 2)]
+    assert requests == [("Query", "by-account")]
+    assert found({"patient": "S-PAT-1"}) == [("CB-SEARCH-1", 1), ("CB-SEARCH-1", 2), ("CB-SEARCH-2", 1),
+                                             ("CB-SEARCH-2", 2)]
+    assert requests == [("Query", "by-patient")]
+    assert found({"guarantor": "G-S-PAT-1"}, date(2026, 10, 1), date(2026, 10, 31)) == [
+        ("CB-SEARCH-2", 1), ("CB-SEARCH-2", 2)]
+    assert requests == [("Query", "by-guarantor")]
+    assert found({"payer": "MAC-J5"}) == [("CB-SEARCH-1", 1), ("CB-SEARCH-1", 2)]
+    assert requests == [("Query", "by-payer")]
+    assert found({"status": "WORK_ITEM", "patient": "S-PAT-1"}) == [("CB-SEARCH-2", 2)]
+    assert requests == [("Query", "by-patient")]
+    assert found({}, date(2026, 9, 2), date(2026, 9, 2)) == [("CB-SEARCH-1", 2)]
+    assert requests == [("Query", "by-month")]
+    assert found({}, date(2026, 8, 15), date(2026, 10, 5)) == [("CB-SEARCH-1", 1), ("CB-SEARCH-1", 2),
+                                                                ("CB-SEARCH-2", 1)]
+    assert requests == [("Query", "by-month")] * 3
+    done = refunds(cloud, "audit", "search", "--payer", "MAC-J5", "--csv")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("case_id,seq,at,actor,action") and len(lines) == 3
+
+
+def _tamper(cloud, case_id: str, how) -> subprocess.CompletedProcess[str]:
+    seeded_case(cloud, case_id, f"{case_id}-ACC", f"{case_id}-PAT", None,
+                [((9, d), action, before, after, Decimal("40.00")) for d, (action, before, after) in enumerate([
+                    ("DETECTED", None, "OPEN"), ("REVIEWED", "OPEN", "AWAITING_APPROVAL"),
+                    ("DECIDED", "AWAITING_APPROVAL", "APPROVED"), ("ISSUED", "APPROVED", "REFUND_ISSUED")], start=1)])
+    assert refunds(cloud, "audit", "verify", "--case", case_id).returncode == 0
+    how(cloud.client("dynamodb"), cloud.outputs["HistoryTableName"], case_id)
+    return refunds(cloud, "audit", "verify", "--case", case_id)
+
+
+def _key(case_id, seq):
+    return {"case_id": {"S": case_id}, "seq": {"N": str(seq)}}
+
+
+def _alter(db, table, case_id):
+    db.update_item(TableName=table, Key=_key(case_id, 2), UpdateExpression="SET amount = :a",
+                   ExpressionAttributeValues={":a": {"S": "4.00"}})
+
+
+def _remove_middle(db, table, case_id):
+    db.delete_item(TableName=table, Key=_key(case_id, 2))
+
+
+def _remove_last(db, table, case_id):
+    db.delete_item(TableName=table, Key=_key(case_id, 4))
+
+
+def _reorder(db, table, case_id):
+    two = db.get_item(TableName=table, Key=_key(case_id, 2))["Item"]
+    three = db.get_item(TableName=table, Key=_key(case_id, 3))["Item"]
+    two["seq"], three["seq"] = {"N": "3"}, {"N": "2"}
+    db.put_item(TableName=table, Item=two)
+    db.put_item(TableName=table, Item=three)
+
+
+@pytest.mark.parametrize(("how", "place"), [
+    (_alter, "record 2: its content does not match its hash: altered"),
+    (_remove_middle, "record 3: expected record 2 here"),
+    (_remove_last, "the chain: ends at record 3 but the case's head is record 4"),
+    (_reorder, "record 2: does not follow the record before it"),
+])
+def test_each_kind_of_tampering_is_caught_naming_case_and_place(cloud, how, place):
+    case_id = f"CB-TAMPER-{how.__name__.strip('_').upper()}"
+    done = _tamper(cloud, case_id, how)
+    assert done.returncode == 1
+    assert f"BROKEN case {case_id}: {place}" in done.stdout
+
+
+def test_the_audit_api_answers_signed_requests_only(cloud):
+    seeded_case(cloud, "CB-API-1", "API-ACC", "API-PAT", "MAC-J5",
+                [((9, 1), "DETECTED", None, "OPEN", Decimal("40.00"))])
+    url = cloud.outputs["AuditApiUrl"] + "cases/CB-API-1/history"
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials("local", "local"), "lambda", cloud.region).add_auth(request)
+    with urllib.request.urlopen(urllib.request.Request(url, headers=dict(request.headers)), timeout=10) as answer:
+        body = json.load(answer)
+    assert [(r["seq"], r["action"], r["amount"]) for r in body["records"]] == [(1, "DETECTED", "40.00")]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 403
