@@ -22,21 +22,25 @@ def _history(target: Target) -> History:
     return History(target.table("HistoryTableName"))
 
 
-def case_ids(target: Target) -> list[str]:
-    """Every case, through the by-status index, one status at a time (never a scan)."""
+def case_items(target: Target, statuses: tuple[str, ...] = STATUSES) -> list[dict[str, Any]]:
+    """Every case in `statuses`, through the by-status index, one status at a time (never a scan)."""
     table = target.table("CasesTableName")
-    ids: list[str] = []
-    for status in STATUSES:
+    items: list[dict[str, Any]] = []
+    for status in statuses:
         kwargs: dict[str, Any] = {"IndexName": "by-status", "KeyConditionExpression": "#s = :s",
                                   "ExpressionAttributeNames": {"#s": "status"},
-                                  "ExpressionAttributeValues": {":s": status}, "ProjectionExpression": "case_id"}
+                                  "ExpressionAttributeValues": {":s": status}}
         while True:
             page = table.query(**kwargs)
-            ids += [item["case_id"] for item in page["Items"]]
+            items += page["Items"]
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return sorted(ids)
+    return sorted(items, key=lambda item: item["case_id"])
+
+
+def case_ids(target: Target) -> list[str]:
+    return [item["case_id"] for item in case_items(target)]
 
 
 def verify(target: Target, case_id: str | None) -> int:

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from refunds_cli import audit
+from refunds_cli import audit, reports
 from refunds_cli.localcloud.names import DEFAULT_STACK_NAME
 from refunds_cli.target import Target, TargetError, connect
 
@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     audit.register(commands, _target)
+    reports.register(commands, _target)
 
     mail = commands.add_parser("mail", help="mail sent through SES (local cloud)")
     mail.add_argument("--json", action="store_true")

@@ -177,3 +177,30 @@ def test_the_audit_api_answers_signed_requests_only(cloud):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(url, timeout=10)
     assert refused.value.code == 403
+
+
+def test_reports_through_the_command_line(cloud, tmp_path):
+    s3 = cloud.client("s3")
+    s3.upload_file(str(ROOT / "events/ledger-sample.csv"), cloud.outputs["LedgerBucketName"], "incoming/rep.csv")
+    cloud.wait_idle()
+    chart = tmp_path / "aging.png"
+    done = refunds(cloud, "report", "aging", "--as-of", "2026-11-27", "--ar", "250000", "--json", "--chart",
+                   str(chart))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    items = cloud.client("dynamodb").scan(TableName=cloud.outputs["CasesTableName"])["Items"]
+    owed = [i for i in items if i["status"]["S"] in ("OPEN", "AWAITING_APPROVAL", "INVESTIGATING", "APPROVED",
+                                                   "WORK_ITEM", "FAILED")]
+    assert report["total"]["count"] == len(owed)
+    assert Decimal(report["total"]["amount"]) == sum(Decimal(i["credit"]["N"]) for i in owed)
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = refunds(cloud, "report", "aging", "--as-of", "2026-11-27")
+    assert text.returncode == 0 and "OVERDUE" in text.stdout and "days to resolve" in text.stdout
+
+    detail = refunds(cloud, "report", "cms838", "--quarter", "2026Q4")
+    assert detail.returncode == 0, detail.stderr
+    rows = [line.split(",") for line in detail.stdout.splitlines()]
+    assert rows[0][:4] == ["case_id", "beneficiary_name", "mbi", "icn"]
+    medicare = [line for line in detail.stdout.splitlines() if "1EG4TE5MK73" in line]
+    assert medicare and all(",ICN-2026213000101,111,2026-07-01,2026-07-04,2026-08-01," in line for line in medicare)
+    assert all(",3100.00,0.00,claim adjustment,3100.00,2," in line for line in medicare)

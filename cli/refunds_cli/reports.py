@@ -1,0 +1,170 @@
+"""`refunds report aging|cms838`: the reports, from the case table, the history and the ledger."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from creditrefunds.history import History
+from creditrefunds.ledger_store import TransactionStore
+from creditrefunds.reports import (
+    BUCKETS,
+    CMS838_COLUMNS,
+    RESOLVED,
+    Aging,
+    StoredCase,
+    aging,
+    cms838_rollup,
+    cms838_rows,
+    quarter_range,
+)
+from creditrefunds.stores import case_from_item
+
+from refunds_cli.audit import case_items
+from refunds_cli.target import Target
+
+
+def stored_cases(target: Target) -> list[StoredCase]:
+    """Every case with its status; resolved ones with the day their history says they closed."""
+    history = History(target.table("HistoryTableName"))
+    cases = []
+    for item in case_items(target):
+        closed_on = None
+        if item["status"] in RESOLVED:
+            closing = [r for r in history.records(item["case_id"]) if r.get("status_after") in RESOLVED]
+            closed_on = date.fromisoformat(closing[0]["at"][:10]) if closing else None
+        cases.append(StoredCase(case_from_item(item), item["status"], bool(item.get("overdue")), closed_on))
+    return cases
+
+
+def print_aging(report: Aging) -> None:
+    names = [name for name, _, _ in BUCKETS]
+    print(f"Open credits as of {report.as_of.isoformat()} (count / amount)")
+    print(f"{'':<22}" + "".join(f"{name:>20}" for name in names) + f"{'total':>20}")
+
+    def row(label: str, cells: dict[str, Any], total: Any = None) -> None:
+        text = "".join(f"{cells[n].count:>6} {cells[n].amount:>13,.2f}" for n in names)
+        end = f"{total.count:>6} {total.amount:>13,.2f}" if total is not None else ""
+        print(f"{label:<22}{text}{end}")
+
+    row("all open credits", report.buckets, report.total)
+    for payer_type, cells in sorted(report.by_payer_type.items()):
+        row(f"  lines: {payer_type}", cells)
+    row("OVERDUE", report.overdue)
+    if report.overdue_cases:
+        print(f"overdue cases: {', '.join(sorted(report.overdue_cases))}")
+    issued = report.issued_awaiting_reconciliation
+    print(f"refunds issued, awaiting reconciliation: {issued.count} / {issued.amount:,.2f}")
+    stats = report.resolve_stats()
+    if stats["count"]:
+        print(f"days to resolve ({stats['count']} closed): mean {stats['mean']}, median {stats['median']}, "
+              f"max {stats['max']}")
+    else:
+        print("days to resolve: no case closed yet")
+    if report.share_of_ar is not None:
+        print(f"credit balances are {report.share_of_ar}% of A/R ({report.accounts_receivable:,.2f})")
+
+
+def chart_aging(report: Aging, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [name for name, _, _ in BUCKETS]
+    figure, axis = plt.subplots(figsize=(9, 5))
+    bottom = [0.0] * len(names)
+    for payer_type, cells in sorted(report.by_payer_type.items()):
+        values = [float(cells[n].amount) for n in names]
+        axis.bar(names, values, bottom=bottom, label=payer_type)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    overdue = [float(report.overdue[n].amount) for n in names]
+    axis.plot(names, overdue, "kx--", label="overdue (case credit)")
+    axis.set_title(f"Open credit balances by age, as of {report.as_of.isoformat()}")
+    axis.set_xlabel("days since identified")
+    axis.set_ylabel("amount")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def cmd_aging(target: Target, args: argparse.Namespace) -> int:
+    report = aging(stored_cases(target), args.as_of, args.ar)
+    if args.chart:
+        chart_aging(report, args.chart)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print_aging(report)
+        if args.chart:
+            print(f"chart written to {args.chart}")
+    return 0
+
+
+def cmd_cms838(target: Target, args: argparse.Namespace) -> int:
+    start, end = args.date_from, args.date_to
+    if args.quarter:
+        try:
+            start, end = quarter_range(args.quarter)
+        except ValueError as error:
+            print(f"refunds: {error}", file=sys.stderr)
+            return 2
+    ledger = TransactionStore(target.table("TransactionsTableName"))
+    rows = []
+    for stored in stored_cases(target):
+        day = stored.case.identified_on
+        if (start and day < start) or (end and day > end):
+            continue
+        if any(line.payee_type == "MEDICARE" for line in stored.case.lines):
+            rows += cms838_rows(stored, ledger.account_transactions(stored.case.account_id))
+    if args.rollup:
+        rows, columns = cms838_rollup(rows), ("quarter", "reason_code", "credits", "credit_amount",
+                                              "amount_repaid", "amount_outstanding")
+    else:
+        columns = CMS838_COLUMNS
+    writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return 0
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not an amount: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("A/R must be positive")
+    return value.quantize(Decimal("0.01"))
+
+
+def register(commands: Any, target_of: Any) -> None:
+    """Add `report aging|cms838` to the command line."""
+    report = commands.add_parser("report", help="aging and CMS-838 reports").add_subparsers(
+        dest="report_command", required=True)
+    age = report.add_parser("aging", help="open credits by age bucket and payer type; overdue; days to resolve")
+    age.add_argument("--as-of", type=_date, default=date.today(), help="default: today")
+    age.add_argument("--ar", type=_amount, help="accounts receivable, for the credit share of A/R")
+    age.add_argument("--json", action="store_true")
+    age.add_argument("--chart", type=Path, help="also draw the report into this PNG file")
+    age.set_defaults(func=lambda a: cmd_aging(target_of(a), a))
+    cms = report.add_parser("cms838", help="CMS-838-shaped rows per Medicare credit, as CSV")
+    cms.add_argument("--from", dest="date_from", type=_date, help="identified on or after")
+    cms.add_argument("--to", dest="date_to", type=_date, help="identified on or before")
+    cms.add_argument("--quarter", help="e.g. 2026Q3 (instead of --from/--to)")
+    cms.add_argument("--rollup", action="store_true", help="the quarterly roll-up instead of the detail rows")
+    cms.set_defaults(func=lambda a: cmd_cms838(target_of(a), a))
