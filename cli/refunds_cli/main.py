@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from refunds_cli import audit, reports
+from refunds_cli import audit, cases, reports
 from refunds_cli.localcloud.names import DEFAULT_STACK_NAME
 from refunds_cli.target import Target, TargetError, connect
 
@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the main job end to end on the local cloud")
     demo.set_defaults(func=cmd_demo)
 
+    cases.register(commands, _target)
     audit.register(commands, _target)
     reports.register(commands, _target)
 

@@ -77,6 +77,7 @@ def ingest_object(aws: Aws, record: dict[str, Any]) -> dict[str, Any]:
         "rejected": len(report.rejects),
         "cases_opened": report.cases_opened,
         "cases_updated": report.cases_updated,
+        "cases_reconciled": report.cases_reconciled,
     }
     logger.info("ledger file ingested", extra=summary)
     return summary

@@ -11,17 +11,69 @@ from tests.conftest import ROOT
 
 @pytest.fixture(scope="session")
 def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(ROOT, quiet=True) as running:
+    # Waits in seconds, so that escalations and investigations happen within a test.
+    waits = {"ApprovalWaitTier1Seconds": "8", "ApprovalWaitTier2Seconds": "8", "ApprovalWaitTier3Seconds": "8",
+             "EscalationLeadSeconds": "2", "SecondsPerDay": "1", "InvestigationPauseSeconds": "3"}
+    with LocalCloud(ROOT, quiet=True, parameter_overrides=waits) as running:
         yield running
 
 
-def wait_for_executions(cloud: LocalCloud, count: int, timeout: float = 60.0) -> list[dict]:
-    """The state machine's executions once `count` exist and none is running."""
+def wait_for_executions(cloud: LocalCloud, names: set[str], timeout: float = 60.0) -> list[dict]:
+    """The named executions, once each exists and none of them is running (others may wait on people)."""
     sfn = cloud.client("stepfunctions")
     deadline = time.monotonic() + timeout
     while True:
-        executions = sfn.list_executions(stateMachineArn=cloud.outputs["RefundStateMachineArn"])["executions"]
-        if len(executions) >= count and all(e["status"] != "RUNNING" for e in executions):
+        executions = [e for e in sfn.list_executions(stateMachineArn=cloud.outputs["RefundStateMachineArn"])[
+            "executions"] if e["name"] in names]
+        if len(executions) == len(names) and all(e["status"] != "RUNNING" for e in executions):
             return executions
         assert time.monotonic() < deadline, f"executions did not settle: {executions}"
         time.sleep(0.3)
+
+
+HEADER = ("txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,payer_type,payer_id,"
+          "coverage_rank,reference,claim_id,patient_name,patient_state\n")
+
+
+def drop(cloud: LocalCloud, name: str, rows: list[str]) -> None:
+    """A ledger file into incoming/, and wait until the ingest function is done with it."""
+    cloud.client("s3").put_object(Bucket=cloud.outputs["LedgerBucketName"], Key=f"incoming/{name}",
+                                  Body=(HEADER + "".join(r + "\n" for r in rows)).encode())
+    cloud.wait_idle()
+
+
+def case_of(cloud: LocalCloud, account: str) -> dict:
+    items = cloud.client("dynamodb").query(
+        TableName=cloud.outputs["CasesTableName"], IndexName="by-account",
+        KeyConditionExpression="account_id = :a", ExpressionAttributeValues={":a": {"S": account}})["Items"]
+    assert len(items) == 1, items
+    return {k: next(iter(v.values())) for k, v in items[0].items()}
+
+
+def wait_for_status(cloud: LocalCloud, account: str, statuses: set[str], timeout: float = 45.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        case = case_of(cloud, account)
+        if case["status"] in statuses:
+            return case
+        assert time.monotonic() < deadline, f"{account} stayed {case['status']}, not {statuses}"
+        time.sleep(0.3)
+
+
+def wait_for_mail(cloud: LocalCloud, to: str, account: str, seen: int = 0, timeout: float = 45.0):
+    """The (seen+1)-th mail to `to` about `account` with an approval link."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [m for m in cloud.mailbox.messages() if to in m.to and account in m.subject and m.links]
+        if len(found) > seen:
+            return found[seen]
+        assert time.monotonic() < deadline, f"no mail #{seen + 1} to {to} about {account}"
+        time.sleep(0.3)
+
+
+def history_actions(cloud: LocalCloud, case_id: str) -> list[tuple[str, str | None, str | None]]:
+    items = cloud.client("dynamodb").query(
+        TableName=cloud.outputs["HistoryTableName"], KeyConditionExpression="case_id = :c",
+        ExpressionAttributeValues={":c": {"S": case_id}})["Items"]
+    return [(i["action"]["S"], i.get("status_before", {}).get("S"), i.get("status_after", {}).get("S"))
+            for i in items]

@@ -22,7 +22,7 @@ from refunds_cli.localcloud.names import LOCAL_CREDENTIALS
 
 from tests.conftest import ROOT
 
-from .conftest import wait_for_executions
+from .conftest import wait_for_status
 
 
 def refunds(cloud, *args: str) -> subprocess.CompletedProcess[str]:
@@ -57,7 +57,7 @@ def test_every_step_of_the_sample_writes_history_and_the_chains_verify(cloud):
     s3 = cloud.client("s3")
     s3.upload_file(str(ROOT / "events/ledger-sample.csv"), cloud.outputs["LedgerBucketName"], "incoming/hist.csv")
     cloud.wait_idle()
-    wait_for_executions(cloud, 5)
+    wait_for_status(cloud, "ACC-3003", {"WORK_ITEM"})
     cases = {i["account_id"]["S"]: i["case_id"]["S"] for i in cloud.client("dynamodb").scan(
         TableName=cloud.outputs["CasesTableName"])["Items"]}
     done = refunds(cloud, "audit", "case", cases["ACC-3003"], "--json")

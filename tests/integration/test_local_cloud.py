@@ -14,7 +14,7 @@ from refunds_cli.localcloud.template import sam_transform
 
 from tests.conftest import ROOT
 
-from .conftest import wait_for_executions
+from .conftest import wait_for_executions, wait_for_status
 
 
 def test_every_template_resource_is_there(cloud):
@@ -58,7 +58,7 @@ def test_the_state_machine_catches_a_function_error_into_failed(cloud):
     sfn = cloud.client("stepfunctions")
     arn = cloud.outputs["RefundStateMachineArn"]
     started = sfn.start_execution(stateMachineArn=arn, name="missing-case", input=json.dumps({"case_id": "CB-GONE"}))
-    execution = next(e for e in wait_for_executions(cloud, 1) if e["name"] == "missing-case")
+    [execution] = wait_for_executions(cloud, {"missing-case"})
     assert execution["status"] == "FAILED"
     events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
     failed = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]
@@ -82,8 +82,12 @@ def test_a_file_in_incoming_reaches_ingest_and_opens_cases_once(cloud):
     assert Decimal(cases["ACC-2002"]["credit"]["N"]) == Decimal("3400.00")
     errors = s3.get_object(Bucket=bucket, Key="rejected/sample.csv.errors.jsonl")["Body"].read().decode()
     assert [json.loads(line)["txn_id"] for line in errors.splitlines()] == ["S-0021", "S-0022"]
-    executions = wait_for_executions(cloud, 6)
-    assert {e["name"] for e in executions} >= {i["case_id"]["S"] for i in cases.values()}
+    for account, status in (("ACC-3003", "WORK_ITEM"), ("ACC-4004", "WORK_ITEM"), ("ACC-1001", "AWAITING_APPROVAL")):
+        wait_for_status(cloud, account, {status})
+    names = {i["case_id"]["S"] for i in cases.values()}
+    executions = cloud.client("stepfunctions").list_executions(
+        stateMachineArn=cloud.outputs["RefundStateMachineArn"])["executions"]
+    assert {e["name"] for e in executions} >= names
     work_item = cloud.client("dynamodb").get_item(
         TableName=table, Key={"case_id": cases["ACC-3003"]["case_id"]})["Item"]
     assert work_item["status"]["S"] == "WORK_ITEM"
@@ -92,7 +96,9 @@ def test_a_file_in_incoming_reaches_ingest_and_opens_cases_once(cloud):
     s3.upload_file(str(ROOT / "events/ledger-sample.csv"), bucket, "incoming/sample-again.csv")
     cloud.wait_idle()
     assert len(sample_cases()) == 5
-    assert len(wait_for_executions(cloud, 6)) == len(executions)
+    again = cloud.client("stepfunctions").list_executions(
+        stateMachineArn=cloud.outputs["RefundStateMachineArn"])["executions"]
+    assert len(again) == len(executions)
 
 
 def test_an_unreadable_file_is_moved_to_rejected_with_its_reason(cloud):

@@ -83,7 +83,11 @@ class LocalCloud:
         host, port = server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
         # moto's Step Functions executor calls Lambda over HTTP on this port.
+        # moto reaches its own server through MOTO_PORT; a second local cloud in the same process
+        # (a test's) must hand it back when it stops.
+        previous_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(port)
+        self._exit.callback(_restore_env, "MOTO_PORT", previous_port)
         self._moto_config({"stepfunctions": {"execute_state_machine": True}})
         self._exit.enter_context(run_lambdas_in_process(self.runtime))
         self._exit.callback(self.runtime.stop)
@@ -177,3 +181,10 @@ class LocalCloud:
             "outputs": self.stack.outputs,
             "resources": self.stack.physical,
         }
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value

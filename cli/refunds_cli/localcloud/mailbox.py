@@ -87,7 +87,7 @@ class Mailbox:
             message_id=message.id,
             sender=str(parsed.get("From", message.source)),
             to=to or list(message.destinations),
-            subject=str(parsed.get("Subject", "")),
+            subject=" ".join(str(parsed.get("Subject", "")).split()),  # unfolded
             sent_at=sent_at,
             text=text,
             html=html,

@@ -7,13 +7,16 @@ need no module reloading.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 import boto3
 
+from creditrefunds.approvals import ApprovalStore
 from creditrefunds.history import History
 from creditrefunds.ledger_store import WRITERS, TransactionStore
+from creditrefunds.outbound import RefundBook, publish, send_mail
 from creditrefunds.settings import Settings, parse_settings
 from creditrefunds.stores import CaseStore
 
@@ -40,6 +43,23 @@ class Aws:
     def transactions(self) -> TransactionStore:
         writers = int(self.env.get("STORE_WRITERS", WRITERS))
         return TransactionStore(self.dynamodb.Table(self.env["TRANSACTIONS_TABLE"]), writers)
+
+    @cached_property
+    def approvals(self) -> ApprovalStore:
+        return ApprovalStore(self.dynamodb.Table(self.env["APPROVALS_TABLE"]))
+
+    @cached_property
+    def refunds(self) -> RefundBook:
+        return RefundBook(self.dynamodb.Table(self.env["REFUNDS_TABLE"]))
+
+    def mail(self, to: list[str], subject: str, text: str, html_body: str, now: datetime) -> str:
+        return send_mail(self.client("ses"), self.env["SENDER_EMAIL"], to, subject, text, html_body, now)
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        publish(self.client("events"), self.env.get("EVENT_SOURCE", "credit-refunds"), detail_type, detail)
+
+    def int_env(self, name: str, default: int) -> int:
+        return int(self.env.get(name) or default)
 
     @cached_property
     def history(self) -> History:

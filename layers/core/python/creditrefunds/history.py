@@ -100,11 +100,14 @@ def verify_chain(case_id: str, records: list[dict[str, Any]], head: tuple[int, s
         if record_hash(record) != record.get("hash"):
             breaks.append(Break(case_id, seq, "its content does not match its hash: altered"))
         previous = record.get("hash", "")
-    if head is not None:
-        last = (int(records[-1]["seq"]), records[-1].get("hash")) if records else (0, GENESIS)
-        if last != head:
-            breaks.append(Break(case_id, None, f"ends at record {last[0]} but the case's head is record {head[0]}: "
+    if head is not None:  # records appended after the head was read are fine; fewer are not
+        by_seq = {int(r["seq"]): r for r in records}
+        last = max(by_seq, default=0)
+        if last < head[0]:
+            breaks.append(Break(case_id, None, f"ends at record {last} but the case's head is record {head[0]}: "
                                                "records after it were removed"))
+        elif by_seq.get(head[0], {}).get("hash") != head[1]:
+            breaks.append(Break(case_id, head[0], "is not the record the case's head names: replaced"))
     return breaks
 
 
@@ -135,6 +138,7 @@ class History:
                 "payer_id": main_payer(case),
                 "prev_hash": last["hash"] if last else GENESIS,
             }
+            record = {k: (None if v == "" else v) for k, v in record.items()}  # stored as absent, read as None
             record["hash"] = record_hash(record)
             record["month"] = record["at"][:7]
             item = {k: v for k, v in record.items() if v is not None}  # index keys cannot be empty

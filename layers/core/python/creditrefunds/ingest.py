@@ -16,6 +16,7 @@ from creditrefunds.detection import DebitPool, build_case, case_id_for, episode_
 from creditrefunds.history import Entry
 from creditrefunds.ledger import RowError, Transaction, check_readable, numbered_rows
 from creditrefunds.ledger_store import TransactionStore, guarantor_debits
+from creditrefunds.money import ZERO
 from creditrefunds.settings import Settings
 from creditrefunds.stores import CaseStore, case_from_item
 
@@ -31,6 +32,7 @@ class IngestReport:
     accounts: set[str] = field(default_factory=set)
     cases_opened: list[str] = field(default_factory=list)
     cases_updated: list[str] = field(default_factory=list)
+    cases_reconciled: list[str] = field(default_factory=list)
 
 
 ACTOR = "system:ingest"
@@ -97,7 +99,8 @@ def detect_accounts(
     for account_id in sorted(accounts):
         summary, txns = summaries[account_id]
         if not summary.has_credit:
-            continue  # a case already open for this account is closed by the workflow's re-check
+            _reconcile(account_id, txns, cases, report, record)
+            continue  # a case not yet issued is closed by the workflow's re-check
         existing = cases.get(case_id_for(account_id, episode_start(txns)))
         # The credit was identified when its case opened: a re-detection keeps that day.
         identified_on = date.fromisoformat(existing["identified_on"]) if existing else today
@@ -117,3 +120,22 @@ def detect_accounts(
             record(case, Entry(ACTOR, "LEDGER_CHANGED", existing["status"], existing["status"],
                                f"a ledger file changed the credit from {before.credit:f} to {case.credit:f}"
                                if before.credit != case.credit else "a ledger file changed the lines", case.credit))
+
+
+def _reconcile(
+    account_id: str,
+    txns: list[Transaction],
+    cases: CaseStore,
+    report: IngestReport,
+    record: Callable[[Case, Entry], None],
+) -> None:
+    """An issued refund whose REFUND rows came back in the ledger (the credit is cleared): RECONCILED."""
+    refunded = sum((t.amount for t in txns if t.txn_type == "REFUND"), ZERO)
+    for item in cases.of_account(account_id):
+        if item["status"] != "REFUND_ISSUED" or refunded <= 0:
+            continue
+        cases.set_status(item["case_id"], "RECONCILED")
+        report.cases_reconciled.append(item["case_id"])
+        record(case_from_item(item), Entry(ACTOR, "RECONCILED", "REFUND_ISSUED", "RECONCILED",
+                                           f"the ledger carries refunds of {refunded:f} and the credit is cleared",
+                                           refunded))

@@ -6,9 +6,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from creditrefunds.cases import Case, Line
+from creditrefunds.money import money
 
 
 def _line_item(line: Line) -> dict[str, Any]:
@@ -22,13 +24,13 @@ def case_from_item(item: dict[str, Any]) -> Case:
         account_id=item["account_id"],
         patient_id=item["patient_id"],
         guarantor_id=item["guarantor_id"],
-        credit=Decimal(str(item["credit"])),
+        credit=money(item["credit"]),
         identified_on=date.fromisoformat(item["identified_on"]),
         tier=int(item["tier"]),
         lines=[
             Line(
                 action=li["action"], reason=li["reason"], payee_type=li.get("payee_type"),
-                payee_id=li.get("payee_id"), amount=Decimal(str(li["amount"])),
+                payee_id=li.get("payee_id"), amount=money(str(li["amount"])),
                 due_date=date.fromisoformat(li["due_date"]) if li.get("due_date") else None,
                 target_account_id=li.get("target_account_id"),
             )
@@ -45,6 +47,11 @@ class CaseStore:
 
     def get(self, case_id: str) -> dict[str, Any] | None:
         return self._table.get_item(Key={"case_id": case_id}, ConsistentRead=True).get("Item")
+
+    def of_account(self, account_id: str) -> list[dict[str, Any]]:
+        """The account's cases (by-account index)."""
+        answer = self._table.query(IndexName="by-account", KeyConditionExpression=Key("account_id").eq(account_id))
+        return list(answer["Items"])
 
     def open_new(self, case: Case, status: str = "OPEN") -> bool:
         """Store a newly detected case; False when the case id is already there."""
@@ -71,12 +78,17 @@ class CaseStore:
                                        ":t": item["tier"]},
         )  # fmt: skip
 
-    def set_status(self, case_id: str, status: str) -> None:
+    def set_status(self, case_id: str, status: str | None = None, **fields: Any) -> None:
+        """Set the status and/or other workflow fields (tier, escalation_level, overdue, approval_id...)."""
+        values = dict(fields)
+        if status is not None:
+            values["status"] = status
+        names = {f"#f{i}": name for i, name in enumerate(values)}
         self._table.update_item(
             Key={"case_id": case_id},
-            UpdateExpression="SET #s = :s",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":s": status},
+            UpdateExpression="SET " + ", ".join(f"{alias} = :v{i}" for i, alias in enumerate(names)),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={f":v{i}": value for i, value in enumerate(values.values())},
         )
 
     def _item(self, case: Case) -> dict[str, Any]:
