@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SETUP := $(VENV)/.setup-done
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test bench setup clean
 
@@ -15,7 +16,7 @@ test: $(SETUP)
 
 bench: $(SETUP)
 	$(BIN)/python bench/detect_vs_duckdb.py --rows 1000000
-	$(BIN)/python bench/ingest_local.py --rows 20000
+	$(BIN)/python bench/ingest_local.py --rows 2000
 
 setup: $(SETUP)
 
@@ -24,6 +25,9 @@ $(SETUP): pyproject.toml package.json package-lock.json
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	npm ci --no-audit --no-fund --silent
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
 	touch $@
 
 clean:

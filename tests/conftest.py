@@ -1,3 +1,20 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def cloud() -> Iterator:
+    """One local cloud for the integration and browser tests, its waits in seconds, so that
+    escalations and investigations happen within a test."""
+    from refunds_cli.localcloud.cloud import LocalCloud
+
+    waits = {"ApprovalWaitTier1Seconds": "8", "ApprovalWaitTier2Seconds": "8", "ApprovalWaitTier3Seconds": "8",
+             "EscalationLeadSeconds": "2", "SecondsPerDay": "1", "InvestigationPauseSeconds": "3"}
+    with LocalCloud(ROOT, quiet=True, parameter_overrides=waits) as running:
+        yield running

@@ -1,8 +1,10 @@
-"""`refunds demo`: the product's main job, end to end, on the local cloud.
+"""`refunds demo`: the product's main job, end to end, on the local cloud, driven as people would.
 
-Starts the local cloud, drops the sample ledger into incoming/ as a billing system would,
-and reports what the stack did with it: rejected rows, credit balances detected, and where
-each case's workflow went.
+Starts the local cloud with the local profile's short waits, drops the sample ledger into
+incoming/ as a billing system would, then plays the approvers over HTTP: one refund approved
+from its mailed link, one rejected with a reason, one left to wait until it escalates and
+approved by the next tier. It shows the accounts-payable file the refunds went to, one case's
+history, and a summary.
 """
 
 from __future__ import annotations
@@ -10,94 +12,203 @@ from __future__ import annotations
 import json
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 from refunds_cli.localcloud.cloud import LocalCloud
+from refunds_cli.localcloud.mailbox import SentMail
 
 SAMPLE = "events/ledger-sample.csv"
+APPROVE, REJECT, ESCALATE = "ACC-1001", "ACC-5005", "ACC-2002"
 
 
-def run_demo(root: Path, out: IO[str] = sys.stdout, settle_seconds: float = 120.0) -> int:
+class DemoFailed(Exception):
+    """The story did not happen as it should: the demo says where and exits 1."""
+
+
+class Story:
+    def __init__(self, cloud: LocalCloud, out: IO[str]) -> None:
+        self.cloud, self.out = cloud, out
+        self.bucket = cloud.outputs["LedgerBucketName"]
+        self.s3 = cloud.client("s3")
+        self.db = cloud.client("dynamodb")
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    def wait(self, what: str, ready: Callable[[], Any], timeout: float = 120.0) -> Any:
+        """Wait for `ready()` to give something, with a progress line on a terminal."""
+        start = time.monotonic()
+        live = self.out.isatty()
+        while True:
+            found = ready()
+            elapsed = time.monotonic() - start
+            if found:
+                print(f"{chr(13) if live else ''}  {what}: done after {elapsed:.0f} s{' ' * 20}", file=self.out,
+                      flush=True)
+                return found
+            if elapsed > timeout:
+                print(file=self.out)
+                raise DemoFailed(f"gave up waiting for {what} after {timeout:.0f} s")
+            if live:
+                print(f"\r  {what}: waiting {elapsed:4.0f} s", end="", file=self.out, flush=True)
+            time.sleep(0.5)
+
+    def case(self, account: str) -> dict[str, Any]:
+        items = self.db.query(TableName=self.cloud.outputs["CasesTableName"], IndexName="by-account",
+                              KeyConditionExpression="account_id = :a",
+                              ExpressionAttributeValues={":a": {"S": account}})["Items"]
+        return {k: next(iter(v.values())) for k, v in items[0].items()} if items else {}
+
+    def mail(self, to_prefix: str, account: str, seen: int = 0) -> SentMail | None:
+        found = [m for m in self.cloud.mailbox.messages()
+                 if any(t.startswith(to_prefix) for t in m.to) and account in m.subject and m.links]
+        return found[seen] if len(found) > seen else None
+
+    def status_is(self, account: str, *statuses: str) -> dict[str, Any] | None:
+        case = self.case(account)
+        return case if case.get("status") in statuses else None
+
+
+def http(url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=30) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def run_demo(root: Path, out: IO[str] = sys.stdout) -> int:
     with LocalCloud(root, quiet=True) as cloud:
-        outputs = cloud.outputs
-        print(f"Local cloud up: AWS endpoint {cloud.endpoint_url}, approvals site {outputs['ApprovalSiteUrl']}",
-              file=out)
-        bucket = outputs["LedgerBucketName"]
-        s3 = cloud.client("s3")
-        name = Path(SAMPLE).name
-        s3.upload_file(str(root / SAMPLE), bucket, f"incoming/{name}")
-        print(f"Dropped {SAMPLE} into s3://{bucket}/incoming/", file=out)
-        cloud.wait_idle()
-        _print_rejects(s3, bucket, name, out)
-        executions = _settle(cloud, settle_seconds, out)
-        _print_cases(cloud, executions, out)
+        story = Story(cloud, out)
+        try:
+            _play(story, root)
+        except DemoFailed as failed:
+            story.say(f"\nDEMO FAILED: {failed}")
+            return 1
     return 0
 
 
-def _print_rejects(s3: Any, bucket: str, name: str, out: IO[str]) -> None:
+def _play(story: Story, root: Path) -> None:
+    cloud = story.cloud
+    story.say(f"Local cloud up: AWS endpoint {cloud.endpoint_url}")
+    story.say(f"  approval pages {cloud.outputs['ApprovalSiteUrl']}, mail at {cloud.console_url}mail")
+    name = Path(SAMPLE).name
+    story.s3.upload_file(str(root / SAMPLE), story.bucket, f"incoming/{name}")
+    story.say(f"\n1. The billing system drops {SAMPLE} into s3://{story.bucket}/incoming/")
+    cloud.wait_idle()
+    _print_rejects(story, name)
+    story.wait("reviews", lambda: all(story.status_is(a, "AWAITING_APPROVAL", "WORK_ITEM")
+                                      for a in (APPROVE, REJECT, ESCALATE, "ACC-3003", "ACC-4004")))
+    _print_cases(story, "Credit balances detected and reviewed")
+
+    story.say("\n2. Approver 1 opens the mailed link for ACC-1001 (the page shows; nothing is decided) and approves")
+    approve = story.wait("approval mail for ACC-1001", lambda: story.mail("tier1", APPROVE))
+    status, page = http(approve.links[0])
+    story.say(f"  GET  {approve.links[0][:60]}... -> {status}, case still {story.case(APPROVE)['status']}")
+    status, page = http(approve.links[0], {"decision": "approve"})
+    story.say(f"  POST Approve -> {status}: {_message(page)}")
+
+    story.say("\n3. Approver 1 rejects ACC-5005, with a reason")
+    reject = story.wait("approval mail for ACC-5005", lambda: story.mail("tier1", REJECT))
+    status, page = http(reject.links[0], {"decision": "reject", "reason": "guarantor asked to keep the credit "
+                                          "for the next visit"})
+    story.say(f"  POST Reject -> {status}: {_message(page)}")
+
+    story.say("\n4. Nobody answers ACC-2002 (tier 2): it waits out its time and escalates to tier 3")
+    first = story.wait("approval mail for ACC-2002", lambda: story.mail("tier2", ESCALATE))
+    story.say(f"  mailed to {', '.join(first.to)}: {first.subject}")
+    escalated = story.wait("escalation to the tier-3 approver", lambda: story.mail("tier3", ESCALATE), 180)
+    story.say(f"  mailed to {', '.join(escalated.to)}: {escalated.subject}")
+    status, page = http(first.links[0], {"decision": "approve"})
+    story.say(f"  the old tier-2 link now -> {status}: {_message(page)}")
+    status, page = http(escalated.links[0], {"decision": "approve"})
+    story.say(f"  tier 3 POST Approve -> {status}: {_message(page)}")
+
+    story.wait("refunds issued", lambda: story.status_is(APPROVE, "REFUND_ISSUED")
+               and story.status_is(ESCALATE, "REFUND_ISSUED"))
+    _print_outbound(story)
+    _print_history(story, ESCALATE)
+    _print_cases(story, "Where every case stands")
+    _summary(story)
+
+
+def _message(page: str) -> str:
+    start = page.find("<p id='message'>")
+    if start < 0:
+        return "(the case page)"
+    return page[start + len("<p id='message'>"):page.find("</p>", start)]
+
+
+def _print_rejects(story: Story, name: str) -> None:
     key = f"rejected/{name}.errors.jsonl"
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-    except s3.exceptions.NoSuchKey:
-        print("No rows rejected.", file=out)
+        body = story.s3.get_object(Bucket=story.bucket, Key=key)["Body"].read().decode()
+    except story.s3.exceptions.NoSuchKey:
+        story.say("  no rows rejected")
         return
     rows = [json.loads(line) for line in body.splitlines() if line]
-    print(f"\n{len(rows)} row(s) rejected, kept in s3://{bucket}/{key}:", file=out)
+    story.say(f"  {len(rows)} row(s) rejected, kept in s3://{story.bucket}/{key}:")
     for row in rows:
-        print(f"  line {row['line']} ({row['txn_id']}): {row['field']}: {row['reason']}", file=out)
+        story.say(f"    line {row['line']} ({row['txn_id']}): {row['field']}: {row['reason']}")
 
 
-def _settle(cloud: LocalCloud, timeout: float, out: IO[str]) -> dict[str, dict[str, Any]]:
-    """Wait, showing progress, until no workflow execution is running."""
-    sfn = cloud.client("stepfunctions")
-    arn = cloud.outputs["RefundStateMachineArn"]
-    deadline = time.monotonic() + timeout
-    while True:
-        executions = sfn.list_executions(stateMachineArn=arn)["executions"]
-        running = [e for e in executions if e["status"] == "RUNNING"]
-        print(f"\r  workflows: {len(executions) - len(running)} settled, {len(running)} running   ", end="",
-              file=out, flush=True)
-        if not running or time.monotonic() > deadline:
-            print(file=out)
-            return {e["name"]: sfn.describe_execution(executionArn=e["executionArn"]) for e in executions}
-        time.sleep(0.5)
+def _cases(story: Story) -> list[dict[str, Any]]:
+    items = story.db.scan(TableName=story.cloud.outputs["CasesTableName"])["Items"]
+    return sorted(({k: next(iter(v.values())) for k, v in i.items()} for i in items), key=lambda c: c["account_id"])
 
 
-def _print_cases(cloud: LocalCloud, executions: dict[str, dict[str, Any]], out: IO[str]) -> None:
-    table = cloud.client("dynamodb")
-    items = table.scan(TableName=cloud.outputs["CasesTableName"])["Items"]
-    cases = sorted(items, key=lambda i: i["account_id"]["S"])
-    print(f"\n{len(cases)} credit balance case(s) detected:", file=out)
-    for item in cases:
-        case_id = item["case_id"]["S"]
-        due = item["due_date"]["S"] if item["due_date"]["S"] != "9999-12-31" else "(held)"
-        print(f"  {item['account_id']['S']}  credit {item['credit']['N']:>9}  due {due:<10}  "
-              f"tier {item['tier']['N']}  status {item['status']['S']}  ({case_id})", file=out)
-        for line in item["lines"]["L"]:
+def _print_cases(story: Story, title: str) -> None:
+    story.say(f"\n{title}:")
+    for case in _cases(story):
+        due = case["due_date"] if case["due_date"] != "9999-12-31" else "(held)"
+        flag = "  OVERDUE" if case.get("overdue") else ""
+        story.say(f"  {case['account_id']}  credit {case['credit']:>8}  due {due:<10}  tier {case['tier']}  "
+                  f"{case['status']}{flag}")
+        for line in case["lines"]:
             li = {k: next(iter(v.values())) for k, v in line["M"].items()}
-            payee = f"{li.get('payee_type', '-')} {li.get('payee_id', '')}".strip()
             target = f" -> {li['target_account_id']}" if "target_account_id" in li else ""
-            print(f"      {li['action']:<8} {li['reason']:<20} {payee:<22} {li['amount']:>9}{target}", file=out)
-        execution = executions.get(case_id)
-        if execution and execution["status"] == "FAILED":
-            print(f"      workflow stopped: {_cause(cloud, execution)}", file=out)
-    failed = sum(1 for e in executions.values() if e["status"] == "FAILED")
-    print(f"\nSummary: {len(cases)} cases, {len(executions)} workflows, {failed} stopped for a person to see.",
-          file=out)
+            story.say(f"      {li['action']:<8} {li['reason']:<20} {li.get('payee_type', '-'):<11} "
+                      f"{li['amount']:>9}{target}")
 
 
-def _cause(cloud: LocalCloud, execution: dict[str, Any]) -> str:
-    """The error of the step that failed, as its execution history tells it."""
-    events = cloud.client("stepfunctions").get_execution_history(
-        executionArn=execution["executionArn"], reverseOrder=True
-    )["events"]
-    for event in events:
-        details = event.get("taskFailedEventDetails")
-        if details:
-            try:
-                message = json.loads(details.get("cause", "{}")).get("errorMessage", "")
-            except json.JSONDecodeError:
-                message = details.get("cause", "")
-            return f"{details.get('error')}: {message}"
-    return str(execution.get("cause") or execution.get("error") or "")
+def _print_outbound(story: Story) -> None:
+    listing = story.s3.list_objects_v2(Bucket=story.bucket, Prefix="outbound/")
+    keys = [o["Key"] for o in listing.get("Contents", [])]
+    for key in (k for k in keys if k.startswith("outbound/refunds/")):
+        story.say(f"\n5. Accounts payable's file s3://{story.bucket}/{key}:")
+        body = story.s3.get_object(Bucket=story.bucket, Key=key)["Body"].read().decode()
+        for line in body.splitlines():
+            story.say(f"  {line}")
+    work = [k for k in keys if k.startswith("outbound/work-items/")]
+    story.say(f"  and {len(work)} work item(s) for billing staff under outbound/work-items/")
+
+
+def _print_history(story: Story, account: str) -> None:
+    case_id = story.case(account)["case_id"]
+    story.say(f"\n6. The history of {account} ({case_id}), hash-chained:")
+    items = story.db.query(TableName=story.cloud.outputs["HistoryTableName"], KeyConditionExpression="case_id = :c",
+                           ExpressionAttributeValues={":c": {"S": case_id}})["Items"]
+    for item in items:
+        r = {k: next(iter(v.values())) for k, v in item.items()}
+        story.say(f"  {r['seq']:>2} {r['at'][11:19]} {r['actor']:<28} {r['action']:<13} "
+                  f"{r.get('status_before', '-'):>17} -> {r.get('status_after', '-'):<17} {r['hash'][:12]}")
+
+
+def _summary(story: Story) -> None:
+    cases = _cases(story)
+    by_status: dict[str, int] = {}
+    for case in cases:
+        by_status[case["status"]] = by_status.get(case["status"], 0) + 1
+    mails = story.cloud.mailbox.messages()
+    overdue = [c["account_id"] for c in cases if c.get("overdue")]
+    story.say("\nSummary:")
+    story.say(f"  {len(cases)} cases: " + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())))
+    story.say(f"  {len(mails)} mails sent (approvers, the compliance officer); overdue: {', '.join(overdue) or 'none'}")
+    story.say("  to look around yourself: `refunds local up`, then `refunds --endpoint-url URL cases`, `mail`, "
+              "`audit case ID`, `report aging`")

@@ -1,21 +1,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
 from refunds_cli.localcloud.cloud import LocalCloud
-
-from tests.conftest import ROOT
-
-
-@pytest.fixture(scope="session")
-def cloud() -> Iterator[LocalCloud]:
-    # Waits in seconds, so that escalations and investigations happen within a test.
-    waits = {"ApprovalWaitTier1Seconds": "8", "ApprovalWaitTier2Seconds": "8", "ApprovalWaitTier3Seconds": "8",
-             "EscalationLeadSeconds": "2", "SecondsPerDay": "1", "InvestigationPauseSeconds": "3"}
-    with LocalCloud(ROOT, quiet=True, parameter_overrides=waits) as running:
-        yield running
 
 
 def wait_for_executions(cloud: LocalCloud, names: set[str], timeout: float = 60.0) -> list[dict]:

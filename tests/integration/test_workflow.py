@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
+
+import boto3
+from creditrefunds.history import Entry, History
+from creditrefunds.stores import case_from_item
+from refunds_cli.localcloud.names import LOCAL_CREDENTIALS
 
 from .conftest import case_of, drop, history_actions, wait_for_mail, wait_for_status
 
@@ -116,7 +125,6 @@ def test_a_case_past_its_due_date_is_flagged_overdue_and_compliance_is_told(clou
 
 
 def wait_for_mail_subject(cloud, to, account, timeout=45.0):
-    import time
     deadline = time.monotonic() + timeout
     while True:
         found = [m for m in cloud.mailbox.messages() if to in m.to and account in m.subject]
@@ -127,8 +135,6 @@ def wait_for_mail_subject(cloud, to, account, timeout=45.0):
 
 
 def cases_listing(cloud) -> dict:
-    import subprocess
-    import sys
     done = subprocess.run([sys.executable, "-m", "refunds_cli.main", "--endpoint-url", cloud.endpoint_url,
                            "cases", "--json"], capture_output=True, text=True, check=True, timeout=60)
     return {c["case_id"]: c for c in json.loads(done.stdout)}
@@ -197,3 +203,19 @@ def test_a_function_error_lands_in_failed_with_its_history_record(cloud):
     assert failed == [("FAILED", "OPEN", "FAILED")]
     operators = wait_for_mail_subject(cloud, "operators@example.org", "CB-BROKEN")
     assert "KeyError" in operators.text
+
+
+def test_whoever_reviewed_a_case_cannot_approve_it(cloud):
+    drop(cloud, "wf-sod.csv", patient_credit("WF-SOD"))
+    mail = wait_for_mail(cloud, TIER1, "WF-SOD")
+    resource = boto3.resource("dynamodb", endpoint_url=cloud.endpoint_url, region_name=cloud.region,
+                              aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                              aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    cases = resource.Table(cloud.outputs["CasesTableName"])
+    item = cases.get_item(Key={"case_id": case_of(cloud, "WF-SOD")["case_id"]})["Item"]
+    History(resource.Table(cloud.outputs["HistoryTableName"]), cases).append(
+        case_from_item(item), Entry(TIER1, "REVIEWED", "AWAITING_APPROVAL", "AWAITING_APPROVAL", "checked the lines"),
+        datetime.now(UTC))
+    status, page = http(mail.links[0], {"decision": "approve"})
+    assert status == 403 and "segregation of duties" in page
+    assert case_of(cloud, "WF-SOD")["status"] == "AWAITING_APPROVAL"

@@ -1,0 +1,18 @@
+"""`refunds demo`, the README's main command, tells the whole story and exits 0 (issue 4)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_the_demo_runs_the_story_end_to_end():
+    done = subprocess.run([sys.executable, "-m", "refunds_cli.main", "demo"], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "POST Approve -> 200" in out and "POST Reject -> 200" in out
+    assert "mailed to tier3.approver@example.org" in out and "the old tier-2 link now -> 410" in out
+    assert ",ACC-1001,PATIENT,GUA-01,60.00,check,PATIENT_OVERPAYMENT," in out
+    assert ",ACC-2002,MEDICARE,MAC-J1,3100.00,claim adjustment,MSP_OTHER_PRIMARY,ICN-2026213000101," in out
+    assert "5 cases: 2 REFUND_ISSUED, 3 WORK_ITEM" in out and "overdue: ACC-2002" in out
