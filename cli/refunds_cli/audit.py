@@ -6,12 +6,12 @@ import argparse
 import csv
 import json
 import sys
-from datetime import date
 from typing import Any
 
 from creditrefunds.cases import STATUSES
 from creditrefunds.history import History, public, verify_chain
 
+from refunds_cli.argtypes import iso_date
 from refunds_cli.target import Target
 
 COLUMNS = ("case_id", "seq", "at", "actor", "action", "status_before", "status_after", "reason", "amount",
@@ -107,12 +107,6 @@ def search(target: Target, args: argparse.Namespace) -> int:
     return 0
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
-
 
 def register(commands: Any, target_of: Any) -> None:
     """Add `audit verify|case|search` to the command line."""
@@ -129,8 +123,8 @@ def register(commands: Any, target_of: Any) -> None:
     for name in ("account", "patient", "guarantor", "payer"):
         find.add_argument(f"--{name}")
     find.add_argument("--status", choices=STATUSES)
-    find.add_argument("--from", dest="date_from", type=_date)
-    find.add_argument("--to", dest="date_to", type=_date)
+    find.add_argument("--from", dest="date_from", type=iso_date)
+    find.add_argument("--to", dest="date_to", type=iso_date)
     shape = find.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true")
     shape.add_argument("--csv", action="store_true")

@@ -10,11 +10,11 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Callable, Sequence
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from refunds_cli import audit, cases, reports
+from refunds_cli.argtypes import iso_date
 from refunds_cli.localcloud.names import DEFAULT_STACK_NAME
 from refunds_cli.target import Target, TargetError, connect
 
@@ -91,12 +91,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(PROJECT_ROOT)
 
 
-def _iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
-
 
 def cmd_detect(args: argparse.Namespace) -> int:
     """Detect credit balances in a ledger file; one JSON case per line on standard output."""
@@ -147,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     detect = commands.add_parser("detect", help="credit balances in a ledger file (no AWS needed)")
     detect.add_argument("ledger", type=Path)
-    detect.add_argument("--as-of", type=_iso_date, required=True, help="the day the credits are identified")
+    detect.add_argument("--as-of", type=iso_date, required=True, help="the day the credits are identified")
     detect.add_argument("--rejects", type=Path, help="write each rejected row as a JSON line here")
     detect.add_argument("--settings", type=Path, help="JSON file overriding the rules' settings")
     detect.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file's extension")

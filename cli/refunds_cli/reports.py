@@ -7,7 +7,6 @@ import csv
 import json
 import sys
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from creditrefunds.reports import (
 )
 from creditrefunds.stores import case_from_item
 
+from refunds_cli.argtypes import iso_date, positive_amount
 from refunds_cli.audit import case_items
 from refunds_cli.target import Target
 
@@ -135,21 +135,6 @@ def cmd_cms838(target: Target, args: argparse.Namespace) -> int:
     return 0
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
-
-
-def _amount(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"not an amount: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("A/R must be positive")
-    return value.quantize(Decimal("0.01"))
 
 
 def register(commands: Any, target_of: Any) -> None:
@@ -157,14 +142,14 @@ def register(commands: Any, target_of: Any) -> None:
     report = commands.add_parser("report", help="aging and CMS-838 reports").add_subparsers(
         dest="report_command", required=True)
     age = report.add_parser("aging", help="open credits by age bucket and payer type; overdue; days to resolve")
-    age.add_argument("--as-of", type=_date, default=date.today(), help="default: today")
-    age.add_argument("--ar", type=_amount, help="accounts receivable, for the credit share of A/R")
+    age.add_argument("--as-of", type=iso_date, default=date.today(), help="default: today")
+    age.add_argument("--ar", type=positive_amount, help="accounts receivable, for the credit share of A/R")
     age.add_argument("--json", action="store_true")
     age.add_argument("--chart", type=Path, help="also draw the report into this PNG file")
     age.set_defaults(func=lambda a: cmd_aging(target_of(a), a))
     cms = report.add_parser("cms838", help="CMS-838-shaped rows per Medicare credit, as CSV")
-    cms.add_argument("--from", dest="date_from", type=_date, help="identified on or after")
-    cms.add_argument("--to", dest="date_to", type=_date, help="identified on or before")
+    cms.add_argument("--from", dest="date_from", type=iso_date, help="identified on or after")
+    cms.add_argument("--to", dest="date_to", type=iso_date, help="identified on or before")
     cms.add_argument("--quarter", help="e.g. 2026Q3 (instead of --from/--to)")
     cms.add_argument("--rollup", action="store_true", help="the quarterly roll-up instead of the detail rows")
     cms.set_defaults(func=lambda a: cmd_cms838(target_of(a), a))

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from refunds_cli.localcloud.names import LOCAL_CREDENTIALS, outputs_parameter
+from refunds_cli.localcloud.names import connection, outputs_parameter
 
 
 class TargetError(Exception):
@@ -25,24 +25,11 @@ class Target:
     endpoint_url: str | None = None
 
     def client(self, service: str) -> Any:
-        if self.endpoint_url:
-            return boto3.client(
-                service,
-                endpoint_url=self.endpoint_url,
-                region_name=self.region,
-                aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            )
-        return boto3.client(service, region_name=self.region)
+        return boto3.client(service, **connection(self.endpoint_url, self.region))
 
     def table(self, output_name: str) -> Any:
         """The DynamoDB table (boto3 resource) named by one of the stack's Outputs."""
-        kwargs: dict[str, Any] = {"region_name": self.region}
-        if self.endpoint_url:
-            kwargs |= {"endpoint_url": self.endpoint_url,
-                       "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                       "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
-        return boto3.resource("dynamodb", **kwargs).Table(self.output(output_name))
+        return boto3.resource("dynamodb", **connection(self.endpoint_url, self.region)).Table(self.output(output_name))
 
     def output(self, name: str) -> str:
         try:

@@ -45,10 +45,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _page(aws: Aws, case: Case, approval: Approval, error: str = "", status: int = 200) -> dict[str, Any]:
-    names = [t.patient_name for t in sorted(aws.transactions.account_transactions(case.account_id),
-                                            key=lambda t: (t.posting_date, t.txn_id)) if t.patient_name]
-    return case_page(case, mask_name(names[-1] if names else None), approval.tier, can_investigate(case), error,
-                     status)
+    masked = mask_name(aws.transactions.patient_name(case.account_id))
+    return case_page(case, masked, approval.tier, can_investigate(case), error, status)
 
 
 def _form(event: dict[str, Any]) -> dict[str, str]:

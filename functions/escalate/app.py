@@ -15,7 +15,7 @@ from creditrefunds.aws import Aws
 from creditrefunds.cases import Case
 from creditrefunds.history import Entry
 from creditrefunds.money import ZERO
-from creditrefunds.review import CaseNotFound, approval_wait_seconds
+from creditrefunds.review import approval_wait_seconds
 from creditrefunds.stores import case_from_item
 
 logger = Logger()
@@ -30,9 +30,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def escalate(aws: Aws, event: dict[str, Any], now: datetime) -> dict[str, Any]:
-    item = aws.cases.get(event["case_id"])
-    if item is None:
-        raise CaseNotFound(f"case {event['case_id']} is not stored")
+    item = aws.cases.require(event["case_id"])
     case = case_from_item(item)
     today = now.date()
     old_tier = int(event["tier"])

@@ -14,7 +14,6 @@ from aws_lambda_powertools import Logger
 from creditrefunds.aws import Aws
 from creditrefunds.history import Entry
 from creditrefunds.outbound import payer_claim
-from creditrefunds.review import CaseNotFound
 from creditrefunds.stores import case_from_item
 
 logger = Logger()
@@ -24,9 +23,7 @@ ISSUED_ACTIONS = ("REFUND", "OFFSET")
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     aws, now = Aws(), datetime.now(UTC)
-    item = aws.cases.get(event["case_id"])
-    if item is None:
-        raise CaseNotFound(f"case {event['case_id']} is not stored")
+    item = aws.cases.require(event["case_id"])
     case = case_from_item(item)
     transactions = aws.transactions.account_transactions(case.account_id)
     issued, new_ids = [], set()

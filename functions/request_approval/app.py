@@ -9,7 +9,6 @@ from aws_lambda_powertools import Logger
 from creditrefunds.approvals import approval_email, approver_for, mask_name
 from creditrefunds.aws import Aws
 from creditrefunds.history import Entry
-from creditrefunds.review import CaseNotFound
 from creditrefunds.stores import case_from_item
 
 logger = Logger()
@@ -18,18 +17,15 @@ logger = Logger()
 @logger.inject_lambda_context(log_event=False)  # the event carries the task token: never logged
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     aws, now = Aws(), datetime.now(UTC)
-    item = aws.cases.get(event["case_id"])
-    if item is None:
-        raise CaseNotFound(f"case {event['case_id']} is not stored")
+    item = aws.cases.require(event["case_id"])
     case = case_from_item(item)
     tier = int(event["tier"])
     approver = approver_for(tier, aws.env)
     approval = aws.approvals.create(case, tier, approver, event["task_token"], now,
                                     aws.int_env("APPROVAL_LINK_TTL_SECONDS", 7 * 86400))
     link = aws.env["APPROVAL_SITE_URL"].rstrip("/") + f"/approve/{approval.approval_id}"
-    names = [t.patient_name for t in sorted(aws.transactions.account_transactions(case.account_id),
-                                            key=lambda t: (t.posting_date, t.txn_id)) if t.patient_name]
-    subject, text, html_body = approval_email(case, approval, link, mask_name(names[-1] if names else None))
+    masked = mask_name(aws.transactions.patient_name(case.account_id))
+    subject, text, html_body = approval_email(case, approval, link, masked)
     aws.mail([approver], subject, text, html_body, now)
     aws.cases.set_status(case.case_id, "AWAITING_APPROVAL", approval_id=approval.approval_id, tier=tier)
     aws.history.append(case, Entry("system:request-approval", "EMAILED", item["status"], "AWAITING_APPROVAL",

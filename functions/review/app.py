@@ -11,7 +11,7 @@ from creditrefunds.cases import Case
 from creditrefunds.history import Entry
 from creditrefunds.ledger_store import guarantor_debits
 from creditrefunds.outbound import write_work_item
-from creditrefunds.review import STATUS_FOR_ROUTE, CaseNotFound, approval_wait_seconds, pause_clock, review_case
+from creditrefunds.review import STATUS_FOR_ROUTE, approval_wait_seconds, pause_clock, review_case
 from creditrefunds.stores import case_from_item
 
 logger = Logger()
@@ -20,9 +20,7 @@ logger = Logger()
 @logger.inject_lambda_context(log_event=True)  # the event holds a case id and settings only
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     aws = Aws()
-    item = aws.cases.get(event["case_id"])
-    if item is None:
-        raise CaseNotFound(f"case {event['case_id']} is not stored")
+    item = aws.cases.require(event["case_id"])
     stored = case_from_item(item)
     summary, transactions = aws.transactions.summary(stored.account_id)
     pool = guarantor_debits(summary, aws.transactions)

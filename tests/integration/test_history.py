@@ -10,7 +10,6 @@ import urllib.request
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-import boto3
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -18,7 +17,6 @@ from botocore.credentials import Credentials
 from creditrefunds.cases import Case, Line
 from creditrefunds.history import Entry, History
 from creditrefunds.stores import CaseStore
-from refunds_cli.localcloud.names import LOCAL_CREDENTIALS
 
 from tests.conftest import ROOT
 
@@ -31,10 +29,7 @@ def refunds(cloud, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def tables(cloud):
-    resource = boto3.resource("dynamodb", endpoint_url=cloud.endpoint_url, region_name=cloud.region,
-                              aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                              aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
-    return resource.Table(cloud.outputs["HistoryTableName"]), resource.Table(cloud.outputs["CasesTableName"])
+    return cloud.table("HistoryTableName"), cloud.table("CasesTableName")
 
 
 def seeded_case(cloud, case_id: str, account: str, patient: str, payer: str | None, steps: list[tuple]) -> Case:

@@ -6,28 +6,16 @@ import json
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from datetime import UTC, datetime
 
-import boto3
 from creditrefunds.history import Entry, History
 from creditrefunds.stores import case_from_item
-from refunds_cli.localcloud.names import LOCAL_CREDENTIALS
+from refunds_cli.demo import http
 
 from .conftest import case_of, drop, history_actions, wait_for_mail, wait_for_status
 
 TIER1, TIER2, TIER3 = "tier1.approver@example.org", "tier2.approver@example.org", "tier3.approver@example.org"
 
-
-def http(url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=30) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 def patient_credit(account: str, paid: str = "150.00") -> list[str]:
@@ -208,12 +196,9 @@ def test_a_function_error_lands_in_failed_with_its_history_record(cloud):
 def test_whoever_reviewed_a_case_cannot_approve_it(cloud):
     drop(cloud, "wf-sod.csv", patient_credit("WF-SOD"))
     mail = wait_for_mail(cloud, TIER1, "WF-SOD")
-    resource = boto3.resource("dynamodb", endpoint_url=cloud.endpoint_url, region_name=cloud.region,
-                              aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                              aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
-    cases = resource.Table(cloud.outputs["CasesTableName"])
+    cases = cloud.table("CasesTableName")
     item = cases.get_item(Key={"case_id": case_of(cloud, "WF-SOD")["case_id"]})["Item"]
-    History(resource.Table(cloud.outputs["HistoryTableName"]), cases).append(
+    History(cloud.table("HistoryTableName"), cases).append(
         case_from_item(item), Entry(TIER1, "REVIEWED", "AWAITING_APPROVAL", "AWAITING_APPROVAL", "checked the lines"),
         datetime.now(UTC))
     status, page = http(mail.links[0], {"decision": "approve"})

@@ -17,7 +17,7 @@ from moto.server import ThreadedMotoServer
 from refunds_cli.localcloud.lambdas import InProcessLambda
 from refunds_cli.localcloud.mailbox import Mailbox
 from refunds_cli.localcloud.motohooks import run_lambdas_in_process
-from refunds_cli.localcloud.names import DEFAULT_STACK_NAME, LOCAL_CREDENTIALS, outputs_parameter
+from refunds_cli.localcloud.names import DEFAULT_STACK_NAME, LOCAL_CREDENTIALS, connection, outputs_parameter
 from refunds_cli.localcloud.stack import DeployedStack, StackBuilder
 from refunds_cli.localcloud.template import sam_transform
 from refunds_cli.localcloud.web import serve_console, serve_function_url
@@ -159,13 +159,12 @@ class LocalCloud:
 
     def client(self, service: str) -> Any:
         """A boto3 client for this local cloud."""
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        return boto3.client(service, **connection(self.endpoint_url, self.region))
+
+    def table(self, output_name: str) -> Any:
+        """A DynamoDB table (boto3 resource) of this local cloud, named by a stack Output."""
+        return boto3.resource("dynamodb", **connection(self.endpoint_url, self.region)).Table(
+            self.outputs[output_name])
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Wait until every queued asynchronous invocation (S3 notifications) has run."""

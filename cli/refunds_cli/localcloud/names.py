@@ -7,3 +7,12 @@ LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "loc
 def outputs_parameter(stack_name: str) -> str:
     """Where the local cloud keeps a stack's Outputs, as CloudFormation would in AWS."""
     return f"/local-cloud/stacks/{stack_name}/outputs"
+
+
+def connection(endpoint_url: str | None, region: str) -> dict[str, str]:
+    """boto3 client/resource arguments: the local cloud's endpoint and credentials, or AWS's defaults."""
+    if not endpoint_url:
+        return {"region_name": region}
+    return {"region_name": region, "endpoint_url": endpoint_url,
+            "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}

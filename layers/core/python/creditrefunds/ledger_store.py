@@ -145,6 +145,12 @@ class TransactionStore:
         return [parse_row({k: str(v) for k, v in item.items() if k not in ("pk", "sk")})
                 for item in self._query(f"ACCT#{account_id}")]
 
+    def patient_name(self, account_id: str) -> str | None:
+        """The name on the account's latest row that carries one (for masking, never for logs)."""
+        rows = sorted(self.account_transactions(account_id), key=lambda t: (t.posting_date, t.txn_id))
+        names = [t.patient_name for t in rows if t.patient_name]
+        return names[-1] if names else None
+
     def guarantor_accounts(self, guarantor_id: str) -> list[str]:
         return [item["sk"].removeprefix("ACCT#") for item in self._query(f"GUAR#{guarantor_id}")]
 

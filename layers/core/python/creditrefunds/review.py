@@ -23,10 +23,6 @@ ISSUE = "ISSUE"
 STATUS_FOR_ROUTE = {APPROVAL: "AWAITING_APPROVAL", WORK_ITEM: "WORK_ITEM", RESOLVED: RESOLVED, ISSUE: "APPROVED"}
 
 
-class CaseNotFound(Exception):
-    """The workflow names a case that is not stored."""
-
-
 @dataclass(frozen=True)
 class Review:
     route: str

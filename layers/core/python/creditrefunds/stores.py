@@ -13,6 +13,10 @@ from creditrefunds.cases import Case, Line
 from creditrefunds.money import money
 
 
+class CaseNotFound(Exception):
+    """The workflow names a case that is not stored."""
+
+
 def _line_item(line: Line) -> dict[str, Any]:
     return {k: v for k, v in line.to_json().items() if v is not None}
 
@@ -47,6 +51,13 @@ class CaseStore:
 
     def get(self, case_id: str) -> dict[str, Any] | None:
         return self._table.get_item(Key={"case_id": case_id}, ConsistentRead=True).get("Item")
+
+    def require(self, case_id: str) -> dict[str, Any]:
+        """The stored case a workflow step names; CaseNotFound (a function error) when it is not there."""
+        item = self.get(case_id)
+        if item is None:
+            raise CaseNotFound(f"case {case_id} is not stored")
+        return item
 
     def of_account(self, account_id: str) -> list[dict[str, Any]]:
         """The account's cases (by-account index)."""
