@@ -8,7 +8,7 @@ from typing import Any
 
 from creditrefunds.cases import STATUSES
 from creditrefunds.history import History, public
-from creditrefunds.money import money_text
+from creditrefunds.money import money, money_text
 
 from refunds_cli.audit import case_items
 from refunds_cli.target import Target
@@ -44,7 +44,8 @@ def show_case(target: Target, case_id: str, as_json: bool) -> int:
     if item is None:
         print(f"refunds: no case {case_id}", file=sys.stderr)
         return 2
-    lines = [{k: (money_text(v) if k == "amount" else v) for k, v in line.items()} for line in item.get("lines", [])]
+    lines = [{k: (money_text(money(v)) if k == "amount" else v) for k, v in line.items()}
+             for line in item.get("lines", [])]
     history = [public(r) for r in History(target.table("HistoryTableName")).records(case_id)]
     if as_json:
         print(json.dumps({**summary(item), "identified_on": item["identified_on"], "lines": lines,

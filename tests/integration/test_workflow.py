@@ -204,3 +204,34 @@ def test_whoever_reviewed_a_case_cannot_approve_it(cloud):
     status, page = http(mail.links[0], {"decision": "approve"})
     assert status == 403 and "segregation of duties" in page
     assert case_of(cloud, "WF-SOD")["status"] == "AWAITING_APPROVAL"
+
+
+def test_refund_rows_back_in_a_ledger_reconcile_the_case_and_case_shows_it_all(cloud):
+    drop(cloud, "wf-recon.csv", patient_credit("WF-RECON"))
+    mail = wait_for_mail(cloud, TIER1, "WF-RECON")
+    http(mail.links[0], {"decision": "approve"})
+    case = wait_for_status(cloud, "WF-RECON", {"REFUND_ISSUED"})
+    # Accounts payable cut the check; the billing system's next extract carries the REFUND row.
+    drop(cloud, "wf-recon-2.csv",
+         ["WF-RECON-9,WF-RECON,P-WF-RECON,G-WF-RECON,REFUND,50.00,2026-11-26,PATIENT,,,CHK-500,,,TX"])
+    wait_for_status(cloud, "WF-RECON", {"RECONCILED"})
+    done = subprocess.run([sys.executable, "-m", "refunds_cli.main", "--endpoint-url", cloud.endpoint_url, "case",
+                           case["case_id"], "--json"], capture_output=True, text=True, check=True, timeout=60)
+    shown = json.loads(done.stdout)
+    assert shown["status"] == "RECONCILED" and shown["credit"] == "50.00"
+    assert shown["lines"][0]["action"] == "REFUND" and shown["lines"][0]["amount"] == "50.00"
+    assert [(r["action"], r["status_after"]) for r in shown["history"]][-2:] == [
+        ("ISSUED", "REFUND_ISSUED"), ("RECONCILED", "RECONCILED")]
+
+
+def test_an_expired_link_only_says_so(cloud):
+    drop(cloud, "wf-expired.csv", patient_credit("WF-EXPIRED"))
+    mail = wait_for_mail(cloud, TIER1, "WF-EXPIRED")
+    approval_id = mail.links[0].rsplit("/", 1)[-1]
+    cloud.client("dynamodb").update_item(
+        TableName=cloud.outputs["ApprovalsTableName"], Key={"approval_id": {"S": approval_id}},
+        UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": {"N": "1"}})
+    for form in (None, {"decision": "approve"}):
+        status, page = http(mail.links[0], form)
+        assert status == 410 and "expired" in page and "Traceback" not in page
+    assert case_of(cloud, "WF-EXPIRED")["status"] == "AWAITING_APPROVAL"
