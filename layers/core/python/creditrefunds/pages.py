@@ -13,6 +13,13 @@ _STYLE = ("body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem aut
           ".amount{text-align:right}.error{color:#a00;font-weight:bold}button{margin-right:.6rem;padding:.4rem 1rem}")
 
 
+# No caching, no framing (clickjacking), and no Referer carrying the approval id off the page.
+HEADERS = {"content-type": "text/html; charset=utf-8", "cache-control": "no-store", "x-frame-options": "DENY",
+           "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                                      "frame-ancestors 'none'",
+           "referrer-policy": "no-referrer", "x-content-type-options": "nosniff"}
+
+
 def _document(title: str, body: str) -> str:
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<meta name='robots' content='noindex'><style>{_STYLE}</style></head>"
@@ -21,8 +28,7 @@ def _document(title: str, body: str) -> str:
 
 def answer(status: int, title: str, message: str) -> dict[str, Any]:
     body = _document(title, f"<p id='message'>{html.escape(message)}</p>")
-    return {"statusCode": status, "headers": {"content-type": "text/html; charset=utf-8", "cache-control": "no-store"},
-            "body": body}
+    return {"statusCode": status, "headers": dict(HEADERS), "body": body}
 
 
 def case_page(case: Case, masked_name: str, tier: int, investigable: bool, error: str = "",
@@ -51,5 +57,5 @@ def case_page(case: Case, masked_name: str, tier: int, investigable: bool, error
         "<button type='submit' name='decision' value='reject' id='reject'>Reject</button>"
         f"{investigate}</form><p>Opening this page decides nothing; only a button does, once.</p>"
     )
-    return {"statusCode": status, "headers": {"content-type": "text/html; charset=utf-8", "cache-control": "no-store"},
+    return {"statusCode": status, "headers": dict(HEADERS),
             "body": _document(f"Refund approval: account {case.account_id}", body)}
