@@ -41,7 +41,7 @@ def test_asl_validator_passes(definition):
 
 def test_asl_validator_fails_on_a_next_naming_a_missing_state(tmp_path):
     definition = json.loads(STATE_MACHINES[0].read_text())
-    definition["States"]["Review"]["Next"] = "NoSuchState"
+    definition["States"][definition["StartAt"]]["Next"] = "NoSuchState"
     broken = tmp_path / "broken.asl.json"
     broken.write_text(json.dumps(definition))
     done = run(str(ASL_VALIDATOR), "--json-path", str(broken))

@@ -69,3 +69,51 @@ def test_a_bad_byte_deep_in_a_file_stores_nothing_of_it(cloud, tmp_path):
 def test_drop_names_a_missing_file(cloud, tmp_path):
     done = refunds(cloud, "drop", str(tmp_path / "nope.csv"))
     assert done.returncode == 2 and "no such file" in done.stderr
+
+
+def test_a_large_file_fans_out_and_gives_what_one_pass_gives(cloud, tmp_path):
+    import time
+
+    rows = []
+    # 120 California accounts, 4 rows each: every fifth patient paid 3.00 too much (held under CA's
+    # 5.00 floor, so no approval waits), the others carry a zero adjustment that is rejected.
+    for n in range(120):
+        account = f"FO-{n:03d}"
+        rows += [f"FO-{n}-1,{account},P{n},G{n},CHARGE,100.00,2026-09-01,,,CA",
+                 f"FO-{n}-2,{account},P{n},G{n},PAYMENT,-80.00,2026-09-05,COMMERCIAL,AETNA,CA",
+                 f"FO-{n}-3,{account},P{n},G{n},PAYMENT,-20.00,2026-09-09,PATIENT,,CA"]
+        rows.append(f"FO-{n}-4,{account},P{n},G{n},PAYMENT,-3.00,2026-09-10,PATIENT,,CA" if n % 5 == 0 else
+                    f"FO-{n}-4,{account},P{n},G{n},ADJUSTMENT,-0.00,2026-09-10,COMMERCIAL,AETNA,CA")
+    rows[101] = 'FO-25-2,FO-025,P25,G25,PAYMENT,"-80.00",2026-09-05,COMMERCIAL,"AETNA\nWEST",CA'
+    path = tmp_path / "big-extract.csv"
+    path.write_text(HEADER + "".join(r + "\n" for r in rows))
+    assert path.stat().st_size > 20000  # past the test cloud's SplitThresholdBytes: 12 parts of 40 rows
+    expected = subprocess.run([sys.executable, "-m", "refunds_cli.main", "detect", str(path), "--as-of", "2026-11-27",
+                               "--rejects", str(tmp_path / "expected-rejects.jsonl")],
+                              capture_output=True, text=True, check=True)
+    expected_cases = {c["account_id"]: c["credit"] for c in map(json.loads, expected.stdout.splitlines())}
+    expected_rejects = (tmp_path / "expected-rejects.jsonl").read_text().splitlines()
+    assert len(expected_cases) == 24 and len(expected_rejects) == 96  # the -0.00 adjustments
+
+    assert refunds(cloud, "drop", str(path)).returncode == 0
+    cloud.wait_idle()
+    s3 = cloud.client("s3")
+    deadline = time.monotonic() + 90
+    while True:
+        found = {a: str(Decimal(cases_of(cloud, a)[0]["credit"]["N"]).quantize(Decimal("0.01")))
+                 for a in expected_cases if cases_of(cloud, a)}
+        if len(found) == len(expected_cases):
+            break
+        assert time.monotonic() < deadline, f"the fan-out opened {len(found)} of {len(expected_cases)} cases"
+        time.sleep(0.5)
+    assert found == expected_cases
+    errors = s3.get_object(Bucket=cloud.outputs["LedgerBucketName"],
+                           Key="rejected/big-extract.csv.errors.jsonl")["Body"].read().decode().splitlines()
+    assert [json.loads(e) for e in errors] == [json.loads(e) for e in expected_rejects]
+    sfn = cloud.client("stepfunctions")
+    [fan_out] = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+                 if m["name"].endswith("-ledger-fanout")]
+    executions = sfn.list_executions(stateMachineArn=fan_out)["executions"]
+    assert [e["status"] for e in executions] == ["SUCCEEDED"]
+    work = s3.list_objects_v2(Bucket=cloud.outputs["LedgerBucketName"], Prefix="work/")
+    assert "Contents" not in work

@@ -45,11 +45,18 @@ class Mailbox:
     def __init__(self, region: str) -> None:
         self._region = region
         self._first_seen: dict[str, str] = {}
+        self._read_once: dict[str, SentMail] = {}  # a message is parsed once, however often it is listed
         self._lock = threading.Lock()
 
     def messages(self) -> list[SentMail]:
         backend = ses_backends[ACCOUNT_ID][self._region]
-        return [self._read(message) for message in list(backend.sent_messages)]
+        mails = []
+        for message in list(backend.sent_messages):
+            mail = self._read_once.get(message.id)
+            if mail is None:
+                mail = self._read_once[message.id] = self._read(message)
+            mails.append(mail)
+        return mails
 
     def _seen_at(self, message_id: str) -> str:
         with self._lock:

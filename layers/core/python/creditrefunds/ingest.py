@@ -39,7 +39,7 @@ ACTOR = "system:ingest"
 CHUNK = 2000  # transactions stored per round: memory stays bounded, writers stay busy
 
 
-def store_file(path: Path, fmt: str, store: TransactionStore) -> IngestReport:
+def store_file(path: Path, fmt: str, store: TransactionStore, first_line: int | None = None) -> IngestReport:
     """Validate and store every row; a repeated transaction is a no-op, another one a conflict.
 
     The file is checked readable first, so that a file refused whole stores nothing.
@@ -48,7 +48,7 @@ def store_file(path: Path, fmt: str, store: TransactionStore) -> IngestReport:
     report = IngestReport()
     pending: list[tuple[int, Transaction]] = []
     with open(path, "rb") as stream:
-        for line, item in numbered_rows(stream, fmt):
+        for line, item in numbered_rows(stream, fmt, first_line):
             report.rows_read += 1
             if item is None:
                 report.repeated += 1

@@ -295,16 +295,20 @@ def _jsonl_rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, str] | str]]
                        for k, v in value.items()}
 
 
-def numbered_rows(stream: IO[bytes], fmt: str) -> Iterator[tuple[int, Transaction | RowError | None]]:
+def numbered_rows(
+    stream: IO[bytes], fmt: str, first_line: int | None = None
+) -> Iterator[tuple[int, Transaction | RowError | None]]:
     """(line, item) for every row: a Transaction, a RowError, or None for a same-content repeat.
 
     The same txn_id twice with the same content is a no-op (None); with other content the later
-    row is a conflict. Raises LedgerUnreadable when the file cannot be read at all.
+    row is a conflict. Raises LedgerUnreadable when the file cannot be read at all. A part of a
+    larger file gives `first_line`, the line its first row has in that file.
     """
     rows = _csv_rows(stream) if fmt == "csv" else _jsonl_rows(stream)
+    shift = 0 if first_line is None else first_line - (2 if fmt == "csv" else 1)
     seen: dict[str, tuple[int, int]] = {}
     for line, raw in rows:
-        yield line, _checked(line, raw, seen)
+        yield line + shift, _checked(line + shift, raw, seen)
 
 
 def read_ledger(
