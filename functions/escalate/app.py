@@ -46,11 +46,16 @@ def escalate(aws: Aws, event: dict[str, Any], now: datetime) -> dict[str, Any]:
     due = case.due_date
     overdue = bool(item.get("overdue")) or (due is not None and due < today)
     near = due is not None and (due - today).days * seconds_per_day <= lead
+    # The compliance officer is told once per news, not at every repeat of a tier-3 wait.
+    news = {"told_overdue": due is not None and due < today, "told_near": near, "told_top": old_tier == TOP_TIER}
+    fresh = {flag for flag, happened in news.items() if happened and not item.get(flag)}
+    if "told_overdue" in fresh:
+        fresh.add("told_near")  # past due says more than near
     told = []
-    if near or old_tier == TOP_TIER:
-        why = ("past its due date" if due is not None and due < today else
-               f"due {due.isoformat()}" if due is not None else "with no due date")
-        if old_tier == TOP_TIER:
+    if fresh:
+        why = ("past its due date" if "told_overdue" in fresh else
+               f"due {due.isoformat()}" if "told_near" in fresh and due is not None else "still waiting")
+        if "told_top" in fresh:
             why += ", and no approver tier is left above tier 3"
         subject = f"Credit balance refund not yet approved, {why.split(',')[0]}: account {case.account_id}"
         body = (f"The refund of {case.refund_total:f} on account {case.account_id} (case {case.case_id}) is "
@@ -58,7 +63,8 @@ def escalate(aws: Aws, event: dict[str, Any], now: datetime) -> dict[str, Any]:
         aws.mail([aws.env["COMPLIANCE_OFFICER_EMAIL"]], subject, body, f"<p>{body}</p>", now)
         told.append("compliance officer told")
     level = int(item.get("escalation_level", 0)) + 1
-    aws.cases.set_status(case.case_id, "AWAITING_APPROVAL", tier=new_tier, escalation_level=level, overdue=overdue)
+    aws.cases.set_status(case.case_id, "AWAITING_APPROVAL", tier=new_tier, escalation_level=level, overdue=overdue,
+                         **{flag: True for flag in fresh})
     reason = f"approval waited past its time at tier {old_tier}; asked tier {new_tier}"
     if overdue:
         reason += "; past the due date: flagged overdue"

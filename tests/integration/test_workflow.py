@@ -235,3 +235,18 @@ def test_an_expired_link_only_says_so(cloud):
         status, page = http(mail.links[0], form)
         assert status == 410 and "expired" in page and "Traceback" not in page
     assert case_of(cloud, "WF-EXPIRED")["status"] == "AWAITING_APPROVAL"
+
+
+def test_the_compliance_officer_is_told_once_however_long_an_overdue_approval_waits(cloud):
+    account = "WF-TOLDONCE"
+    drop(cloud, "wf-toldonce.csv", [
+        f"{account}-1,{account},P-TO,G-TO,CHARGE,500.00,2026-01-05,,,,,,\"Chen, R\",CA",
+        f"{account}-2,{account},P-TO,G-TO,PAYMENT,-400.00,2026-01-20,MEDICARE,MAC-J1,1,EFT-M,ICN-1,\"Chen, R\",CA",
+        f"{account}-3,{account},P-TO,G-TO,PAYMENT,-450.00,2026-01-25,COMMERCIAL,AETNA,1,EFT-A,CLM-2,\"Chen, R\",CA",
+    ])
+    wait_for_mail(cloud, TIER3, account, seen=1)  # tier 2, then tier 3, then tier 3 again: three timeouts
+    told = [m for m in cloud.mailbox.messages() if "compliance@example.org" in m.to and account in m.subject]
+    assert [m.subject.split(":")[0] for m in told] == [
+        "Credit balance refund not yet approved, past its due date",
+        "Credit balance refund not yet approved, still waiting",  # out of tiers: said once
+    ]
