@@ -113,7 +113,9 @@ def test_a_large_file_fans_out_and_gives_what_one_pass_gives(cloud, tmp_path):
     sfn = cloud.client("stepfunctions")
     [fan_out] = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
                  if m["name"].endswith("-ledger-fanout")]
-    executions = sfn.list_executions(stateMachineArn=fan_out)["executions"]
+    while (executions := sfn.list_executions(stateMachineArn=fan_out)["executions"])[0]["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the fan-out did not finish"
+        time.sleep(0.3)  # detection is done; the clean-up of work/ may still be running
     assert [e["status"] for e in executions] == ["SUCCEEDED"]
     work = s3.list_objects_v2(Bucket=cloud.outputs["LedgerBucketName"], Prefix="work/")
     assert "Contents" not in work
