@@ -58,6 +58,18 @@ def wait_for_mail(cloud: LocalCloud, to: str, account: str, seen: int = 0, timeo
         time.sleep(0.3)
 
 
+def history_until(cloud: LocalCloud, case_id: str, last_action: str, timeout: float = 30.0) -> list[tuple]:
+    """The case's history once its latest record is `last_action` (a status can show a moment before
+    the step's history record is written)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        actions = history_actions(cloud, case_id)
+        if actions and actions[-1][0] == last_action:
+            return actions
+        assert time.monotonic() < deadline, f"{case_id} history ends {actions[-1:]}, not {last_action}"
+        time.sleep(0.3)
+
+
 def history_actions(cloud: LocalCloud, case_id: str) -> list[tuple[str, str | None, str | None]]:
     items = cloud.client("dynamodb").query(
         TableName=cloud.outputs["HistoryTableName"], KeyConditionExpression="case_id = :c",

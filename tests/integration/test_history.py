@@ -20,7 +20,7 @@ from creditrefunds.stores import CaseStore
 
 from tests.conftest import ROOT
 
-from .conftest import wait_for_status
+from .conftest import history_until, wait_for_status
 
 
 def refunds(cloud, *args: str) -> subprocess.CompletedProcess[str]:
@@ -55,6 +55,7 @@ def test_every_step_of_the_sample_writes_history_and_the_chains_verify(cloud):
     wait_for_status(cloud, "ACC-3003", {"WORK_ITEM"})
     cases = {i["account_id"]["S"]: i["case_id"]["S"] for i in cloud.client("dynamodb").scan(
         TableName=cloud.outputs["CasesTableName"])["Items"]}
+    history_until(cloud, cases["ACC-3003"], "REVIEWED")
     done = refunds(cloud, "audit", "case", cases["ACC-3003"], "--json")
     assert done.returncode == 0, done.stderr
     records = json.loads(done.stdout)

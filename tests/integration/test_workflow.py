@@ -12,7 +12,7 @@ from creditrefunds.history import Entry, History
 from creditrefunds.stores import case_from_item
 from refunds_cli.demo import http
 
-from .conftest import case_of, drop, history_actions, wait_for_mail, wait_for_status
+from .conftest import case_of, drop, history_actions, history_until, wait_for_mail, wait_for_status
 
 TIER1, TIER2, TIER3 = "tier1.approver@example.org", "tier2.approver@example.org", "tier3.approver@example.org"
 
@@ -76,7 +76,7 @@ def test_reject_needs_a_reason_and_becomes_a_work_item(cloud):
     item = json.loads(outbound(cloud, f"outbound/work-items/{case['case_id']}.json"))
     assert item["instruction"] == "refund rejected by the approver: guarantor disputes the charge"
     assert item["credit"] == "50.00"
-    decided = [h for h in history_actions(cloud, case["case_id"]) if h[0] == "DECIDED"]
+    decided = [h for h in history_until(cloud, case["case_id"], "DECIDED") if h[0] == "DECIDED"]
     assert decided == [("DECIDED", "AWAITING_APPROVAL", "WORK_ITEM")]
 
 
@@ -157,7 +157,7 @@ def test_credit_gone_before_issuing_closes_resolved_no_refund(cloud):
     status, _ = http(mail.links[0], {"decision": "approve"})
     assert status == 200
     case = wait_for_status(cloud, "WF-GONE", {"RESOLVED_NO_REFUND"})
-    assert history_actions(cloud, case["case_id"])[-1] == ("RECHECKED", "APPROVED", "RESOLVED_NO_REFUND")
+    assert history_until(cloud, case["case_id"], "RECHECKED")[-1] == ("RECHECKED", "APPROVED", "RESOLVED_NO_REFUND")
 
 
 def test_amount_changed_before_issuing_is_approved_again(cloud):
@@ -215,6 +215,7 @@ def test_refund_rows_back_in_a_ledger_reconcile_the_case_and_case_shows_it_all(c
     drop(cloud, "wf-recon-2.csv",
          ["WF-RECON-9,WF-RECON,P-WF-RECON,G-WF-RECON,REFUND,50.00,2026-11-26,PATIENT,,,CHK-500,,,TX"])
     wait_for_status(cloud, "WF-RECON", {"RECONCILED"})
+    history_until(cloud, case["case_id"], "RECONCILED")
     done = subprocess.run([sys.executable, "-m", "refunds_cli.main", "--endpoint-url", cloud.endpoint_url, "case",
                            case["case_id"], "--json"], capture_output=True, text=True, check=True, timeout=60)
     shown = json.loads(done.stdout)
