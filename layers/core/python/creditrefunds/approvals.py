@@ -181,9 +181,3 @@ def approval_email(case: Case, approval: Approval, link: str, masked_name: str) 
         "<p>The link works once and expires; opening it decides nothing.</p>"
     )
     return subject, text, f"<!doctype html><html><body>{body}</body></html>"
-
-
-def decision_output(outcome: str, approval: Approval, decided_by: str, reason: str, pause_seconds: int) -> dict:
-    """What SendTaskSuccess hands the state machine (Decision, Recheck and Investigate read it)."""
-    return {"outcome": outcome, "credit": approval.credit, "decided_by": decided_by, "reason": reason,
-            "pause_seconds": pause_seconds, "tier": approval.tier}
