@@ -47,7 +47,7 @@ def wait_for_status(cloud: LocalCloud, account: str, statuses: set[str], timeout
         time.sleep(0.3)
 
 
-def wait_for_mail(cloud: LocalCloud, to: str, account: str, seen: int = 0, timeout: float = 45.0):
+def wait_for_mail(cloud: LocalCloud, to: str, account: str, seen: int = 0, timeout: float = 60.0):
     """The (seen+1)-th mail to `to` about `account` with an approval link."""
     deadline = time.monotonic() + timeout
     while True:
