@@ -39,14 +39,10 @@ def case_items(target: Target, statuses: tuple[str, ...] = STATUSES) -> list[dic
     return sorted(items, key=lambda item: item["case_id"])
 
 
-def case_ids(target: Target) -> list[str]:
-    return [item["case_id"] for item in case_items(target)]
-
-
 def verify(target: Target, case_id: str | None) -> int:
     """Walk the chains; 0 when all are whole, 1 naming each case and place that is not."""
     history, cases = _history(target), target.table("CasesTableName")
-    ids = [case_id] if case_id else case_ids(target)
+    ids = [case_id] if case_id else [item["case_id"] for item in case_items(target)]
     broken = 0
     records_seen = 0
     for cid in ids:

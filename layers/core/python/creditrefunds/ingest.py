@@ -113,8 +113,9 @@ def detect_accounts(
             reasons = ", ".join(sorted({line.reason for line in case.lines}))
             record(case, Entry(ACTOR, "DETECTED", None, "OPEN", f"credit balance: {reasons}", case.credit))
             start_workflow(case)
-        elif existing is not None and case_from_item(existing).to_json() != case.to_json():
-            before = case_from_item(existing)
+            continue
+        before = case_from_item(existing) if existing is not None else None
+        if before is not None and before.to_json() != case.to_json():
             cases.update_figures(case)
             report.cases_updated.append(case.case_id)
             record(case, Entry(ACTOR, "LEDGER_CHANGED", existing["status"], existing["status"],

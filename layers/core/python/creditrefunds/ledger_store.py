@@ -42,10 +42,6 @@ class TransactionStore:
         self._table = table
         self._writers = writers
 
-    def put(self, txn: Transaction) -> StoreOutcome:
-        """Store one transaction once (see `put_all`)."""
-        return self.put_all([txn])[0]
-
     def put_all(self, txns: list[Transaction]) -> list[StoreOutcome]:
         """Store each transaction once; outcomes in the order given. Ids must be distinct.
 
