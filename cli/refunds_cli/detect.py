@@ -36,8 +36,7 @@ def detect_file(
             pass
         else:
             in_credit = {account for account, summary in scan.summaries.items() if summary.has_credit}
-            transactions = columnar.transactions_of(path, in_credit, scan.rejected_rows)
-            return detect_cases(scan.summaries, transactions, as_of, settings)
+            return detect_cases(scan.summaries, scan.transactions(in_credit), as_of, settings)
     return detect_file_by_rows(path, fmt, as_of, settings, on_reject)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from unittest import mock
 
 import pytest
 from creditrefunds import columnar
@@ -16,7 +17,8 @@ from .helpers import AS_OF
 from .test_ledger_input import BAD_ROWS, GOOD, HEADER
 from .test_properties import as_csv, ledgers
 
-MUTATIONS = ["1.005", "2026-02-30", "09/01/2026", "", "gift", "payment", " 12.00 ", "-0.00", "4", "medicare", "x"]
+MUTATIONS = ["1.005", "2026-02-30", "09/01/2026", "", "gift", "payment", " 12.00 ", "-0.00", "4", "medicare", "x",
+             "+7.5", "tx", "ß", "\u3000A1\u00a0", "2"]
 
 
 def both_ways(tmp_path, data: bytes):
@@ -47,6 +49,15 @@ def damaged(draw):
 @given(damaged())
 def test_columnar_and_reference_agree_on_cases_and_rejects(tmp_path_factory, rows):
     fast, slow = both_ways(tmp_path_factory.mktemp("ledger"), as_csv(rows))
+    assert fast == slow
+
+
+@settings(max_examples=60, deadline=None)
+@given(damaged(), st.sampled_from([40, 256, 1000]))
+def test_cutting_the_file_into_segments_changes_nothing(tmp_path_factory, rows, segment_bytes):
+    """Segments far smaller than a row, or holding a few rows, each parsed on its own core."""
+    with mock.patch.object(columnar, "SEGMENT_BYTES", segment_bytes):
+        fast, slow = both_ways(tmp_path_factory.mktemp("ledger"), as_csv(rows))
     assert fast == slow
 
 
