@@ -6,9 +6,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
 from refunds_cli.localcloud.names import connection, outputs_parameter
 
 
@@ -25,10 +22,14 @@ class Target:
     endpoint_url: str | None = None
 
     def client(self, service: str) -> Any:
+        import boto3  # here, not at the top: `refunds detect` needs no AWS and starts faster
+
         return boto3.client(service, **connection(self.endpoint_url, self.region))
 
     def table(self, output_name: str) -> Any:
         """The DynamoDB table (boto3 resource) named by one of the stack's Outputs."""
+        import boto3
+
         return boto3.resource("dynamodb", **connection(self.endpoint_url, self.region)).Table(self.output(output_name))
 
     def output(self, name: str) -> str:
@@ -40,6 +41,8 @@ class Target:
 
 def connect(endpoint_url: str | None, stack_name: str, region: str) -> Target:
     """Read the stack's Outputs from the local cloud or from CloudFormation."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         if endpoint_url:
             target = Target({}, region, endpoint_url)

@@ -41,12 +41,24 @@ def header_of(path: Path) -> tuple[list[str], int]:
     return names, len(first)
 
 
-class Columns:
-    """One block's columns, trimmed as the reference reader trims them; absent ones empty."""
+# The fields the checks read. Of these, the ones whose text is taken as it stands are trimmed;
+# the others are only compared with exact patterns that text with spaces around fails, so they
+# need no trimming to flag every row the reference might read differently.
+CHECKED_FIELDS = ("txn_id", "account_id", "patient_id", "guarantor_id", "txn_type", "amount", "posting_date",
+                  "payer_type", "payer_id", "coverage_rank", "patient_resp", "reversal_of", *_DATE_FIELDS,
+                  "patient_state")
+TAKEN_AS_IS = frozenset({"txn_id", "account_id", "patient_id", "guarantor_id", "payer_id", "reversal_of",
+                         "patient_state"})
 
-    def __init__(self, table: pa.Table) -> None:
+
+class Columns:
+    """One block's columns (absent ones empty), trimmed as the reference reader trims them: all
+    of them, or with `trim_all=False` only those the checks take as they stand."""
+
+    def __init__(self, table: pa.Table, trim_all: bool = True) -> None:
         self.table = table
         self.rows = table.num_rows
+        self.trim_all = trim_all
         self._cache: dict[str, pa.Array] = {}
         self._dates: dict[str, tuple[pa.Array, pa.Array]] = {}
 
@@ -60,8 +72,10 @@ class Columns:
             index = self.table.schema.get_field_index(name)
             if index < 0:
                 self._cache[name] = pa.array([""] * self.rows, pa.string())
-            else:
+            elif self.trim_all or name in TAKEN_AS_IS:
                 self._cache[name] = pc.utf8_trim_whitespace(self.table.column(index))
+            else:
+                self._cache[name] = self.table.column(index)
         return self._cache[name]
 
 

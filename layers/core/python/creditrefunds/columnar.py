@@ -19,17 +19,27 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 
-from creditrefunds.column_checks import AMOUNT, KEY_SEPARATOR, Columns, NotColumnar, empty, flags, header_of
+from creditrefunds.column_checks import (
+    AMOUNT,
+    CHECKED_FIELDS,
+    KEY_SEPARATOR,
+    Columns,
+    NotColumnar,
+    empty,
+    flags,
+    header_of,
+)
 from creditrefunds.detection import AccountSummary
 from creditrefunds.ledger import _DATE_FIELDS, RowError, Transaction, _Bad, parse_row
 
@@ -74,8 +84,9 @@ def _in_order(work: Callable[[_T], _R], items: Iterable[_T]) -> Iterator[_R]:
                 future.cancel()
 
 
-def _parse(data: bytes, names: list[str]) -> pa.Table:
-    """One segment's rows as text; NotColumnar unless each is one line with the header's fields."""
+def _parse(data: bytes, names: list[str], columns: list[str] | None = None) -> pa.Table:
+    """One segment's rows as text (`columns` of them, or all); NotColumnar unless each row is one
+    line with the header's fields."""
     misshapen: list[Any] = []
 
     def invalid(row: Any) -> str:
@@ -90,6 +101,7 @@ def _parse(data: bytes, names: list[str]) -> pa.Table:
             parse_options=pv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False,
                                           invalid_row_handler=invalid),
             convert_options=pv.ConvertOptions(column_types={name: pa.string() for name in names},
+                                              include_columns=columns or names,
                                               strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except pa.ArrowInvalid as error:
@@ -116,7 +128,7 @@ def _figures(columns: dict[str, Any]) -> pa.Table:
         "latest": join(columns["posting"], columns["txn_id"], columns["guarantor_id"], columns["patient_id"],
                        KEY_SEPARATOR),
         "stated": pc.if_else(empty(columns["state"]), pa.scalar(None, pa.string()), stated),
-    }).group_by("account_id").aggregate(_FOLD).rename_columns(_FIGURES.names).cast(_FIGURES)  # fmt: skip
+    }).group_by("account_id", use_threads=False).aggregate(_FOLD).rename_columns(_FIGURES.names).cast(_FIGURES)  # fmt: skip
 
 
 _FOLD = [("cents", "sum"), ("first", "min"), ("latest", "max"), ("stated", "max")]
@@ -146,8 +158,8 @@ class _Segment:
 
 
 def _first_pass(data: bytes, names: list[str]) -> _Segment:
-    table = _parse(data, names)
-    c = Columns(table)
+    table = _parse(data, names, [name for name in names if name in CHECKED_FIELDS])
+    c = Columns(table, trim_all=False)
     flagged, amount = flags(c)
     clean = pc.invert(flagged)
     figures = _figures({
@@ -158,47 +170,45 @@ def _first_pass(data: bytes, names: list[str]) -> _Segment:
         "state": pc.ascii_upper(c["patient_state"]).filter(clean),
     })  # fmt: skip
     indices = pc.indices_nonzero(flagged)
-    rows = _trimmed_rows(c, indices)
+    rows = _trimmed_rows(table, indices)
+    if not all(any(row.values()) for row in rows):  # blank here, but maybe not in the other fields
+        rows = _trimmed_rows(_parse(data, names), indices)
     ids = c["txn_id"].filter(pc.invert(empty(c["txn_id"])))
     return _Segment(table.num_rows, figures, list(zip(indices.to_pylist(), rows, strict=True)), ids)
 
 
-def _trimmed_rows(c: Columns, indices: pa.Array) -> list[dict[str, str]]:
+def _trimmed_rows(table: pa.Table, indices: pa.Array) -> list[dict[str, str]]:
     """Rows of a segment as the reference reader sees them: field -> trimmed text."""
     if len(indices) == 0:
         return []
-    return pa.table({name: c[name].take(indices) for name in c.table.schema.names}).to_pylist()
-
-
-_TEXT_FIELDS = ("txn_id", "account_id", "patient_id", "guarantor_id", "txn_type", "payer_type", "payer_id",
-                "reference", "claim_id", "adj_code", "reversal_of", "type_of_bill", "mbi", "patient_name",
-                "facility_id")
+    taken = table.take(indices)
+    return pa.table({name: pc.utf8_trim_whitespace(taken.column(name)) for name in taken.schema.names}).to_pylist()
 
 
 def _transactions(c: Columns) -> list[Transaction]:
     """The rows of `c` as transactions: flagged rows through `parse_row`, the others straight
     from their columns (which the masks have shown `parse_row` would accept as they stand)."""
     flagged, amount = flags(c)
-    flagged_rows = iter(_trimmed_rows(c, pc.indices_nonzero(flagged)))
-    no_resp = pc.or_(flagged, empty(c["patient_resp"]))
-    columns = {name: c[name].to_pylist() for name in _TEXT_FIELDS}
-    columns |= {name: c.date(name)[0].to_pylist() for name in ("posting_date", *_DATE_FIELDS)}
-    columns["amount"] = amount.to_pylist()
-    columns["patient_resp"] = pc.cast(pc.if_else(no_resp, "0", c["patient_resp"]), AMOUNT).to_pylist()
-    columns["coverage_rank"] = c["coverage_rank"].to_pylist()
-    columns["patient_state"] = pc.ascii_upper(c["patient_state"]).to_pylist()
-    resp_given = pc.invert(no_resp).to_pylist()
-    result = []
-    for i, is_flagged in enumerate(flagged.to_pylist()):
-        if is_flagged:
-            result.append(parse_row(next(flagged_rows)))
-            continue
-        row = {name: values[i] or None for name, values in columns.items()}
-        row["amount"] = columns["amount"][i]
-        row["patient_resp"] = columns["patient_resp"][i] if resp_given[i] else None
-        row["coverage_rank"] = int(row["coverage_rank"]) if row["coverage_rank"] else None
-        result.append(Transaction(**row))
+    null = pa.scalar(None, pa.string())
+
+    def given(name: str) -> pa.Array:  # the text where the row is clean and the field not empty
+        return pc.if_else(pc.or_(flagged, empty(c[name])), null, c[name])
+
+    typed = {
+        "amount": amount, "coverage_rank": pc.cast(given("coverage_rank"), pa.int64()),
+        "patient_resp": pc.cast(given("patient_resp"), AMOUNT),
+        "patient_state": pc.ascii_upper(given("patient_state")),
+        **{name: c.date(name)[0] for name in ("posting_date", *_DATE_FIELDS)},
+    }  # fmt: skip
+    columns = [(typed[name] if name in typed else given(name)).to_pylist() for name in _FIELDS]
+    result = [Transaction(*values) for values in zip(*columns, strict=True)]
+    flagged_at = pc.indices_nonzero(flagged)
+    for index, raw in zip(flagged_at.to_pylist(), _trimmed_rows(c.table, flagged_at), strict=True):
+        result[index] = parse_row(raw)
     return result
+
+
+_FIELDS = [spec.name for spec in fields(Transaction)]
 
 
 def _summaries(figures: list[pa.Table]) -> dict[str, AccountSummary]:
@@ -238,14 +248,31 @@ class Scan:
         wanted = pa.array(sorted(accounts), pa.string())
         result: dict[str, list[Transaction]] = {account: [] for account in accounts}
         offset = 0
-        for table in _in_order(lambda data: _parse(data, self.names), _segments(self.path, self.start)):
-            account = pc.utf8_trim_whitespace(table.column("account_id"))
-            picked = pc.indices_nonzero(pc.is_in(account, value_set=wanted)).to_pylist()
-            rows = pa.array([i for i in picked if offset + i not in self.rejected_rows], pa.int64())
-            for txn in _transactions(Columns(table.take(rows))):
+        segments = _segments(self.path, self.start)
+        for rows, table in _in_order(lambda data: _lines_of(data, self.names, wanted), segments):
+            keep = pa.array([i for i, row in enumerate(table.column("__row").to_pylist())
+                             if offset + row not in self.rejected_rows], pa.int64())
+            for txn in _transactions(Columns(table.drop_columns(["__row"]).take(keep))):
                 result[txn.account_id].append(txn)
-            offset += table.num_rows
+            offset += rows
         return result
+
+
+def _lines_of(data: bytes, names: list[str], accounts: pa.Array) -> tuple[int, pa.Table]:
+    """(rows in the segment, its rows of `accounts` with their row numbers in `__row`).
+
+    Only the account column of the whole segment is converted; the lines it picks are then
+    parsed whole, which is a small part of the file.
+    """
+    account = pc.utf8_trim_whitespace(_parse(data, names, ["account_id"]).column("account_id"))
+    picked = pc.indices_nonzero(pc.is_in(account, value_set=accounts)).to_numpy()
+    starts = np.concatenate([[0], np.flatnonzero(np.frombuffer(data, np.uint8) == ord("\n")) + 1, [len(data)]])
+    spans = zip(starts[picked].tolist(), starts[picked + 1].tolist(), strict=True)
+    text = b"".join(data[start:stop] for start, stop in spans)
+    if text and not text.endswith(b"\n"):
+        text += b"\n"
+    table = _parse(text, names) if len(picked) else pa.table({name: pa.array([], pa.string()) for name in names})
+    return len(account), table.append_column("__row", pa.array(picked, pa.int64()))
 
 
 def scan(path: Path, on_reject: Callable[[RowError], Any]) -> Scan:

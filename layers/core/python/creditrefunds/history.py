@@ -20,7 +20,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from creditrefunds.cases import Case
@@ -159,12 +158,16 @@ class History:
         raise RuntimeError(f"could not append to the history of {case.case_id}: other writers kept taking the seq")
 
     def _last(self, case_id: str) -> dict[str, Any] | None:
+        from boto3.dynamodb.conditions import Key  # here: a CLI that needs no table starts faster
+
         page = self._table.query(KeyConditionExpression=Key("case_id").eq(case_id), ScanIndexForward=False,
                                  Limit=1, ConsistentRead=True)
         return page["Items"][0] if page["Items"] else None
 
     def records(self, case_id: str) -> list[dict[str, Any]]:
         """A case's records in order."""
+        from boto3.dynamodb.conditions import Key
+
         return list(self._pages(KeyConditionExpression=Key("case_id").eq(case_id), ConsistentRead=True))
 
     def search(
@@ -178,6 +181,8 @@ class History:
         The most selective filter picks the index; the others narrow its answer. With no filter
         the month index answers the date range. Never a scan.
         """
+        from boto3.dynamodb.conditions import Attr, Key
+
         given = {k: v for k, v in filters.items() if v}
         unknown = set(given) - set(INDEX_FOR)
         if unknown:
