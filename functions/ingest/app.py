@@ -1,8 +1,10 @@
 """Ingest: a ledger file dropped in incoming/ is validated, stored, and its credits detected.
 
 A file larger than SPLIT_THRESHOLD_BYTES is split into parts (`work/<file>/`) and handed to the
-fan-out state machine, whose Distributed Map calls back here once per part (`store_part`), then
-once to detect what the parts touched (`detect_parts`), or to report a failure (`fail_parts`).
+fan-out state machine, which calls back here: once per part to store it (`store_part`), once to
+merge the parts' rejects and batch the accounts they touched (`plan_detection`), once per batch
+to detect it (`detect_batch`), once to finish (`finish_parts`), or to report a failure
+(`fail_parts`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from creditrefunds.aws import Aws
 from creditrefunds.cases import Case
 from creditrefunds.ingest import IngestReport, detect_accounts, store_file
 from creditrefunds.ledger import LedgerUnreadable, RowError, check_readable, format_for
-from creditrefunds.parts import split_ledger
+from creditrefunds.parts import detection_batches, split_ledger
 
 logger = Logger()
 metrics = Metrics()
@@ -39,8 +41,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     action = event.get("action")
     if action == "store_part":
         return store_part(aws, event)
-    if action == "detect_parts":
-        return detect_parts(aws, event)
+    if action == "plan_detection":
+        return plan_detection(aws, event)
+    if action == "detect_batch":
+        return detect_batch(aws, event)
+    if action == "finish_parts":
+        return finish_parts(aws, event)
     if action == "fail_parts":
         return fail_parts(aws, event)
     return {"files": [ingest_object(aws, record) for record in event.get("Records", [])]}
@@ -83,7 +89,19 @@ def _write_rejects(s3: Any, bucket: str, name: str, rejects: list[RowError]) -> 
 
 
 def _detect(aws: Aws, key: str, report: IngestReport, event_time: str) -> dict[str, Any]:
-    """Detection over every account the file touched; one workflow per new case."""
+    """Detection over every account the file touched, and the file's summary in the log."""
+    _count_rows(report)
+    _detect_accounts(aws, report, event_time)
+    return _log_summary(key, report)
+
+
+def _count_rows(report: IngestReport) -> None:
+    metrics.add_metric(name="RowsRead", unit=MetricUnit.Count, value=report.rows_read)
+    metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=len(report.rejects))
+
+
+def _detect_accounts(aws: Aws, report: IngestReport, event_time: str) -> None:
+    """Detection over `report.accounts`; one workflow per new case."""
     sfn = aws.client("stepfunctions")
 
     def start_workflow(case: Case) -> None:
@@ -98,9 +116,10 @@ def _detect(aws: Aws, key: str, report: IngestReport, event_time: str) -> dict[s
     now = datetime.now(UTC)
     detect_accounts(report.accounts, aws.transactions, aws.cases, _day(event_time), aws.settings, start_workflow,
                     report, record=lambda case, entry: aws.history.append(case, entry, now))
-    metrics.add_metric(name="RowsRead", unit=MetricUnit.Count, value=report.rows_read)
-    metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=len(report.rejects))
     metrics.add_metric(name="CasesOpened", unit=MetricUnit.Count, value=len(report.cases_opened))
+
+
+def _log_summary(key: str, report: IngestReport) -> dict[str, Any]:
     summary = {
         "key": key, "rows_read": report.rows_read, "stored": report.stored, "repeated": report.repeated,
         "rejected": len(report.rejects), "cases_opened": report.cases_opened, "cases_updated": report.cases_updated,
@@ -142,26 +161,54 @@ def store_part(aws: Aws, event: dict[str, Any]) -> dict[str, Any]:
         s3.download_file(bucket, part["key"], local)
         report = store_file(Path(local), part["format"], aws.transactions, first_line=int(part["first_line"]))
     result = {"rows_read": report.rows_read, "stored": report.stored, "repeated": report.repeated,
-              "accounts": sorted(report.accounts), "rejects": [r.to_json() for r in report.rejects]}
+              "latest": report.latest, "rejects": [r.to_json() for r in report.rejects]}
     s3.put_object(Bucket=bucket, Key=part["key"] + ".result.json", Body=json.dumps(result).encode())
     return {"rows_read": report.rows_read, "rejected": len(report.rejects)}
 
 
-def detect_parts(aws: Aws, event: dict[str, Any]) -> dict[str, Any]:
-    """After every part is stored: one rejects report, one detection over all touched accounts."""
-    s3, bucket = aws.client("s3"), event["bucket"]
+def plan_detection(aws: Aws, event: dict[str, Any]) -> dict[str, Any]:
+    """After every part is stored: one rejects report, and the touched accounts in batches
+    (`work/<file>/detect-NNNNN.json`, a guarantor's accounts in one) for the map to detect."""
+    s3, bucket, name = aws.client("s3"), event["bucket"], event["name"]
     report = IngestReport()
     for part in event["parts"]:
-        body = s3.get_object(Bucket=bucket, Key=part["key"] + ".result.json")["Body"].read()
-        result = json.loads(body)
+        result = json.loads(s3.get_object(Bucket=bucket, Key=part["key"] + ".result.json")["Body"].read())
         report.rows_read += result["rows_read"]
         report.stored += result["stored"]
         report.repeated += result["repeated"]
-        report.accounts.update(result["accounts"])
+        for account, row in result["latest"].items():
+            report.latest[account] = max(tuple(row), report.latest.get(account, tuple(row)))
         report.rejects += [RowError(**r) for r in result["rejects"]]
-    _write_rejects(s3, bucket, event["name"], report.rejects)
-    summary = _detect(aws, event["key"], report, event["event_time"])
-    _clean(s3, bucket, event["name"])
+    _write_rejects(s3, bucket, name, report.rejects)
+    _count_rows(report)
+    batches = []
+    for number, accounts in enumerate(detection_batches(report.latest, aws.int_env("DETECT_BATCH_ACCOUNTS", 5000))):
+        batch_key = f"{WORK}{name}/detect-{number:05d}.json"
+        s3.put_object(Bucket=bucket, Key=batch_key, Body=json.dumps(accounts).encode())
+        batches.append({"key": batch_key})
+    logger.info("ledger file stored", extra={"key": event["key"], "parts": len(event["parts"]),
+                                             "batches": len(batches)})
+    return {"batches": batches, "rows_read": report.rows_read, "stored": report.stored,
+            "repeated": report.repeated, "rejected": len(report.rejects)}
+
+
+def detect_batch(aws: Aws, event: dict[str, Any]) -> dict[str, Any]:
+    """One batch of touched accounts: detect them, open or update their cases."""
+    body = aws.client("s3").get_object(Bucket=event["bucket"], Key=event["batch"]["key"])["Body"].read()
+    report = IngestReport(accounts=set(json.loads(body)))
+    _detect_accounts(aws, report, event["event_time"])
+    return {"cases_opened": len(report.cases_opened), "cases_updated": len(report.cases_updated),
+            "cases_reconciled": len(report.cases_reconciled)}
+
+
+def finish_parts(aws: Aws, event: dict[str, Any]) -> dict[str, Any]:
+    """Every batch is detected: the file's summary in the log, and work/ cleaned."""
+    plan, detected = event["plan"], event["detected"]
+    summary = {"key": event["key"], "parts": len(event["parts"]), "batches": len(detected),
+               **{k: plan[k] for k in ("rows_read", "stored", "repeated", "rejected")},
+               **{k: sum(d[k] for d in detected) for k in ("cases_opened", "cases_updated", "cases_reconciled")}}
+    logger.info("ledger file ingested", extra=summary)
+    _clean(aws.client("s3"), event["bucket"], event["name"])
     return summary
 
 
@@ -180,9 +227,9 @@ def fail_parts(aws: Aws, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _clean(s3: Any, bucket: str, name: str) -> None:
-    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{WORK}{name}/")
-    for item in listing.get("Contents", []):
-        s3.delete_object(Bucket=bucket, Key=item["Key"])
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{WORK}{name}/"):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
 
 
 def _reject_file(aws: Aws, bucket: str, key: str, name: str, reason: str) -> None:

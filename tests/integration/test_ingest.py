@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from decimal import Decimal
+
+from boto3.dynamodb.conditions import Key
 
 HEADER = "txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,payer_type,payer_id,patient_state\n"
 ROWS = [
@@ -71,12 +74,23 @@ def test_drop_names_a_missing_file(cloud, tmp_path):
     assert done.returncode == 2 and "no such file" in done.stderr
 
 
+def stored_case(cloud, account: str) -> dict | None:
+    """The account's case as `refunds detect` prints one, or None."""
+    from creditrefunds.stores import case_from_item
+
+    table = cloud.table("CasesTableName")
+    items = table.query(IndexName="by-account", KeyConditionExpression=Key("account_id").eq(account))["Items"]
+    return case_from_item(items[0]).to_json() if items else None
+
+
 def test_a_large_file_fans_out_and_gives_what_one_pass_gives(cloud, tmp_path):
     import time
 
     rows = []
     # 120 California accounts, 4 rows each: every fifth patient paid 3.00 too much (held under CA's
-    # 5.00 floor, so no approval waits), the others carry a zero adjustment that is rejected.
+    # 5.00 floor, so no approval waits), the others carry a zero adjustment that is rejected. Every
+    # tenth guarantor also owes 2.00 on another account, which the credit pays first (an offset):
+    # the detection batches must keep a guarantor's accounts together for that.
     for n in range(120):
         account = f"FO-{n:03d}"
         rows += [f"FO-{n}-1,{account},P{n},G{n},CHARGE,100.00,2026-09-01,,,CA",
@@ -84,24 +98,30 @@ def test_a_large_file_fans_out_and_gives_what_one_pass_gives(cloud, tmp_path):
                  f"FO-{n}-3,{account},P{n},G{n},PAYMENT,-20.00,2026-09-09,PATIENT,,CA"]
         rows.append(f"FO-{n}-4,{account},P{n},G{n},PAYMENT,-3.00,2026-09-10,PATIENT,,CA" if n % 5 == 0 else
                     f"FO-{n}-4,{account},P{n},G{n},ADJUSTMENT,-0.00,2026-09-10,COMMERCIAL,AETNA,CA")
-    rows[101] = 'FO-25-2,FO-025,P25,G25,PAYMENT,"-80.00",2026-09-05,COMMERCIAL,"AETNA\nWEST",CA'
+        if n % 10 == 0:
+            rows.append(f"FO-{n}-5,FO-DEBT-{n:03d},P{n},G{n},CHARGE,2.00,2026-08-01,,,CA")
+    quoted = rows.index("FO-25-2,FO-025,P25,G25,PAYMENT,-80.00,2026-09-05,COMMERCIAL,AETNA,CA")
+    rows[quoted] = 'FO-25-2,FO-025,P25,G25,PAYMENT,"-80.00",2026-09-05,COMMERCIAL,"AETNA\nWEST",CA'
     path = tmp_path / "big-extract.csv"
     path.write_text(HEADER + "".join(r + "\n" for r in rows))
-    assert path.stat().st_size > 20000  # past the test cloud's SplitThresholdBytes: 12 parts of 40 rows
-    expected = subprocess.run([sys.executable, "-m", "refunds_cli.main", "detect", str(path), "--as-of", "2026-11-27",
+    assert path.stat().st_size > 20000  # past the test cloud's SplitThresholdBytes: 13 parts of 40 rows
+    today = datetime.now(UTC).date().isoformat()  # the day the cloud identifies the credits
+    expected = subprocess.run([sys.executable, "-m", "refunds_cli.main", "detect", str(path), "--as-of", today,
                                "--rejects", str(tmp_path / "expected-rejects.jsonl")],
                               capture_output=True, text=True, check=True)
-    expected_cases = {c["account_id"]: c["credit"] for c in map(json.loads, expected.stdout.splitlines())}
+    expected_cases = {c["account_id"]: c for c in map(json.loads, expected.stdout.splitlines())}
     expected_rejects = (tmp_path / "expected-rejects.jsonl").read_text().splitlines()
     assert len(expected_cases) == 24 and len(expected_rejects) == 96  # the -0.00 adjustments
+    offsets = [line for case in expected_cases.values() for line in case["lines"] if line["action"] == "OFFSET"]
+    assert [(line["target_account_id"], line["amount"]) for line in offsets] == [
+        (f"FO-DEBT-{n:03d}", "2.00") for n in range(0, 120, 10)]
 
     assert refunds(cloud, "drop", str(path)).returncode == 0
     cloud.wait_idle()
     s3 = cloud.client("s3")
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 120
     while True:
-        found = {a: str(Decimal(cases_of(cloud, a)[0]["credit"]["N"]).quantize(Decimal("0.01")))
-                 for a in expected_cases if cases_of(cloud, a)}
+        found = {a: case for a in expected_cases if (case := stored_case(cloud, a)) is not None}
         if len(found) == len(expected_cases):
             break
         assert time.monotonic() < deadline, f"the fan-out opened {len(found)} of {len(expected_cases)} cases"

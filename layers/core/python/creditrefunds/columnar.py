@@ -123,12 +123,13 @@ def _figures(columns: dict[str, Any]) -> pa.Table:
     the latest stated patient state as keys that sort as (posting date, txn_id) does."""
     join = pc.binary_join_element_wise
     stated = join(columns["posting"], columns["txn_id"], columns["state"], KEY_SEPARATOR)
-    return pa.table({
+    figures = pa.table({
         "account_id": columns["account_id"], "cents": columns["cents"], "first": columns["first"],
         "latest": join(columns["posting"], columns["txn_id"], columns["guarantor_id"], columns["patient_id"],
                        KEY_SEPARATOR),
         "stated": pc.if_else(empty(columns["state"]), pa.scalar(None, pa.string()), stated),
-    }).group_by("account_id", use_threads=False).aggregate(_FOLD).rename_columns(_FIGURES.names).cast(_FIGURES)  # fmt: skip
+    }).group_by("account_id", use_threads=False).aggregate(_FOLD)  # fmt: skip
+    return figures.rename_columns(_FIGURES.names).cast(_FIGURES)
 
 
 _FOLD = [("cents", "sum"), ("first", "min"), ("latest", "max"), ("stated", "max")]

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from creditrefunds.cases import Case
-from creditrefunds.detection import DebitPool, build_case, case_id_for, episode_start
+from creditrefunds.detection import AccountSummary, DebitPool, build_case, case_id_for, episode_start
 from creditrefunds.history import Entry
 from creditrefunds.ledger import RowError, Transaction, check_readable, numbered_rows
 from creditrefunds.ledger_store import TransactionStore, guarantor_debits
@@ -30,6 +30,8 @@ class IngestReport:
     repeated: int = 0
     rejects: list[RowError] = field(default_factory=list)
     accounts: set[str] = field(default_factory=set)
+    # account -> (posting date, txn_id, guarantor) of its latest row in the file: whose pool it is
+    latest: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     cases_opened: list[str] = field(default_factory=list)
     cases_updated: list[str] = field(default_factory=list)
     cases_reconciled: list[str] = field(default_factory=list)
@@ -37,6 +39,7 @@ class IngestReport:
 
 ACTOR = "system:ingest"
 CHUNK = 2000  # transactions stored per round: memory stays bounded, writers stay busy
+DETECT_CHUNK = 1000  # accounts whose stored ledger is read at once for detection
 
 
 def store_file(path: Path, fmt: str, store: TransactionStore, first_line: int | None = None) -> IngestReport:
@@ -74,6 +77,8 @@ def _store(pending: list[tuple[int, Transaction]], store: TransactionStore, repo
             )
             continue
         report.accounts.add(txn.account_id)
+        row = (txn.posting_date.isoformat(), txn.txn_id, txn.guarantor_id)
+        report.latest[txn.account_id] = max(row, report.latest.get(txn.account_id, row))
         if outcome.result == "new":
             report.stored += 1
         else:
@@ -92,35 +97,56 @@ def detect_accounts(
 ) -> None:
     """Re-run detection on the whole stored ledger of each account; open or update its case.
 
-    `record` writes the case's history: the detection, and every ledger change of its figures.
+    Accounts go in order, DETECT_CHUNK at a time: their transactions are held only while their
+    chunk is worked, so memory follows the accounts' summaries, not the file's rows. `record`
+    writes the case's history: the detection, and every ledger change of its figures.
     """
-    summaries = store.summaries(accounts)
-    pools: dict[str, DebitPool] = {}  # one per guarantor, so that a debit is offset only once
-    for account_id in sorted(accounts):
-        summary, txns = summaries[account_id]
+    detector = _Detector(store, cases, today, settings, start_workflow, report, record)
+    ordered = sorted(accounts)
+    for start in range(0, len(ordered), DETECT_CHUNK):
+        chunk = store.summaries(set(ordered[start:start + DETECT_CHUNK]))
+        detector.known.update({account: summary for account, (summary, _) in chunk.items()})
+        for account_id in ordered[start:start + DETECT_CHUNK]:
+            detector.detect(*chunk[account_id])
+
+
+@dataclass
+class _Detector:
+    store: TransactionStore
+    cases: CaseStore
+    today: date
+    settings: Settings
+    start_workflow: Callable[[Case], None]
+    report: IngestReport
+    record: Callable[[Case, Entry], None]
+    pools: dict[str, DebitPool] = field(default_factory=dict)  # one per guarantor: a debit is offset once
+    known: dict[str, AccountSummary] = field(default_factory=dict)  # summaries read so far
+
+    def detect(self, summary: AccountSummary, txns: list[Transaction]) -> None:
+        account_id, report, cases = summary.account_id, self.report, self.cases
         if not summary.has_credit:
-            _reconcile(account_id, txns, cases, report, record)
-            continue  # a case not yet issued is closed by the workflow's re-check
+            _reconcile(account_id, txns, cases, report, self.record)
+            return  # a case not yet issued is closed by the workflow's re-check
         existing = cases.get(case_id_for(account_id, episode_start(txns)))
         # The credit was identified when its case opened: a re-detection keeps that day.
-        identified_on = date.fromisoformat(existing["identified_on"]) if existing else today
-        if summary.guarantor_id not in pools:
-            known = {a: s for a, (s, _) in summaries.items()}
-            pools[summary.guarantor_id] = guarantor_debits(summary, store, known)
-        case = build_case(summary, txns, identified_on, settings, pools[summary.guarantor_id])
+        identified_on = date.fromisoformat(existing["identified_on"]) if existing else self.today
+        if summary.guarantor_id not in self.pools:
+            self.pools[summary.guarantor_id] = guarantor_debits(summary, self.store, self.known)
+        case = build_case(summary, txns, identified_on, self.settings, self.pools[summary.guarantor_id])
         if existing is None and cases.open_new(case):
             report.cases_opened.append(case.case_id)
             reasons = ", ".join(sorted({line.reason for line in case.lines}))
-            record(case, Entry(ACTOR, "DETECTED", None, "OPEN", f"credit balance: {reasons}", case.credit))
-            start_workflow(case)
-            continue
+            self.record(case, Entry(ACTOR, "DETECTED", None, "OPEN", f"credit balance: {reasons}", case.credit))
+            self.start_workflow(case)
+            return
         before = case_from_item(existing) if existing is not None else None
         if before is not None and before.to_json() != case.to_json():
             cases.update_figures(case)
             report.cases_updated.append(case.case_id)
-            record(case, Entry(ACTOR, "LEDGER_CHANGED", existing["status"], existing["status"],
-                               f"a ledger file changed the credit from {before.credit:f} to {case.credit:f}"
-                               if before.credit != case.credit else "a ledger file changed the lines", case.credit))
+            self.record(case, Entry(
+                ACTOR, "LEDGER_CHANGED", existing["status"], existing["status"],
+                f"a ledger file changed the credit from {before.credit:f} to {case.credit:f}"
+                if before.credit != case.credit else "a ledger file changed the lines", case.credit))
 
 
 def _reconcile(

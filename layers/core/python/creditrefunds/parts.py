@@ -80,3 +80,24 @@ def split_ledger(path: Path, fmt: str, rows_per_part: int, out_dir: Path) -> lis
         line += len(record)
     close()
     return parts
+
+
+def detection_batches(latest: dict[str, tuple[str, str, str]], size: int) -> list[list[str]]:
+    """The touched accounts in batches of about `size` for detection in parallel.
+
+    `latest` maps each account to (posting date, txn_id, guarantor) of its latest row. A
+    guarantor's accounts stay in one batch, so that one detection alone offsets a patient
+    credit against that guarantor's debits (a debit is never offset twice).
+    """
+    by_guarantor: dict[str, list[str]] = {}
+    for account, (_, _, guarantor) in sorted(latest.items()):
+        by_guarantor.setdefault(guarantor, []).append(account)
+    batches: list[list[str]] = []
+    batch: list[str] = []
+    for guarantor in sorted(by_guarantor):
+        accounts = by_guarantor[guarantor]
+        if batch and len(batch) + len(accounts) > size:
+            batches.append(batch)
+            batch = []
+        batch += accounts
+    return batches + ([batch] if batch else [])
