@@ -66,7 +66,7 @@ def ingest_object(aws: Aws, record: dict[str, Any]) -> dict[str, Any]:
         s3.download_file(bucket, key, str(local))
         try:
             fmt = format_for(name)
-            if local.stat().st_size > aws.int_env("SPLIT_THRESHOLD_BYTES", 200 << 20):
+            if local.stat().st_size > aws.int_env("SPLIT_THRESHOLD_BYTES", 16 << 20):
                 check_readable(local)
                 return _fan_out(aws, bucket, key, name, fmt, local, event_time, record)
             report = store_file(local, fmt, aws.transactions)

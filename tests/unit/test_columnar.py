@@ -100,6 +100,12 @@ def test_other_shapes_take_the_reference_reader_with_the_same_answer(tmp_path, w
     assert [c.account_id for c in cases] == []
 
 
+@pytest.mark.parametrize("data", [HEADER, HEADER.rstrip("\n"), HEADER + "\n\n"])
+def test_a_file_of_no_rows_has_no_cases_on_the_fast_path(tmp_path, data):
+    fast, slow = both_ways(tmp_path, data.encode())
+    assert fast == slow == ([], [])
+
+
 def test_a_windows_extract_takes_the_fast_path(tmp_path):
     text = (HEADER + GOOD + "T2,A1,P1,G1,PAYMENT,-150.00,2026-09-03,PATIENT,,,,\n"
             + "T3,A1,P1,G1,CHARGE,x,2026-09-01,,,,,\n")

@@ -283,7 +283,7 @@ def scan(path: Path, on_reject: Callable[[RowError], Any]) -> Scan:
     `on_reject` then (rejects are handed over once the whole file has been read).
     """
     names, start = header_of(path)
-    figures: list[pa.Table] = []
+    figures: list[pa.Table] = [_FIGURES.empty_table()]
     ids: list[pa.Array] = []
     rejects: list[RowError] = []
     rejected_rows: set[int] = set()
