@@ -10,23 +10,48 @@ The local time says little about AWS: moto answers one request at a time, its Qu
 the whole table and its TransactWriteItems copies the table, so it slows as the table grows.
 What carries over is the number of requests per row; the projection for a 1,000,000-row file
 assumes DynamoDB's usual single-digit-millisecond latency with the function's 16 writers.
-Measure the real figure in AWS with the same file (`refunds drop`) and the REPORT log line.
+
+It then measures the function's own CPU, which does not depend on where DynamoDB is: the CPU
+time and peak memory of validating a 1,000,000-row file as the ingest function does before it
+stores a row (the reference reader, with its txn_id checks), and the boto3 client's CPU per
+request of each kind (build, sign, send, parse), against a moto server in another process so
+that only the client is counted (moto closes every connection, so each request also pays a TCP
+connect here: an upper bound). Both are scaled to the share of a vCPU Lambda gives a 1024 MB
+function. Measure the real figure in AWS with the same file (`refunds drop`) and the REPORT
+log line.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import csv
 import resource
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 import synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
+TIMES = 50  # requests of each kind timed
+SPLIT_THRESHOLD_BYTES, ROWS_PER_PART, DETECT_BATCH = 16 << 20, 250_000, 5_000  # template.yaml's defaults
+LAMBDA_VCPU_AT_1024_MB = 1024 / 1769  # Lambda gives a full vCPU at 1769 MB, in proportion below
+VALIDATE = """
+import resource, sys
+from creditrefunds.ledger import check_readable, numbered_rows
+check_readable(sys.argv[1])
+with open(sys.argv[1], "rb") as stream:
+    rows = sum(1 for _ in numbered_rows(stream, "csv"))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (large) parent.
+peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(rows, usage.ru_utime + usage.ru_stime, peak // 1024)
+"""
 
 
 def main() -> int:
@@ -37,11 +62,16 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=2_000)
     parser.add_argument("--latency-ms", type=float, default=8.0, help="assumed DynamoDB latency for the projection")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--validate-rows", type=int, default=1_000_000, help="rows of the CPU and memory measure")
     args = parser.parse_args()
+    request_ms = request_cpu_ms()  # first, apart from the local cloud and its settings
     with tempfile.TemporaryDirectory() as workdir:
         ledger = Path(workdir) / f"ledger-{args.rows}.csv"
         with open(ledger, "w", newline="") as out:
             rows = synthetic.write_csv(out, args.rows, args.seed)
+        with open(ledger, newline="") as text:
+            accounts = len({row["account_id"] for row in csv.DictReader(text)})
+        bytes_per_row = ledger.stat().st_size / rows
         with LocalCloud(ROOT, quiet=True) as cloud:
             s3 = cloud.client("s3")
             bucket = cloud.outputs["LedgerBucketName"]
@@ -60,6 +90,7 @@ def main() -> int:
             cases = cloud.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     dynamodb = {k: v for k, v in calls.items() if k.startswith("dynamodb:")}
+    rows_in_cloud = rows
     per_row = sum(dynamodb.values()) / rows
     print(f"local cloud      {rows:,} rows in {elapsed:.1f} s, {cases:,} cases opened, peak {peak} MiB (moto included)")
     print(f"DynamoDB         {per_row:.3f} requests per row: "
@@ -67,7 +98,101 @@ def main() -> int:
     projected = 1_000_000 * per_row * args.latency_ms / 1000 / 16 / 60
     print(f"projection       1,000,000 rows: {1_000_000 * per_row:,.0f} requests, about {projected:.1f} min of "
           f"DynamoDB time at {args.latency_ms:g} ms and 16 writers (Lambda allows 15 min)")
+    with tempfile.TemporaryDirectory() as workdir:
+        ledger = Path(workdir) / "ledger.csv"
+        with open(ledger, "w", newline="") as out:
+            rows = synthetic.write_csv(out, args.validate_rows, args.seed)
+        done = subprocess.run([sys.executable, "-c", VALIDATE, str(ledger)], capture_output=True, text=True,
+                              check=True)
+    _, cpu, peak = done.stdout.split()
+    in_lambda = float(cpu) / LAMBDA_VCPU_AT_1024_MB / 60
+    print(f"validation       {rows:,} rows: {float(cpu):.1f} s of CPU here, peak {peak} MiB; about "
+          f"{in_lambda:.1f} min at 1024 MB ({LAMBDA_VCPU_AT_1024_MB:.2f} vCPU), before any request")
+    ms = {op: calls[f"dynamodb:{op}"] * cost for op, cost in request_ms.items()}  # client CPU of the run
+    validate_ms = float(cpu) / rows * 1000  # per row
+    store_ms = (ms["TransactWriteItems"] + ms["BatchWriteItem"]) / rows_in_cloud + validate_ms  # per row
+    detect_ms = (sum(ms.values()) - ms["TransactWriteItems"] - ms["BatchWriteItem"]) / accounts  # per account
+
+    print(f"client CPU       {sum(ms.values()) / rows_in_cloud:.2f} ms per row of boto3 requests here "
+          f"(storing {store_ms - validate_ms:.2f} ms a row, detecting {detect_ms:.2f} ms an account); "
+          f"at 1024 MB, CPU only:")
+    per_row = store_ms + accounts / rows_in_cloud * detect_ms  # one function does both
+    largest = SPLIT_THRESHOLD_BYTES / bytes_per_row
+    for label, cpu_ms, why in [
+        ("one function, 1,000,000 rows", 1_000_000 * per_row, "over Lambda's 15 min: such a file fans out"),
+        (f"one function, {largest:,.0f} rows", largest * per_row,
+         f"the largest file one function takes: SplitThresholdBytes {SPLIT_THRESHOLD_BYTES >> 20} MiB"),
+        (f"a part of {ROWS_PER_PART:,} rows", ROWS_PER_PART * store_ms, "the fan-out stores parts in parallel"),
+        (f"a batch of {DETECT_BATCH:,} accounts", DETECT_BATCH * detect_ms, "and detects batches in parallel"),
+    ]:
+        print(f"  {label:<30} {cpu_ms / 1000 / LAMBDA_VCPU_AT_1024_MB / 60:5.1f} min  ({why})")
     return 0
+
+
+def request_cpu_ms() -> dict[str, float]:
+    """The boto3 client's CPU (ms, this machine) per DynamoDB request of each kind the store makes."""
+    import boto3
+    from refunds_cli.localcloud.names import connection
+
+    port = 5731
+    server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"})
+    try:
+        dynamodb = boto3.resource("dynamodb", **connection(f"http://127.0.0.1:{port}", "us-east-1"))
+
+        def create(name: str) -> Any:
+            return dynamodb.create_table(
+                TableName=name, BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                      {"AttributeName": "sk", "AttributeType": "S"}])
+
+        for _ in range(100):
+            try:
+                table = create("t")
+                break
+            except Exception:  # the server is still starting
+                time.sleep(0.1)
+        client = table.meta.client  # the store's client: Python values in and out
+        row = {"txn_id": "T", "account_id": "A1", "patient_id": "P1", "guarantor_id": "G1", "txn_type": "PAYMENT",
+               "amount": "-80.00", "posting_date": "2026-09-05", "payer_type": "MEDICARE", "payer_id": "MAC",
+               "patient_name": "Doe, Jane", "patient_state": "TX"}
+        counter = iter(range(10**9))
+        mark_tables = iter([create(f"m{n}").name for n in range(TIMES + 1)])
+
+        def marks() -> None:  # each into an empty table: moto's TransactWriteItems copies the table
+            name = next(mark_tables)
+            client.transact_write_items(TransactItems=[{"Put": {
+                "TableName": name, "Item": {"pk": f"TXN#{next(counter)}", "sk": "TXN", "hash": "a" * 64,
+                                           "account_id": "A1"},
+                "ConditionExpression": "attribute_not_exists(pk)"}} for _ in range(100)])
+
+        def rows() -> None:
+            client.batch_write_item(RequestItems={"t": [
+                {"PutRequest": {"Item": {"pk": "ACCT#A1", "sk": f"TXN#{i}", **row}}} for i in range(25)]})
+
+        work = {
+            "TransactWriteItems": marks, "BatchWriteItem": rows,
+            "Query": lambda: client.query(TableName="t", KeyConditionExpression="pk = :pk",
+                                          ExpressionAttributeValues={":pk": "ACCT#A1"}, Limit=5),
+            "GetItem": lambda: client.get_item(TableName="t", Key={"pk": "ACCT#A1", "sk": "TXN#1"}),
+            "PutItem": lambda: client.put_item(TableName="t", Item={"pk": "CASE", "sk": "X", **row}),
+            "UpdateItem": lambda: client.update_item(TableName="t", Key={"pk": "CASE", "sk": "X"},
+                                                     UpdateExpression="SET amount = :a",
+                                                     ExpressionAttributeValues={":a": "1.00"}),
+        }
+        rows()
+        result = {}
+        for name, call in work.items():
+            call()
+            start = time.process_time()
+            for _ in range(TIMES):
+                call()
+            result[name] = (time.process_time() - start) / TIMES * 1000
+        return result
+    finally:
+        server.terminate()
+        server.wait()
 
 
 if __name__ == "__main__":

@@ -213,13 +213,14 @@ def finish_parts(aws: Aws, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def fail_parts(aws: Aws, event: dict[str, Any]) -> dict[str, Any]:
-    """A part could not be stored: the reason beside the file in rejected/, operators told."""
+    """A part could not be stored, or a batch detected: the reason beside the file in rejected/,
+    operators told."""
     error = event.get("error") or {}
     reason = f"the fan-out failed: {error.get('Error')}: {str(error.get('Cause') or '')[:2000]}"
     _reject_file(aws, event["bucket"], event["key"], event["name"], reason)
     _clean(aws.client("s3"), event["bucket"], event["name"])
     now = datetime.now(UTC)
-    text = (f"The ledger file {event['name']} could not be stored in full: {reason}\n"
+    text = (f"The ledger file {event['name']} could not be stored and detected in full: {reason}\n"
             f"It is kept in rejected/ with the reason beside it. Rows already stored stay stored (by txn_id); "
             f"drop the file again once the cause is fixed.")
     aws.mail([aws.env["OPERATORS_EMAIL"]], f"Ledger file failed: {event['name']}", text, f"<pre>{text}</pre>", now)
