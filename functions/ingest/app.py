@@ -216,7 +216,12 @@ def fail_parts(aws: Aws, event: dict[str, Any]) -> dict[str, Any]:
     """A part could not be stored, or a batch detected: the reason beside the file in rejected/,
     operators told."""
     error = event.get("error") or {}
-    reason = f"the fan-out failed: {error.get('Error')}: {str(error.get('Cause') or '')[:2000]}"
+    cause = str(error.get("Cause") or "")
+    try:  # a function's error: its type and message, not its stack
+        cause = json.loads(cause)["errorMessage"]
+    except (ValueError, KeyError, TypeError):
+        pass
+    reason = f"the fan-out failed: {error.get('Error')}: {cause[:2000]}"
     _reject_file(aws, event["bucket"], event["key"], event["name"], reason)
     _clean(aws.client("s3"), event["bucket"], event["name"])
     now = datetime.now(UTC)

@@ -139,3 +139,29 @@ def test_a_large_file_fans_out_and_gives_what_one_pass_gives(cloud, tmp_path):
     assert [e["status"] for e in executions] == ["SUCCEEDED"]
     work = s3.list_objects_v2(Bucket=cloud.outputs["LedgerBucketName"], Prefix="work/")
     assert "Contents" not in work
+
+
+def test_a_fan_out_that_fails_keeps_the_file_in_rejected_and_tells_operators(cloud):
+    """A part that cannot be read (here: gone from S3) stops the fan-out; nothing is silent."""
+    import time
+
+    s3, sfn = cloud.client("s3"), cloud.client("stepfunctions")
+    bucket = cloud.outputs["LedgerBucketName"]
+    s3.put_object(Bucket=bucket, Key="held/lost-part.csv", Body=(HEADER + ROWS[0]).encode())
+    [fan_out] = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+                 if m["name"].endswith("-ledger-fanout")]
+    execution = sfn.start_execution(stateMachineArn=fan_out, name="lost-part", input=json.dumps({
+        "bucket": bucket, "key": "held/lost-part.csv", "name": "lost-part.csv", "event_time": "2026-11-27T08:00:00Z",
+        "parts": [{"key": "work/lost-part.csv/part-00001.csv", "first_line": 2, "format": "csv"}]}))
+    deadline = time.monotonic() + 60
+    while (status := sfn.describe_execution(executionArn=execution["executionArn"]))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the fan-out did not end"
+        time.sleep(0.3)
+    assert status["status"] == "FAILED"
+    reason = s3.get_object(Bucket=bucket, Key="rejected/lost-part.csv.reason.txt")["Body"].read().decode()
+    assert reason == ("the fan-out failed: NoSuchKey: An error occurred (NoSuchKey) when calling the GetObject "
+                      "operation: The specified key does not exist.\n")
+    assert s3.get_object(Bucket=bucket, Key="rejected/lost-part.csv")["Body"].read().decode() == HEADER + ROWS[0]
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="held/")
+    [mail] = [m for m in cloud.mailbox.messages() if "lost-part.csv" in m.subject]
+    assert mail.to == ["operators@example.org"] and "rejected/" in mail.text
