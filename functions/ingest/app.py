@@ -91,7 +91,7 @@ def _write_rejects(s3: Any, bucket: str, name: str, rejects: list[RowError]) -> 
 def _detect(aws: Aws, key: str, report: IngestReport, event_time: str) -> dict[str, Any]:
     """Detection over every account the file touched, and the file's summary in the log."""
     _count_rows(report)
-    _detect_accounts(aws, report, event_time)
+    _detect_accounts(aws, report.accounts, report, event_time)
     return _log_summary(key, report)
 
 
@@ -100,8 +100,8 @@ def _count_rows(report: IngestReport) -> None:
     metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=len(report.rejects))
 
 
-def _detect_accounts(aws: Aws, report: IngestReport, event_time: str) -> None:
-    """Detection over `report.accounts`; one workflow per new case."""
+def _detect_accounts(aws: Aws, accounts: set[str], report: IngestReport, event_time: str) -> None:
+    """Detection over `accounts`, counted in `report`; one workflow per new case."""
     sfn = aws.client("stepfunctions")
 
     def start_workflow(case: Case) -> None:
@@ -114,7 +114,7 @@ def _detect_accounts(aws: Aws, report: IngestReport, event_time: str) -> None:
             logger.info("workflow already started", extra={"case_id": case.case_id})
 
     now = datetime.now(UTC)
-    detect_accounts(report.accounts, aws.transactions, aws.cases, _day(event_time), aws.settings, start_workflow,
+    detect_accounts(accounts, aws.transactions, aws.cases, _day(event_time), aws.settings, start_workflow,
                     report, record=lambda case, entry: aws.history.append(case, entry, now))
     metrics.add_metric(name="CasesOpened", unit=MetricUnit.Count, value=len(report.cases_opened))
 
@@ -176,8 +176,8 @@ def plan_detection(aws: Aws, event: dict[str, Any]) -> dict[str, Any]:
         report.rows_read += result["rows_read"]
         report.stored += result["stored"]
         report.repeated += result["repeated"]
-        for account, row in result["latest"].items():
-            report.latest[account] = max(tuple(row), report.latest.get(account, tuple(row)))
+        for account, (posting, txn_id, guarantor) in result["latest"].items():
+            report.saw(account, (posting, txn_id, guarantor))
         report.rejects += [RowError(**r) for r in result["rejects"]]
     _write_rejects(s3, bucket, name, report.rejects)
     _count_rows(report)
@@ -195,8 +195,8 @@ def plan_detection(aws: Aws, event: dict[str, Any]) -> dict[str, Any]:
 def detect_batch(aws: Aws, event: dict[str, Any]) -> dict[str, Any]:
     """One batch of touched accounts: detect them, open or update their cases."""
     body = aws.client("s3").get_object(Bucket=event["bucket"], Key=event["batch"]["key"])["Body"].read()
-    report = IngestReport(accounts=set(json.loads(body)))
-    _detect_accounts(aws, report, event["event_time"])
+    report = IngestReport()
+    _detect_accounts(aws, set(json.loads(body)), report, event["event_time"])
     return {"cases_opened": len(report.cases_opened), "cases_updated": len(report.cases_updated),
             "cases_reconciled": len(report.cases_reconciled)}
 

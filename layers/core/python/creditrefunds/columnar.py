@@ -123,16 +123,19 @@ def _figures(columns: dict[str, Any]) -> pa.Table:
     the latest stated patient state as keys that sort as (posting date, txn_id) does."""
     join = pc.binary_join_element_wise
     stated = join(columns["posting"], columns["txn_id"], columns["state"], KEY_SEPARATOR)
-    figures = pa.table({
+    return _fold([pa.table({
         "account_id": columns["account_id"], "cents": columns["cents"], "first": columns["first"],
         "latest": join(columns["posting"], columns["txn_id"], columns["guarantor_id"], columns["patient_id"],
                        KEY_SEPARATOR),
         "stated": pc.if_else(empty(columns["state"]), pa.scalar(None, pa.string()), stated),
-    }).group_by("account_id", use_threads=False).aggregate(_FOLD)  # fmt: skip
-    return figures.rename_columns(_FIGURES.names).cast(_FIGURES)
+    })], use_threads=False)  # fmt: skip
 
 
-_FOLD = [("cents", "sum"), ("first", "min"), ("latest", "max"), ("stated", "max")]
+def _fold(figures: list[pa.Table], use_threads: bool = True) -> pa.Table:
+    """Figures of the same accounts, from several tables, as one row per account."""
+    fold = [("cents", "sum"), ("first", "min"), ("latest", "max"), ("stated", "max")]
+    totals = pa.concat_tables(figures).group_by("account_id", use_threads=use_threads).aggregate(fold)
+    return totals.rename_columns(_FIGURES.names).cast(_FIGURES)
 
 
 def _figures_of_transactions(txns: list[Transaction]) -> pa.Table:
@@ -214,7 +217,7 @@ _FIELDS = [spec.name for spec in fields(Transaction)]
 
 def _summaries(figures: list[pa.Table]) -> dict[str, AccountSummary]:
     """The accounts detection looks at: those in credit, and their guarantors' debits (offsets)."""
-    totals = pa.concat_tables(figures).group_by("account_id").aggregate(_FOLD).rename_columns(_FIGURES.names)
+    totals = _fold(figures)
     cents = totals.column("cents")
     credit = pc.less(cents, 0)
     parts = pc.list_element(pc.split_pattern(totals.column("latest"), KEY_SEPARATOR), 2)
@@ -302,8 +305,7 @@ def scan(path: Path, on_reject: Callable[[RowError], Any]) -> Scan:
         if accepted:
             figures.append(_figures_of_transactions(accepted))
         if len(figures) > 64:
-            figures = [pa.concat_tables(figures).group_by("account_id").aggregate(_FOLD)
-                       .rename_columns(_FIGURES.names)]
+            figures = [_fold(figures)]
         ids.extend(segment.ids.chunks)
         offset += segment.rows
     all_ids = pa.chunked_array(ids, pa.string())

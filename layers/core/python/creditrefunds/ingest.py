@@ -29,12 +29,20 @@ class IngestReport:
     stored: int = 0
     repeated: int = 0
     rejects: list[RowError] = field(default_factory=list)
-    accounts: set[str] = field(default_factory=set)
     # account -> (posting date, txn_id, guarantor) of its latest row in the file: whose pool it is
     latest: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     cases_opened: list[str] = field(default_factory=list)
     cases_updated: list[str] = field(default_factory=list)
     cases_reconciled: list[str] = field(default_factory=list)
+
+    @property
+    def accounts(self) -> set[str]:
+        """The accounts the file touched."""
+        return set(self.latest)
+
+    def saw(self, account: str, row: tuple[str, str, str]) -> None:
+        """Keep `row` as the account's latest when it is later than the one kept."""
+        self.latest[account] = max(row, self.latest.get(account, row))
 
 
 ACTOR = "system:ingest"
@@ -76,9 +84,7 @@ def _store(pending: list[tuple[int, Transaction]], store: TransactionStore, repo
                          "the stored one is kept")
             )
             continue
-        report.accounts.add(txn.account_id)
-        row = (txn.posting_date.isoformat(), txn.txn_id, txn.guarantor_id)
-        report.latest[txn.account_id] = max(row, report.latest.get(txn.account_id, row))
+        report.saw(txn.account_id, (txn.posting_date.isoformat(), txn.txn_id, txn.guarantor_id))
         if outcome.result == "new":
             report.stored += 1
         else:
