@@ -43,9 +43,10 @@ SPLIT_THRESHOLD_BYTES, ROWS_PER_PART, DETECT_BATCH = 16 << 20, 250_000, 5_000  #
 LAMBDA_VCPU_AT_1024_MB = 1024 / 1769  # Lambda gives a full vCPU at 1769 MB, in proportion below
 VALIDATE = """
 import resource, sys
-from creditrefunds.ledger import check_readable, numbered_rows
-check_readable(sys.argv[1])
+from creditrefunds.domain.ledger import check_readable, numbered_rows
 with open(sys.argv[1], "rb") as stream:
+    check_readable(stream)
+    stream.seek(0)
     rows = sum(1 for _ in numbered_rows(stream, "csv"))
 usage = resource.getrusage(resource.RUSAGE_SELF)
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (large) parent.

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import IO
 
-from creditrefunds.ledger import OPTIONAL_FIELDS, REQUIRED_FIELDS
+from creditrefunds.domain.ledger import OPTIONAL_FIELDS, REQUIRED_FIELDS
 
 HEADER = list(REQUIRED_FIELDS) + list(OPTIONAL_FIELDS)
 STATES = ["TX", "CA", "NY", "FL", "IL", "OH", "PA", "GA"]

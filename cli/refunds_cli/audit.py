@@ -8,8 +8,11 @@ import json
 import sys
 from typing import Any
 
-from creditrefunds.cases import STATUSES
-from creditrefunds.history import History, public, verify_chain
+from creditrefunds.adapters.case_store import CaseStore
+from creditrefunds.adapters.history_store import HistoryStore
+from creditrefunds.domain.cells import safe_row
+from creditrefunds.domain.status import Status
+from creditrefunds.usecases import audit
 
 from refunds_cli.argtypes import iso_date
 from refunds_cli.target import Target
@@ -18,42 +21,32 @@ COLUMNS = ("case_id", "seq", "at", "actor", "action", "status_before", "status_a
            "account_id", "payer_id", "hash", "prev_hash")
 
 
-def _history(target: Target) -> History:
-    return History(target.table("HistoryTableName"))
+def _history(target: Target) -> HistoryStore:
+    return HistoryStore(target.table("HistoryTableName"))
 
 
-def case_items(target: Target, statuses: tuple[str, ...] = STATUSES) -> list[dict[str, Any]]:
+def _cases(target: Target) -> CaseStore:
+    return CaseStore(target.table("CasesTableName"))
+
+
+def case_items(target: Target, statuses: tuple[str, ...] = tuple(Status)) -> list[dict[str, Any]]:
     """Every case in `statuses`, through the by-status index, one status at a time (never a scan)."""
-    table = target.table("CasesTableName")
-    items: list[dict[str, Any]] = []
-    for status in statuses:
-        kwargs: dict[str, Any] = {"IndexName": "by-status", "KeyConditionExpression": "#s = :s",
-                                  "ExpressionAttributeNames": {"#s": "status"},
-                                  "ExpressionAttributeValues": {":s": status}}
-        while True:
-            page = table.query(**kwargs)
-            items += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return sorted(items, key=lambda item: item["case_id"])
+    return _cases(target).items_in(statuses)
 
 
 def verify(target: Target, case_id: str | None) -> int:
     """Walk the chains; 0 when all are whole, 1 naming each case and place that is not."""
-    history, cases = _history(target), target.table("CasesTableName")
+    history, cases = _history(target), _cases(target)
     ids = [case_id] if case_id else [item["case_id"] for item in case_items(target)]
     broken = 0
     records_seen = 0
     for cid in ids:
-        item = cases.get_item(Key={"case_id": cid}, ConsistentRead=True).get("Item")
-        records = history.records(cid)
-        if item is None and not records:
+        found = audit.verify(cases, history, cid)
+        if not found.known:
             print(f"refunds: no case {cid}", file=sys.stderr)
             return 2
-        head = (int(item["history_seq"]), item["history_hash"]) if item and "history_seq" in item else None
-        records_seen += len(records)
-        for problem in verify_chain(cid, records, head):
+        records_seen += found.records
+        for problem in found.breaks:
             print(f"BROKEN {problem}")
             broken += 1
     if broken:
@@ -64,7 +57,7 @@ def verify(target: Target, case_id: str | None) -> int:
 
 
 def show_case(target: Target, case_id: str, as_json: bool) -> int:
-    records = [public(r) for r in _history(target).records(case_id)]
+    records = audit.case_history(_history(target), case_id)
     if not records:
         print(f"refunds: no history for case {case_id}", file=sys.stderr)
         return 2
@@ -94,7 +87,7 @@ def search(target: Target, args: argparse.Namespace) -> int:
     elif args.csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(safe_row(row) for row in rows)
     else:
         for r in rows:
             print(f"{r['at']}  {r['case_id']}  {r['seq']:>3}  {r['action']:<15} {r['status_after'] or '-':<20} "
@@ -118,7 +111,7 @@ def register(commands: Any, target_of: Any) -> None:
     find = audit.add_parser("search", help="history records by account, patient, guarantor, payer, status, dates")
     for name in ("account", "patient", "guarantor", "payer"):
         find.add_argument(f"--{name}")
-    find.add_argument("--status", choices=STATUSES)
+    find.add_argument("--status", choices=list(Status))
     find.add_argument("--from", dest="date_from", type=iso_date)
     find.add_argument("--to", dest="date_to", type=iso_date)
     shape = find.add_mutually_exclusive_group()

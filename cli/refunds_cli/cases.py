@@ -6,9 +6,11 @@ import json
 import sys
 from typing import Any
 
-from creditrefunds.cases import STATUSES
-from creditrefunds.history import History, public
-from creditrefunds.money import money, money_text
+from creditrefunds.adapters.case_store import NO_DUE_DATE, CaseStore
+from creditrefunds.adapters.history_store import HistoryStore
+from creditrefunds.domain.money import money, money_text
+from creditrefunds.domain.status import Status
+from creditrefunds.usecases.audit import case_history
 
 from refunds_cli.audit import case_items
 from refunds_cli.target import Target
@@ -19,14 +21,14 @@ def summary(item: dict[str, Any]) -> dict[str, Any]:
     due = item.get("due_date")
     return {
         "case_id": item["case_id"], "account_id": item["account_id"], "status": item["status"],
-        "credit": money_text(item["credit"]), "due_date": None if due in (None, "9999-12-31") else due,
+        "credit": money_text(item["credit"]), "due_date": None if due in (None, NO_DUE_DATE) else due,
         "tier": int(item.get("tier", 0)), "escalation_level": int(item.get("escalation_level", 0)),
         "overdue": bool(item.get("overdue", False)),
     }  # fmt: skip
 
 
 def list_cases(target: Target, status: str | None, as_json: bool) -> int:
-    rows = [summary(item) for item in case_items(target, (status,) if status else STATUSES)]
+    rows = [summary(item) for item in case_items(target, (status,) if status else tuple(Status))]
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -40,13 +42,13 @@ def list_cases(target: Target, status: str | None, as_json: bool) -> int:
 
 
 def show_case(target: Target, case_id: str, as_json: bool) -> int:
-    item = target.table("CasesTableName").get_item(Key={"case_id": case_id}, ConsistentRead=True).get("Item")
+    item = CaseStore(target.table("CasesTableName")).item(case_id)
     if item is None:
         print(f"refunds: no case {case_id}", file=sys.stderr)
         return 2
     lines = [{k: (money_text(money(v)) if k == "amount" else v) for k, v in line.items()}
              for line in item.get("lines", [])]
-    history = [public(r) for r in History(target.table("HistoryTableName")).records(case_id)]
+    history = case_history(HistoryStore(target.table("HistoryTableName")), case_id)
     if as_json:
         print(json.dumps({**summary(item), "identified_on": item["identified_on"], "lines": lines,
                           "history": history}, indent=2))
@@ -67,7 +69,7 @@ def show_case(target: Target, case_id: str, as_json: bool) -> int:
 
 def register(commands: Any, target_of: Any) -> None:
     listing = commands.add_parser("cases", help="every case with its status, due date, tier, escalation, overdue")
-    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--status", choices=list(Status))
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=lambda a: list_cases(target_of(a), a.status, a.json))
     one = commands.add_parser("case", help="one case: its lines and its history")

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from boto3.dynamodb.conditions import Key
+
 from refunds_cli.localcloud.cloud import LocalCloud
 from refunds_cli.localcloud.mailbox import SentMail
 
@@ -35,7 +37,8 @@ class Story:
         self.cloud, self.out = cloud, out
         self.bucket = cloud.outputs["LedgerBucketName"]
         self.s3 = cloud.client("s3")
-        self.db = cloud.client("dynamodb")
+        self.cases = cloud.table("CasesTableName")
+        self.history = cloud.table("HistoryTableName")
 
     def say(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
@@ -59,10 +62,8 @@ class Story:
             time.sleep(0.5)
 
     def case(self, account: str) -> dict[str, Any]:
-        items = self.db.query(TableName=self.cloud.outputs["CasesTableName"], IndexName="by-account",
-                              KeyConditionExpression="account_id = :a",
-                              ExpressionAttributeValues={":a": {"S": account}})["Items"]
-        return {k: next(iter(v.values())) for k, v in items[0].items()} if items else {}
+        items = self.cases.query(IndexName="by-account", KeyConditionExpression=Key("account_id").eq(account))["Items"]
+        return items[0] if items else {}
 
     def mail(self, to_prefix: str, account: str, seen: int = 0) -> SentMail | None:
         found = [m for m in self.cloud.mailbox.messages()
@@ -159,8 +160,7 @@ def _print_rejects(story: Story, name: str) -> None:
 
 
 def _cases(story: Story) -> list[dict[str, Any]]:
-    items = story.db.scan(TableName=story.cloud.outputs["CasesTableName"])["Items"]
-    return sorted(({k: next(iter(v.values())) for k, v in i.items()} for i in items), key=lambda c: c["account_id"])
+    return sorted(story.cases.scan()["Items"], key=lambda c: c["account_id"])  # a demo's few cases
 
 
 def _print_cases(story: Story, title: str) -> None:
@@ -170,8 +170,7 @@ def _print_cases(story: Story, title: str) -> None:
         flag = "  OVERDUE" if case.get("overdue") else ""
         story.say(f"  {case['account_id']}  credit {case['credit']:>8}  due {due:<10}  tier {case['tier']}  "
                   f"{case['status']}{flag}")
-        for line in case["lines"]:
-            li = {k: next(iter(v.values())) for k, v in line["M"].items()}
+        for li in case["lines"]:
             target = f" -> {li['target_account_id']}" if "target_account_id" in li else ""
             story.say(f"      {li['action']:<8} {li['reason']:<20} {li.get('payee_type', '-'):<11} "
                       f"{li['amount']:>9}{target}")
@@ -192,10 +191,7 @@ def _print_outbound(story: Story) -> None:
 def _print_history(story: Story, account: str) -> None:
     case_id = story.case(account)["case_id"]
     story.say(f"\n6. The history of {account} ({case_id}), hash-chained:")
-    items = story.db.query(TableName=story.cloud.outputs["HistoryTableName"], KeyConditionExpression="case_id = :c",
-                           ExpressionAttributeValues={":c": {"S": case_id}})["Items"]
-    for item in items:
-        r = {k: next(iter(v.values())) for k, v in item.items()}
+    for r in story.history.query(KeyConditionExpression=Key("case_id").eq(case_id))["Items"]:
         story.say(f"  {r['seq']:>2} {r['at'][11:19]} {r['actor']:<28} {r['action']:<13} "
                   f"{r.get('status_before', '-'):>17} -> {r.get('status_after', '-'):<17} {r['hash'][:12]}")
 

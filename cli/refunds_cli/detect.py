@@ -3,7 +3,7 @@
 Two passes over the file keep memory to what the accounts need: the first validates every
 row and sums each account's balance; the second reads again only the rows of the accounts
 that are in credit, which the rules then split. A clean-shaped CSV file takes the columnar
-passes (`creditrefunds.columnar`); any other file the reference reader, with the same answer.
+passes (`refunds_cli.columnar`); any other file the reference reader, with the same answer.
 """
 
 from __future__ import annotations
@@ -14,11 +14,25 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from creditrefunds import columnar
-from creditrefunds.cases import Case
-from creditrefunds.detection import AccountSummary, detect_cases
-from creditrefunds.ledger import RowError, Transaction, read_ledger
-from creditrefunds.settings import Settings
+from creditrefunds.domain.cases import Case
+from creditrefunds.domain.detection import AccountSummary, detect_cases
+from creditrefunds.domain.ledger import RowError, Transaction, read_ledger
+from creditrefunds.domain.settings import Settings, SettingsError, parse_settings
+
+from refunds_cli import columnar
+
+
+def load_settings(path: Path | None) -> Settings:
+    """DOMAIN.md's defaults, overridden by the JSON file at `path` when given."""
+    if path is None:
+        return Settings()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise SettingsError(f"cannot read settings file {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise SettingsError(f"settings file {path} is not valid JSON: {error}") from None
+    return parse_settings(text, f"settings file {path}")
 
 
 def detect_file(

@@ -19,7 +19,7 @@ from refunds_cli.localcloud.names import DEFAULT_STACK_NAME
 from refunds_cli.target import Target, TargetError, connect
 
 if TYPE_CHECKING:
-    from creditrefunds.ledger import RowError
+    from creditrefunds.domain.ledger import RowError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,10 +94,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_detect(args: argparse.Namespace) -> int:
     """Detect credit balances in a ledger file; one JSON case per line on standard output."""
-    from creditrefunds.ledger import LedgerUnreadable, format_for
-    from creditrefunds.settings import SettingsError, load_settings
+    from creditrefunds.domain.ledger import LedgerUnreadable, format_for
+    from creditrefunds.domain.settings import SettingsError
 
-    from refunds_cli.detect import detect_file, write_cases
+    from refunds_cli.detect import detect_file, load_settings, write_cases
 
     rejected = 0
     try:

@@ -10,36 +10,38 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from creditrefunds.history import History
-from creditrefunds.ledger_store import TransactionStore
-from creditrefunds.reports import (
+from creditrefunds.adapters.case_store import stored_from_item
+from creditrefunds.adapters.history_store import HistoryStore
+from creditrefunds.adapters.transactions import TransactionStore
+from creditrefunds.domain.cells import safe_row
+from creditrefunds.domain.reports import (
     BUCKETS,
     CMS838_COLUMNS,
-    RESOLVED,
     Aging,
-    StoredCase,
+    ReportedCase,
     aging,
     cms838_rollup,
     cms838_rows,
     quarter_range,
 )
-from creditrefunds.stores import case_from_item
+from creditrefunds.domain.status import RESOLVED
 
 from refunds_cli.argtypes import iso_date, positive_amount
 from refunds_cli.audit import case_items
 from refunds_cli.target import Target
 
 
-def stored_cases(target: Target) -> list[StoredCase]:
+def stored_cases(target: Target) -> list[ReportedCase]:
     """Every case with its status; resolved ones with the day their history says they closed."""
-    history = History(target.table("HistoryTableName"))
+    history = HistoryStore(target.table("HistoryTableName"))
     cases = []
     for item in case_items(target):
+        stored = stored_from_item(item)
         closed_on = None
-        if item["status"] in RESOLVED:
-            closing = [r for r in history.records(item["case_id"]) if r.get("status_after") in RESOLVED]
+        if stored.status in RESOLVED:
+            closing = [r for r in history.records(stored.case.case_id) if r.get("status_after") in RESOLVED]
             closed_on = date.fromisoformat(closing[0]["at"][:10]) if closing else None
-        cases.append(StoredCase(case_from_item(item), item["status"], bool(item.get("overdue")), closed_on))
+        cases.append(ReportedCase(stored.case, stored.status, stored.overdue, closed_on))
     return cases
 
 
@@ -131,7 +133,7 @@ def cmd_cms838(target: Target, args: argparse.Namespace) -> int:
         columns = CMS838_COLUMNS
     writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(safe_row(row) for row in rows)
     return 0
 
 

@@ -10,22 +10,25 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
-from creditrefunds.aws import Aws
-from creditrefunds.history import public, verify_chain
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from creditrefunds.adapters.config import FunctionConfig
+from creditrefunds.adapters.services import lazy_services
+from creditrefunds.usecases import audit
 
-logger = Logger()
+logger, tracer = Logger(), Tracer()
 app = LambdaFunctionUrlResolver()
+services = lazy_services(FunctionConfig)
 
 
 @app.get("/cases/<case_id>/history")
 def case_history(case_id: str) -> dict[str, Any]:
-    records = Aws().history.records(case_id)
+    records = audit.case_history(services().history, case_id)
     if not records:
         raise NotFoundError(f"no history for case {case_id}")
-    return {"case_id": case_id, "records": [public(r) for r in records]}
+    return {"case_id": case_id, "records": records}
 
 
 @app.get("/verify")
@@ -33,11 +36,8 @@ def verify() -> dict[str, Any]:
     case_id = app.current_event.get_query_string_value("case")
     if not case_id:
         raise BadRequestError("give the case to verify: /verify?case=CASE_ID")
-    aws = Aws()
-    item = aws.cases.get(case_id)
-    head = (int(item["history_seq"]), item["history_hash"]) if item and "history_seq" in item else None
-    breaks = verify_chain(case_id, aws.history.records(case_id), head)
-    return {"case_id": case_id, "whole": not breaks, "breaks": [str(b) for b in breaks]}
+    found = audit.verify(services().cases, services().history, case_id)
+    return {"case_id": case_id, "whole": not found.breaks, "breaks": [str(b) for b in found.breaks]}
 
 
 @app.get("/search")
@@ -45,12 +45,10 @@ def search() -> dict[str, Any]:
     query = app.current_event.get_query_string_value
     filters = {name: query(name) or "" for name in ("account", "patient", "guarantor", "payer", "status")}
     try:
-        start = date.fromisoformat(query("from")) if query("from") else None
-        end = date.fromisoformat(query("to")) if query("to") else None
-        records = Aws().history.search(filters, start, end)
+        start, end = (date.fromisoformat(query(d)) if query(d) else None for d in ("from", "to"))
+        return {"records": audit.search(services().history, filters, start, end)}
     except ValueError as error:
         raise BadRequestError(str(error)) from None
-    return {"records": [{"case_id": r["case_id"], **public(r)} for r in records]}
 
 
 @app.not_found
@@ -59,5 +57,6 @@ def unknown(_: Exception) -> Response:
 
 
 @logger.inject_lambda_context(log_event=False)  # query strings may name patients
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

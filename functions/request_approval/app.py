@@ -5,30 +5,28 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger
-from creditrefunds.approvals import approval_email, approver_for, mask_name
-from creditrefunds.aws import Aws
-from creditrefunds.history import Entry
-from creditrefunds.stores import case_from_item
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from creditrefunds.adapters.config import ApprovalConfig
+from creditrefunds.adapters.services import lazy_services
+from creditrefunds.usecases.approval import request_approval
 
-logger = Logger()
+logger, tracer = Logger(), Tracer()
+services = lazy_services(ApprovalConfig)
+
+
+class ApprovalTask(BaseModel):
+    case_id: str
+    tier: int
+    task_token: str
 
 
 @logger.inject_lambda_context(log_event=False)  # the event carries the task token: never logged
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    aws, now = Aws(), datetime.now(UTC)
-    item = aws.cases.require(event["case_id"])
-    case = case_from_item(item)
-    tier = int(event["tier"])
-    approver = approver_for(tier, aws.env)
-    approval = aws.approvals.create(case, tier, approver, event["task_token"], now,
-                                    aws.int_env("APPROVAL_LINK_TTL_SECONDS", 7 * 86400))
-    link = aws.env["APPROVAL_SITE_URL"].rstrip("/") + f"/approve/{approval.approval_id}"
-    masked = mask_name(aws.transactions.patient_name(case.account_id))
-    subject, text, html_body = approval_email(case, approval, link, masked)
-    aws.mail([approver], subject, text, html_body, now)
-    aws.cases.set_status(case.case_id, "AWAITING_APPROVAL", approval_id=approval.approval_id, tier=tier)
-    aws.history.append(case, Entry("system:request-approval", "EMAILED", item["status"], "AWAITING_APPROVAL",
-                                   f"approval asked of the tier {tier} approver {approver}", case.refund_total), now)
-    logger.info("approval requested", extra={"case_id": case.case_id, "tier": tier})
-    return {"case_id": case.case_id, "tier": tier}
+@tracer.capture_lambda_handler(capture_response=False)
+@event_parser(model=ApprovalTask)
+def lambda_handler(task: ApprovalTask, context: LambdaContext) -> dict[str, Any]:
+    ports = services()
+    config = ports.config
+    return request_approval(ports, task.case_id, task.tier, task.task_token, config.approvers,
+                            config.approval_site_url, config.approval_link_ttl_seconds, datetime.now(UTC))

@@ -1,8 +1,17 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
 from refunds_cli.localcloud.cloud import LocalCloud
+
+_deserialize = TypeDeserializer().deserialize
+
+
+def plain(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item from the low-level client as Python values."""
+    return {name: _deserialize(value) for name, value in item.items()}
 
 
 def wait_for_executions(cloud: LocalCloud, names: set[str], timeout: float = 60.0) -> list[dict]:
@@ -34,7 +43,7 @@ def case_of(cloud: LocalCloud, account: str) -> dict:
         TableName=cloud.outputs["CasesTableName"], IndexName="by-account",
         KeyConditionExpression="account_id = :a", ExpressionAttributeValues={":a": {"S": account}})["Items"]
     assert len(items) == 1, items
-    return {k: next(iter(v.values())) for k, v in items[0].items()}
+    return plain(items[0])
 
 
 def wait_for_status(cloud: LocalCloud, account: str, statuses: set[str], timeout: float = 45.0) -> dict:
@@ -74,5 +83,4 @@ def history_actions(cloud: LocalCloud, case_id: str) -> list[tuple[str, str | No
     items = cloud.client("dynamodb").query(
         TableName=cloud.outputs["HistoryTableName"], KeyConditionExpression="case_id = :c",
         ExpressionAttributeValues={":c": {"S": case_id}})["Items"]
-    return [(i["action"]["S"], i.get("status_before", {}).get("S"), i.get("status_after", {}).get("S"))
-            for i in items]
+    return [(r["action"], r.get("status_before"), r.get("status_after")) for r in map(plain, items)]

@@ -14,9 +14,11 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from creditrefunds.cases import Case, Line
-from creditrefunds.history import Entry, History
-from creditrefunds.stores import CaseStore
+from creditrefunds.adapters.case_store import CaseStore
+from creditrefunds.adapters.history_store import HistoryStore
+from creditrefunds.domain.cases import Case, Line
+from creditrefunds.domain.history import Entry
+from creditrefunds.domain.status import STILL_OWED
 
 from tests.conftest import ROOT
 
@@ -38,8 +40,9 @@ def seeded_case(cloud, case_id: str, account: str, patient: str, payer: str | No
     payee = ("MEDICARE", payer) if payer else ("PATIENT", "G-" + patient)
     case = Case(case_id, account, patient, "G-" + patient, Decimal("40.00"), date(2026, 9, 1),
                 [Line("REFUND", "PAYER_OVERPAYMENT", *payee, Decimal("40.00"), date(2026, 10, 31))], tier=1)
-    CaseStore(cases_table).open_new(case)
-    history = History(history_table, cases_table)
+    store = CaseStore(cases_table)
+    store.open_new(case)
+    history = HistoryStore(history_table, store)
     for day, action, before, after, amount in steps:
         at = datetime(2026, day[0], day[1], 12, 0, tzinfo=UTC)
         history.append(case, Entry("system:test", action, before, after, "seeded", amount), at)
@@ -53,8 +56,7 @@ def test_every_step_of_the_sample_writes_history_and_the_chains_verify(cloud):
     s3.upload_file(str(ROOT / "events/ledger-sample.csv"), cloud.outputs["LedgerBucketName"], "incoming/hist.csv")
     cloud.wait_idle()
     wait_for_status(cloud, "ACC-3003", {"WORK_ITEM"})
-    cases = {i["account_id"]["S"]: i["case_id"]["S"] for i in cloud.client("dynamodb").scan(
-        TableName=cloud.outputs["CasesTableName"])["Items"]}
+    cases = {i["account_id"]: i["case_id"] for i in cloud.table("CasesTableName").scan()["Items"]}
     history_until(cloud, cases["ACC-3003"], "REVIEWED")
     done = refunds(cloud, "audit", "case", cases["ACC-3003"], "--json")
     assert done.returncode == 0, done.stderr
@@ -84,7 +86,7 @@ def test_search_answers_from_keys_and_indexes_exactly(cloud):
         requests.append((model.name, params.get("IndexName")))
 
     history_table.meta.client.meta.events.register("before-parameter-build.dynamodb", record)
-    history = History(history_table)
+    history = HistoryStore(history_table)
 
     def found(filters, start=None, end=None):
         requests.clear()
@@ -184,11 +186,9 @@ def test_reports_through_the_command_line(cloud, tmp_path):
                    str(chart))
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    items = cloud.client("dynamodb").scan(TableName=cloud.outputs["CasesTableName"])["Items"]
-    owed = [i for i in items if i["status"]["S"] in ("OPEN", "AWAITING_APPROVAL", "INVESTIGATING", "APPROVED",
-                                                   "WORK_ITEM", "FAILED")]
+    owed = [i for i in cloud.table("CasesTableName").scan()["Items"] if i["status"] in STILL_OWED]
     assert report["total"]["count"] == len(owed)
-    assert Decimal(report["total"]["amount"]) == sum(Decimal(i["credit"]["N"]) for i in owed)
+    assert Decimal(report["total"]["amount"]) == sum(i["credit"] for i in owed)
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = refunds(cloud, "report", "aging", "--as-of", "2026-11-27")
     assert text.returncode == 0 and "OVERDUE" in text.stdout and "days to resolve" in text.stdout

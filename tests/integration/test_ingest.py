@@ -10,6 +10,8 @@ from decimal import Decimal
 
 from boto3.dynamodb.conditions import Key
 
+from .conftest import plain
+
 HEADER = "txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,payer_type,payer_id,patient_state\n"
 ROWS = [
     "OV-1,OV-ACC,OV-P,OV-G,CHARGE,100.00,2026-09-01,,,TX\n",
@@ -33,7 +35,7 @@ def stored_ids(cloud, account: str) -> list[str]:
     items = cloud.client("dynamodb").query(
         TableName=cloud.outputs["TransactionsTableName"], KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": f"ACCT#{account}"}})["Items"]
-    return sorted(i["txn_id"]["S"] for i in items)
+    return sorted(plain(i)["txn_id"] for i in items)
 
 
 def test_overlapping_extracts_count_each_transaction_once_and_report_a_conflict(cloud, tmp_path):
@@ -48,7 +50,7 @@ def test_overlapping_extracts_count_each_transaction_once_and_report_a_conflict(
         cloud.wait_idle()
     assert stored_ids(cloud, "OV-ACC") == ["OV-1", "OV-2", "OV-3"]
     [case] = cases_of(cloud, "OV-ACC")
-    assert Decimal(case["credit"]["N"]) == Decimal("40.00")  # 100 - 80 - 60: OV-2 counted once, OV-1 as first stored
+    assert plain(case)["credit"] == Decimal("40.00")  # 100 - 80 - 60: OV-2 counted once, OV-1 as first stored
     errors = cloud.client("s3").get_object(Bucket=cloud.outputs["LedgerBucketName"],
                                            Key="rejected/extract-2.csv.errors.jsonl")["Body"].read().decode()
     assert [json.loads(line) for line in errors.splitlines()] == [{
@@ -76,7 +78,7 @@ def test_drop_names_a_missing_file(cloud, tmp_path):
 
 def stored_case(cloud, account: str) -> dict | None:
     """The account's case as `refunds detect` prints one, or None."""
-    from creditrefunds.stores import case_from_item
+    from creditrefunds.adapters.case_store import case_from_item
 
     table = cloud.table("CasesTableName")
     items = table.query(IndexName="by-account", KeyConditionExpression=Key("account_id").eq(account))["Items"]

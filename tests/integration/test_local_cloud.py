@@ -11,6 +11,7 @@ from decimal import Decimal
 import yaml
 from refunds_cli.localcloud.cloud import LocalCloud
 from refunds_cli.localcloud.template import sam_transform
+from refunds_cli.localcloud.web import function_url_event
 
 from tests.conftest import ROOT
 
@@ -72,25 +73,23 @@ def test_a_file_in_incoming_reaches_ingest_and_opens_cases_once(cloud):
     bucket = cloud.outputs["LedgerBucketName"]
     s3.upload_file(str(ROOT / "events/ledger-sample.csv"), bucket, "incoming/sample.csv")
     cloud.wait_idle()
-    table = cloud.outputs["CasesTableName"]
     def sample_cases() -> dict[str, dict]:  # other tests share the cloud: keep to the sample's accounts
-        items = cloud.client("dynamodb").scan(TableName=table)["Items"]
-        return {i["account_id"]["S"]: i for i in items if i["account_id"]["S"].startswith("ACC-")}
+        items = cloud.table("CasesTableName").scan()["Items"]
+        return {i["account_id"]: i for i in items if i["account_id"].startswith("ACC-")}
 
     cases = sample_cases()
     assert sorted(cases) == ["ACC-1001", "ACC-2002", "ACC-3003", "ACC-4004", "ACC-5005"]
-    assert Decimal(cases["ACC-2002"]["credit"]["N"]) == Decimal("3400.00")
+    assert cases["ACC-2002"]["credit"] == Decimal("3400.00")
     errors = s3.get_object(Bucket=bucket, Key="rejected/sample.csv.errors.jsonl")["Body"].read().decode()
     assert [json.loads(line)["txn_id"] for line in errors.splitlines()] == ["S-0021", "S-0022"]
     for account, status in (("ACC-3003", "WORK_ITEM"), ("ACC-4004", "WORK_ITEM"), ("ACC-1001", "AWAITING_APPROVAL")):
         wait_for_status(cloud, account, {status})
-    names = {i["case_id"]["S"] for i in cases.values()}
+    names = {i["case_id"] for i in cases.values()}
     executions = cloud.client("stepfunctions").list_executions(
         stateMachineArn=cloud.outputs["RefundStateMachineArn"])["executions"]
     assert {e["name"] for e in executions} >= names
-    work_item = cloud.client("dynamodb").get_item(
-        TableName=table, Key={"case_id": cases["ACC-3003"]["case_id"]})["Item"]
-    assert work_item["status"]["S"] == "WORK_ITEM"
+    work_item = cloud.table("CasesTableName").get_item(Key={"case_id": cases["ACC-3003"]["case_id"]})["Item"]
+    assert work_item["status"] == "WORK_ITEM"
 
     # The same file again, under another name: nothing new is stored or opened.
     s3.upload_file(str(ROOT / "events/ledger-sample.csv"), bucket, "incoming/sample-again.csv")
@@ -143,6 +142,8 @@ def test_a_table_and_function_added_to_the_template_appear_with_no_other_change(
     (tmp_path / "template.yaml").write_text(text.replace("\nResources:\n", "\nResources:\n" + extra + "\n", 1))
     with LocalCloud(tmp_path, stack_name="extra", quiet=True) as other:
         other.client("dynamodb").describe_table(TableName=other.stack.physical["ExtraTable"])
-        answer = other.client("lambda").invoke(FunctionName=other.stack.physical["ExtraFunction"], Payload=b"{}")
+        event = function_url_event("GET", "/nowhere", {}, b"", "127.0.0.1")
+        answer = other.client("lambda").invoke(FunctionName=other.stack.physical["ExtraFunction"],
+                                               Payload=json.dumps(event).encode())
         assert json.load(answer["Payload"])["statusCode"] == 404
     shutil.rmtree(tmp_path, ignore_errors=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from creditrefunds.cases import Case
-from creditrefunds.detection import detect
-from creditrefunds.ledger import Transaction, parse_row
-from creditrefunds.settings import Settings
+from creditrefunds.domain.cases import Case
+from creditrefunds.domain.detection import detect
+from creditrefunds.domain.ledger import Transaction, parse_row
+from creditrefunds.domain.settings import Settings
 
 AS_OF = date(2026, 10, 1)
 _counter = iter(range(1, 1_000_000))

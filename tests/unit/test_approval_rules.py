@@ -1,20 +1,40 @@
-"""The approval's pure parts: masking, the mail, the wait before escalation, the paused clock (issue 4)."""
+"""The approval's pure parts: masking, the mail, links, decisions, the wait, the paused clock (issue 4)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from creditrefunds.approvals import Approval, approval_email, can_investigate, mask_name
-from creditrefunds.cases import Case, Line
-from creditrefunds.review import approval_wait_seconds, pause_clock
+import pytest
+from creditrefunds.domain.approvals import (
+    Approval,
+    LinkRefused,
+    LinkState,
+    Outcome,
+    can_investigate,
+    mask_name,
+    may_decide,
+    paused_days,
+    read_decision,
+    usable,
+)
+from creditrefunds.domain.cases import Case, Line
+from creditrefunds.domain.mail import approval_request
+from creditrefunds.domain.review import approval_wait_seconds, pause_clock
+from creditrefunds.domain.status import Status
 
 TODAY = date(2026, 11, 27)
+NOW = datetime(2026, 11, 27, 9, tzinfo=UTC)
 
 
 def case(due: date, payee_type: str = "PATIENT") -> Case:
     return Case("CB-1", "ACC-1", "P1", "G1", Decimal("60.00"), TODAY,
                 [Line("REFUND", "PATIENT_OVERPAYMENT", payee_type, "G1", Decimal("60.00"), due)], tier=1)
+
+
+def approval(state: LinkState = LinkState.PENDING, expires_at: int | None = None) -> Approval:
+    expires = int(NOW.timestamp()) + 60 if expires_at is None else expires_at
+    return Approval("id", "CB-1", 1, "a@example.org", "60.00", expires, state)
 
 
 def test_names_are_masked_to_initials():
@@ -24,13 +44,40 @@ def test_names_are_masked_to_initials():
 
 
 def test_the_mail_carries_the_case_but_not_the_name():
-    subject, text, html = approval_email(case(date(2026, 12, 27)),
-                                         Approval("id", "CB-1", 1, "a@example.org", "60.00", 0, "PENDING"),
-                                         "https://approve.example/approve/id", "R*****, A**")
-    assert subject == "Refund approval needed: 60.00 on account ACC-1 (tier 1, due 2026-12-27)"
-    for body in (text, html):
+    mail = approval_request(case(date(2026, 12, 27)), approval(), "https://approve.example/approve/id", "R*****, A**")
+    assert mail.to == ("a@example.org",)
+    assert mail.subject == "Refund approval needed: 60.00 on account ACC-1 (tier 1, due 2026-12-27)"
+    for body in (mail.text, mail.html):
         assert "R*****, A**" in body and "PATIENT_OVERPAYMENT" in body and "https://approve.example/approve/id" in body
         assert "Rivera" not in body
+
+
+def test_a_link_decides_only_while_pending_and_unexpired():
+    assert usable(approval(), NOW).approval_id == "id"
+    for refused, status, words in [(None, 404, "unknown"), (approval(LinkState.USED), 410, "already been used"),
+                                   (approval(LinkState.SUPERSEDED), 410, "escalated"),
+                                   (approval(expires_at=int(NOW.timestamp())), 410, "expired")]:
+        with pytest.raises(LinkRefused) as error:
+            usable(refused, NOW)
+        assert error.value.status == status and words in error.value.message
+
+
+def test_a_decision_needs_a_button_a_reason_to_reject_and_medicare_to_investigate():
+    patient, medicare = case(TODAY), case(TODAY, "MEDICARE")
+    assert read_decision({"decision": "approve"}, patient).outcome is Outcome.APPROVED
+    assert read_decision({"decision": "reject", "reason": " disputed "}, patient).reason == "disputed"
+    assert read_decision({"decision": "investigate"}, medicare).outcome.status_after is Status.INVESTIGATING
+    for form, words in [({}, "Choose"), ({"decision": "reject", "reason": "  "}, "needs a reason"),
+                        ({"decision": "investigate"}, "Medicare and Medicaid")]:
+        with pytest.raises(ValueError, match=words):
+            read_decision(form, patient)
+
+
+def test_whoever_prepared_or_reviewed_a_case_may_not_decide_it():
+    history = [{"actor": "system:ingest", "action": "DETECTED"}, {"actor": "a@example.org", "action": "REVIEWED"},
+               {"actor": "b@example.org", "action": "EMAILED"}]
+    assert not may_decide("a@example.org", history)
+    assert may_decide("b@example.org", history) and may_decide("c@example.org", history)
 
 
 def test_the_wait_is_the_tiers_unless_the_lead_or_the_due_date_comes_first():
@@ -46,3 +93,8 @@ def test_an_investigation_moves_only_medicare_and_medicaid_due_dates():
     patient = pause_clock(case(date(2027, 1, 26), "PATIENT"), 90)
     assert medicare.due_date == date(2027, 4, 26) and patient.due_date == date(2027, 1, 26)
     assert can_investigate(case(TODAY, "MEDICAID")) and not can_investigate(case(TODAY, "COMMERCIAL"))
+
+
+def test_investigations_pause_the_clock_at_most_180_days_in_all():
+    assert paused_days(90 * 86400, 86400, 0, 180) == 90
+    assert paused_days(90 * 86400, 86400, 150, 180) == 180

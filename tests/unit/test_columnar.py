@@ -6,11 +6,11 @@ import io
 from unittest import mock
 
 import pytest
-from creditrefunds import columnar
-from creditrefunds.ledger import RowError, read_ledger
-from creditrefunds.settings import Settings
+from creditrefunds.domain.ledger import RowError, read_ledger
+from creditrefunds.domain.settings import Settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from refunds_cli import columnar
 from refunds_cli.detect import detect_file, detect_file_by_rows
 
 from .helpers import AS_OF

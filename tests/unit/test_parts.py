@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from creditrefunds.ledger import RowError, numbered_rows
-from creditrefunds.parts import detection_batches, split_ledger
+from creditrefunds.domain.ledger import RowError, numbered_rows
+from creditrefunds.domain.parts import detection_batches, split_ledger
 
 HEADER = "txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date\n"
 
@@ -24,15 +24,15 @@ def test_one_guarantor_larger_than_a_batch_is_one_batch():
     assert detection_batches({}, 3) == []
 
 
-def test_parts_keep_their_rows_and_line_numbers(tmp_path):
+def test_parts_keep_their_rows_and_line_numbers():
     rows = [f"T{n},A{n % 4},P,G,CHARGE,1.00,2026-09-01\n" for n in range(10)]
     rows[4] = 'T4,A0,"P\nmore",G,CHARGE,x,2026-09-01\n'  # a record over two lines, and a bad amount
-    source = tmp_path / "ledger.csv"
-    source.write_text(HEADER + "".join(rows))
-    parts = split_ledger(source, "csv", 3, tmp_path)
-    assert [(p.first_line, p.rows) for p in parts] == [(2, 3), (5, 3), (9, 3), (12, 1)]
-    whole = list(numbered_rows(io.BytesIO(source.read_bytes()), "csv"))
-    pieces = [item for p in parts for item in numbered_rows(io.BytesIO(p.path.read_bytes()), "csv", p.first_line)]
+    source = (HEADER + "".join(rows)).encode()
+    parts = list(split_ledger(io.BytesIO(source), "csv", 3))
+    assert [(p.name, p.first_line, p.rows) for p in parts] == [
+        ("part-00001", 2, 3), ("part-00002", 5, 3), ("part-00003", 9, 3), ("part-00004", 12, 1)]
+    whole = list(numbered_rows(io.BytesIO(source), "csv"))
+    pieces = [item for p in parts for item in numbered_rows(io.BytesIO(p.text.encode()), "csv", p.first_line)]
     assert pieces == whole
     [error] = [item for _, item in pieces if isinstance(item, RowError)]
     assert (error.line, error.field) == (6, "amount")

@@ -8,10 +8,10 @@ import json
 from collections import defaultdict
 from decimal import Decimal
 
-from creditrefunds.detection import detect
-from creditrefunds.ledger import read_ledger
-from creditrefunds.settings import Settings
-from creditrefunds.split import cancel_reversals
+from creditrefunds.domain.detection import detect
+from creditrefunds.domain.ledger import read_ledger
+from creditrefunds.domain.settings import Settings
+from creditrefunds.domain.split import cancel_reversals
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -6,8 +6,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from creditrefunds.cases import Case, Line
-from creditrefunds.reports import StoredCase, aging, bucket_of, cms838_rollup, cms838_rows, quarter_range
+from creditrefunds.domain.cases import Case, Line
+from creditrefunds.domain.reports import ReportedCase, aging, bucket_of, cms838_rollup, cms838_rows, quarter_range
 
 from .helpers import row
 
@@ -17,7 +17,7 @@ AS_OF = date(2026, 11, 1)
 def stored(case_id, identified, status, lines, overdue=False, closed_on=None):
     credit = sum((li.amount for li in lines), Decimal("0.00"))
     case = Case(case_id, "A-" + case_id, "P1", "G1", credit, identified, lines, tier=1)
-    return StoredCase(case, status, overdue, closed_on)
+    return ReportedCase(case, status, overdue, closed_on)
 
 
 def line(payee_type, amount, due=date(2026, 12, 31), action="REFUND", reason="PAYER_OVERPAYMENT"):
@@ -80,7 +80,7 @@ def test_cms838_row_carries_every_field_from_the_case_and_the_ledger():
         Line("REFUND", "MSP_OTHER_PRIMARY", "MEDICARE", "MAC-J1", Decimal("3100.00"), date(2026, 10, 4)),
         Line("REFUND", "PAYER_OVERPAYMENT", "COMMERCIAL", "KAISER", Decimal("300.00"), date(2026, 11, 30)),
     ], tier=2)
-    [detail] = cms838_rows(StoredCase(case, "REFUND_ISSUED"), txns)
+    [detail] = cms838_rows(ReportedCase(case, "REFUND_ISSUED"), txns)
     assert detail == {
         "case_id": "CB-2", "beneficiary_name": "Chen, Robert", "mbi": "1EG4TE5MK73", "icn": "ICN-2026213000101",
         "type_of_bill": "111", "admit_date": "2026-07-01", "discharge_date": "2026-07-04",
@@ -88,11 +88,11 @@ def test_cms838_row_carries_every_field_from_the_case_and_the_ledger():
         "amount_repaid": "3100.00", "method": "claim adjustment", "amount_outstanding": "0.00",
         "reason_code": "2", "comments": "MSP_OTHER_PRIMARY; account A2; status REFUND_ISSUED",
     }
-    [waiting] = cms838_rows(StoredCase(case, "AWAITING_APPROVAL"), txns)
+    [waiting] = cms838_rows(ReportedCase(case, "AWAITING_APPROVAL"), txns)
     assert (waiting["amount_repaid"], waiting["amount_outstanding"]) == ("0.00", "3100.00")
     duplicate = Case("CB-3", "A2", "P2", "G2", Decimal("50.00"), date(2026, 10, 9), [
         Line("REFUND", "DUPLICATE_PAYMENT", "MEDICARE", "MAC-J1", Decimal("50.00"), date(2026, 12, 8))])
-    rows = [detail, *cms838_rows(StoredCase(duplicate, "OPEN"), txns)]
+    rows = [detail, *cms838_rows(ReportedCase(duplicate, "OPEN"), txns)]
     assert rows[1]["reason_code"] == "1"
     assert cms838_rollup(rows) == [
         {"quarter": "2026Q4", "reason_code": "1", "credits": "1", "credit_amount": "50.00", "amount_repaid": "0.00",

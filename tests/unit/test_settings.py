@@ -1,32 +1,50 @@
-"""Settings reach the functions from the template's RuleSettings parameter (issue 3)."""
+"""Settings reach the functions from the template's RuleSettings parameter (issue 3), read once as
+each function's typed config."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
-from creditrefunds.aws import Aws
-from creditrefunds.settings import SettingsError
+from creditrefunds.adapters.config import ConfigError, FunctionConfig, WaitConfig, read_config
 from refunds_cli.localcloud.template import load_template
 
 from tests.conftest import ROOT
+
+GLOBALS = {name: "x" for name in ("LEDGER_BUCKET", "TRANSACTIONS_TABLE", "CASES_TABLE", "HISTORY_TABLE",
+                                  "APPROVALS_TABLE", "REFUNDS_TABLE", "SENDER_EMAIL", "OPERATORS_EMAIL",
+                                  "COMPLIANCE_OFFICER_EMAIL", "EVENT_SOURCE")}
+GLOBALS |= {"SECONDS_PER_DAY": "86400", "INVESTIGATION_PAUSE_SECONDS": "600", "RULE_SETTINGS": "{}"}
 
 
 def test_the_functions_take_their_rules_settings_from_the_template():
     template = load_template(ROOT / "template.yaml")
     assert template["Parameters"]["RuleSettings"]["Default"] == "{}"
     assert "RULE_SETTINGS" in template["Globals"]["Function"]["Environment"]["Variables"]
-    settings = Aws({"RULE_SETTINGS": '{"tier2_threshold": "500.00", "patient_state_refund_days": {"NY": 45}}'}).settings
+    rules = '{"tier2_threshold": "500.00", "patient_state_refund_days": {"NY": 45}}'
+    settings = read_config(FunctionConfig, {**GLOBALS, "RULE_SETTINGS": rules}).rule_settings
     assert settings.tier_for(Decimal("600.00")) == 2
     assert settings.patient_days("NY") == 45
     assert settings.patient_days("TX") == 30  # a table setting adds to DOMAIN.md's table, never drops from it
 
 
+def test_every_global_variable_of_the_template_is_read_and_nothing_more():
+    template = load_template(ROOT / "template.yaml")
+    given = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    read = {name.upper() for name in FunctionConfig.model_fields}
+    assert read <= given, read - given
+
+
 def test_defaults_when_the_parameter_is_empty():
-    assert Aws({"RULE_SETTINGS": "{}"}).settings.tier_for(Decimal("600.00")) == 1
-    assert Aws({}).settings.patient_days("TX") == 30
+    assert read_config(FunctionConfig, GLOBALS).rule_settings.tier_for(Decimal("600.00")) == 1
 
 
 def test_a_bad_rule_setting_is_refused_naming_the_key():
-    with pytest.raises(SettingsError, match=r"RuleSettings.*small_balance_floor_default"):
-        _ = Aws({"RULE_SETTINGS": '{"small_balance_floor_default": "-1"}'}).settings
+    with pytest.raises(ConfigError, match=r"RULE_SETTINGS.*RuleSettings.*small_balance_floor_default"):
+        read_config(FunctionConfig, {**GLOBALS, "RULE_SETTINGS": '{"small_balance_floor_default": "-1"}'})
+
+
+def test_a_missing_variable_stops_the_function_naming_it():
+    with pytest.raises(ConfigError, match=r"APPROVAL_WAIT_TIER2_SECONDS: Field required"):
+        read_config(WaitConfig, {**GLOBALS, "APPROVAL_WAIT_TIER1_SECONDS": "5", "APPROVAL_WAIT_TIER3_SECONDS": "5",
+                                 "ESCALATION_LEAD_SECONDS": "5"})

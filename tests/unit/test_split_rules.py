@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from creditrefunds.settings import Settings
+from creditrefunds.domain.settings import Settings
 
 from .helpers import AS_OF, charge, lines_of, one_case, payment, row
 
@@ -13,7 +13,7 @@ D = Decimal
 
 
 def test_no_credit_no_case():
-    from creditrefunds.detection import detect
+    from creditrefunds.domain.detection import detect
 
     assert detect([charge("100.00"), payment("100.00", "COMMERCIAL", "BCBS")], AS_OF, Settings()) == []
 
@@ -156,7 +156,7 @@ def test_offsets_pay_oldest_debit_first_then_refund_rest():
         payment("100.00", "COMMERCIAL", "AET", account="CR", reference="E"),
         payment("150.00", "PATIENT", account="CR", reference="C"),
     ]
-    from creditrefunds.detection import detect
+    from creditrefunds.domain.detection import detect
 
     (case,) = detect(txns, AS_OF, Settings())
     assert [(li.action, li.amount, li.target_account_id) for li in case.lines] == [
@@ -173,7 +173,7 @@ def test_offsets_can_be_switched_off():
         charge("100.00", account="CR"),
         payment("150.00", "PATIENT", account="CR", reference="C"),
     ]
-    from creditrefunds.detection import detect
+    from creditrefunds.domain.detection import detect
 
     (case,) = detect(txns, AS_OF, Settings(offset_patient_credits=False))
     assert lines_of(case) == [("REFUND", "PATIENT_OVERPAYMENT", "PATIENT", "G1", D("50.00"))]

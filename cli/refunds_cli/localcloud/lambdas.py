@@ -133,9 +133,13 @@ class InProcessLambda:
             if loader_spec is None or loader_spec.loader is None:
                 raise ImportError(f"cannot load handler module {module_file}")
             module = importlib.util.module_from_spec(loader_spec)
+            sys.modules[unique] = module  # as an import does: pydantic resolves the module's annotations there
             sys.path.insert(0, str(spec.code_dir))
             try:
                 loader_spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[unique]
+                raise
             finally:
                 sys.path.remove(str(spec.code_dir))
             self._modules[spec.name] = module

@@ -1,0 +1,36 @@
+"""Detect one batch of a large file's touched accounts (the fan-out's second map): cases opened
+or updated, one workflow per new case."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from creditrefunds.adapters.config import DetectConfig
+from creditrefunds.adapters.services import lazy_services
+from creditrefunds.usecases.fanout import detect_batch
+
+logger, metrics, tracer = Logger(), Metrics(), Tracer()
+services = lazy_services(DetectConfig)
+
+
+class Batch(BaseModel):
+    key: str
+
+
+class DetectBatch(BaseModel):
+    batch: Batch
+    event_time: datetime  # when the file was dropped: the day its credits are identified
+
+
+@logger.inject_lambda_context(log_event=True)  # an object key and a time
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+@event_parser(model=DetectBatch)
+def lambda_handler(task: DetectBatch, context: LambdaContext) -> dict[str, Any]:
+    return detect_batch(services(), task.batch.key, task.event_time, datetime.now(UTC),
+                        lambda name, value: metrics.add_metric(name=name, unit=MetricUnit.Count, value=value))

@@ -1,0 +1,30 @@
+"""Finish a large file's fan-out: its summary in the log, its working files removed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from creditrefunds.adapters.config import FunctionConfig
+from creditrefunds.adapters.services import lazy_services
+from creditrefunds.usecases.fanout import finish
+
+logger, tracer = Logger(), Tracer()
+services = lazy_services(FunctionConfig)
+
+
+class Finish(BaseModel):
+    key: str
+    name: str
+    parts: list[dict[str, Any]]
+    plan: dict[str, Any]
+    detected: list[dict[str, int]]
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@event_parser(model=Finish)
+def lambda_handler(task: Finish, context: LambdaContext) -> dict[str, Any]:
+    return finish(services(), task.key, task.name, len(task.parts), task.plan, task.detected)

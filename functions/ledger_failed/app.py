@@ -1,0 +1,30 @@
+"""A large file's fan-out failed: the file goes to rejected/ with the reason, operators are told."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from creditrefunds.adapters.config import FunctionConfig
+from creditrefunds.adapters.services import lazy_services
+from creditrefunds.usecases.fanout import fail
+
+logger, tracer = Logger(), Tracer()
+services = lazy_services(FunctionConfig)
+
+
+class Failed(BaseModel):
+    key: str
+    name: str
+    error: dict[str, Any] | None = None  # the state machine's caught error: Error and Cause
+
+
+@logger.inject_lambda_context(log_event=False)  # a cause may quote a row
+@tracer.capture_lambda_handler(capture_response=False)
+@event_parser(model=Failed)
+def lambda_handler(task: Failed, context: LambdaContext) -> dict[str, Any]:
+    ports = services()
+    return fail(ports, task.key, task.name, task.error, ports.config.operators_email, datetime.now(UTC))

@@ -1,0 +1,37 @@
+"""Plan the detection of a large file once every part is stored: one rejects report with true
+line numbers, and the touched accounts in batches (a guarantor's accounts in one)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from creditrefunds.adapters.config import PlanConfig
+from creditrefunds.adapters.services import lazy_services
+from creditrefunds.usecases.fanout import plan_detection
+
+logger, metrics, tracer = Logger(), Metrics(), Tracer()
+services = lazy_services(PlanConfig)
+
+
+class PartKey(BaseModel):
+    key: str
+
+
+class Plan(BaseModel):
+    key: str
+    name: str
+    parts: list[PartKey]
+
+
+@logger.inject_lambda_context(log_event=False)  # a long list of part keys
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+@event_parser(model=Plan)
+def lambda_handler(task: Plan, context: LambdaContext) -> dict[str, Any]:
+    ports = services()
+    return plan_detection(ports, task.key, task.name, [p.key for p in task.parts], ports.config.detect_batch_accounts,
+                          lambda name, value: metrics.add_metric(name=name, unit=MetricUnit.Count, value=value))

@@ -1,0 +1,30 @@
+"""Record failure: a workflow step failed; the case lands in FAILED with the error in its history,
+and operators are told."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from creditrefunds.adapters.config import FunctionConfig
+from creditrefunds.adapters.services import lazy_services
+from creditrefunds.usecases.failures import record_failure
+
+logger, tracer = Logger(), Tracer()
+services = lazy_services(FunctionConfig)
+
+
+class FailedStep(BaseModel):
+    case_id: str
+    error: dict[str, Any] | None = None  # the state machine's caught error: Error and Cause
+
+
+@logger.inject_lambda_context(log_event=False)  # a cause may quote the case
+@tracer.capture_lambda_handler(capture_response=False)
+@event_parser(model=FailedStep)
+def lambda_handler(task: FailedStep, context: LambdaContext) -> dict[str, Any]:
+    ports = services()
+    return record_failure(ports, task.case_id, task.error, ports.config.operators_email, datetime.now(UTC))

@@ -1,0 +1,33 @@
+"""Store one part of a large ledger file (the fan-out's first map): validate and store its rows;
+its rejects and the accounts it touched are left beside it for the plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from creditrefunds.adapters.config import StoreConfig
+from creditrefunds.adapters.services import lazy_services
+from creditrefunds.usecases.fanout import store_part
+
+logger, tracer = Logger(), Tracer()
+services = lazy_services(StoreConfig)
+
+
+class Part(BaseModel):
+    key: str
+    first_line: int
+    format: str
+
+
+class StorePart(BaseModel):
+    part: Part
+
+
+@logger.inject_lambda_context(log_event=True)  # an object key and a line number
+@tracer.capture_lambda_handler(capture_response=False)
+@event_parser(model=StorePart)
+def lambda_handler(task: StorePart, context: LambdaContext) -> dict[str, Any]:
+    return store_part(services(), task.part.key, task.part.format, task.part.first_line)

@@ -1,0 +1,1 @@
+"""AWS at the edge: each adapter turns one service into the interface a use case takes."""

@@ -1,0 +1,132 @@
+"""The cases table: each case's detected figures beside where its workflow stands."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from creditrefunds.adapters.dynamo import put_if_absent, query_all
+from creditrefunds.domain.cases import Case, Line, StoredCase
+from creditrefunds.domain.escalation import NEWS
+from creditrefunds.domain.money import ZERO, money
+from creditrefunds.domain.status import Status
+
+NO_DUE_DATE = "9999-12-31"  # the by-status index sorts on due_date; a case with only HOLD lines sorts last
+
+
+class CaseNotFound(Exception):
+    """The workflow names a case that is not stored."""
+
+
+def case_from_item(item: dict[str, Any]) -> Case:
+    """A stored case back as the domain object."""
+    return Case(
+        case_id=item["case_id"],
+        account_id=item["account_id"],
+        patient_id=item["patient_id"],
+        guarantor_id=item["guarantor_id"],
+        credit=money(item["credit"]),
+        identified_on=date.fromisoformat(item["identified_on"]),
+        tier=int(item["tier"]),
+        lines=[
+            Line(
+                action=li["action"], reason=li["reason"], payee_type=li.get("payee_type"),
+                payee_id=li.get("payee_id"), amount=money(str(li["amount"])),
+                due_date=date.fromisoformat(li["due_date"]) if li.get("due_date") else None,
+                target_account_id=li.get("target_account_id"),
+            )
+            for li in item.get("lines", [])
+        ],
+    )  # fmt: skip
+
+
+def stored_from_item(item: dict[str, Any], strict: bool = True) -> StoredCase:
+    """A case item as the domain sees it. `strict=False` reads what it can of a damaged item
+    (its figures unreadable): a failure must still reach the history when the stored case is
+    what is broken."""
+    try:
+        case = case_from_item(item)
+    except (KeyError, ValueError, TypeError, ArithmeticError):
+        if strict:
+            raise
+        case = Case(item["case_id"], str(item.get("account_id", "")), str(item.get("patient_id", "")),
+                    str(item.get("guarantor_id", "")), ZERO, date.min)
+    return StoredCase(
+        case, Status(item["status"]), int(item.get("escalation_level", 0)), bool(item.get("overdue", False)),
+        frozenset(flag for flag in NEWS if item.get(flag)), item.get("approval_id"), int(item.get("paused_days", 0)),
+        (int(item["history_seq"]), item["history_hash"]) if "history_seq" in item else None)
+
+
+def _figures(case: Case) -> dict[str, Any]:
+    data = case.to_json()
+    data["credit"] = Decimal(data["credit"])
+    data["lines"] = [{k: v for k, v in line.to_json().items() if v is not None} for line in case.lines]
+    data["due_date"] = data["due_date"] or NO_DUE_DATE
+    return data
+
+
+class CaseStore:
+    """Cases by id; by account and by status through the table's indexes."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def item(self, case_id: str) -> dict[str, Any] | None:
+        """The case's item as stored (listings show fields the domain does not model)."""
+        return self._table.get_item(Key={"case_id": case_id}, ConsistentRead=True).get("Item")
+
+    def get(self, case_id: str, strict: bool = True) -> StoredCase | None:
+        item = self.item(case_id)
+        return stored_from_item(item, strict) if item is not None else None
+
+    def require(self, case_id: str) -> StoredCase:
+        """The stored case a workflow step names; CaseNotFound (a function error) when it is not there."""
+        stored = self.get(case_id)
+        if stored is None:
+            raise CaseNotFound(f"case {case_id} is not stored")
+        return stored
+
+    def of_account(self, account_id: str) -> list[StoredCase]:
+        """The account's cases (by-account index)."""
+        items = query_all(self._table, IndexName="by-account", KeyConditionExpression=Key("account_id").eq(account_id))
+        return [stored_from_item(item) for item in items]
+
+    def items_in(self, statuses: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Every case item in `statuses`, by the by-status index one status at a time (never a scan)."""
+        items = [item for status in statuses for item in
+                 query_all(self._table, IndexName="by-status", KeyConditionExpression=Key("status").eq(status))]
+        return sorted(items, key=lambda item: item["case_id"])
+
+    def open_new(self, case: Case, status: Status = Status.OPEN) -> bool:
+        """Store a newly detected case; False when the case id is already there."""
+        item = {**_figures(case), "status": status, "escalation_level": 0, "overdue": False}
+        return put_if_absent(self._table, item, "case_id")
+
+    def update_figures(self, case: Case) -> None:
+        """A re-detected case: new credit, lines, due date and tier; status untouched."""
+        item = _figures(case)
+        self.set_status(case.case_id, None, **{name: item[name] for name in ("credit", "lines", "due_date", "tier")})
+
+    def set_status(self, case_id: str, status: Status | None = None, **fields: Any) -> None:
+        """Set the status and/or other workflow fields (tier, escalation_level, overdue, approval_id...)."""
+        values = dict(fields)
+        if status is not None:
+            values["status"] = status
+        names = {f"#f{i}": name for i, name in enumerate(values)}
+        self._table.update_item(
+            Key={"case_id": case_id},
+            UpdateExpression="SET " + ", ".join(f"{alias} = :v{i}" for i, alias in enumerate(names)),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={f":v{i}": value for i, value in enumerate(values.values())},
+        )
+
+    def set_head(self, case_id: str, seq: int, record_hash: str) -> None:
+        """Keep the head of the case's history chain on the case (a removed last record is then caught)."""
+        self.set_status(case_id, None, history_seq=seq, history_hash=record_hash)
+
+    def head(self, case_id: str) -> tuple[int, str] | None:
+        item = self.item(case_id)
+        return (int(item["history_seq"]), item["history_hash"]) if item and "history_seq" in item else None

@@ -1,0 +1,114 @@
+"""Each function's settings, read once from the environment the template gives it.
+
+One class per kind of function: a function reads only what it declares, and a missing or
+bad value stops it at once, naming the variable (no default here repeats the template's).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from creditrefunds.domain.review import Timing
+from creditrefunds.domain.settings import Settings, SettingsError, parse_settings
+
+
+class ConfigError(Exception):
+    """The function's environment is not usable; the message names each variable and why."""
+
+
+class FunctionConfig(BaseSettings):
+    """What every function gets (the template's Globals)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    ledger_bucket: str
+    transactions_table: str
+    cases_table: str
+    history_table: str
+    approvals_table: str
+    refunds_table: str
+    rule_settings: Annotated[Settings, NoDecode]
+    sender_email: str
+    operators_email: str
+    compliance_officer_email: str
+    event_source: str
+    seconds_per_day: int
+    investigation_pause_seconds: int
+
+    @field_validator("rule_settings", mode="before")
+    @classmethod
+    def _rules(cls, value: Any) -> Any:
+        if isinstance(value, Settings):
+            return value
+        try:
+            return parse_settings(str(value), "the RuleSettings parameter (RULE_SETTINGS)")
+        except SettingsError as error:
+            raise ValueError(str(error)) from None
+
+
+class StoreConfig(FunctionConfig):
+    """Functions that store ledger rows."""
+
+    store_writers: int
+
+
+class DetectConfig(StoreConfig):
+    """Functions that detect credits and start a workflow per new case."""
+
+    state_machine_arn: str
+
+
+class IngestConfig(DetectConfig):
+    """The function a dropped file reaches."""
+
+    fanout_state_machine_arn: str
+    split_threshold_bytes: int
+    rows_per_part: int
+
+
+class PlanConfig(FunctionConfig):
+    detect_batch_accounts: int
+
+
+class WaitConfig(FunctionConfig):
+    """Functions that set how long an approval waits."""
+
+    approval_wait_tier1_seconds: int
+    approval_wait_tier2_seconds: int
+    approval_wait_tier3_seconds: int
+    escalation_lead_seconds: int
+
+    @property
+    def timing(self) -> Timing:
+        waits = {1: self.approval_wait_tier1_seconds, 2: self.approval_wait_tier2_seconds,
+                 3: self.approval_wait_tier3_seconds}
+        return Timing(waits, self.escalation_lead_seconds, self.seconds_per_day)
+
+
+class ApprovalConfig(FunctionConfig):
+    """The function that mails approval links."""
+
+    approver_tier1_email: str
+    approver_tier2_email: str
+    approver_tier3_email: str
+    approval_link_ttl_seconds: int
+    approval_site_url: str
+
+    @property
+    def approvers(self) -> dict[int, str]:
+        return {1: self.approver_tier1_email, 2: self.approver_tier2_email, 3: self.approver_tier3_email}
+
+
+Config = TypeVar("Config", bound=FunctionConfig)
+
+
+def read_config(kind: type[Config], environ: dict[str, str] | None = None) -> Config:
+    """`kind` from the environment (or `environ`); ConfigError naming every variable that is wrong."""
+    try:
+        return kind(**{k.lower(): v for k, v in environ.items()}) if environ is not None else kind()  # type: ignore[call-arg]
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in error.errors())
+        raise ConfigError(f"the function's environment is not usable: {problems}") from None

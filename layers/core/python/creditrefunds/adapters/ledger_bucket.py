@@ -1,0 +1,74 @@
+"""The ledger bucket: files in (incoming/), what was refused (rejected/), the fan-out's working
+files (work/<file>/), and what goes out to people (outbound/)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+INCOMING = "incoming/"
+REJECTED = "rejected/"
+WORK = "work/"
+
+
+class LedgerBucket:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self.name = bucket
+
+    @staticmethod
+    def incoming_name(key: str) -> str | None:
+        """The file's name when `key` is a dropped ledger file (under incoming/), else None."""
+        return key[len(INCOMING):] if key.startswith(INCOMING) else None
+
+    @contextmanager
+    def download(self, key: str) -> Iterator[Path]:
+        """The object in a local file for as long as the `with` lasts."""
+        with tempfile.TemporaryDirectory() as workdir:
+            local = Path(workdir) / "object"
+            self._s3.download_file(self.name, key, str(local))
+            yield local
+
+    def save_rejects(self, name: str, rejects: list[dict[str, Any]]) -> None:
+        """The rejected rows of a file, one JSON line each, beside where the file would be rejected."""
+        if rejects:
+            body = "".join(json.dumps(r) + "\n" for r in rejects)
+            self._s3.put_object(Bucket=self.name, Key=f"{REJECTED}{name}.errors.jsonl", Body=body.encode())
+
+    def reject(self, key: str, name: str, reason: str) -> None:
+        """Move a refused file to rejected/ with its reason beside it: nothing is lost."""
+        self._s3.copy_object(Bucket=self.name, Key=f"{REJECTED}{name}", CopySource={"Bucket": self.name, "Key": key})
+        self._s3.put_object(Bucket=self.name, Key=f"{REJECTED}{name}.reason.txt", Body=(reason + "\n").encode())
+        self._s3.delete_object(Bucket=self.name, Key=key)
+
+    def work_key(self, name: str, leaf: str) -> str:
+        return f"{WORK}{name}/{leaf}"
+
+    def put_text(self, key: str, text: str, content_type: str = "text/plain") -> str:
+        self._s3.put_object(Bucket=self.name, Key=key, Body=text.encode(), ContentType=content_type)
+        return key
+
+    def put_json(self, key: str, data: Any) -> str:
+        return self.put_text(key, json.dumps(data, indent=2), "application/json")
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self._s3.get_object(Bucket=self.name, Key=key)["Body"].read())
+
+    def clear_work(self, name: str) -> None:
+        """Remove a file's working files under work/<name>/."""
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=f"{WORK}{name}/"):
+            for item in page.get("Contents", []):
+                self._s3.delete_object(Bucket=self.name, Key=item["Key"])
+
+    def put_work_item(self, case_id: str, body: dict[str, Any]) -> str:
+        """An instruction for billing staff: outbound/work-items/<case>.json."""
+        return self.put_json(f"outbound/work-items/{case_id}.json", body)
+
+    def put_ap_file(self, day: date, text: str) -> str:
+        """The day's accounts-payable file: outbound/refunds/<day>.csv."""
+        return self.put_text(f"outbound/refunds/{day.isoformat()}.csv", text, "text/csv")

@@ -1,0 +1,32 @@
+"""The refunds table: one instruction per case line, written once whatever retries happen.
+
+Each instruction is a conditional put keyed by the case and line; a repeat finds it and adds
+nothing. The day's accounts-payable file is rendered from the day's items (index by-day).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from creditrefunds.adapters.dynamo import put_if_absent, query_all
+from creditrefunds.domain.refunds import Issued
+
+
+class RefundBook:
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def issue(self, row: dict[str, str]) -> Issued:
+        """Write the instruction unless its id is there; either way, the instruction as stored."""
+        if put_if_absent(self._table, row, "instruction_id"):
+            return Issued(row["instruction_id"], True, row)
+        stored = self._table.get_item(Key={"instruction_id": row["instruction_id"]}, ConsistentRead=True)["Item"]
+        return Issued(row["instruction_id"], False, {k: str(v) for k, v in stored.items()})
+
+    def of_day(self, day: date) -> list[dict[str, str]]:
+        """The day's instructions (the by-day index is eventually consistent)."""
+        items = query_all(self._table, IndexName="by-day", KeyConditionExpression=Key("issued_on").eq(day.isoformat()))
+        return [{k: str(v) for k, v in item.items()} for item in items]

@@ -1,0 +1,158 @@
+"""The stored ledger in DynamoDB: transactions once by id, and by account for detection."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.table import BatchWriter
+from botocore.exceptions import ClientError
+
+from creditrefunds.adapters.dynamo import query_all
+from creditrefunds.domain.detection import AccountSummary
+from creditrefunds.domain.ledger import StoreOutcome, Transaction, parse_row
+
+WRITERS = 16  # concurrent DynamoDB writers per ingest: latency-bound, not CPU-bound
+MARKS_PER_TRANSACTION = 100  # TransactWriteItems' limit
+BATCH = 25  # BatchWriteItem's limit
+
+
+def content_hash(txn: Transaction) -> str:
+    return hashlib.sha256(json.dumps(txn.to_record(), sort_keys=True).encode()).hexdigest()
+
+
+class TransactionStore:
+    """Transactions by id (globally unique) and by account.
+
+    Items: TXN#<txn_id>/TXN marks an id as taken (with the content hash); ACCT#<account>/TXN#<id>
+    holds the row for detection; GUAR#<guarantor>/ACCT#<account> lists a guarantor's accounts.
+    """
+
+    def __init__(self, table: Any, writers: int = WRITERS) -> None:
+        self._table = table
+        self._writers = writers
+
+    def put_all(self, txns: list[Transaction]) -> list[StoreOutcome]:
+        """Store each transaction once; outcomes in the order given. Ids must be distinct.
+
+        The id markers go first, up to 100 in one TransactWriteItems, each on the condition
+        that the id is not taken: race-free against another file storing the same id at the
+        same moment. The account rows follow as idempotent batch puts, written again on a
+        repeat, so a write cut short between the two is healed by the next delivery of the
+        file. Groups run in parallel on the resource's client, which threads may share (the
+        resource objects may not). About one request per 20 rows.
+        """
+        groups = [txns[i:i + MARKS_PER_TRANSACTION] for i in range(0, len(txns), MARKS_PER_TRANSACTION)]
+        marked = self._parallel(self._mark_group, groups)
+        outcomes = [outcome for group in marked for outcome in group]
+        rows: list[dict[str, Any]] = []
+        accounts: set[tuple[str, str]] = set()
+        for txn, outcome in zip(txns, outcomes, strict=True):
+            if outcome.result != "conflict":
+                rows.append({"pk": f"ACCT#{txn.account_id}", "sk": f"TXN#{txn.txn_id}", **txn.to_record()})
+                accounts.add((txn.guarantor_id, txn.account_id))
+        rows += [{"pk": f"GUAR#{guarantor}", "sk": f"ACCT#{account}"} for guarantor, account in sorted(accounts)]
+        share = max(BATCH, -(-len(rows) // max(1, self._writers)))  # one batch writer per writer thread
+        self._parallel(self._write_batch, [rows[i:i + share] for i in range(0, len(rows), share)])
+        return outcomes
+
+    def _parallel(self, work: Any, items: list[Any]) -> list[Any]:
+        if len(items) <= 1 or self._writers <= 1:
+            return [work(item) for item in items]
+        with ThreadPoolExecutor(max_workers=self._writers) as pool:
+            return list(pool.map(work, items))
+
+    def _mark_group(self, txns: list[Transaction]) -> list[StoreOutcome]:
+        """Take the ids of `txns`; an id already taken is 'same' or 'conflict' by content hash."""
+        client = self._table.meta.client
+        digests = {t.txn_id: content_hash(t) for t in txns}
+        outcomes: dict[str, StoreOutcome] = {}
+        pending = list(txns)
+        for attempt in range(12):
+            if not pending:
+                break
+            try:
+                client.transact_write_items(TransactItems=[{"Put": {
+                    "TableName": self._table.name,
+                    "Item": {"pk": f"TXN#{t.txn_id}", "sk": "TXN", "hash": digests[t.txn_id],
+                             "account_id": t.account_id},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }} for t in pending])  # fmt: skip
+                outcomes.update({t.txn_id: StoreOutcome("new") for t in pending})
+                break
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+            # Some id is taken (or another writer held one): settle the taken ones, retry the rest.
+            stored = self._markers([t.txn_id for t in pending])
+            for t in pending:
+                item = stored.get(t.txn_id)
+                if item is not None:
+                    same = item["hash"] == digests[t.txn_id]
+                    outcomes[t.txn_id] = StoreOutcome("same") if same else StoreOutcome("conflict", item["account_id"])
+            if all(t.txn_id in outcomes for t in pending):
+                break
+            pending = [t for t in pending if t.txn_id not in outcomes]
+            time.sleep(min(0.02 * 2**attempt, 1.0))
+        missing = [t.txn_id for t in txns if t.txn_id not in outcomes]
+        if missing:
+            raise RuntimeError(f"could not take {len(missing)} transaction id(s) after retries, e.g. {missing[0]}")
+        return [outcomes[t.txn_id] for t in txns]
+
+    def _markers(self, txn_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored id markers of `txn_ids` (BatchGetItem, consistent, unprocessed keys retried)."""
+        client = self._table.meta.client
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(txn_ids), 100):
+            request = {self._table.name: {"Keys": [{"pk": f"TXN#{i}", "sk": "TXN"} for i in txn_ids[start:start + 100]],
+                                          "ConsistentRead": True}}
+            for attempt in range(12):
+                answer = client.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self._table.name, []):
+                    found[item["pk"].removeprefix("TXN#")] = item
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+        return found
+
+    def _write_batch(self, items: list[dict[str, Any]]) -> None:
+        """Put `items` with boto3's batch writer (25 to a request, unprocessed items sent again);
+        one writer per thread, on the resource's client, which threads may share."""
+        with BatchWriter(self._table.name, self._table.meta.client) as writer:
+            for item in items:
+                writer.put_item(Item=item)
+
+    def account_transactions(self, account_id: str) -> list[Transaction]:
+        return [parse_row({k: str(v) for k, v in item.items() if k not in ("pk", "sk")})
+                for item in self._query(f"ACCT#{account_id}")]
+
+    def patient_name(self, account_id: str) -> str | None:
+        """The name on the account's latest row that carries one (for masking, never for logs)."""
+        rows = sorted(self.account_transactions(account_id), key=lambda t: (t.posting_date, t.txn_id))
+        names = [t.patient_name for t in rows if t.patient_name]
+        return names[-1] if names else None
+
+    def guarantor_accounts(self, guarantor_id: str) -> list[str]:
+        return [item["sk"].removeprefix("ACCT#") for item in self._query(f"GUAR#{guarantor_id}")]
+
+    def summary(self, account_id: str) -> tuple[AccountSummary, list[Transaction]]:
+        txns = self.account_transactions(account_id)
+        summary = AccountSummary(account_id)
+        for t in txns:
+            summary.add(t)
+        return summary, txns
+
+    def summaries(self, accounts: set[str]) -> dict[str, tuple[AccountSummary, list[Transaction]]]:
+        """`summary` of many accounts, queried in parallel."""
+        ordered = sorted(accounts)
+        return dict(zip(ordered, self._parallel(self.summary, ordered), strict=True))
+
+    def _query(self, pk: str) -> Iterator[dict[str, Any]]:
+        """Every item of one partition."""
+        return query_all(self._table, KeyConditionExpression=Key("pk").eq(pk), ConsistentRead=True)

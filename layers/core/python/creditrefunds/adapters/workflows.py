@@ -1,0 +1,39 @@
+"""Step Functions: start a case's workflow or a file's fan-out, answer a waiting approval task."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class Workflows:
+    def __init__(self, sfn: Any, refund_workflow_arn: str | None = None, fan_out_arn: str | None = None) -> None:
+        self._sfn = sfn
+        self._refund_workflow = refund_workflow_arn
+        self._fan_out = fan_out_arn
+
+    def start_case(self, case_id: str) -> bool:
+        """Start the case's refund workflow, named after the case: False when it was started before."""
+        return self._start(self._refund_workflow, case_id, {"case_id": case_id})
+
+    def start_fan_out(self, name: str, payload: dict[str, Any]) -> bool:
+        """Start the fan-out of a large file under `name`: False when it was started before."""
+        return self._start(self._fan_out, name, payload)
+
+    def _start(self, arn: str | None, name: str, payload: dict[str, Any]) -> bool:
+        if arn is None:
+            raise RuntimeError("this function has no state machine to start (see its environment in template.yaml)")
+        try:
+            self._sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))
+            return True
+        except self._sfn.exceptions.ExecutionAlreadyExists:
+            return False
+
+    def answer(self, task_token: str, output: dict[str, Any]) -> bool:
+        """Complete a waiting task; False when the task is no longer waiting (timed out, gone)."""
+        sfn = self._sfn
+        try:
+            sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
+            return True
+        except (sfn.exceptions.TaskTimedOut, sfn.exceptions.TaskDoesNotExist, sfn.exceptions.InvalidToken):
+            return False

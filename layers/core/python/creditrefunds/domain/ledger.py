@@ -1,0 +1,363 @@
+"""Ledger files (DOMAIN.md section 2): read CSV or JSON Lines, validate every row.
+
+Reading is streaming: rows come out one at a time, good ones as `Transaction`, bad ones as
+`RowError` with the line number (a CSV header is line 1), the field and the reason. A file
+that cannot be read at all raises `LedgerUnreadable` with one clear message.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import re
+from collections.abc import Container, Iterator
+from dataclasses import dataclass, fields
+from datetime import date
+from decimal import Decimal
+from typing import IO, Any
+
+from creditrefunds.domain.money import money
+
+TXN_TYPES = frozenset({"CHARGE", "PAYMENT", "ADJUSTMENT", "REFUND", "RECOUPMENT", "REVERSAL", "TRANSFER"})
+PAYER_TYPES = frozenset({"PATIENT", "MEDICARE", "MEDICAID", "COMMERCIAL", "OTHER"})
+REQUIRED_FIELDS = ("txn_id", "account_id", "patient_id", "guarantor_id", "txn_type", "amount", "posting_date")
+OPTIONAL_FIELDS = (
+    "payer_type", "payer_id", "coverage_rank", "reference", "claim_id", "patient_resp", "adj_code",
+    "reversal_of", "service_date", "admit_date", "discharge_date", "type_of_bill", "mbi", "patient_name",
+    "patient_state", "facility_id",
+)  # fmt: skip
+DATE_FIELDS = ("service_date", "admit_date", "discharge_date")
+AMOUNT_PATTERN = re.compile(r"^[+-]?\d+(\.\d{1,2})?$")
+ISO_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+FORMATS = ("csv", "jsonl")
+
+
+class LedgerUnreadable(Exception):
+    """The whole file is refused: wrong encoding, no header, a required column missing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """One valid ledger row. Amounts are signed as DOMAIN.md says; dates are dates."""
+
+    txn_id: str
+    account_id: str
+    patient_id: str
+    guarantor_id: str
+    txn_type: str
+    amount: Decimal
+    posting_date: date
+    payer_type: str | None = None
+    payer_id: str | None = None
+    coverage_rank: int | None = None
+    reference: str | None = None
+    claim_id: str | None = None
+    patient_resp: Decimal | None = None
+    adj_code: str | None = None
+    reversal_of: str | None = None
+    service_date: date | None = None
+    admit_date: date | None = None
+    discharge_date: date | None = None
+    type_of_bill: str | None = None
+    mbi: str | None = None
+    patient_name: str | None = None
+    patient_state: str | None = None
+    facility_id: str | None = None
+
+    @property
+    def payer(self) -> tuple[str, str]:
+        """The payer as DOMAIN.md counts it: (payer_type, payer_id); the patient is one payer."""
+        if self.payer_type == "PATIENT":
+            return ("PATIENT", "")
+        return (self.payer_type or "", self.payer_id or "")
+
+    def to_record(self) -> dict[str, str]:
+        """The row as strings, None fields left out (how it is stored and compared)."""
+        record: dict[str, str] = {}
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if value is not None:
+                record[spec.name] = f"{value:f}" if isinstance(value, Decimal) else str(value)
+        return record
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """A rejected row: where, which transaction if readable, which field, why."""
+
+    line: int
+    txn_id: str | None
+    field: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "txn_id": self.txn_id, "field": self.field, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOutcome:
+    """What storing one transaction did: 'new', 'same' (the same content again: a no-op) or
+    'conflict' (other content under a stored txn_id: refused, the stored one kept)."""
+
+    result: str
+    stored_account: str | None = None
+
+
+class RowRefused(Exception):
+    """`parse_row` refuses the row: `field` says where, `reason` why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+def _date(raw: dict[str, str], name: str) -> date | None:
+    value = raw.get(name) or ""
+    if not value:
+        return None
+    if not ISO_DATE_PATTERN.match(value):
+        raise RowRefused(name, f"not an ISO date (YYYY-MM-DD): {value!r}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise RowRefused(name, f"not a calendar date: {value!r}") from None
+
+
+def _amount(raw: dict[str, str], name: str) -> Decimal | None:
+    value = raw.get(name) or ""
+    if not value:
+        return None
+    if not AMOUNT_PATTERN.match(value):
+        raise RowRefused(name, f"not a decimal amount with at most 2 places: {value!r}")
+    return money(value)
+
+
+def parse_row(raw: dict[str, str]) -> Transaction:
+    """Validate one row given as field -> text; raise `RowRefused` naming the field and reason."""
+    for name in REQUIRED_FIELDS:
+        if not raw.get(name):
+            raise RowRefused(name, "required field is missing or empty")
+    txn_type = raw["txn_type"].upper()
+    if txn_type not in TXN_TYPES:
+        raise RowRefused("txn_type", f"unknown transaction type {raw['txn_type']!r}")
+    amount = _amount(raw, "amount")
+    assert amount is not None
+    posting_date = _date(raw, "posting_date")
+    payer_type = (raw.get("payer_type") or "").upper() or None
+    if payer_type is not None and payer_type not in PAYER_TYPES:
+        raise RowRefused("payer_type", f"unknown payer type {raw['payer_type']!r}")
+    if payer_type is None and txn_type not in ("CHARGE", "REVERSAL"):
+        raise RowRefused("payer_type", f"required on a {txn_type} row")
+    payer_id = raw.get("payer_id") or None
+    if payer_type not in (None, "PATIENT") and not payer_id:
+        raise RowRefused("payer_id", f"required for a {payer_type} payer")
+    if txn_type == "CHARGE" and amount <= 0:
+        raise RowRefused("amount", "a CHARGE must be positive")
+    if txn_type == "PAYMENT" and amount >= 0:
+        raise RowRefused("amount", "a PAYMENT must be negative")
+    if amount == 0:
+        raise RowRefused("amount", "a transaction of 0.00 moves no money")
+    rank_text = raw.get("coverage_rank") or ""
+    rank = None
+    if rank_text:
+        if rank_text not in ("1", "2", "3"):
+            raise RowRefused("coverage_rank", f"must be 1, 2 or 3, not {rank_text!r}")
+        if payer_type in (None, "PATIENT"):
+            raise RowRefused("coverage_rank", "only insurers have a coverage rank")
+        rank = int(rank_text)
+    patient_resp = _amount(raw, "patient_resp")
+    if patient_resp is not None:
+        if patient_resp < 0:
+            raise RowRefused("patient_resp", "patient responsibility cannot be negative")
+        if txn_type != "PAYMENT" or payer_type in (None, "PATIENT"):
+            raise RowRefused("patient_resp", "only an insurer's PAYMENT row carries patient responsibility")
+    reversal_of = raw.get("reversal_of") or None
+    if txn_type == "REVERSAL" and not reversal_of:
+        raise RowRefused("reversal_of", "a REVERSAL must name the txn_id it cancels")
+    dates = {name: _date(raw, name) for name in DATE_FIELDS}
+    state = (raw.get("patient_state") or "").upper() or None
+    assert posting_date is not None
+    return Transaction(
+        txn_id=raw["txn_id"],
+        account_id=raw["account_id"],
+        patient_id=raw["patient_id"],
+        guarantor_id=raw["guarantor_id"],
+        txn_type=txn_type,
+        amount=amount,
+        posting_date=posting_date,
+        payer_type=payer_type,
+        payer_id=payer_id if payer_type != "PATIENT" else (payer_id or None),
+        coverage_rank=rank,
+        reference=raw.get("reference") or None,
+        claim_id=raw.get("claim_id") or None,
+        patient_resp=patient_resp,
+        adj_code=raw.get("adj_code") or None,
+        reversal_of=reversal_of,
+        type_of_bill=raw.get("type_of_bill") or None,
+        mbi=raw.get("mbi") or None,
+        patient_name=raw.get("patient_name") or None,
+        patient_state=state,
+        facility_id=raw.get("facility_id") or None,
+        **dates,
+    )
+
+
+def format_for(filename: str, explicit: str | None = None) -> str:
+    """The ledger format: `explicit` when given, else from the extension."""
+    if explicit:
+        if explicit not in FORMATS:
+            raise LedgerUnreadable(f"unknown format {explicit!r}: use csv or jsonl")
+        return explicit
+    lowered = filename.lower()
+    if lowered.endswith(".csv"):
+        return "csv"
+    if lowered.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    raise LedgerUnreadable(f"cannot tell the format of {filename!r}: name it .csv or .jsonl, or give --format")
+
+
+def check_readable(stream: IO[bytes]) -> None:
+    """Raise LedgerUnreadable now when the stream is not UTF-8 text anywhere in it.
+
+    Reading is streaming, so without this a bad byte deep in a file would be found after the
+    rows before it were used; a caller that stores rows checks the whole file first.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    offset = 0
+    while True:
+        chunk = stream.read(1 << 20)
+        try:
+            decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as error:
+            raise LedgerUnreadable(_not_utf8(error, offset)) from None
+        if not chunk:
+            return
+        offset += len(chunk)
+
+
+def _not_utf8(error: UnicodeDecodeError, offset: int = 0) -> str:
+    return f"not UTF-8 text ({error.reason} at byte {offset + error.start})"
+
+
+def _text_lines(stream: IO[bytes]) -> Iterator[str]:
+    reader = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        yield from reader
+    except UnicodeDecodeError as error:
+        raise LedgerUnreadable(_not_utf8(error)) from None
+    finally:
+        if not stream.closed:  # a reader abandoned after its file was closed has nothing to hand back
+            reader.detach()
+
+
+def _csv_rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, str] | str]]:
+    lines = _text_lines(stream)
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise LedgerUnreadable("the file is empty: a CSV ledger needs a header row") from None
+    except csv.Error as error:
+        raise LedgerUnreadable(f"the header row is not valid CSV: {error}") from None
+    header = [name.strip() for name in header]
+    missing = [name for name in REQUIRED_FIELDS if name not in header]
+    if missing:
+        if not any(name in header for name in REQUIRED_FIELDS):
+            raise LedgerUnreadable("no header row: the first line must name the columns (txn_id, account_id, ...)")
+        raise LedgerUnreadable(f"missing required column(s): {', '.join(missing)}")
+    line_end = reader.line_num
+    while True:
+        start = line_end + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            line_end = reader.line_num
+            yield start, f"not valid CSV: {error}"
+            continue
+        line_end = reader.line_num
+        if not values or all(not v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            yield start, f"has {len(values)} fields where the header has {len(header)}"
+            continue
+        yield start, {name: value.strip() for name, value in zip(header, values, strict=True)}
+
+
+def _jsonl_rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, str] | str]]:
+    for number, line in enumerate(_text_lines(stream), start=1):
+        if not line.strip():
+            continue
+        try:
+            # Numbers stay text: an amount must never pass through a float.
+            value = json.loads(line, parse_float=str, parse_int=str)
+        except json.JSONDecodeError as error:
+            yield number, f"not valid JSON: {error.msg}"
+            continue
+        if not isinstance(value, dict):
+            yield number, "not a JSON object"
+            continue
+        yield number, {k: "" if v is None else (str(v) if not isinstance(v, str) else v.strip())
+                       for k, v in value.items()}
+
+
+def numbered_rows(
+    stream: IO[bytes], fmt: str, first_line: int | None = None
+) -> Iterator[tuple[int, Transaction | RowError | None]]:
+    """(line, item) for every row: a Transaction, a RowError, or None for a same-content repeat.
+
+    The same txn_id twice with the same content is a no-op (None); with other content the later
+    row is a conflict. Raises LedgerUnreadable when the file cannot be read at all. A part of a
+    larger file gives `first_line`, the line its first row has in that file.
+    """
+    rows = _csv_rows(stream) if fmt == "csv" else _jsonl_rows(stream)
+    shift = 0 if first_line is None else first_line - (2 if fmt == "csv" else 1)
+    seen: dict[str, tuple[int, int]] = {}
+    for line, raw in rows:
+        yield line + shift, _checked(line + shift, raw, seen)
+
+
+def read_ledger(
+    stream: IO[bytes],
+    fmt: str,
+    accounts: Container[str] | None = None,
+    dropped_lines: set[int] | None = None,
+) -> Iterator[Transaction | RowError]:
+    """Every row of the file in order: a Transaction, or a RowError saying why not.
+
+    A second pass over the same file may keep only `accounts`: rows of other accounts are not
+    parsed, and lines in `dropped_lines` (what the first pass did not keep) are skipped. The
+    first pass fills `dropped_lines` when given one.
+    """
+    if accounts is not None:
+        skip = dropped_lines or set()
+        for line, raw in _csv_rows(stream) if fmt == "csv" else _jsonl_rows(stream):
+            if not isinstance(raw, str) and raw.get("account_id") in accounts and line not in skip:
+                yield parse_row(raw)
+        return
+    for line, item in numbered_rows(stream, fmt):
+        if not isinstance(item, Transaction) and dropped_lines is not None:
+            dropped_lines.add(line)
+        if item is not None:
+            yield item
+
+
+def _checked(line: int, raw: dict[str, str] | str, seen: dict[str, tuple[int, int]]) -> Transaction | RowError | None:
+    if isinstance(raw, str):
+        return RowError(line, None, "row", raw)
+    try:
+        txn = parse_row(raw)
+    except RowRefused as bad:
+        return RowError(line, raw.get("txn_id") or None, bad.field, bad.reason)
+    fingerprint = hash(tuple(sorted(txn.to_record().items())))
+    earlier = seen.get(txn.txn_id)
+    if earlier is None:
+        seen[txn.txn_id] = (line, fingerprint)
+        return txn
+    if earlier[1] != fingerprint:
+        return RowError(line, txn.txn_id, "txn_id", f"conflicts with line {earlier[0]}: same txn_id, other content")
+    return None  # the same transaction again: a no-op

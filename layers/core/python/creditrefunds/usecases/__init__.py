@@ -1,0 +1,1 @@
+"""The steps of the product (ingest, review, approve, issue, escalate, audit) over `ports`."""

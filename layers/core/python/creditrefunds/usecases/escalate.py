@@ -1,0 +1,37 @@
+"""Escalate: an approval that waited past its time moves up a tier (rules in domain.escalation)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from creditrefunds.domain.escalation import escalate
+from creditrefunds.domain.history import Entry
+from creditrefunds.domain.mail import approval_moved_on, compliance_notice
+from creditrefunds.domain.review import Route, Timing
+from creditrefunds.domain.status import Status
+from creditrefunds.usecases.ports import Ports
+
+logger = Logger(child=True)
+
+
+def escalate_case(ports: Ports, case_id: str, tier: int, timing: Timing, compliance: str,
+                  now: datetime) -> dict[str, Any]:
+    """The waiting link is superseded and its approver told, the compliance officer told of news,
+    the case moved to the next tier; the workflow asks that tier's approver next."""
+    stored = ports.cases.require(case_id)
+    case, today = stored.case, now.date()
+    step = escalate(case, tier, stored.escalation_level, stored.overdue, set(stored.told), today, timing)
+    waiting = [stored.approval_id] if stored.approval_id else []
+    for approval in ports.approvals.supersede(case_id, waiting):
+        ports.mailer.send(approval_moved_on(approval, case, step.tier), now)
+    if step.why is not None:
+        ports.mailer.send(compliance_notice(compliance, case, step.why, step.tier), now)
+    ports.cases.set_status(case_id, Status.AWAITING_APPROVAL, tier=step.tier, escalation_level=step.level,
+                           overdue=step.overdue, **{flag: True for flag in step.fresh})
+    ports.history.append(case, Entry("system:escalate", "ESCALATED", stored.status, Status.AWAITING_APPROVAL,
+                                     step.reason, case.refund_total), now)
+    logger.info("approval escalated", extra={"case_id": case_id, "tier": step.tier, "level": step.level})
+    return {"route": Route.APPROVAL, "tier": step.tier, "wait_seconds": timing.approval_wait(case, step.tier, today)}

@@ -1,0 +1,164 @@
+"""Ingest: a ledger file dropped in incoming/ is validated, stored, and its credits detected.
+
+A file larger than the split threshold is cut into parts (`work/<file>/`) and handed to the
+fan-out state machine, whose steps are in `fanout`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from creditrefunds.domain.ledger import (
+    LedgerUnreadable,
+    RowError,
+    Transaction,
+    check_readable,
+    format_for,
+    numbered_rows,
+)
+from creditrefunds.domain.parts import split_ledger
+from creditrefunds.usecases.detection import DetectionReport, detect_accounts
+from creditrefunds.usecases.ports import Bucket, Ledger, Ports
+
+logger = Logger(child=True)
+CHUNK = 2000  # transactions stored per round: memory stays bounded, writers stay busy
+Count = Callable[[str, int], None]  # a metric: its name and how many
+
+
+@dataclass
+class StoreReport:
+    """What storing one file (or part) did: counts for metrics, rejects for the operator, and the
+    accounts it touched, each with (posting date, txn_id, guarantor) of its latest row."""
+
+    rows_read: int = 0
+    stored: int = 0
+    repeated: int = 0
+    rejects: list[RowError] = field(default_factory=list)
+    latest: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+
+    def saw(self, account: str, row: tuple[str, str, str]) -> None:
+        """Keep `row` as the account's latest when it is later than the one kept."""
+        self.latest[account] = max(row, self.latest.get(account, row))
+
+    def merge(self, other: dict[str, Any]) -> None:
+        """Add a part's report (`to_json`) to this one."""
+        self.rows_read += other["rows_read"]
+        self.stored += other["stored"]
+        self.repeated += other["repeated"]
+        self.rejects += [RowError(**r) for r in other["rejects"]]
+        for account, row in other["latest"].items():
+            self.saw(account, tuple(row))  # type: ignore[arg-type]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rows_read": self.rows_read, "stored": self.stored, "repeated": self.repeated,
+                "latest": self.latest, "rejects": [r.to_json() for r in self.rejects]}
+
+    def counts(self) -> dict[str, int]:
+        return {"rows_read": self.rows_read, "stored": self.stored, "repeated": self.repeated,
+                "rejected": len(self.rejects)}
+
+
+def store_file(path: Path, fmt: str, ledger: Ledger, first_line: int | None = None) -> StoreReport:
+    """Validate and store every row; a repeated transaction is a no-op, another one a conflict.
+
+    The file is checked readable first, so that a file refused whole stores nothing.
+    """
+    report = StoreReport()
+    pending: list[tuple[int, Transaction]] = []
+    with open(path, "rb") as stream:
+        check_readable(stream)
+        stream.seek(0)
+        for line, item in numbered_rows(stream, fmt, first_line):
+            report.rows_read += 1
+            if item is None:
+                report.repeated += 1
+            elif isinstance(item, RowError):
+                report.rejects.append(item)
+            else:
+                pending.append((line, item))
+                if len(pending) >= CHUNK:
+                    _store(pending, ledger, report)
+                    pending = []
+    _store(pending, ledger, report)
+    report.rejects.sort(key=lambda r: r.line)
+    return report
+
+
+def _store(pending: list[tuple[int, Transaction]], ledger: Ledger, report: StoreReport) -> None:
+    outcomes = ledger.put_all([txn for _, txn in pending])
+    for (line, txn), outcome in zip(pending, outcomes, strict=True):
+        if outcome.result == "conflict":
+            report.rejects.append(RowError(line, txn.txn_id, "txn_id", "conflicts with the stored transaction of "
+                                           "the same txn_id; the stored one is kept"))
+            continue
+        report.saw(txn.account_id, (txn.posting_date.isoformat(), txn.txn_id, txn.guarantor_id))
+        if outcome.result == "new":
+            report.stored += 1
+        else:
+            report.repeated += 1
+
+
+def save_rejects(bucket: Bucket, name: str, rejects: list[RowError], count: Count) -> None:
+    """The file's rejected rows beside it in rejected/, in line order, and counted."""
+    bucket.save_rejects(name, [r.to_json() for r in sorted(rejects, key=lambda r: r.line)])
+    count("RowsRejected", len(rejects))
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A file that reached incoming/: its key, and what makes this upload of it one of a kind."""
+
+    key: str
+    version: str  # e.g. the object's eTag and sequencer
+    event_time: datetime
+
+
+def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_part: int, now: datetime,
+                count: Count) -> dict[str, Any]:
+    """Store a dropped file and detect what it touched; a large one is split and fanned out."""
+    name = ports.bucket.incoming_name(dropped.key)
+    if name is None:
+        logger.warning("ignored an object outside incoming/", extra={"key": dropped.key})
+        return {"key": dropped.key, "ignored": True}
+    with ports.bucket.download(dropped.key) as local:
+        try:
+            fmt = format_for(name)
+            if local.stat().st_size > split_threshold:
+                with open(local, "rb") as stream:
+                    check_readable(stream)
+                return _fan_out(ports, dropped, name, fmt, local, rows_per_part)
+            report = store_file(local, fmt, ports.transactions)
+        except LedgerUnreadable as error:
+            ports.bucket.reject(dropped.key, name, str(error))
+            logger.warning("ledger file rejected whole", extra={"key": dropped.key, "reason": str(error)})
+            count("FilesRejected", 1)
+            return {"key": dropped.key, "rejected": str(error)}
+    save_rejects(ports.bucket, name, report.rejects, count)
+    count("RowsRead", report.rows_read)
+    detected = DetectionReport()
+    detect_accounts(ports, set(report.latest), dropped.event_time.date(), now, detected)
+    count("CasesOpened", len(detected.opened))
+    summary = {"key": dropped.key, **report.counts(), **detected.to_json()}
+    logger.info("ledger file ingested", extra=summary)
+    return summary
+
+
+def _fan_out(ports: Ports, dropped: Dropped, name: str, fmt: str, local: Path, rows_per_part: int) -> dict[str, Any]:
+    """Put the file's parts under work/<name>/ and start the fan-out (once per upload of the file)."""
+    listed = []
+    with open(local, "rb") as stream:
+        for part in split_ledger(stream, fmt, rows_per_part):
+            key = ports.bucket.put_text(ports.bucket.work_key(name, f"{part.name}.{fmt}"), part.text, "text/plain")
+            listed.append({"key": key, "first_line": part.first_line, "format": fmt})
+    execution = "ledger-" + hashlib.sha256(f"{dropped.key}|{dropped.version}".encode()).hexdigest()[:40]
+    started = ports.workflows.start_fan_out(execution, {
+        "key": dropped.key, "name": name, "parts": listed, "event_time": dropped.event_time.isoformat()})
+    logger.info("ledger file split", extra={"key": dropped.key, "parts": len(listed), "started": started})
+    return {"key": dropped.key, "parts": len(listed), "fan_out": execution}

@@ -1,0 +1,65 @@
+"""Issue refund: each REFUND and OFFSET line once, as a row of the day's accounts-payable file.
+
+Exactly once per line, whatever retries or duplicate deliveries happen: the refund book keeps
+one instruction per case line, and a repeat finds it and issues nothing new. The day's file
+is rendered from the book until it holds every instruction of the day, so concurrent issuers
+converge on one complete file.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from creditrefunds.domain.history import Entry
+from creditrefunds.domain.refunds import ISSUED_ACTIONS, ap_file, instruction, payer_claim
+from creditrefunds.domain.status import Status
+from creditrefunds.usecases.ports import Ports
+
+logger = Logger(child=True)
+RENDER_ROUNDS = 10
+
+
+def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
+    """Issue the approved case's money-moving lines; record each new one; write the day's AP file."""
+    stored = ports.cases.require(case_id)
+    case = stored.case
+    transactions = ports.transactions.account_transactions(case.account_id)
+    issued, new_ids = [], set()
+    for index, line in enumerate(case.lines):
+        if line.action not in ISSUED_ACTIONS:
+            continue
+        done = ports.refund_book.issue(instruction(case, index, line, payer_claim(transactions, line), now.date()))
+        issued.append(done)
+        if done.new:
+            new_ids.add(done.instruction_id)
+            ports.events.publish("RefundIssued", {k: v for k, v in done.row.items() if k != "payee_id"})
+            ports.history.append(case, Entry(
+                "system:issue-refund", "ISSUED", stored.status, Status.REFUND_ISSUED,
+                f"{line.action} line {index} to {line.payee_type}: {done.row['method']} "
+                f"(instruction {done.instruction_id}, file of {done.row['issued_on']})", line.amount), now)
+    days = sorted({i.row["issued_on"] for i in issued})
+    files = [render_day(ports, date.fromisoformat(day), {i.instruction_id for i in issued if i.row["issued_on"] == day})
+             for day in days]
+    ports.cases.set_status(case_id, Status.REFUND_ISSUED)
+    logger.info("refund issued", extra={"case_id": case_id, "new_lines": len(new_ids), "lines": len(issued)})
+    return {"issued": [i.instruction_id for i in issued], "new": sorted(new_ids), "files": files}
+
+
+def render_day(ports: Ports, day: date, must_hold: set[str]) -> str:
+    """Write the day's AP file until it holds `must_hold` and every instruction seen; returns its key."""
+    written: list[str] = []
+    key = ""
+    for _ in range(RENDER_ROUNDS):
+        rows = sorted(ports.refund_book.of_day(day), key=lambda r: r["instruction_id"])
+        ids = [r["instruction_id"] for r in rows]
+        if key and ids == written and must_hold <= set(ids):
+            return key
+        if not must_hold <= set(ids):
+            time.sleep(0.2)  # the day index is eventually consistent: wait for our own rows
+        key = ports.bucket.put_ap_file(day, ap_file(rows))
+        written = ids
+    return key
