@@ -22,7 +22,7 @@ class Batch(BaseModel):
     key: str
 
 
-class DetectBatch(BaseModel):
+class Event(BaseModel):
     batch: Batch
     event_time: datetime  # when the file was dropped: the day its credits are identified
 
@@ -30,7 +30,7 @@ class DetectBatch(BaseModel):
 @logger.inject_lambda_context(log_event=True)  # an object key and a time
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-@event_parser(model=DetectBatch)
-def lambda_handler(task: DetectBatch, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=Event)
+def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     return detect_batch(services(), task.batch.key, task.event_time, datetime.now(UTC),
                         lambda name, value: metrics.add_metric(name=name, unit=MetricUnit.Count, value=value))

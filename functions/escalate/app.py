@@ -16,15 +16,15 @@ logger, tracer = Logger(), Tracer()
 services = lazy_services(WaitConfig)
 
 
-class EscalateTask(BaseModel):
+class Event(BaseModel):
     case_id: str
     tier: int  # the tier whose wait ran out
 
 
 @logger.inject_lambda_context(log_event=True)  # a case id and a tier
 @tracer.capture_lambda_handler(capture_response=False)
-@event_parser(model=EscalateTask)
-def lambda_handler(task: EscalateTask, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=Event)
+def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports = services()
     return escalate_case(ports, task.case_id, task.tier, ports.config.timing, ports.config.compliance_officer_email,
                          datetime.now(UTC))

@@ -15,7 +15,7 @@ logger, tracer = Logger(), Tracer()
 services = lazy_services(FunctionConfig)
 
 
-class Finish(BaseModel):
+class Event(BaseModel):
     key: str
     name: str
     parts: list[dict[str, Any]]
@@ -25,6 +25,6 @@ class Finish(BaseModel):
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
-@event_parser(model=Finish)
-def lambda_handler(task: Finish, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=Event)
+def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     return finish(services(), task.key, task.name, len(task.parts), task.plan, task.detected)

@@ -16,12 +16,12 @@ logger, tracer = Logger(), Tracer()
 services = lazy_services(FunctionConfig)
 
 
-class IssueTask(BaseModel):
+class Event(BaseModel):
     case_id: str
 
 
 @logger.inject_lambda_context(log_event=True)  # a case id
 @tracer.capture_lambda_handler(capture_response=False)
-@event_parser(model=IssueTask)
-def lambda_handler(task: IssueTask, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=Event)
+def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     return issue_refund(services(), task.case_id, datetime.now(UTC))

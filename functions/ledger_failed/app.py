@@ -16,7 +16,7 @@ logger, tracer = Logger(), Tracer()
 services = lazy_services(FunctionConfig)
 
 
-class Failed(BaseModel):
+class Event(BaseModel):
     key: str
     name: str
     error: dict[str, Any] | None = None  # the state machine's caught error: Error and Cause
@@ -24,7 +24,7 @@ class Failed(BaseModel):
 
 @logger.inject_lambda_context(log_event=False)  # a cause may quote a row
 @tracer.capture_lambda_handler(capture_response=False)
-@event_parser(model=Failed)
-def lambda_handler(task: Failed, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=Event)
+def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports = services()
     return fail(ports, task.key, task.name, task.error, ports.config.operators_email, datetime.now(UTC))

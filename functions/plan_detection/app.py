@@ -21,7 +21,7 @@ class PartKey(BaseModel):
     key: str
 
 
-class Plan(BaseModel):
+class Event(BaseModel):
     key: str
     name: str
     parts: list[PartKey]
@@ -30,8 +30,8 @@ class Plan(BaseModel):
 @logger.inject_lambda_context(log_event=False)  # a long list of part keys
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-@event_parser(model=Plan)
-def lambda_handler(task: Plan, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=Event)
+def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports = services()
     return plan_detection(ports, task.key, task.name, [p.key for p in task.parts], ports.config.detect_batch_accounts,
                           lambda name, value: metrics.add_metric(name=name, unit=MetricUnit.Count, value=value))

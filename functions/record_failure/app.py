@@ -17,14 +17,14 @@ logger, tracer = Logger(), Tracer()
 services = lazy_services(FunctionConfig)
 
 
-class FailedStep(BaseModel):
+class Event(BaseModel):
     case_id: str
     error: dict[str, Any] | None = None  # the state machine's caught error: Error and Cause
 
 
 @logger.inject_lambda_context(log_event=False)  # a cause may quote the case
 @tracer.capture_lambda_handler(capture_response=False)
-@event_parser(model=FailedStep)
-def lambda_handler(task: FailedStep, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=Event)
+def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports = services()
     return record_failure(ports, task.case_id, task.error, ports.config.operators_email, datetime.now(UTC))

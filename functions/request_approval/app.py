@@ -16,7 +16,7 @@ logger, tracer = Logger(), Tracer()
 services = lazy_services(ApprovalConfig)
 
 
-class ApprovalTask(BaseModel):
+class Event(BaseModel):
     case_id: str
     tier: int
     task_token: str
@@ -24,8 +24,8 @@ class ApprovalTask(BaseModel):
 
 @logger.inject_lambda_context(log_event=False)  # the event carries the task token: never logged
 @tracer.capture_lambda_handler(capture_response=False)
-@event_parser(model=ApprovalTask)
-def lambda_handler(task: ApprovalTask, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=Event)
+def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports = services()
     config = ports.config
     return request_approval(ports, task.case_id, task.tier, task.task_token, config.approvers,

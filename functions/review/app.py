@@ -16,7 +16,7 @@ logger, tracer = Logger(), Tracer()
 services = lazy_services(WaitConfig)
 
 
-class ReviewTask(BaseModel):
+class Event(BaseModel):
     case_id: str
     step: Literal["review", "recheck"] = "review"
     approved_credit: str | None = None  # on a re-check: the credit the approver saw
@@ -24,8 +24,8 @@ class ReviewTask(BaseModel):
 
 @logger.inject_lambda_context(log_event=True)  # a case id and an amount
 @tracer.capture_lambda_handler(capture_response=False)
-@event_parser(model=ReviewTask)
-def lambda_handler(task: ReviewTask, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=Event)
+def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports = services()
     return review(ports, task.case_id, task.step == "recheck", task.approved_credit, ports.config.timing,
                   datetime.now(UTC))

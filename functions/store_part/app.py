@@ -22,12 +22,12 @@ class Part(BaseModel):
     format: str
 
 
-class StorePart(BaseModel):
+class Event(BaseModel):
     part: Part
 
 
 @logger.inject_lambda_context(log_event=True)  # an object key and a line number
 @tracer.capture_lambda_handler(capture_response=False)
-@event_parser(model=StorePart)
-def lambda_handler(task: StorePart, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=Event)
+def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     return store_part(services(), task.part.key, task.part.format, task.part.first_line)
