@@ -16,8 +16,8 @@ def cloud() -> Iterator:
 
     waits = {"ApprovalWaitTier1Seconds": "8", "ApprovalWaitTier2Seconds": "8", "ApprovalWaitTier3Seconds": "8",
              "EscalationLeadSeconds": "2", "SecondsPerDay": "1", "InvestigationPauseSeconds": "3",
-             # Files over 20 kB take the fan-out, 40 rows a part, and its accounts are detected
+             # Files over 10 kB take the fan-out, 40 rows a part, and its accounts are detected
              # 10 at a time: the split path runs in the tests too.
-             "SplitThresholdBytes": "20000", "RowsPerPart": "40", "DetectBatchAccounts": "10"}
+             "SplitThresholdBytes": "10000", "RowsPerPart": "40", "DetectBatchAccounts": "10"}
     with LocalCloud(ROOT, quiet=True, parameter_overrides=waits) as running:
         yield running

@@ -6,52 +6,47 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import FunctionConfig
-from creditrefunds.adapters.services import lazy_services
+from creditrefunds.adapters.runtime import lambda_runtime
 from creditrefunds.domain.approvals import UNKNOWN_LINK, LinkRefused
-from creditrefunds.domain.pages import answer
+from creditrefunds.domain.pages import CONTENT_TYPE, HEADERS, Page, answer
 from creditrefunds.usecases.approval import decide, show
 
-logger, tracer = Logger(), Tracer()
+logger, tracer, services = lambda_runtime(FunctionConfig)
 app = LambdaFunctionUrlResolver()
-services = lazy_services(FunctionConfig)
 LINK = "/approve/<approval_id>"
 
 
-def _page(page: dict[str, Any]) -> Response:
-    headers = {k: v for k, v in page["headers"].items() if k != "content-type"}
-    return Response(page["statusCode"], page["headers"]["content-type"], page["body"], headers)
+def served(page: Page) -> Response:
+    return Response(page.status, CONTENT_TYPE, page.html, dict(HEADERS))
 
 
 @app.route(LINK, method=["GET", "HEAD"])
 def open_link(approval_id: str) -> Response:
-    return _page(show(services(), approval_id, datetime.now(UTC)))
+    return served(show(services(), approval_id, datetime.now(UTC)))
 
 
 @app.post(LINK)
 def press_button(approval_id: str) -> Response:
     ports, event = services(), app.current_event
     form = {k: v[0] for k, v in parse_qs(event.decoded_body or "").items()}
-    return _page(decide(ports, approval_id, form, event.request_context.http.source_ip,
-                        ports.config.investigation_pause_seconds, ports.config.seconds_per_day, datetime.now(UTC)))
+    return served(decide(ports, approval_id, form, event.request_context.http.source_ip,
+                         ports.config.investigation_pause_seconds, ports.config.seconds_per_day, datetime.now(UTC)))
 
 
 @app.route(LINK, method=["PUT", "PATCH", "DELETE"])
 def other_method(approval_id: str) -> Response:
-    return _page(answer(405, "Not allowed", "Use the buttons on the approval page."))
+    return served(answer(405, "Not allowed", "Use the buttons on the approval page."))
 
 
 @app.exception_handler(LinkRefused)
 def refused(error: LinkRefused) -> Response:
-    return _page(answer(error.status, error.title, error.message))
+    return served(answer(error.status, error.title, error.message))
 
 
-@app.not_found
-def unknown(_: Exception) -> Response:
-    return refused(UNKNOWN_LINK)
+app.not_found(lambda _: refused(UNKNOWN_LINK))
 
 
 @logger.inject_lambda_context(log_event=False)  # the path holds the approval id: never logged

@@ -1,34 +1,31 @@
 """Audit API (Function URL, AWS_IAM): the same history queries as `refunds audit`, over HTTP.
-
-    GET /cases/{case_id}/history          the case's records in order
-    GET /verify?case=CASE_ID              the breaks in the case's chain (empty when whole)
-    GET /search?account=&patient=&guarantor=&payer=&status=&from=&to=
+GET /cases/{case_id}/history, /verify?case=CASE_ID, /search?account=&patient=&guarantor=&payer=&status=&from=&to=
 """
 
 from __future__ import annotations
 
-from datetime import date
+import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import FunctionConfig
-from creditrefunds.adapters.services import lazy_services
+from creditrefunds.adapters.runtime import lambda_runtime
 from creditrefunds.usecases import audit
 
-logger, tracer = Logger(), Tracer()
+logger, tracer, services = lambda_runtime(FunctionConfig)
 app = LambdaFunctionUrlResolver()
-services = lazy_services(FunctionConfig)
+
+
+def not_found(message: str) -> Response:
+    return Response(404, "application/json", json.dumps({"message": message}))
 
 
 @app.get("/cases/<case_id>/history")
-def case_history(case_id: str) -> dict[str, Any]:
+def case_history(case_id: str) -> dict[str, Any] | Response:
     records = audit.case_history(services().history, case_id)
-    if not records:
-        raise NotFoundError(f"no history for case {case_id}")
-    return {"case_id": case_id, "records": records}
+    return {"case_id": case_id, "records": records} if records else not_found(f"no history for case {case_id}")
 
 
 @app.get("/verify")
@@ -42,18 +39,13 @@ def verify() -> dict[str, Any]:
 
 @app.get("/search")
 def search() -> dict[str, Any]:
-    query = app.current_event.get_query_string_value
-    filters = {name: query(name) or "" for name in ("account", "patient", "guarantor", "payer", "status")}
     try:
-        start, end = (date.fromisoformat(query(d)) if query(d) else None for d in ("from", "to"))
-        return {"records": audit.search(services().history, filters, start, end)}
+        return {"records": audit.search(services().history, app.current_event.query_string_parameters or {})}
     except ValueError as error:
         raise BadRequestError(str(error)) from None
 
 
-@app.not_found
-def unknown(_: Exception) -> Response:
-    return Response(404, "application/json", '{"message": "no such audit query: see the module docstring"}')
+app.not_found(lambda _: not_found("no such audit query: see the module docstring"))
 
 
 @logger.inject_lambda_context(log_event=False)  # query strings may name patients

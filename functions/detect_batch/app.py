@@ -6,16 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import DetectConfig
-from creditrefunds.adapters.services import lazy_services
+from creditrefunds.adapters.runtime import lambda_runtime
 from creditrefunds.usecases.fanout import detect_batch
 
-logger, metrics, tracer = Logger(), Metrics(), Tracer()
-services = lazy_services(DetectConfig)
+logger, tracer, services = lambda_runtime(DetectConfig)
+metrics = Metrics()
 
 
 class Batch(BaseModel):

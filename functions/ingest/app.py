@@ -7,17 +7,17 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import IngestConfig
-from creditrefunds.adapters.services import lazy_services
+from creditrefunds.adapters.runtime import lambda_runtime
 from creditrefunds.usecases.ingest import Dropped, ingest_file
 
-logger, metrics, tracer = Logger(), Metrics(), Tracer()
-services = lazy_services(IngestConfig)
+logger, tracer, services = lambda_runtime(IngestConfig)
+metrics = Metrics()
 
 
 def dropped(record: S3EventRecord) -> Dropped:

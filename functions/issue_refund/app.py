@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import FunctionConfig
-from creditrefunds.adapters.services import lazy_services
+from creditrefunds.adapters.runtime import lambda_runtime
 from creditrefunds.usecases.issue import issue_refund
 
-logger, tracer = Logger(), Tracer()
-services = lazy_services(FunctionConfig)
+logger, tracer, services = lambda_runtime(FunctionConfig)
 
 
 class Event(BaseModel):

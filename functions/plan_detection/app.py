@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import PlanConfig
-from creditrefunds.adapters.services import lazy_services
+from creditrefunds.adapters.runtime import lambda_runtime
 from creditrefunds.usecases.fanout import plan_detection
 
-logger, metrics, tracer = Logger(), Metrics(), Tracer()
-services = lazy_services(PlanConfig)
+logger, tracer, services = lambda_runtime(PlanConfig)
+metrics = Metrics()
 
 
 class PartKey(BaseModel):

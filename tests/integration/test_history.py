@@ -175,6 +175,13 @@ def test_the_audit_api_answers_signed_requests_only(cloud):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(url, timeout=10)
     assert refused.value.code == 403
+    for path, message in (("cases/CB-NOWHERE/history", "no history for case CB-NOWHERE"),
+                          ("nowhere", "no such audit query: see the module docstring")):
+        unknown = AWSRequest(method="GET", url=cloud.outputs["AuditApiUrl"] + path)
+        SigV4Auth(Credentials("local", "local"), "lambda", cloud.region).add_auth(unknown)
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(urllib.request.Request(unknown.url, headers=dict(unknown.headers)), timeout=10)
+        assert missing.value.code == 404 and json.load(missing.value) == {"message": message}
 
 
 def test_reports_through_the_command_line(cloud, tmp_path):

@@ -85,15 +85,18 @@ def stored_case(cloud, account: str) -> dict | None:
     return case_from_item(items[0]).to_json() if items else None
 
 
+ACCOUNTS = 60
+
+
 def test_a_large_file_fans_out_and_gives_what_one_pass_gives(cloud, tmp_path):
     import time
 
     rows = []
-    # 120 California accounts, 4 rows each: every fifth patient paid 3.00 too much (held under CA's
+    # 60 California accounts, 4 rows each: every fifth patient paid 3.00 too much (held under CA's
     # 5.00 floor, so no approval waits), the others carry a zero adjustment that is rejected. Every
     # tenth guarantor also owes 2.00 on another account, which the credit pays first (an offset):
     # the detection batches must keep a guarantor's accounts together for that.
-    for n in range(120):
+    for n in range(ACCOUNTS):
         account = f"FO-{n:03d}"
         rows += [f"FO-{n}-1,{account},P{n},G{n},CHARGE,100.00,2026-09-01,,,CA",
                  f"FO-{n}-2,{account},P{n},G{n},PAYMENT,-80.00,2026-09-05,COMMERCIAL,AETNA,CA",
@@ -106,17 +109,17 @@ def test_a_large_file_fans_out_and_gives_what_one_pass_gives(cloud, tmp_path):
     rows[quoted] = 'FO-25-2,FO-025,P25,G25,PAYMENT,"-80.00",2026-09-05,COMMERCIAL,"AETNA\nWEST",CA'
     path = tmp_path / "big-extract.csv"
     path.write_text(HEADER + "".join(r + "\n" for r in rows))
-    assert path.stat().st_size > 20000  # past the test cloud's SplitThresholdBytes: 13 parts of 40 rows
+    assert path.stat().st_size > 10000  # past the test cloud's SplitThresholdBytes: 7 parts of 40 rows
     today = datetime.now(UTC).date().isoformat()  # the day the cloud identifies the credits
     expected = subprocess.run([sys.executable, "-m", "refunds_cli.main", "detect", str(path), "--as-of", today,
                                "--rejects", str(tmp_path / "expected-rejects.jsonl")],
                               capture_output=True, text=True, check=True)
     expected_cases = {c["account_id"]: c for c in map(json.loads, expected.stdout.splitlines())}
     expected_rejects = (tmp_path / "expected-rejects.jsonl").read_text().splitlines()
-    assert len(expected_cases) == 24 and len(expected_rejects) == 96  # the -0.00 adjustments
+    assert len(expected_cases) == 12 and len(expected_rejects) == 48  # the -0.00 adjustments
     offsets = [line for case in expected_cases.values() for line in case["lines"] if line["action"] == "OFFSET"]
     assert [(line["target_account_id"], line["amount"]) for line in offsets] == [
-        (f"FO-DEBT-{n:03d}", "2.00") for n in range(0, 120, 10)]
+        (f"FO-DEBT-{n:03d}", "2.00") for n in range(0, ACCOUNTS, 10)]
 
     assert refunds(cloud, "drop", str(path)).returncode == 0
     cloud.wait_idle()

@@ -105,10 +105,10 @@ class ApprovalConfig(FunctionConfig):
 Config = TypeVar("Config", bound=FunctionConfig)
 
 
-def read_config(kind: type[Config], environ: dict[str, str] | None = None) -> Config:
-    """`kind` from the environment (or `environ`); ConfigError naming every variable that is wrong."""
+def read_config(kind: type[Config]) -> Config:
+    """`kind` from the environment; ConfigError naming every variable that is wrong."""
     try:
-        return kind(**{k.lower(): v for k, v in environ.items()}) if environ is not None else kind()  # type: ignore[call-arg]
+        return kind()  # type: ignore[call-arg]
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in error.errors())
         raise ConfigError(f"the function's environment is not usable: {problems}") from None

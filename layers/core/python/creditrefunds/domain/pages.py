@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from dataclasses import dataclass
 
 from creditrefunds.domain.cases import Case
 from creditrefunds.domain.money import money_text
@@ -13,8 +13,9 @@ _STYLE = ("body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem aut
           ".amount{text-align:right}.error{color:#a00;font-weight:bold}button{margin-right:.6rem;padding:.4rem 1rem}")
 
 
+CONTENT_TYPE = "text/html; charset=utf-8"
 # No caching, no framing (clickjacking), and no Referer carrying the approval id off the page.
-HEADERS = {"content-type": "text/html; charset=utf-8", "cache-control": "no-store", "x-frame-options": "DENY",
+HEADERS = {"cache-control": "no-store", "x-frame-options": "DENY",
            "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
                                       "frame-ancestors 'none'",
            "referrer-policy": "no-referrer", "x-content-type-options": "nosniff"}
@@ -26,13 +27,20 @@ def _document(title: str, body: str) -> str:
             f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>")
 
 
-def answer(status: int, title: str, message: str) -> dict[str, Any]:
-    body = _document(title, f"<p id='message'>{html.escape(message)}</p>")
-    return {"statusCode": status, "headers": dict(HEADERS), "body": body}
+@dataclass(frozen=True)
+class Page:
+    """An HTML page and its HTTP status; served with HEADERS."""
+
+    status: int
+    html: str
+
+
+def answer(status: int, title: str, message: str) -> Page:
+    return Page(status, _document(title, f"<p id='message'>{html.escape(message)}</p>"))
 
 
 def case_page(case: Case, masked_name: str, tier: int, investigable: bool, error: str = "",
-              status: int = 200) -> dict[str, Any]:
+              status: int = 200) -> Page:
     rows = "".join(
         f"<tr><td>{html.escape(line.action)}</td><td>{html.escape(line.reason)}</td>"
         f"<td>{html.escape(line.payee_type or '-')}</td><td>{html.escape(line.payee_id or '-')}</td>"
@@ -58,5 +66,4 @@ def case_page(case: Case, masked_name: str, tier: int, investigable: bool, error
         "<button type='submit' name='decision' value='reject' id='reject'>Reject</button>"
         f"{investigate}</form><p>Opening this page decides nothing; only a button does, once.</p>"
     )
-    return {"statusCode": status, "headers": dict(HEADERS),
-            "body": _document(f"Refund approval: account {case.account_id}", body)}
+    return Page(status, _document(f"Refund approval: account {case.account_id}", body))

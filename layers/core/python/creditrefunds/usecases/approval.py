@@ -6,10 +6,9 @@ to answer the task; the mail and the page carry a random approval id.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
-
-from aws_lambda_powertools import Logger
 
 from creditrefunds.domain.approvals import (
     CASE_GONE,
@@ -28,12 +27,12 @@ from creditrefunds.domain.approvals import (
 from creditrefunds.domain.cases import StoredCase
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.mail import approval_request
-from creditrefunds.domain.pages import answer, case_page
+from creditrefunds.domain.pages import Page, answer, case_page
 from creditrefunds.domain.refunds import work_item
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
 
-logger = Logger(child=True)
+logger = logging.getLogger(__name__)
 
 
 def request_approval(ports: Ports, case_id: str, tier: int, task_token: str, approvers: dict[int, str],
@@ -62,19 +61,19 @@ def _link(ports: Ports, approval_id: str, now: datetime) -> tuple[Approval, Stor
     return approval, stored
 
 
-def _page(ports: Ports, approval: Approval, stored: StoredCase, error: str = "", status: int = 200) -> dict[str, Any]:
+def _page(ports: Ports, approval: Approval, stored: StoredCase, error: str = "", status: int = 200) -> Page:
     case = stored.case
     masked = mask_name(ports.transactions.patient_name(case.account_id))
     return case_page(case, masked, approval.tier, can_investigate(case), error, status)
 
 
-def show(ports: Ports, approval_id: str, now: datetime) -> dict[str, Any]:
+def show(ports: Ports, approval_id: str, now: datetime) -> Page:
     """GET: the case behind the link, with its buttons. Opening it decides nothing."""
     return _page(ports, *_link(ports, approval_id, now))
 
 
 def decide(ports: Ports, approval_id: str, form: dict[str, str], source: str, pause_seconds: int,
-           seconds_per_day: int, now: datetime) -> dict[str, Any]:
+           seconds_per_day: int, now: datetime) -> Page:
     """POST: the approver's decision, once. The task is answered, the case and its history follow."""
     approval, stored = _link(ports, approval_id, now)
     case = stored.case

@@ -30,7 +30,12 @@ def case_history(history: History, case_id: str) -> list[dict[str, Any]]:
     return [public(r) for r in history.records(case_id)]
 
 
-def search(history: History, filters: dict[str, str], start: date | None, end: date | None) -> list[dict[str, Any]]:
-    """Records by account, patient, guarantor, payer, status and dates; ValueError for a search
-    the indexes cannot answer."""
+SEARCH_FILTERS = ("account", "patient", "guarantor", "payer", "status")
+
+
+def search(history: History, query: dict[str, str]) -> list[dict[str, Any]]:
+    """Records by account, patient, guarantor, payer, status and dates (`from`, `to`: ISO dates);
+    ValueError naming what is wrong with a search the indexes cannot answer."""
+    start, end = (date.fromisoformat(query[name]) if query.get(name) else None for name in ("from", "to"))
+    filters = {name: query.get(name) or "" for name in SEARCH_FILTERS}
     return [{"case_id": r["case_id"], **public(r)} for r in history.search(filters, start, end)]

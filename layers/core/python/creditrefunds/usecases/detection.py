@@ -6,11 +6,10 @@ account's story (a late payment, the refund rows coming back) is judged with all
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-
-from aws_lambda_powertools import Logger
 
 from creditrefunds.domain.cases import Case
 from creditrefunds.domain.detection import (
@@ -27,7 +26,7 @@ from creditrefunds.domain.money import ZERO
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
 
-logger = Logger(child=True)
+logger = logging.getLogger(__name__)
 ACTOR = "system:ingest"
 DETECT_CHUNK = 1000  # accounts whose stored ledger is read at once for detection
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
-
-from aws_lambda_powertools import Logger
 
 from creditrefunds.domain.escalation import escalate
 from creditrefunds.domain.history import Entry
@@ -14,7 +13,7 @@ from creditrefunds.domain.review import Route, Timing
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
 
-logger = Logger(child=True)
+logger = logging.getLogger(__name__)
 
 
 def escalate_case(ports: Ports, case_id: str, tier: int, timing: Timing, compliance: str,

@@ -4,17 +4,16 @@ in its history and a mail to operators. Never silent."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Any
-
-from aws_lambda_powertools import Logger
 
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.mail import case_failed
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
 
-logger = Logger(child=True)
+logger = logging.getLogger(__name__)
 
 
 def step_error(error: dict[str, Any] | None, limit: int) -> tuple[str, str]:

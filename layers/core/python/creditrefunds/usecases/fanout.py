@@ -7,11 +7,10 @@ is idempotent by case id.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-from aws_lambda_powertools import Logger
 
 from creditrefunds.domain.mail import ledger_failed
 from creditrefunds.domain.parts import detection_batches
@@ -20,7 +19,7 @@ from creditrefunds.usecases.failures import step_error
 from creditrefunds.usecases.ingest import Count, StoreReport, save_rejects, store_file
 from creditrefunds.usecases.ports import Ports
 
-logger = Logger(child=True)
+logger = logging.getLogger(__name__)
 
 
 def result_key(part_key: str) -> str:

@@ -7,13 +7,12 @@ fan-out state machine, whose steps are in `fanout`.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-from aws_lambda_powertools import Logger
 
 from creditrefunds.domain.ledger import (
     LedgerUnreadable,
@@ -27,7 +26,7 @@ from creditrefunds.domain.parts import split_ledger
 from creditrefunds.usecases.detection import DetectionReport, detect_accounts
 from creditrefunds.usecases.ports import Bucket, Ledger, Ports
 
-logger = Logger(child=True)
+logger = logging.getLogger(__name__)
 CHUNK = 2000  # transactions stored per round: memory stays bounded, writers stay busy
 Count = Callable[[str, int], None]  # a metric: its name and how many
 

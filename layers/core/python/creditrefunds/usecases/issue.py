@@ -8,18 +8,17 @@ converge on one complete file.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import date, datetime
 from typing import Any
-
-from aws_lambda_powertools import Logger
 
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.refunds import ISSUED_ACTIONS, ap_file, instruction, payer_claim
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
 
-logger = Logger(child=True)
+logger = logging.getLogger(__name__)
 RENDER_ROUNDS = 10
 
 
