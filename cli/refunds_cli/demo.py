@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from boto3.dynamodb.conditions import Key
+from creditrefunds.domain.status import Status
 
 from refunds_cli.localcloud.cloud import LocalCloud
 from refunds_cli.localcloud.mailbox import SentMail
@@ -104,7 +105,7 @@ def _play(story: Story, root: Path) -> None:
     story.say(f"\n1. The billing system drops {SAMPLE} into s3://{story.bucket}/incoming/")
     cloud.wait_idle()
     _print_rejects(story, name)
-    story.wait("reviews", lambda: all(story.status_is(a, "AWAITING_APPROVAL", "WORK_ITEM")
+    story.wait("reviews", lambda: all(story.status_is(a, Status.AWAITING_APPROVAL, Status.WORK_ITEM)
                                       for a in (APPROVE, REJECT, ESCALATE, "ACC-3003", "ACC-4004")))
     _print_cases(story, "Credit balances detected and reviewed")
 
@@ -131,8 +132,8 @@ def _play(story: Story, root: Path) -> None:
     status, page = http(escalated.links[0], {"decision": "approve"})
     story.say(f"  tier 3 POST Approve -> {status}: {_message(page)}")
 
-    story.wait("refunds issued", lambda: story.status_is(APPROVE, "REFUND_ISSUED")
-               and story.status_is(ESCALATE, "REFUND_ISSUED"))
+    story.wait("refunds issued", lambda: story.status_is(APPROVE, Status.REFUND_ISSUED)
+               and story.status_is(ESCALATE, Status.REFUND_ISSUED))
     _print_outbound(story)
     _print_history(story, ESCALATE)
     _print_cases(story, "Where every case stands")

@@ -27,21 +27,22 @@ def test_the_import_contract_is_kept():
     assert "3 kept, 0 broken" in done.stdout
 
 
-def test_a_domain_module_that_imports_boto3_breaks_it(tmp_path):
+def with_import(tmp_path: Path, module: str, line: str) -> subprocess.CompletedProcess[str]:
+    """`lint-imports` over a copy of the package in which `module` (a path under it) adds `line`."""
     copy = tmp_path / "python" / "creditrefunds"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    money = copy / "domain" / "money.py"
-    money.write_text(money.read_text() + "\nimport boto3  # noqa: E402\n")
-    done = lint_imports(copy.parent, tmp_path)
+    changed = copy / module
+    changed.write_text(changed.read_text() + f"\n{line}  # noqa: E402,F401\n")
+    return lint_imports(copy.parent, tmp_path)
+
+
+def test_a_domain_module_that_imports_boto3_breaks_it(tmp_path):
+    done = with_import(tmp_path, "domain/money.py", "import boto3")
     assert done.returncode == 1
     assert "the domain is pure" in done.stdout and "creditrefunds.domain.money -> boto3" in done.stdout
 
 
 def test_a_use_case_that_imports_an_adapter_breaks_it(tmp_path):
-    copy = tmp_path / "python" / "creditrefunds"
-    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    review = copy / "usecases" / "review.py"
-    review.write_text(review.read_text() + "\nfrom creditrefunds.adapters import dynamo  # noqa: E402,F401\n")
-    done = lint_imports(copy.parent, tmp_path)
+    done = with_import(tmp_path, "usecases/review.py", "from creditrefunds.adapters import dynamo")
     assert done.returncode == 1
     assert "creditrefunds.usecases.review -> creditrefunds.adapters.dynamo" in done.stdout

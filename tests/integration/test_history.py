@@ -167,21 +167,31 @@ def test_the_audit_api_answers_signed_requests_only(cloud):
     seeded_case(cloud, "CB-API-1", "API-ACC", "API-PAT", "MAC-J5",
                 [((9, 1), "DETECTED", None, "OPEN", Decimal("40.00"))])
     url = cloud.outputs["AuditApiUrl"] + "cases/CB-API-1/history"
-    request = AWSRequest(method="GET", url=url)
-    SigV4Auth(Credentials("local", "local"), "lambda", cloud.region).add_auth(request)
-    with urllib.request.urlopen(urllib.request.Request(url, headers=dict(request.headers)), timeout=10) as answer:
-        body = json.load(answer)
+    body = signed_get(cloud, "cases/CB-API-1/history")
     assert [(r["seq"], r["action"], r["amount"]) for r in body["records"]] == [(1, "DETECTED", "40.00")]
+    assert signed_get(cloud, "verify?case=CB-API-1") == {"case_id": "CB-API-1", "whole": True, "breaks": []}
+    found = signed_get(cloud, "search?account=API-ACC&from=2026-09-01&to=2026-09-30")["records"]
+    assert [(r["case_id"], r["seq"], r["action"]) for r in found] == [("CB-API-1", 1, "DETECTED")]
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        signed_get(cloud, "search?from=2026-09-01")
+    assert bad.value.code == 400 and "date range" in json.load(bad.value)["message"]
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(url, timeout=10)
     assert refused.value.code == 403
     for path, message in (("cases/CB-NOWHERE/history", "no history for case CB-NOWHERE"),
                           ("nowhere", "no such audit query: see the module docstring")):
-        unknown = AWSRequest(method="GET", url=cloud.outputs["AuditApiUrl"] + path)
-        SigV4Auth(Credentials("local", "local"), "lambda", cloud.region).add_auth(unknown)
         with pytest.raises(urllib.error.HTTPError) as missing:
-            urllib.request.urlopen(urllib.request.Request(unknown.url, headers=dict(unknown.headers)), timeout=10)
+            signed_get(cloud, path)
         assert missing.value.code == 404 and json.load(missing.value) == {"message": message}
+
+
+def signed_get(cloud, path: str) -> dict:
+    """GET the audit API, SigV4-signed as an auditor's client would."""
+    request = AWSRequest(method="GET", url=cloud.outputs["AuditApiUrl"] + path)
+    SigV4Auth(Credentials("local", "local"), "lambda", cloud.region).add_auth(request)
+    with urllib.request.urlopen(urllib.request.Request(request.url, headers=dict(request.headers)),
+                                timeout=10) as answer:
+        return json.load(answer)
 
 
 def test_reports_through_the_command_line(cloud, tmp_path):
