@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import FunctionConfig
 from creditrefunds.adapters.runtime import lambda_runtime
-from creditrefunds.domain.approvals import UNKNOWN_LINK, LinkRefused
-from creditrefunds.domain.pages import CONTENT_TYPE, HEADERS, Page, answer
+from creditrefunds.domain.approvals import LinkRefused, UnknownLink
+from creditrefunds.domain.pages import CONTENT_TYPE, HEADERS, Page, answer, form_fields
 from creditrefunds.usecases.approval import decide, show
 
 logger, tracer, services = lambda_runtime(FunctionConfig)
@@ -31,7 +30,7 @@ def open_link(approval_id: str) -> Response:
 @app.post(LINK)
 def press_button(approval_id: str) -> Response:
     ports, event = services(), app.current_event
-    form = {k: v[0] for k, v in parse_qs(event.decoded_body or "").items()}
+    form = form_fields(event.body, event.is_base64_encoded)
     return served(decide(ports, approval_id, form, event.request_context.http.source_ip,
                          ports.config.investigation_pause_seconds, ports.config.seconds_per_day, datetime.now(UTC)))
 
@@ -46,7 +45,7 @@ def refused(error: LinkRefused) -> Response:
     return served(answer(error.status, error.title, error.message))
 
 
-app.not_found(lambda _: refused(UNKNOWN_LINK))
+app.not_found(lambda _: refused(UnknownLink()))
 
 
 @logger.inject_lambda_context(log_event=False)  # the path holds the approval id: never logged

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import traceback
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -20,6 +22,7 @@ from creditrefunds.domain.approvals import (
 )
 from creditrefunds.domain.cases import Case, Line
 from creditrefunds.domain.mail import approval_request
+from creditrefunds.domain.pages import form_fields
 from creditrefunds.domain.review import approval_wait_seconds, pause_clock
 from creditrefunds.domain.status import Status
 
@@ -98,3 +101,22 @@ def test_an_investigation_moves_only_medicare_and_medicaid_due_dates():
 def test_investigations_pause_the_clock_at_most_180_days_in_all():
     assert paused_days(90 * 86400, 86400, 0, 180) == 90
     assert paused_days(90 * 86400, 86400, 150, 180) == 180
+
+
+def test_each_refusal_is_a_new_exception_that_keeps_no_earlier_traceback():
+    raised = []
+    for _ in range(3):
+        with pytest.raises(LinkRefused) as error:
+            usable(None, NOW)
+        raised.append(error.value)
+    assert len({id(e) for e in raised}) == 3
+    depth = [len(traceback.extract_tb(e.__traceback__)) for e in raised]
+    assert depth[0] == depth[1] == depth[2]
+
+
+def test_the_pages_form_is_read_whatever_bytes_arrive():
+    assert form_fields("decision=reject&reason=a+b&reason=c", False) == {"decision": "reject", "reason": "a b"}
+    assert form_fields(base64.b64encode(b"decision=approve&reason=\xff").decode(), True) == {
+        "decision": "approve", "reason": "\ufffd"}
+    assert form_fields("not base64!", True) == {}
+    assert form_fields(None, False) == {}

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from creditrefunds.adapters.dynamo import is_condition_failure
-from creditrefunds.domain.approvals import KEEP_AFTER_EXPIRY, TAKEN_LINK, Approval, LinkState
+from creditrefunds.domain.approvals import KEEP_AFTER_EXPIRY, Approval, LinkState, LinkTaken
 from creditrefunds.domain.cases import Case
 from creditrefunds.domain.money import money_text
 
@@ -51,7 +51,7 @@ class ApprovalStore:
             )
         except ClientError as error:
             if is_condition_failure(error):
-                raise TAKEN_LINK from None
+                raise LinkTaken() from None
             raise
         return str(answer["Attributes"]["task_token"])
 

@@ -53,8 +53,8 @@ class LedgerBucket:
         self._s3.put_object(Bucket=self.name, Key=key, Body=text.encode(), ContentType=content_type)
         return key
 
-    def put_json(self, key: str, data: Any) -> str:
-        return self.put_text(key, json.dumps(data, indent=2), "application/json")
+    def put_json(self, key: str, data: Any, indent: int | None = None) -> str:
+        return self.put_text(key, json.dumps(data, indent=indent), "application/json")
 
     def get_json(self, key: str) -> Any:
         return json.loads(self._s3.get_object(Bucket=self.name, Key=key)["Body"].read())
@@ -67,7 +67,7 @@ class LedgerBucket:
 
     def put_work_item(self, case_id: str, body: dict[str, Any]) -> str:
         """An instruction for billing staff: outbound/work-items/<case>.json."""
-        return self.put_json(f"outbound/work-items/{case_id}.json", body)
+        return self.put_json(f"outbound/work-items/{case_id}.json", body, indent=2)  # read by people
 
     def put_ap_file(self, day: date, text: str) -> str:
         """The day's accounts-payable file: outbound/refunds/<day>.csv."""

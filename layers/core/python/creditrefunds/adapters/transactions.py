@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.table import BatchWriter
 from botocore.exceptions import ClientError
 
 from creditrefunds.adapters.dynamo import query_all
@@ -57,8 +56,7 @@ class TransactionStore:
                 rows.append({"pk": f"ACCT#{txn.account_id}", "sk": f"TXN#{txn.txn_id}", **txn.to_record()})
                 accounts.add((txn.guarantor_id, txn.account_id))
         rows += [{"pk": f"GUAR#{guarantor}", "sk": f"ACCT#{account}"} for guarantor, account in sorted(accounts)]
-        share = max(BATCH, -(-len(rows) // max(1, self._writers)))  # one batch writer per writer thread
-        self._parallel(self._write_batch, [rows[i:i + share] for i in range(0, len(rows), share)])
+        self._parallel(self._write_batch, [rows[i:i + BATCH] for i in range(0, len(rows), BATCH)])
         return outcomes
 
     def _parallel(self, work: Any, items: list[Any]) -> list[Any]:
@@ -122,11 +120,18 @@ class TransactionStore:
         return found
 
     def _write_batch(self, items: list[dict[str, Any]]) -> None:
-        """Put `items` with boto3's batch writer (25 to a request, unprocessed items sent again);
-        one writer per thread, on the resource's client, which threads may share."""
-        with BatchWriter(self._table.name, self._table.meta.client) as writer:
-            for item in items:
-                writer.put_item(Item=item)
+        """One BatchWriteItem, its unprocessed items sent again with exponential backoff until none is
+        left, as DynamoDB asks. Not boto3's `batch_writer`: it re-sends unprocessed items at once, with no
+        backoff and no limit (boto/boto3#4150), which under throttling only throttles harder."""
+        client = self._table.meta.client
+        requests = {self._table.name: [{"PutRequest": {"Item": item}} for item in items]}
+        for attempt in range(12):
+            left = client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+            if not left:
+                return
+            requests = left
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        raise RuntimeError(f"DynamoDB left {sum(len(v) for v in left.values())} item(s) unwritten after retries")
 
     def account_transactions(self, account_id: str) -> list[Transaction]:
         return [parse_row({k: str(v) for k, v in item.items() if k not in ("pk", "sk")})

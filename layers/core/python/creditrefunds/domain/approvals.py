@@ -52,18 +52,52 @@ BUTTONS = {"approve": Outcome.APPROVED, "reject": Outcome.REJECTED, "investigate
 
 
 class LinkRefused(Exception):
-    """The link cannot decide: unknown, used, superseded or expired. `title`/`message` for the page."""
+    """The link cannot decide; each kind says why on the page (`status`, `title`, `message`). A new
+    one is raised each time: a shared instance would keep every traceback it was raised through."""
 
-    def __init__(self, status: int, title: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.title, self.message = status, title, message
+    status, title, message = 410, "", ""
+
+    def __init__(self) -> None:
+        super().__init__(self.message)
 
 
-UNKNOWN_LINK = LinkRefused(404, "Approval link not found", "This approval link is unknown. Nothing was decided.")
-CASE_GONE = LinkRefused(404, "Case not found", "The case of this link is no longer stored.")
-TAKEN_LINK = LinkRefused(409, "Approval link already used", "This link was used a moment ago. Each link decides once.")
-TASK_GONE = LinkRefused(410, "Approval no longer waiting", "This approval waited too long and moved on to another "
-                        "approver before your decision arrived. Nothing was decided by this link.")
+class UnknownLink(LinkRefused):
+    status, title, message = 404, "Approval link not found", "This approval link is unknown. Nothing was decided."
+
+
+class UsedLink(LinkRefused):
+    title = "Approval link already used"
+    message = "This link has already been used to decide. Each link decides once."
+
+
+class SupersededLink(LinkRefused):
+    title = "Approval moved on"
+    message = "This approval waited too long and was escalated to another approver. Nothing was decided by this link."
+
+
+class ExpiredLink(LinkRefused):
+    title, message = "Approval link expired", "This approval link has expired. Nothing was decided."
+
+
+class CaseGone(LinkRefused):
+    status, title, message = 404, "Case not found", "The case of this link is no longer stored."
+
+
+class LinkTaken(LinkRefused):
+    status, title = 409, "Approval link already used"
+    message = "This link was used a moment ago. Each link decides once."
+
+
+class TaskGone(LinkRefused):
+    title = "Approval no longer waiting"
+    message = ("This approval waited too long and moved on to another approver before your decision arrived. "
+               "Nothing was decided by this link.")
+
+
+class NotThisApprover(LinkRefused):
+    status, title = 403, "Another approver must decide"
+    message = ("You prepared or reviewed this case, so you cannot approve it (segregation of duties). Nothing was "
+               "decided; the case escalates to the next approver when its wait runs out.")
 
 
 @dataclass(frozen=True)
@@ -85,15 +119,13 @@ class Approval:
 def usable(approval: Approval | None, now: datetime) -> Approval:
     """The approval behind a link, or LinkRefused saying why it cannot decide."""
     if approval is None:
-        raise UNKNOWN_LINK
+        raise UnknownLink()
     if approval.state is LinkState.USED:
-        raise LinkRefused(410, "Approval link already used",
-                          "This link has already been used to decide. Each link decides once.")
+        raise UsedLink()
     if approval.state is LinkState.SUPERSEDED:
-        raise LinkRefused(410, "Approval moved on", "This approval waited too long and was escalated to "
-                          "another approver. Nothing was decided by this link.")
+        raise SupersededLink()
     if approval.expires_at <= int(now.timestamp()):
-        raise LinkRefused(410, "Approval link expired", "This approval link has expired. Nothing was decided.")
+        raise ExpiredLink()
     return approval
 
 
@@ -128,7 +160,7 @@ class Decision:
 
 def read_decision(form: dict[str, str], case: Case) -> Decision:
     """The approver's choice from the page's form, or ValueError with what to fix (shown on the page)."""
-    outcome = BUTTONS.get(form.get("decision", ""))
+    outcome = BUTTONS.get(form.get("decision", "").strip())
     reason = form.get("reason", "").strip()[:1000]
     if outcome is None:
         raise ValueError("Choose Approve, Reject or Investigate.")
@@ -142,11 +174,6 @@ def read_decision(form: dict[str, str], case: Case) -> Decision:
 def may_decide(approver: str, records: Iterable[dict[str, Any]]) -> bool:
     """Segregation of duties: no one the history shows preparing or reviewing the case decides it."""
     return approver not in {r["actor"] for r in records if r["action"] in PREPARER_ACTIONS}
-
-
-SEGREGATION_REFUSED = LinkRefused(
-    403, "Another approver must decide", "You prepared or reviewed this case, so you cannot approve it (segregation "
-    "of duties). Nothing was decided; the case escalates to the next approver when its wait runs out.")
 
 
 def paused_days(pause_seconds: int, seconds_per_day: int, already: int, most: int) -> int:

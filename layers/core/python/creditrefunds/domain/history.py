@@ -140,9 +140,6 @@ class SearchPlan:
     low: str
     high: str
 
-    def keeps(self, record: dict[str, Any]) -> bool:
-        return self.low <= record["at"] <= self.high and all(record.get(a) == v for a, v in self.filters)
-
 
 def plan_search(filters: dict[str, str], start: date | None = None, end: date | None = None) -> SearchPlan:
     """The most selective filter picks the index; the others narrow its answer. With no filter

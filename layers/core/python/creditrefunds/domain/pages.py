@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 from creditrefunds.domain.cases import Case
 from creditrefunds.domain.money import money_text
@@ -67,3 +70,15 @@ def case_page(case: Case, masked_name: str, tier: int, investigable: bool, error
         f"{investigate}</form><p>Opening this page decides nothing; only a button does, once.</p>"
     )
     return Page(status, _document(f"Refund approval: account {case.account_id}", body))
+
+
+def form_fields(body: str | None, base64_encoded: bool) -> dict[str, str]:
+    """The fields a page's form posted (the first of each name). Bytes that are not UTF-8, or a body
+    that is not base64 when it says so, give what can be read: the decision then says what is missing."""
+    text = body or ""
+    if base64_encoded:
+        try:
+            text = base64.b64decode(text, validate=True).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            text = ""
+    return {name: values[0] for name, values in parse_qs(text).items()}

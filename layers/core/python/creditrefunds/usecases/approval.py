@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from creditrefunds.domain.approvals import (
-    CASE_GONE,
-    SEGREGATION_REFUSED,
-    TASK_GONE,
     Approval,
+    CaseGone,
+    NotThisApprover,
     Outcome,
+    TaskGone,
     approver_for,
     can_investigate,
     mask_name,
@@ -57,7 +57,7 @@ def _link(ports: Ports, approval_id: str, now: datetime) -> tuple[Approval, Stor
     approval = usable(ports.approvals.get(approval_id), now)
     stored = ports.cases.get(approval.case_id)
     if stored is None:
-        raise CASE_GONE
+        raise CaseGone()
     return approval, stored
 
 
@@ -82,12 +82,12 @@ def decide(ports: Ports, approval_id: str, form: dict[str, str], source: str, pa
     except ValueError as error:
         return _page(ports, approval, stored, str(error), 400)
     if not may_decide(approval.approver, ports.history.records(case.case_id)):
-        raise SEGREGATION_REFUSED
+        raise NotThisApprover()
     token = ports.approvals.take(approval, decision.outcome, now)
     output = {"outcome": decision.outcome, "credit": approval.credit, "decided_by": approval.approver,
               "reason": decision.reason, "pause_seconds": pause_seconds, "tier": approval.tier}
     if not ports.workflows.answer(token, output):
-        raise TASK_GONE
+        raise TaskGone()
     fields: dict[str, Any] = {}
     if decision.outcome is Outcome.INVESTIGATE:
         fields["paused_days"] = paused_days(pause_seconds, seconds_per_day, stored.paused_days,
