@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from creditrefunds.domain.ledger import (
     AMOUNT_PATTERN,
     DATE_FIELDS,
+    ID_FIELDS,
     ISO_DATE_PATTERN,
     PAYER_TYPES,
     REQUIRED_FIELDS,
@@ -52,7 +53,7 @@ def header_of(path: Path) -> tuple[list[str], int]:
 # need no trimming to flag every row the reference might read differently.
 CHECKED_FIELDS = ("txn_id", "account_id", "patient_id", "guarantor_id", "txn_type", "amount", "posting_date",
                   "payer_type", "payer_id", "coverage_rank", "patient_resp", "reversal_of", *DATE_FIELDS,
-                  "patient_state")
+                  "patient_state", "claim_id", "reference", "adj_code")
 TAKEN_AS_IS = frozenset({"txn_id", "account_id", "patient_id", "guarantor_id", "payer_id", "reversal_of",
                          "patient_state"})
 
@@ -105,10 +106,14 @@ def _dates(array: pa.Array) -> tuple[pa.Array, pa.Array]:
     return pc.if_else(pc.or_(blank, bad), pa.scalar(None, pa.date32()), parsed), pc.and_(pc.invert(blank), bad)
 
 
-def flags(c: Columns) -> tuple[pa.Array, pa.Array]:
+def flags(c: Columns, id_max_length: int | None) -> tuple[pa.Array, pa.Array]:
     """(flagged, amount): True for every row the reference `parse_row` might refuse or would read
-    differently; the amount as a number where its text is well formed (0 elsewhere)."""
+    differently; the amount as a number where its text is well formed (0 elsewhere). Ids are
+    checked against `id_max_length` (None: rows already validated)."""
     any_of: list[pa.Array] = [empty(c[name]) for name in REQUIRED_FIELDS]
+    if id_max_length is not None:  # long, or anything but printable ASCII: the reference decides
+        any_of += [pc.or_(pc.greater(pc.utf8_length(c[name]), id_max_length),
+                          pc.match_substring_regex(c[name], pattern=r"[^\x20-\x7e]")) for name in ID_FIELDS]
     txn_type, payer_type = c["txn_type"], c["payer_type"]
     no_payer = empty(payer_type)
     patient_or_none = pc.or_(no_payer, pc.equal(payer_type, "PATIENT"))

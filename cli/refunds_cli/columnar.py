@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 from creditrefunds.domain.detection import AccountSummary
-from creditrefunds.domain.ledger import DATE_FIELDS, RowError, RowRefused, Transaction, parse_row
+from creditrefunds.domain.ledger import DATE_FIELDS, ID_MAX_LENGTH, RowError, RowRefused, Transaction, parse_row
 
 from refunds_cli.column_checks import (
     AMOUNT,
@@ -161,10 +161,10 @@ class _Segment:
     ids: pa.ChunkedArray
 
 
-def _first_pass(data: bytes, names: list[str]) -> _Segment:
+def _first_pass(data: bytes, names: list[str], id_max_length: int) -> _Segment:
     table = _parse(data, names, [name for name in names if name in CHECKED_FIELDS])
     c = Columns(table, trim_all=False)
-    flagged, amount = flags(c)
+    flagged, amount = flags(c, id_max_length)
     clean = pc.invert(flagged)
     figures = _figures({
         "account_id": c["account_id"].filter(clean), "cents": _cents(amount.filter(clean)),
@@ -192,7 +192,7 @@ def _trimmed_rows(table: pa.Table, indices: pa.Array) -> list[dict[str, str]]:
 def _transactions(c: Columns) -> list[Transaction]:
     """The rows of `c` as transactions: flagged rows through `parse_row`, the others straight
     from their columns (which the masks have shown `parse_row` would accept as they stand)."""
-    flagged, amount = flags(c)
+    flagged, amount = flags(c, id_max_length=None)  # the first pass checked the ids
     null = pa.scalar(None, pa.string())
 
     def given(name: str) -> pa.Array:  # the text where the row is clean and the field not empty
@@ -208,7 +208,7 @@ def _transactions(c: Columns) -> list[Transaction]:
     result = [Transaction(*values) for values in zip(*columns, strict=True)]
     flagged_at = pc.indices_nonzero(flagged)
     for index, raw in zip(flagged_at.to_pylist(), _trimmed_rows(c.table, flagged_at), strict=True):
-        result[index] = parse_row(raw)
+        result[index] = parse_row(raw, id_max_length=None)
     return result
 
 
@@ -279,7 +279,7 @@ def _lines_of(data: bytes, names: list[str], accounts: pa.Array) -> tuple[int, p
     return len(account), table.append_column("__row", pa.array(picked, pa.int64()))
 
 
-def scan(path: Path, on_reject: Callable[[RowError], Any]) -> Scan:
+def scan(path: Path, on_reject: Callable[[RowError], Any], id_max_length: int = ID_MAX_LENGTH) -> Scan:
     """First pass: validate every row, and summarize the accounts detection needs.
 
     Raises NotColumnar when the file needs the reference reader; nothing has been handed to
@@ -291,13 +291,13 @@ def scan(path: Path, on_reject: Callable[[RowError], Any]) -> Scan:
     rejects: list[RowError] = []
     rejected_rows: set[int] = set()
     offset = 0
-    for segment in _in_order(lambda data: _first_pass(data, names), _segments(path, start)):
+    for segment in _in_order(lambda data: _first_pass(data, names, id_max_length), _segments(path, start)):
         accepted: list[Transaction] = []
         for index, raw in segment.flagged:
             if not any(raw.values()):
                 continue  # an empty row, as the reference reader skips it
             try:
-                accepted.append(parse_row(raw))
+                accepted.append(parse_row(raw, id_max_length))
             except RowRefused as bad:
                 rejects.append(RowError(offset + index + 2, raw.get("txn_id") or None, bad.field, bad.reason))
                 rejected_rows.add(offset + index)

@@ -45,7 +45,7 @@ def detect_file(
     """The cases of the ledger at `path`; each rejected row goes to `on_reject`."""
     if fmt == "csv":
         try:
-            scan = columnar.scan(path, on_reject)
+            scan = columnar.scan(path, on_reject, settings.id_max_length)
         except columnar.NotColumnar:
             pass
         else:
@@ -65,7 +65,7 @@ def detect_file_by_rows(
     summaries: dict[str, AccountSummary] = {}
     dropped: set[int] = set()
     with open(path, "rb") as stream:
-        for item in read_ledger(stream, fmt, dropped_lines=dropped):
+        for item in read_ledger(stream, fmt, dropped_lines=dropped, id_max_length=settings.id_max_length):
             if isinstance(item, RowError):
                 on_reject(item)
                 continue

@@ -170,3 +170,19 @@ def test_a_fan_out_that_fails_keeps_the_file_in_rejected_and_tells_operators(clo
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="held/")
     [mail] = [m for m in cloud.mailbox.messages() if "lost-part.csv" in m.subject]
     assert mail.to == ["operators@example.org"] and "rejected/" in mail.text
+
+
+def test_an_id_too_long_for_a_key_is_a_rejected_row_and_the_rest_is_stored(cloud, tmp_path):
+    """A 3,000-character account id would make DynamoDB refuse the key and the file fail whole,
+    silently: it is a rejected row with its reason instead."""
+    path = tmp_path / "long-id.csv"
+    long_row = "LI-9," + "A" * 3000 + ",LI-P,LI-G,CHARGE,5.00,2026-09-01,,,TX\n"
+    path.write_text(HEADER + ROWS[0].replace("OV-", "LI-") + long_row)
+    assert refunds(cloud, "drop", str(path)).returncode == 0
+    cloud.wait_idle()
+    errors = cloud.client("s3").get_object(Bucket=cloud.outputs["LedgerBucketName"],
+                                           Key="rejected/long-id.csv.errors.jsonl")["Body"].read().decode()
+    assert [json.loads(line) for line in errors.splitlines()] == [{
+        "line": 3, "txn_id": "LI-9", "field": "account_id",
+        "reason": "an id is at most 64 characters; this one has 3000"}]
+    assert stored_ids(cloud, "LI-ACC") == ["LI-1"]

@@ -18,7 +18,7 @@ from .test_ledger_input import BAD_ROWS, GOOD, HEADER
 from .test_properties import as_csv, ledgers
 
 MUTATIONS = ["1.005", "2026-02-30", "09/01/2026", "", "gift", "payment", " 12.00 ", "-0.00", "4", "medicare", "x",
-             "+7.5", "tx", "ß", "\u3000A1\u00a0", "2"]
+             "+7.5", "tx", "ß", "\u3000A1\u00a0", "2", "A" * 65, "x\x1by", "Zoë", "=1+1"]
 
 
 def both_ways(tmp_path, data: bytes):

@@ -34,6 +34,13 @@ BAD_ROWS = [
     ("T2,A1,P1,G1,PAYMENT,-1.00,2026-09-01,PATIENT,,,,5.00", "patient_resp",
      "only an insurer's PAYMENT row carries patient responsibility"),
     ("T2,A1,P1,G1,CHARGE,1.00", "row", "has 6 fields where the header has 12"),
+    # Ids become DynamoDB keys and cells people open: printable, and at most 64 characters by default.
+    ("T2," + "A" * 65 + ",P1,G1,CHARGE,1.00,2026-09-01,,,,,", "account_id",
+     "an id is at most 64 characters; this one has 65"),
+    ("T2,A1,P\x07,G1,CHARGE,1.00,2026-09-01,,,,,", "patient_id",
+     "an id holds only printable characters; this one has a control or other unprintable character"),
+    ("T2,A1,P1,G1,PAYMENT,-1.00,2026-09-01,COMMERCIAL,AET\u200bNA,,,", "payer_id",
+     "an id holds only printable characters; this one has a control or other unprintable character"),
 ]
 
 
@@ -128,3 +135,11 @@ def test_detect_command_refuses_bad_settings(tmp_path):
     done = run_detect(str(ledger), "--as-of", "2026-10-01", "--settings", str(settings))
     assert done.returncode == 2
     assert "tier2_threshold" in done.stderr and "colour" in done.stderr
+
+
+def test_the_id_length_is_a_setting():
+    text = HEADER + "T1,ACC-LONG,P1,G1,CHARGE,1.00,2026-09-01,,,,,\n"
+    [error] = list(read_ledger(io.BytesIO(text.encode()), "csv", id_max_length=5))
+    assert (error.field, error.reason) == ("account_id", "an id is at most 5 characters; this one has 8")
+    [txn] = list(read_ledger(io.BytesIO(text.encode()), "csv", id_max_length=8))
+    assert txn.account_id == "ACC-LONG"

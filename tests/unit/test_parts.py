@@ -26,7 +26,7 @@ def test_one_guarantor_larger_than_a_batch_is_one_batch():
 
 def test_parts_keep_their_rows_and_line_numbers():
     rows = [f"T{n},A{n % 4},P,G,CHARGE,1.00,2026-09-01\n" for n in range(10)]
-    rows[4] = 'T4,A0,"P\nmore",G,CHARGE,x,2026-09-01\n'  # a record over two lines, and a bad amount
+    rows[4] = 'T4,A0,"P\nmore",G,CHARGE,x,2026-09-01\n'  # a record over two lines (an id with a line break)
     source = (HEADER + "".join(rows)).encode()
     parts = list(split_ledger(io.BytesIO(source), "csv", 3))
     assert [(p.name, p.first_line, p.rows) for p in parts] == [
@@ -35,4 +35,4 @@ def test_parts_keep_their_rows_and_line_numbers():
     pieces = [item for p in parts for item in numbered_rows(io.BytesIO(p.text.encode()), "csv", p.first_line)]
     assert pieces == whole
     [error] = [item for _, item in pieces if isinstance(item, RowError)]
-    assert (error.line, error.field) == (6, "amount")
+    assert (error.line, error.field) == (6, "patient_id")

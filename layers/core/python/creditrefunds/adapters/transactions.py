@@ -134,7 +134,7 @@ class TransactionStore:
         raise RuntimeError(f"DynamoDB left {sum(len(v) for v in left.values())} item(s) unwritten after retries")
 
     def account_transactions(self, account_id: str) -> list[Transaction]:
-        return [parse_row({k: str(v) for k, v in item.items() if k not in ("pk", "sk")})
+        return [parse_row({k: str(v) for k, v in item.items() if k not in ("pk", "sk")}, id_max_length=None)
                 for item in self._query(f"ACCT#{account_id}")]
 
     def patient_name(self, account_id: str) -> str | None:

@@ -29,6 +29,9 @@ OPTIONAL_FIELDS = (
     "patient_state", "facility_id",
 )  # fmt: skip
 DATE_FIELDS = ("service_date", "admit_date", "discharge_date")
+# Ids become DynamoDB keys, file names and cells of files people open: printable, and short.
+ID_FIELDS = ("txn_id", "account_id", "patient_id", "guarantor_id", "payer_id", "claim_id", "reference", "adj_code")
+ID_MAX_LENGTH = 64  # the default of the id_max_length setting
 AMOUNT_PATTERN = re.compile(r"^[+-]?\d+(\.\d{1,2})?$")
 ISO_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FORMATS = ("csv", "jsonl")
@@ -135,11 +138,14 @@ def _amount(raw: dict[str, str], name: str) -> Decimal | None:
     return money(value)
 
 
-def parse_row(raw: dict[str, str]) -> Transaction:
-    """Validate one row given as field -> text; raise `RowRefused` naming the field and reason."""
+def parse_row(raw: dict[str, str], id_max_length: int | None = ID_MAX_LENGTH) -> Transaction:
+    """Validate one row given as field -> text; raise `RowRefused` naming the field and reason.
+    `id_max_length=None` reads a row already validated (as stored)."""
     for name in REQUIRED_FIELDS:
         if not raw.get(name):
             raise RowRefused(name, "required field is missing or empty")
+    if id_max_length is not None:
+        _check_ids(raw, id_max_length)
     txn_type = raw["txn_type"].upper()
     if txn_type not in TXN_TYPES:
         raise RowRefused("txn_type", f"unknown transaction type {raw['txn_type']!r}")
@@ -203,6 +209,16 @@ def parse_row(raw: dict[str, str]) -> Transaction:
         facility_id=raw.get("facility_id") or None,
         **dates,
     )
+
+
+def _check_ids(raw: dict[str, str], most: int) -> None:
+    for name in ID_FIELDS:
+        value = raw.get(name) or ""
+        if len(value) > most:
+            raise RowRefused(name, f"an id is at most {most} characters; this one has {len(value)}")
+        if not value.isprintable():
+            raise RowRefused(name, "an id holds only printable characters; this one has a control or other "
+                                   "unprintable character")
 
 
 def format_for(filename: str, explicit: str | None = None) -> str:
@@ -306,7 +322,7 @@ def _jsonl_rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, str] | str]]
 
 
 def numbered_rows(
-    stream: IO[bytes], fmt: str, first_line: int | None = None
+    stream: IO[bytes], fmt: str, first_line: int | None = None, id_max_length: int = ID_MAX_LENGTH
 ) -> Iterator[tuple[int, Transaction | RowError | None]]:
     """(line, item) for every row: a Transaction, a RowError, or None for a same-content repeat.
 
@@ -318,7 +334,7 @@ def numbered_rows(
     shift = 0 if first_line is None else first_line - (2 if fmt == "csv" else 1)
     seen: dict[str, tuple[int, int]] = {}
     for line, raw in rows:
-        yield line + shift, _checked(line + shift, raw, seen)
+        yield line + shift, _checked(line + shift, raw, seen, id_max_length)
 
 
 def read_ledger(
@@ -326,6 +342,7 @@ def read_ledger(
     fmt: str,
     accounts: Container[str] | None = None,
     dropped_lines: set[int] | None = None,
+    id_max_length: int = ID_MAX_LENGTH,
 ) -> Iterator[Transaction | RowError]:
     """Every row of the file in order: a Transaction, or a RowError saying why not.
 
@@ -337,20 +354,21 @@ def read_ledger(
         skip = dropped_lines or set()
         for line, raw in _csv_rows(stream) if fmt == "csv" else _jsonl_rows(stream):
             if not isinstance(raw, str) and raw.get("account_id") in accounts and line not in skip:
-                yield parse_row(raw)
+                yield parse_row(raw, id_max_length=None)  # the first pass validated it
         return
-    for line, item in numbered_rows(stream, fmt):
+    for line, item in numbered_rows(stream, fmt, id_max_length=id_max_length):
         if not isinstance(item, Transaction) and dropped_lines is not None:
             dropped_lines.add(line)
         if item is not None:
             yield item
 
 
-def _checked(line: int, raw: dict[str, str] | str, seen: dict[str, tuple[int, int]]) -> Transaction | RowError | None:
+def _checked(line: int, raw: dict[str, str] | str, seen: dict[str, tuple[int, int]],
+             id_max_length: int) -> Transaction | RowError | None:
     if isinstance(raw, str):
         return RowError(line, None, "row", raw)
     try:
-        txn = parse_row(raw)
+        txn = parse_row(raw, id_max_length)
     except RowRefused as bad:
         return RowError(line, raw.get("txn_id") or None, bad.field, bad.reason)
     fingerprint = hash(tuple(sorted(txn.to_record().items())))

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from creditrefunds.domain.ledger import ID_MAX_LENGTH
 from creditrefunds.domain.money import money
 
 
@@ -38,6 +39,8 @@ class Settings(BaseModel):
     offset_patient_credits: bool = True
     dormancy_years: int = Field(default=3, gt=0)
     investigation_max_days: int = Field(default=180, gt=0)
+    # Ledger ids (txn_id, account_id, ...): printable, and at most this long (a DynamoDB key holds 1 KiB).
+    id_max_length: int = Field(default=ID_MAX_LENGTH, gt=0, le=255)
 
     @model_validator(mode="before")
     @classmethod

@@ -64,7 +64,7 @@ class StoreReport:
                 "rejected": len(self.rejects)}
 
 
-def store_file(path: Path, fmt: str, ledger: Ledger, first_line: int | None = None) -> StoreReport:
+def store_file(path: Path, fmt: str, ledger: Ledger, id_max_length: int, first_line: int | None = None) -> StoreReport:
     """Validate and store every row; a repeated transaction is a no-op, another one a conflict.
 
     The file is checked readable first, so that a file refused whole stores nothing.
@@ -74,7 +74,7 @@ def store_file(path: Path, fmt: str, ledger: Ledger, first_line: int | None = No
     with open(path, "rb") as stream:
         check_readable(stream)
         stream.seek(0)
-        for line, item in numbered_rows(stream, fmt, first_line):
+        for line, item in numbered_rows(stream, fmt, first_line, id_max_length):
             report.rows_read += 1
             if item is None:
                 report.repeated += 1
@@ -133,7 +133,7 @@ def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_p
                 with open(local, "rb") as stream:
                     check_readable(stream)
                 return _fan_out(ports, dropped, name, fmt, local, rows_per_part)
-            report = store_file(local, fmt, ports.transactions)
+            report = store_file(local, fmt, ports.transactions, ports.settings.id_max_length)
         except LedgerUnreadable as error:
             ports.bucket.reject(dropped.key, name, str(error))
             logger.warning("ledger file rejected whole", extra={"key": dropped.key, "reason": str(error)})
