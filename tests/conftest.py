@@ -18,6 +18,9 @@ def cloud() -> Iterator:
              "EscalationLeadSeconds": "2", "SecondsPerDay": "1", "InvestigationPauseSeconds": "3",
              # Files over 10 kB take the fan-out, 40 rows a part, and its accounts are detected
              # 10 at a time: the split path runs in the tests too.
-             "SplitThresholdBytes": "10000", "RowsPerPart": "40", "DetectBatchAccounts": "10"}
+             "SplitThresholdBytes": "10000", "RowsPerPart": "40", "DetectBatchAccounts": "10",
+             # Dual control from tier 3: its second approver is the tier-2 one, so that a test can show
+             # both two different people approving and one who decided at tier 2 refused at tier 3.
+             "ApproverTier3Email": "tier3.approver@example.org,tier2.approver@example.org"}
     with LocalCloud(ROOT, quiet=True, parameter_overrides=waits) as running:
         yield running

@@ -1,9 +1,9 @@
-"""Review / re-check: the case against the current stored ledger; the route the workflow takes."""
+"""Review: the case against the current stored ledger; the route the workflow takes."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,14 +16,11 @@ logger, tracer, services = lambda_runtime(WaitConfig)
 
 class Event(BaseModel):
     case_id: str
-    step: Literal["review", "recheck"] = "review"
-    approved_credit: str | None = None  # on a re-check: the credit the approver saw
 
 
-@logger.inject_lambda_context(log_event=True)  # a case id and an amount
+@logger.inject_lambda_context(log_event=True)  # a case id
 @tracer.capture_lambda_handler(capture_response=False)
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports = services()
-    return review(ports, task.case_id, task.step == "recheck", task.approved_credit, ports.config.timing,
-                  datetime.now(UTC))
+    return review(ports, task.case_id, ports.config.timing, datetime.now(UTC))

@@ -52,7 +52,8 @@ def wait_for_status(cloud: LocalCloud, account: str, statuses: set[str], timeout
         case = case_of(cloud, account)
         if case["status"] in statuses:
             return case
-        assert time.monotonic() < deadline, f"{account} stayed {case['status']}, not {statuses}"
+        assert time.monotonic() < deadline, (f"{account} stayed {case['status']}, not {statuses}; its history: "
+                                             f"{history_reasons(cloud, case['case_id'])}")
         time.sleep(0.3)
 
 
@@ -84,3 +85,11 @@ def history_actions(cloud: LocalCloud, case_id: str) -> list[tuple[str, str | No
         TableName=cloud.outputs["HistoryTableName"], KeyConditionExpression="case_id = :c",
         ExpressionAttributeValues={":c": {"S": case_id}})["Items"]
     return [(r["action"], r.get("status_before"), r.get("status_after")) for r in map(plain, items)]
+
+
+def history_reasons(cloud: LocalCloud, case_id: str) -> list[tuple[str, str | None]]:
+    """(action, reason) of each record: what a failed wait shows."""
+    items = cloud.client("dynamodb").query(
+        TableName=cloud.outputs["HistoryTableName"], KeyConditionExpression="case_id = :c",
+        ExpressionAttributeValues={":c": {"S": case_id}})["Items"]
+    return [(r["action"], r.get("reason")) for r in map(plain, items)]

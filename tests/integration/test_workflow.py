@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from creditrefunds.adapters.case_store import CaseStore, case_from_item
 from creditrefunds.adapters.history_store import HistoryStore
+from creditrefunds.domain.approvals import link_key
 from creditrefunds.domain.history import Entry
 from refunds_cli.demo import http
 
@@ -28,6 +29,18 @@ def patient_credit(account: str, paid: str = "150.00") -> list[str]:
 
 def outbound(cloud, key: str) -> str:
     return cloud.client("s3").get_object(Bucket=cloud.outputs["LedgerBucketName"], Key=key)["Body"].read().decode()
+
+
+def wait_for_object(cloud, key: str, timeout: float = 30.0) -> str:
+    """The object once a workflow step has written it (the step after a decision writes work items)."""
+    s3 = cloud.client("s3")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return outbound(cloud, key)
+        except s3.exceptions.NoSuchKey:
+            assert time.monotonic() < deadline, f"no {key}"
+            time.sleep(0.3)
 
 
 def test_approve_issues_the_refund_once_and_get_never_decides(cloud):
@@ -74,7 +87,7 @@ def test_reject_needs_a_reason_and_becomes_a_work_item(cloud):
     status, page = http(mail.links[0], {"decision": "reject", "reason": "guarantor disputes the charge"})
     assert status == 200
     case = wait_for_status(cloud, "WF-REJECT", {"WORK_ITEM"})
-    item = json.loads(outbound(cloud, f"outbound/work-items/{case['case_id']}.json"))
+    item = json.loads(wait_for_object(cloud, f"outbound/work-items/{case['case_id']}.json"))
     assert item["instruction"] == "refund rejected by the approver: guarantor disputes the charge"
     assert item["credit"] == "50.00"
     decided = [h for h in history_until(cloud, case["case_id"], "DECIDED") if h[0] == "DECIDED"]
@@ -225,9 +238,9 @@ def test_refund_rows_back_in_a_ledger_reconcile_the_case_and_case_shows_it_all(c
 def test_an_expired_link_only_says_so(cloud):
     drop(cloud, "wf-expired.csv", patient_credit("WF-EXPIRED"))
     mail = wait_for_mail(cloud, TIER1, "WF-EXPIRED")
-    approval_id = mail.links[0].rsplit("/", 1)[-1]
+    key = link_key(mail.links[0].rsplit("/", 1)[-1])  # the table keeps the link id's hash, never the id
     cloud.client("dynamodb").update_item(
-        TableName=cloud.outputs["ApprovalsTableName"], Key={"approval_id": {"S": approval_id}},
+        TableName=cloud.outputs["ApprovalsTableName"], Key={"approval_key": {"S": key}},
         UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": {"N": "1"}})
     for form in (None, {"decision": "approve"}):
         status, page = http(mail.links[0], form)

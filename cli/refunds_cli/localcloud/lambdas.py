@@ -27,6 +27,9 @@ from types import ModuleType
 from typing import Any
 
 ASYNC_RETRIES = 2
+# A function's environment is set on the process while its handler runs, so handlers run one at a
+# time in the whole process, whichever local cloud they belong to (tests may run two).
+_ONE_AT_A_TIME = threading.RLock()
 
 
 @dataclass
@@ -83,7 +86,6 @@ class InProcessLambda:
     def __init__(self) -> None:
         self._functions: dict[str, FunctionSpec] = {}
         self._modules: dict[str, ModuleType] = {}
-        self._lock = threading.RLock()
         self._async_queue: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._async_worker: threading.Thread | None = None
         self.async_failures: list[AsyncFailure] = []
@@ -109,7 +111,7 @@ class InProcessLambda:
         spec = self._lookup(name_or_arn)
         if spec is None:
             raise KeyError(f"no local function {name_or_arn}")
-        with self._lock, self._function_environment(spec):
+        with _ONE_AT_A_TIME, self._function_environment(spec):
             context = LambdaContext(spec.name, spec.arn, spec.memory, spec.timeout)
             try:
                 handler = getattr(self._module(spec), spec.handler.rsplit(".", 1)[1])

@@ -1,4 +1,9 @@
-"""The approvals table. The task token is written here and read back only to answer the task."""
+"""The approvals table: one item per link, keyed by the SHA-256 of its id (the mail holds the
+only copy of the id). The task token is written here and read back only to answer the task.
+
+Index by-case (case_id, created_at) projects what the policy reads (tier, approver, digest, state,
+decision), never the task token or the snapshot.
+"""
 
 from __future__ import annotations
 
@@ -6,47 +11,55 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from creditrefunds.adapters.dynamo import is_condition_failure
-from creditrefunds.domain.approvals import KEEP_AFTER_EXPIRY, Approval, LinkState, LinkTaken
-from creditrefunds.domain.cases import Case
-from creditrefunds.domain.money import money_text
+from creditrefunds.adapters.dynamo import is_condition_failure, query_all
+from creditrefunds.domain.approvals import KEEP_AFTER_EXPIRY, Approval, LinkState, LinkTaken, Snapshot, link_key
 
 
 class ApprovalStore:
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    def create(self, case: Case, tier: int, approver: str, task_token: str, now: datetime, ttl: int) -> Approval:
-        """A new link for `approver`, its random id single-use and expiring after `ttl` seconds."""
+    def create(self, snapshot: Snapshot, tier: int, approver: str, task_token: str, now: datetime,
+               ttl: int) -> tuple[str, Approval]:
+        """A new link for `approver` to decide `snapshot`: (its id, for the mail alone; the approval)."""
+        link_id = secrets.token_urlsafe(32)
         expires = int(now.timestamp()) + ttl
-        approval = Approval(secrets.token_urlsafe(32), case.case_id, tier, approver, money_text(case.credit), expires,
-                            LinkState.PENDING)
+        approval = Approval(link_key(link_id), snapshot.case_id, tier, approver, snapshot.digest, expires,
+                            LinkState.PENDING, snapshot=snapshot)
         self._table.put_item(Item={
-            "approval_id": approval.approval_id, "case_id": case.case_id, "tier": tier, "approver": approver,
-            "credit": approval.credit, "task_token": task_token, "created_at": now.isoformat(),
-            "expires_at": expires, "purge_after": expires + KEEP_AFTER_EXPIRY, "state": approval.state,
-        }, ConditionExpression="attribute_not_exists(approval_id)")  # fmt: skip
-        return approval
+            "approval_key": approval.approval_key, "case_id": snapshot.case_id, "tier": tier, "approver": approver,
+            "digest": approval.digest, "snapshot": snapshot.to_item(), "task_token": task_token,
+            "created_at": now.isoformat(), "expires_at": expires, "purge_after": expires + KEEP_AFTER_EXPIRY,
+            "state": approval.state,
+        }, ConditionExpression="attribute_not_exists(approval_key)")  # fmt: skip
+        return link_id, approval
 
-    def get(self, approval_id: str) -> Approval | None:
-        if not approval_id:
-            return None
-        item = self._table.get_item(Key={"approval_id": approval_id}, ConsistentRead=True).get("Item")
+    def get(self, link_id: str) -> Approval | None:
+        """The approval behind a link id (as the mail gave it)."""
+        return self.by_key(link_key(link_id)) if link_id else None
+
+    def by_key(self, approval_key: str) -> Approval | None:
+        item = self._table.get_item(Key={"approval_key": approval_key}, ConsistentRead=True).get("Item")
         return Approval.from_item(item) if item else None
 
-    def take(self, approval: Approval, decision: str, now: datetime) -> str:
+    def of_case(self, case_id: str) -> list[Approval]:
+        """Every link of the case, oldest first (by-case index: no token, no snapshot)."""
+        items = query_all(self._table, IndexName="by-case", KeyConditionExpression=Key("case_id").eq(case_id))
+        return [Approval.from_item(item) for item in items]
+
+    def take(self, approval: Approval, decision: str, reason: str, now: datetime) -> str:
         """Use the link once: PENDING and unexpired becomes USED. Returns the task token."""
         try:
             answer = self._table.update_item(
-                Key={"approval_id": approval.approval_id},
-                UpdateExpression="SET #s = :used, decided_by = :who, decision = :d, decided_at = :at",
+                Key={"approval_key": approval.approval_key},
+                UpdateExpression="SET #s = :used, decision = :d, reason = :r, decided_at = :at",
                 ConditionExpression="#s = :pending AND expires_at > :now",
                 ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={":used": LinkState.USED, ":pending": LinkState.PENDING,
-                                           ":who": approval.approver, ":d": decision, ":at": now.isoformat(),
-                                           ":now": int(now.timestamp())},
+                ExpressionAttributeValues={":used": LinkState.USED, ":pending": LinkState.PENDING, ":d": decision,
+                                           ":r": reason, ":at": now.isoformat(), ":now": int(now.timestamp())},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
@@ -55,21 +68,30 @@ class ApprovalStore:
             raise
         return str(answer["Attributes"]["task_token"])
 
-    def supersede(self, case_id: str, approval_ids: list[str]) -> list[Approval]:
-        """Mark the case's waiting links SUPERSEDED (escalation); returns those that were waiting."""
-        moved = []
-        for approval_id in approval_ids:
-            try:
-                answer = self._table.update_item(
-                    Key={"approval_id": approval_id}, UpdateExpression="SET #s = :sup",
-                    ConditionExpression="#s = :pending AND case_id = :case",
-                    ExpressionAttributeNames={"#s": "state"},
-                    ExpressionAttributeValues={":sup": LinkState.SUPERSEDED, ":pending": LinkState.PENDING,
-                                               ":case": case_id},
-                    ReturnValues="ALL_NEW",
-                )
-                moved.append(Approval.from_item(answer["Attributes"]))
-            except ClientError as error:
-                if not is_condition_failure(error):
-                    raise
-        return moved
+    def mark_late(self, approval: Approval) -> None:
+        """A used link whose case had moved on: it counts for nothing."""
+        self._move(approval.approval_key, approval.case_id, LinkState.USED, LinkState.LATE)
+
+    def supersede(self, case_id: str, approval_keys: list[str]) -> list[tuple[Approval, str]]:
+        """Mark the case's waiting links SUPERSEDED; returns those that were waiting, with their tokens."""
+        return [moved for key in approval_keys
+                if (moved := self._move(key, case_id, LinkState.PENDING, LinkState.SUPERSEDED)) is not None]
+
+    def pending(self, case_id: str) -> list[str]:
+        """The keys of the case's links still waiting for a decision."""
+        return [a.approval_key for a in self.of_case(case_id) if a.state is LinkState.PENDING]
+
+    def _move(self, key: str, case_id: str, before: LinkState, after: LinkState) -> tuple[Approval, str] | None:
+        try:
+            answer = self._table.update_item(
+                Key={"approval_key": key}, UpdateExpression="SET #s = :after",
+                ConditionExpression="#s = :before AND case_id = :case",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={":after": after, ":before": before, ":case": case_id},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            return None
+        return Approval.from_item(answer["Attributes"]), str(answer["Attributes"]["task_token"])

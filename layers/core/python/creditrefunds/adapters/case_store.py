@@ -7,8 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
-from creditrefunds.adapters.dynamo import put_if_absent, query_all
+from creditrefunds.adapters.dynamo import is_condition_failure, put_if_absent, query_all
 from creditrefunds.domain.cases import Case, Line, StoredCase
 from creditrefunds.domain.escalation import NEWS
 from creditrefunds.domain.money import ZERO, money
@@ -56,7 +57,7 @@ def stored_from_item(item: dict[str, Any], strict: bool = True) -> StoredCase:
                     str(item.get("guarantor_id", "")), ZERO, date.min)
     return StoredCase(
         case, Status(item["status"]), int(item.get("escalation_level", 0)), bool(item.get("overdue", False)),
-        frozenset(flag for flag in NEWS if item.get(flag)), item.get("approval_id"), int(item.get("paused_days", 0)),
+        frozenset(flag for flag in NEWS if item.get(flag)), item.get("approval_key"), int(item.get("paused_days", 0)),
         (int(item["history_seq"]), item["history_hash"]) if "history_seq" in item else None)
 
 
@@ -123,6 +124,26 @@ class CaseStore:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues={f":v{i}": value for i, value in enumerate(values.values())},
         )
+
+    def decide(self, case_id: str, approval_key: str, status: Status, **fields: Any) -> bool:
+        """Record a decision: the status (and fields) set only while the case waits for exactly that link;
+        False when the case has moved on (escalated, changed, decided)."""
+        values = {"status": status, **fields}
+        names = {f"#f{i}": name for i, name in enumerate(values)}
+        try:
+            self._table.update_item(
+                Key={"case_id": case_id},
+                UpdateExpression="SET " + ", ".join(f"{alias} = :v{i}" for i, alias in enumerate(names)),
+                ConditionExpression="approval_key = :key AND #status = :waiting",
+                ExpressionAttributeNames={**names, "#status": "status"},
+                ExpressionAttributeValues={**{f":v{i}": v for i, v in enumerate(values.values())},
+                                           ":key": approval_key, ":waiting": Status.AWAITING_APPROVAL},
+            )
+            return True
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
 
     def set_head(self, case_id: str, seq: int, record_hash: str) -> None:
         """Keep the head of the case's history chain on the case (a removed last record is then caught)."""

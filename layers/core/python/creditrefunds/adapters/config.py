@@ -98,8 +98,10 @@ class ApprovalConfig(FunctionConfig):
     approval_site_url: str
 
     @property
-    def approvers(self) -> dict[int, str]:
-        return {1: self.approver_tier1_email, 2: self.approver_tier2_email, 3: self.approver_tier3_email}
+    def approvers(self) -> dict[int, list[str]]:
+        """The directory: each tier's approvers, in the order they are asked (comma-separated lists)."""
+        lists = {1: self.approver_tier1_email, 2: self.approver_tier2_email, 3: self.approver_tier3_email}
+        return {tier: [a.strip() for a in text.split(",") if a.strip()] for tier, text in lists.items()}
 
 
 Config = TypeVar("Config", bound=FunctionConfig)

@@ -31,9 +31,16 @@ class Workflows:
 
     def answer(self, task_token: str, output: dict[str, Any]) -> bool:
         """Complete a waiting task; False when the task is no longer waiting (timed out, gone)."""
+        return self._settle(self._sfn.send_task_success, taskToken=task_token, output=json.dumps(output))
+
+    def fail_task(self, task_token: str, error: str, cause: str) -> bool:
+        """End a waiting task with `error` (the state machine catches it); False when it is no longer waiting."""
+        return self._settle(self._sfn.send_task_failure, taskToken=task_token, error=error, cause=cause)
+
+    def _settle(self, call: Any, **kwargs: Any) -> bool:
         sfn = self._sfn
         try:
-            sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
+            call(**kwargs)
             return True
         except (sfn.exceptions.TaskTimedOut, sfn.exceptions.TaskDoesNotExist, sfn.exceptions.InvalidToken):
             return False

@@ -1,35 +1,44 @@
-"""Approval by email (DOMAIN.md section 6): single-use, expiring links, and what a decision may be.
+"""Approval by email (DOMAIN.md section 6): what a link shows and decides, and when it can decide.
 
-The mail carries only a random approval id; the task token stays in the approvals table. A
-link is PENDING until a POST decides (USED), an escalation replaces it (SUPERSEDED), or it
-expires. GET never changes it.
+An approval decides a snapshot: the case's exact lines, credit and refund as they stood when
+the approval was asked, with their digest. The mail carries the only copy of a random link id;
+the approvals table keeps its SHA-256 (the item's key) and the task token. A link is PENDING
+until a POST decides (USED), an escalation or a change of the case replaces it (SUPERSEDED), or
+it expires. GET never changes it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from creditrefunds.domain.cases import Case
+from creditrefunds.domain.cases import Case, Line
+from creditrefunds.domain.money import money, money_text
 from creditrefunds.domain.status import Status
 
 INVESTIGABLE = ("MEDICARE", "MEDICAID")
 KEEP_AFTER_EXPIRY = 30 * 86400  # the used or expired link stays readable a month, then TTL purges it
-# Whoever the history shows preparing or reviewing a case may not approve it (segregation of duties).
-PREPARER_ACTIONS = ("PREPARED", "REVIEWED", "RECHECKED", "NOTED")
+
+
+def link_key(link_id: str) -> str:
+    """What the approvals table keeps of a link id: its SHA-256. Reading it lets nobody decide."""
+    return hashlib.sha256(link_id.encode()).hexdigest()
 
 
 class LinkState(StrEnum):
     PENDING = "PENDING"
     USED = "USED"
     SUPERSEDED = "SUPERSEDED"
+    LATE = "LATE"  # used, but the case had moved on: it decided nothing
 
 
 class Outcome(StrEnum):
-    """What an approver decided; the state machine's Decision state names these."""
+    """What an approver decided, kept on the link they used."""
 
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
@@ -96,31 +105,98 @@ class TaskGone(LinkRefused):
 
 class NotThisApprover(LinkRefused):
     status, title = 403, "Another approver must decide"
-    message = ("You prepared or reviewed this case, so you cannot approve it (segregation of duties). Nothing was "
-               "decided; the case escalates to the next approver when its wait runs out.")
+
+    def __init__(self, why: str) -> None:
+        self.message = (f"You cannot decide this case: {why}. Nothing was decided; the case goes to another "
+                        "approver when its wait runs out.")
+        super().__init__()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What an approver is shown and decides: the case as it stood when the approval was asked."""
+
+    case_id: str
+    account_id: str
+    credit: Decimal
+    tier: int  # the tier its refund total needs
+    lines: tuple[Line, ...]
+    masked_name: str
+
+    @classmethod
+    def of(cls, case: Case, tier: int, masked_name: str) -> Snapshot:
+        """The case as it stands; `tier` is the tier its refund total needs."""
+        return cls(case.case_id, case.account_id, case.credit, tier, tuple(case.lines), masked_name)
+
+    @property
+    def refund_total(self) -> Decimal:
+        return Case(self.case_id, self.account_id, "", "", self.credit, date.min, list(self.lines)).refund_total
+
+    @property
+    def due_date(self) -> date | None:
+        dates = [line.due_date for line in self.lines if line.due_date is not None]
+        return min(dates) if dates else None
+
+    @property
+    def digest(self) -> str:
+        return case_digest(Case(self.case_id, self.account_id, "", "", self.credit, date.min, list(self.lines)))
+
+    def to_item(self) -> dict[str, Any]:
+        return {"case_id": self.case_id, "account_id": self.account_id, "credit": money_text(self.credit),
+                "tier": self.tier, "masked_name": self.masked_name,
+                "lines": [{k: v for k, v in line.to_json().items() if v is not None} for line in self.lines]}
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Snapshot:
+        lines = tuple(Line(li["action"], li["reason"], li.get("payee_type"), li.get("payee_id"),
+                           money(str(li["amount"])),
+                           date.fromisoformat(li["due_date"]) if li.get("due_date") else None,
+                           li.get("target_account_id")) for li in item["lines"])
+        return cls(item["case_id"], item["account_id"], money(str(item["credit"])), int(item["tier"]), lines,
+                   item["masked_name"])
+
+
+def case_digest(case: Case) -> str:
+    """SHA-256 over what money follows: the case, its credit and every line's action, reason, payee,
+    amount, target account and due date. An approval covers exactly this (the tier follows from it)."""
+    content = {"case_id": case.case_id, "account_id": case.account_id, "credit": money_text(case.credit),
+               "lines": [line.to_json() for line in case.lines]}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class Approval:
-    approval_id: str
+    """One link. `snapshot` is what it shows (absent where only the by-case index was read)."""
+
+    approval_key: str
     case_id: str
     tier: int
     approver: str
-    credit: str
+    digest: str
     expires_at: int
     state: LinkState
+    decision: Outcome | None = None
+    reason: str = ""  # the approver's, with the decision
+    snapshot: Snapshot | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Approval:
-        return cls(item["approval_id"], item["case_id"], int(item["tier"]), item["approver"], item["credit"],
-                   int(item["expires_at"]), LinkState(item["state"]))
+        return cls(item["approval_key"], item["case_id"], int(item["tier"]), item["approver"], item["digest"],
+                   int(item["expires_at"]), LinkState(item["state"]),
+                   Outcome(item["decision"]) if item.get("decision") else None, str(item.get("reason", "")),
+                   Snapshot.from_item(item["snapshot"]) if "snapshot" in item else None)
+
+    @property
+    def approved(self) -> bool:
+        """A decision that counts: the link was used, in time, to approve."""
+        return self.state is LinkState.USED and self.decision is Outcome.APPROVED
 
 
 def usable(approval: Approval | None, now: datetime) -> Approval:
     """The approval behind a link, or LinkRefused saying why it cannot decide."""
     if approval is None:
         raise UnknownLink()
-    if approval.state is LinkState.USED:
+    if approval.state in (LinkState.USED, LinkState.LATE):
         raise UsedLink()
     if approval.state is LinkState.SUPERSEDED:
         raise SupersededLink()
@@ -140,40 +216,8 @@ def mask_name(name: str | None) -> str:
     return " ".join(masked)
 
 
-def approver_for(tier: int, directory: dict[int, str]) -> str:
-    """The directory: one approver per tier."""
-    address = directory.get(tier)
-    if not address:
-        raise KeyError(f"no approver for tier {tier}: set ApproverTier{tier}Email")
-    return address
-
-
-def can_investigate(case: Case) -> bool:
-    return any(line.payee_type in INVESTIGABLE for line in case.lines if line.action == "REFUND")
-
-
-@dataclass(frozen=True)
-class Decision:
-    outcome: Outcome
-    reason: str
-
-
-def read_decision(form: dict[str, str], case: Case) -> Decision:
-    """The approver's choice from the page's form, or ValueError with what to fix (shown on the page)."""
-    outcome = BUTTONS.get(form.get("decision", "").strip())
-    reason = form.get("reason", "").strip()[:1000]
-    if outcome is None:
-        raise ValueError("Choose Approve, Reject or Investigate.")
-    if outcome is Outcome.REJECTED and not reason:
-        raise ValueError("A rejection needs a reason: say why, then press Reject again.")
-    if outcome is Outcome.INVESTIGATE and not can_investigate(case):
-        raise ValueError("Only Medicare and Medicaid refunds can be investigated.")
-    return Decision(outcome, reason)
-
-
-def may_decide(approver: str, records: Iterable[dict[str, Any]]) -> bool:
-    """Segregation of duties: no one the history shows preparing or reviewing the case decides it."""
-    return approver not in {r["actor"] for r in records if r["action"] in PREPARER_ACTIONS}
+def can_investigate(lines: tuple[Line, ...] | list[Line]) -> bool:
+    return any(line.payee_type in INVESTIGABLE for line in lines if line.action == "REFUND")
 
 
 def paused_days(pause_seconds: int, seconds_per_day: int, already: int, most: int) -> int:

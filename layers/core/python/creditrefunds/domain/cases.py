@@ -82,6 +82,6 @@ class StoredCase:
     escalation_level: int = 0
     overdue: bool = False  # past its due date once: stays set in every listing until the case closes
     told: frozenset[str] = frozenset()  # what the compliance officer has been told (escalation.NEWS)
-    approval_id: str | None = None  # the link waiting for a decision
+    approval_key: str | None = None  # the link last asked for a decision (its key: not a secret)
     paused_days: int = 0  # investigations' pause of the Medicare/Medicaid clock
     head: tuple[int, str] | None = None  # the history chain's last (seq, hash)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
-from creditrefunds.domain.approvals import Approval
+from creditrefunds.domain.approvals import Approval, Snapshot
 from creditrefunds.domain.cases import Case
 from creditrefunds.domain.money import money_text
+from creditrefunds.domain.pages import line_rows
+from creditrefunds.domain.templates import render
 
 
 @dataclass(frozen=True)
@@ -20,45 +21,33 @@ class Mail:
 
 def _plain(to: str, subject: str, text: str) -> Mail:
     """A message whose HTML is its text, escaped."""
-    return Mail((to,), subject, text, "<pre>" + html.escape(text) + "</pre>")
+    return Mail((to,), subject, text, render("plain_mail.html", text=text))
 
 
-def approval_request(case: Case, approval: Approval, link: str, masked_name: str) -> Mail:
-    """The mail asking for a decision: the case, its lines, one single-use link."""
-    refund = money_text(case.refund_total)
-    due = case.due_date.isoformat() if case.due_date else "no due date"
-    subject = f"Refund approval needed: {refund} on account {case.account_id} (tier {approval.tier}, due {due})"
-    rows = [(line.action, line.reason, line.payee_type or "-", money_text(line.amount),
-             line.due_date.isoformat() if line.due_date else "-") for line in case.lines]
+def approval_request(snapshot: Snapshot, approval: Approval, link: str) -> Mail:
+    """The mail asking for a decision: the snapshot it decides, its lines, one single-use link."""
+    refund = money_text(snapshot.refund_total)
+    due = snapshot.due_date.isoformat() if snapshot.due_date else "no due date"
+    subject = f"Refund approval needed: {refund} on account {snapshot.account_id} (tier {approval.tier}, due {due})"
+    rows = line_rows(snapshot.lines)
     text = "\n".join([
         f"A credit balance refund needs your approval (tier {approval.tier}).",
         "",
-        f"Account:   {case.account_id}",
-        f"Patient:   {masked_name}",
-        f"Credit:    {money_text(case.credit)}",
+        f"Account:   {snapshot.account_id}",
+        f"Patient:   {snapshot.masked_name}",
+        f"Credit:    {money_text(snapshot.credit)}",
         f"Refund:    {refund}",
         f"Due date:  {due}",
         "",
-        *[f"  {a:<8} {r:<20} {p:<11} {amt:>12}  due {d}" for a, r, p, amt, d in rows],
+        *[f"  {r['action']:<8} {r['reason']:<20} {r['payee_type'] or '-':<11} {r['amount']:>12}  "
+          f"due {r['due_date'] or '-'}" for r in rows],
         "",
         f"Open the case to approve or reject it: {link}",
         "The link works once and expires; opening it decides nothing.",
     ])
-    cells = "".join(f"<tr><td>{html.escape(a)}</td><td>{html.escape(r)}</td><td>{html.escape(p)}</td>"
-                    f"<td style='text-align:right'>{amt}</td><td>{d}</td></tr>" for a, r, p, amt, d in rows)
-    body = (
-        f"<p>A credit balance refund needs your approval (tier {approval.tier}).</p>"
-        f"<table><tr><th align='left'>Account</th><td>{html.escape(case.account_id)}</td></tr>"
-        f"<tr><th align='left'>Patient</th><td>{html.escape(masked_name)}</td></tr>"
-        f"<tr><th align='left'>Credit</th><td>{money_text(case.credit)}</td></tr>"
-        f"<tr><th align='left'>Refund</th><td>{refund}</td></tr>"
-        f"<tr><th align='left'>Due date</th><td>{due}</td></tr></table>"
-        f"<table border='1' cellpadding='4'><tr><th>Action</th><th>Reason</th><th>Payee type</th><th>Amount</th>"
-        f"<th>Due</th></tr>{cells}</table>"
-        f"<p><a href='{html.escape(link)}'>Open the case to approve or reject it</a></p>"
-        "<p>The link works once and expires; opening it decides nothing.</p>"
-    )
-    return Mail((approval.approver,), subject, text, f"<!doctype html><html><body>{body}</body></html>")
+    body = render("approval_mail.html", tier=approval.tier, account=snapshot.account_id, patient=snapshot.masked_name,
+                  credit=money_text(snapshot.credit), refund=refund, due=due, lines=rows, link=link)
+    return Mail((approval.approver,), subject, text, body)
 
 
 def approval_moved_on(approval: Approval, case: Case, new_tier: int) -> Mail:
@@ -66,6 +55,23 @@ def approval_moved_on(approval: Approval, case: Case, new_tier: int) -> Mail:
     return _plain(approval.approver, f"Approval moved on: account {case.account_id}",
                   f"The refund approval for account {case.account_id} waited past its time and was passed to the "
                   f"tier {new_tier} approver. Your link no longer decides anything.")
+
+
+def approval_withdrawn(approval: Approval, case: Case) -> Mail:
+    """To the approver whose link a change of the case superseded."""
+    return _plain(approval.approver, f"Approval withdrawn: account {case.account_id}",
+                  f"The refund approval for account {case.account_id} was withdrawn: a ledger file changed the "
+                  "case's lines after you were asked. A new approval is asked for the lines as they are now. "
+                  "Your link no longer decides anything.")
+
+
+def decision_refused(to: str, case_id: str, why: str) -> Mail:
+    """To operators: the workflow was told of a decision that no approval link records."""
+    return _plain(to, f"Refund decision refused: case {case_id}",
+                  f"The refund workflow of case {case_id} was told of a decision that no approval link records: "
+                  f"{why}. Nothing was issued and a new approval is asked. Someone who can answer the workflow's "
+                  "tasks may have tried to approve without a link: look at the execution history and at who may "
+                  "call states:SendTaskSuccess.")
 
 
 def compliance_notice(to: str, case: Case, why: str, new_tier: int) -> Mail:

@@ -1,20 +1,17 @@
-"""The approval pages' HTML: the case with its lines and the decision form, and plain answers."""
+"""The approval pages: the snapshot a link decides with its buttons, plain answers, the form read back."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import html
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from creditrefunds.domain.cases import Case
+from creditrefunds.domain.approvals import Snapshot, can_investigate
+from creditrefunds.domain.cases import Line
 from creditrefunds.domain.money import money_text
-
-_STYLE = ("body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}"
-          "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3rem .6rem;text-align:left}"
-          ".amount{text-align:right}.error{color:#a00;font-weight:bold}button{margin-right:.6rem;padding:.4rem 1rem}")
-
+from creditrefunds.domain.templates import render
 
 CONTENT_TYPE = "text/html; charset=utf-8"
 # No caching, no framing (clickjacking), and no Referer carrying the approval id off the page.
@@ -22,12 +19,6 @@ HEADERS = {"cache-control": "no-store", "x-frame-options": "DENY",
            "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
                                       "frame-ancestors 'none'",
            "referrer-policy": "no-referrer", "x-content-type-options": "nosniff"}
-
-
-def _document(title: str, body: str) -> str:
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<meta name='robots' content='noindex'><style>{_STYLE}</style></head>"
-            f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>")
 
 
 @dataclass(frozen=True)
@@ -39,37 +30,24 @@ class Page:
 
 
 def answer(status: int, title: str, message: str) -> Page:
-    return Page(status, _document(title, f"<p id='message'>{html.escape(message)}</p>"))
+    return Page(status, render("answer.html", title=title, message=message))
 
 
-def case_page(case: Case, masked_name: str, tier: int, investigable: bool, error: str = "",
-              status: int = 200) -> Page:
-    rows = "".join(
-        f"<tr><td>{html.escape(line.action)}</td><td>{html.escape(line.reason)}</td>"
-        f"<td>{html.escape(line.payee_type or '-')}</td><td>{html.escape(line.payee_id or '-')}</td>"
-        f"<td class='amount'>{money_text(line.amount)}</td>"
-        f"<td>{line.due_date.isoformat() if line.due_date else '-'}</td></tr>"
-        for line in case.lines
-    )
-    due = case.due_date.isoformat() if case.due_date else "none"
-    investigate = ("<button type='submit' name='decision' value='investigate' id='investigate'>Investigate</button>"
-                   if investigable else "")
-    body = (
-        (f"<p class='error' id='error'>{html.escape(error)}</p>" if error else "")
-        + f"<dl><dt>Case</dt><dd id='case-id'>{html.escape(case.case_id)}</dd><dt>Account</dt><dd id='account'>"
-        f"{html.escape(case.account_id)}</dd><dt>Patient</dt><dd>{html.escape(masked_name)}</dd>"
-        f"<dt>Credit</dt><dd id='credit'>{money_text(case.credit)}</dd><dt>Refund total</dt>"
-        f"<dd id='refund'>{money_text(case.refund_total)}</dd><dt>Due date</dt><dd>{due}</dd>"
-        f"<dt>Approval tier</dt><dd>{tier}</dd></dl>"
-        "<table id='lines'><tr><th>Action</th><th>Reason</th><th>Payee type</th><th>Payee</th><th>Amount</th>"
-        f"<th>Due</th></tr>{rows}</table>"
-        "<form method='post'><p><label for='reason'>Reason (required to reject)</label><br>"
-        "<textarea id='reason' name='reason' rows='3' cols='60'></textarea></p>"
-        "<button type='submit' name='decision' value='approve' id='approve'>Approve</button>"
-        "<button type='submit' name='decision' value='reject' id='reject'>Reject</button>"
-        f"{investigate}</form><p>Opening this page decides nothing; only a button does, once.</p>"
-    )
-    return Page(status, _document(f"Refund approval: account {case.account_id}", body))
+def line_rows(lines: Iterable[Line]) -> list[dict[str, str]]:
+    """A case's lines as the pages and mails show them."""
+    return [{"action": line.action, "reason": line.reason, "payee_type": line.payee_type or "",
+             "payee_id": line.payee_id or "", "amount": money_text(line.amount),
+             "due_date": line.due_date.isoformat() if line.due_date else ""} for line in lines]
+
+
+def case_page(snapshot: Snapshot, tier: int, error: str = "", status: int = 200) -> Page:
+    """The page behind a link: the snapshot the approval decides, and its buttons."""
+    due = snapshot.due_date.isoformat() if snapshot.due_date else "none"
+    return Page(status, render(
+        "case.html", title=f"Refund approval: account {snapshot.account_id}", error=error,
+        case_id=snapshot.case_id, account=snapshot.account_id, patient=snapshot.masked_name,
+        credit=money_text(snapshot.credit), refund=money_text(snapshot.refund_total), due=due, tier=tier,
+        lines=line_rows(snapshot.lines), investigable=can_investigate(snapshot.lines)))
 
 
 def form_fields(body: str | None, base64_encoded: bool) -> dict[str, str]:

@@ -10,10 +10,11 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import StrEnum
 
+from creditrefunds.domain.approval_policy import covered
+from creditrefunds.domain.approvals import Approval, case_digest
 from creditrefunds.domain.cases import Case
 from creditrefunds.domain.detection import AccountSummary, DebitPool, build_case
 from creditrefunds.domain.ledger import Transaction
-from creditrefunds.domain.money import money_text
 from creditrefunds.domain.settings import Settings
 from creditrefunds.domain.status import Status
 
@@ -25,10 +26,12 @@ class Route(StrEnum):
     WORK_ITEM = "WORK_ITEM"
     RESOLVED = "RESOLVED_NO_REFUND"
     ISSUE = "ISSUE"
+    INVESTIGATE = "INVESTIGATE"
 
 
 STATUS_FOR_ROUTE = {Route.APPROVAL: Status.AWAITING_APPROVAL, Route.WORK_ITEM: Status.WORK_ITEM,
-                    Route.RESOLVED: Status.RESOLVED_NO_REFUND, Route.ISSUE: Status.APPROVED}
+                    Route.RESOLVED: Status.RESOLVED_NO_REFUND, Route.ISSUE: Status.APPROVED,
+                    Route.INVESTIGATE: Status.INVESTIGATING}
 WORK_ITEM_INSTRUCTION = ("no refund to make: post the CORRECT lines, review the REVIEW lines, keep HOLD lines on the "
                          "books until they can be refunded")
 
@@ -37,6 +40,7 @@ WORK_ITEM_INSTRUCTION = ("no refund to make: post the CORRECT lines, review the 
 class Review:
     route: Route
     case: Case | None
+    note: str | None = None  # what the history says, where the route alone does not say it
 
     @property
     def status(self) -> Status:
@@ -49,6 +53,8 @@ class Review:
             return f"the credit of {stored.credit:f} is gone from the ledger"
         changed = (f"; the credit changed from {stored.credit:f} to {now.credit:f}"
                    if now.credit != stored.credit else "")
+        if self.note:
+            return self.note + changed
         return {
             Route.APPROVAL: f"refund lines of {now.refund_total:f} need tier {now.tier} approval",
             Route.WORK_ITEM: "no refund to make: the lines are for billing staff (correct, review or hold)",
@@ -62,18 +68,32 @@ def review_case(
     transactions: list[Transaction],
     settings: Settings,
     pool: DebitPool | None = None,
-    approved_credit: str | None = None,
+    paused_days: int = 0,
 ) -> Review:
-    """Where the case goes now: resolved, a work item, approval, or (after approval) issue."""
+    """Where the case goes now: resolved, a work item, or approval; the case re-detected from the
+    ledger, its Medicare/Medicaid due dates moved by any investigation's pause."""
     if not summary.has_credit:
         return Review(Route.RESOLVED, None)
-    case = build_case(summary, transactions, stored.identified_on, settings, pool)
+    case = pause_clock(build_case(summary, transactions, stored.identified_on, settings, pool), paused_days)
     if case.refund_total <= 0:
         return Review(Route.WORK_ITEM, case)
-    if approved_credit is not None:
-        # Approved for an amount: the same credit may be issued, a changed one is approved again.
-        return Review(Route.ISSUE if money_text(case.credit) == approved_credit else Route.APPROVAL, case)
     return Review(Route.APPROVAL, case)
+
+
+def after_approval(review: Review, approved: Approval, approvals: list[Approval], settings: Settings) -> Review:
+    """An approver approved `approved`: money may move only when approvals cover the lines as the ledger
+    has them now; otherwise approval is asked again (lines changed, or a second approver needed)."""
+    if review.route is not Route.APPROVAL or review.case is None:
+        return review
+    case = review.case
+    digest = case_digest(case)
+    if covered(approvals, digest, case.tier, settings.dual_control_tier):
+        return Review(Route.ISSUE, case, "approvals cover the lines as the ledger has them now: the refund may be "
+                                         "issued")
+    if approved.digest != digest:
+        return Review(Route.APPROVAL, case, "the lines changed after they were approved: approval is asked again "
+                                            f"at tier {case.tier}")
+    return Review(Route.APPROVAL, case, f"approved once; tier {case.tier} needs a second approver (dual control)")
 
 
 @dataclass(frozen=True)

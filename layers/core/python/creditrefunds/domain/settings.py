@@ -39,6 +39,8 @@ class Settings(BaseModel):
     offset_patient_credits: bool = True
     dormancy_years: int = Field(default=3, gt=0)
     investigation_max_days: int = Field(default=180, gt=0)
+    # From this approval tier, two different approvers must approve the same lines (4: never).
+    dual_control_tier: int = Field(default=3, ge=1, le=4)
     # Ledger ids (txn_id, account_id, ...): printable, and at most this long (a DynamoDB key holds 1 KiB).
     id_max_length: int = Field(default=ID_MAX_LENGTH, gt=0, le=255)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from creditrefunds.domain.approvals import case_digest
 from creditrefunds.domain.cases import Case
 from creditrefunds.domain.detection import (
     AccountSummary,
@@ -22,12 +23,15 @@ from creditrefunds.domain.detection import (
 )
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.ledger import Transaction
+from creditrefunds.domain.mail import approval_withdrawn
 from creditrefunds.domain.money import ZERO
+from creditrefunds.domain.review import pause_clock
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
 
 logger = logging.getLogger(__name__)
 ACTOR = "system:ingest"
+CASE_CHANGED = "CaseChanged"  # the error a withdrawn approval's task ends with (the state machine catches it)
 DETECT_CHUNK = 1000  # accounts whose stored ledger is read at once for detection
 
 
@@ -86,6 +90,8 @@ class _Detector:
         if summary.guarantor_id not in self.pools:
             self.pools[summary.guarantor_id] = debits_for(self.ports, summary, self.known)
         case = build_case(summary, txns, identified_on, self.ports.settings, self.pools[summary.guarantor_id])
+        if existing is not None:
+            pause_clock(case, existing.paused_days)  # as the workflow keeps it: investigations moved its dates
         if existing is None and cases.open_new(case):
             self.report.opened.append(case.case_id)
             reasons = ", ".join(sorted({line.reason for line in case.lines}))
@@ -93,14 +99,25 @@ class _Detector:
             if not self.ports.workflows.start_case(case.case_id):
                 logger.info("workflow already started", extra={"case_id": case.case_id})
             return
-        if existing is not None and existing.case.to_json() != case.to_json():
+        if existing is not None and case_digest(existing.case) != case_digest(case):
             before, status = existing.case, existing.status
             cases.update_figures(case)
             self.report.updated.append(case.case_id)
-            self._record(case, Entry(
-                ACTOR, "LEDGER_CHANGED", status, status,
-                f"a ledger file changed the credit from {before.credit:f} to {case.credit:f}"
-                if before.credit != case.credit else "a ledger file changed the lines", case.credit))
+            why = (f"a ledger file changed the credit from {before.credit:f} to {case.credit:f}"
+                   if before.credit != case.credit else "a ledger file changed the lines")
+            if status is Status.AWAITING_APPROVAL:
+                why += self._withdraw(case)
+            self._record(case, Entry(ACTOR, "LEDGER_CHANGED", status, status, why, case.credit))
+
+    def _withdraw(self, case: Case) -> str:
+        """The links waiting on the old lines decide nothing now; their tasks end, so that the workflow
+        reviews the case again and asks approval of the lines as they are (at the tier of the new total)."""
+        ports = self.ports
+        withdrawn = ports.approvals.supersede(case.case_id, ports.approvals.pending(case.case_id))
+        for approval, token in withdrawn:
+            ports.workflows.fail_task(token, CASE_CHANGED, "a ledger file changed the lines awaiting approval")
+            ports.mailer.send(approval_withdrawn(approval, case), self.now)
+        return "; the approval asked of them is withdrawn and asked again" if withdrawn else ""
 
     def _reconcile(self, account_id: str, txns: list[Transaction]) -> None:
         """An issued refund whose REFUND rows came back in the ledger (the credit is cleared): RECONCILED."""

@@ -23,8 +23,8 @@ def escalate_case(ports: Ports, case_id: str, tier: int, timing: Timing, complia
     stored = ports.cases.require(case_id)
     case, today = stored.case, now.date()
     step = escalate(case, tier, stored.escalation_level, stored.overdue, set(stored.told), today, timing)
-    waiting = [stored.approval_id] if stored.approval_id else []
-    for approval in ports.approvals.supersede(case_id, waiting):
+    waiting = [stored.approval_key] if stored.approval_key else []
+    for approval, _token in ports.approvals.supersede(case_id, waiting):
         ports.mailer.send(approval_moved_on(approval, case, step.tier), now)
     if step.why is not None:
         ports.mailer.send(compliance_notice(compliance, case, step.why, step.tier), now)

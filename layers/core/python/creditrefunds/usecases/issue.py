@@ -1,5 +1,10 @@
 """Issue refund: each REFUND and OFFSET line once, as a row of the day's accounts-payable file.
 
+Only what approvers approved: before anything is issued, the approvals table must hold used,
+approving links of a sufficient tier (two approvers under dual control) for exactly the case's
+lines as stored now. Lines changed since send the case back to approval; no approval at all is
+an error a person must see.
+
 Exactly once per line, whatever retries or duplicate deliveries happen: the refund book keeps
 one instruction per case line, and a repeat finds it and issues nothing new. The day's file
 is rendered from the book until it holds every instruction of the day, so concurrent issuers
@@ -13,8 +18,11 @@ import time
 from datetime import date, datetime
 from typing import Any
 
+from creditrefunds.domain.approval_policy import covered
+from creditrefunds.domain.approvals import case_digest
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.refunds import ISSUED_ACTIONS, ap_file, instruction, payer_claim
+from creditrefunds.domain.review import Route
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
 
@@ -22,10 +30,24 @@ logger = logging.getLogger(__name__)
 RENDER_ROUNDS = 10
 
 
+class NotApproved(Exception):
+    """The workflow reached issuing, but no approver approved these lines: nothing is issued."""
+
+
 def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
     """Issue the approved case's money-moving lines; record each new one; write the day's AP file."""
     stored = ports.cases.require(case_id)
     case = stored.case
+    approvals = ports.approvals.of_case(case_id)
+    required = ports.settings.tier_for(case.refund_total)
+    if not covered(approvals, case_digest(case), required, ports.settings.dual_control_tier):
+        if not any(a.approved for a in approvals):
+            raise NotApproved(f"case {case_id}: no approval link approved any lines of this case")
+        ports.history.append(case, Entry("system:issue-refund", "HELD", stored.status, Status.OPEN,
+                                         "the lines changed after they were approved: nothing is issued, the case "
+                                         "is reviewed and approval asked again", case.refund_total), now)
+        ports.cases.set_status(case_id, Status.OPEN)
+        return {"route": Route.APPROVAL, "issued": [], "new": [], "files": []}
     transactions = ports.transactions.account_transactions(case.account_id)
     issued, new_ids = [], set()
     for index, line in enumerate(case.lines):
@@ -45,7 +67,7 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
              for day in days]
     ports.cases.set_status(case_id, Status.REFUND_ISSUED)
     logger.info("refund issued", extra={"case_id": case_id, "new_lines": len(new_ids), "lines": len(issued)})
-    return {"issued": [i.instruction_id for i in issued], "new": sorted(new_ids), "files": files}
+    return {"route": "ISSUED", "issued": [i.instruction_id for i in issued], "new": sorted(new_ids), "files": files}
 
 
 def render_day(ports: Ports, day: date, must_hold: set[str]) -> str:

@@ -1,30 +1,98 @@
-"""Review and re-check: the case against the current stored ledger; the route the workflow takes."""
+"""Review, and the step after a decision: the case against the current stored ledger, the route
+the workflow takes, and (after an approval) whether approvals cover the lines as they are now.
+
+The decision is read from the approvals table, never from the task's output: a task answered
+without a decision any link records is refused, written to the history, and told to operators.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from creditrefunds.domain.approvals import Approval, LinkState, Outcome
+from creditrefunds.domain.cases import StoredCase
 from creditrefunds.domain.history import Entry
+from creditrefunds.domain.mail import decision_refused
 from creditrefunds.domain.refunds import work_item
-from creditrefunds.domain.review import WORK_ITEM_INSTRUCTION, Route, Timing, pause_clock, review_case
+from creditrefunds.domain.review import (
+    WORK_ITEM_INSTRUCTION,
+    Review,
+    Route,
+    Timing,
+    after_approval,
+    review_case,
+)
+from creditrefunds.domain.status import Status
 from creditrefunds.usecases.detection import debits_for
 from creditrefunds.usecases.ports import Ports
 
 
-def review(ports: Ports, case_id: str, recheck: bool, approved_credit: str | None, timing: Timing,
-           now: datetime) -> dict[str, Any]:
-    """Review a case (or re-check it just before money moves, `approved_credit` being what the
-    approver saw); store what it found and say where the workflow goes and how long approval waits."""
+def review(ports: Ports, case_id: str, timing: Timing, now: datetime) -> dict[str, Any]:
+    """Review a case: store what the ledger says of it now, and say where the workflow goes."""
     stored = ports.cases.require(case_id)
+    return _route(ports, stored, _recheck(ports, stored), "REVIEWED", timing, now)
+
+
+def after_decision(ports: Ports, case_id: str, timing: Timing, pause_seconds: int, operators: str,
+                   now: datetime) -> dict[str, Any]:
+    """The approval task was answered: act on the decision its link records, if one does."""
+    stored = ports.cases.require(case_id)
+    approval = ports.approvals.by_key(stored.approval_key) if stored.approval_key else None
+    why = _not_decided(approval, case_id)
+    if why is not None or approval is None:
+        return _refuse(ports, stored, why or "no link", timing, operators, now)
+    if approval.decision is Outcome.REJECTED:
+        found = Review(Route.WORK_ITEM, stored.case)
+        key = ports.bucket.put_work_item(case_id, work_item(stored.case, "refund rejected by the approver: "
+                                                            f"{approval.reason}", now))
+        ports.events.publish("WorkItemCreated", {"case_id": case_id, "account_id": stored.case.account_id,
+                                                 "key": key, "why": "refund rejected"})
+        return {"route": found.route, "tier": stored.case.tier, "wait_seconds": 1}
+    if approval.decision is Outcome.INVESTIGATE:
+        return {"route": Route.INVESTIGATE, "tier": stored.case.tier, "wait_seconds": max(1, pause_seconds)}
+    found = after_approval(_recheck(ports, stored), approval, ports.approvals.of_case(case_id), ports.settings)
+    return _route(ports, stored, found, "RECHECKED", timing, now)
+
+
+def _not_decided(approval: Approval | None, case_id: str) -> str | None:
+    """Why no decision stands behind the answered task, or None when its link records one."""
+    if approval is None:
+        return "the case names no approval link"
+    if approval.case_id != case_id:
+        return "the link the case names belongs to another case"
+    if approval.state is not LinkState.USED or approval.decision is None:
+        return f"the link the case waits for was not used to decide (it is {approval.state})"
+    return None
+
+
+def _refuse(ports: Ports, stored: StoredCase, why: str, timing: Timing, operators: str,
+            now: datetime) -> dict[str, Any]:
+    """Nothing is issued: the waiting links are withdrawn, the history and operators told, approval asked anew."""
+    case = stored.case
+    ports.approvals.supersede(case.case_id, ports.approvals.pending(case.case_id))
+    ports.history.append(case, Entry("system:workflow", "REFUSED", stored.status, Status.AWAITING_APPROVAL,
+                                     f"the workflow was told of a decision no approval link records ({why}): "
+                                     "nothing is issued, approval is asked again", case.refund_total), now)
+    ports.mailer.send(decision_refused(operators, case.case_id, why), now)
+    ports.cases.set_status(case.case_id, Status.AWAITING_APPROVAL)
+    wait = timing.approval_wait(case, case.tier, now.date())
+    return {"route": Route.APPROVAL, "tier": case.tier, "wait_seconds": wait}
+
+
+def _recheck(ports: Ports, stored: StoredCase) -> Review:
     summary, transactions = ports.transactions.summary(stored.case.account_id)
-    found = review_case(stored.case, summary, transactions, ports.settings, debits_for(ports, summary),
-                        approved_credit=approved_credit)
-    today = now.date()
+    return review_case(stored.case, summary, transactions, ports.settings, debits_for(ports, summary),
+                       stored.paused_days)
+
+
+def _route(ports: Ports, stored: StoredCase, found: Review, action: str, timing: Timing,
+           now: datetime) -> dict[str, Any]:
+    """Store what the review found and where the case goes; the history says why."""
+    case_id, today = stored.case.case_id, now.date()
     result: dict[str, Any] = {"route": found.route, "tier": stored.case.tier, "wait_seconds": 1}
     fields: dict[str, Any] = {}
     if found.case is not None:
-        pause_clock(found.case, stored.paused_days)
         ports.cases.update_figures(found.case)
         due = found.case.due_date
         if due is not None and due < today:
@@ -37,6 +105,6 @@ def review(ports: Ports, case_id: str, recheck: bool, approved_credit: str | Non
         ports.events.publish("WorkItemCreated", {"case_id": case_id, "account_id": stored.case.account_id,
                                                  "key": key, "why": "no refund line"})
     ports.history.append(found.case or stored.case, Entry(
-        "system:review", "RECHECKED" if recheck else "REVIEWED", stored.status, found.status,
-        found.why(stored.case), found.case.credit if found.case else None), now)
+        "system:review", action, stored.status, found.status, found.why(stored.case),
+        found.case.credit if found.case else None), now)
     return result

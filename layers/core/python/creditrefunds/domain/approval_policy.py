@@ -1,0 +1,93 @@
+"""Who may decide a refund, and when approvals cover one (DOMAIN.md section 6).
+
+- Tiers by the refund total; an approver of a higher tier may approve a lower one.
+- Dual control: from `dual_control_tier` (a setting) two different approvers must approve the
+  same lines. The same person twice, or one who already decided the case at another tier, is
+  refused.
+- Segregation of duties: whoever the history shows preparing or reviewing the case is refused.
+- Money moves only when used, approving links of a sufficient tier cover the case's digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from creditrefunds.domain.approvals import Approval, LinkState, Outcome, Snapshot, can_investigate
+
+BUTTONS = {"approve": Outcome.APPROVED, "reject": Outcome.REJECTED, "investigate": Outcome.INVESTIGATE}
+PREPARER_ACTIONS = ("PREPARED", "REVIEWED", "RECHECKED", "NOTED")  # a person's, when one does them
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    reason: str
+
+
+def read_decision(form: dict[str, str], snapshot: Snapshot) -> Decision:
+    """The approver's choice from the page's form, or ValueError with what to fix (shown on the page)."""
+    outcome = BUTTONS.get(form.get("decision", "").strip())
+    reason = form.get("reason", "").strip()[:1000]
+    if outcome is None:
+        raise ValueError("Choose Approve, Reject or Investigate.")
+    if outcome is Outcome.REJECTED and not reason:
+        raise ValueError("A rejection needs a reason: say why, then press Reject again.")
+    if outcome is Outcome.INVESTIGATE and not can_investigate(snapshot.lines):
+        raise ValueError("Only Medicare and Medicaid refunds can be investigated.")
+    return Decision(outcome, reason)
+
+
+def approvers_needed(tier: int, dual_control_tier: int) -> int:
+    return 2 if tier >= dual_control_tier else 1
+
+
+def refusal(link: Approval, others: Iterable[Approval], history: Iterable[dict[str, Any]],
+            dual_control_tier: int) -> str | None:
+    """Why the approver of `link` may not decide its case, or None. `others` are the case's other
+    links, `history` its records."""
+    if link.approver in {r["actor"] for r in history if r["action"] in PREPARER_ACTIONS}:
+        return "you prepared or reviewed this case (segregation of duties)"
+    needs = link.snapshot.tier if link.snapshot is not None else link.tier  # the tier the refund total needs
+    if approvers_needed(needs, dual_control_tier) < 2:
+        return None
+    decided = [a for a in others if a.approval_key != link.approval_key and a.approver == link.approver
+               and a.state is LinkState.USED]
+    if any(a.approved and a.digest == link.digest for a in decided):
+        return "you already approved these lines, and a second approver must approve them too (dual control)"
+    earlier = sorted({a.tier for a in decided if a.tier != link.tier})
+    if earlier:
+        return (f"you already decided this case at tier {earlier[0]}, and a tier-{needs} refund needs two "
+                "approvers who have not (dual control)")
+    return None
+
+
+def covering(approvals: Iterable[Approval], digest: str, tier: int) -> list[Approval]:
+    """The links that approved exactly these lines, each at `tier` or above."""
+    return [a for a in approvals if a.approved and a.digest == digest and a.tier >= tier]
+
+
+def covered(approvals: Iterable[Approval], digest: str, tier: int, dual_control_tier: int) -> bool:
+    """Money may move: enough different approvers approved exactly these lines at a sufficient tier."""
+    approvers = {a.approver for a in covering(approvals, digest, tier)}
+    return len(approvers) >= approvers_needed(tier, dual_control_tier)
+
+
+def pick_approver(tier: int, needs: int, directory: dict[int, list[str]], digest: str, decided: Iterable[Approval],
+                  dual_control_tier: int) -> str:
+    """Who is asked at `tier` (the refund total needs tier `needs`): the first of the tier's approvers
+    (then the higher tiers') who has not approved these lines already and, under dual control, has not
+    decided the case at another tier. When no one is left, one who may be refused (the page then
+    says why, the history records it, and the wait escalates)."""
+    decided = [a for a in decided if a.state is LinkState.USED]
+    candidates = list(dict.fromkeys(address for level in sorted(directory) if level >= tier
+                                    for address in directory[level]))
+    if not candidates:
+        raise KeyError(f"no approver for tier {tier}: set ApproverTier{tier}Email")
+    approved = {a.approver for a in decided if a.approved and a.digest == digest}
+    other_tier = ({a.approver for a in decided if a.tier != tier}
+                  if approvers_needed(needs, dual_control_tier) > 1 else set())
+    eligible = [address for address in candidates if address not in approved | other_tier]
+    not_twice = [address for address in candidates if address not in approved]
+    return (eligible or not_twice or candidates)[0]

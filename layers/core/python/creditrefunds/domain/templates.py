@@ -1,0 +1,57 @@
+"""The HTML of the approval pages and of every mail, as Jinja2 templates that escape every value.
+
+Kept here as text (no template files to read): rendering is pure. `render` is the only way HTML
+is made; nothing builds it with f-strings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import DictLoader, Environment, StrictUndefined
+
+_STYLE = ("body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}"
+          "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3rem .6rem;text-align:left}"
+          ".amount{text-align:right}.error{color:#a00;font-weight:bold}button{margin-right:.6rem;padding:.4rem 1rem}")
+
+_LINES = """<table id='lines'><tr><th>Action</th><th>Reason</th><th>Payee type</th><th>Payee</th><th>Amount</th>\
+<th>Due</th></tr>{% for line in lines %}<tr><td>{{ line.action }}</td><td>{{ line.reason }}</td>\
+<td>{{ line.payee_type or '-' }}</td><td>{{ line.payee_id or '-' }}</td><td class='amount'>{{ line.amount }}</td>\
+<td>{{ line.due_date or '-' }}</td></tr>{% endfor %}</table>"""
+
+TEMPLATES = {
+    "document.html": "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{{ title }}</title>"
+                     "<meta name='robots' content='noindex'><style>" + _STYLE + "</style></head>"
+                     "<body><main><h1>{{ title }}</h1>{% block body %}{% endblock %}</main></body></html>",
+    "answer.html": "{% extends 'document.html' %}{% block body %}<p id='message'>{{ message }}</p>{% endblock %}",
+    "case.html": "{% extends 'document.html' %}{% block body %}"
+                 "{% if error %}<p class='error' id='error'>{{ error }}</p>{% endif %}"
+                 "<dl><dt>Case</dt><dd id='case-id'>{{ case_id }}</dd>"
+                 "<dt>Account</dt><dd id='account'>{{ account }}</dd>"
+                 "<dt>Patient</dt><dd>{{ patient }}</dd><dt>Credit</dt><dd id='credit'>{{ credit }}</dd>"
+                 "<dt>Refund total</dt><dd id='refund'>{{ refund }}</dd><dt>Due date</dt><dd>{{ due }}</dd>"
+                 "<dt>Approval tier</dt><dd>{{ tier }}</dd></dl>" + _LINES +
+                 "<form method='post'><p><label for='reason'>Reason (required to reject)</label><br>"
+                 "<textarea id='reason' name='reason' rows='3' cols='60'></textarea></p>"
+                 "<button type='submit' name='decision' value='approve' id='approve'>Approve</button>"
+                 "<button type='submit' name='decision' value='reject' id='reject'>Reject</button>"
+                 "{% if investigable %}<button type='submit' name='decision' value='investigate' id='investigate'>"
+                 "Investigate</button>{% endif %}</form>"
+                 "<p>Opening this page decides nothing; only a button does, once.</p>{% endblock %}",
+    "approval_mail.html": "<!doctype html><html><body>"
+                          "<p>A credit balance refund needs your approval (tier {{ tier }}).</p>"
+                          "<table><tr><th align='left'>Account</th><td>{{ account }}</td></tr>"
+                          "<tr><th align='left'>Patient</th><td>{{ patient }}</td></tr>"
+                          "<tr><th align='left'>Credit</th><td>{{ credit }}</td></tr>"
+                          "<tr><th align='left'>Refund</th><td>{{ refund }}</td></tr>"
+                          "<tr><th align='left'>Due date</th><td>{{ due }}</td></tr></table>" + _LINES +
+                          "<p><a href='{{ link }}'>Open the case to approve or reject it</a></p>"
+                          "<p>The link works once and expires; opening it decides nothing.</p></body></html>",
+    "plain_mail.html": "<!doctype html><html><body><pre>{{ text }}</pre></body></html>",
+}
+
+_ENVIRONMENT = Environment(loader=DictLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
+
+
+def render(name: str, **values: Any) -> str:
+    return _ENVIRONMENT.get_template(name).render(**values)
