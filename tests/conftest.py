@@ -21,6 +21,8 @@ def cloud() -> Iterator:
              "SplitThresholdBytes": "10000", "RowsPerPart": "40", "DetectBatchAccounts": "10",
              # Dual control from tier 3: its second approver is the tier-2 one, so that a test can show
              # both two different people approving and one who decided at tier 2 refused at tier 3.
-             "ApproverTier3Email": "tier3.approver@example.org,tier2.approver@example.org"}
+             "ApproverTier3Email": "tier3.approver@example.org,tier2.approver@example.org",
+             # The tests seal when they mean to (`refunds audit seal`), not on a clock.
+             "SealSchedule": "rate(1 day)"}
     with LocalCloud(ROOT, quiet=True, parameter_overrides=waits) as running:
         yield running

@@ -10,6 +10,8 @@ from typing import Any
 
 from creditrefunds.adapters.case_store import CaseStore
 from creditrefunds.adapters.history_store import HistoryStore
+from creditrefunds.adapters.refund_book import RefundBook
+from creditrefunds.adapters.seal_store import SealStore
 from creditrefunds.domain.cells import safe_row
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases import audit
@@ -34,25 +36,48 @@ def case_items(target: Target, statuses: tuple[str, ...] = tuple(Status)) -> lis
     return _cases(target).items_in(statuses)
 
 
+def _seals(target: Target) -> SealStore | None:
+    """The seals, where the stack keeps them (a stack deployed before seals has none)."""
+    if "SealBucketName" not in target.outputs:
+        return None
+    return SealStore(target.client("s3"), target.output("SealBucketName"), target.client("kms"),
+                     target.output("SealKeyId"))
+
+
 def verify(target: Target, case_id: str | None) -> int:
-    """Walk the chains; 0 when all are whole, 1 naming each case and place that is not."""
-    history, cases = _history(target), _cases(target)
-    ids = [case_id] if case_id else [item["case_id"] for item in case_items(target)]
-    broken = 0
-    records_seen = 0
-    for cid in ids:
-        found = audit.verify(cases, history, cid)
-        if not found.known:
-            print(f"refunds: no case {cid}", file=sys.stderr)
-            return 2
-        records_seen += found.records
-        for problem in found.breaks:
-            print(f"BROKEN {problem}")
-            broken += 1
-    if broken:
-        print(f"{broken} break(s) in {len(ids)} case chain(s)", file=sys.stderr)
+    """Walk the chains against their heads and the latest seal, the seals as a signed chain, and the
+    refund book against the ISSUED records; 0 when all is whole, 1 naming each case and place that is not."""
+    seals = _seals(target)
+    found = audit.verify_all(_cases(target), _history(target), RefundBook(target.table("RefundsTableName")), seals,
+                             [case_id] if case_id else None)
+    if case_id and not found.cases[0].known:
+        print(f"refunds: no case {case_id}", file=sys.stderr)
+        return 2
+    for problem in found.seal_problems:
+        print(f"BROKEN {problem}")
+    broken = [b for verified in found.cases for b in verified.breaks]
+    for problem in broken:
+        print(f"BROKEN {problem}")
+    sealed = (f"{found.seals} seal(s), the latest {found.latest_seal}" if found.latest_seal
+              else "no seal yet (`refunds audit seal`)")
+    if not found.whole:
+        print(f"{len(broken) + len(found.seal_problems)} break(s) in {len(found.cases)} case chain(s); {sealed}",
+              file=sys.stderr)
         return 1
-    print(f"OK: {len(ids)} case chain(s), {records_seen} record(s), every hash and link whole")
+    records = sum(v.records for v in found.cases)
+    print(f"OK: {len(found.cases)} case chain(s), {records} record(s), every hash and link whole; {sealed}, "
+          "every signature and link whole")
+    return 0
+
+
+def seal(target: Target) -> int:
+    """Seal the history now: the sealing function signs every case's head (only it may sign)."""
+    answer = target.client("lambda").invoke(FunctionName=target.output("SealHistoryFunctionName"), Payload=b"{}")
+    result = json.load(answer["Payload"])
+    if answer.get("FunctionError"):
+        print(f"refunds: sealing failed: {result.get('errorType')}: {result.get('errorMessage')}", file=sys.stderr)
+        return 1
+    print(f"sealed {result['cases']} case chain(s) into {result['key']}")
     return 0
 
 
@@ -101,9 +126,11 @@ def register(commands: Any, target_of: Any) -> None:
     """Add `audit verify|case|search` to the command line."""
     audit = commands.add_parser("audit", help="the tamper-evident case history").add_subparsers(
         dest="audit_command", required=True)
-    check = audit.add_parser("verify", help="walk the hash chains; exit 1 naming any break")
+    check = audit.add_parser("verify", help="walk the hash chains against the seals; exit 1 naming any break")
     check.add_argument("--case", dest="case_id")
     check.set_defaults(func=lambda a: verify(target_of(a), a.case_id))
+    sealing = audit.add_parser("seal", help="sign every case's history head now, chained to the seal before")
+    sealing.set_defaults(func=lambda a: seal(target_of(a)))
     one = audit.add_parser("case", help="one case's history in order")
     one.add_argument("case_id")
     one.add_argument("--json", action="store_true")

@@ -9,6 +9,7 @@ history, and a summary.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -22,8 +23,10 @@ from typing import IO, Any
 from boto3.dynamodb.conditions import Key
 from creditrefunds.domain.status import Status
 
+from refunds_cli import audit
 from refunds_cli.localcloud.cloud import LocalCloud
 from refunds_cli.localcloud.mailbox import SentMail
+from refunds_cli.target import connect
 
 SAMPLE = "events/ledger-sample.csv"
 APPROVE, REJECT, ESCALATE = "ACC-1001", "ACC-5005", "ACC-2002"
@@ -136,8 +139,19 @@ def _play(story: Story, root: Path) -> None:
                and story.status_is(ESCALATE, Status.REFUND_ISSUED))
     _print_outbound(story)
     _print_history(story, ESCALATE)
+    _seal_and_verify(story)
     _print_cases(story, "Where every case stands")
     _summary(story)
+
+
+def _seal_and_verify(story: Story) -> None:
+    """What an auditor does: seal the history (signed, in an Object Lock bucket), then verify it all."""
+    cloud = story.cloud
+    target = connect(cloud.endpoint_url, cloud.stack_name, cloud.region)
+    story.say("\n7. An auditor seals the history and verifies every chain, the seals and the refund book")
+    with contextlib.redirect_stdout(story.out):
+        if audit.seal(target) != 0 or audit.verify(target, None) != 0:
+            raise DemoFailed("the history did not verify")
 
 
 def _message(page: str) -> str:

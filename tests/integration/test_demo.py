@@ -16,3 +16,5 @@ def test_the_demo_runs_the_story_end_to_end():
     assert ",ACC-1001,PATIENT,GUA-01,60.00,check,PATIENT_OVERPAYMENT," in out
     assert ",ACC-2002,MEDICARE,MAC-J1,3100.00,claim adjustment,MSP_OTHER_PRIMARY,ICN-2026213000101," in out
     assert "5 cases: 2 REFUND_ISSUED, 3 WORK_ITEM" in out and "overdue: ACC-2002" in out
+    assert "sealed 5 case chain(s) into seals/" in out
+    assert "OK: 5 case chain(s)" in out and "1 seal(s)" in out  # an untouched stack verifies whole

@@ -35,7 +35,7 @@ def tables(cloud):
 
 
 def seeded_case(cloud, case_id: str, account: str, patient: str, payer: str | None, steps: list[tuple]) -> Case:
-    """A case item and its history, each step (day, action, before, after, amount) at noon UTC."""
+    """A case item and its history, each step (day, action, before, after, amount[, reason]) at noon UTC."""
     history_table, cases_table = tables(cloud)
     payee = ("MEDICARE", payer) if payer else ("PATIENT", "G-" + patient)
     case = Case(case_id, account, patient, "G-" + patient, Decimal("40.00"), date(2026, 9, 1),
@@ -43,9 +43,10 @@ def seeded_case(cloud, case_id: str, account: str, patient: str, payer: str | No
     store = CaseStore(cases_table)
     store.open_new(case)
     history = HistoryStore(history_table, store)
-    for day, action, before, after, amount in steps:
+    for day, action, before, after, amount, *reason in steps:
         at = datetime(2026, day[0], day[1], 12, 0, tzinfo=UTC)
-        history.append(case, Entry("system:test", action, before, after, "seeded", amount), at)
+        history.append(case, Entry("system:test", action, before, after, reason[0] if reason else "seeded", amount),
+                       at)
     cases_table.update_item(Key={"case_id": case_id}, UpdateExpression="SET #s = :s",
                             ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": steps[-1][3]})
     return case
@@ -115,11 +116,21 @@ def test_search_answers_from_keys_and_indexes_exactly(cloud):
     assert lines[0].startswith("case_id,seq,at,actor,action") and len(lines) == 3
 
 
+def issued_case(cloud, case_id: str) -> None:
+    """A case whose 40.00 refund went out: four records, the ISSUED one and the refund book agreeing."""
+    issued = f"REFUND line 0 to PATIENT: check (instruction {case_id}#0, file of 2026-09-04)"
+    steps = [((9, d), action, before, after, Decimal("40.00")) for d, (action, before, after) in enumerate([
+        ("DETECTED", None, "OPEN"), ("REVIEWED", "OPEN", "AWAITING_APPROVAL"),
+        ("DECIDED", "AWAITING_APPROVAL", "APPROVED")], start=1)]
+    steps.append(((9, 4), "ISSUED", "APPROVED", "REFUND_ISSUED", Decimal("40.00"), issued))
+    seeded_case(cloud, case_id, f"{case_id}-ACC", f"{case_id}-PAT", None, steps)
+    cloud.table("RefundsTableName").put_item(Item={
+        "instruction_id": f"{case_id}#0", "case_id": case_id, "issued_on": "2026-09-04", "amount": "40.00",
+        "payee_type": "PATIENT", "payee_id": f"G-{case_id}-PAT"})
+
+
 def _tamper(cloud, case_id: str, how) -> subprocess.CompletedProcess[str]:
-    seeded_case(cloud, case_id, f"{case_id}-ACC", f"{case_id}-PAT", None,
-                [((9, d), action, before, after, Decimal("40.00")) for d, (action, before, after) in enumerate([
-                    ("DETECTED", None, "OPEN"), ("REVIEWED", "OPEN", "AWAITING_APPROVAL"),
-                    ("DECIDED", "AWAITING_APPROVAL", "APPROVED"), ("ISSUED", "APPROVED", "REFUND_ISSUED")], start=1)])
+    issued_case(cloud, case_id)
     assert refunds(cloud, "audit", "verify", "--case", case_id).returncode == 0
     how(cloud.client("dynamodb"), cloud.outputs["HistoryTableName"], case_id)
     return refunds(cloud, "audit", "verify", "--case", case_id)

@@ -21,6 +21,7 @@ import boto3
 from refunds_cli.localcloud.intrinsics import Resolver, TemplateError, references
 from refunds_cli.localcloud.lambdas import FunctionSpec, InProcessLambda
 from refunds_cli.localcloud.names import LOCAL_CREDENTIALS
+from refunds_cli.localcloud.schedules import rate_seconds
 from refunds_cli.localcloud.template import TransformedTemplate
 
 ACCOUNT_ID = "123456789012"
@@ -31,6 +32,7 @@ LOCAL_ONLY_IN_AWS = {
 }
 
 ServeFunctionUrl = Callable[[str, str], str]
+Schedule = Callable[[str, str, int], None]  # target ARN, rule ARN, period in seconds
 
 
 @dataclass
@@ -95,6 +97,7 @@ class StackBuilder:
         endpoint_url: str,
         runtime: InProcessLambda,
         serve_function_url: ServeFunctionUrl,
+        schedule: Schedule,
         function_environment: dict[str, str],
         region: str = "us-east-1",
         function_overrides: dict[str, str] | None = None,
@@ -103,6 +106,7 @@ class StackBuilder:
         self.stack = DeployedStack(stack_name, region)
         self._runtime = runtime
         self._serve_function_url = serve_function_url
+        self._schedule = schedule
         self._function_environment = function_environment
         self._function_overrides = function_overrides or {}
         self._session = boto3.session.Session(
@@ -173,7 +177,9 @@ class StackBuilder:
 
     def _kms_key(self, logical_id: str, props: dict[str, Any]) -> None:
         kms = self.client("kms")
-        key = kms.create_key(Description=props.get("Description", logical_id), Policy=json.dumps(props["KeyPolicy"]))
+        key = kms.create_key(Description=props.get("Description", logical_id), Policy=json.dumps(props["KeyPolicy"]),
+                             KeySpec=props.get("KeySpec", "SYMMETRIC_DEFAULT"),
+                             KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"))
         key_id = key["KeyMetadata"]["KeyId"]
         if props.get("EnableKeyRotation"):
             kms.enable_key_rotation(KeyId=key_id)
@@ -183,7 +189,7 @@ class StackBuilder:
     def _bucket(self, logical_id: str, props: dict[str, Any]) -> None:
         s3 = self.client("s3")
         name = props.get("BucketName") or self._name(logical_id, 63).lower()
-        s3.create_bucket(Bucket=name)
+        s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=bool(props.get("ObjectLockEnabled")))
         if "BucketEncryption" in props:
             rules = [
                 {
@@ -201,6 +207,13 @@ class StackBuilder:
             s3.put_bucket_versioning(
                 Bucket=name, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]}
             )
+        if "ObjectLockConfiguration" in props:
+            lock = props["ObjectLockConfiguration"]
+            retention = lock["Rule"]["DefaultRetention"]
+            s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
+                "ObjectLockEnabled": lock["ObjectLockEnabled"],
+                "Rule": {"DefaultRetention": {"Mode": retention["Mode"],
+                                              **{k: int(retention[k]) for k in ("Days", "Years") if k in retention}}}})
         if "OwnershipControls" in props:
             s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
         notifications = props.get("NotificationConfiguration", {})
@@ -244,6 +257,8 @@ class StackBuilder:
         }
         if "GlobalSecondaryIndexes" in props:
             request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if "DeletionProtectionEnabled" in props:
+            request["DeletionProtectionEnabled"] = bool(props["DeletionProtectionEnabled"])
         if "ProvisionedThroughput" in props:
             request["ProvisionedThroughput"] = props["ProvisionedThroughput"]
         sse = props.get("SSESpecification")
@@ -347,6 +362,19 @@ class StackBuilder:
         self.stack.physical[logical_id] = arn
         self.stack.attributes[logical_id] = {"Arn": arn, "Name": name}
 
+    def _events_rule(self, logical_id: str, props: dict[str, Any]) -> None:
+        """A schedule: fired by the local cloud itself at its Lambda targets. Not created in moto, whose
+        PutEvents tries every rule of the bus as a pattern and fails on a schedule."""
+        expression = props.get("ScheduleExpression")
+        if expression is None:
+            raise TemplateError(f"{logical_id}: the local cloud runs scheduled rules only, not event patterns")
+        name = props.get("Name") or self._name(logical_id, 64)
+        arn = f"arn:aws:events:{self.stack.region}:{ACCOUNT_ID}:rule/{name}"
+        for target in props.get("Targets", []):
+            self._schedule(target["Arn"], arn, rate_seconds(expression))
+        self.stack.physical[logical_id] = name
+        self.stack.attributes[logical_id] = {"Arn": arn}
+
     def _email_identity(self, logical_id: str, props: dict[str, Any]) -> None:
         self.client("ses").verify_email_identity(EmailAddress=props["EmailIdentity"])
         self.stack.physical[logical_id] = props["EmailIdentity"]
@@ -369,6 +397,7 @@ class StackBuilder:
         "AWS::Lambda::Url": _function_url,
         "AWS::StepFunctions::StateMachine": _state_machine,
         "AWS::SES::EmailIdentity": _email_identity,
+        "AWS::Events::Rule": _events_rule,
         "AWS::Logs::LogGroup": _log_group,
     }
 

@@ -102,6 +102,10 @@ class CaseStore:
                  query_all(self._table, IndexName="by-status", KeyConditionExpression=Key("status").eq(status))]
         return sorted(items, key=lambda item: item["case_id"])
 
+    def ids(self) -> list[str]:
+        """Every case's id (by-status index, one status at a time)."""
+        return [item["case_id"] for item in self.items_in(tuple(Status))]
+
     def open_new(self, case: Case, status: Status = Status.OPEN) -> bool:
         """Store a newly detected case; False when the case id is already there."""
         item = {**_figures(case), "status": status, "escalation_level": 0, "overdue": False}

@@ -104,6 +104,13 @@ class ApprovalConfig(FunctionConfig):
         return {tier: [a.strip() for a in text.split(",") if a.strip()] for tier, text in lists.items()}
 
 
+class SealConfig(FunctionConfig):
+    """The function that seals the history."""
+
+    seal_bucket: str
+    seal_key_id: str
+
+
 Config = TypeVar("Config", bound=FunctionConfig)
 
 

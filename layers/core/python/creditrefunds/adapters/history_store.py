@@ -32,7 +32,7 @@ class HistoryStore:
     def append(self, case: Case, entry: Entry, at: datetime) -> dict[str, Any]:
         """Append one record to the case's chain; retried when another writer took the seq."""
         for attempt in range(APPEND_ATTEMPTS):
-            record = next_record(case, entry, at, self._last(case.case_id))
+            record = next_record(case, entry, at, self.last(case.case_id))
             try:
                 self._table.put_item(Item=record, ConditionExpression="attribute_not_exists(case_id)")
             except ClientError as error:
@@ -45,7 +45,8 @@ class HistoryStore:
             return record
         raise RuntimeError(f"could not append to the history of {case.case_id}: other writers kept taking the seq")
 
-    def _last(self, case_id: str) -> dict[str, Any] | None:
+    def last(self, case_id: str) -> dict[str, Any] | None:
+        """The case's latest record: its chain's head."""
         page = self._table.query(KeyConditionExpression=Key("case_id").eq(case_id), ScanIndexForward=False,
                                  Limit=1, ConsistentRead=True)
         return page["Items"][0] if page["Items"] else None

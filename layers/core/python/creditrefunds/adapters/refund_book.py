@@ -30,3 +30,8 @@ class RefundBook:
         """The day's instructions (the by-day index is eventually consistent)."""
         items = query_all(self._table, IndexName="by-day", KeyConditionExpression=Key("issued_on").eq(day.isoformat()))
         return [{k: str(v) for k, v in item.items()} for item in items]
+
+    def of_case(self, case_id: str) -> list[dict[str, str]]:
+        """The case's instructions (index by-case)."""
+        items = query_all(self._table, IndexName="by-case", KeyConditionExpression=Key("case_id").eq(case_id))
+        return [{k: str(v) for k, v in item.items()} for item in items]

@@ -14,11 +14,12 @@ import boto3
 
 from creditrefunds.adapters.approval_store import ApprovalStore
 from creditrefunds.adapters.case_store import CaseStore
-from creditrefunds.adapters.config import Config, DetectConfig, IngestConfig, StoreConfig, read_config
+from creditrefunds.adapters.config import Config, DetectConfig, IngestConfig, SealConfig, StoreConfig, read_config
 from creditrefunds.adapters.history_store import HistoryStore
 from creditrefunds.adapters.ledger_bucket import LedgerBucket
 from creditrefunds.adapters.messaging import EventBus, Mailer
 from creditrefunds.adapters.refund_book import RefundBook
+from creditrefunds.adapters.seal_store import SealStore
 from creditrefunds.adapters.transactions import TransactionStore
 from creditrefunds.adapters.workflows import Workflows
 from creditrefunds.domain.settings import Settings
@@ -71,6 +72,13 @@ class Services(Generic[Config]):
     @cached_property
     def events(self) -> EventBus:
         return EventBus(self._client("events"), self.config.event_source)
+
+    @cached_property
+    def seals(self) -> SealStore:
+        config = self.config
+        if not isinstance(config, SealConfig):
+            raise RuntimeError("this function does not seal the history (see its environment in template.yaml)")
+        return SealStore(self._client("s3"), config.seal_bucket, self._client("kms"), config.seal_key_id)
 
     @cached_property
     def workflows(self) -> Workflows:

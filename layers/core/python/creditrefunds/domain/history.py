@@ -18,8 +18,9 @@ from creditrefunds.domain.cases import Case
 from creditrefunds.domain.money import money_text
 
 GENESIS = "0" * 64
+# Every stored field but the hash itself is inside the hash.
 HASHED = (
-    "case_id", "seq", "at", "actor", "action", "status_before", "status_after", "reason", "amount",
+    "case_id", "seq", "at", "month", "actor", "action", "status_before", "status_after", "reason", "amount",
     "account_id", "patient_id", "guarantor_id", "payer_id", "prev_hash",
 )  # fmt: skip
 PUBLIC = ("seq", "at", "actor", "action", "status_before", "status_after", "reason", "amount", "hash", "prev_hash")
@@ -74,8 +75,8 @@ def next_record(case: Case, entry: Entry, at: datetime, last: dict[str, Any] | N
         "prev_hash": last["hash"] if last else GENESIS,
     }
     record = {k: v for k, v in record.items() if v not in (None, "")}
-    record["hash"] = record_hash(record)
     record["month"] = record["at"][:7]
+    record["hash"] = record_hash(record)
     return record
 
 

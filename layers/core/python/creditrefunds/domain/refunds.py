@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from creditrefunds.domain.cases import Case, Line
 from creditrefunds.domain.cells import safe_row
+from creditrefunds.domain.history import Break
 from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.money import money_text
+from creditrefunds.domain.status import Status
 
 ISSUED_ACTIONS = ("REFUND", "OFFSET")  # the lines that move money (or post a transfer)
 REFUND_COLUMNS = ("instruction_id", "issued_on", "case_id", "account_id", "payee_type", "payee_id", "amount",
@@ -77,3 +80,35 @@ def work_item(case: Case, instruction_text: str, now: datetime) -> dict[str, Any
     return {"case_id": case.case_id, "account_id": case.account_id, "credit": money_text(case.credit),
             "instruction": instruction_text, "written_at": now.isoformat(),
             "lines": [line.to_json() for line in case.lines]}
+
+
+_INSTRUCTION = re.compile(r"\(instruction (\S+#\d+),")
+
+
+def issue_breaks(case_id: str, status: str, records: list[dict[str, Any]],
+                 instructions: list[dict[str, str]]) -> list[Break]:
+    """Where the refund book and the case's history disagree: an instruction no ISSUED record
+    tells of (or with another amount), an ISSUED record with no instruction, an issued case with
+    no ISSUED record."""
+    issued = {}
+    for record in records:
+        if record.get("action") == "ISSUED":
+            found = _INSTRUCTION.search(str(record.get("reason") or ""))
+            issued[found.group(1) if found else f"(unreadable, record {record['seq']})"] = record
+    breaks = []
+    for row in instructions:
+        record = issued.get(row["instruction_id"])
+        if record is None:
+            breaks.append(Break(case_id, None, f"instruction {row['instruction_id']} of {row['amount']} is in the "
+                                               "refund book but no ISSUED record tells of it"))
+        elif str(record.get("amount")) != row["amount"]:
+            breaks.append(Break(case_id, int(record["seq"]), f"tells of instruction {row['instruction_id']} for "
+                                f"{record.get('amount')}, but the refund book holds {row['amount']}"))
+    booked = {row["instruction_id"] for row in instructions}
+    for instruction_id, record in issued.items():
+        if instruction_id not in booked:
+            breaks.append(Break(case_id, int(record["seq"]), f"tells of instruction {instruction_id}, which the "
+                                                            "refund book does not hold"))
+    if status in (Status.REFUND_ISSUED, Status.RECONCILED) and not issued:
+        breaks.append(Break(case_id, None, f"is {status} but no ISSUED record tells what was issued"))
+    return breaks

@@ -1,14 +1,21 @@
-"""What auditors ask of the history: a case's records, whether its chain is whole, a search.
-The same answers for the audit API and for `refunds audit`."""
+"""What auditors ask of the history: a case's records, whether the chains are whole, a search.
+The same answers for the audit API and for `refunds audit`.
+
+Verifying a case walks its chain against the head its case item keeps and, where seals exist,
+against the latest seal (which a writer of the tables cannot forge), and checks the refund book
+against the ISSUED records. The seals themselves are checked as a signed chain.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from creditrefunds.domain.history import Break, public, verify_chain
-from creditrefunds.usecases.ports import Cases, History
+from creditrefunds.domain.refunds import issue_breaks
+from creditrefunds.domain.seals import against_seal, seal_breaks
+from creditrefunds.usecases.ports import Cases, History, RefundBook, Seals
 
 
 @dataclass(frozen=True)
@@ -19,11 +26,48 @@ class Verified:
     known: bool  # the case or its history is stored at all
 
 
-def verify(cases: Cases, history: History, case_id: str) -> Verified:
-    """Walk one case's chain against the head its case item keeps."""
+@dataclass
+class Audit:
+    """Everything `verify_all` found."""
+
+    cases: list[Verified] = field(default_factory=list)
+    seal_problems: list[str] = field(default_factory=list)
+    seals: int = 0
+    latest_seal: str | None = None
+
+    @property
+    def whole(self) -> bool:
+        return not self.seal_problems and all(not v.breaks for v in self.cases)
+
+
+def verify(cases: Cases, history: History, case_id: str, refunds: RefundBook | None = None,
+           sealed: tuple[int, str] | None = None) -> Verified:
+    """Walk one case's chain against the head its case item keeps (and the seal's, when given); with
+    `refunds`, hold the refund book to its ISSUED records."""
     records = history.records(case_id)
+    stored = cases.get(case_id, strict=False)
     head = cases.head(case_id)
-    return Verified(case_id, len(records), verify_chain(case_id, records, head), bool(records) or head is not None)
+    breaks = verify_chain(case_id, records, head) + against_seal(case_id, records, sealed, stored is not None)
+    if refunds is not None and stored is not None:
+        breaks += issue_breaks(case_id, stored.status, records, refunds.of_case(case_id))
+    return Verified(case_id, len(records), breaks, bool(records) or stored is not None or sealed is not None)
+
+
+def verify_all(cases: Cases, history: History, refunds: RefundBook, seals: Seals | None,
+               case_ids: list[str] | None = None) -> Audit:
+    """Every case (or `case_ids`), the seals as a chain, and every sealed case that is gone."""
+    audit = Audit()
+    sealed: dict[str, tuple[int, str]] = {}
+    if seals is not None:
+        stored = seals.all()
+        audit.seals = len(stored)
+        audit.seal_problems = seal_breaks(stored, seals.signature_valid)
+        if stored:
+            latest = max(stored, key=lambda s: s.key)
+            audit.latest_seal, sealed = latest.key, latest.heads
+    ids = case_ids if case_ids is not None else sorted(set(cases.ids()) | set(sealed))
+    audit.cases = [verify(cases, history, case_id, refunds, sealed.get(case_id)) for case_id in ids]
+    return audit
 
 
 def case_history(history: History, case_id: str) -> list[dict[str, Any]]:

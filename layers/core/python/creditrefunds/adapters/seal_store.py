@@ -1,0 +1,48 @@
+"""The seal bucket (S3 Object Lock, compliance mode: nobody deletes or changes a seal before its
+retention ends) and the asymmetric KMS key that signs seals (only the sealing function may sign)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from creditrefunds.domain.seals import ALGORITHM, Sealed, canonical, digest_of
+
+PREFIX = "seals/"
+
+
+class SealStore:
+    def __init__(self, s3: Any, bucket: str, kms: Any, key_id: str) -> None:
+        self._s3, self._bucket, self._kms, self._key_id = s3, bucket, kms, key_id
+
+    def keys(self) -> list[str]:
+        pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=PREFIX)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+    def read(self, key: str) -> Sealed:
+        return Sealed(key, self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())
+
+    def all(self) -> list[Sealed]:
+        return [self.read(key) for key in self.keys()]
+
+    def latest(self) -> Sealed | None:
+        keys = self.keys()
+        return self.read(keys[-1]) if keys else None
+
+    def put(self, key: str, content: dict[str, Any]) -> Sealed:
+        """Sign `content` and keep it under `key`, locked for the bucket's retention."""
+        signature = self._kms.sign(KeyId=self._key_id, Message=digest_of(content), MessageType="DIGEST",
+                                   SigningAlgorithm=ALGORITHM)["Signature"]
+        body = canonical({"seal": content, "signature": signature.hex(), "key_id": self._key_id,
+                          "algorithm": ALGORITHM})
+        # Object Lock asks every upload for a checksum.
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json",
+                            ChecksumAlgorithm="SHA256")
+        return Sealed(key, body)
+
+    def signature_valid(self, digest: bytes, signature: bytes) -> bool:
+        try:
+            answer = self._kms.verify(KeyId=self._key_id, Message=digest, MessageType="DIGEST", Signature=signature,
+                                      SigningAlgorithm=ALGORITHM)
+        except self._kms.exceptions.KMSInvalidSignatureException:
+            return False
+        return bool(answer["SignatureValid"])
