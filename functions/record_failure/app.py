@@ -8,11 +8,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from creditrefunds.adapters.config import FunctionConfig
+from creditrefunds.adapters.config import BaseConfig
 from creditrefunds.adapters.runtime import lambda_runtime
 from creditrefunds.usecases.failures import record_failure
 
-logger, tracer, services = lambda_runtime(FunctionConfig)
+logger, tracer, services = lambda_runtime(BaseConfig)
 
 
 class Event(BaseModel):

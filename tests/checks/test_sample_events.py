@@ -44,9 +44,14 @@ def test_each_function_has_a_sample_its_handler_accepts(name):
     for event in events:
         if isinstance(model, type) and issubclass(model, BaseModel):
             model.model_validate(event)
-        elif "Records" in event:
+        elif event.get("Records", [{}])[0].get("eventSource") == "aws:s3":
             [dropped] = [module.dropped(r) for r in module.S3Event(event).records]
             assert dropped.key.startswith("incoming/") and dropped.event_time.tzinfo is not None
+        elif "Records" in event:  # an SQS batch of on-failure destination records
+            [record] = event["Records"]
+            failure = json.loads(record["body"])
+            assert failure["requestContext"]["condition"] == "RetriesExhausted"
+            assert failure["requestPayload"]["Records"][0]["s3"]["object"]["key"].startswith("incoming/")
         else:  # a Function URL request, as AWS sends it and the local cloud makes it
             http = event["requestContext"]["http"]
             local = function_url_event(http["method"], event["rawPath"], event["headers"],

@@ -7,6 +7,7 @@ import logging
 import os
 import tomllib
 import urllib.request
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,8 @@ from refunds_cli.localcloud.lambdas import InProcessLambda
 from refunds_cli.localcloud.mailbox import Mailbox
 from refunds_cli.localcloud.motohooks import run_lambdas_in_process
 from refunds_cli.localcloud.names import DEFAULT_STACK_NAME, LOCAL_CREDENTIALS, connection, outputs_parameter
-from refunds_cli.localcloud.schedules import every, scheduled_event
-from refunds_cli.localcloud.stack import ACCOUNT_ID, DeployedStack, StackBuilder
+from refunds_cli.localcloud.schedules import every
+from refunds_cli.localcloud.stack import DeployedStack, StackBuilder
 from refunds_cli.localcloud.template import sam_transform
 from refunds_cli.localcloud.web import serve_console, serve_function_url
 
@@ -101,7 +102,7 @@ class LocalCloud:
             self.endpoint_url,
             self.runtime,
             self._serve_function_url,
-            self._schedule,
+            self._every,
             self._function_environment(),
             self.region,
             self._function_overrides(),
@@ -149,13 +150,9 @@ class LocalCloud:
         quiet = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "CRITICAL"} if self._quiet else {}
         return {"STORE_WRITERS": "1", **quiet}
 
-    def _schedule(self, function_arn: str, rule_arn: str, seconds: int) -> None:
-        """Fire a rule's schedule at its Lambda target, as EventBridge does, until the cloud stops."""
-        def fire() -> None:
-            self.runtime.invoke_async(function_arn, scheduled_event(rule_arn, self.region, ACCOUNT_ID))
-
-        stop = every(seconds, fire, f"schedule-{rule_arn.rsplit('/', 1)[-1]}")
-        self._exit.callback(stop)
+    def _every(self, seconds: float, task: Callable[[], None], name: str) -> None:
+        """Run `task` every `seconds` (schedules, queue pollers) until the cloud stops."""
+        self._exit.callback(every(seconds, task, name))
 
     def _serve_function_url(self, function_arn: str, auth_type: str) -> str:
         server, url = serve_function_url(self.runtime, function_arn, auth_type)

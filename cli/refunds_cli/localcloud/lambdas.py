@@ -21,6 +21,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -89,10 +90,22 @@ class InProcessLambda:
         self._async_queue: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._async_worker: threading.Thread | None = None
         self.async_failures: list[AsyncFailure] = []
+        self._retries: dict[str, int] = {}
+        self._on_failure: dict[str, Callable[[Any, dict[str, Any]], None]] = {}
 
     def register(self, spec: FunctionSpec) -> None:
         self._functions[spec.name] = spec
         self._functions[spec.arn] = spec
+
+    def configure_async(self, name_or_arn: str, retries: int,
+                        on_failure: Callable[[Any, dict[str, Any]], None] | None) -> None:
+        """A function's EventInvokeConfig: its retries, and where a failed event goes (its destination)."""
+        spec = self._lookup(name_or_arn)
+        if spec is None:
+            raise KeyError(f"no local function {name_or_arn}")
+        self._retries[spec.name] = retries
+        if on_failure is not None:
+            self._on_failure[spec.name] = on_failure
 
     def knows(self, name_or_arn: str) -> bool:
         return self._lookup(name_or_arn) is not None
@@ -197,21 +210,33 @@ class InProcessLambda:
                 if item is None:
                     return
                 name_or_arn, event = item
-                for attempt in range(ASYNC_RETRIES + 1):
+                spec = self._lookup(name_or_arn)
+                retries = self._retries.get(spec.name, ASYNC_RETRIES) if spec else ASYNC_RETRIES
+                for attempt in range(retries + 1):
                     payload, error = self.invoke(name_or_arn, event)
                     if error is None:
                         break
-                    if attempt == ASYNC_RETRIES:
-                        detail = json.loads(payload)
-                        failure = AsyncFailure(name_or_arn, detail["errorType"], detail["errorMessage"])
-                        self.async_failures.append(failure)
-                        print(
-                            f"local cloud: async invocation of {name_or_arn} failed "
-                            f"{ASYNC_RETRIES + 1} times: {failure.error_type}: {failure.error_message}",
-                            file=sys.stderr,
-                        )
+                    if attempt == retries:
+                        self._failed(name_or_arn, event, json.loads(payload), retries + 1)
             finally:
                 self._async_queue.task_done()
+
+    def _failed(self, name_or_arn: str, event: Any, detail: dict[str, Any], attempts: int) -> None:
+        """An event that failed every attempt: to the function's on-failure destination, as Lambda does."""
+        failure = AsyncFailure(name_or_arn, detail["errorType"], detail["errorMessage"])
+        self.async_failures.append(failure)
+        print(f"local cloud: async invocation of {name_or_arn} failed {attempts} times: {failure.error_type}: "
+              f"{failure.error_message}", file=sys.stderr)
+        spec = self._lookup(name_or_arn)
+        destination = self._on_failure.get(spec.name) if spec else None
+        if destination is not None and spec is not None:
+            destination(event, {"version": "1.0", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                                "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": f"{spec.arn}:$LATEST",
+                                                   "condition": "RetriesExhausted", "approximateInvokeCount": attempts},
+                                "requestPayload": event,
+                                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
+                                                    "functionError": "Unhandled"},
+                                "responsePayload": {k: detail[k] for k in ("errorMessage", "errorType")}})
 
     def stop(self) -> None:
         if self._async_worker is not None:

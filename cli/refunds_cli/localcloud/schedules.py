@@ -4,6 +4,7 @@ thread of its own, with the event EventBridge sends."""
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -37,7 +38,11 @@ def every(seconds: float, fire: Callable[[], None], name: str) -> Callable[[], N
 
     def run() -> None:
         while not stop.wait(seconds):
-            fire()
+            try:
+                fire()
+            except Exception as error:
+                if not stop.is_set():
+                    print(f"local cloud: {name} failed: {type(error).__name__}: {error}", file=sys.stderr)
 
     threading.Thread(target=run, name=name, daemon=True).start()
     return stop.set

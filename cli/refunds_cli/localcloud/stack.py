@@ -20,11 +20,9 @@ import boto3
 
 from refunds_cli.localcloud.intrinsics import Resolver, TemplateError, references
 from refunds_cli.localcloud.lambdas import FunctionSpec, InProcessLambda
-from refunds_cli.localcloud.names import LOCAL_CREDENTIALS
-from refunds_cli.localcloud.schedules import rate_seconds
+from refunds_cli.localcloud.names import ACCOUNT_ID, LOCAL_CREDENTIALS
 from refunds_cli.localcloud.template import TransformedTemplate
-
-ACCOUNT_ID = "123456789012"
+from refunds_cli.localcloud.wiring import Wiring
 
 LOCAL_ONLY_IN_AWS = {
     "AWS::Lambda::Permission": "resource policies that let S3 and Function URLs call a function; "
@@ -32,7 +30,7 @@ LOCAL_ONLY_IN_AWS = {
 }
 
 ServeFunctionUrl = Callable[[str, str], str]
-Schedule = Callable[[str, str, int], None]  # target ARN, rule ARN, period in seconds
+Every = Callable[[float, Callable[[], None], str], None]  # run a task every N seconds until the cloud stops
 
 
 @dataclass
@@ -86,7 +84,7 @@ def _zip_of(directory: Path) -> bytes:
     return buffer.getvalue()
 
 
-class StackBuilder:
+class StackBuilder(Wiring):
     """Builds one stack from a transformed template into the moto server at `endpoint_url`."""
 
     def __init__(
@@ -97,7 +95,7 @@ class StackBuilder:
         endpoint_url: str,
         runtime: InProcessLambda,
         serve_function_url: ServeFunctionUrl,
-        schedule: Schedule,
+        every: Every,
         function_environment: dict[str, str],
         region: str = "us-east-1",
         function_overrides: dict[str, str] | None = None,
@@ -106,7 +104,7 @@ class StackBuilder:
         self.stack = DeployedStack(stack_name, region)
         self._runtime = runtime
         self._serve_function_url = serve_function_url
-        self._schedule = schedule
+        self._every = every
         self._function_environment = function_environment
         self._function_overrides = function_overrides or {}
         self._session = boto3.session.Session(
@@ -362,19 +360,6 @@ class StackBuilder:
         self.stack.physical[logical_id] = arn
         self.stack.attributes[logical_id] = {"Arn": arn, "Name": name}
 
-    def _events_rule(self, logical_id: str, props: dict[str, Any]) -> None:
-        """A schedule: fired by the local cloud itself at its Lambda targets. Not created in moto, whose
-        PutEvents tries every rule of the bus as a pattern and fails on a schedule."""
-        expression = props.get("ScheduleExpression")
-        if expression is None:
-            raise TemplateError(f"{logical_id}: the local cloud runs scheduled rules only, not event patterns")
-        name = props.get("Name") or self._name(logical_id, 64)
-        arn = f"arn:aws:events:{self.stack.region}:{ACCOUNT_ID}:rule/{name}"
-        for target in props.get("Targets", []):
-            self._schedule(target["Arn"], arn, rate_seconds(expression))
-        self.stack.physical[logical_id] = name
-        self.stack.attributes[logical_id] = {"Arn": arn}
-
     def _email_identity(self, logical_id: str, props: dict[str, Any]) -> None:
         self.client("ses").verify_email_identity(EmailAddress=props["EmailIdentity"])
         self.stack.physical[logical_id] = props["EmailIdentity"]
@@ -397,7 +382,7 @@ class StackBuilder:
         "AWS::Lambda::Url": _function_url,
         "AWS::StepFunctions::StateMachine": _state_machine,
         "AWS::SES::EmailIdentity": _email_identity,
-        "AWS::Events::Rule": _events_rule,
+        **Wiring.CREATORS,
         "AWS::Logs::LogGroup": _log_group,
     }
 

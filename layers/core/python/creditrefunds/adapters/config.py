@@ -19,8 +19,9 @@ class ConfigError(Exception):
     """The function's environment is not usable; the message names each variable and why."""
 
 
-class FunctionConfig(BaseSettings):
-    """What every function gets (the template's Globals)."""
+class BaseConfig(BaseSettings):
+    """What every function gets (the template's Globals), but the rules' settings: the functions
+    that report failures read only this, so that a bad rule setting cannot silence them."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
@@ -30,13 +31,18 @@ class FunctionConfig(BaseSettings):
     history_table: str
     approvals_table: str
     refunds_table: str
-    rule_settings: Annotated[Settings, NoDecode]
     sender_email: str
     operators_email: str
     compliance_officer_email: str
     event_source: str
     seconds_per_day: int
     investigation_pause_seconds: int
+
+
+class FunctionConfig(BaseConfig):
+    """A function that applies the rules: their settings too (RULE_SETTINGS, JSON)."""
+
+    rule_settings: Annotated[Settings, NoDecode]
 
     @field_validator("rule_settings", mode="before")
     @classmethod
@@ -104,14 +110,14 @@ class ApprovalConfig(FunctionConfig):
         return {tier: [a.strip() for a in text.split(",") if a.strip()] for tier, text in lists.items()}
 
 
-class SealConfig(FunctionConfig):
+class SealConfig(BaseConfig):
     """The function that seals the history."""
 
     seal_bucket: str
     seal_key_id: str
 
 
-Config = TypeVar("Config", bound=FunctionConfig)
+Config = TypeVar("Config", bound=BaseConfig)
 
 
 def read_config(kind: type[Config]) -> Config:

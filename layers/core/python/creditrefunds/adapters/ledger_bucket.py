@@ -40,11 +40,19 @@ class LedgerBucket:
             body = "".join(json.dumps(r) + "\n" for r in rejects)
             self._s3.put_object(Bucket=self.name, Key=f"{REJECTED}{name}.errors.jsonl", Body=body.encode())
 
-    def reject(self, key: str, name: str, reason: str) -> None:
-        """Move a refused file to rejected/ with its reason beside it: nothing is lost."""
-        self._s3.copy_object(Bucket=self.name, Key=f"{REJECTED}{name}", CopySource={"Bucket": self.name, "Key": key})
+    def reject(self, key: str, name: str, reason: str) -> bool:
+        """Move a refused file to rejected/ with its reason beside it: nothing is lost. False when the
+        file is not there (moved already)."""
+        try:
+            self._s3.copy_object(Bucket=self.name, Key=f"{REJECTED}{name}",
+                                 CopySource={"Bucket": self.name, "Key": key})
+        except self._s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return False
+            raise
         self._s3.put_object(Bucket=self.name, Key=f"{REJECTED}{name}.reason.txt", Body=(reason + "\n").encode())
         self._s3.delete_object(Bucket=self.name, Key=key)
+        return True
 
     def work_key(self, name: str, leaf: str) -> str:
         return f"{WORK}{name}/{leaf}"

@@ -14,7 +14,15 @@ import boto3
 
 from creditrefunds.adapters.approval_store import ApprovalStore
 from creditrefunds.adapters.case_store import CaseStore
-from creditrefunds.adapters.config import Config, DetectConfig, IngestConfig, SealConfig, StoreConfig, read_config
+from creditrefunds.adapters.config import (
+    Config,
+    DetectConfig,
+    FunctionConfig,
+    IngestConfig,
+    SealConfig,
+    StoreConfig,
+    read_config,
+)
 from creditrefunds.adapters.history_store import HistoryStore
 from creditrefunds.adapters.ledger_bucket import LedgerBucket
 from creditrefunds.adapters.messaging import EventBus, Mailer
@@ -31,6 +39,8 @@ class Services(Generic[Config]):
 
     @property
     def settings(self) -> Settings:
+        if not isinstance(self.config, FunctionConfig):
+            raise RuntimeError("this function does not apply the rules (see its config in its handler)")
         return self.config.rule_settings
 
     def _client(self, service: str) -> Any:

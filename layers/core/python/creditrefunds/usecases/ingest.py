@@ -22,6 +22,7 @@ from creditrefunds.domain.ledger import (
     format_for,
     numbered_rows,
 )
+from creditrefunds.domain.mail import ledger_failed
 from creditrefunds.domain.parts import split_ledger
 from creditrefunds.usecases.detection import DetectionReport, detect_accounts
 from creditrefunds.usecases.ports import Bucket, Ledger, Ports
@@ -161,3 +162,16 @@ def _fan_out(ports: Ports, dropped: Dropped, name: str, fmt: str, local: Path, r
         "key": dropped.key, "name": name, "parts": listed, "event_time": dropped.event_time.isoformat()})
     logger.info("ledger file split", extra={"key": dropped.key, "parts": len(listed), "started": started})
     return {"key": dropped.key, "parts": len(listed), "fan_out": execution}
+
+
+def file_failed(ports: Ports, key: str, error: str, operators: str, now: datetime) -> dict[str, Any]:
+    """A dropped file whose ingest failed after Lambda's retries: moved to rejected/ with the error as
+    its reason, and operators told. Nothing is silent."""
+    name = ports.bucket.incoming_name(key) or key.rsplit("/", 1)[-1]
+    reason = f"ingest failed after its retries: {error}"
+    moved = ports.bucket.incoming_name(key) is not None and ports.bucket.reject(key, name, reason)
+    if not moved:
+        reason += " (the file is no longer in incoming/)"
+    logger.error("ledger file failed", extra={"key": key, "error": error[:500]})
+    ports.mailer.send(ledger_failed(operators, name, reason), now)
+    return {"key": key, "rejected": moved, "reason": reason}
