@@ -26,3 +26,8 @@ def cloud() -> Iterator:
              "SealSchedule": "rate(1 day)"}
     with LocalCloud(ROOT, quiet=True, parameter_overrides=waits) as running:
         yield running
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked after_all run last: they look at what the whole run did."""
+    items[:] = sorted(items, key=lambda item: item.get_closest_marker("after_all") is not None)

@@ -57,14 +57,18 @@ def wait_for_status(cloud: LocalCloud, account: str, statuses: set[str], timeout
         time.sleep(0.3)
 
 
-def wait_for_mail(cloud: LocalCloud, to: str, account: str, seen: int = 0, timeout: float = 60.0):
-    """The (seen+1)-th mail to `to` about `account` with an approval link."""
+def wait_for_mail(cloud: LocalCloud, to: str, account: str, seen: int = 0, timeout: float = 60.0,
+                  about: str = ""):
+    """The (seen+1)-th mail to `to` about `account` with an approval link (and `about` in its subject)."""
     deadline = time.monotonic() + timeout
     while True:
-        found = [m for m in cloud.mailbox.messages() if to in m.to and account in m.subject and m.links]
+        found = [m for m in cloud.mailbox.messages()
+                 if to in m.to and account in m.subject and about in m.subject and m.links]
         if len(found) > seen:
             return found[seen]
-        assert time.monotonic() < deadline, f"no mail #{seen + 1} to {to} about {account}"
+        if time.monotonic() > deadline:
+            sent = [(m.to, m.subject) for m in cloud.mailbox.messages() if account in m.subject]
+            raise AssertionError(f"no mail #{seen + 1} to {to} about {account} {about}; sent: {sent}")
         time.sleep(0.3)
 
 

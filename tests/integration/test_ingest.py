@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from boto3.dynamodb.conditions import Key
 
-from .conftest import plain
+from .conftest import plain, wait_for_mail
 
 HEADER = "txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,payer_type,payer_id,patient_state\n"
 ROWS = [
@@ -18,6 +18,12 @@ ROWS = [
     "OV-2,OV-ACC,OV-P,OV-G,PAYMENT,-80.00,2026-09-05,MEDICARE,MAC,TX\n",
     "OV-3,OV-ACC,OV-P,OV-G,PAYMENT,-60.00,2026-09-09,PATIENT,,TX\n",
 ]
+
+
+def small_file(tmp_path, name: str, rows: list[str]):
+    path = tmp_path / name
+    path.write_text(HEADER + "".join(r + "\n" for r in rows))
+    return path
 
 
 def refunds(cloud, *args: str) -> subprocess.CompletedProcess[str]:
@@ -107,6 +113,13 @@ def test_a_large_file_fans_out_and_gives_what_one_pass_gives(cloud, tmp_path):
             rows.append(f"FO-{n}-5,FO-DEBT-{n:03d},P{n},G{n},CHARGE,2.00,2026-08-01,,,CA")
     quoted = rows.index("FO-25-2,FO-025,P25,G25,PAYMENT,-80.00,2026-09-05,COMMERCIAL,AETNA,CA")
     rows[quoted] = 'FO-25-2,FO-025,P25,G25,PAYMENT,"-80.00",2026-09-05,COMMERCIAL,"AETNA\nWEST",CA'
+    rows.append(rows[0])  # the same transaction again, in a later part: stored once, counted as a repeat
+    # FO-WAIT waits for approval from an earlier file; this one changes its lines: its link is withdrawn.
+    waiting = small_file(tmp_path, "fo-wait.csv", ["FO-W-1,FO-WAIT,PW,GW,CHARGE,100.00,2026-09-01,,,TX",
+                                                   "FO-W-2,FO-WAIT,PW,GW,PAYMENT,-130.00,2026-09-02,PATIENT,,TX"])
+    assert refunds(cloud, "drop", str(waiting)).returncode == 0
+    wait_for_mail(cloud, "tier1.approver@example.org", "FO-WAIT")
+    rows.append("FO-W-3,FO-WAIT,PW,GW,PAYMENT,-10.00,2026-09-03,PATIENT,,TX")
     path = tmp_path / "big-extract.csv"
     path.write_text(HEADER + "".join(r + "\n" for r in rows))
     assert path.stat().st_size > 10000  # past the test cloud's SplitThresholdBytes: 7 parts of 40 rows
@@ -115,6 +128,7 @@ def test_a_large_file_fans_out_and_gives_what_one_pass_gives(cloud, tmp_path):
                                "--rejects", str(tmp_path / "expected-rejects.jsonl")],
                               capture_output=True, text=True, check=True)
     expected_cases = {c["account_id"]: c for c in map(json.loads, expected.stdout.splitlines())}
+    del expected_cases["FO-WAIT"]  # the stack holds the earlier file of it too
     expected_rejects = (tmp_path / "expected-rejects.jsonl").read_text().splitlines()
     # The -0.00 adjustments, and FO-25's payer id with a line break in it (a record over two lines).
     assert len(expected_cases) == 11 and len(expected_rejects) == 49
@@ -145,6 +159,11 @@ def test_a_large_file_fans_out_and_gives_what_one_pass_gives(cloud, tmp_path):
     assert [e["status"] for e in executions] == ["SUCCEEDED"]
     work = s3.list_objects_v2(Bucket=cloud.outputs["LedgerBucketName"], Prefix="work/")
     assert "Contents" not in work
+    withdrawn = [m for m in cloud.mailbox.messages() if m.subject == "Approval withdrawn: account FO-WAIT"]
+    assert withdrawn, "the approver asked about the old lines is told"
+    while not [m for m in cloud.mailbox.messages() if "FO-WAIT" in m.subject and "40.00" in m.subject and m.links]:
+        assert time.monotonic() < deadline, "approval of the new lines (40.00) was not asked"
+        time.sleep(0.3)  # asked again at its tier, or at the next one if its wait ran out meanwhile
 
 
 def test_a_fan_out_that_fails_keeps_the_file_in_rejected_and_tells_operators(cloud):

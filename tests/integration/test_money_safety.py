@@ -123,13 +123,12 @@ def test_one_who_decided_at_tier_2_is_refused_as_a_tier_3_second_approver(cloud)
     asked = wait_for_mail(cloud, TIER2, account)
     assert "5000.00" in asked.subject
     assert http(asked.links[0], {"decision": "investigate", "reason": "related claims"})[0] == 200
-    wait_for_status(cloud, account, {"INVESTIGATING"})
     # While the investigation pauses the approval, Medicare's second payment lands: 11,000.00, tier 3.
     drop(cloud, "ms-sod-2.csv",
          [f"{account}-4,{account},P-MS,G-MS,PAYMENT,-6000.00,2026-11-07,MEDICARE,MAC-J1,1,EFT-3,ICN-1,,NY"])
-    first = wait_for_mail(cloud, TIER3, account, timeout=60)
+    first = wait_for_mail(cloud, TIER3, account, about="11000.00")
     assert http(first.links[0], {"decision": "approve"})[0] == 200
-    second = wait_for_mail(cloud, TIER2, account, seen=1, timeout=60)
+    second = wait_for_mail(cloud, TIER2, account, about="11000.00")  # the tier-3 list's other approver
     status, page = http(second.links[0], {"decision": "approve"})
     assert status == 403 and "dual control" in page
     case_id = case_of(cloud, account)["case_id"]

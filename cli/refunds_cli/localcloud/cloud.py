@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from refunds_cli.localcloud import calls
 from refunds_cli.localcloud.lambdas import InProcessLambda
 from refunds_cli.localcloud.mailbox import Mailbox
 from refunds_cli.localcloud.motohooks import run_lambdas_in_process
@@ -79,6 +80,7 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log: URLs carry ids
         # The executor logs every task failure at length; the execution history keeps them.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        calls.install()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
         server.start()
         self._exit.callback(server.stop)

@@ -27,6 +27,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from refunds_cli.localcloud import calls
+
 ASYNC_RETRIES = 2
 # A function's environment is set on the process while its handler runs, so handlers run one at a
 # time in the whole process, whichever local cloud they belong to (tests may run two).
@@ -128,7 +130,8 @@ class InProcessLambda:
             context = LambdaContext(spec.name, spec.arn, spec.memory, spec.timeout)
             try:
                 handler = getattr(self._module(spec), spec.handler.rsplit(".", 1)[1])
-                result = handler(event, context)
+                with calls.running(spec.name):
+                    result = handler(event, context)
             except Exception as error:
                 payload = {
                     "errorMessage": str(error),

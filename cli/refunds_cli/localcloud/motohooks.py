@@ -10,6 +10,7 @@ Functions the local cloud does not know keep moto's own behaviour.
 from __future__ import annotations
 
 import json
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -33,7 +34,11 @@ def run_lambdas_in_process(runtime: InProcessLambda) -> Iterator[None]:
         if request_headers and request_headers.get("X-Amz-Invocation-Type") == "Event":
             runtime.invoke_async(self.function_arn, event)
             return b""
-        payload, error = runtime.invoke(self.function_arn, event)
+        try:
+            payload, error = runtime.invoke(self.function_arn, event)
+        except Exception:  # the local cloud's own failure, not the handler's: say where, loudly
+            traceback.print_exc()
+            raise
         if error:
             response_headers["x-amz-function-error"] = error
         return payload

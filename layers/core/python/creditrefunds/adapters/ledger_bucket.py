@@ -4,6 +4,7 @@ files (work/<file>/), and what goes out to people (outbound/)."""
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,10 +29,11 @@ class LedgerBucket:
 
     @contextmanager
     def download(self, key: str) -> Iterator[Path]:
-        """The object in a local file for as long as the `with` lasts."""
+        """The object in a local file for as long as the `with` lasts (streamed, one request)."""
         with tempfile.TemporaryDirectory() as workdir:
             local = Path(workdir) / "object"
-            self._s3.download_file(self.name, key, str(local))
+            with open(local, "wb") as out:
+                shutil.copyfileobj(self._s3.get_object(Bucket=self.name, Key=key)["Body"], out, 1 << 20)
             yield local
 
     def save_rejects(self, name: str, rejects: list[dict[str, Any]]) -> None:
