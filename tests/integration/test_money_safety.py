@@ -4,12 +4,15 @@ segregation of duties fire through the real pages."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 
 from refunds_cli.demo import http
 
 from .conftest import case_of, drop, history_actions, history_reasons, wait_for_mail, wait_for_status
+from .test_history import refunds
 
 TIER1, TIER2, TIER3 = "tier1.approver@example.org", "tier2.approver@example.org", "tier3.approver@example.org"
 
@@ -134,3 +137,46 @@ def test_one_who_decided_at_tier_2_is_refused_as_a_tier_3_second_approver(cloud)
     case_id = case_of(cloud, account)["case_id"]
     assert wait_for_action(cloud, case_id, "REFUSED")[-1][0] == "REFUSED"
     assert case_of(cloud, account)["status"] == "AWAITING_APPROVAL" and ap_rows(cloud, case_id) == []
+
+
+def test_a_decision_after_the_case_moved_on_decides_nothing(cloud):
+    """The case's status is written, conditionally on still waiting for that very link, before the
+    task is answered: a late click (the case escalated, changed) can never overwrite a later step."""
+    account = "MS-LATE"
+    drop(cloud, "ms-late.csv", [
+        f"{account}-1,{account},P-ML,G-ML,CHARGE,100.00,2026-11-02,,,,,,,TX",
+        f"{account}-2,{account},P-ML,G-ML,PAYMENT,-125.00,2026-11-09,PATIENT,,,CHK-1,,,TX"])
+    mail = wait_for_mail(cloud, TIER1, account)
+    case = wait_for_status(cloud, account, {"AWAITING_APPROVAL"})
+    cloud.table("CasesTableName").update_item(  # as if an escalation had already asked another link
+        Key={"case_id": case["case_id"]}, UpdateExpression="SET approval_key = :other",
+        ExpressionAttributeValues={":other": "0" * 64})
+    status, page = http(mail.links[0], {"decision": "approve"})
+    assert status == 410 and "Nothing was decided" in page
+    assert case_of(cloud, account)["status"] == "AWAITING_APPROVAL"
+    assert "DECIDED" not in [a for a, _, _ in history_actions(cloud, case["case_id"])]
+    assert http(mail.links[0], {"decision": "approve"})[0] == 410  # and the link decides nothing later either
+
+
+def test_values_from_the_ledger_cannot_script_a_page_or_a_spreadsheet(cloud):
+    account, guarantor = "<img src=x onerror=alert(1)>", "=HYPERLINK(\"http://x.example\",\"pay\")"
+    quoted = '"' + guarantor.replace('"', '""') + '"'  # as a CSV cell
+    drop(cloud, "ms-inject.csv", [
+        f"MS-INJ-1,{account},P-INJ,{quoted},CHARGE,100.00,2026-11-02,,,,,,\"<b>Bold</b>, Eve\",TX",
+        f"MS-INJ-2,{account},P-INJ,{quoted},PAYMENT,-120.00,2026-11-09,PATIENT,,,CHK-1,,\"<b>Bold</b>, Eve\",TX"])
+    mail = wait_for_mail(cloud, TIER1, "onerror")
+    assert "<img" not in mail.html and "&lt;img src=x onerror=alert(1)&gt;" in mail.html
+    status, page = http(mail.links[0])
+    assert status == 200 and "<img" not in page and "&lt;img" in page and "<b>" not in page
+    assert http(mail.links[0], {"decision": "approve"})[0] == 200
+    case = wait_for_status(cloud, account, {"REFUND_ISSUED"})
+    [row] = [r for r in outbound_rows(cloud, mail.sent_at[:10]) if r["case_id"] == case["case_id"]]
+    assert row["payee_id"] == "'" + guarantor  # an apostrophe first: a spreadsheet shows text, runs no formula
+    done = refunds(cloud, "audit", "search", "--account", account, "--csv")
+    assert done.returncode == 0 and "\n'<" not in done.stdout and "<img src=x onerror=alert(1)>" in done.stdout
+
+
+def outbound_rows(cloud, day: str) -> list[dict[str, str]]:
+    body = cloud.client("s3").get_object(Bucket=cloud.outputs["LedgerBucketName"],
+                                         Key=f"outbound/refunds/{day}.csv")["Body"].read().decode()
+    return list(csv.DictReader(io.StringIO(body)))
