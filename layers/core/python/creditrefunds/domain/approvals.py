@@ -129,17 +129,21 @@ class Snapshot:
         return cls(case.case_id, case.account_id, case.credit, tier, tuple(case.lines), masked_name)
 
     @property
+    def as_case(self) -> Case:
+        """The snapshot's figures as a case (its parties are not part of what is approved)."""
+        return Case(self.case_id, self.account_id, "", "", self.credit, date.min, list(self.lines))
+
+    @property
     def refund_total(self) -> Decimal:
-        return Case(self.case_id, self.account_id, "", "", self.credit, date.min, list(self.lines)).refund_total
+        return self.as_case.refund_total
 
     @property
     def due_date(self) -> date | None:
-        dates = [line.due_date for line in self.lines if line.due_date is not None]
-        return min(dates) if dates else None
+        return self.as_case.due_date
 
     @property
     def digest(self) -> str:
-        return case_digest(Case(self.case_id, self.account_id, "", "", self.credit, date.min, list(self.lines)))
+        return case_digest(self.as_case)
 
     def to_item(self) -> dict[str, Any]:
         return {"case_id": self.case_id, "account_id": self.account_id, "credit": money_text(self.credit),
