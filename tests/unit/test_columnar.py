@@ -15,7 +15,7 @@ from refunds_cli.detect import detect_file, detect_file_by_rows
 
 from .helpers import AS_OF
 from .test_ledger_input import BAD_ROWS, GOOD, HEADER
-from .test_properties import as_csv, ledgers
+from .test_properties import as_csv, dense_ledgers, ledgers
 
 MUTATIONS = ["1.005", "2026-02-30", "09/01/2026", "", "gift", "payment", " 12.00 ", "-0.00", "4", "medicare", "x",
              "+7.5", "tx", "ß", "\u3000A1\u00a0", "2", "A" * 65, "x\x1by", "Zoë", "=1+1"]
@@ -48,6 +48,13 @@ def damaged(draw):
 @settings(max_examples=120, deadline=None)
 @given(damaged())
 def test_columnar_and_reference_agree_on_cases_and_rejects(tmp_path_factory, rows):
+    fast, slow = both_ways(tmp_path_factory.mktemp("ledger"), as_csv(rows))
+    assert fast == slow
+
+
+@settings(max_examples=80, deadline=None)
+@given(dense_ledgers())
+def test_columnar_and_reference_agree_on_rule_dense_accounts(tmp_path_factory, rows):
     fast, slow = both_ways(tmp_path_factory.mktemp("ledger"), as_csv(rows))
     assert fast == slow
 

@@ -212,3 +212,92 @@ def test_settings_change_the_rules():
 def test_same_account_same_episode_same_case_id():
     txns = [charge("100.00", txn_id="C1"), payment("150.00", "PATIENT", txn_id="P1")]
     assert one_case(txns).case_id == one_case(list(reversed(txns))).case_id
+
+
+def test_rule3_an_unreferenced_payment_before_them_does_not_hide_a_duplicate_payment():
+    """Issue 13: the group's first payment has no reference; EFT1 is the original, EFT2 the extra."""
+    case = one_case([
+        charge("1000.00"),
+        payment("800.00", "MEDICARE", "MAC-J1", claim_id="ICN-1", posting_date="2026-09-01"),
+        row("ADJUSTMENT", "-200.00", posted="2026-09-02", payer_type="MEDICARE", payer_id="MAC-J1", claim_id="ICN-1"),
+        payment("800.00", "MEDICARE", "MAC-J1", reference="EFT1", claim_id="ICN-1", posting_date="2026-09-03"),
+        payment("800.00", "MEDICARE", "MAC-J1", reference="EFT2", claim_id="ICN-1", posting_date="2026-09-04"),
+    ])
+    assert lines_of(case)[0] == ("REFUND", "DUPLICATE_PAYMENT", "MEDICARE", "MAC-J1", D("800.00"))
+    assert sum(line.amount for line in case.lines) == D("1600.00")
+
+
+def test_a_duplicate_postings_extra_copy_is_nobodys_latest_payment():
+    """Issue 13: after CORRECT 4.05 to BCBS, the COB_ERROR refunds go to AETNA (whose payment is the
+    latest one really paid), then BCBS; the extra copy of BCBS's posting does not make it latest."""
+    case = one_case([
+        charge("4.97"),
+        payment("3.50", "COMMERCIAL", "UHC", coverage_rank="1", posting_date="2026-10-07"),
+        payment("4.05", "COMMERCIAL", "BCBS", coverage_rank="1", reference="B1", posting_date="2026-10-08"),
+        payment("0.37", "COMMERCIAL", "AETNA", coverage_rank="1", posting_date="2026-10-09"),
+        payment("4.05", "COMMERCIAL", "BCBS", coverage_rank="1", reference="B1", posting_date="2026-10-10"),
+    ])
+    assert lines_of(case) == [
+        ("CORRECT", "DUPLICATE_POSTING", "COMMERCIAL", "BCBS", D("4.05")),
+        ("REFUND", "COB_ERROR", "COMMERCIAL", "AETNA", D("0.37")),
+        ("REFUND", "COB_ERROR", "COMMERCIAL", "BCBS", D("2.58")),
+    ]
+
+
+def test_within_a_step_lines_come_group_by_group_in_posting_order():
+    """DOMAIN.md section 3: each group's first transaction orders the groups (then txn_id)."""
+    case = one_case([
+        charge("100.00"),
+        payment("30.00", "COMMERCIAL", "BCBS", reference="B", posting_date="2026-09-02"),
+        payment("20.00", "COMMERCIAL", "AETNA", reference="A", posting_date="2026-09-03"),
+        payment("30.00", "COMMERCIAL", "BCBS", reference="B", posting_date="2026-09-05"),
+        payment("20.00", "COMMERCIAL", "AETNA", reference="A", posting_date="2026-09-04"),
+        payment("50.00", "COMMERCIAL", "UHC", reference="U", posting_date="2026-09-06"),
+    ])
+    assert [(a, payee) for a, _, _, payee, _ in lines_of(case)][:2] == [("CORRECT", "BCBS"), ("CORRECT", "AETNA")]
+
+
+def test_an_insurers_rank_is_its_least_and_none_counts_as_one():
+    """DOMAIN.md section 3: a payer's rank is the least coverage_rank on any of its rows."""
+    case = one_case([
+        charge("100.00"),
+        payment("60.00", "COMMERCIAL", "PRIMARY", coverage_rank="2", posting_date="2026-09-02"),
+        payment("10.00", "COMMERCIAL", "PRIMARY", coverage_rank="1", posting_date="2026-09-03"),
+        payment("50.00", "OTHER", "AUTO", posting_date="2026-09-04"),  # no rank: 1, and it paid later
+    ])
+    assert lines_of(case) == [("REFUND", "COB_ERROR", "OTHER", "AUTO", D("20.00"))]
+
+
+def test_a_duplicate_payment_refund_is_capped_at_what_the_payer_paid_net():
+    case = one_case([
+        charge("100.00"),
+        payment("100.00", "COMMERCIAL", "UHC", reference="E1", posting_date="2026-09-02"),
+        payment("100.00", "COMMERCIAL", "UHC", reference="E2", posting_date="2026-09-03"),
+        row("RECOUPMENT", "60.00", posted="2026-09-04", payer_type="COMMERCIAL", payer_id="UHC"),
+    ])
+    assert lines_of(case) == [("REFUND", "DUPLICATE_PAYMENT", "COMMERCIAL", "UHC", D("40.00"))]
+
+
+def test_offsets_without_service_dates_go_by_earliest_posting_then_account():
+    from creditrefunds.domain.detection import detect
+
+    txns = [
+        charge("10.00", account="B-DEBT", posted="2026-02-01"),
+        charge("10.00", account="A-DEBT", posted="2026-02-01"),
+        charge("10.00", account="C-DEBT", posted="2026-01-15"),
+        charge("5.00", account="CR"),
+        payment("30.00", "PATIENT", account="CR"),
+    ]
+    (case,) = detect(txns, AS_OF, Settings())
+    assert [(li.action, li.target_account_id) for li in case.lines] == [
+        ("OFFSET", "C-DEBT"), ("OFFSET", "A-DEBT"), ("OFFSET", "B-DEBT")]  # B, last, gets the 5.00 left
+
+
+def test_the_patient_state_is_the_latest_row_that_states_one():
+    case = one_case([
+        charge("100.00", patient_state="CA", posted="2026-09-01"),
+        payment("103.00", "PATIENT", patient_state="TX", posted="2026-09-02"),
+        row("ADJUSTMENT", "1.00", posted="2026-09-03", payer_type="PATIENT"),  # no state: TX still
+    ])
+    assert lines_of(case) == [("REFUND", "PATIENT_OVERPAYMENT", "PATIENT", "G1", D("2.00"))]  # TX: no floor
+    assert case.lines[0].due_date == date(2026, 10, 31)  # Texas: 30 days

@@ -124,6 +124,8 @@ class _Splitter:
                 extras.add(extra.txn_id)
                 self._correct("DUPLICATE_POSTING", extra.payer, -extra.amount)
                 self.available[extra.payer] += extra.amount  # the extra copy is not money paid
+        # ... and never anyone's first or latest payment when the later rules order their lines.
+        self.payments = [t for t in self.payments if t.txn_id not in extras]
         return extras
 
     def duplicate_adjustments(self) -> None:
@@ -135,15 +137,18 @@ class _Splitter:
             for extra in group[1:]:
                 self._correct("DUPLICATE_ADJUSTMENT", extra.payer, -extra.amount)
 
-    def duplicate_payments(self, extras: set[str]) -> None:
+    def duplicate_payments(self) -> None:
+        """Only referenced payments take part (the extra copies of step 1 are gone already): in each
+        (payer, amount, claim) group, the first is the original and every later one under a reference
+        not seen before is an extra payment, whatever unreferenced payments stand between them."""
         groups: dict[tuple[object, ...], list[Transaction]] = defaultdict(list)
         for t in self.payments:
-            if t.txn_id not in extras:
+            if t.reference:
                 groups[(t.payer, t.amount, t.claim_id)].append(t)
         for group in groups.values():
             references = {group[0].reference}
             for later in group[1:]:
-                if later.reference and group[0].reference and later.reference not in references:
+                if later.reference not in references:
                     references.add(later.reference)
                     self._refund("DUPLICATE_PAYMENT", later.payer, -later.amount)
 
@@ -209,9 +214,9 @@ def split_credit(
     splitter = _Splitter(
         cancel_reversals(transactions), credit, guarantor_id, patient_state, identified_on, settings
     )
-    extras = splitter.duplicate_postings()
+    splitter.duplicate_postings()
     splitter.duplicate_adjustments()
-    splitter.duplicate_payments(extras)
+    splitter.duplicate_payments()
     splitter.other_payer_primary()
     splitter.patient_overpayment()
     splitter.payer_overpayment()
