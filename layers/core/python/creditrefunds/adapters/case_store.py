@@ -32,16 +32,8 @@ def case_from_item(item: dict[str, Any]) -> Case:
         credit=money(item["credit"]),
         identified_on=date.fromisoformat(item["identified_on"]),
         tier=int(item["tier"]),
-        lines=[
-            Line(
-                action=li["action"], reason=li["reason"], payee_type=li.get("payee_type"),
-                payee_id=li.get("payee_id"), amount=money(str(li["amount"])),
-                due_date=date.fromisoformat(li["due_date"]) if li.get("due_date") else None,
-                target_account_id=li.get("target_account_id"),
-            )
-            for li in item.get("lines", [])
-        ],
-    )  # fmt: skip
+        lines=[Line.from_json(li) for li in item.get("lines", [])],
+    )
 
 
 def stored_from_item(item: dict[str, Any], strict: bool = True) -> StoredCase:
@@ -153,6 +145,3 @@ class CaseStore:
         """Keep the head of the case's history chain on the case (a removed last record is then caught)."""
         self.set_status(case_id, None, history_seq=seq, history_hash=record_hash)
 
-    def head(self, case_id: str) -> tuple[int, str] | None:
-        item = self.item(case_id)
-        return (int(item["history_seq"]), item["history_hash"]) if item and "history_seq" in item else None

@@ -152,12 +152,8 @@ class Snapshot:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Snapshot:
-        lines = tuple(Line(li["action"], li["reason"], li.get("payee_type"), li.get("payee_id"),
-                           money(str(li["amount"])),
-                           date.fromisoformat(li["due_date"]) if li.get("due_date") else None,
-                           li.get("target_account_id")) for li in item["lines"])
-        return cls(item["case_id"], item["account_id"], money(str(item["credit"])), int(item["tier"]), lines,
-                   item["masked_name"])
+        return cls(item["case_id"], item["account_id"], money(str(item["credit"])), int(item["tier"]),
+                   tuple(Line.from_json(li) for li in item["lines"]), item["masked_name"])
 
 
 def case_digest(case: Case) -> str:

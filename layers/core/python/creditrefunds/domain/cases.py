@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from creditrefunds.domain.money import money_text
+from creditrefunds.domain.money import money, money_text
 from creditrefunds.domain.status import Status
 
 
@@ -22,6 +22,13 @@ class Line:
     amount: Decimal
     due_date: date | None
     target_account_id: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Line:
+        """A line as `to_json` wrote it (absent fields read as None)."""
+        return cls(data["action"], data["reason"], data.get("payee_type"), data.get("payee_id"),
+                   money(str(data["amount"])), date.fromisoformat(data["due_date"]) if data.get("due_date") else None,
+                   data.get("target_account_id"))
 
     def to_json(self) -> dict[str, Any]:
         return {

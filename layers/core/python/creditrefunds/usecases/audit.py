@@ -46,8 +46,8 @@ def verify(cases: Cases, history: History, case_id: str, refunds: RefundBook | N
     `refunds`, hold the refund book to its ISSUED records."""
     records = history.records(case_id)
     stored = cases.get(case_id, strict=False)
-    head = cases.head(case_id)
-    breaks = verify_chain(case_id, records, head) + against_seal(case_id, records, sealed, stored is not None)
+    breaks = (verify_chain(case_id, records, stored.head if stored else None)
+              + against_seal(case_id, records, sealed, stored is not None))
     if refunds is not None and stored is not None:
         breaks += issue_breaks(case_id, stored.status, records, refunds.of_case(case_id))
     return Verified(case_id, len(records), breaks, bool(records) or stored is not None or sealed is not None)

@@ -167,9 +167,10 @@ def _fan_out(ports: Ports, dropped: Dropped, name: str, fmt: str, local: Path, r
 def file_failed(ports: Ports, key: str, error: str, operators: str, now: datetime) -> dict[str, Any]:
     """A dropped file whose ingest failed after Lambda's retries: moved to rejected/ with the error as
     its reason, and operators told. Nothing is silent."""
-    name = ports.bucket.incoming_name(key) or key.rsplit("/", 1)[-1]
+    incoming = ports.bucket.incoming_name(key)
+    name = incoming or key.rsplit("/", 1)[-1]
     reason = f"ingest failed after its retries: {error}"
-    moved = ports.bucket.incoming_name(key) is not None and ports.bucket.reject(key, name, reason)
+    moved = incoming is not None and ports.bucket.reject(key, name, reason)
     if not moved:
         reason += " (the file is no longer in incoming/)"
     logger.error("ledger file failed", extra={"key": key, "error": error[:500]})
