@@ -12,6 +12,7 @@ from creditrefunds.adapters.case_store import CaseStore
 from creditrefunds.adapters.history_store import HistoryStore
 from creditrefunds.adapters.refund_book import RefundBook
 from creditrefunds.adapters.seal_store import SealStore
+from creditrefunds.adapters.transactions import TransactionStore
 from creditrefunds.domain.cells import safe_row
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases import audit
@@ -49,7 +50,7 @@ def verify(target: Target, case_id: str | None) -> int:
     refund book against the ISSUED records; 0 when all is whole, 1 naming each case and place that is not."""
     seals = _seals(target)
     found = audit.verify_all(_cases(target), _history(target), RefundBook(target.table("RefundsTableName")), seals,
-                             [case_id] if case_id else None)
+                             [case_id] if case_id else None, TransactionStore(target.table("TransactionsTableName")))
     if case_id and not found.cases[0].known:
         print(f"refunds: no case {case_id}", file=sys.stderr)
         return 2
@@ -58,15 +59,17 @@ def verify(target: Target, case_id: str | None) -> int:
     broken = [b for verified in found.cases for b in verified.breaks]
     for problem in broken:
         print(f"BROKEN {problem}")
+    for paid_twice in found.exposures:
+        print(f"EXPOSED {paid_twice.why()}")
     sealed = (f"{found.seals} seal(s), the latest {found.latest_seal}" if found.latest_seal
               else "no seal yet (`refunds audit seal`)")
     if not found.whole:
-        print(f"{len(broken) + len(found.seal_problems)} break(s) in {len(found.cases)} case chain(s); {sealed}",
-              file=sys.stderr)
+        print(f"{len(broken) + len(found.seal_problems)} break(s) in {len(found.cases)} case chain(s), "
+              f"{len(found.exposures)} account(s) refunded more than they held; {sealed}", file=sys.stderr)
         return 1
     records = sum(v.records for v in found.cases)
     print(f"OK: {len(found.cases)} case chain(s), {records} record(s), every hash and link whole; {sealed}, "
-          "every signature and link whole")
+          "every signature and link whole; no account refunded more than it held")
     return 0
 
 

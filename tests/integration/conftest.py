@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -97,3 +99,14 @@ def history_reasons(cloud: LocalCloud, case_id: str) -> list[tuple[str, str | No
         TableName=cloud.outputs["HistoryTableName"], KeyConditionExpression="case_id = :c",
         ExpressionAttributeValues={":c": {"S": case_id}})["Items"]
     return [(r["action"], r.get("reason")) for r in map(plain, items)]
+
+
+def refunds(cloud: LocalCloud, *args: str) -> subprocess.CompletedProcess[str]:
+    """The operator's CLI against the local cloud."""
+    return subprocess.run([sys.executable, "-m", "refunds_cli.main", "--endpoint-url", cloud.endpoint_url, *args],
+                          capture_output=True, text=True, check=False, timeout=60)
+
+
+def all_cases(cloud: LocalCloud) -> list[dict[str, Any]]:
+    """Every case item (the table also keeps one hold per account, naming the case open on it)."""
+    return [item for item in cloud.table("CasesTableName").scan()["Items"] if "status" in item]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from datetime import UTC, date, datetime
@@ -22,12 +21,7 @@ from creditrefunds.domain.status import STILL_OWED
 
 from tests.conftest import ROOT
 
-from .conftest import history_until, wait_for_status
-
-
-def refunds(cloud, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "refunds_cli.main", "--endpoint-url", cloud.endpoint_url, *args],
-                          capture_output=True, text=True, check=False, timeout=60)
+from .conftest import all_cases, history_until, refunds, wait_for_status
 
 
 def tables(cloud):
@@ -57,7 +51,7 @@ def test_every_step_of_the_sample_writes_history_and_the_chains_verify(cloud):
     s3.upload_file(str(ROOT / "events/ledger-sample.csv"), cloud.outputs["LedgerBucketName"], "incoming/hist.csv")
     cloud.wait_idle()
     wait_for_status(cloud, "ACC-3003", {"WORK_ITEM"})
-    cases = {i["account_id"]: i["case_id"] for i in cloud.table("CasesTableName").scan()["Items"]}
+    cases = {i["account_id"]: i["case_id"] for i in all_cases(cloud)}
     history_until(cloud, cases["ACC-3003"], "REVIEWED")
     done = refunds(cloud, "audit", "case", cases["ACC-3003"], "--json")
     assert done.returncode == 0, done.stderr
@@ -214,7 +208,7 @@ def test_reports_through_the_command_line(cloud, tmp_path):
                    str(chart))
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    owed = [i for i in cloud.table("CasesTableName").scan()["Items"] if i["status"] in STILL_OWED]
+    owed = [i for i in all_cases(cloud) if i["status"] in STILL_OWED]
     assert report["total"]["count"] == len(owed)
     assert Decimal(report["total"]["amount"]) == sum(i["credit"] for i in owed)
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

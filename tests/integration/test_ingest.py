@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from boto3.dynamodb.conditions import Key
 
-from .conftest import plain, wait_for_mail
+from .conftest import plain, refunds, wait_for_mail
 
 HEADER = "txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,payer_type,payer_id,patient_state\n"
 ROWS = [
@@ -24,11 +24,6 @@ def small_file(tmp_path, name: str, rows: list[str]):
     path = tmp_path / name
     path.write_text(HEADER + "".join(r + "\n" for r in rows))
     return path
-
-
-def refunds(cloud, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "refunds_cli.main", "--endpoint-url", cloud.endpoint_url, *args],
-                          capture_output=True, text=True, check=False, timeout=60)
 
 
 def cases_of(cloud, account: str) -> list[dict]:

@@ -15,7 +15,7 @@ from refunds_cli.localcloud.web import function_url_event
 
 from tests.conftest import ROOT
 
-from .conftest import wait_for_executions, wait_for_status
+from .conftest import all_cases, wait_for_executions, wait_for_status
 
 
 def test_every_template_resource_is_there(cloud):
@@ -74,8 +74,7 @@ def test_a_file_in_incoming_reaches_ingest_and_opens_cases_once(cloud):
     s3.upload_file(str(ROOT / "events/ledger-sample.csv"), bucket, "incoming/sample.csv")
     cloud.wait_idle()
     def sample_cases() -> dict[str, dict]:  # other tests share the cloud: keep to the sample's accounts
-        items = cloud.table("CasesTableName").scan()["Items"]
-        return {i["account_id"]: i for i in items if i["account_id"].startswith("ACC-")}
+        return {i["account_id"]: i for i in all_cases(cloud) if i["account_id"].startswith("ACC-")}
 
     cases = sample_cases()
     assert sorted(cases) == ["ACC-1001", "ACC-2002", "ACC-3003", "ACC-4004", "ACC-5005"]

@@ -16,6 +16,7 @@ from creditrefunds.domain.money import ZERO, money
 from creditrefunds.domain.status import Status
 
 NO_DUE_DATE = "9999-12-31"  # the by-status index sorts on due_date; a case with only HOLD lines sorts last
+HOLD = "account#"  # the key prefix of an account's hold: the one case open on it (in no index)
 
 
 class CaseNotFound(Exception):
@@ -87,6 +88,29 @@ class CaseStore:
         cannot keep the account's other cases from reconciling."""
         items = query_all(self._table, IndexName="by-account", KeyConditionExpression=Key("account_id").eq(account_id))
         return [stored_from_item(item, strict=False) for item in items]
+
+    def holder(self, account_id: str) -> str | None:
+        """The case that holds the account (the one case open on it, or the last one that was)."""
+        item = self._table.get_item(Key={"case_id": HOLD + account_id}, ConsistentRead=True).get("Item")
+        return item.get("open_case_id") if item else None
+
+    def claim(self, account_id: str, case_id: str, after: str | None) -> bool:
+        """Make `case_id` the account's one open case: only while no case holds the account, or it holds
+        it already, or `after` does (a case found closed, or named but never stored). False when another
+        case holds the account: the database keeps one case open per account, whoever detects at once."""
+        condition = "attribute_not_exists(open_case_id) OR open_case_id = :me"
+        values = {":me": case_id}
+        if after is not None:
+            condition += " OR open_case_id = :after"
+            values[":after"] = after
+        try:
+            self._table.update_item(Key={"case_id": HOLD + account_id}, UpdateExpression="SET open_case_id = :me",
+                                    ConditionExpression=condition, ExpressionAttributeValues=values)
+            return True
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
 
     def items_in(self, statuses: tuple[str, ...]) -> list[dict[str, Any]]:
         """Every case item in `statuses`, by the by-status index one status at a time (never a scan)."""

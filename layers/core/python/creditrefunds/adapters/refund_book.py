@@ -31,6 +31,12 @@ class RefundBook:
         items = query_all(self._table, IndexName="by-day", KeyConditionExpression=Key("issued_on").eq(day.isoformat()))
         return [{k: str(v) for k, v in item.items()} for item in items]
 
+    def of_account(self, account_id: str) -> list[dict[str, str]]:
+        """Every instruction issued on the account, by any of its cases (index by-account)."""
+        items = query_all(self._table, IndexName="by-account",
+                          KeyConditionExpression=Key("account_id").eq(account_id))
+        return [{k: str(v) for k, v in item.items()} for item in items]
+
     def of_case(self, case_id: str) -> list[dict[str, str]]:
         """The case's instructions (index by-case)."""
         items = query_all(self._table, IndexName="by-case", KeyConditionExpression=Key("case_id").eq(case_id))

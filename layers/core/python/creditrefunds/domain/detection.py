@@ -88,9 +88,12 @@ def guarantor_debits(summary: AccountSummary, others: Iterable[AccountSummary]) 
     return pools.get(summary.guarantor_id, DebitPool())
 
 
-def case_id_for(account_id: str, episode_start: date) -> str:
-    """Stable id: the same account and credit episode always give the same case id."""
-    digest = hashlib.sha256(f"{account_id}|{episode_start.isoformat()}".encode()).hexdigest()
+def case_id_for(account_id: str, episode_start: date, earlier: int = 0) -> str:
+    """Stable id: the same account and credit episode always give the same case id. `earlier`: the
+    account's cases before this one, when the plain id is taken (a credit left after a closed case
+    whose episode it continues)."""
+    key = f"{account_id}|{episode_start.isoformat()}" + (f"|{earlier}" if earlier else "")
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return f"CB-{digest[:16].upper()}"
 
 
@@ -138,15 +141,17 @@ def build_case(
     identified_on: date,
     settings: Settings,
     pool: DebitPool | None = None,
+    case_id: str | None = None,
 ) -> Case:
-    """One account in credit as a case: its lines, due dates and approval tier."""
+    """One account in credit as a case: its lines, due dates and approval tier (`case_id`: the
+    stored case it re-detects, when there is one; otherwise the id of its credit episode)."""
     credit = -summary.balance
     lines = split_credit(
         transactions, credit, summary.guarantor_id, summary.patient_state, identified_on, settings
     )
     lines = offsets_and_holds(lines, pool, summary.patient_state, settings)
     case = Case(
-        case_id=case_id_for(summary.account_id, episode_start(transactions)),
+        case_id=case_id or case_id_for(summary.account_id, episode_start(transactions)),
         account_id=summary.account_id,
         patient_id=summary.patient_id,
         guarantor_id=summary.guarantor_id,

@@ -45,14 +45,16 @@ def instruction_id(case: Case, index: int) -> str:
     return f"{case.case_id}#{index}"
 
 
-def instruction(case: Case, index: int, line: Line, claim_id: str | None, day: date) -> dict[str, str]:
-    """The refund instruction for one line of a case: one row of the day's accounts-payable file."""
+def instruction(case: Case, index: int, line: Line, claim_id: str | None, day: date,
+                prior: str = "[]") -> dict[str, str]:
+    """The refund instruction for one line of a case: one row of the day's accounts-payable file.
+    `prior`: the account's returning rows at issue (`returns.prior_returns`), which cannot post it back."""
     return {
         "instruction_id": instruction_id(case, index), "issued_on": day.isoformat(), "case_id": case.case_id,
         "account_id": case.account_id, "payee_type": line.payee_type or "", "payee_id": line.payee_id or "",
         "amount": money_text(line.amount), "method": method_for(line, claim_id), "reason": line.reason,
         "claim_id": claim_id or "", "target_account_id": line.target_account_id or "",
-        "due_date": line.due_date.isoformat() if line.due_date else "",
+        "due_date": line.due_date.isoformat() if line.due_date else "", "prior_returns": prior,
     }  # fmt: skip
 
 

@@ -74,7 +74,8 @@ def review_case(
     ledger, its Medicare/Medicaid due dates moved by any investigation's pause."""
     if not summary.has_credit:
         return Review(Route.RESOLVED, None)
-    case = pause_clock(build_case(summary, transactions, stored.identified_on, settings, pool), paused_days)
+    case = pause_clock(build_case(summary, transactions, stored.identified_on, settings, pool,
+                                  stored.case_id), paused_days)
     if case.refund_total <= 0:
         return Review(Route.WORK_ITEM, case)
     return Review(Route.APPROVAL, case)

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from creditrefunds.domain.approvals import case_digest
-from creditrefunds.domain.cases import Case
+from creditrefunds.domain.cases import Case, StoredCase
 from creditrefunds.domain.detection import (
     AccountSummary,
     DebitPool,
@@ -25,8 +25,10 @@ from creditrefunds.domain.history import Entry
 from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.mail import approval_withdrawn
 from creditrefunds.domain.money import ZERO
+from creditrefunds.domain.refunds import work_item
+from creditrefunds.domain.returns import Instruction, Returns, settle
 from creditrefunds.domain.review import pause_clock
-from creditrefunds.domain.status import Status
+from creditrefunds.domain.status import RESOLVED, Status
 from creditrefunds.usecases.ports import Ports
 
 logger = logging.getLogger(__name__)
@@ -80,34 +82,72 @@ class _Detector:
     known: dict[str, AccountSummary] = field(default_factory=dict)  # summaries read so far
 
     def detect(self, summary: AccountSummary, txns: list[Transaction]) -> None:
-        cases = self.ports.cases
-        if not summary.has_credit:
-            self._reconcile(summary.account_id, txns)
-            return  # a case not yet issued is closed by the workflow's re-check
-        existing = cases.get(case_id_for(summary.account_id, episode_start(txns)))
-        # The credit was identified when its case opened: a re-detection keeps that day.
-        identified_on = existing.case.identified_on if existing else self.today
+        """One credit, one refund: the case holding the account is updated, never doubled; money it sent
+        out holds the account until the ledger posts it back; a new case claims only what is not in flight."""
+        account_id = summary.account_id
+        holder_id = self.ports.cases.holder(account_id)
+        holder = self.ports.cases.get(holder_id, strict=False) if holder_id else None
+        if holder is not None and holder.status in RESOLVED:
+            holder = None  # closed: a new case may open after it
+        if holder is None and not summary.has_credit:
+            return
+        instructions = [Instruction.from_row(row) for row in self.ports.refund_book.of_account(account_id)]
+        found = settle(holder.case.case_id if holder else None,
+                       holder is not None and holder.status is Status.REFUND_ISSUED, summary, txns, instructions)
+        if holder is not None and found.waiting:
+            self._strays(holder, found.returns)
+        if holder is not None and found.reconciled:
+            self._reconcile(holder, found.returns, instructions)
+            holder = None
+        if found.claim is None:
+            return  # nothing left to claim, or the account waits for its refund to be posted back
+        if holder is None:
+            self._open(*found.claim, holder_id)
+        else:
+            self._update(holder, *found.claim)
+
+    def _build(self, summary: AccountSummary, txns: list[Transaction], identified_on: date,
+               case_id: str | None) -> Case:
         if summary.guarantor_id not in self.pools:
             self.pools[summary.guarantor_id] = debits_for(self.ports, summary, self.known)
-        case = build_case(summary, txns, identified_on, self.ports.settings, self.pools[summary.guarantor_id])
-        if existing is not None:
-            pause_clock(case, existing.paused_days)  # as the workflow keeps it: investigations moved its dates
-        if existing is None and cases.open_new(case):
-            self.report.opened.append(case.case_id)
-            reasons = ", ".join(sorted({line.reason for line in case.lines}))
-            self._record(case, Entry(ACTOR, "DETECTED", None, Status.OPEN, f"credit balance: {reasons}", case.credit))
-            if not self.ports.workflows.start_case(case.case_id):
-                logger.info("workflow already started", extra={"case_id": case.case_id})
+        return build_case(summary, txns, identified_on, self.ports.settings, self.pools[summary.guarantor_id], case_id)
+
+    def _open(self, summary: AccountSummary, txns: list[Transaction], after: str | None) -> None:
+        """A case for the account's credit net of money in flight, under an id no earlier case of it has."""
+        cases = self.ports.cases
+        earlier = {stored.case.case_id for stored in cases.of_account(summary.account_id)}
+        start, count = episode_start(txns), len(earlier)
+        case_id = case_id_for(summary.account_id, start)
+        while case_id in earlier:
+            case_id = case_id_for(summary.account_id, start, count)
+            count += 1
+        if not cases.claim(summary.account_id, case_id, after):
+            logger.info("another case holds the account", extra={"case_id": case_id})
+            return  # a detection at the same moment opened it; the workflow's review reads the ledger anew
+        case = self._build(summary, txns, self.today, case_id)
+        if not cases.open_new(case):
+            return  # stored already (a repeat of this detection)
+        self.report.opened.append(case.case_id)
+        reasons = ", ".join(sorted({line.reason for line in case.lines}))
+        self._record(case, Entry(ACTOR, "DETECTED", None, Status.OPEN, f"credit balance: {reasons}", case.credit))
+        if not self.ports.workflows.start_case(case.case_id):
+            logger.info("workflow already started", extra={"case_id": case.case_id})
+
+    def _update(self, existing: StoredCase, summary: AccountSummary, txns: list[Transaction]) -> None:
+        """The case holding the account, re-detected: its credit and lines as the ledger has them now."""
+        # The credit was identified when its case opened: a re-detection keeps that day.
+        case = self._build(summary, txns, existing.case.identified_on, existing.case.case_id)
+        pause_clock(case, existing.paused_days)  # as the workflow keeps it: investigations moved its dates
+        if case_digest(existing.case) == case_digest(case):
             return
-        if existing is not None and case_digest(existing.case) != case_digest(case):
-            before, status = existing.case, existing.status
-            cases.update_figures(case)
-            self.report.updated.append(case.case_id)
-            why = (f"a ledger file changed the credit from {before.credit:f} to {case.credit:f}"
-                   if before.credit != case.credit else "a ledger file changed the lines")
-            if status is Status.AWAITING_APPROVAL:
-                why += self._withdraw(case)
-            self._record(case, Entry(ACTOR, "LEDGER_CHANGED", status, status, why, case.credit))
+        before, status = existing.case, existing.status
+        self.ports.cases.update_figures(case)
+        self.report.updated.append(case.case_id)
+        why = (f"a ledger file changed the credit from {before.credit:f} to {case.credit:f}"
+               if before.credit != case.credit else "a ledger file changed the lines")
+        if status is Status.AWAITING_APPROVAL:
+            why += self._withdraw(case)
+        self._record(case, Entry(ACTOR, "LEDGER_CHANGED", status, status, why, case.credit))
 
     def _withdraw(self, case: Case) -> str:
         """The links waiting on the old lines decide nothing now; their tasks end, so that the workflow
@@ -119,19 +159,35 @@ class _Detector:
             ports.mailer.send(approval_withdrawn(approval, case), self.now)
         return "; the approval asked of them is withdrawn and asked again" if withdrawn else ""
 
-    def _reconcile(self, account_id: str, txns: list[Transaction]) -> None:
-        """An issued refund whose REFUND rows came back in the ledger (the credit is cleared): RECONCILED."""
-        refunded = sum((t.amount for t in txns if t.txn_type == "REFUND"), ZERO)
-        if refunded <= 0:
+    def _reconcile(self, stored: StoredCase, returns: Returns, instructions: list[Instruction]) -> None:
+        """Every instruction of the case came back, each by a row of its own: RECONCILED."""
+        case = stored.case
+        mine = sorted((i for i in instructions if i.case_id == case.case_id), key=lambda i: i.instruction_id)
+        posted = "; ".join(f"{i.describe()} by {returns.matched[i.instruction_id].txn_type} row "
+                           f"{returns.matched[i.instruction_id].txn_id}" for i in mine)
+        self.ports.cases.set_status(case.case_id, Status.RECONCILED)
+        self.report.reconciled.append(case.case_id)
+        self._record(case, Entry(ACTOR, "RECONCILED", stored.status, Status.RECONCILED,
+                                 f"the ledger posted back every instruction: {posted}",
+                                 sum((i.amount for i in mine), ZERO)))
+
+    def _strays(self, stored: StoredCase, returns: Returns) -> None:
+        """Rows posted since the refund went out that return none of its instructions: a work item for
+        billing staff and a history record, once per row."""
+        item = self.ports.cases.item(stored.case.case_id) or {}
+        told = set(item.get("stray_returns") or [])
+        new = [(t, why) for t, why in returns.stray if t.txn_id not in told]
+        if not new:
             return
-        for stored in self.ports.cases.of_account(account_id):
-            if stored.status != Status.REFUND_ISSUED:
-                continue
-            self.ports.cases.set_status(stored.case.case_id, Status.RECONCILED)
-            self.report.reconciled.append(stored.case.case_id)
-            self._record(stored.case, Entry(ACTOR, "RECONCILED", Status.REFUND_ISSUED, Status.RECONCILED,
-                                            f"the ledger carries refunds of {refunded:f} and the credit is cleared",
-                                            refunded))
+        case, ports = stored.case, self.ports
+        every = [why for _, why in returns.stray]
+        key = ports.bucket.put_work_item(f"{case.case_id}.returns", {
+            **work_item(case, "refund rows that match no instruction in flight: " + " | ".join(every), self.now)})
+        ports.cases.set_status(case.case_id, None, stray_returns=sorted(told | {t.txn_id for t, _ in new}))
+        ports.events.publish("WorkItemCreated", {"case_id": case.case_id, "account_id": case.account_id,
+                                                 "key": key, "why": "unmatched refund row"})
+        for _, why in new:
+            self._record(case, Entry(ACTOR, "RETURN_UNMATCHED", stored.status, stored.status, why, None))
 
     def _record(self, case: Case, entry: Entry) -> None:
         self.ports.history.append(case, entry, self.now)

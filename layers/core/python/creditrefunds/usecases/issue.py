@@ -21,13 +21,15 @@ from typing import Any
 from creditrefunds.domain.approval_policy import covered
 from creditrefunds.domain.approvals import case_digest
 from creditrefunds.domain.history import Entry
-from creditrefunds.domain.refunds import ISSUED_ACTIONS, ap_file, instruction, payer_claim
+from creditrefunds.domain.refunds import ISSUED_ACTIONS, REFUND_COLUMNS, ap_file, instruction, payer_claim
+from creditrefunds.domain.returns import prior_returns
 from creditrefunds.domain.review import Route
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
 
 logger = logging.getLogger(__name__)
 RENDER_ROUNDS = 10
+PUBLISHED = [c for c in REFUND_COLUMNS if c != "payee_id"]  # what the RefundIssued event tells
 
 
 class NotApproved(Exception):
@@ -49,15 +51,16 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
         ports.cases.set_status(case_id, Status.OPEN)
         return {"route": Route.APPROVAL, "issued": [], "new": [], "files": []}
     transactions = ports.transactions.account_transactions(case.account_id)
-    issued, new_ids = [], set()
+    issued, new_ids, prior = [], set(), prior_returns(transactions)
     for index, line in enumerate(case.lines):
         if line.action not in ISSUED_ACTIONS:
             continue
-        done = ports.refund_book.issue(instruction(case, index, line, payer_claim(transactions, line), now.date()))
+        claim = payer_claim(transactions, line)
+        done = ports.refund_book.issue(instruction(case, index, line, claim, now.date(), prior))
         issued.append(done)
         if done.new:
             new_ids.add(done.instruction_id)
-            ports.events.publish("RefundIssued", {k: v for k, v in done.row.items() if k != "payee_id"})
+            ports.events.publish("RefundIssued", {k: v for k, v in done.row.items() if k in PUBLISHED})
             ports.history.append(case, Entry(
                 "system:issue-refund", "ISSUED", stored.status, Status.REFUND_ISSUED,
                 f"{line.action} line {index} to {line.payee_type}: {done.row['method']} "

@@ -15,6 +15,7 @@ from creditrefunds.domain.cases import StoredCase
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.mail import decision_refused
 from creditrefunds.domain.refunds import work_item
+from creditrefunds.domain.returns import Instruction, match_returns, net_of
 from creditrefunds.domain.review import (
     WORK_ITEM_INSTRUCTION,
     Review,
@@ -81,7 +82,12 @@ def _refuse(ports: Ports, stored: StoredCase, why: str, timing: Timing, operator
 
 
 def _recheck(ports: Ports, stored: StoredCase) -> Review:
-    summary, transactions = ports.transactions.summary(stored.case.account_id)
+    """The case against the ledger as it is now, net of what other cases of the account have in flight."""
+    account_id = stored.case.account_id
+    summary, transactions = ports.transactions.summary(account_id)
+    instructions = [Instruction.from_row(row) for row in ports.refund_book.of_account(account_id)]
+    in_flight = match_returns(instructions, transactions).in_flight(but=stored.case.case_id)
+    summary, transactions = net_of(summary, transactions, in_flight)
     return review_case(stored.case, summary, transactions, ports.settings, debits_for(ports, summary),
                        stored.paused_days)
 
