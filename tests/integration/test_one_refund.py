@@ -77,9 +77,12 @@ def test_a_refund_row_of_another_amount_reconciles_nothing_and_becomes_a_work_it
     assert case_of(cloud, "ONE-WRONG")["status"] == "REFUND_ISSUED"
     item = wait_for_object(cloud, f"outbound/work-items/{case['case_id']}.returns.json")
     assert "REFUND row ONE-WRONG-8 of 80.00 to PATIENT" in item and f"instruction {case['case_id']}#0" in item
-    drop(cloud, "one-wrong-3.csv", rows("ONE-WRONG", ("9", "REFUND", "50.00", "2026-11-21")))
+    drop(cloud, "one-wrong-3.csv", rows("ONE-WRONG", ("7", "REFUND", "20.00", "2026-11-21")))  # a partial one
+    unmatched = [why for action, why in history_reasons(cloud, case["case_id"]) if action == "RETURN_UNMATCHED"]
+    assert len(unmatched) == 2 and "REFUND row ONE-WRONG-7 of 20.00 to PATIENT" in unmatched[1]
+    drop(cloud, "one-wrong-4.csv", rows("ONE-WRONG", ("9", "REFUND", "50.00", "2026-11-22")))
     wait_for_status(cloud, "ONE-WRONG", {"RECONCILED"})
-    assert [a for a, _ in history_reasons(cloud, case["case_id"])].count("RETURN_UNMATCHED") == 1
+    assert [a for a, _ in history_reasons(cloud, case["case_id"])].count("RETURN_UNMATCHED") == 2
 
 
 def test_audit_verify_names_an_account_refunded_more_than_it_ever_held(cloud):
@@ -94,5 +97,31 @@ def test_audit_verify_names_an_account_refunded_more_than_it_ever_held(cloud):
     finally:
         refunds_table.delete_item(Key={"instruction_id": "CB-FORGED#0"})
     assert verified.returncode == 1
-    assert ("EXPOSED account ONE-EXPOSED: 100.00 refunded or in flight, but the largest credit it ever held is "
-            "50.00: 50.00 may have been paid twice") in verified.stdout
+    assert "EXPOSED account ONE-EXPOSED: 100.00 refunded or in flight, of which 50.00 went out" in verified.stdout
+    assert "it may have been paid twice" in verified.stdout
+
+
+def ca_rows(account: str, *specs: tuple[str, str, str, str]) -> list[str]:
+    """A California patient (small credits under 5.00 are held, not refunded)."""
+    return [line.replace(",TX", ",CA") for line in rows(account, *specs)]
+
+
+def test_a_held_credit_that_grows_into_a_refund_is_asked_approval_by_its_own_case(cloud):
+    drop(cloud, "one-held-1.csv", ca_rows("ONE-HELD", ("1", "CHARGE", "100.00", "2026-11-01"),
+                                          ("2", "PAYMENT", "-103.00", "2026-11-05")))
+    held = wait_for_status(cloud, "ONE-HELD", {"WORK_ITEM"})
+    drop(cloud, "one-held-2.csv", ca_rows("ONE-HELD", ("3", "PAYMENT", "-50.00", "2026-11-09")))
+    mail = wait_for_mail(cloud, TIER1, "ONE-HELD")  # the same case, reviewed again, asks approval of 53.00
+    assert "53.00" in mail.subject
+    case = case_of(cloud, "ONE-HELD")
+    assert case["case_id"] == held["case_id"] and case["status"] == "AWAITING_APPROVAL"
+    assert "REOPENED" in dict(history_reasons(cloud, case["case_id"]))
+
+
+def test_a_work_item_whose_credit_clears_closes(cloud):
+    drop(cloud, "one-clear-1.csv", ca_rows("ONE-CLEAR", ("1", "CHARGE", "100.00", "2026-11-01"),
+                                           ("2", "PAYMENT", "-103.00", "2026-11-05")))
+    wait_for_status(cloud, "ONE-CLEAR", {"WORK_ITEM"})
+    drop(cloud, "one-clear-2.csv", ca_rows("ONE-CLEAR", ("3", "CHARGE", "3.00", "2026-11-09")))
+    case = wait_for_status(cloud, "ONE-CLEAR", {"RESOLVED_NO_REFUND"})
+    assert dict(history_reasons(cloud, case["case_id"]))["RESOLVED"] == "the ledger shows the credit cleared"

@@ -3,12 +3,13 @@ what an account may still claim. Worked examples; the property over random days 
 
 from __future__ import annotations
 
-from datetime import date
+import dataclasses
 from decimal import Decimal
 
 from creditrefunds.domain.detection import build_case, summarize
-from creditrefunds.domain.returns import Instruction, exposure, match_returns, prior_returns, settle
+from creditrefunds.domain.returns import Instruction, claim, exposure, holds, ledger_at_issue, match_returns
 from creditrefunds.domain.settings import Settings
+from creditrefunds.domain.status import Status
 
 from .helpers import AS_OF, charge, lines_of, payment, row
 
@@ -16,7 +17,7 @@ from .helpers import AS_OF, charge, lines_of, payment, row
 def instruction(iid: str, amount: str, payee: str = "PATIENT", payee_id: str = "G1", case: str = "CB-A",
                 issued: str = "2026-10-02", prior: str = "[]", target: str = "") -> Instruction:
     return Instruction.from_row({"instruction_id": iid, "case_id": case, "payee_type": payee, "payee_id": payee_id,
-                                 "amount": amount, "issued_on": issued, "prior_returns": prior,
+                                 "amount": amount, "issued_on": issued, "ledger_at_issue": prior,
                                  "target_account_id": target})
 
 
@@ -28,14 +29,14 @@ def test_one_row_posts_back_one_instruction_never_two():
     a, b = instruction("CB-A#0", "50.00"), instruction("CB-B#0", "50.00", case="CB-B", issued="2026-10-03")
     back = refund_row("50.00")
     found = match_returns([a, b], [charge("100.00"), payment("150.00", "PATIENT"), back])
-    assert found.matched == {"CB-A#0": back}
+    assert found.new == {"CB-A#0": back}
     assert [i.instruction_id for i in found.pending] == ["CB-B#0"]
 
 
 def test_a_row_naming_its_instruction_posts_that_one_back():
     a, b = instruction("CB-A#0", "50.00"), instruction("CB-B#0", "50.00", case="CB-B", issued="2026-10-03")
     back = refund_row("50.00", reference="CB-B#0")
-    assert match_returns([a, b], [back]).matched == {"CB-B#0": back}
+    assert match_returns([a, b], [back]).new == {"CB-B#0": back}
 
 
 def test_a_row_of_another_amount_or_payee_posts_nothing_back_and_is_named_for_billing_staff():
@@ -43,37 +44,41 @@ def test_a_row_of_another_amount_or_payee_posts_nothing_back_and_is_named_for_bi
     wrong_amount = refund_row("80.00", txn_id="R-80")
     wrong_payee = refund_row("50.00", "MEDICARE", "MAC", txn_id="R-MCR")
     found = match_returns([issued], [wrong_amount, wrong_payee])
-    assert found.matched == {} and [i.instruction_id for i in found.pending] == ["CB-A#0"]
+    assert found.new == {} and [i.instruction_id for i in found.pending] == ["CB-A#0"]
     whys = dict((t.txn_id, why) for t, why in found.stray)
     assert set(whys) == {"R-80", "R-MCR"}
     assert "REFUND row R-80 of 80.00 to PATIENT" in whys["R-80"] and "50.00 to PATIENT (instruction CB-A#0)" in whys[
         "R-80"]
-    assert not found.case_returned("CB-A", [issued])
+    assert found.returned_cases([issued]) == []
 
 
 def test_a_row_already_in_the_ledger_when_the_refund_went_out_does_not_post_it_back():
     old = refund_row("50.00", posted="2026-03-01", txn_id="R-OLD")
-    issued = instruction("CB-A#0", "50.00", prior=prior_returns([old]))
-    assert match_returns([issued], [old]).matched == {}
+    issued = instruction("CB-A#0", "50.00", prior=ledger_at_issue([old]))
+    assert match_returns([issued], [old]).new == {}
     new = refund_row("50.00", txn_id="R-NEW")
-    assert match_returns([issued], [old, new]).matched == {"CB-A#0": new}
+    assert match_returns([issued], [old, new]).new == {"CB-A#0": new}
 
 
 def test_a_voided_check_is_no_longer_a_return():
     back = refund_row("50.00", txn_id="R-1")
     void = row("REVERSAL", "-50.00", posted="2026-10-09", payer_type="PATIENT", reversal_of="R-1")
     found = match_returns([instruction("CB-A#0", "50.00")], [back, void])
-    assert found.matched == {} and len(found.pending) == 1
+    assert found.new == {} and len(found.pending) == 1
 
 
 def test_an_offset_is_posted_back_by_a_transfer_of_its_amount():
     offset = instruction("CB-A#1", "30.00", target="A9")
     transfer = row("TRANSFER", "30.00", posted="2026-10-06", payer_type="PATIENT")
-    assert match_returns([offset], [transfer, refund_row("30.00")]).matched == {"CB-A#1": transfer}
+    assert match_returns([offset], [transfer, refund_row("30.00")]).new == {"CB-A#1": transfer}
 
 
 def _account(txns):
     return summarize(txns)["A1"], txns
+
+
+def _claim(txns, instructions):
+    return claim(*_account(txns), match_returns(instructions, txns))
 
 
 def test_money_in_flight_is_claimed_by_no_new_case():
@@ -81,42 +86,56 @@ def test_money_in_flight_is_claimed_by_no_new_case():
     txns = [charge("100.00", posted="2026-09-01"), payment("150.00", "PATIENT", posted="2026-09-05"),
             charge("100.00", posted="2026-10-06"), payment("100.00", "PATIENT", posted="2026-10-07")]
     issued = [instruction("CB-A#0", "50.00")]
-    while_out = settle("CB-A", True, *_account(txns), issued)
-    assert while_out.waiting and while_out.claim is None
-    closed = settle(None, False, *_account(txns), issued)  # even with no case holding the account
-    assert closed.claim is None
-    back = settle("CB-A", True, *_account([*txns, refund_row("50.00")]), issued)
-    assert back.reconciled and back.claim is None
+    assert _claim(txns, issued) is None
+    back = [*txns, refund_row("50.00")]
+    returns = match_returns(issued, back)
+    assert returns.returned_cases(issued) == ["CB-A"] and claim(*_account(back), returns) is None
 
 
 def test_a_credit_beyond_what_is_in_flight_is_claimed_for_the_rest_only_and_by_the_right_payee():
     txns = [charge("100.00"), payment("150.00", "PATIENT", posted="2026-09-02"),
             payment("40.00", "COMMERCIAL", "BCBS", posted="2026-09-20", reference="EFT-1", coverage_rank="1",
                     patient_resp="100.00")]
-    settled = settle(None, False, *_account(txns), [instruction("CB-A#0", "50.00")])
-    summary, effective = settled.claim
+    summary, effective = _claim(txns, [instruction("CB-A#0", "50.00")])
     assert summary.balance == Decimal("-40.00")
     case = build_case(summary, effective, AS_OF, Settings())
     # The patient owed 100.00 and paid 150.00: their 50.00 is on its way back, the rest is the insurer's.
     assert lines_of(case) == [("REFUND", "PAYER_OVERPAYMENT", "COMMERCIAL", "BCBS", Decimal("40.00"))]
 
 
-def test_the_case_holding_the_account_is_re_detected_on_the_credit_net_of_other_cases_money_only():
-    txns = [charge("100.00"), payment("150.00", "PATIENT", posted="2026-09-02")]
-    settled = settle("CB-A", False, *_account(txns), [])
-    assert settled.claim is not None and settled.claim[0].balance == Decimal("-50.00")
-    assert not settled.waiting and not settled.reconciled
+def test_a_payer_that_recoups_posts_its_refund_back():
+    base = [charge("100.00"), payment("100.00", "COMMERCIAL", "BCBS", posted="2026-09-02", reference="E1",
+                                      coverage_rank="1"),
+            payment("100.00", "MEDICARE", "MAC", posted="2026-09-03", reference="E2", coverage_rank="1")]
+    medicare = instruction("CB-A#0", "100.00", "MEDICARE", "MAC", prior=ledger_at_issue(base))
+    recouped = row("RECOUPMENT", "100.00", posted="2026-10-20", payer_type="MEDICARE", payer_id="MAC")
+    assert match_returns([medicare], [*base, recouped]).new == {"CB-A#0": recouped}
+    assert exposure("A1", [*base, recouped], [medicare]).over == 0
 
 
-def test_a_failed_case_whose_money_went_out_holds_the_account_until_it_is_posted_back():
-    txns = [charge("100.00"), payment("150.00", "PATIENT", posted="2026-09-02")]
-    assert settle("CB-A", False, *_account(txns), [instruction("CB-A#0", "50.00")]).waiting
+def test_a_check_voided_after_it_was_posted_back_leaves_a_credit_to_claim_again():
+    base = [charge("100.00", posted="2026-09-01"), payment("150.00", "PATIENT", posted="2026-09-05")]
+    back = refund_row("50.00", txn_id="R1")
+    kept = dataclasses.replace(instruction("CB-A#0", "50.00", prior=ledger_at_issue(base)), returned_by="R1")
+    void = row("REVERSAL", "-50.00", posted="2026-11-01", payer_type="PATIENT", reversal_of="R1")
+    found = _claim([*base, back, void], [kept])
+    assert found is not None and found[0].balance == Decimal("-50.00")
+    # ... and the row of the next refund posts back the next instruction, not the old one.
+    again = instruction("CB-B#0", "50.00", case="CB-B", issued="2026-11-05", prior='["R1"]')
+    r2 = refund_row("50.00", txn_id="R2", posted="2026-11-20")
+    assert match_returns([kept, again], [*base, back, void, r2]).new == {"CB-B#0": r2}
+
+
+def test_holding_rules():
+    assert holds(Status.AWAITING_APPROVAL, False) and holds(Status.WORK_ITEM, False)
+    assert not holds(Status.REFUND_ISSUED, True) and not holds(Status.RECONCILED, True)
+    assert holds(Status.FAILED, True) and not holds(Status.FAILED, False)
 
 
 def test_exposure_flags_money_paid_twice_and_only_that():
     held = [charge("100.00", posted="2026-09-01"), payment("150.00", "PATIENT", posted="2026-09-05")]
     once = exposure("A1", [*held, refund_row("50.00")], [instruction("CB-A#0", "50.00")])
-    assert once.held == Decimal("50.00") and once.over == 0
+    assert once.paid_out == Decimal("50.00") and once.over == 0
     twice = exposure("A1", [*held, refund_row("50.00")],
                      [instruction("CB-A#0", "50.00"), instruction("CB-B#0", "50.00", case="CB-B")])
     assert twice.over == Decimal("50.00") and "may have been paid twice" in twice.why()
@@ -127,9 +146,17 @@ def test_exposure_flags_money_paid_twice_and_only_that():
                                   instruction("CB-B#0", "30.00", case="CB-B", issued="2026-11-03")]).over == 0
 
 
-def test_exposure_counts_a_payer_s_own_recoupment_as_money_given_back():
-    txns = [charge("100.00"), payment("100.00", "PATIENT", posted="2026-09-02"),
-            payment("100.00", "MEDICARE", "MAC", posted="2026-09-10", reference="EFT-9"),
-            row("RECOUPMENT", "100.00", posted="2026-10-01", payer_type="MEDICARE", payer_id="MAC")]
-    medicare = instruction("CB-A#0", "100.00", payee="MEDICARE", payee_id="MAC", issued=date(2026, 9, 20).isoformat())
-    assert exposure("A1", txns, [medicare]).over == Decimal("100.00")
+def test_exposure_replays_the_days_a_credit_absorbed_by_a_charge_pays_nothing_later():
+    txns = [charge("100.00", posted="2026-09-01"), payment("200.00", "PATIENT", posted="2026-09-02"),
+            charge("100.00", posted="2026-09-10"),  # the 100.00 credit is gone
+            payment("40.00", "PATIENT", posted="2026-10-01")]
+    twice = [instruction("CB-B#0", "40.00", case="CB-B", issued="2026-10-02"),
+             instruction("CB-C#0", "40.00", case="CB-C", issued="2026-10-03")]
+    assert exposure("A1", txns, twice).over == Decimal("40.00")
+
+
+def test_a_bounced_payment_after_a_refund_is_no_exposure():
+    paid = payment("150.00", "PATIENT", posted="2026-09-05", txn_id="P1")
+    txns = [charge("100.00", posted="2026-09-01"), paid, refund_row("50.00", txn_id="R1"),
+            row("REVERSAL", "150.00", posted="2026-10-20", payer_type="PATIENT", reversal_of="P1")]
+    assert exposure("A1", txns, [instruction("CB-A#0", "50.00")]).over == 0

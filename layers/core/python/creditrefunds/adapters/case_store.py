@@ -51,7 +51,7 @@ def stored_from_item(item: dict[str, Any], strict: bool = True) -> StoredCase:
     return StoredCase(
         case, Status(item["status"]), int(item.get("escalation_level", 0)), bool(item.get("overdue", False)),
         frozenset(flag for flag in NEWS if item.get(flag)), item.get("approval_key"), int(item.get("paused_days", 0)),
-        (int(item["history_seq"]), item["history_hash"]) if "history_seq" in item else None)
+        (int(item["history_seq"]), item["history_hash"]) if "history_seq" in item else None, int(item.get("runs", 0)))
 
 
 def _figures(case: Case) -> dict[str, Any]:
@@ -127,41 +127,48 @@ class CaseStore:
         item = {**_figures(case), "status": status, "escalation_level": 0, "overdue": False}
         return put_if_absent(self._table, item, "case_id")
 
-    def update_figures(self, case: Case) -> None:
-        """A re-detected case: new credit, lines, due date and tier; status untouched."""
+    def update_figures(self, case: Case, expected: Status | None = None) -> bool:
+        """A re-detected case: new credit, lines, due date and tier; status untouched. With `expected`,
+        only while the case is still in that status (False when it moved on meanwhile)."""
         item = _figures(case)
-        self.set_status(case.case_id, None, **{name: item[name] for name in ("credit", "lines", "due_date", "tier")})
+        figures = {name: item[name] for name in ("credit", "lines", "due_date", "tier")}
+        if expected is None:
+            return self._set(case.case_id, figures)
+        return self._set(case.case_id, figures, "#status = :expected", {":expected": expected})
 
     def set_status(self, case_id: str, status: Status | None = None, **fields: Any) -> None:
         """Set the status and/or other workflow fields (tier, escalation_level, overdue, approval_id...)."""
-        values = dict(fields)
-        if status is not None:
-            values["status"] = status
-        names = {f"#f{i}": name for i, name in enumerate(values)}
-        self._table.update_item(
-            Key={"case_id": case_id},
-            UpdateExpression="SET " + ", ".join(f"{alias} = :v{i}" for i, alias in enumerate(names)),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={f":v{i}": value for i, value in enumerate(values.values())},
-        )
+        self._set(case_id, {**fields, **({"status": status} if status is not None else {})})
+
+    def transition(self, case_id: str, expected: Status, status: Status, **fields: Any) -> bool:
+        """Move the case from `expected` to `status`; False when it is no longer in `expected`."""
+        return self._set(case_id, {"status": status, **fields}, "#status = :expected", {":expected": expected})
 
     def decide(self, case_id: str, approval_key: str, status: Status, **fields: Any) -> bool:
         """Record a decision: the status (and fields) set only while the case waits for exactly that link;
         False when the case has moved on (escalated, changed, decided)."""
-        values = {"status": status, **fields}
+        return self._set(case_id, {"status": status, **fields}, "approval_key = :key AND #status = :waiting",
+                         {":key": approval_key, ":waiting": Status.AWAITING_APPROVAL})
+
+    def _set(self, case_id: str, values: dict[str, Any], condition: str | None = None,
+             condition_values: dict[str, Any] | None = None) -> bool:
+        """SET `values` on the case, under `condition` when given: False when the condition does not hold."""
         names = {f"#f{i}": name for i, name in enumerate(values)}
+        request: dict[str, Any] = {
+            "Key": {"case_id": case_id},
+            "UpdateExpression": "SET " + ", ".join(f"{alias} = :v{i}" for i, alias in enumerate(names)),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {f":v{i}": value for i, value in enumerate(values.values())},
+        }
+        if condition is not None:
+            request["ConditionExpression"] = condition
+            request["ExpressionAttributeNames"]["#status"] = "status"
+            request["ExpressionAttributeValues"].update(condition_values or {})
         try:
-            self._table.update_item(
-                Key={"case_id": case_id},
-                UpdateExpression="SET " + ", ".join(f"{alias} = :v{i}" for i, alias in enumerate(names)),
-                ConditionExpression="approval_key = :key AND #status = :waiting",
-                ExpressionAttributeNames={**names, "#status": "status"},
-                ExpressionAttributeValues={**{f":v{i}": v for i, v in enumerate(values.values())},
-                                           ":key": approval_key, ":waiting": Status.AWAITING_APPROVAL},
-            )
+            self._table.update_item(**request)
             return True
         except ClientError as error:
-            if is_condition_failure(error):
+            if condition is not None and is_condition_failure(error):
                 return False
             raise
 

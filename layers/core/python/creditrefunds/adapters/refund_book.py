@@ -10,8 +10,9 @@ from datetime import date
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
-from creditrefunds.adapters.dynamo import put_if_absent, query_all
+from creditrefunds.adapters.dynamo import is_condition_failure, put_if_absent, query_all
 from creditrefunds.domain.refunds import Issued
 
 
@@ -25,6 +26,24 @@ class RefundBook:
             return Issued(row["instruction_id"], True, row)
         stored = self._table.get_item(Key={"instruction_id": row["instruction_id"]}, ConsistentRead=True)["Item"]
         return Issued(row["instruction_id"], False, {k: str(v) for k, v in stored.items()})
+
+    def get(self, instruction_id: str) -> dict[str, str] | None:
+        """One instruction, read consistently (the indexes may lag a write of a moment ago)."""
+        item = self._table.get_item(Key={"instruction_id": instruction_id}, ConsistentRead=True).get("Item")
+        return {k: str(v) for k, v in item.items()} if item else None
+
+    def mark_returned(self, instruction_id: str, txn_id: str, posted_on: str) -> bool:
+        """Keep the ledger row that posted the instruction back; False when one was kept before."""
+        try:
+            self._table.update_item(
+                Key={"instruction_id": instruction_id}, UpdateExpression="SET returned_by = :t, returned_on = :d",
+                ConditionExpression="attribute_exists(instruction_id) AND attribute_not_exists(returned_by)",
+                ExpressionAttributeValues={":t": txn_id, ":d": posted_on})
+            return True
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
 
     def of_day(self, day: date) -> list[dict[str, str]]:
         """The day's instructions (the by-day index is eventually consistent)."""

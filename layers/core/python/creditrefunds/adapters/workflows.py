@@ -12,9 +12,10 @@ class Workflows:
         self._refund_workflow = refund_workflow_arn
         self._fan_out = fan_out_arn
 
-    def start_case(self, case_id: str) -> bool:
-        """Start the case's refund workflow, named after the case: False when it was started before."""
-        return self._start(self._refund_workflow, case_id, {"case_id": case_id})
+    def start_case(self, case_id: str, run: int = 0) -> bool:
+        """Start the case's refund workflow, named after the case (and its run, after the first): False
+        when that run was started before."""
+        return self._start(self._refund_workflow, f"{case_id}-run{run}" if run else case_id, {"case_id": case_id})
 
     def start_fan_out(self, name: str, payload: dict[str, Any]) -> bool:
         """Start the fan-out of a large file under `name`: False when it was started before."""

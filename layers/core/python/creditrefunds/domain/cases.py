@@ -92,3 +92,4 @@ class StoredCase:
     approval_key: str | None = None  # the link last asked for a decision (its key: not a secret)
     paused_days: int = 0  # investigations' pause of the Medicare/Medicaid clock
     head: tuple[int, str] | None = None  # the history chain's last (seq, hash)
+    runs: int = 0  # workflow runs after the first (a work item reviewed again): its execution's suffix

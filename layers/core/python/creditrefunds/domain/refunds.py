@@ -48,13 +48,13 @@ def instruction_id(case: Case, index: int) -> str:
 def instruction(case: Case, index: int, line: Line, claim_id: str | None, day: date,
                 prior: str = "[]") -> dict[str, str]:
     """The refund instruction for one line of a case: one row of the day's accounts-payable file.
-    `prior`: the account's returning rows at issue (`returns.prior_returns`), which cannot post it back."""
+    `prior`: the account's returning rows at issue (`returns.ledger_at_issue`), which cannot post it back."""
     return {
         "instruction_id": instruction_id(case, index), "issued_on": day.isoformat(), "case_id": case.case_id,
         "account_id": case.account_id, "payee_type": line.payee_type or "", "payee_id": line.payee_id or "",
         "amount": money_text(line.amount), "method": method_for(line, claim_id), "reason": line.reason,
         "claim_id": claim_id or "", "target_account_id": line.target_account_id or "",
-        "due_date": line.due_date.isoformat() if line.due_date else "", "prior_returns": prior,
+        "due_date": line.due_date.isoformat() if line.due_date else "", "ledger_at_issue": prior,
     }  # fmt: skip
 
 
@@ -87,16 +87,22 @@ def work_item(case: Case, instruction_text: str, now: datetime) -> dict[str, Any
 _INSTRUCTION = re.compile(r"\(instruction (\S+#\d+),")
 
 
-def issue_breaks(case_id: str, status: str, records: list[dict[str, Any]],
-                 instructions: list[dict[str, str]]) -> list[Break]:
-    """Where the refund book and the case's history disagree: an instruction no ISSUED record
-    tells of (or with another amount), an ISSUED record with no instruction, an issued case with
-    no ISSUED record."""
+def issued_records(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The case's ISSUED records by the instruction each tells of."""
     issued = {}
     for record in records:
         if record.get("action") == "ISSUED":
             found = _INSTRUCTION.search(str(record.get("reason") or ""))
             issued[found.group(1) if found else f"(unreadable, record {record['seq']})"] = record
+    return issued
+
+
+def issue_breaks(case_id: str, status: str, records: list[dict[str, Any]],
+                 instructions: list[dict[str, str]]) -> list[Break]:
+    """Where the refund book and the case's history disagree: an instruction no ISSUED record
+    tells of (or with another amount), an ISSUED record with no instruction, an issued case with
+    no ISSUED record."""
+    issued = issued_records(records)
     breaks = []
     for row in instructions:
         record = issued.get(row["instruction_id"])

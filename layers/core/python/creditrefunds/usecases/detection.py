@@ -24,12 +24,11 @@ from creditrefunds.domain.detection import (
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.mail import approval_withdrawn
-from creditrefunds.domain.money import ZERO
-from creditrefunds.domain.refunds import work_item
-from creditrefunds.domain.returns import Instruction, Returns, settle
+from creditrefunds.domain.returns import RETURNING, claim, holds, match_returns
 from creditrefunds.domain.review import pause_clock
-from creditrefunds.domain.status import RESOLVED, Status
+from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
+from creditrefunds.usecases.reconcile import instructions_of, settle_returns
 
 logger = logging.getLogger(__name__)
 ACTOR = "system:ingest"
@@ -82,29 +81,35 @@ class _Detector:
     known: dict[str, AccountSummary] = field(default_factory=dict)  # summaries read so far
 
     def detect(self, summary: AccountSummary, txns: list[Transaction]) -> None:
-        """One credit, one refund: the case holding the account is updated, never doubled; money it sent
-        out holds the account until the ledger posts it back; a new case claims only what is not in flight."""
+        """One credit, one refund: the case holding the account is re-detected, never doubled; money sent
+        out counts as in flight until the ledger posts it back; a new case claims only the rest."""
         account_id = summary.account_id
         holder_id = self.ports.cases.holder(account_id)
-        holder = self.ports.cases.get(holder_id, strict=False) if holder_id else None
-        if holder is not None and holder.status in RESOLVED:
-            holder = None  # closed: a new case may open after it
-        if holder is None and not summary.has_credit:
-            return
-        instructions = [Instruction.from_row(row) for row in self.ports.refund_book.of_account(account_id)]
-        found = settle(holder.case.case_id if holder else None,
-                       holder is not None and holder.status is Status.REFUND_ISSUED, summary, txns, instructions)
-        if holder is not None and found.waiting:
-            self._strays(holder, found.returns)
-        if holder is not None and found.reconciled:
-            self._reconcile(holder, found.returns, instructions)
-            holder = None
-        if found.claim is None:
-            return  # nothing left to claim, or the account waits for its refund to be posted back
-        if holder is None:
-            self._open(*found.claim, holder_id)
-        else:
-            self._update(holder, *found.claim)
+        returning = any(t.txn_type in RETURNING for t in txns)
+        if holder_id is None and not (summary.has_credit or returning):
+            return  # never a case, no credit: nothing to do (most accounts of a file)
+        holder = self.ports.cases.get(holder_id, strict=False) if holder_id else self._unheld(account_id)
+        instructions = instructions_of(self.ports, account_id, holder)
+        returns = match_returns(instructions, txns)
+        closed = settle_returns(self.ports, returns, instructions, self.now)
+        self.report.reconciled += closed
+        found = claim(summary, txns, returns)
+        if holder is not None and holder.case.case_id not in closed:
+            issued = any(i.case_id == holder.case.case_id for i in instructions)
+            if holds(holder.status, issued):
+                if not issued:
+                    self._update(holder, found)
+                return
+        if found is not None:
+            self._open(*found, holder.case.case_id if holder else holder_id)
+
+    def _unheld(self, account_id: str) -> StoredCase | None:
+        """An account no hold names: a case opened before holds were kept still holds it (adopted now)."""
+        for stored in self.ports.cases.of_account(account_id):
+            if holds(stored.status, stored.status is Status.FAILED) and \
+                    self.ports.cases.claim(account_id, stored.case.case_id, None):
+                return stored
+        return None
 
     def _build(self, summary: AccountSummary, txns: list[Transaction], identified_on: date,
                case_id: str | None) -> Case:
@@ -116,6 +121,7 @@ class _Detector:
         """A case for the account's credit net of money in flight, under an id no earlier case of it has."""
         cases = self.ports.cases
         earlier = {stored.case.case_id for stored in cases.of_account(summary.account_id)}
+        earlier |= {after} if after else set()  # the case before it, should the index not show it yet
         start, count = episode_start(txns), len(earlier)
         case_id = case_id_for(summary.account_id, start)
         while case_id in earlier:
@@ -125,29 +131,60 @@ class _Detector:
             logger.info("another case holds the account", extra={"case_id": case_id})
             return  # a detection at the same moment opened it; the workflow's review reads the ledger anew
         case = self._build(summary, txns, self.today, case_id)
-        if not cases.open_new(case):
-            return  # stored already (a repeat of this detection)
-        self.report.opened.append(case.case_id)
-        reasons = ", ".join(sorted({line.reason for line in case.lines}))
-        self._record(case, Entry(ACTOR, "DETECTED", None, Status.OPEN, f"credit balance: {reasons}", case.credit))
-        if not self.ports.workflows.start_case(case.case_id):
+        if cases.open_new(case):
+            self.report.opened.append(case.case_id)
+            self._start(case, detected=False)
+        else:
+            self._start(case)  # stored by an attempt that stopped half-way: finish what it left
+
+    def _start(self, case: Case, detected: bool | None = None, run: int = 0) -> None:
+        """The DETECTED record and the workflow of a case just stored, each once: a retry after a crash
+        between the writes completes them (`detected` None: look whether the record was written)."""
+        if detected is None:
+            detected = self.ports.history.last(case.case_id) is not None
+        if not detected:
+            reasons = ", ".join(sorted({line.reason for line in case.lines}))
+            self._record(case, Entry(ACTOR, "DETECTED", None, Status.OPEN, f"credit balance: {reasons}", case.credit))
+        if not self.ports.workflows.start_case(case.case_id, run):
             logger.info("workflow already started", extra={"case_id": case.case_id})
 
-    def _update(self, existing: StoredCase, summary: AccountSummary, txns: list[Transaction]) -> None:
-        """The case holding the account, re-detected: its credit and lines as the ledger has them now."""
-        # The credit was identified when its case opened: a re-detection keeps that day.
-        case = self._build(summary, txns, existing.case.identified_on, existing.case.case_id)
-        pause_clock(case, existing.paused_days)  # as the workflow keeps it: investigations moved its dates
-        if case_digest(existing.case) == case_digest(case):
+    def _update(self, existing: StoredCase, found: tuple[AccountSummary, list[Transaction]] | None) -> None:
+        """The case holding the account, re-detected on the credit net of money in flight. The workflow's
+        re-check closes a case it is working; a work item's workflow has ended, so a ledger file closes it
+        (the credit cleared) or reviews it again (it has refunds to make now)."""
+        status = existing.status
+        if status is Status.OPEN:  # stored (or reopened) by a detection that stopped before its workflow began?
+            self._start(existing.case, run=existing.runs)
+        if found is None:
+            if status is Status.WORK_ITEM and self.ports.cases.transition(
+                    existing.case.case_id, status, Status.RESOLVED_NO_REFUND):
+                self._record(existing.case, Entry(ACTOR, "RESOLVED", status, Status.RESOLVED_NO_REFUND,
+                                                  "the ledger shows the credit cleared", None))
             return
-        before, status = existing.case, existing.status
-        self.ports.cases.update_figures(case)
+        # The credit was identified when its case opened: a re-detection keeps that day.
+        case = self._build(*found, existing.case.identified_on, existing.case.case_id)
+        pause_clock(case, existing.paused_days)  # as the workflow keeps it: investigations moved its dates
+        if case_digest(existing.case) == case_digest(case) or not self.ports.cases.update_figures(case, status):
+            return  # unchanged, or the workflow moved it on a moment ago (it re-checks the ledger itself)
+        before = existing.case
         self.report.updated.append(case.case_id)
         why = (f"a ledger file changed the credit from {before.credit:f} to {case.credit:f}"
                if before.credit != case.credit else "a ledger file changed the lines")
         if status is Status.AWAITING_APPROVAL:
             why += self._withdraw(case)
         self._record(case, Entry(ACTOR, "LEDGER_CHANGED", status, status, why, case.credit))
+        if status is Status.WORK_ITEM and case.refund_total > 0:
+            self._review_again(existing, case)
+
+    def _review_again(self, existing: StoredCase, case: Case) -> None:
+        """A work item that has refunds to make now: its workflow runs again, under a name of its own."""
+        run = existing.runs + 1
+        if not self.ports.cases.transition(case.case_id, Status.WORK_ITEM, Status.OPEN, runs=run):
+            return
+        self._record(case, Entry(ACTOR, "REOPENED", Status.WORK_ITEM, Status.OPEN,
+                                 f"the ledger now gives refund lines of {case.refund_total:f}: the case is reviewed "
+                                 f"and approval asked (workflow run {run})", case.refund_total))
+        self.ports.workflows.start_case(case.case_id, run)
 
     def _withdraw(self, case: Case) -> str:
         """The links waiting on the old lines decide nothing now; their tasks end, so that the workflow
@@ -158,36 +195,6 @@ class _Detector:
             ports.workflows.fail_task(token, CASE_CHANGED, "a ledger file changed the lines awaiting approval")
             ports.mailer.send(approval_withdrawn(approval, case), self.now)
         return "; the approval asked of them is withdrawn and asked again" if withdrawn else ""
-
-    def _reconcile(self, stored: StoredCase, returns: Returns, instructions: list[Instruction]) -> None:
-        """Every instruction of the case came back, each by a row of its own: RECONCILED."""
-        case = stored.case
-        mine = sorted((i for i in instructions if i.case_id == case.case_id), key=lambda i: i.instruction_id)
-        posted = "; ".join(f"{i.describe()} by {returns.matched[i.instruction_id].txn_type} row "
-                           f"{returns.matched[i.instruction_id].txn_id}" for i in mine)
-        self.ports.cases.set_status(case.case_id, Status.RECONCILED)
-        self.report.reconciled.append(case.case_id)
-        self._record(case, Entry(ACTOR, "RECONCILED", stored.status, Status.RECONCILED,
-                                 f"the ledger posted back every instruction: {posted}",
-                                 sum((i.amount for i in mine), ZERO)))
-
-    def _strays(self, stored: StoredCase, returns: Returns) -> None:
-        """Rows posted since the refund went out that return none of its instructions: a work item for
-        billing staff and a history record, once per row."""
-        item = self.ports.cases.item(stored.case.case_id) or {}
-        told = set(item.get("stray_returns") or [])
-        new = [(t, why) for t, why in returns.stray if t.txn_id not in told]
-        if not new:
-            return
-        case, ports = stored.case, self.ports
-        every = [why for _, why in returns.stray]
-        key = ports.bucket.put_work_item(f"{case.case_id}.returns", {
-            **work_item(case, "refund rows that match no instruction in flight: " + " | ".join(every), self.now)})
-        ports.cases.set_status(case.case_id, None, stray_returns=sorted(told | {t.txn_id for t, _ in new}))
-        ports.events.publish("WorkItemCreated", {"case_id": case.case_id, "account_id": case.account_id,
-                                                 "key": key, "why": "unmatched refund row"})
-        for _, why in new:
-            self._record(case, Entry(ACTOR, "RETURN_UNMATCHED", stored.status, stored.status, why, None))
 
     def _record(self, case: Case, entry: Entry) -> None:
         self.ports.history.append(case, entry, self.now)

@@ -21,15 +21,28 @@ from typing import Any
 from creditrefunds.domain.approval_policy import covered
 from creditrefunds.domain.approvals import case_digest
 from creditrefunds.domain.history import Entry
-from creditrefunds.domain.refunds import ISSUED_ACTIONS, REFUND_COLUMNS, ap_file, instruction, payer_claim
-from creditrefunds.domain.returns import prior_returns
+from creditrefunds.domain.money import money
+from creditrefunds.domain.refunds import (
+    ISSUED_ACTIONS,
+    REFUND_COLUMNS,
+    ap_file,
+    instruction,
+    issued_records,
+    payer_claim,
+)
+from creditrefunds.domain.returns import ledger_at_issue
 from creditrefunds.domain.review import Route
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
+from creditrefunds.usecases.reconcile import instructions_of
 
 logger = logging.getLogger(__name__)
 RENDER_ROUNDS = 10
 PUBLISHED = [c for c in REFUND_COLUMNS if c != "payee_id"]  # what the RefundIssued event tells
+
+
+class PartlyIssued(Exception):
+    """Some lines of the case were issued and the rest changed since: a person must look (FAILED)."""
 
 
 class NotApproved(Exception):
@@ -45,13 +58,17 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
     if not covered(approvals, case_digest(case), required, ports.settings.dual_control_tier):
         if not any(a.approved for a in approvals):
             raise NotApproved(f"case {case_id}: no approval link approved any lines of this case")
+        if any(i.case_id == case_id for i in instructions_of(ports, case.account_id, stored)):
+            raise PartlyIssued(f"case {case_id}: the lines changed after part of them was issued; nothing more is "
+                               "issued until a person has compared the refund book with the case")
         ports.history.append(case, Entry("system:issue-refund", "HELD", stored.status, Status.OPEN,
                                          "the lines changed after they were approved: nothing is issued, the case "
                                          "is reviewed and approval asked again", case.refund_total), now)
         ports.cases.set_status(case_id, Status.OPEN)
         return {"route": Route.APPROVAL, "issued": [], "new": [], "files": []}
     transactions = ports.transactions.account_transactions(case.account_id)
-    issued, new_ids, prior = [], set(), prior_returns(transactions)
+    issued, new_ids, prior = [], set(), ledger_at_issue(transactions)
+    recorded = issued_records(ports.history.records(case_id))
     for index, line in enumerate(case.lines):
         if line.action not in ISSUED_ACTIONS:
             continue
@@ -60,11 +77,15 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
         issued.append(done)
         if done.new:
             new_ids.add(done.instruction_id)
-            ports.events.publish("RefundIssued", {k: v for k, v in done.row.items() if k in PUBLISHED})
-            ports.history.append(case, Entry(
-                "system:issue-refund", "ISSUED", stored.status, Status.REFUND_ISSUED,
-                f"{line.action} line {index} to {line.payee_type}: {done.row['method']} "
-                f"(instruction {done.instruction_id}, file of {done.row['issued_on']})", line.amount), now)
+        if done.instruction_id in recorded:
+            continue
+        # Written once per instruction, whichever attempt gets here: a retry after a crash between the
+        # instruction and its record tells the event again (consumers key on instruction_id), then records.
+        ports.events.publish("RefundIssued", {k: v for k, v in done.row.items() if k in PUBLISHED})
+        ports.history.append(case, Entry(
+            "system:issue-refund", "ISSUED", stored.status, Status.REFUND_ISSUED,
+            f"{line.action} line {index} to {done.row['payee_type']}: {done.row['method']} "
+            f"(instruction {done.instruction_id}, file of {done.row['issued_on']})", money(done.row["amount"])), now)
     days = sorted({i.row["issued_on"] for i in issued})
     files = [render_day(ports, date.fromisoformat(day), {i.instruction_id for i in issued if i.row["issued_on"] == day})
              for day in days]

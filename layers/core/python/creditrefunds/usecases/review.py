@@ -15,7 +15,7 @@ from creditrefunds.domain.cases import StoredCase
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.mail import decision_refused
 from creditrefunds.domain.refunds import work_item
-from creditrefunds.domain.returns import Instruction, match_returns, net_of
+from creditrefunds.domain.returns import match_returns, net_of
 from creditrefunds.domain.review import (
     WORK_ITEM_INSTRUCTION,
     Review,
@@ -27,6 +27,7 @@ from creditrefunds.domain.review import (
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.detection import debits_for
 from creditrefunds.usecases.ports import Ports
+from creditrefunds.usecases.reconcile import instructions_of
 
 
 def review(ports: Ports, case_id: str, timing: Timing, now: datetime) -> dict[str, Any]:
@@ -85,9 +86,9 @@ def _recheck(ports: Ports, stored: StoredCase) -> Review:
     """The case against the ledger as it is now, net of what other cases of the account have in flight."""
     account_id = stored.case.account_id
     summary, transactions = ports.transactions.summary(account_id)
-    instructions = [Instruction.from_row(row) for row in ports.refund_book.of_account(account_id)]
-    in_flight = match_returns(instructions, transactions).in_flight(but=stored.case.case_id)
-    summary, transactions = net_of(summary, transactions, in_flight)
+    instructions = instructions_of(ports, account_id, None)
+    pending = match_returns(instructions, transactions).pending
+    summary, transactions = net_of(summary, transactions, [i for i in pending if i.case_id != stored.case.case_id])
     return review_case(stored.case, summary, transactions, ports.settings, debits_for(ports, summary),
                        stored.paused_days)
 

@@ -1,0 +1,81 @@
+"""Refunds coming back: each returning ledger row kept against the one instruction it posts back,
+issued cases closed RECONCILED once all of their money is back, and rows that post nothing back
+given to billing staff (DOMAIN.md section 6; one credit, one refund)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from creditrefunds.domain.cases import StoredCase
+from creditrefunds.domain.history import Entry
+from creditrefunds.domain.money import ZERO
+from creditrefunds.domain.refunds import ISSUED_ACTIONS, instruction_id, work_item
+from creditrefunds.domain.returns import Instruction, Returns
+from creditrefunds.domain.status import Status
+from creditrefunds.usecases.ports import Ports
+
+ACTOR = "system:ingest"
+CLOSABLE = (Status.REFUND_ISSUED, Status.FAILED)  # money out; APPROVED may still be issuing
+
+
+def instructions_of(ports: Ports, account_id: str, holder: StoredCase | None) -> list[Instruction]:
+    """The account's instructions (its index), and the holding case's own read consistently: an
+    instruction written a moment ago may not be in the index yet."""
+    rows = {row["instruction_id"]: row for row in ports.refund_book.of_account(account_id)}
+    if holder is not None and holder.status in (Status.APPROVED, *CLOSABLE):
+        for index, line in enumerate(holder.case.lines):
+            key = instruction_id(holder.case, index)
+            if line.action in ISSUED_ACTIONS and key not in rows:
+                row = ports.refund_book.get(key)
+                if row is not None:
+                    rows[key] = row
+    return [Instruction.from_row(row) for row in rows.values()]
+
+
+def settle_returns(ports: Ports, returns: Returns, instructions: list[Instruction], now: datetime) -> list[str]:
+    """Keep each new match in the refund book, close the cases all of whose money is back, and report rows
+    that post nothing back. Returns the ids of the cases closed."""
+    for iid, row in returns.new.items():
+        ports.refund_book.mark_returned(iid, row.txn_id, row.posting_date.isoformat())
+    closed = []
+    for case_id in returns.returned_cases(instructions):
+        mine = sorted((i for i in instructions if i.case_id == case_id), key=lambda i: i.instruction_id)
+        stored = ports.cases.get(case_id, strict=False)
+        if stored is None or stored.status not in CLOSABLE:
+            continue  # still issuing, or closed already
+        if not ports.cases.transition(case_id, stored.status, Status.RECONCILED):
+            continue  # another detection closed it a moment ago
+        posted = "; ".join(f"{i.describe()} by {_row(returns, i)}" for i in mine)
+        ports.history.append(stored.case, Entry(ACTOR, "RECONCILED", stored.status, Status.RECONCILED,
+                                                f"the ledger posted back every instruction: {posted}",
+                                                sum((i.amount for i in mine), ZERO)), now)
+        closed.append(case_id)
+    if returns.stray:
+        _strays(ports, returns, now)
+    return closed
+
+
+def _row(returns: Returns, i: Instruction) -> str:
+    row = returns.new.get(i.instruction_id)
+    return f"{row.txn_type} row {row.txn_id}" if row else f"row {i.returned_by} (kept before)"
+
+
+def _strays(ports: Ports, returns: Returns, now: datetime) -> None:
+    """Rows posted since a refund went out that post none of it back: a work item for billing staff and
+    a history record on the case whose instruction is the oldest in flight, once per row."""
+    stored = ports.cases.get(returns.pending[0].case_id, strict=False)
+    if stored is None:
+        return
+    case = stored.case
+    told = set((ports.cases.item(case.case_id) or {}).get("stray_returns") or [])
+    new = [(t, why) for t, why in returns.stray if t.txn_id not in told]
+    if not new:
+        return
+    every = " | ".join(why for _, why in returns.stray)
+    key = ports.bucket.put_work_item(f"{case.case_id}.returns", work_item(
+        case, f"refund rows that match no instruction in flight: {every}", now))
+    ports.cases.set_status(case.case_id, None, stray_returns=sorted(told | {t.txn_id for t, _ in new}))
+    ports.events.publish("WorkItemCreated", {"case_id": case.case_id, "account_id": case.account_id, "key": key,
+                                             "why": "unmatched refund row"})
+    for _, why in new:
+        ports.history.append(case, Entry(ACTOR, "RETURN_UNMATCHED", stored.status, stored.status, why, None), now)
