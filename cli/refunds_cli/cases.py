@@ -12,6 +12,7 @@ from creditrefunds.domain.money import money, money_text
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.audit import case_history
 
+from refunds_cli import operations
 from refunds_cli.audit import case_items
 from refunds_cli.target import Target
 
@@ -75,4 +76,7 @@ def register(commands: Any, target_of: Any) -> None:
     one = commands.add_parser("case", help="one case: its lines and its history")
     one.add_argument("case_id")
     one.add_argument("--json", action="store_true")
-    one.set_defaults(func=lambda a: show_case(target_of(a), a.case_id, a.json))
+    one.add_argument("--retry", action="store_true",
+                     help="operators: restart a FAILED case from its last good step (a new workflow run)")
+    one.set_defaults(func=lambda a: (operations.retry_case(target_of(a), a.case_id) if a.retry
+                                     else show_case(target_of(a), a.case_id, a.json)))

@@ -26,6 +26,7 @@ from creditrefunds.domain.reports import (
 )
 from creditrefunds.domain.status import RESOLVED
 
+from refunds_cli import operations
 from refunds_cli.argtypes import iso_date, positive_amount
 from refunds_cli.audit import case_items
 from refunds_cli.target import Target
@@ -140,7 +141,7 @@ def cmd_cms838(target: Target, args: argparse.Namespace) -> int:
 
 
 def register(commands: Any, target_of: Any) -> None:
-    """Add `report aging|cms838` to the command line."""
+    """Add `report aging|cms838|stuck` to the command line."""
     report = commands.add_parser("report", help="aging and CMS-838 reports").add_subparsers(
         dest="report_command", required=True)
     age = report.add_parser("aging", help="open credits by age bucket and payer type; overdue; days to resolve")
@@ -155,3 +156,7 @@ def register(commands: Any, target_of: Any) -> None:
     cms.add_argument("--quarter", help="e.g. 2026Q3 (instead of --from/--to)")
     cms.add_argument("--rollup", action="store_true", help="the quarterly roll-up instead of the detail rows")
     cms.set_defaults(func=lambda a: cmd_cms838(target_of(a), a))
+    stuck = report.add_parser("stuck", help="cases no workflow is moving; instructions no history record tells of")
+    stuck.add_argument("--grace-minutes", type=float, default=15.0, help="leave alone cases that moved this recently")
+    stuck.add_argument("--json", action="store_true")
+    stuck.set_defaults(func=lambda a: operations.stuck(target_of(a), a.grace_minutes, a.json))

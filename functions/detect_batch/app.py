@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import DetectConfig
 from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.transient import retryable
 from creditrefunds.usecases.fanout import detect_batch
 
 logger, tracer, services = lambda_runtime(DetectConfig)
@@ -30,6 +31,7 @@ class Event(BaseModel):
 @logger.inject_lambda_context(log_event=True)  # an object key and a time
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
+@retryable  # throttles and service errors: TransientError, which the state machine retries
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     return detect_batch(services(), task.batch.key, task.event_time, datetime.now(UTC),

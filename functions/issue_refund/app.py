@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import FunctionConfig
 from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.transient import retryable
 from creditrefunds.usecases.issue import issue_refund
 
 logger, tracer, services = lambda_runtime(FunctionConfig)
@@ -20,6 +21,7 @@ class Event(BaseModel):
 
 @logger.inject_lambda_context(log_event=True)  # a case id
 @tracer.capture_lambda_handler(capture_response=False)
+@retryable  # throttles and service errors: TransientError, which the state machine retries
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     return issue_refund(services(), task.case_id, datetime.now(UTC))

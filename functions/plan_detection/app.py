@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import PlanConfig
 from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.transient import retryable
 from creditrefunds.usecases.fanout import plan_detection
 
 logger, tracer, services = lambda_runtime(PlanConfig)
@@ -30,6 +31,7 @@ class Event(BaseModel):
 @logger.inject_lambda_context(log_event=False)  # a long list of part keys
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
+@retryable  # throttles and service errors: TransientError, which the state machine retries
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports = services()

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import BaseConfig
 from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.transient import retryable
 from creditrefunds.usecases.failures import record_failure
 
 logger, tracer, services = lambda_runtime(BaseConfig)
@@ -22,6 +23,7 @@ class Event(BaseModel):
 
 @logger.inject_lambda_context(log_event=False)  # a cause may quote the case
 @tracer.capture_lambda_handler(capture_response=False)
+@retryable  # throttles and service errors: TransientError, which the state machine retries
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports = services()

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import SealConfig
 from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.transient import retryable
 from creditrefunds.usecases.seal import seal_history
 
 logger, tracer, services = lambda_runtime(SealConfig)
@@ -24,6 +25,7 @@ class Event(BaseModel):
 
 @logger.inject_lambda_context(log_event=True)  # a schedule's event: no data
 @tracer.capture_lambda_handler(capture_response=False)
+@retryable  # throttles and service errors: TransientError, which the state machine retries
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     return seal_history(services(), datetime.now(UTC))

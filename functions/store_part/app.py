@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import StoreConfig
 from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.transient import retryable
 from creditrefunds.usecases.fanout import store_part
 
 logger, tracer, services = lambda_runtime(StoreConfig)
@@ -26,6 +27,7 @@ class Event(BaseModel):
 
 @logger.inject_lambda_context(log_event=True)  # an object key and a line number
 @tracer.capture_lambda_handler(capture_response=False)
+@retryable  # throttles and service errors: TransientError, which the state machine retries
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     return store_part(services(), task.part.key, task.part.format, task.part.first_line)

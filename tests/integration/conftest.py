@@ -110,3 +110,14 @@ def refunds(cloud: LocalCloud, *args: str) -> subprocess.CompletedProcess[str]:
 def all_cases(cloud: LocalCloud) -> list[dict[str, Any]]:
     """Every case item (the table also keeps one hold per account, naming the case open on it)."""
     return [item for item in cloud.table("CasesTableName").scan()["Items"] if "status" in item]
+
+
+def wait_for_mail_subject(cloud: LocalCloud, to: str, about: str, timeout: float = 45.0):
+    """The first mail to `to` whose subject names `about` (a case or an account)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [m for m in cloud.mailbox.messages() if to in m.to and about in m.subject]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, f"no mail to {to} about {about}"
+        time.sleep(0.3)

@@ -65,7 +65,7 @@ def test_the_state_machine_catches_a_function_error_into_failed(cloud):
     failed = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]
     assert failed[0]["error"] == "CaseNotFound"
     entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
-    assert entered == ["Review", "RecordFailure", "Failed"]
+    assert entered == ["Resume", "Review", "RecordFailure", "Failed"]
 
 
 def test_a_file_in_incoming_reaches_ingest_and_opens_cases_once(cloud):

@@ -8,10 +8,21 @@ import csv
 import io
 import json
 import time
+from datetime import date
 
+from creditrefunds.domain.detection import case_id_for
 from refunds_cli.demo import http
+from refunds_cli.localcloud import faults
 
-from .conftest import case_of, drop, history_actions, history_reasons, wait_for_mail, wait_for_status
+from .conftest import (
+    case_of,
+    drop,
+    history_actions,
+    history_reasons,
+    wait_for_mail,
+    wait_for_mail_subject,
+    wait_for_status,
+)
 from .test_history import refunds
 
 TIER1, TIER2, TIER3 = "tier1.approver@example.org", "tier2.approver@example.org", "tier3.approver@example.org"
@@ -76,8 +87,7 @@ def test_a_forged_task_success_pays_nothing_and_is_told(cloud):
     sfn.send_task_success(taskToken=token, output=json.dumps({"outcome": "APPROVED", "credit": "50.00"}))
     actions = wait_for_action(cloud, case_id, "REFUSED")
     assert "DECIDED" not in [a for a, _, _ in actions]
-    told = [m for m in cloud.mailbox.messages() if "operators@example.org" in m.to and case_id in m.subject]
-    assert told and told[0].subject.startswith("Refund decision refused")
+    assert wait_for_mail_subject(cloud, "operators@example.org", case_id).subject.startswith("Refund decision refused")
     wait_for_mail(cloud, TIER1, account, seen=1)  # the approver is asked again, with a new link
     assert case_of(cloud, account)["status"] == "AWAITING_APPROVAL"
     assert ap_rows(cloud, case_id) == []
@@ -140,8 +150,8 @@ def test_one_who_decided_at_tier_2_is_refused_as_a_tier_3_second_approver(cloud)
 
 
 def test_a_decision_after_the_case_moved_on_decides_nothing(cloud):
-    """The case's status is written, conditionally on still waiting for that very link, before the
-    task is answered: a late click (the case escalated, changed) can never overwrite a later step."""
+    """A click on a link the case no longer waits for (it escalated, changed) answers no task and
+    records nothing: it can never overwrite a later step."""
     account = "MS-LATE"
     drop(cloud, "ms-late.csv", [
         f"{account}-1,{account},P-ML,G-ML,CHARGE,100.00,2026-11-02,,,,,,,TX",
@@ -180,3 +190,31 @@ def outbound_rows(cloud, day: str) -> list[dict[str, str]]:
     body = cloud.client("s3").get_object(Bucket=cloud.outputs["LedgerBucketName"],
                                          Key=f"outbound/refunds/{day}.csv")["Body"].read().decode()
     return list(csv.DictReader(io.StringIO(body)))
+
+
+def test_a_decision_the_workflow_no_longer_waits_for_is_not_recorded(cloud):
+    """Issue 17: a decision is recorded only once Step Functions accepted it. The approval's wait runs out
+    and its escalation cannot run (it crashes, as an outage would): the link is still PENDING when the
+    approver clicks, but the task is gone."""
+    account = "MS-GONE"
+    crash = faults.inject(cloud.function_name("EscalateFunction"), at=1, times=1000,
+                          about=case_id_for(account, date(2026, 11, 9)))  # this case's escalation only
+    try:
+        drop(cloud, "ms-gone.csv", [
+            f"{account}-1,{account},P-MG,G-MG,CHARGE,100.00,2026-11-02,,,,,,,TX",
+            f"{account}-2,{account},P-MG,G-MG,PAYMENT,-125.00,2026-11-09,PATIENT,,,CHK-1,,,TX"])
+        mail = wait_for_mail(cloud, TIER1, account)
+        case = wait_for_status(cloud, account, {"AWAITING_APPROVAL"})
+        deadline = time.monotonic() + 30
+        while not crash.fired:  # the wait ran out: the workflow tried to escalate
+            assert time.monotonic() < deadline, "the approval never timed out"
+            time.sleep(0.2)
+        status, page = http(mail.links[0], {"decision": "approve"})
+    finally:
+        faults.clear()
+    assert status == 410 and "waited too long" in page and "Nothing was decided" in page
+    actions = [a for a, _, _ in history_actions(cloud, case["case_id"])]
+    assert "DECISION_LATE" in actions and "DECIDED" not in actions
+    assert not ap_rows(cloud, case["case_id"])
+    link = cloud.table("ApprovalsTableName").get_item(Key={"approval_key": case["approval_key"]})["Item"]
+    assert link["state"] == "LATE"  # never USED: no approval of record

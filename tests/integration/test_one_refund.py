@@ -6,6 +6,8 @@ issued refund) already covered, and one REFUND row reconciled both.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from refunds_cli.demo import http
 
 from .conftest import case_of, drop, history_reasons, history_until, refunds, wait_for_mail, wait_for_status
@@ -17,6 +19,13 @@ def rows(account: str, *specs: tuple[str, str, str, str]) -> list[str]:
     return [f"{account}-{n},{account},P-{account},G-{account},{kind},{amount},{day},"
             f"{'' if kind == 'CHARGE' else 'PATIENT'},,,{ref},,,TX" for n, kind, amount, day, ref in
             ((n, kind, amount, day, f"CHK-{n}" if kind != "CHARGE" else "") for n, kind, amount, day in specs)]
+
+
+
+
+def today() -> str:
+    """Accounts payable's rows come back on or after the day the refund was issued (the local cloud's today)."""
+    return datetime.now(UTC).date().isoformat()
 
 
 FIRST = (("1", "CHARGE", "100.00", "2026-11-01"), ("2", "PAYMENT", "-150.00", "2026-11-05"))
@@ -55,7 +64,7 @@ def test_an_issued_refund_not_yet_posted_back_opens_no_second_case_and_one_row_r
     case, day = approve_and_issue(cloud, "ONE-ISSUED")
     drop(cloud, "one-issued-2.csv", rows("ONE-ISSUED", *SECOND))
     assert case_of(cloud, "ONE-ISSUED")["status"] == "REFUND_ISSUED"  # still the one case, nothing asked again
-    drop(cloud, "one-issued-3.csv", rows("ONE-ISSUED", ("9", "REFUND", "50.00", "2026-11-20")))
+    drop(cloud, "one-issued-3.csv", rows("ONE-ISSUED", ("9", "REFUND", "50.00", today())))
     wait_for_status(cloud, "ONE-ISSUED", {"RECONCILED"})
     reasons = dict(history_reasons(cloud, case["case_id"]))
     assert (f"50.00 to PATIENT (instruction {case['case_id']}#0) by REFUND row ONE-ISSUED-9"
@@ -72,15 +81,20 @@ def test_a_refund_row_of_another_amount_reconciles_nothing_and_becomes_a_work_it
     case, _ = approve_and_issue(cloud, "ONE-WRONG")
     # A day's extract large enough to go through the fan-out: its detection batches see the row.
     filler = [f"ONE-PAD-{n},ONE-PAD,P-PAD,G-PAD,CHARGE,10.00,2026-11-20,,,,,,,TX" for n in range(160)]
-    drop(cloud, "one-wrong-2.csv", [*rows("ONE-WRONG", ("8", "REFUND", "80.00", "2026-11-20")), *filler])
-    history_until(cloud, case["case_id"], "RETURN_UNMATCHED")
+    drop(cloud, "one-wrong-2.csv", [*rows("ONE-WRONG", ("8", "REFUND", "80.00", today())), *filler])
+    # 80.00 went out of the account but posts back nothing: a stray row, and the credit it cleared leaves
+    # the refund in flight larger than what the ledger holds (a possible double payment): both are told.
+    actions = [a for a, _, _ in history_until(cloud, case["case_id"], "CLEARED_ELSEWHERE")]
+    assert "RETURN_UNMATCHED" in actions
     assert case_of(cloud, "ONE-WRONG")["status"] == "REFUND_ISSUED"
+    assert "the ledger now shows a credit of only 0.00" in wait_for_object(
+        cloud, f"outbound/work-items/{case['case_id']}.cleared.json")
     item = wait_for_object(cloud, f"outbound/work-items/{case['case_id']}.returns.json")
     assert "REFUND row ONE-WRONG-8 of 80.00 to PATIENT" in item and f"instruction {case['case_id']}#0" in item
-    drop(cloud, "one-wrong-3.csv", rows("ONE-WRONG", ("7", "REFUND", "20.00", "2026-11-21")))  # a partial one
+    drop(cloud, "one-wrong-3.csv", rows("ONE-WRONG", ("7", "REFUND", "20.00", today())))  # a partial one
     unmatched = [why for action, why in history_reasons(cloud, case["case_id"]) if action == "RETURN_UNMATCHED"]
     assert len(unmatched) == 2 and "REFUND row ONE-WRONG-7 of 20.00 to PATIENT" in unmatched[1]
-    drop(cloud, "one-wrong-4.csv", rows("ONE-WRONG", ("9", "REFUND", "50.00", "2026-11-22")))
+    drop(cloud, "one-wrong-4.csv", rows("ONE-WRONG", ("9", "REFUND", "50.00", today())))
     wait_for_status(cloud, "ONE-WRONG", {"RECONCILED"})
     assert [a for a, _ in history_reasons(cloud, case["case_id"])].count("RETURN_UNMATCHED") == 2
 

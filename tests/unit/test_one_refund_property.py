@@ -124,6 +124,18 @@ class Account:
                                    payer_type=i.payee_type, **payer_id))
             self.detect()
 
+    def post_back_void(self, pick: int) -> None:
+        """The row of a refund and its void arrive in one file (the check bounced before the extract)."""
+        pending = match_returns(self.book, self.ledger).pending
+        if pending:
+            i = pending[pick % len(pending)]
+            payer_id = {"payer_id": i.payee_id} if i.payee_type != "PATIENT" else {}
+            back = row("REFUND", f"{i.amount:f}", posted=self.today().isoformat(), account="A1",
+                       payer_type=i.payee_type, **payer_id)
+            self.ledger += [back, row("REVERSAL", f"{-i.amount:f}", posted=self.today().isoformat(), account="A1",
+                                      payer_type=i.payee_type, reversal_of=back.txn_id, **payer_id)]
+            self.detect()
+
     def void(self, pick: int) -> None:
         """A refund check is voided: the billing system reverses its row."""
         rows = [t for t in self.ledger if t.txn_type == "REFUND" and t.amount > 0
@@ -163,6 +175,7 @@ STEPS = st.lists(st.one_of(
     st.tuples(st.just("post_back"), st.integers(0, 5)),
     st.tuples(st.just("post_back"), st.integers(0, 5)),
     st.tuples(st.just("void"), st.integers(0, 5)),
+    st.tuples(st.just("post_back_void"), st.integers(0, 5)),
     st.tuples(st.just("day"), st.integers(1, 20)),
 ), min_size=12, max_size=40)
 
@@ -180,7 +193,7 @@ def test_no_account_is_refunded_more_than_the_largest_credit_it_held(steps):
             account.detect()
         elif kind == "day":
             account.day += arg
-        elif kind in ("post_back", "void"):
+        elif kind in ("post_back", "void", "post_back_void"):
             getattr(account, kind)(arg)
         else:
             waiting = [cid for cid, held in account.cases.items()

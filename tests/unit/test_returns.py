@@ -60,11 +60,51 @@ def test_a_row_already_in_the_ledger_when_the_refund_went_out_does_not_post_it_b
     assert match_returns([issued], [old, new]).new == {"CB-A#0": new}
 
 
-def test_a_voided_check_is_no_longer_a_return():
+def test_a_refund_row_and_its_void_in_one_file_post_the_instruction_back_and_leave_the_credit_to_work():
+    base = [charge("100.00", posted="2026-09-01"), payment("150.00", "PATIENT", posted="2026-09-05")]
+    issued = instruction("CB-A#0", "50.00", prior=ledger_at_issue(base))
     back = refund_row("50.00", txn_id="R-1")
     void = row("REVERSAL", "-50.00", posted="2026-10-09", payer_type="PATIENT", reversal_of="R-1")
-    found = match_returns([instruction("CB-A#0", "50.00")], [back, void])
+    found = match_returns([issued], [*base, back, void])
+    assert found.new == {"CB-A#0": back} and not found.pending
+    assert _claim([*base, back, void], [issued])[0].balance == Decimal("-50.00")  # the credit is owed again
+
+
+def test_a_row_naming_an_instruction_never_posts_back_another():
+    a = instruction("CB-A#0", "50.00")
+    b = instruction("CB-B#0", "80.00", case="CB-B")
+    wrong = refund_row("80.00", reference="CB-A#0", txn_id="R-NAMES-A")
+    found = match_returns([a, b], [wrong])
+    assert found.new == {} and [t.txn_id for t, _ in found.stray] == ["R-NAMES-A"]
+
+
+def test_a_refund_row_dated_before_the_instruction_does_not_post_it_back_and_is_told():
+    issued = instruction("CB-A#0", "50.00", issued="2026-10-02", prior='["T-OLD"]')
+    backdated = refund_row("50.00", posted="2026-10-01", txn_id="R-MANUAL")
+    found = match_returns([issued], [backdated])
     assert found.new == {} and len(found.pending) == 1
+
+
+def test_a_refund_row_after_every_instruction_came_back_is_told_too():
+    done = dataclasses.replace(instruction("CB-A#0", "50.00", prior='["T1"]'), returned_by="R-1")
+    manual = refund_row("50.00", posted="2026-11-01", txn_id="R-2")
+    found = match_returns([done], [refund_row("50.00", txn_id="R-1"), manual])
+    assert [t.txn_id for t, _ in found.stray] == ["R-2"] and found.about == "CB-A"
+    assert "every one issued on this account is posted back already" in found.stray[0][1]
+
+
+def test_an_offset_in_flight_is_the_patient_s_money_gone():
+    """The patient paid 100.00, all offset to another account (not yet posted); a 50.00 credit adjustment
+    later is not the patient's to take back: they have nothing left paid on this account."""
+    txns = [charge("100.00"), payment("100.00", "PATIENT", posted="2026-09-02"),
+            payment("100.00", "COMMERCIAL", "BCBS", posted="2026-09-03", reference="E1", coverage_rank="1"),
+            row("ADJUSTMENT", "-50.00", posted="2026-10-10", payer_type="COMMERCIAL", payer_id="BCBS",
+                adj_code="CO-45")]
+    offset = instruction("CB-A#0", "100.00", target="A9", issued="2026-10-02")
+    summary, effective = _claim(txns, [offset])
+    case = build_case(summary, effective, AS_OF, Settings())
+    assert case.credit == Decimal("50.00")
+    assert all(line.payee_type != "PATIENT" for line in case.lines), lines_of(case)
 
 
 def test_an_offset_is_posted_back_by_a_transfer_of_its_amount():
@@ -160,3 +200,13 @@ def test_a_bounced_payment_after_a_refund_is_no_exposure():
     txns = [charge("100.00", posted="2026-09-01"), paid, refund_row("50.00", txn_id="R1"),
             row("REVERSAL", "150.00", posted="2026-10-20", payer_type="PATIENT", reversal_of="P1")]
     assert exposure("A1", txns, [instruction("CB-A#0", "50.00")]).over == 0
+
+
+def test_exposure_counts_a_charge_ingested_after_the_refund_after_it():
+    """A charge dated before the refund but reaching the ledger after it cleared the credit later: no
+    money went out without a credit to pay it from."""
+    base = [charge("100.00", posted="2026-09-01", txn_id="C1"), payment("160.00", "PATIENT", posted="2026-09-05",
+                                                                          txn_id="P1")]
+    late = charge("60.00", posted="2026-09-20", txn_id="C-LATE")
+    issued = instruction("CB-A#0", "60.00", issued="2026-10-02", prior=ledger_at_issue(base))
+    assert exposure("A1", [*base, late], [issued]).over == 0

@@ -33,14 +33,24 @@ def actions_of(model: Any) -> tuple[str, ...]:
 
 
 @contextmanager
-def running(function: str) -> Iterator[None]:
-    """Requests made on this thread, until the end of the `with`, are `function`'s."""
-    before = getattr(_running, "function", None)
-    _running.function = function
+def running(function: str, event: Any = None) -> Iterator[None]:
+    """Requests made on this thread, until the end of the `with`, are `function`'s (handling `event`)."""
+    before = getattr(_running, "function", None), getattr(_running, "event", None)
+    _running.function, _running.event = function, event
     try:
         yield
     finally:
-        _running.function = before
+        _running.function, _running.event = before
+
+
+def current_event() -> Any:
+    """The event the handler running on this thread was given."""
+    return getattr(_running, "event", None)
+
+
+def current() -> str | None:
+    """The function whose handler runs on this thread, if any."""
+    return getattr(_running, "function", None)
 
 
 def _record(model: Any, **_: Any) -> None:

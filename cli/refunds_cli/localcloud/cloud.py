@@ -15,10 +15,10 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from refunds_cli.localcloud import calls
+from refunds_cli.localcloud import calls, faults
 from refunds_cli.localcloud.lambdas import InProcessLambda
 from refunds_cli.localcloud.mailbox import Mailbox
-from refunds_cli.localcloud.motohooks import run_lambdas_in_process
+from refunds_cli.localcloud.motohooks import run_lambdas_in_process, tasks_time_out_as_in_aws
 from refunds_cli.localcloud.names import DEFAULT_STACK_NAME, LOCAL_CREDENTIALS, connection, outputs_parameter
 from refunds_cli.localcloud.schedules import every
 from refunds_cli.localcloud.stack import DeployedStack, StackBuilder
@@ -81,6 +81,7 @@ class LocalCloud:
         # The executor logs every task failure at length; the execution history keeps them.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         calls.install()
+        faults.install()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
         server.start()
         self._exit.callback(server.stop)
@@ -94,6 +95,7 @@ class LocalCloud:
         self._exit.callback(_restore_env, "MOTO_PORT", previous_port)
         self._moto_config({"stepfunctions": {"execute_state_machine": True}})
         self._exit.enter_context(run_lambdas_in_process(self.runtime))
+        self._exit.enter_context(tasks_time_out_as_in_aws())
         self._exit.callback(self.runtime.stop)
 
         template = sam_transform(self.root / "template.yaml", self._parameters, self.region)
@@ -169,6 +171,10 @@ class LocalCloud:
     def client(self, service: str) -> Any:
         """A boto3 client for this local cloud."""
         return boto3.client(service, **connection(self.endpoint_url, self.region))
+
+    def function_name(self, logical_id: str) -> str:
+        """The local name of the template's function `logical_id` (e.g. `EscalateFunction`)."""
+        return next(name for name in self.runtime.names() if name.endswith(f"-{logical_id}"))
 
     def table(self, output_name: str) -> Any:
         """A DynamoDB table (boto3 resource) of this local cloud, named by a stack Output."""

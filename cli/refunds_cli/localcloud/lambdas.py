@@ -109,6 +109,10 @@ class InProcessLambda:
         if on_failure is not None:
             self._on_failure[spec.name] = on_failure
 
+    def names(self) -> list[str]:
+        """The functions' names."""
+        return sorted(name for name in self._functions if not name.startswith("arn:"))
+
     def knows(self, name_or_arn: str) -> bool:
         return self._lookup(name_or_arn) is not None
 
@@ -130,7 +134,7 @@ class InProcessLambda:
             context = LambdaContext(spec.name, spec.arn, spec.memory, spec.timeout)
             try:
                 handler = getattr(self._module(spec), spec.handler.rsplit(".", 1)[1])
-                with calls.running(spec.name):
+                with calls.running(spec.name, event):
                     result = handler(event, context)
             except Exception as error:
                 payload = {

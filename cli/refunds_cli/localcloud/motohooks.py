@@ -1,6 +1,6 @@
 """Where moto would start a Docker container for a Lambda function, run it in-process instead.
 
-Two seams of moto are replaced while the local cloud runs:
+Seams of moto replaced while the local cloud runs:
 - `LambdaFunction.invoke`, which every synchronous path reaches (the Lambda API, Step
   Functions' lambda:invoke integrations, a Function URL request);
 - the S3 notification's Lambda call, which in AWS is asynchronous and so is queued here.
@@ -17,6 +17,9 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 from moto.s3 import notifications
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+    StateTaskServiceCallback,
+)
 
 from refunds_cli.localcloud.lambdas import InProcessLambda
 
@@ -56,3 +59,28 @@ def run_lambdas_in_process(runtime: InProcessLambda) -> Iterator[None]:
     finally:
         LambdaFunction.invoke = original_invoke  # type: ignore[method-assign]
         notifications._invoke_awslambda = original_s3_invoke
+
+
+@contextmanager
+def tasks_time_out_as_in_aws() -> Iterator[None]:
+    """A task token is good only while its task attempt waits: once the wait runs out, or the attempt
+    fails and a retry starts with a new token, SendTaskSuccess/Failure with it is refused, as AWS does
+    (AWS says `TaskTimedOut`, here `InvalidToken`: the caller treats both as "no longer waiting").
+    moto 5.2.5 keeps accepting it, which would hide an approval page telling an approver "recorded" for
+    a decision that decided nothing."""
+    original = StateTaskServiceCallback._eval_body
+
+    def eval_body(self: Any, env: Any) -> Any:
+        pool = env.callback_pool_manager._pool
+        before = set(pool)
+        try:
+            return original(self, env)
+        finally:  # the attempt is over (answered, failed or timed out): its token answers nothing more
+            for callback_id in set(pool) - before:
+                pool.pop(callback_id, None)
+
+    StateTaskServiceCallback._eval_body = eval_body  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        StateTaskServiceCallback._eval_body = original  # type: ignore[method-assign]

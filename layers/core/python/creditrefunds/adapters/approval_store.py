@@ -50,16 +50,18 @@ class ApprovalStore:
         items = query_all(self._table, IndexName="by-case", KeyConditionExpression=Key("case_id").eq(case_id))
         return [Approval.from_item(item) for item in items]
 
-    def take(self, approval: Approval, decision: str, reason: str, now: datetime) -> str:
-        """Use the link once: PENDING and unexpired becomes USED. Returns the task token."""
+    def take(self, approval: Approval, decision: str, reason: str, source: str, now: datetime) -> str:
+        """Use the link once: PENDING and unexpired becomes DECIDING, the decision on it. Returns the task
+        token (the workflow, once it accepts the decision, makes the link USED)."""
         try:
             answer = self._table.update_item(
                 Key={"approval_key": approval.approval_key},
-                UpdateExpression="SET #s = :used, decision = :d, reason = :r, decided_at = :at",
+                UpdateExpression="SET #s = :deciding, decision = :d, reason = :r, decided_at = :at, decided_from = :f",
                 ConditionExpression="#s = :pending AND expires_at > :now",
                 ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={":used": LinkState.USED, ":pending": LinkState.PENDING, ":d": decision,
-                                           ":r": reason, ":at": now.isoformat(), ":now": int(now.timestamp())},
+                ExpressionAttributeValues={":deciding": LinkState.DECIDING, ":pending": LinkState.PENDING,
+                                           ":d": decision, ":r": reason, ":at": now.isoformat(), ":f": source,
+                                           ":now": int(now.timestamp())},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
@@ -69,8 +71,13 @@ class ApprovalStore:
         return str(answer["Attributes"]["task_token"])
 
     def mark_late(self, approval: Approval) -> None:
-        """A used link whose case had moved on: it counts for nothing."""
-        self._move(approval.approval_key, approval.case_id, LinkState.USED, LinkState.LATE)
+        """A decision the workflow no longer waited for: the link counts for nothing."""
+        self._move(approval.approval_key, approval.case_id, LinkState.DECIDING, LinkState.LATE)
+
+    def accept(self, approval: Approval) -> Approval | None:
+        """The workflow took the decision: DECIDING becomes USED. None when it was accepted before."""
+        moved = self._move(approval.approval_key, approval.case_id, LinkState.DECIDING, LinkState.USED)
+        return moved[0] if moved else None
 
     def supersede(self, case_id: str, approval_keys: list[str]) -> list[tuple[Approval, str]]:
         """Mark the case's waiting links SUPERSEDED; returns those that were waiting, with their tokens."""

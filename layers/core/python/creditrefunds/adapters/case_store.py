@@ -118,6 +118,10 @@ class CaseStore:
                  query_all(self._table, IndexName="by-status", KeyConditionExpression=Key("status").eq(status))]
         return sorted(items, key=lambda item: item["case_id"])
 
+    def in_status(self, statuses: tuple[str, ...]) -> list[StoredCase]:
+        """Every case in `statuses`, as far as each can be read."""
+        return [stored_from_item(item, strict=False) for item in self.items_in(statuses)]
+
     def ids(self) -> list[str]:
         """Every case's id (by-status index, one status at a time)."""
         return [item["case_id"] for item in self.items_in(tuple(Status))]

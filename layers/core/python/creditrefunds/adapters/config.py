@@ -110,6 +110,13 @@ class ApprovalConfig(FunctionConfig):
         return {tier: [a.strip() for a in text.split(",") if a.strip()] for tier, text in lists.items()}
 
 
+class SweepConfig(BaseConfig):
+    """The sweeper: it reads no rules, so that a bad rule setting cannot stop it."""
+
+    state_machine_arn: str
+    sweep_grace_seconds: int
+
+
 class SealConfig(BaseConfig):
     """The function that seals the history."""
 

@@ -45,6 +45,19 @@ class HistoryStore:
             return record
         raise RuntimeError(f"could not append to the history of {case.case_id}: other writers kept taking the seq")
 
+    def append_first(self, case: Case, entry: Entry, at: datetime) -> bool:
+        """Write the case's first record; False when it has one already (a repeat, or a writer at once)."""
+        record = next_record(case, entry, at, None)
+        try:
+            self._table.put_item(Item=record, ConditionExpression="attribute_not_exists(case_id)")
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        if self._cases is not None:
+            self._cases.set_head(case.case_id, record["seq"], record["hash"])
+        return True
+
     def last(self, case_id: str) -> dict[str, Any] | None:
         """The case's latest record: its chain's head."""
         page = self._table.query(KeyConditionExpression=Key("case_id").eq(case_id), ScanIndexForward=False,

@@ -21,6 +21,7 @@ from creditrefunds.adapters.config import (
     IngestConfig,
     SealConfig,
     StoreConfig,
+    SweepConfig,
     read_config,
 )
 from creditrefunds.adapters.history_store import HistoryStore
@@ -29,6 +30,7 @@ from creditrefunds.adapters.messaging import EventBus, Mailer
 from creditrefunds.adapters.refund_book import RefundBook
 from creditrefunds.adapters.seal_store import SealStore
 from creditrefunds.adapters.transactions import TransactionStore
+from creditrefunds.adapters.transient import CLIENT_CONFIG
 from creditrefunds.adapters.workflows import Workflows
 from creditrefunds.domain.settings import Settings
 
@@ -44,11 +46,11 @@ class Services(Generic[Config]):
         return self.config.rule_settings
 
     def _client(self, service: str) -> Any:
-        return boto3.client(service)  # type: ignore[call-overload]
+        return boto3.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
     @cached_property
     def _dynamodb(self) -> Any:
-        return boto3.resource("dynamodb")
+        return boto3.resource("dynamodb", config=CLIENT_CONFIG)
 
     @cached_property
     def transactions(self) -> TransactionStore:
@@ -94,7 +96,7 @@ class Services(Generic[Config]):
     def workflows(self) -> Workflows:
         config = self.config
         return Workflows(self._client("stepfunctions"),
-                         config.state_machine_arn if isinstance(config, DetectConfig) else None,
+                         config.state_machine_arn if isinstance(config, DetectConfig | SweepConfig) else None,
                          config.fanout_state_machine_arn if isinstance(config, IngestConfig) else None)
 
 

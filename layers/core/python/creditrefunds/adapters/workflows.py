@@ -6,16 +6,35 @@ import json
 from typing import Any
 
 
+def run_name(case_id: str, run: int) -> str:
+    """A case's workflow run is named after the case; a second run (a retry) gets its number."""
+    return f"{case_id}-run{run}" if run else case_id
+
+
 class Workflows:
     def __init__(self, sfn: Any, refund_workflow_arn: str | None = None, fan_out_arn: str | None = None) -> None:
         self._sfn = sfn
         self._refund_workflow = refund_workflow_arn
         self._fan_out = fan_out_arn
 
-    def start_case(self, case_id: str, run: int = 0) -> bool:
+    def start_case(self, case_id: str, run: int = 0, resume: str | None = None) -> bool:
         """Start the case's refund workflow, named after the case (and its run, after the first): False
-        when that run was started before."""
-        return self._start(self._refund_workflow, f"{case_id}-run{run}" if run else case_id, {"case_id": case_id})
+        when that run was started before. `resume`: the step a retried run starts at (ISSUE or REVIEW)."""
+        payload = {"case_id": case_id, **({"resume": resume} if resume else {})}
+        return self._start(self._refund_workflow, run_name(case_id, run), payload)
+
+    def state(self, case_id: str, run: int = 0) -> str | None:
+        """The status of the case's run (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED); None when it was
+        never started."""
+        if self._refund_workflow is None:
+            raise RuntimeError("this function has no state machine (see its environment in template.yaml)")
+        prefix, name = self._refund_workflow.split(":stateMachine:", 1)
+        try:
+            answer = self._sfn.describe_execution(
+                executionArn=f"{prefix}:execution:{name}:{run_name(case_id, run)}")
+        except self._sfn.exceptions.ExecutionDoesNotExist:
+            return None
+        return str(answer["status"])
 
     def start_fan_out(self, name: str, payload: dict[str, Any]) -> bool:
         """Start the fan-out of a large file under `name`: False when it was started before."""

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from creditrefunds.domain.approvals import Approval, LinkState, Outcome, Snapshot, can_investigate
+from creditrefunds.domain.approvals import Approval, Outcome, Snapshot, can_investigate
 
 BUTTONS = {"approve": Outcome.APPROVED, "reject": Outcome.REJECTED, "investigate": Outcome.INVESTIGATE}
 PREPARER_ACTIONS = ("PREPARED", "REVIEWED", "RECHECKED", "NOTED")  # a person's, when one does them
@@ -53,8 +53,8 @@ def refusal(link: Approval, others: Iterable[Approval], history: Iterable[dict[s
     if approvers_needed(needs, dual_control_tier) < 2:
         return None
     decided = [a for a in others if a.approval_key != link.approval_key and a.approver == link.approver
-               and a.state is LinkState.USED]
-    if any(a.approved and a.digest == link.digest for a in decided):
+               and a.decided]
+    if any(a.decision is Outcome.APPROVED and a.digest == link.digest for a in decided):
         return "you already approved these lines, and a second approver must approve them too (dual control)"
     earlier = sorted({a.tier for a in decided if a.tier != link.tier})
     if earlier:
@@ -80,12 +80,12 @@ def pick_approver(tier: int, needs: int, directory: dict[int, list[str]], digest
     (then the higher tiers') who has not approved these lines already and, under dual control, has not
     decided the case at another tier. When no one is left, one who may be refused (the page then
     says why, the history records it, and the wait escalates)."""
-    decided = [a for a in decided if a.state is LinkState.USED]
+    decided = [a for a in decided if a.decided]
     candidates = list(dict.fromkeys(address for level in sorted(directory) if level >= tier
                                     for address in directory[level]))
     if not candidates:
         raise KeyError(f"no approver for tier {tier}: set ApproverTier{tier}Email")
-    approved = {a.approver for a in decided if a.approved and a.digest == digest}
+    approved = {a.approver for a in decided if a.decision is Outcome.APPROVED and a.digest == digest}
     other_tier = ({a.approver for a in decided if a.tier != tier}
                   if approvers_needed(needs, dual_control_tier) > 1 else set())
     eligible = [address for address in candidates if address not in approved | other_tier]

@@ -32,6 +32,7 @@ def link_key(link_id: str) -> str:
 
 class LinkState(StrEnum):
     PENDING = "PENDING"
+    DECIDING = "DECIDING"  # decided on the page and handed to the workflow; USED once the workflow takes it
     USED = "USED"
     SUPERSEDED = "SUPERSEDED"
     LATE = "LATE"  # used, but the case had moved on: it decided nothing
@@ -178,13 +179,20 @@ class Approval:
     decision: Outcome | None = None
     reason: str = ""  # the approver's, with the decision
     snapshot: Snapshot | None = None
+    decided_from: str = ""  # where the decision was made (the page's caller)
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Approval:
         return cls(item["approval_key"], item["case_id"], int(item["tier"]), item["approver"], item["digest"],
                    int(item["expires_at"]), LinkState(item["state"]),
                    Outcome(item["decision"]) if item.get("decision") else None, str(item.get("reason", "")),
-                   Snapshot.from_item(item["snapshot"]) if "snapshot" in item else None)
+                   Snapshot.from_item(item["snapshot"]) if "snapshot" in item else None,
+                   str(item.get("decided_from", "")))
+
+    @property
+    def decided(self) -> bool:
+        """The approver decided with this link (whether or not the workflow has taken it yet)."""
+        return self.state in (LinkState.DECIDING, LinkState.USED)
 
     @property
     def approved(self) -> bool:
@@ -196,7 +204,7 @@ def usable(approval: Approval | None, now: datetime) -> Approval:
     """The approval behind a link, or LinkRefused saying why it cannot decide."""
     if approval is None:
         raise UnknownLink()
-    if approval.state in (LinkState.USED, LinkState.LATE):
+    if approval.state in (LinkState.DECIDING, LinkState.USED, LinkState.LATE):
         raise UsedLink()
     if approval.state is LinkState.SUPERSEDED:
         raise SupersededLink()

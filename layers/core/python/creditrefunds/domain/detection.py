@@ -65,6 +65,12 @@ class DebitPool:
                 pools.setdefault(s.guarantor_id, cls()).debits.append([s.first_date, s.account_id, s.balance])
         return pools
 
+    def reserve(self, account_id: str, amount: Decimal) -> None:
+        """An offset to `account_id` is already on its way: that much of its debt is not there to pay."""
+        for debit in self.debits:
+            if debit[1] == account_id:
+                debit[2] = max(ZERO, debit[2] - amount)  # type: ignore[operator]
+
     def take(self, amount: Decimal) -> list[tuple[str, Decimal]]:
         """Apply up to `amount` to the oldest debits; return (account, applied) pairs."""
         applied = []

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from creditrefunds.domain.detection import AccountSummary
+from creditrefunds.domain.detection import AccountSummary, DebitPool
 from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.money import ZERO, money, money_text
-from creditrefunds.domain.split import cancel_reversals
 from creditrefunds.domain.status import Status
 
 RETURNING = ("REFUND", "RECOUPMENT", "TRANSFER")  # rows that may post an instruction back
@@ -45,17 +44,19 @@ class Instruction:
     issued_on: date
     prior: frozenset[str] = frozenset()  # the account's rows already in the ledger at issue
     returned_by: str | None = None  # the row that posted it back, once matched
+    target: str | None = None  # an offset's account
 
     @classmethod
     def from_row(cls, row: dict[str, str]) -> Instruction:
         return cls(row["instruction_id"], row["case_id"], "OFFSET" if row.get("target_account_id") else "REFUND",
                    row.get("payee_type", ""), row.get("payee_id", ""), money(row["amount"]),
                    date.fromisoformat(row["issued_on"]), frozenset(json.loads(row.get("ledger_at_issue") or "[]")),
-                   row.get("returned_by") or None)
+                   row.get("returned_by") or None, row.get("target_account_id") or None)
 
     def returned_by_row(self, t: Transaction) -> bool:
-        """`t` posts this instruction back: its type, amount and payee (a patient is one payee)."""
-        if t.amount != self.amount or t.txn_id in self.prior:
+        """`t` posts this instruction back: its type, amount and payee (a patient is one payee), posted on
+        or after the day it was issued, and not a row the ledger already held then."""
+        if t.amount != self.amount or t.txn_id in self.prior or t.posting_date < self.issued_on:
             return False
         if self.action == "OFFSET":
             return t.txn_type == "TRANSFER"
@@ -67,11 +68,10 @@ class Instruction:
         return f"{money_text(self.amount)} to {self.payee_type} (instruction {self.instruction_id})"
 
 
-def returning_rows(transactions: Iterable[Transaction], voided: bool = False) -> list[Transaction]:
-    """Rows that may post an instruction back, in posting order: voided ones cancelled by their reversal
-    (or kept, with `voided`: the money did go out, and came back later)."""
-    rows = transactions if voided else cancel_reversals(transactions)
-    return sorted((t for t in rows if t.txn_type in RETURNING and t.amount > 0),
+def returning_rows(transactions: Iterable[Transaction]) -> list[Transaction]:
+    """Rows that may post an instruction back, in posting order. A voided one counts too: its money did go
+    out, and its reversal is a credit of its own (to be worked again), whichever file brought either."""
+    return sorted((t for t in transactions if t.txn_type in RETURNING and t.amount > 0),
                   key=lambda t: (t.posting_date, t.txn_id))
 
 
@@ -90,6 +90,7 @@ class Returns:
     back: frozenset[str]
     pending: tuple[Instruction, ...]
     stray: tuple[tuple[Transaction, str], ...]
+    about: str | None = None  # the case strays are told on: the oldest in flight's, else the latest's
 
     def returned_cases(self, instructions: Iterable[Instruction]) -> list[str]:
         """Cases every instruction of which is back."""
@@ -97,45 +98,47 @@ class Returns:
         return sorted({i.case_id for i in instructions} - waiting)
 
 
-def match_returns(instructions: Iterable[Instruction], transactions: Iterable[Transaction],
-                  voided: bool = False) -> Returns:
-    """Each returning row to at most one instruction: first a row whose reference names an instruction,
-    then the earliest row of the same payee and amount, instructions in the order they were issued.
-    Matches the refund book keeps stand; rows they took return nothing else."""
+def match_returns(instructions: Iterable[Instruction], transactions: Iterable[Transaction]) -> Returns:
+    """Each returning row to at most one instruction: a row whose reference names an instruction posts
+    back that one or none; the others go to the earliest instruction of the same payee and amount, in the
+    order they were issued. Matches the refund book keeps stand; rows they took return nothing else.
+    Rows posted since the latest instruction that return none are `stray`."""
     ordered = sorted(instructions, key=lambda i: (i.issued_on, i.instruction_id))
-    rows = returning_rows(transactions, voided)
+    rows = returning_rows(transactions)
     taken = {i.returned_by for i in ordered if i.returned_by}
     back = {i.instruction_id for i in ordered if i.returned_by}
     open_ = {i.instruction_id: i for i in ordered if not i.returned_by}
+    named = {t.txn_id for t in rows if t.reference and t.reference in {i.instruction_id for i in ordered}}
     new: dict[str, Transaction] = {}
-
-    def take(i: Instruction, t: Transaction) -> None:
-        new[i.instruction_id] = t
-        taken.add(t.txn_id)
-        back.add(i.instruction_id)
-
     for t in rows:
-        named = open_.get(t.reference or "")
-        if named is not None and t.txn_id not in taken and named.instruction_id not in back \
-                and named.returned_by_row(t):
-            take(named, t)
+        i = open_.get(t.reference or "")
+        if i is not None and t.txn_id not in taken and i.instruction_id not in back and i.returned_by_row(t):
+            new[i.instruction_id] = t
+            taken.add(t.txn_id)
+            back.add(i.instruction_id)
     for i in open_.values():
         if i.instruction_id in back:
             continue
-        found = next((t for t in rows if t.txn_id not in taken and i.returned_by_row(t)), None)
+        found = next((t for t in rows if t.txn_id not in taken | named and i.returned_by_row(t)), None)
         if found is not None:
-            take(i, found)
+            new[i.instruction_id] = found
+            taken.add(found.txn_id)
+            back.add(i.instruction_id)
     pending = tuple(i for i in open_.values() if i.instruction_id not in back)
-    stray = tuple((t, _why_stray(t, pending)) for t in rows
-                  if t.txn_id not in taken and pending and any(t.txn_id not in i.prior for i in pending))
-    return Returns(new, frozenset(back), pending, stray)
+    latest = ordered[-1] if ordered else None
+    stray = tuple((t, _why_stray(t, pending)) for t in rows if latest is not None and t.txn_id not in taken
+                  and t.txn_id not in latest.prior and t.posting_date >= ordered[0].issued_on)
+    about = pending[0].case_id if pending else latest.case_id if latest else None
+    return Returns(new, frozenset(back), pending, stray, about)
 
 
 def _why_stray(t: Transaction, pending: tuple[Instruction, ...]) -> str:
     payee = t.payer_type or "no payee"
+    out = ("refund instruction in flight (" + "; ".join(i.describe() for i in pending) + ")" if pending
+           else "refund instruction: every one issued on this account is posted back already")
     return (f"{t.txn_type} row {t.txn_id} of {money_text(t.amount)} to {payee} posted on {t.posting_date} matches no "
-            "refund instruction in flight (" + "; ".join(i.describe() for i in pending) + "): a partial, wrong or "
-            "second refund; billing staff must check it against the accounts-payable file")
+            f"{out}: a partial, wrong or second refund; billing staff must check it against the accounts-payable "
+            "file")
 
 
 def net_of(summary: AccountSummary, transactions: list[Transaction],
@@ -145,13 +148,21 @@ def net_of(summary: AccountSummary, transactions: list[Transaction],
     out = list(in_flight)
     if not out:
         return summary, transactions
+    # An offset is the patient's money leaving this account as surely as a check: a refund to the patient.
     rows = [Transaction(f"in-flight:{i.instruction_id}", summary.account_id, summary.patient_id,
-                        summary.guarantor_id, "REFUND" if i.action == "REFUND" else "TRANSFER", i.amount, i.issued_on,
-                        i.payee_type if i.action == "REFUND" else None,
-                        (i.payee_id or None) if i.action == "REFUND" and i.payee_type != "PATIENT" else None)
+                        summary.guarantor_id, "REFUND", i.amount, i.issued_on, i.payee_type or "PATIENT",
+                        (i.payee_id or None) if i.payee_type not in ("PATIENT", "") else None)
             for i in out]
     netted = dataclasses.replace(summary, balance=summary.balance + sum((i.amount for i in out), ZERO))
     return netted, transactions + rows
+
+
+def reserve_offsets(pool: DebitPool, in_flight: Iterable[Instruction]) -> DebitPool:
+    """The guarantor's debits less what offsets in flight already pay of them."""
+    for i in in_flight:
+        if i.target:
+            pool.reserve(i.target, i.amount)
+    return pool
 
 
 def claim(summary: AccountSummary, transactions: list[Transaction],
@@ -181,23 +192,30 @@ def exposure(account_id: str, transactions: Iterable[Transaction], instructions:
     """Replay the account day by day: every payout (an instruction on its issue day, a refund or
     recoupment row no instruction accounts for on its posting day) is paid from the credit held at that
     moment; what exceeds it is exposure. Rows count on their own dates (a bounced payment does not go
-    back in time), and each instruction is matched afresh, one row each, whatever the book recorded."""
+    back in time) or, when an instruction of that day or later did not see them, just after it (they
+    reached the ledger after the money went out); each instruction is matched afresh, one row each,
+    whatever the book recorded."""
     txns = list(transactions)
     fresh = [dataclasses.replace(i, returned_by=None) for i in instructions]
-    matched = {t.txn_id for t in match_returns(fresh, txns, voided=True).new.values()}
+    matched = {t.txn_id for t in match_returns(fresh, txns).new.values()}
     issued = {i.instruction_id for i in fresh}
     payouts = {t.txn_id for t in txns if t.txn_type in PAID_OUT or t.txn_type == "TRANSFER"}
-    seen = {(i.issued_on, txn_id) for i in fresh for txn_id in i.prior}  # rows its issue day knew of
-    events: list[tuple[date, int, str, Decimal]] = []
+    fresh.sort(key=lambda i: (i.issued_on, i.instruction_id))
+    events: list[tuple[date, int, int, str, Decimal]] = []
     for t in txns:
         payout = t.txn_type in PAID_OUT or (t.txn_type == "TRANSFER" and t.amount > 0)
         if payout and t.txn_id in matched:
             continue  # the instruction it posts back is the payout
-        # Within a day: rows an instruction of that day saw, then instructions, then the day's other rows.
-        events.append((t.posting_date, 0 if (t.posting_date, t.txn_id) in seen else 2, t.txn_id, t.amount))
-    events += [(i.issued_on, 1, i.instruction_id, i.amount) for i in fresh]
+        # A row counts on its own date, before the instructions of that day, unless an instruction issued on or
+        # after that date did not see it: then it reached the ledger later, and counts just after the last such.
+        # (An instruction kept without the ledger it saw is taken to have seen every earlier row.)
+        unseen = [k for k, i in enumerate(fresh)
+                  if i.prior and i.issued_on >= t.posting_date and t.txn_id not in i.prior]
+        events.append((fresh[unseen[-1]].issued_on, unseen[-1], 2, t.txn_id, t.amount) if unseen
+                      else (t.posting_date, -1, 0, t.txn_id, t.amount))
+    events += [(i.issued_on, k, 1, i.instruction_id, i.amount) for k, i in enumerate(fresh)]
     balance, paid_out, over, first = ZERO, ZERO, ZERO, None
-    for day, _, key, amount in sorted(events):
+    for day, _, _, key, amount in sorted(events):
         payout = key in issued or (key in payouts and amount > 0)
         if payout:
             paid_out += amount

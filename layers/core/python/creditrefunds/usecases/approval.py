@@ -17,6 +17,7 @@ from creditrefunds.domain.approval_policy import pick_approver, read_decision, r
 from creditrefunds.domain.approvals import (
     Approval,
     CaseGone,
+    LinkState,
     NotThisApprover,
     Outcome,
     Snapshot,
@@ -40,6 +41,8 @@ def request_approval(ports: Ports, case_id: str, tier: int, task_token: str, dir
     """Keep the task token server-side and mail an approver of `tier` a link to the case as it is now."""
     stored = ports.cases.require(case_id)
     case = stored.case
+    # A link an earlier attempt of this step mailed before it stopped waits on a task token that is gone.
+    ports.approvals.supersede(case_id, ports.approvals.pending(case_id))
     snapshot = Snapshot.of(case, ports.settings.tier_for(case.refund_total),
                            mask_name(ports.transactions.patient_name(case.account_id)))
     approver = pick_approver(tier, snapshot.tier, directory, snapshot.digest, ports.approvals.of_case(case_id),
@@ -84,24 +87,46 @@ def decide(ports: Ports, link_id: str, form: dict[str, str], source: str, pause_
         ports.history.append(stored.case, Entry(approval.approver, "REFUSED", stored.status, stored.status,
                                                 f"{approval.approver} may not decide: {why_not}"), now)
         raise NotThisApprover(why_not)
-    token = ports.approvals.take(approval, decision.outcome, decision.reason, now)
-    fields: dict[str, Any] = {}
-    if decision.outcome is Outcome.INVESTIGATE:
-        fields["paused_days"] = paused_days(pause_seconds, seconds_per_day, stored.paused_days,
-                                            ports.settings.investigation_max_days)
-    after = decision.outcome.status_after
-    if not ports.cases.decide(approval.case_id, approval.approval_key, after, **fields):
-        ports.approvals.mark_late(approval)
-        raise TaskGone()
-    reason = (f"{decision.outcome.lower()} by {approval.approver} (tier {approval.tier} link, from {source}) for "
-              f"the lines of digest {approval.digest[:16]}" + (f": {decision.reason}" if decision.reason else ""))
-    ports.history.append(stored.case, Entry(approval.approver, "DECIDED", stored.status, after, reason,
-                                            snapshot.refund_total), now)
+    if stored.approval_key != approval.approval_key or stored.status is not Status.AWAITING_APPROVAL:
+        raise TaskGone()  # the case moved on (escalated, changed, decided): the link decides nothing
+    token = ports.approvals.take(approval, decision.outcome, decision.reason, source, now)
     if not ports.workflows.answer(token, {"approval_key": approval.approval_key}):
-        ports.approvals.mark_late(approval)  # the wait ran out a moment before: escalation asks again
-        ports.history.append(stored.case, Entry("system:approval", "DECISION_LATE", after, after,
-                                                "the approval's wait ran out before the decision reached the "
-                                                "workflow: it decides nothing"), now)
+        # The wait ran out a moment before (escalation asks again): nothing is recorded as decided.
+        ports.approvals.mark_late(approval)
+        ports.history.append(stored.case, Entry("system:approval", "DECISION_LATE", stored.status, stored.status,
+                                                f"{approval.approver}'s decision came after the approval's wait ran "
+                                                "out: it decides nothing"), now)
         raise TaskGone()
     logger.info("approval decided", extra={"case_id": approval.case_id, "outcome": decision.outcome})
     return answer(200, "Decision recorded", decision.outcome.done)
+
+
+def accept_decision(ports: Ports, approval: Approval, pause_seconds: int, seconds_per_day: int,
+                    now: datetime) -> None:
+    """The workflow took the decision on a DECIDING link: the history says who decided what and from where,
+    the case records the decision, and the link becomes USED, in that order, each once: a retry after a crash
+    between them finds the link still DECIDING and finishes. Only the step after the decision does this, so a
+    decision is on the record only once Step Functions has accepted it."""
+    if approval.state is not LinkState.DECIDING or approval.decision is None:
+        return
+    stored = ports.cases.require(approval.case_id)
+    after = approval.decision.status_after
+    mark = f"(tier {approval.tier} link {approval.approval_key[:12]}"
+    records = ports.history.records(approval.case_id)
+    if not any(r["action"] == "DECIDED" and mark in str(r.get("reason")) for r in records):
+        reason = (f"{approval.decision.lower()} by {approval.approver} {mark}, from "
+                  f"{approval.decided_from or 'an unknown place'}) for the lines of digest {approval.digest[:16]}"
+                  + (f": {approval.reason}" if approval.reason else ""))
+        total = approval.snapshot.refund_total if approval.snapshot else None
+        ports.history.append(stored.case, Entry(approval.approver, "DECIDED", stored.status, after, reason, total), now)
+    fields: dict[str, Any] = {}
+    if approval.decision is Outcome.INVESTIGATE:
+        fields["paused_days"] = paused_days(pause_seconds, seconds_per_day, stored.paused_days,
+                                            ports.settings.investigation_max_days)
+    if stored.approval_key != approval.approval_key:  # a link a retried request left behind: it is the one
+        ports.cases.transition(approval.case_id, Status.AWAITING_APPROVAL, Status.AWAITING_APPROVAL,
+                               approval_key=approval.approval_key)
+    ports.cases.decide(approval.case_id, approval.approval_key, after, **fields)  # once: while it waits for it
+    ports.approvals.supersede(approval.case_id, [k for k in ports.approvals.pending(approval.case_id)
+                                                 if k != approval.approval_key])  # the others decide nothing now
+    ports.approvals.accept(approval)

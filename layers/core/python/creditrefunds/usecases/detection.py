@@ -24,11 +24,11 @@ from creditrefunds.domain.detection import (
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.mail import approval_withdrawn
-from creditrefunds.domain.returns import RETURNING, claim, holds, match_returns
+from creditrefunds.domain.returns import RETURNING, Instruction, claim, holds, match_returns, reserve_offsets
 from creditrefunds.domain.review import pause_clock
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
-from creditrefunds.usecases.reconcile import instructions_of, settle_returns
+from creditrefunds.usecases.reconcile import flag_cleared, instructions_of, settle_returns
 
 logger = logging.getLogger(__name__)
 ACTOR = "system:ingest"
@@ -79,6 +79,7 @@ class _Detector:
     report: DetectionReport
     pools: dict[str, DebitPool] = field(default_factory=dict)  # one per guarantor: a debit is offset once
     known: dict[str, AccountSummary] = field(default_factory=dict)  # summaries read so far
+    _in_flight: tuple[Instruction, ...] = ()  # the account's instructions not yet posted back
 
     def detect(self, summary: AccountSummary, txns: list[Transaction]) -> None:
         """One credit, one refund: the case holding the account is re-detected, never doubled; money sent
@@ -93,7 +94,9 @@ class _Detector:
         returns = match_returns(instructions, txns)
         closed = settle_returns(self.ports, returns, instructions, self.now)
         self.report.reconciled += closed
+        flag_cleared(self.ports, summary, returns, self.now)
         found = claim(summary, txns, returns)
+        self._in_flight = returns.pending
         if holder is not None and holder.case.case_id not in closed:
             issued = any(i.case_id == holder.case.case_id for i in instructions)
             if holds(holder.status, issued):
@@ -115,6 +118,7 @@ class _Detector:
                case_id: str | None) -> Case:
         if summary.guarantor_id not in self.pools:
             self.pools[summary.guarantor_id] = debits_for(self.ports, summary, self.known)
+        reserve_offsets(self.pools[summary.guarantor_id], self._in_flight)
         return build_case(summary, txns, identified_on, self.ports.settings, self.pools[summary.guarantor_id], case_id)
 
     def _open(self, summary: AccountSummary, txns: list[Transaction], after: str | None) -> None:
@@ -133,18 +137,14 @@ class _Detector:
         case = self._build(summary, txns, self.today, case_id)
         if cases.open_new(case):
             self.report.opened.append(case.case_id)
-            self._start(case, detected=False)
-        else:
-            self._start(case)  # stored by an attempt that stopped half-way: finish what it left
+        self._start(case)  # also when stored by an attempt that stopped half-way: finish what it left
 
-    def _start(self, case: Case, detected: bool | None = None, run: int = 0) -> None:
-        """The DETECTED record and the workflow of a case just stored, each once: a retry after a crash
-        between the writes completes them (`detected` None: look whether the record was written)."""
-        if detected is None:
-            detected = self.ports.history.last(case.case_id) is not None
-        if not detected:
-            reasons = ", ".join(sorted({line.reason for line in case.lines}))
-            self._record(case, Entry(ACTOR, "DETECTED", None, Status.OPEN, f"credit balance: {reasons}", case.credit))
+    def _start(self, case: Case, run: int = 0) -> None:
+        """The DETECTED record and the workflow of a stored case, each once, whichever attempt (or
+        detection at the same moment) gets here: a retry after a crash between the writes completes them."""
+        reasons = ", ".join(sorted({line.reason for line in case.lines}))
+        self.ports.history.append_first(case, Entry(ACTOR, "DETECTED", None, Status.OPEN, f"credit balance: {reasons}",
+                                                    case.credit), self.now)
         if not self.ports.workflows.start_case(case.case_id, run):
             logger.info("workflow already started", extra={"case_id": case.case_id})
 

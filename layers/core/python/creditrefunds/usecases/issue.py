@@ -20,6 +20,7 @@ from typing import Any
 
 from creditrefunds.domain.approval_policy import covered
 from creditrefunds.domain.approvals import case_digest
+from creditrefunds.domain.cases import Case, StoredCase
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.money import money
 from creditrefunds.domain.refunds import (
@@ -35,6 +36,7 @@ from creditrefunds.domain.review import Route
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
 from creditrefunds.usecases.reconcile import instructions_of
+from creditrefunds.usecases.review import recheck
 
 logger = logging.getLogger(__name__)
 RENDER_ROUNDS = 10
@@ -55,17 +57,19 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
     case = stored.case
     approvals = ports.approvals.of_case(case_id)
     required = ports.settings.tier_for(case.refund_total)
+    issued_before = any(i.case_id == case_id for i in instructions_of(ports, case.account_id, stored))
     if not covered(approvals, case_digest(case), required, ports.settings.dual_control_tier):
         if not any(a.approved for a in approvals):
             raise NotApproved(f"case {case_id}: no approval link approved any lines of this case")
-        if any(i.case_id == case_id for i in instructions_of(ports, case.account_id, stored)):
+        if issued_before:
             raise PartlyIssued(f"case {case_id}: the lines changed after part of them was issued; nothing more is "
                                "issued until a person has compared the refund book with the case")
-        ports.history.append(case, Entry("system:issue-refund", "HELD", stored.status, Status.OPEN,
-                                         "the lines changed after they were approved: nothing is issued, the case "
-                                         "is reviewed and approval asked again", case.refund_total), now)
-        ports.cases.set_status(case_id, Status.OPEN)
-        return {"route": Route.APPROVAL, "issued": [], "new": [], "files": []}
+        return _hold(ports, stored, "the lines changed after they were approved", now)
+    if not issued_before:
+        found = recheck(ports, stored)  # the ledger may have moved since the step before: look once more
+        if found.case is None or case_digest(found.case) != case_digest(case):
+            return _hold(ports, stored, "the ledger " + ("no longer shows the credit" if found.case is None
+                                                         else "changed the lines since they were approved"), now)
     transactions = ports.transactions.account_transactions(case.account_id)
     issued, new_ids, prior = [], set(), ledger_at_issue(transactions)
     recorded = issued_records(ports.history.records(case_id))
@@ -82,16 +86,33 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
         # Written once per instruction, whichever attempt gets here: a retry after a crash between the
         # instruction and its record tells the event again (consumers key on instruction_id), then records.
         ports.events.publish("RefundIssued", {k: v for k, v in done.row.items() if k in PUBLISHED})
-        ports.history.append(case, Entry(
-            "system:issue-refund", "ISSUED", stored.status, Status.REFUND_ISSUED,
-            f"{line.action} line {index} to {done.row['payee_type']}: {done.row['method']} "
-            f"(instruction {done.instruction_id}, file of {done.row['issued_on']})", money(done.row["amount"])), now)
+        record_issued(ports, case, done.row, stored.status, now)
     days = sorted({i.row["issued_on"] for i in issued})
     files = [render_day(ports, date.fromisoformat(day), {i.instruction_id for i in issued if i.row["issued_on"] == day})
              for day in days]
     ports.cases.set_status(case_id, Status.REFUND_ISSUED)
     logger.info("refund issued", extra={"case_id": case_id, "new_lines": len(new_ids), "lines": len(issued)})
     return {"route": "ISSUED", "issued": [i.instruction_id for i in issued], "new": sorted(new_ids), "files": files}
+
+
+def record_issued(ports: Ports, case: Case, row: dict[str, str], before: Status, now: datetime,
+                  actor: str = "system:issue-refund") -> None:
+    """The ISSUED history record of one instruction, from the instruction as the refund book holds it."""
+    line = row["instruction_id"].rsplit("#", 1)[1]
+    action = "OFFSET" if row.get("target_account_id") else "REFUND"
+    why = (f"{action} line {line} to {row['payee_type']}: {row['method']} (instruction {row['instruction_id']}, "
+           f"file of {row['issued_on']})")
+    ports.history.append(case, Entry(actor, "ISSUED", before, Status.REFUND_ISSUED, why, money(row["amount"])), now)
+
+
+def _hold(ports: Ports, stored: StoredCase, why: str, now: datetime) -> dict[str, Any]:
+    """Nothing is issued: the case goes back to review, which asks approval of the lines as they are."""
+    case = stored.case
+    ports.history.append(case, Entry("system:issue-refund", "HELD", stored.status, Status.OPEN,
+                                     f"{why}: nothing is issued, the case is reviewed and approval asked again",
+                                     case.refund_total), now)
+    ports.cases.set_status(case.case_id, Status.OPEN)
+    return {"route": Route.APPROVAL, "issued": [], "new": [], "files": []}
 
 
 def render_day(ports: Ports, day: date, must_hold: set[str]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from creditrefunds.domain.cases import StoredCase
+from creditrefunds.domain.detection import AccountSummary
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.money import ZERO
 from creditrefunds.domain.refunds import ISSUED_ACTIONS, instruction_id, work_item
@@ -61,9 +62,9 @@ def _row(returns: Returns, i: Instruction) -> str:
 
 
 def _strays(ports: Ports, returns: Returns, now: datetime) -> None:
-    """Rows posted since a refund went out that post none of it back: a work item for billing staff and
-    a history record on the case whose instruction is the oldest in flight, once per row."""
-    stored = ports.cases.get(returns.pending[0].case_id, strict=False)
+    """Rows posted since a refund went out that post none back: a work item for billing staff and a
+    history record on the case whose instruction is the oldest in flight (else the latest), once per row."""
+    stored = ports.cases.get(returns.about, strict=False) if returns.about else None
     if stored is None:
         return
     case = stored.case
@@ -73,9 +74,31 @@ def _strays(ports: Ports, returns: Returns, now: datetime) -> None:
         return
     every = " | ".join(why for _, why in returns.stray)
     key = ports.bucket.put_work_item(f"{case.case_id}.returns", work_item(
-        case, f"refund rows that match no instruction in flight: {every}", now))
+        case, f"refund rows that match no refund instruction: {every}", now))
     ports.cases.set_status(case.case_id, None, stray_returns=sorted(told | {t.txn_id for t, _ in new}))
     ports.events.publish("WorkItemCreated", {"case_id": case.case_id, "account_id": case.account_id, "key": key,
                                              "why": "unmatched refund row"})
     for _, why in new:
         ports.history.append(case, Entry(ACTOR, "RETURN_UNMATCHED", stored.status, stored.status, why, None), now)
+
+
+def flag_cleared(ports: Ports, summary: AccountSummary, returns: Returns, now: datetime) -> None:
+    """Refunds in flight exceed the credit the ledger still shows: something else (a late charge, a payer's
+    takeback, a refund by hand) cleared it while our money was on its way, and the payee may be paid twice.
+    Billing staff are told once per case: a work item, a history record and an event."""
+    out = sum((i.amount for i in returns.pending), ZERO)
+    held = max(ZERO, -summary.balance)
+    if not returns.pending or held >= out or returns.about is None:
+        return
+    stored = ports.cases.get(returns.about, strict=False)
+    if stored is None or (ports.cases.item(stored.case.case_id) or {}).get("cleared_elsewhere"):
+        return
+    case = stored.case
+    why = (f"refunds of {out:f} are on their way ({'; '.join(i.describe() for i in returns.pending)}) but the ledger "
+           f"now shows a credit of only {held:f}: it was cleared by other means; stop or recover the refund, or "
+           "the payee may be paid twice")
+    key = ports.bucket.put_work_item(f"{case.case_id}.cleared", work_item(case, why, now))
+    ports.cases.set_status(case.case_id, None, cleared_elsewhere=True)
+    ports.events.publish("WorkItemCreated", {"case_id": case.case_id, "account_id": case.account_id, "key": key,
+                                             "why": "credit cleared while a refund is in flight"})
+    ports.history.append(case, Entry(ACTOR, "CLEARED_ELSEWHERE", stored.status, stored.status, why, out - held), now)

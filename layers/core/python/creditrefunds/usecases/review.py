@@ -15,7 +15,7 @@ from creditrefunds.domain.cases import StoredCase
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.mail import decision_refused
 from creditrefunds.domain.refunds import work_item
-from creditrefunds.domain.returns import match_returns, net_of
+from creditrefunds.domain.returns import match_returns, net_of, reserve_offsets
 from creditrefunds.domain.review import (
     WORK_ITEM_INSTRUCTION,
     Review,
@@ -25,6 +25,7 @@ from creditrefunds.domain.review import (
     review_case,
 )
 from creditrefunds.domain.status import Status
+from creditrefunds.usecases.approval import accept_decision
 from creditrefunds.usecases.detection import debits_for
 from creditrefunds.usecases.ports import Ports
 from creditrefunds.usecases.reconcile import instructions_of
@@ -33,14 +34,17 @@ from creditrefunds.usecases.reconcile import instructions_of
 def review(ports: Ports, case_id: str, timing: Timing, now: datetime) -> dict[str, Any]:
     """Review a case: store what the ledger says of it now, and say where the workflow goes."""
     stored = ports.cases.require(case_id)
-    return _route(ports, stored, _recheck(ports, stored), "REVIEWED", timing, now)
+    return _route(ports, stored, recheck(ports, stored), "REVIEWED", timing, now)
 
 
 def after_decision(ports: Ports, case_id: str, timing: Timing, pause_seconds: int, operators: str,
                    now: datetime) -> dict[str, Any]:
     """The approval task was answered: act on the decision its link records, if one does."""
     stored = ports.cases.require(case_id)
-    approval = ports.approvals.by_key(stored.approval_key) if stored.approval_key else None
+    approval = _decided_link(ports, stored)
+    if approval is not None and approval.state is LinkState.DECIDING:
+        accept_decision(ports, approval, pause_seconds, timing.seconds_per_day, now)
+        stored, approval = ports.cases.require(case_id), ports.approvals.by_key(approval.approval_key)
     why = _not_decided(approval, case_id)
     if why is not None or approval is None:
         return _refuse(ports, stored, why or "no link", timing, operators, now)
@@ -53,8 +57,19 @@ def after_decision(ports: Ports, case_id: str, timing: Timing, pause_seconds: in
         return {"route": found.route, "tier": stored.case.tier, "wait_seconds": 1}
     if approval.decision is Outcome.INVESTIGATE:
         return {"route": Route.INVESTIGATE, "tier": stored.case.tier, "wait_seconds": max(1, pause_seconds)}
-    found = after_approval(_recheck(ports, stored), approval, ports.approvals.of_case(case_id), ports.settings)
+    found = after_approval(recheck(ports, stored), approval, ports.approvals.of_case(case_id), ports.settings)
     return _route(ports, stored, found, "RECHECKED", timing, now)
+
+
+def _decided_link(ports: Ports, stored: StoredCase) -> Approval | None:
+    """The link the case waits for; or, when a person decided with another link of the case that a retried
+    request left behind (its task answered all the same), that one: a decision made on the page is never
+    lost to a retry. A link is DECIDING only through the page, by its addressee."""
+    waited = ports.approvals.by_key(stored.approval_key) if stored.approval_key else None
+    if waited is not None and waited.state in (LinkState.DECIDING, LinkState.USED):
+        return waited
+    deciding = [a for a in ports.approvals.of_case(stored.case.case_id) if a.state is LinkState.DECIDING]
+    return ports.approvals.by_key(deciding[-1].approval_key) if deciding else waited
 
 
 def _not_decided(approval: Approval | None, case_id: str) -> str | None:
@@ -82,15 +97,16 @@ def _refuse(ports: Ports, stored: StoredCase, why: str, timing: Timing, operator
     return {"route": Route.APPROVAL, "tier": case.tier, "wait_seconds": wait}
 
 
-def _recheck(ports: Ports, stored: StoredCase) -> Review:
-    """The case against the ledger as it is now, net of what other cases of the account have in flight."""
+def recheck(ports: Ports, stored: StoredCase) -> Review:
+    """The case against the ledger as it is now, net of what other cases of the account have in flight
+    (their refunds as if posted back, their offsets as if paid into the accounts they go to)."""
     account_id = stored.case.account_id
     summary, transactions = ports.transactions.summary(account_id)
     instructions = instructions_of(ports, account_id, None)
-    pending = match_returns(instructions, transactions).pending
-    summary, transactions = net_of(summary, transactions, [i for i in pending if i.case_id != stored.case.case_id])
-    return review_case(stored.case, summary, transactions, ports.settings, debits_for(ports, summary),
-                       stored.paused_days)
+    in_flight = [i for i in match_returns(instructions, transactions).pending if i.case_id != stored.case.case_id]
+    summary, transactions = net_of(summary, transactions, in_flight)
+    return review_case(stored.case, summary, transactions, ports.settings,
+                       reserve_offsets(debits_for(ports, summary), in_flight), stored.paused_days)
 
 
 def _route(ports: Ports, stored: StoredCase, found: Review, action: str, timing: Timing,

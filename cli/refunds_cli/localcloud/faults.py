@@ -1,0 +1,87 @@
+"""Faults injected into the functions' own AWS calls: the local cloud's chaos switch.
+
+A fault is armed for one function (and one IAM action, or any call): its `at`-th matching call
+and the `times - 1` after it fail before they leave the process. A `crash` fails as Lambda reports
+a function that died half-way (`Sandbox.Timedout`: everything before that call was written, nothing
+after); a `throttle` fails as a throttled service does (a `ThrottlingException` the client has
+given up retrying). The tests use it to hold every step to finishing what a failed attempt left.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from refunds_cli.localcloud import calls
+
+# The error Lambda reports for a function that timed out; the name is what Step Functions matches on.
+Crash = type("Sandbox.Timedout", (Exception,), {"__doc__": "An injected crash of the running function."})
+
+
+@dataclass
+class Fault:
+    function: str  # the function's name (its physical name in the local stack)
+    at: int  # the first matching call that fails (1 = the first)
+    action: str | None = None  # an IAM action ("dynamodb:PutItem"); None: any call
+    times: int = 1
+    kind: str = "crash"  # or "throttle"
+    about: str | None = None  # only invocations whose event mentions this (a case id, a file name)
+    seen: int = 0  # matching calls so far
+
+    @property
+    def fired(self) -> int:
+        """How many calls this fault failed."""
+        return max(0, min(self.seen - self.at + 1, self.times))
+
+
+_FAULTS: list[Fault] = []
+_LOCK = threading.Lock()
+
+
+def inject(function: str, at: int, action: str | None = None, times: int = 1, kind: str = "crash",
+           about: str | None = None) -> Fault:
+    """Arm a fault; it stays armed until `clear()`."""
+    fault = Fault(function, at, action, times, kind, about)
+    with _LOCK:
+        _FAULTS.append(fault)
+    return fault
+
+
+def clear() -> None:
+    with _LOCK:
+        _FAULTS.clear()
+
+
+def _maybe_fail(model: Any, **_: Any) -> None:
+    function = calls.current()
+    if function is None or not _FAULTS:
+        return
+    actions = calls.actions_of(model)
+    event = json.dumps(calls.current_event(), default=str)
+    with _LOCK:
+        firing = None
+        for fault in _FAULTS:
+            if fault.function == function and (fault.action is None or fault.action in actions) \
+                    and (fault.about is None or fault.about in event):
+                fault.seen += 1
+                if fault.at <= fault.seen < fault.at + fault.times:
+                    firing = firing or fault
+    if firing is None:
+        return
+    if firing.kind == "throttle":
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded (injected)"},
+                           "ResponseMetadata": {"HTTPStatusCode": 400}}, model.name)
+    raise Crash(f"injected crash before {actions[0]} (call {firing.seen} of {function})")
+
+
+def install() -> None:
+    """Watch every client made from boto3's default session (the functions' own)."""
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-call", _maybe_fail, unique_id="local-cloud-faults")

@@ -1,0 +1,31 @@
+"""Sweep: on a schedule, find cases no workflow is moving and instructions no history record tells
+of; repair them (start the missing workflow, write the missing record) or record them FAILED for
+operators. Each repair is in the case's history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from creditrefunds.adapters.config import SweepConfig
+from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.transient import retryable
+from creditrefunds.usecases.operations import sweep
+
+logger, tracer, services = lambda_runtime(SweepConfig)
+
+
+class Event(BaseModel):
+    """A schedule's event (nothing in it is used)."""
+
+
+@logger.inject_lambda_context(log_event=True)  # a schedule's event: no data
+@tracer.capture_lambda_handler(capture_response=False)
+@retryable  # throttles and service errors: the schedule's next run sweeps again
+@event_parser(model=Event)
+def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
+    ports = services()
+    grace = timedelta(seconds=ports.config.sweep_grace_seconds)
+    return sweep(ports, ports.config.operators_email, datetime.now(UTC), grace)

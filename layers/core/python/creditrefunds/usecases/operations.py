@@ -1,0 +1,118 @@
+"""What keeps every case moving when a step could not: an operator's retry of a FAILED case, and the
+sweeper that finds cases whose workflow is missing or ended too soon, and instructions no history
+record tells of (a crash between two writes that no retry came to finish).
+
+Each repair is written to the case's history; what needs a person is FAILED, with operators told.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from creditrefunds.domain.history import Entry
+from creditrefunds.domain.refunds import issued_records
+from creditrefunds.domain.returns import holds
+from creditrefunds.domain.status import Status
+from creditrefunds.usecases.failures import record_failure
+from creditrefunds.usecases.issue import record_issued
+from creditrefunds.usecases.ports import Ports
+from creditrefunds.usecases.reconcile import instructions_of
+
+logger = logging.getLogger(__name__)
+WORKING = (Status.OPEN, Status.AWAITING_APPROVAL, Status.INVESTIGATING, Status.APPROVED)  # a workflow runs
+ISSUING = (Status.APPROVED, Status.REFUND_ISSUED, Status.FAILED)  # instructions may exist
+
+
+class NotRetryable(Exception):
+    """The case cannot be retried now; the message says why."""
+
+
+def retry(ports: Ports, case_id: str, operator: str, now: datetime) -> dict[str, Any]:
+    """Restart a FAILED case under a new run of its workflow, from its last good step: the issue step when
+    some of its money went out (it finishes what the failed run left and issues nothing twice), else review."""
+    stored = ports.cases.get(case_id)
+    if stored is None:
+        raise NotRetryable(f"no case {case_id}")
+    if stored.status is not Status.FAILED:
+        raise NotRetryable(f"case {case_id} is {stored.status}: only a FAILED case is retried")
+    account_id = stored.case.account_id
+    issued = any(i.case_id == case_id for i in instructions_of(ports, account_id, stored))
+    holder_id = ports.cases.holder(account_id)
+    holder = ports.cases.get(holder_id, strict=False) if holder_id and holder_id != case_id else None
+    if holder is not None and holds(holder.status, False):
+        raise NotRetryable(f"case {holder.case.case_id} ({holder.status}) works the credit of account {account_id} "
+                           "now: retrying this one could pay it twice")
+    if not ports.cases.claim(account_id, case_id, holder_id):
+        raise NotRetryable(f"another case took account {account_id} a moment ago")
+    resume, status = ("ISSUE", Status.APPROVED) if issued else ("REVIEW", Status.OPEN)
+    run = stored.runs + 1
+    if not ports.cases.transition(case_id, Status.FAILED, status, runs=run):
+        raise NotRetryable(f"case {case_id} moved on a moment ago")
+    how = "finishing the refund it had begun to issue" if issued else "from review, against the ledger as it is"
+    ports.history.append(stored.case, Entry(operator, "RETRIED", Status.FAILED, status,
+                                            f"restarted by an operator, {how} (workflow run {run})"), now)
+    ports.workflows.start_case(case_id, run, resume)
+    return {"case_id": case_id, "run": run, "resume": resume, "status": status}
+
+
+@dataclass(frozen=True)
+class Stuck:
+    case_id: str
+    account_id: str
+    status: str
+    problem: str
+    repair: str  # what the sweeper does about it
+    instruction: dict[str, str] | None = None  # the instruction no ISSUED record tells of
+
+    def to_json(self) -> dict[str, str]:
+        return {"case_id": self.case_id, "account_id": self.account_id, "status": self.status,
+                "problem": self.problem, "repair": self.repair}
+
+
+def find_stuck(ports: Ports, now: datetime, grace: timedelta) -> list[Stuck]:
+    """Cases no workflow is moving (none started, or its run ended while the case was still being worked),
+    and instructions no ISSUED record tells of. A case whose history moved within `grace` is left alone:
+    a step may be half-way."""
+    found = []
+    for stored in ports.cases.in_status((*WORKING, Status.REFUND_ISSUED, Status.FAILED)):
+        case = stored.case
+        last = ports.history.last(case.case_id)
+        if last is not None and datetime.fromisoformat(str(last["at"])) > now - grace:
+            continue
+        state = ports.workflows.state(case.case_id, stored.runs) if stored.status in WORKING else None
+        if stored.status in WORKING and state is None:
+            found.append(Stuck(case.case_id, case.account_id, stored.status, "no workflow was started for it",
+                               "start its workflow"))
+        elif stored.status in WORKING and state != "RUNNING":
+            found.append(Stuck(case.case_id, case.account_id, stored.status,
+                               f"its workflow run ended {state} while the case was {stored.status}",
+                               "record it FAILED and tell operators (a person retries it)"))
+        if stored.status in ISSUING and state != "RUNNING":
+            recorded = issued_records(ports.history.records(case.case_id))
+            for row in ports.refund_book.of_case(case.case_id):
+                if row["instruction_id"] not in recorded:
+                    found.append(Stuck(case.case_id, case.account_id, stored.status,
+                                       f"instruction {row['instruction_id']} of {row['amount']} is in the refund book "
+                                       "but no ISSUED record tells of it", "write the ISSUED record", row))
+    return found
+
+
+def sweep(ports: Ports, operators: str, now: datetime, grace: timedelta) -> dict[str, Any]:
+    """Repair what `find_stuck` finds, each repair in the case's history; operators hear of the rest."""
+    stuck = find_stuck(ports, now, grace)
+    for item in stuck:
+        stored = ports.cases.require(item.case_id)
+        if item.repair == "start its workflow":
+            if ports.workflows.start_case(item.case_id, stored.runs):
+                ports.history.append(stored.case, Entry("system:sweeper", "WORKFLOW_STARTED", stored.status,
+                                                        stored.status, f"the sweeper found that {item.problem}"), now)
+        elif item.instruction is not None:
+            record_issued(ports, stored.case, item.instruction, stored.status, now, "system:sweeper")
+        else:
+            record_failure(ports, item.case_id, {"Error": "WorkflowEnded", "Cause": item.problem}, operators, now)
+    if stuck:
+        logger.warning("stuck cases found", extra={"count": len(stuck)})
+    return {"stuck": [s.to_json() for s in stuck]}
