@@ -184,3 +184,22 @@ def test_a_case_whose_workflow_ended_while_it_was_worked_is_failed_for_operators
     assert refunds(cloud, "sweep").returncode == 0
     assert wait_for_status(cloud, account, {"FAILED"})["case_id"] == case["case_id"]
     assert "WorkflowEnded" in wait_for_mail_subject(cloud, "operators@example.org", case["case_id"]).text
+
+
+def test_a_decision_that_could_not_reach_the_workflow_is_not_lost_the_link_works_again(cloud):
+    account = "CS-PAGE"
+    drop(cloud, f"{account}.csv", credit(account))
+    case = wait_for_status(cloud, account, {"AWAITING_APPROVAL"})
+    link = next(link for m in cloud.mailbox.messages() if account in m.subject for link in m.links)
+    throttle = faults.inject(cloud.function_name("ApprovalWebFunction"), at=1, action="states:SendTaskSuccess",
+                             kind="throttle", times=1)
+    try:
+        status, page = http(link, {"decision": "approve"})
+    finally:
+        faults.clear()
+    assert throttle.fired == 1 and status >= 500 and "Decision recorded" not in page
+    stored = cloud.table("ApprovalsTableName").get_item(Key={"approval_key": case["approval_key"]})["Item"]
+    assert stored["state"] == "PENDING"  # nothing reached the workflow: the approver may click again
+    assert http(link, {"decision": "approve"})[0] == 200
+    wait_for_status(cloud, account, {"REFUND_ISSUED"})
+    assert_paid_once(cloud, account)

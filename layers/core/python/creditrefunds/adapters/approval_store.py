@@ -74,6 +74,10 @@ class ApprovalStore:
         """A decision the workflow no longer waited for: the link counts for nothing."""
         self._move(approval.approval_key, approval.case_id, LinkState.DECIDING, LinkState.LATE)
 
+    def untake(self, approval: Approval) -> None:
+        """The page could not hand the decision to the workflow (an error on the way): the link waits again."""
+        self._move(approval.approval_key, approval.case_id, LinkState.DECIDING, LinkState.PENDING)
+
     def accept(self, approval: Approval) -> Approval | None:
         """The workflow took the decision: DECIDING becomes USED. None when it was accepted before."""
         moved = self._move(approval.approval_key, approval.case_id, LinkState.DECIDING, LinkState.USED)

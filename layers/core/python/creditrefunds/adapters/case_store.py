@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -126,9 +126,10 @@ class CaseStore:
         """Every case's id (by-status index, one status at a time)."""
         return [item["case_id"] for item in self.items_in(tuple(Status))]
 
-    def open_new(self, case: Case, status: Status = Status.OPEN) -> bool:
+    def open_new(self, case: Case, status: Status = Status.OPEN, at: datetime | None = None) -> bool:
         """Store a newly detected case; False when the case id is already there."""
-        item = {**_figures(case), "status": status, "escalation_level": 0, "overdue": False}
+        item = {**_figures(case), "status": status, "escalation_level": 0, "overdue": False,
+                **({"opened_at": at.isoformat()} if at else {})}
         return put_if_absent(self._table, item, "case_id")
 
     def update_figures(self, case: Case, expected: Status | None = None) -> bool:

@@ -38,12 +38,19 @@ class HistoryStore:
             except ClientError as error:
                 if not is_condition_failure(error):
                     raise
-                time.sleep(0.02 * 2**attempt)
-                continue
+                if not self._landed(record):  # not our own put whose answer was lost and retried
+                    time.sleep(0.02 * 2**attempt)
+                    continue
             if self._cases is not None:
                 self._cases.set_head(case.case_id, record["seq"], record["hash"])
             return record
         raise RuntimeError(f"could not append to the history of {case.case_id}: other writers kept taking the seq")
+
+    def _landed(self, record: dict[str, Any]) -> bool:
+        """The record at this seq is this very one (the client retried a put that had landed)."""
+        found = self._table.query(KeyConditionExpression=Key("case_id").eq(record["case_id"]) & Key("seq").eq(
+            record["seq"]), ConsistentRead=True)["Items"]
+        return bool(found) and found[0].get("hash") == record["hash"]
 
     def append_first(self, case: Case, entry: Entry, at: datetime) -> bool:
         """Write the case's first record; False when it has one already (a repeat, or a writer at once)."""

@@ -90,7 +90,12 @@ def decide(ports: Ports, link_id: str, form: dict[str, str], source: str, pause_
     if stored.approval_key != approval.approval_key or stored.status is not Status.AWAITING_APPROVAL:
         raise TaskGone()  # the case moved on (escalated, changed, decided): the link decides nothing
     token = ports.approvals.take(approval, decision.outcome, decision.reason, source, now)
-    if not ports.workflows.answer(token, {"approval_key": approval.approval_key}):
+    try:
+        answered = ports.workflows.answer(token, {"approval_key": approval.approval_key})
+    except Exception:
+        ports.approvals.untake(approval)  # nothing reached the workflow: the link may be used again
+        raise
+    if not answered:
         # The wait ran out a moment before (escalation asks again): nothing is recorded as decided.
         ports.approvals.mark_late(approval)
         ports.history.append(stored.case, Entry("system:approval", "DECISION_LATE", stored.status, stored.status,
@@ -123,10 +128,5 @@ def accept_decision(ports: Ports, approval: Approval, pause_seconds: int, second
     if approval.decision is Outcome.INVESTIGATE:
         fields["paused_days"] = paused_days(pause_seconds, seconds_per_day, stored.paused_days,
                                             ports.settings.investigation_max_days)
-    if stored.approval_key != approval.approval_key:  # a link a retried request left behind: it is the one
-        ports.cases.transition(approval.case_id, Status.AWAITING_APPROVAL, Status.AWAITING_APPROVAL,
-                               approval_key=approval.approval_key)
     ports.cases.decide(approval.case_id, approval.approval_key, after, **fields)  # once: while it waits for it
-    ports.approvals.supersede(approval.case_id, [k for k in ports.approvals.pending(approval.case_id)
-                                                 if k != approval.approval_key])  # the others decide nothing now
     ports.approvals.accept(approval)

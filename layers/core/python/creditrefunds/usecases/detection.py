@@ -62,6 +62,12 @@ def detect_accounts(ports: Ports, accounts: set[str], today: date, now: datetime
             detector.detect(*chunk[account_id])
 
 
+def detected_entry(case: Case, actor: str = ACTOR) -> Entry:
+    """A case's first record: it was detected, and why."""
+    reasons = ", ".join(sorted({line.reason for line in case.lines}))
+    return Entry(actor, "DETECTED", None, Status.OPEN, f"credit balance: {reasons}", case.credit)
+
+
 def debits_for(ports: Ports, summary: AccountSummary, known: dict[str, AccountSummary] | None = None) -> DebitPool:
     """The guarantor's other debits from the stored ledger (`known`: summaries already read)."""
     known = known or {}
@@ -135,16 +141,14 @@ class _Detector:
             logger.info("another case holds the account", extra={"case_id": case_id})
             return  # a detection at the same moment opened it; the workflow's review reads the ledger anew
         case = self._build(summary, txns, self.today, case_id)
-        if cases.open_new(case):
+        if cases.open_new(case, at=self.now):
             self.report.opened.append(case.case_id)
         self._start(case)  # also when stored by an attempt that stopped half-way: finish what it left
 
     def _start(self, case: Case, run: int = 0) -> None:
         """The DETECTED record and the workflow of a stored case, each once, whichever attempt (or
         detection at the same moment) gets here: a retry after a crash between the writes completes them."""
-        reasons = ", ".join(sorted({line.reason for line in case.lines}))
-        self.ports.history.append_first(case, Entry(ACTOR, "DETECTED", None, Status.OPEN, f"credit balance: {reasons}",
-                                                    case.credit), self.now)
+        self.ports.history.append_first(case, detected_entry(case), self.now)
         if not self.ports.workflows.start_case(case.case_id, run):
             logger.info("workflow already started", extra={"case_id": case.case_id})
 

@@ -16,18 +16,20 @@ from __future__ import annotations
 import logging
 import time
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from creditrefunds.domain.approval_policy import covered
 from creditrefunds.domain.approvals import case_digest
 from creditrefunds.domain.cases import Case, StoredCase
 from creditrefunds.domain.history import Entry
-from creditrefunds.domain.money import money
+from creditrefunds.domain.money import ZERO, money
 from creditrefunds.domain.refunds import (
     ISSUED_ACTIONS,
     REFUND_COLUMNS,
     ap_file,
     instruction,
+    instruction_id,
     issued_records,
     payer_claim,
 )
@@ -70,6 +72,8 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
         if found.case is None or case_digest(found.case) != case_digest(case):
             return _hold(ports, stored, "the ledger " + ("no longer shows the credit" if found.case is None
                                                          else "changed the lines since they were approved"), now)
+    else:
+        _still_owed(ports, stored)
     transactions = ports.transactions.account_transactions(case.account_id)
     issued, new_ids, prior = [], set(), ledger_at_issue(transactions)
     recorded = issued_records(ports.history.records(case_id))
@@ -83,9 +87,6 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
             new_ids.add(done.instruction_id)
         if done.instruction_id in recorded:
             continue
-        # Written once per instruction, whichever attempt gets here: a retry after a crash between the
-        # instruction and its record tells the event again (consumers key on instruction_id), then records.
-        ports.events.publish("RefundIssued", {k: v for k, v in done.row.items() if k in PUBLISHED})
         record_issued(ports, case, done.row, stored.status, now)
     days = sorted({i.row["issued_on"] for i in issued})
     files = [render_day(ports, date.fromisoformat(day), {i.instruction_id for i in issued if i.row["issued_on"] == day})
@@ -97,12 +98,38 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
 
 def record_issued(ports: Ports, case: Case, row: dict[str, str], before: Status, now: datetime,
                   actor: str = "system:issue-refund") -> None:
-    """The ISSUED history record of one instruction, from the instruction as the refund book holds it."""
+    """The `RefundIssued` event and the ISSUED history record of one instruction, from the instruction as
+    the refund book holds it. Written whenever the record is missing, whoever finds it so: a crash between
+    the two tells the event again (it is at-least-once; consumers key on instruction_id), then records."""
+    ports.events.publish("RefundIssued", {k: v for k, v in row.items() if k in PUBLISHED})
     line = row["instruction_id"].rsplit("#", 1)[1]
     action = "OFFSET" if row.get("target_account_id") else "REFUND"
     why = (f"{action} line {line} to {row['payee_type']}: {row['method']} (instruction {row['instruction_id']}, "
            f"file of {row['issued_on']})")
     ports.history.append(case, Entry(actor, "ISSUED", before, Status.REFUND_ISSUED, why, money(row["amount"])), now)
+
+
+def _still_owed(ports: Ports, stored: StoredCase) -> None:
+    """A case part of which went out (a retry, perhaps days later): the lines not yet issued go out only if
+    the ledger, net of everything in flight including this case's own, still owes each payee that much."""
+    case = stored.case
+    sent = {i.instruction_id for i in instructions_of(ports, case.account_id, stored) if i.case_id == case.case_id}
+    left: dict[tuple[str, str | None, str | None], Decimal] = {}
+    for index, line in enumerate(case.lines):
+        if line.action in ISSUED_ACTIONS and instruction_id(case, index) not in sent:
+            key = (line.action, line.payee_type, line.payee_id)
+            left[key] = left.get(key, ZERO) + line.amount
+    if not left:
+        return
+    found = recheck(ports, stored, own_too=True).case
+    owed: dict[tuple[str, str | None, str | None], Decimal] = {}
+    for line in found.lines if found else []:
+        key = (line.action, line.payee_type, line.payee_id)
+        owed[key] = owed.get(key, ZERO) + line.amount
+    short = [f"{amount:f} {key[0]} to {key[1]}" for key, amount in left.items() if owed.get(key, ZERO) < amount]
+    if short:
+        raise PartlyIssued(f"case {case.case_id}: part of it went out, and the ledger no longer owes what is left "
+                           f"({'; '.join(short)}): nothing more is issued until a person has looked")
 
 
 def _hold(ports: Ports, stored: StoredCase, why: str, now: datetime) -> dict[str, Any]:

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from creditrefunds.domain.cases import StoredCase
 from creditrefunds.domain.history import Entry
+from creditrefunds.domain.mail import case_failed
 from creditrefunds.domain.refunds import issued_records
 from creditrefunds.domain.returns import holds
 from creditrefunds.domain.status import Status
-from creditrefunds.usecases.failures import record_failure
+from creditrefunds.usecases.detection import detected_entry
 from creditrefunds.usecases.issue import record_issued
 from creditrefunds.usecases.ports import Ports
 from creditrefunds.usecases.reconcile import instructions_of
@@ -38,11 +40,14 @@ def retry(ports: Ports, case_id: str, operator: str, now: datetime) -> dict[str,
         raise NotRetryable(f"no case {case_id}")
     if stored.status is not Status.FAILED:
         raise NotRetryable(f"case {case_id} is {stored.status}: only a FAILED case is retried")
+    if ports.workflows.state(case_id, stored.runs) == "RUNNING":
+        raise NotRetryable(f"case {case_id}: its workflow run is still running (it is recording the failure)")
     account_id = stored.case.account_id
-    issued = any(i.case_id == case_id for i in instructions_of(ports, account_id, stored))
+    instructions = instructions_of(ports, account_id, stored)
+    issued = any(i.case_id == case_id for i in instructions)
     holder_id = ports.cases.holder(account_id)
     holder = ports.cases.get(holder_id, strict=False) if holder_id and holder_id != case_id else None
-    if holder is not None and holds(holder.status, False):
+    if holder is not None and holds(holder.status, any(i.case_id == holder_id for i in instructions)):
         raise NotRetryable(f"case {holder.case.case_id} ({holder.status}) works the credit of account {account_id} "
                            "now: retrying this one could pay it twice")
     if not ports.cases.claim(account_id, case_id, holder_id):
@@ -80,7 +85,8 @@ def find_stuck(ports: Ports, now: datetime, grace: timedelta) -> list[Stuck]:
     for stored in ports.cases.in_status((*WORKING, Status.REFUND_ISSUED, Status.FAILED)):
         case = stored.case
         last = ports.history.last(case.case_id)
-        if last is not None and datetime.fromisoformat(str(last["at"])) > now - grace:
+        moved = last["at"] if last is not None else (ports.cases.item(case.case_id) or {}).get("opened_at")
+        if moved is None or datetime.fromisoformat(str(moved)) > now - grace:
             continue
         state = ports.workflows.state(case.case_id, stored.runs) if stored.status in WORKING else None
         if stored.status in WORKING and state is None:
@@ -101,18 +107,34 @@ def find_stuck(ports: Ports, now: datetime, grace: timedelta) -> list[Stuck]:
 
 
 def sweep(ports: Ports, operators: str, now: datetime, grace: timedelta) -> dict[str, Any]:
-    """Repair what `find_stuck` finds, each repair in the case's history; operators hear of the rest."""
+    """Repair what `find_stuck` finds, each repair in the case's history; operators hear of the rest. Each
+    finding is looked at again just before its repair (a step, a retry or another sweep may have moved it)."""
     stuck = find_stuck(ports, now, grace)
     for item in stuck:
         stored = ports.cases.require(item.case_id)
+        if stored.status != item.status:
+            continue  # moved on since
         if item.repair == "start its workflow":
-            if ports.workflows.start_case(item.case_id, stored.runs):
-                ports.history.append(stored.case, Entry("system:sweeper", "WORKFLOW_STARTED", stored.status,
-                                                        stored.status, f"the sweeper found that {item.problem}"), now)
+            _start(ports, stored, item.problem, now)
         elif item.instruction is not None:
-            record_issued(ports, stored.case, item.instruction, stored.status, now, "system:sweeper")
-        else:
-            record_failure(ports, item.case_id, {"Error": "WorkflowEnded", "Cause": item.problem}, operators, now)
+            if item.instruction["instruction_id"] not in issued_records(ports.history.records(item.case_id)):
+                record_issued(ports, stored.case, item.instruction, stored.status, now, "system:sweeper")
+        elif ports.workflows.state(item.case_id, stored.runs) != "RUNNING" and \
+                ports.cases.transition(item.case_id, stored.status, Status.FAILED):
+            ports.history.append(stored.case, Entry("system:sweeper", "FAILED", stored.status, Status.FAILED,
+                                                    f"WorkflowEnded: {item.problem}"), now)
+            ports.mailer.send(case_failed(operators, item.case_id, "WorkflowEnded", item.problem), now)
     if stuck:
         logger.warning("stuck cases found", extra={"count": len(stuck)})
     return {"stuck": [s.to_json() for s in stuck]}
+
+
+def _start(ports: Ports, stored: StoredCase, problem: str, now: datetime) -> None:
+    """The workflow no detection started: its DETECTED record first if that is missing too, then the run (at
+    the issue step when some of its money went out, as an operator's retry would)."""
+    case = stored.case
+    ports.history.append_first(case, detected_entry(case, "system:sweeper"), now)
+    resume = "ISSUE" if ports.refund_book.of_case(case.case_id) else None
+    if ports.workflows.start_case(case.case_id, stored.runs, resume):
+        ports.history.append(case, Entry("system:sweeper", "WORKFLOW_STARTED", stored.status, stored.status,
+                                         f"the sweeper found that {problem}"), now)

@@ -41,8 +41,8 @@ def after_decision(ports: Ports, case_id: str, timing: Timing, pause_seconds: in
                    now: datetime) -> dict[str, Any]:
     """The approval task was answered: act on the decision its link records, if one does."""
     stored = ports.cases.require(case_id)
-    approval = _decided_link(ports, stored)
-    if approval is not None and approval.state is LinkState.DECIDING:
+    approval = ports.approvals.by_key(stored.approval_key) if stored.approval_key else None
+    if approval is not None and approval.case_id == case_id and approval.state is LinkState.DECIDING:
         accept_decision(ports, approval, pause_seconds, timing.seconds_per_day, now)
         stored, approval = ports.cases.require(case_id), ports.approvals.by_key(approval.approval_key)
     why = _not_decided(approval, case_id)
@@ -57,19 +57,13 @@ def after_decision(ports: Ports, case_id: str, timing: Timing, pause_seconds: in
         return {"route": found.route, "tier": stored.case.tier, "wait_seconds": 1}
     if approval.decision is Outcome.INVESTIGATE:
         return {"route": Route.INVESTIGATE, "tier": stored.case.tier, "wait_seconds": max(1, pause_seconds)}
-    found = after_approval(recheck(ports, stored), approval, ports.approvals.of_case(case_id), ports.settings)
+    found = after_approval(recheck(ports, stored), approval, links_of(ports, case_id, approval), ports.settings)
     return _route(ports, stored, found, "RECHECKED", timing, now)
 
 
-def _decided_link(ports: Ports, stored: StoredCase) -> Approval | None:
-    """The link the case waits for; or, when a person decided with another link of the case that a retried
-    request left behind (its task answered all the same), that one: a decision made on the page is never
-    lost to a retry. A link is DECIDING only through the page, by its addressee."""
-    waited = ports.approvals.by_key(stored.approval_key) if stored.approval_key else None
-    if waited is not None and waited.state in (LinkState.DECIDING, LinkState.USED):
-        return waited
-    deciding = [a for a in ports.approvals.of_case(stored.case.case_id) if a.state is LinkState.DECIDING]
-    return ports.approvals.by_key(deciding[-1].approval_key) if deciding else waited
+def links_of(ports: Ports, case_id: str, current: Approval) -> list[Approval]:
+    """The case's links, the one just decided as the table has it (the index may lag its last write)."""
+    return [a for a in ports.approvals.of_case(case_id) if a.approval_key != current.approval_key] + [current]
 
 
 def _not_decided(approval: Approval | None, case_id: str) -> str | None:
@@ -97,13 +91,15 @@ def _refuse(ports: Ports, stored: StoredCase, why: str, timing: Timing, operator
     return {"route": Route.APPROVAL, "tier": case.tier, "wait_seconds": wait}
 
 
-def recheck(ports: Ports, stored: StoredCase) -> Review:
+def recheck(ports: Ports, stored: StoredCase, own_too: bool = False) -> Review:
     """The case against the ledger as it is now, net of what other cases of the account have in flight
-    (their refunds as if posted back, their offsets as if paid into the accounts they go to)."""
+    (their refunds as if posted back, their offsets as if paid into the accounts they go to); `own_too`:
+    net of what this case sent too (what is left for its lines not yet issued)."""
     account_id = stored.case.account_id
     summary, transactions = ports.transactions.summary(account_id)
-    instructions = instructions_of(ports, account_id, None)
-    in_flight = [i for i in match_returns(instructions, transactions).pending if i.case_id != stored.case.case_id]
+    instructions = instructions_of(ports, account_id, stored if own_too else None)
+    in_flight = [i for i in match_returns(instructions, transactions).pending
+                 if own_too or i.case_id != stored.case.case_id]
     summary, transactions = net_of(summary, transactions, in_flight)
     return review_case(stored.case, summary, transactions, ports.settings,
                        reserve_offsets(debits_for(ports, summary), in_flight), stored.paused_days)
