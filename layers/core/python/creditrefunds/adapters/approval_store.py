@@ -45,6 +45,20 @@ class ApprovalStore:
         item = self._table.get_item(Key={"approval_key": approval_key}, ConsistentRead=True).get("Item")
         return Approval.from_item(item) if item else None
 
+    def mark_mailed(self, approval: Approval, now: datetime) -> None:
+        """Its mail went out: a retry of the step may keep the link rather than mail another."""
+        self._table.update_item(Key={"approval_key": approval.approval_key}, UpdateExpression="SET mailed_at = :at",
+                                ExpressionAttributeValues={":at": now.isoformat()})
+
+    def open_links(self, case_id: str) -> list[tuple[Approval, str]]:
+        """The case's links still waiting or being decided, each with its task token (read by key)."""
+        found = []
+        for approval in self.of_case(case_id):
+            if approval.state in (LinkState.PENDING, LinkState.DECIDING):
+                item = self._table.get_item(Key={"approval_key": approval.approval_key}, ConsistentRead=True)["Item"]
+                found.append((Approval.from_item(item), str(item["task_token"])))
+        return found
+
     def of_case(self, case_id: str) -> list[Approval]:
         """Every link of the case, oldest first (by-case index: no token, no snapshot)."""
         items = query_all(self._table, IndexName="by-case", KeyConditionExpression=Key("case_id").eq(case_id))

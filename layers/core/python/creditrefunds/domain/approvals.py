@@ -180,6 +180,7 @@ class Approval:
     reason: str = ""  # the approver's, with the decision
     snapshot: Snapshot | None = None
     decided_from: str = ""  # where the decision was made (the page's caller)
+    mailed: bool = False  # its mail was sent (the link's id exists only in that mail)
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Approval:
@@ -187,7 +188,7 @@ class Approval:
                    int(item["expires_at"]), LinkState(item["state"]),
                    Outcome(item["decision"]) if item.get("decision") else None, str(item.get("reason", "")),
                    Snapshot.from_item(item["snapshot"]) if "snapshot" in item else None,
-                   str(item.get("decided_from", "")))
+                   str(item.get("decided_from", "")), "mailed_at" in item)
 
     @property
     def decided(self) -> bool:

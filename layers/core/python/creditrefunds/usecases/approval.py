@@ -38,22 +38,36 @@ logger = logging.getLogger(__name__)
 
 def request_approval(ports: Ports, case_id: str, tier: int, task_token: str, directory: dict[int, list[str]],
                      site_url: str, link_ttl: int, now: datetime) -> dict[str, Any]:
-    """Keep the task token server-side and mail an approver of `tier` a link to the case as it is now."""
+    """Keep the task token server-side and mail an approver of `tier` a link to the case as it is now.
+
+    A retry of this step finishes what the earlier attempt left: a link it mailed for this same wait (the
+    same task token) is kept, not mailed again; links of other waits, and one never mailed (its id is
+    gone with the attempt), are superseded."""
     stored = ports.cases.require(case_id)
     case = stored.case
-    # A link an earlier attempt of this step mailed before it stopped waits on a task token that is gone.
-    ports.approvals.supersede(case_id, ports.approvals.pending(case_id))
-    snapshot = Snapshot.of(case, ports.settings.tier_for(case.refund_total),
-                           mask_name(ports.transactions.patient_name(case.account_id)))
-    approver = pick_approver(tier, snapshot.tier, directory, snapshot.digest, ports.approvals.of_case(case_id),
-                             ports.settings.dual_control_tier)
-    link_id, approval = ports.approvals.create(snapshot, tier, approver, task_token, now, link_ttl)
-    ports.mailer.send(approval_request(snapshot, approval, site_url.rstrip("/") + f"/approve/{link_id}"), now)
-    ports.cases.set_status(case_id, Status.AWAITING_APPROVAL, approval_key=approval.approval_key, tier=tier)
-    ports.history.append(case, Entry("system:request-approval", "EMAILED", stored.status, Status.AWAITING_APPROVAL,
-                                     f"approval asked of the tier {tier} approver {approver}", case.refund_total), now)
-    logger.info("approval requested", extra={"case_id": case_id, "tier": tier})
-    return {"case_id": case_id, "tier": tier}
+    kept = None
+    for approval, token in ports.approvals.open_links(case_id):
+        if token == task_token and approval.mailed and kept is None:
+            kept = approval
+        elif approval.state is LinkState.PENDING:
+            ports.approvals.supersede(case_id, [approval.approval_key])
+    if kept is None:
+        snapshot = Snapshot.of(case, ports.settings.tier_for(case.refund_total),
+                               mask_name(ports.transactions.patient_name(case.account_id)))
+        approver = pick_approver(tier, snapshot.tier, directory, snapshot.digest, ports.approvals.of_case(case_id),
+                                 ports.settings.dual_control_tier)
+        link_id, kept = ports.approvals.create(snapshot, tier, approver, task_token, now, link_ttl)
+        ports.mailer.send(approval_request(snapshot, kept, site_url.rstrip("/") + f"/approve/{link_id}"), now)
+        ports.approvals.mark_mailed(kept, now)
+    if stored.approval_key != kept.approval_key or stored.status is not Status.AWAITING_APPROVAL:
+        ports.cases.set_status(case_id, Status.AWAITING_APPROVAL, approval_key=kept.approval_key, tier=kept.tier)
+    mark = f"(link {kept.approval_key[:12]})"
+    if not any(r["action"] == "EMAILED" and mark in str(r.get("reason")) for r in ports.history.records(case_id)):
+        ports.history.append(case, Entry("system:request-approval", "EMAILED", stored.status,
+                                         Status.AWAITING_APPROVAL, f"approval asked of the tier {kept.tier} approver "
+                                         f"{kept.approver} {mark}", case.refund_total), now)
+    logger.info("approval requested", extra={"case_id": case_id, "tier": kept.tier})
+    return {"case_id": case_id, "tier": kept.tier}
 
 
 def _link(ports: Ports, link_id: str, now: datetime) -> tuple[Approval, Snapshot]:
