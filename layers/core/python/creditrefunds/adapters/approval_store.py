@@ -55,8 +55,10 @@ class ApprovalStore:
         found = []
         for approval in self.of_case(case_id):
             if approval.state in (LinkState.PENDING, LinkState.DECIDING):
-                item = self._table.get_item(Key={"approval_key": approval.approval_key}, ConsistentRead=True)["Item"]
-                found.append((Approval.from_item(item), str(item["task_token"])))
+                key = {"approval_key": approval.approval_key}
+                item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+                if item is not None:  # not purged since the index listed it
+                    found.append((Approval.from_item(item), str(item["task_token"])))
         return found
 
     def of_case(self, case_id: str) -> list[Approval]:
@@ -84,13 +86,11 @@ class ApprovalStore:
             raise
         return str(answer["Attributes"]["task_token"])
 
-    def mark_late(self, approval: Approval) -> None:
-        """A decision the workflow no longer waited for: the link counts for nothing."""
-        self._move(approval.approval_key, approval.case_id, LinkState.DECIDING, LinkState.LATE)
-
-    def untake(self, approval: Approval) -> None:
-        """The page could not hand the decision to the workflow (an error on the way): the link waits again."""
-        self._move(approval.approval_key, approval.case_id, LinkState.DECIDING, LinkState.PENDING)
+    def mark_late(self, approval_key: str, case_id: str) -> Approval | None:
+        """A decision the workflow never took (its wait ran out): the link counts for nothing. The link as it
+        was decided, or None when it was not DECIDING."""
+        moved = self._move(approval_key, case_id, LinkState.DECIDING, LinkState.LATE)
+        return moved[0] if moved else None
 
     def accept(self, approval: Approval) -> Approval | None:
         """The workflow took the decision: DECIDING becomes USED. None when it was accepted before."""

@@ -58,9 +58,10 @@ class HistoryStore:
         try:
             self._table.put_item(Item=record, ConditionExpression="attribute_not_exists(case_id)")
         except ClientError as error:
-            if is_condition_failure(error):
+            if not is_condition_failure(error):
+                raise
+            if not self._landed(record):
                 return False
-            raise
         if self._cases is not None:
             self._cases.set_head(case.case_id, record["seq"], record["hash"])
         return True

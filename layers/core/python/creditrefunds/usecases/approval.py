@@ -104,17 +104,10 @@ def decide(ports: Ports, link_id: str, form: dict[str, str], source: str, pause_
     if stored.approval_key != approval.approval_key or stored.status is not Status.AWAITING_APPROVAL:
         raise TaskGone()  # the case moved on (escalated, changed, decided): the link decides nothing
     token = ports.approvals.take(approval, decision.outcome, decision.reason, source, now)
-    try:
-        answered = ports.workflows.answer(token, {"approval_key": approval.approval_key})
-    except Exception:
-        ports.approvals.untake(approval)  # nothing reached the workflow: the link may be used again
-        raise
-    if not answered:
-        # The wait ran out a moment before (escalation asks again): nothing is recorded as decided.
-        ports.approvals.mark_late(approval)
-        ports.history.append(stored.case, Entry("system:approval", "DECISION_LATE", stored.status, stored.status,
-                                                f"{approval.approver}'s decision came after the approval's wait ran "
-                                                "out: it decides nothing"), now)
+    # Whether the answer reached the workflow is known for sure only there: the link stays DECIDING. If it
+    # did, the next step records the decision; if not (the wait ran out, or the call failed on the way),
+    # the escalation at the end of the wait makes the link LATE and says so in the history.
+    if not ports.workflows.answer(token, {"approval_key": approval.approval_key}):
         raise TaskGone()
     logger.info("approval decided", extra={"case_id": approval.case_id, "outcome": decision.outcome})
     return answer(200, "Decision recorded", decision.outcome.done)

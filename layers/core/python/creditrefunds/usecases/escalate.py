@@ -6,7 +6,6 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from creditrefunds.domain.approvals import LinkState
 from creditrefunds.domain.escalation import escalate
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.mail import approval_moved_on, compliance_notice
@@ -27,9 +26,11 @@ def escalate_case(ports: Ports, case_id: str, tier: int, timing: Timing, complia
     waiting = [stored.approval_key] if stored.approval_key else []
     for approval, _token in ports.approvals.supersede(case_id, waiting):
         ports.mailer.send(approval_moved_on(approval, case, step.tier), now)
-    current = ports.approvals.by_key(stored.approval_key) if stored.approval_key else None
-    if current is not None and current.state is LinkState.DECIDING:
-        ports.approvals.mark_late(current)  # decided, but the workflow never took it: it decides nothing
+    late = ports.approvals.mark_late(stored.approval_key, case_id) if stored.approval_key else None
+    if late is not None:  # decided on the page, but the answer never reached the wait: it decides nothing
+        ports.history.append(case, Entry("system:escalate", "DECISION_LATE", stored.status, stored.status,
+                                         f"{late.approver}'s decision ({late.decision}) did not reach the workflow "
+                                         "before the approval's wait ran out: it decides nothing", None), now)
     if step.why is not None:
         ports.mailer.send(compliance_notice(compliance, case, step.why, step.tier), now)
     ports.cases.set_status(case_id, Status.AWAITING_APPROVAL, tier=step.tier, escalation_level=step.level,

@@ -114,17 +114,17 @@ def _still_owed(ports: Ports, stored: StoredCase) -> None:
     the ledger, net of everything in flight including this case's own, still owes each payee that much."""
     case = stored.case
     sent = {i.instruction_id for i in instructions_of(ports, case.account_id, stored) if i.case_id == case.case_id}
-    left: dict[tuple[str, str | None, str | None], Decimal] = {}
+    left: dict[tuple[str, str | None, str | None, str | None], Decimal] = {}
     for index, line in enumerate(case.lines):
         if line.action in ISSUED_ACTIONS and instruction_id(case, index) not in sent:
-            key = (line.action, line.payee_type, line.payee_id)
+            key = (line.action, line.payee_type, line.payee_id, line.target_account_id)
             left[key] = left.get(key, ZERO) + line.amount
     if not left:
         return
     found = recheck(ports, stored, own_too=True).case
-    owed: dict[tuple[str, str | None, str | None], Decimal] = {}
+    owed: dict[tuple[str, str | None, str | None, str | None], Decimal] = {}
     for line in found.lines if found else []:
-        key = (line.action, line.payee_type, line.payee_id)
+        key = (line.action, line.payee_type, line.payee_id, line.target_account_id)
         owed[key] = owed.get(key, ZERO) + line.amount
     short = [f"{amount:f} {key[0]} to {key[1]}" for key, amount in left.items() if owed.get(key, ZERO) < amount]
     if short:

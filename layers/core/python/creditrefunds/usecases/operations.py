@@ -110,12 +110,14 @@ def sweep(ports: Ports, operators: str, now: datetime, grace: timedelta) -> dict
     """Repair what `find_stuck` finds, each repair in the case's history; operators hear of the rest. Each
     finding is looked at again just before its repair (a step, a retry or another sweep may have moved it)."""
     stuck = find_stuck(ports, now, grace)
+    started: set[str] = set()
     for item in stuck:
         stored = ports.cases.require(item.case_id)
-        if stored.status != item.status:
-            continue  # moved on since
+        if stored.status != item.status or item.case_id in started:
+            continue  # moved on since, or its new run finishes the rest
         if item.repair == "start its workflow":
             _start(ports, stored, item.problem, now)
+            started.add(item.case_id)
         elif item.instruction is not None:
             if item.instruction["instruction_id"] not in issued_records(ports.history.records(item.case_id)):
                 record_issued(ports, stored.case, item.instruction, stored.status, now, "system:sweeper")
