@@ -189,10 +189,11 @@ class InProcessLambda:
                 os.environ[key] = value
 
         def __exit__(self, *exc: object) -> None:
+            # A variable the process did not have stays with the function's value: removing it races with
+            # any other thread copying the environment (moto's executor does), which then fails with
+            # KeyError. Each invocation sets every variable its function reads, so a stale one is never read.
             for key, value in self._saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
+                if value is not None:
                     os.environ[key] = value
 
     # -- asynchronous ------------------------------------------------------------------
