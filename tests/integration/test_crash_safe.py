@@ -25,18 +25,14 @@ from .conftest import (
     wait_for_mail_subject,
     wait_for_status,
 )
+from .test_workflow import patient_credit
 
 TIER1 = "tier1.approver@example.org"
 STEPS = ("ReviewFunction", "RequestApprovalFunction", "AfterDecisionFunction", "IssueRefundFunction")
 
 
-def credit(account: str) -> list[str]:
-    """A 50.00 patient credit, in credit from 2026-11-09 (so its case id is known before it opens)."""
-    return [f"{account}-1,{account},P-{account},G-{account},CHARGE,100.00,2026-11-02,,,,,,,TX",
-            f"{account}-2,{account},P-{account},G-{account},PAYMENT,-150.00,2026-11-09,PATIENT,,,CHK-1,,,TX"]
-
-
 def case_id(account: str) -> str:
+    """The case of `patient_credit(account)`: in credit from 2026-11-09, so its id is known before it opens."""
     return case_id_for(account, date(2026, 11, 9))
 
 
@@ -88,7 +84,7 @@ def test_a_crash_or_a_throttle_at_any_call_of_any_step_is_finished_by_its_retry(
         armed = [faults.inject(cloud.function_name(step), at=k, kind=kind, about=case_id(account)) for step in STEPS]
         armed.append(faults.inject(cloud.function_name("IngestFunction"), at=k, kind=kind, about=f"{account}.csv"))
         try:
-            drop(cloud, f"{account}.csv", credit(account))
+            drop(cloud, f"{account}.csv", patient_credit(account))
             approve_the_waiting_link(cloud, account)
             wait_for_status(cloud, account, {"REFUND_ISSUED", "FAILED"}, timeout=60)
         finally:
@@ -106,7 +102,7 @@ def test_a_step_failing_until_its_retries_run_out_is_failed_then_retried_by_an_o
     account = "CS-RETRY"
     review = faults.inject(cloud.function_name("ReviewFunction"), at=1, times=1000, about=case_id(account))
     try:
-        drop(cloud, f"{account}.csv", credit(account))
+        drop(cloud, f"{account}.csv", patient_credit(account))
         failed = wait_for_status(cloud, account, {"FAILED"}, timeout=60)
     finally:
         faults.clear()
@@ -129,7 +125,7 @@ def test_money_out_then_a_crash_is_found_by_the_sweeper_and_finished_by_a_retry(
     issue = faults.inject(cloud.function_name("IssueRefundFunction"), at=1, times=1000, action="events:PutEvents",
                           about=case_id(account))
     try:
-        drop(cloud, f"{account}.csv", credit(account))
+        drop(cloud, f"{account}.csv", patient_credit(account))
         approve_the_waiting_link(cloud, account)
         failed = wait_for_status(cloud, account, {"FAILED"}, timeout=60)
     finally:
@@ -155,7 +151,7 @@ def test_a_case_whose_workflow_never_started_is_started_by_the_sweeper(cloud):
     start = faults.inject(cloud.function_name("IngestFunction"), at=1, times=1000, action="states:StartExecution",
                           about=f"{account}.csv")
     try:
-        drop(cloud, f"{account}.csv", credit(account))
+        drop(cloud, f"{account}.csv", patient_credit(account))
     finally:
         faults.clear()
     assert start.fired == 3  # the first delivery and Lambda's two retries
@@ -171,7 +167,7 @@ def test_a_case_whose_workflow_ended_while_it_was_worked_is_failed_for_operators
     """A case still APPROVED whose run has ended (its last write lost, or a run ended by hand): no
     step will ever move it. The sweeper records it FAILED, and operators hear of it."""
     account = "CS-ENDED"
-    drop(cloud, f"{account}.csv", credit(account))
+    drop(cloud, f"{account}.csv", patient_credit(account))
     approve_the_waiting_link(cloud, account)
     case = wait_for_status(cloud, account, {"REFUND_ISSUED"})
     cloud.table("CasesTableName").update_item(Key={"case_id": case["case_id"]}, UpdateExpression="SET #s = :s",
@@ -191,7 +187,7 @@ def test_a_decision_that_could_not_reach_the_workflow_is_told_and_the_case_moves
     link stays DECIDING. It did not land: when the wait runs out, the escalation makes the link LATE, says
     so in the history, and the next tier is asked; that approval pays once."""
     account = "CS-PAGE"
-    drop(cloud, f"{account}.csv", credit(account))
+    drop(cloud, f"{account}.csv", patient_credit(account))
     case = wait_for_status(cloud, account, {"AWAITING_APPROVAL"})
     link = next(link for m in cloud.mailbox.messages() if account in m.subject for link in m.links)
     throttle = faults.inject(cloud.function_name("ApprovalWebFunction"), at=1, action="states:SendTaskSuccess",

@@ -24,7 +24,7 @@ from creditrefunds.domain.detection import (
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.mail import approval_withdrawn
-from creditrefunds.domain.returns import RETURNING, Instruction, claim, holds, match_returns, reserve_offsets
+from creditrefunds.domain.returns import RETURNING, claim, holds, match_returns, reserve_offsets
 from creditrefunds.domain.review import pause_clock
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
@@ -85,7 +85,6 @@ class _Detector:
     report: DetectionReport
     pools: dict[str, DebitPool] = field(default_factory=dict)  # one per guarantor: a debit is offset once
     known: dict[str, AccountSummary] = field(default_factory=dict)  # summaries read so far
-    _in_flight: tuple[Instruction, ...] = ()  # the account's instructions not yet posted back
 
     def detect(self, summary: AccountSummary, txns: list[Transaction]) -> None:
         """One credit, one refund: the case holding the account is re-detected, never doubled; money sent
@@ -102,7 +101,8 @@ class _Detector:
         self.report.reconciled += closed
         flag_cleared(self.ports, summary, returns, self.now)
         found = claim(summary, txns, returns)
-        self._in_flight = returns.pending
+        if found is not None and any(i.target for i in returns.pending):
+            reserve_offsets(self._pool(summary), returns.pending)  # its offsets on their way pay those debts
         if holder is not None and holder.case.case_id not in closed:
             issued = any(i.case_id == holder.case.case_id for i in instructions)
             if holds(holder.status, issued):
@@ -120,12 +120,15 @@ class _Detector:
                 return stored
         return None
 
-    def _build(self, summary: AccountSummary, txns: list[Transaction], identified_on: date,
-               case_id: str | None) -> Case:
+    def _pool(self, summary: AccountSummary) -> DebitPool:
+        """The guarantor's debits, read once per detection: a debit is offset once."""
         if summary.guarantor_id not in self.pools:
             self.pools[summary.guarantor_id] = debits_for(self.ports, summary, self.known)
-        reserve_offsets(self.pools[summary.guarantor_id], self._in_flight)
-        return build_case(summary, txns, identified_on, self.ports.settings, self.pools[summary.guarantor_id], case_id)
+        return self.pools[summary.guarantor_id]
+
+    def _build(self, summary: AccountSummary, txns: list[Transaction], identified_on: date,
+               case_id: str | None) -> Case:
+        return build_case(summary, txns, identified_on, self.ports.settings, self._pool(summary), case_id)
 
     def _open(self, summary: AccountSummary, txns: list[Transaction], after: str | None) -> None:
         """A case for the account's credit net of money in flight, under an id no earlier case of it has."""

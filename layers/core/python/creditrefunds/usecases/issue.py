@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from creditrefunds.domain.approval_policy import covered
 from creditrefunds.domain.approvals import case_digest
-from creditrefunds.domain.cases import Case, StoredCase
+from creditrefunds.domain.cases import Case, Line, StoredCase
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.money import ZERO, money
 from creditrefunds.domain.refunds import (
@@ -33,7 +34,7 @@ from creditrefunds.domain.refunds import (
     issued_records,
     payer_claim,
 )
-from creditrefunds.domain.returns import ledger_at_issue
+from creditrefunds.domain.returns import Instruction, ledger_at_issue
 from creditrefunds.domain.review import Route
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
@@ -59,7 +60,8 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
     case = stored.case
     approvals = ports.approvals.of_case(case_id)
     required = ports.settings.tier_for(case.refund_total)
-    issued_before = any(i.case_id == case_id for i in instructions_of(ports, case.account_id, stored))
+    instructions = instructions_of(ports, case.account_id, stored)
+    issued_before = any(i.case_id == case_id for i in instructions)
     if not covered(approvals, case_digest(case), required, ports.settings.dual_control_tier):
         if not any(a.approved for a in approvals):
             raise NotApproved(f"case {case_id}: no approval link approved any lines of this case")
@@ -68,12 +70,12 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
                                "issued until a person has compared the refund book with the case")
         return _hold(ports, stored, "the lines changed after they were approved", now)
     if not issued_before:
-        found = recheck(ports, stored)  # the ledger may have moved since the step before: look once more
+        found = recheck(ports, stored, instructions=instructions)  # the ledger may have moved: look once more
         if found.case is None or case_digest(found.case) != case_digest(case):
             return _hold(ports, stored, "the ledger " + ("no longer shows the credit" if found.case is None
                                                          else "changed the lines since they were approved"), now)
     else:
-        _still_owed(ports, stored)
+        _still_owed(ports, stored, instructions)
     transactions = ports.transactions.account_transactions(case.account_id)
     issued, new_ids, prior = [], set(), ledger_at_issue(transactions)
     recorded = issued_records(ports.history.records(case_id))
@@ -109,27 +111,30 @@ def record_issued(ports: Ports, case: Case, row: dict[str, str], before: Status,
     ports.history.append(case, Entry(actor, "ISSUED", before, Status.REFUND_ISSUED, why, money(row["amount"])), now)
 
 
-def _still_owed(ports: Ports, stored: StoredCase) -> None:
+def _still_owed(ports: Ports, stored: StoredCase, instructions: list[Instruction]) -> None:
     """A case part of which went out (a retry, perhaps days later): the lines not yet issued go out only if
     the ledger, net of everything in flight including this case's own, still owes each payee that much."""
     case = stored.case
-    sent = {i.instruction_id for i in instructions_of(ports, case.account_id, stored) if i.case_id == case.case_id}
-    left: dict[tuple[str, str | None, str | None, str | None], Decimal] = {}
-    for index, line in enumerate(case.lines):
-        if line.action in ISSUED_ACTIONS and instruction_id(case, index) not in sent:
-            key = (line.action, line.payee_type, line.payee_id, line.target_account_id)
-            left[key] = left.get(key, ZERO) + line.amount
+    sent = {i.instruction_id for i in instructions if i.case_id == case.case_id}
+    left = _by_payee(line for index, line in enumerate(case.lines)
+                     if line.action in ISSUED_ACTIONS and instruction_id(case, index) not in sent)
     if not left:
         return
-    found = recheck(ports, stored, own_too=True).case
-    owed: dict[tuple[str, str | None, str | None, str | None], Decimal] = {}
-    for line in found.lines if found else []:
-        key = (line.action, line.payee_type, line.payee_id, line.target_account_id)
-        owed[key] = owed.get(key, ZERO) + line.amount
+    found = recheck(ports, stored, own_too=True, instructions=instructions).case
+    owed = _by_payee(found.lines if found else [])
     short = [f"{amount:f} {key[0]} to {key[1]}" for key, amount in left.items() if owed.get(key, ZERO) < amount]
     if short:
         raise PartlyIssued(f"case {case.case_id}: part of it went out, and the ledger no longer owes what is left "
                            f"({'; '.join(short)}): nothing more is issued until a person has looked")
+
+
+def _by_payee(lines: Iterable[Line]) -> dict[tuple[str, str | None, str | None, str | None], Decimal]:
+    """Line amounts summed by what they do and for whom (an offset: into which account)."""
+    totals: dict[tuple[str, str | None, str | None, str | None], Decimal] = {}
+    for line in lines:
+        key = (line.action, line.payee_type, line.payee_id, line.target_account_id)
+        totals[key] = totals.get(key, ZERO) + line.amount
+    return totals
 
 
 def _hold(ports: Ports, stored: StoredCase, why: str, now: datetime) -> dict[str, Any]:

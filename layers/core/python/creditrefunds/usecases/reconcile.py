@@ -5,8 +5,9 @@ given to billing staff (DOMAIN.md section 6; one credit, one refund)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from creditrefunds.domain.cases import StoredCase
+from creditrefunds.domain.cases import Case, StoredCase
 from creditrefunds.domain.detection import AccountSummary
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.money import ZERO
@@ -73,11 +74,8 @@ def _strays(ports: Ports, returns: Returns, now: datetime) -> None:
     if not new:
         return
     every = " | ".join(why for _, why in returns.stray)
-    key = ports.bucket.put_work_item(f"{case.case_id}.returns", work_item(
-        case, f"refund rows that match no refund instruction: {every}", now))
-    ports.cases.set_status(case.case_id, None, stray_returns=sorted(told | {t.txn_id for t, _ in new}))
-    ports.events.publish("WorkItemCreated", {"case_id": case.case_id, "account_id": case.account_id, "key": key,
-                                             "why": "unmatched refund row"})
+    _tell_billing(ports, case, "returns", f"refund rows that match no refund instruction: {every}",
+                  "unmatched refund row", now, stray_returns=sorted(told | {t.txn_id for t, _ in new}))
     for _, why in new:
         ports.history.append(case, Entry(ACTOR, "RETURN_UNMATCHED", stored.status, stored.status, why, None), now)
 
@@ -97,8 +95,16 @@ def flag_cleared(ports: Ports, summary: AccountSummary, returns: Returns, now: d
     why = (f"refunds of {out:f} are on their way ({'; '.join(i.describe() for i in returns.pending)}) but the ledger "
            f"now shows a credit of only {held:f}: it was cleared by other means; stop or recover the refund, or "
            "the payee may be paid twice")
-    key = ports.bucket.put_work_item(f"{case.case_id}.cleared", work_item(case, why, now))
-    ports.cases.set_status(case.case_id, None, cleared_elsewhere=True)
-    ports.events.publish("WorkItemCreated", {"case_id": case.case_id, "account_id": case.account_id, "key": key,
-                                             "why": "credit cleared while a refund is in flight"})
+    _tell_billing(ports, case, "cleared", why, "credit cleared while a refund is in flight", now,
+                  cleared_elsewhere=True)
     ports.history.append(case, Entry(ACTOR, "CLEARED_ELSEWHERE", stored.status, stored.status, why, out - held), now)
+
+
+def _tell_billing(ports: Ports, case: Case, leaf: str, instruction: str, why: str, now: datetime,
+                  **told: Any) -> None:
+    """A work item for billing staff (`outbound/work-items/<case>.<leaf>.json`), the case marked with what
+    they were told (so that they are told once), and the WorkItemCreated event."""
+    key = ports.bucket.put_work_item(f"{case.case_id}.{leaf}", work_item(case, instruction, now))
+    ports.cases.set_status(case.case_id, None, **told)
+    ports.events.publish("WorkItemCreated", {"case_id": case.case_id, "account_id": case.account_id, "key": key,
+                                             "why": why})

@@ -15,7 +15,7 @@ from creditrefunds.domain.cases import StoredCase
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.mail import decision_refused
 from creditrefunds.domain.refunds import work_item
-from creditrefunds.domain.returns import match_returns, net_of, reserve_offsets
+from creditrefunds.domain.returns import Instruction, match_returns, net_of, reserve_offsets
 from creditrefunds.domain.review import (
     WORK_ITEM_INSTRUCTION,
     Review,
@@ -91,13 +91,16 @@ def _refuse(ports: Ports, stored: StoredCase, why: str, timing: Timing, operator
     return {"route": Route.APPROVAL, "tier": case.tier, "wait_seconds": wait}
 
 
-def recheck(ports: Ports, stored: StoredCase, own_too: bool = False) -> Review:
+def recheck(ports: Ports, stored: StoredCase, own_too: bool = False,
+            instructions: list[Instruction] | None = None) -> Review:
     """The case against the ledger as it is now, net of what other cases of the account have in flight
     (their refunds as if posted back, their offsets as if paid into the accounts they go to); `own_too`:
-    net of what this case sent too (what is left for its lines not yet issued)."""
+    net of what this case sent too (what is left for its lines not yet issued). `instructions`: the
+    account's, when the caller has read them already."""
     account_id = stored.case.account_id
     summary, transactions = ports.transactions.summary(account_id)
-    instructions = instructions_of(ports, account_id, stored if own_too else None)
+    if instructions is None:
+        instructions = instructions_of(ports, account_id, stored if own_too else None)
     in_flight = [i for i in match_returns(instructions, transactions).pending
                  if own_too or i.case_id != stored.case.case_id]
     summary, transactions = net_of(summary, transactions, in_flight)
