@@ -177,7 +177,7 @@ class _Detector:
         self.report.updated.append(case.case_id)
         why = (f"a ledger file changed the credit from {before.credit:f} to {case.credit:f}"
                if before.credit != case.credit else "a ledger file changed the lines")
-        if status is Status.AWAITING_APPROVAL:
+        if status in (Status.OPEN, Status.AWAITING_APPROVAL):  # OPEN: a link may be mailed, the status not yet set
             why += self._withdraw(case)
         self._record(case, Entry(ACTOR, "LEDGER_CHANGED", status, status, why, case.credit))
         if status is Status.WORK_ITEM and case.refund_total > 0:
