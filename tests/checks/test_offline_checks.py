@@ -86,9 +86,15 @@ def test_no_role_may_update_or_delete_history():
 def test_the_auditor_role_reads_and_nothing_else():
     template = sam_transform(ROOT / "template.yaml")
     allowed = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable", "kms:Decrypt", "kms:Verify",
-               "kms:GetPublicKey", "s3:ListBucket", "s3:GetObject", "lambda:InvokeFunctionUrl"}
-    actions = set().union(*(a for logical_id, _, a in _role_statements(template) if logical_id == "AuditorRole"))
+               "kms:GetPublicKey", "s3:ListBucket", "s3:GetObject", "lambda:InvokeFunctionUrl",
+               "lambda:InvokeFunction", "cloudformation:DescribeStacks"}
+    statements = [(s, a) for logical_id, s, a in _role_statements(template) if logical_id == "AuditorRole"]
+    actions = set().union(*(a for _, a in statements))
     assert actions and actions <= allowed, sorted(actions - allowed)
+    # The audit function only by way of its IAM-authorised URL (AWS asks for both actions since October 2025).
+    invoke = next(s for s, a in statements if "lambda:InvokeFunction" in a)
+    assert invoke["Condition"] == {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
+    assert invoke["Resource"] == {"Fn::GetAtt": ["AuditFunction", "Arn"]}
 
 
 def test_data_at_rest_is_encrypted_and_the_bucket_refuses_plain_http():

@@ -29,6 +29,45 @@ LOCAL_ONLY_IN_AWS = {
     "locally the calls are made in-process",
 }
 
+# The properties each creator honours, and those it knowingly leaves to AWS (with why). Any other
+# property stops the local cloud, naming it: a property silently dropped is a difference nobody sees.
+_HONOURED: dict[str, set[str]] = {
+    "AWS::KMS::Key": {"Description", "EnableKeyRotation", "KeyPolicy", "KeySpec", "KeyUsage"},
+    "AWS::S3::Bucket": {"BucketEncryption", "BucketName", "LifecycleConfiguration", "NotificationConfiguration",
+                        "ObjectLockConfiguration", "ObjectLockEnabled", "OwnershipControls",
+                        "PublicAccessBlockConfiguration", "VersioningConfiguration"},
+    "AWS::S3::BucketPolicy": {"Bucket", "PolicyDocument"},
+    "AWS::DynamoDB::Table": {"AttributeDefinitions", "BillingMode", "DeletionProtectionEnabled",
+                             "GlobalSecondaryIndexes", "KeySchema", "PointInTimeRecoverySpecification",
+                             "ProvisionedThroughput", "SSESpecification", "TableName", "TimeToLiveSpecification"},
+    "AWS::IAM::Role": {"AssumeRolePolicyDocument", "Description", "Policies", "RoleName"},
+    "AWS::Lambda::LayerVersion": {"CompatibleArchitectures", "CompatibleRuntimes", "Content", "Description",
+                                  "LayerName"},
+    "AWS::Lambda::Function": {"Architectures", "Code", "Description", "Environment", "FunctionName", "Handler",
+                              "Layers", "MemorySize", "Role", "Runtime", "Timeout"},
+    "AWS::Lambda::Url": {"AuthType", "TargetFunctionArn"},
+    "AWS::StepFunctions::StateMachine": {"DefinitionS3Location", "DefinitionSubstitutions", "RoleArn",
+                                         "StateMachineName", "StateMachineType"},
+    "AWS::SES::EmailIdentity": {"EmailIdentity"},
+    "AWS::Logs::LogGroup": {"LogGroupName", "RetentionInDays"},
+    "AWS::SQS::Queue": {"KmsMasterKeyId", "MessageRetentionPeriod", "QueueName", "VisibilityTimeout"},
+    "AWS::Lambda::EventInvokeConfig": {"DestinationConfig", "FunctionName", "MaximumRetryAttempts", "Qualifier"},
+    "AWS::Lambda::EventSourceMapping": {"BatchSize", "EventSourceArn", "FunctionName", "FunctionResponseTypes"},
+    "AWS::SNS::Topic": {"KmsMasterKeyId", "Subscription", "TopicName"},
+    "AWS::CloudWatch::Alarm": {"AlarmActions", "AlarmDescription", "AlarmName", "ComparisonOperator", "Dimensions",
+                               "EvaluationPeriods", "MetricName", "Namespace", "Period", "Statistic", "Threshold",
+                               "TreatMissingData"},
+    "AWS::Events::Rule": {"Description", "Name", "ScheduleExpression", "Targets"},
+}
+AWS_ONLY_PROPERTIES = {
+    "Tags": "tags name resources for people and billing; nothing here reads them",
+    "ManagedPolicyArns": "the AWS managed policies SAM attaches grant CloudWatch Logs and X-Ray only, which a "
+                         "function's code never calls (Lambda writes its logs and traces)",
+    "TracingConfig": "X-Ray: no trace daemon on a laptop (POWERTOOLS_TRACE_DISABLED)",
+    "TracingConfiguration": "X-Ray: no trace daemon on a laptop",
+    "LoggingConfig": "where Lambda writes a function's log lines; here they go to the console",
+}
+
 ServeFunctionUrl = Callable[[str, str], str]
 Every = Callable[[float, Callable[[], None], str], None]  # run a task every N seconds until the cloud stops
 
@@ -73,6 +112,23 @@ def _dependency_order(resources: dict[str, dict[str, Any]]) -> list[str]:
 def _denies_plain_http(statement: dict[str, Any]) -> bool:
     condition = statement.get("Condition", {})
     return statement.get("Effect") == "Deny" and condition == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule as the S3 API spells it."""
+    api: dict[str, Any] = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+    if "NoncurrentVersionExpiration" in rule:
+        api["NoncurrentVersionExpiration"] = {
+            "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])}
+    if "ExpiredObjectDeleteMarker" in rule:
+        api["Expiration"] = {"ExpiredObjectDeleteMarker": bool(rule["ExpiredObjectDeleteMarker"])}
+    if "AbortIncompleteMultipartUpload" in rule:
+        api["AbortIncompleteMultipartUpload"] = {
+            "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])}
+    if unknown := set(rule) - {"Id", "Status", "Prefix", "NoncurrentVersionExpiration", "ExpiredObjectDeleteMarker",
+                               "AbortIncompleteMultipartUpload"}:
+        raise TemplateError(f"lifecycle rule {rule['Id']}: the local cloud does not map {', '.join(sorted(unknown))}")
+    return api
 
 
 def _zip_of(directory: Path) -> bytes:
@@ -155,8 +211,10 @@ class StackBuilder(Wiring):
 
     # -- building -------------------------------------------------------------------------
     def build(self) -> DeployedStack:
-        for logical_id in _dependency_order(self.template.resources):
-            resource = self.template.resources[logical_id]
+        conditions = {name: self._condition(name, set()) for name in self.template.conditions}
+        resources = {k: r for k, r in self.template.resources.items() if conditions.get(r.get("Condition"), True)}
+        for logical_id in _dependency_order(resources):
+            resource = resources[logical_id]
             kind = resource["Type"]
             if kind in LOCAL_ONLY_IN_AWS:
                 continue
@@ -167,11 +225,40 @@ class StackBuilder(Wiring):
                     "add a creator in refunds_cli/localcloud/stack.py"
                 )
             properties = self._resolver.resolve(resource.get("Properties", {}))
+            if unknown := set(properties) - _HONOURED.get(kind, set()) - set(AWS_ONLY_PROPERTIES):
+                raise TemplateError(f"{logical_id} ({kind}) sets {', '.join(sorted(unknown))}, which the local "
+                                    "cloud does not honour: honour it in refunds_cli/localcloud/stack.py")
             creator(self, logical_id, properties)
         self.stack.outputs = {
             name: str(self._resolver.resolve(output["Value"])) for name, output in self.template.outputs.items()
+            if conditions.get(output.get("Condition"), True)
         }
         return self.stack
+
+    def _condition(self, name: str, seen: set[str]) -> bool:
+        """A template condition's value (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition)."""
+        if name in seen:
+            raise TemplateError(f"condition {name} refers to itself")
+
+        def evaluate(value: Any) -> bool:
+            (function, argument), = value.items()
+            if function == "Condition":
+                return self._condition(argument, seen | {name})
+            if function == "Fn::Equals":
+                left, right = (self._resolver.resolve(v) for v in argument)
+                return str(left) == str(right)
+            if function == "Fn::Not":
+                return not evaluate(argument[0])
+            if function == "Fn::And":
+                return all(evaluate(v) for v in argument)
+            if function == "Fn::Or":
+                return any(evaluate(v) for v in argument)
+            raise TemplateError(f"condition {name}: the local cloud cannot evaluate {function}")
+
+        try:
+            return evaluate(self.template.conditions[name])
+        except KeyError:
+            raise TemplateError(f"no condition named {name}") from None
 
     def _kms_key(self, logical_id: str, props: dict[str, Any]) -> None:
         kms = self.client("kms")
@@ -214,6 +301,9 @@ class StackBuilder(Wiring):
                                               **{k: int(retention[k]) for k in ("Days", "Years") if k in retention}}}})
         if "OwnershipControls" in props:
             s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
+        if "LifecycleConfiguration" in props:
+            s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={
+                "Rules": [_lifecycle_rule(rule) for rule in props["LifecycleConfiguration"]["Rules"]]})
         notifications = props.get("NotificationConfiguration", {})
         lambda_configs = [
             {
@@ -297,11 +387,12 @@ class StackBuilder(Wiring):
             LayerName=props.get("LayerName") or self._name(logical_id, 64),
             Content={"ZipFile": _zip_of(directory)},
             CompatibleRuntimes=props.get("CompatibleRuntimes", []),
+            CompatibleArchitectures=props.get("CompatibleArchitectures", []),
         )
         self.stack.physical[logical_id] = layer["LayerVersionArn"]
         self.stack.attributes[logical_id] = {"LayerVersionArn": layer["LayerVersionArn"]}
         # A Python layer's code lives in python/ (what Lambda puts on the path).
-        self._layer_dirs[layer["LayerVersionArn"]] = directory / "python"
+        self._layer_dirs[layer["LayerVersionArn"]] = directory
 
     def _function(self, logical_id: str, props: dict[str, Any]) -> None:
         code_dir = self.template.local_paths[logical_id]
@@ -367,7 +458,10 @@ class StackBuilder(Wiring):
 
     def _log_group(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("LogGroupName") or f"/local/{self._name(logical_id, 200)}"
-        self.client("logs").create_log_group(logGroupName=name)
+        logs = self.client("logs")
+        logs.create_log_group(logGroupName=name)
+        if "RetentionInDays" in props:
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
         self.stack.physical[logical_id] = name
         self.stack.attributes[logical_id] = {"Arn": f"arn:aws:logs:{self.stack.region}:{ACCOUNT_ID}:log-group:{name}"}
 

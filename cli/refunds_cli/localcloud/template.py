@@ -59,6 +59,7 @@ class TransformedTemplate:
     resources: dict[str, dict[str, Any]]
     outputs: dict[str, dict[str, Any]]
     parameters: dict[str, dict[str, Any]]
+    conditions: dict[str, Any] = field(default_factory=dict)
     local_paths: dict[str, Path] = field(default_factory=dict)
 
 
@@ -93,5 +94,6 @@ def sam_transform(
         resources=cfn["Resources"],
         outputs=cfn.get("Outputs", {}),
         parameters=cfn.get("Parameters", {}),
+        conditions=cfn.get("Conditions", {}),
         local_paths=local_paths,
     )

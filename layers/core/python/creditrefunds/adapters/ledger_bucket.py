@@ -3,6 +3,7 @@ files (work/<file>/), and what goes out to people (outbound/)."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import tempfile
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 INCOMING = "incoming/"
 REJECTED = "rejected/"
@@ -26,6 +27,19 @@ class LedgerBucket:
     def incoming_name(key: str) -> str | None:
         """The file's name when `key` is a dropped ledger file (under incoming/), else None."""
         return key[len(INCOMING):] if key.startswith(INCOMING) else None
+
+    def size(self, key: str) -> int:
+        return int(self._s3.head_object(Bucket=self.name, Key=key)["ContentLength"])
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[IO[bytes]]:
+        """The object as a buffered stream, read from S3 as it is consumed: a file of any size, without
+        room for it in Lambda's /tmp (512 MB by default)."""
+        body = self._s3.get_object(Bucket=self.name, Key=key)["Body"]
+        try:
+            yield io.BufferedReader(_Raw(body), 1 << 20)
+        finally:
+            body.close()
 
     @contextmanager
     def download(self, key: str) -> Iterator[Path]:
@@ -82,3 +96,18 @@ class LedgerBucket:
     def put_ap_file(self, day: date, text: str) -> str:
         """The day's accounts-payable file: outbound/refunds/<day>.csv."""
         return self.put_text(f"outbound/refunds/{day.isoformat()}.csv", text, "text/csv")
+
+
+class _Raw(io.RawIOBase):
+    """An S3 object's body as a raw stream (what io.BufferedReader wraps)."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

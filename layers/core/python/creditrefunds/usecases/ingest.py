@@ -127,19 +127,20 @@ def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_p
     if name is None:
         logger.warning("ignored an object outside incoming/", extra={"key": dropped.key})
         return {"key": dropped.key, "ignored": True}
-    with ports.bucket.download(dropped.key) as local:
-        try:
-            fmt = format_for(name)
-            if local.stat().st_size > split_threshold:
-                with open(local, "rb") as stream:
-                    check_readable(stream)
-                return _fan_out(ports, dropped, name, fmt, local, rows_per_part)
+    try:
+        fmt = format_for(name)
+        if ports.bucket.size(dropped.key) > split_threshold:
+            # A large file is read twice as a stream (checked whole, then cut into parts): no copy in /tmp.
+            with ports.bucket.open(dropped.key) as stream:
+                check_readable(stream)
+            return _fan_out(ports, dropped, name, fmt, rows_per_part)
+        with ports.bucket.download(dropped.key) as local:  # at most the split threshold
             report = store_file(local, fmt, ports.transactions, ports.settings.id_max_length)
-        except LedgerUnreadable as error:
-            ports.bucket.reject(dropped.key, name, str(error))
-            logger.warning("ledger file rejected whole", extra={"key": dropped.key, "reason": str(error)})
-            count("FilesRejected", 1)
-            return {"key": dropped.key, "rejected": str(error)}
+    except LedgerUnreadable as error:
+        ports.bucket.reject(dropped.key, name, str(error))
+        logger.warning("ledger file rejected whole", extra={"key": dropped.key, "reason": str(error)})
+        count("FilesRejected", 1)
+        return {"key": dropped.key, "rejected": str(error)}
     save_rejects(ports.bucket, name, report.rejects, count)
     count("RowsRead", report.rows_read)
     detected = DetectionReport()
@@ -150,10 +151,10 @@ def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_p
     return summary
 
 
-def _fan_out(ports: Ports, dropped: Dropped, name: str, fmt: str, local: Path, rows_per_part: int) -> dict[str, Any]:
+def _fan_out(ports: Ports, dropped: Dropped, name: str, fmt: str, rows_per_part: int) -> dict[str, Any]:
     """Put the file's parts under work/<name>/ and start the fan-out (once per upload of the file)."""
     listed = []
-    with open(local, "rb") as stream:
+    with ports.bucket.open(dropped.key) as stream:
         for part in split_ledger(stream, fmt, rows_per_part):
             key = ports.bucket.put_text(ports.bucket.work_key(name, f"{part.name}.{fmt}"), part.text, "text/plain")
             listed.append({"key": key, "first_line": part.first_line, "format": fmt})
