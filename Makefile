@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SETUP := $(VENV)/.setup-done
+SAM_VENV := .tools/sam
+# pyenv's 3.12 when there is one (its python3.12 shim only answers when 3.12 is the active version).
+PYTHON312 ?= $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.12.*/bin/python3.12 2>/dev/null | tail -1 || true)
+PYTHON312 := $(or $(PYTHON312),$(shell command -v python3.12))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test bench setup clean
@@ -20,10 +24,16 @@ bench: $(SETUP)
 
 setup: $(SETUP)
 
-$(SETUP): pyproject.toml package.json package-lock.json
+$(SETUP): pyproject.toml constraints.txt constraints-sam.txt package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@# The SAM CLI, in a virtualenv of the functions' runtime (Python 3.12): `sam build` needs that
+	@# Python on PATH, and the local cloud runs each function with it.
+	test -x $(SAM_VENV)/bin/python3.12 || { test -n "$(PYTHON312)" || { \
+	  echo "Python 3.12 (the functions' runtime) is needed for sam build: install it (pyenv install 3.12)"; exit 1; }; \
+	  $(PYTHON312) -m venv $(SAM_VENV); }
+	$(SAM_VENV)/bin/python -m pip install --quiet -c constraints-sam.txt aws-sam-cli
 	npm ci --no-audit --no-fund --silent
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  $(SUDO) apt-get update -qq && \
@@ -31,4 +41,4 @@ $(SETUP): pyproject.toml package.json package-lock.json
 	touch $@
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) node_modules .pytest_cache .aws-sam

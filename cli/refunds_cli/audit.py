@@ -54,8 +54,8 @@ def verify(target: Target, case_id: str | None) -> int:
     if case_id and not found.cases[0].known:
         print(f"refunds: no case {case_id}", file=sys.stderr)
         return 2
-    for problem in found.seal_problems:
-        print(f"BROKEN {problem}")
+    for seal_problem in found.seal_problems:
+        print(f"BROKEN {seal_problem}")
     broken = [b for verified in found.cases for b in verified.breaks]
     for problem in broken:
         print(f"BROKEN {problem}")

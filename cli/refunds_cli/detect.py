@@ -77,7 +77,8 @@ def detect_file_by_rows(
     transactions: dict[str, list[Transaction]] = {account: [] for account in in_credit}
     with open(path, "rb") as stream:
         for txn in read_ledger(stream, fmt, accounts=in_credit, dropped_lines=dropped):
-            transactions[txn.account_id].append(txn)  # type: ignore[union-attr]
+            if isinstance(txn, Transaction):  # the first pass dropped every line that is not one
+                transactions[txn.account_id].append(txn)
     return detect_cases(summaries, transactions, as_of, settings)
 
 

@@ -127,6 +127,7 @@ def cmd_cms838(target: Target, args: argparse.Namespace) -> int:
             continue
         if any(line.payee_type == "MEDICARE" for line in stored.case.lines):
             rows += cms838_rows(stored, ledger.account_transactions(stored.case.account_id))
+    columns: tuple[str, ...]
     if args.rollup:
         rows, columns = cms838_rollup(rows), ("quarter", "reason_code", "credits", "credit_amount",
                                               "amount_repaid", "amount_outstanding")

@@ -15,8 +15,8 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from refunds_cli.localcloud import calls, faults
-from refunds_cli.localcloud.lambdas import InProcessLambda
+from refunds_cli.localcloud.build import build, runtime_python
+from refunds_cli.localcloud.lambdas import LambdaRuntime
 from refunds_cli.localcloud.mailbox import Mailbox
 from refunds_cli.localcloud.motohooks import run_lambdas_in_process, tasks_time_out_as_in_aws
 from refunds_cli.localcloud.names import DEFAULT_STACK_NAME, LOCAL_CREDENTIALS, connection, outputs_parameter
@@ -59,7 +59,7 @@ class LocalCloud:
         self._parameters = {**profile_parameters(root / "samconfig.toml", profile), **(parameter_overrides or {})}
         self._quiet = quiet
         self._exit = ExitStack()
-        self.runtime = InProcessLambda()
+        self.runtime = LambdaRuntime(pycache=root / ".aws-sam" / "pycache")
         self.mailbox = Mailbox(region)
         self.stack: DeployedStack | None = None
         self.endpoint_url = ""
@@ -80,8 +80,6 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log: URLs carry ids
         # The executor logs every task failure at length; the execution history keeps them.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
-        calls.install()
-        faults.install()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
         server.start()
         self._exit.callback(server.stop)
@@ -98,7 +96,9 @@ class LocalCloud:
         self._exit.enter_context(tasks_time_out_as_in_aws())
         self._exit.callback(self.runtime.stop)
 
-        template = sam_transform(self.root / "template.yaml", self._parameters, self.region)
+        # What `sam build` makes from the template is what runs: each function from its built folder.
+        built = build(self.root)
+        template = sam_transform(built / "template.yaml", self._parameters, self.region)
         builder = StackBuilder(
             template,
             self.stack_name,
@@ -110,6 +110,7 @@ class LocalCloud:
             self._function_environment(),
             self.region,
             self._function_overrides(),
+            runtime_python,
         )
         self.stack = builder.build()
         console, self.console_url = serve_console(self.mailbox, self.describe)

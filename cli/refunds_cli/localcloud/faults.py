@@ -12,15 +12,6 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any
-
-import boto3
-from botocore.exceptions import ClientError
-
-from refunds_cli.localcloud import calls
-
-# The error Lambda reports for a function that timed out; the name is what Step Functions matches on.
-Crash = type("Sandbox.Timedout", (Exception,), {"__doc__": "An injected crash of the running function."})
 
 
 @dataclass
@@ -57,31 +48,22 @@ def clear() -> None:
         _FAULTS.clear()
 
 
-def _maybe_fail(model: Any, **_: Any) -> None:
-    function = calls.current()
-    if function is None or not _FAULTS:
-        return
-    actions = calls.actions_of(model)
-    event = json.dumps(calls.current_event(), default=str)
+def decide(function: str, actions: tuple[str, ...], event: object) -> str | None:
+    """Whether `function`'s call (its IAM `actions`, while handling `event`) fails: None, "throttle",
+    or the message of a crash."""
+    if not _FAULTS:
+        return None
+    about = json.dumps(event, default=str)
     with _LOCK:
         firing = None
         for fault in _FAULTS:
             if fault.function == function and (fault.action is None or fault.action in actions) \
-                    and (fault.about is None or fault.about in event):
+                    and (fault.about is None or fault.about in about):
                 fault.seen += 1
                 if fault.at <= fault.seen < fault.at + fault.times:
                     firing = firing or fault
     if firing is None:
-        return
+        return None
     if firing.kind == "throttle":
-        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded (injected)"},
-                           "ResponseMetadata": {"HTTPStatusCode": 400}}, model.name)
-    raise Crash(f"injected crash before {actions[0]} (call {firing.seen} of {function})")
-
-
-def install() -> None:
-    """Watch every client made from boto3's default session (the functions' own)."""
-    if boto3.DEFAULT_SESSION is None:
-        boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register("before-call", _maybe_fail, unique_id="local-cloud-faults")
+        return "throttle"
+    return f"injected crash before {actions[0]} (call {firing.seen} of {function})"

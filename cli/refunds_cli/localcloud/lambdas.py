@@ -1,34 +1,37 @@
-"""Run each Lambda function's handler in this process, as moto would run it in Docker.
+"""Run each Lambda function as Lambda would: its built artifact, in its own interpreter.
 
-moto keeps the functions (create, list, configuration); this module answers their
-invocations: the handler named in the template, the environment the template gives it, a
-Lambda context. A raised exception comes back as a function error with `errorType`, so
-Step Functions' Retry and Catch see what they would see in AWS. Asynchronous invocations
-(S3 notifications, InvocationType=Event) run on a worker thread, with Lambda's two retries.
-
-Invocations run one at a time: a function's environment is set on the process while its
-handler runs. That is Lambda with a concurrency of one, which is what a laptop needs.
+moto keeps the functions (create, list, configuration); this module answers their invocations.
+Each function runs in worker processes of its own (see bootstrap.py): the runtime's Python in
+isolated mode, with only the function's built folder and its layers' python/ on the path, the
+environment the template gives it, and the credentials of its own role. A worker stays warm between
+invocations, as a Lambda execution environment does; a function runs several at once, up to
+`WORKERS_PER_FUNCTION`. A raised exception comes back as a function error with `errorType`, so Step
+Functions' Retry and Catch see what they would see in AWS; a handler that overruns its timeout is
+killed and reported as `Sandbox.Timedout`. Asynchronous invocations (S3 notifications,
+InvocationType=Event) are queued, with Lambda's two retries.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import queue
+import select
+import subprocess
 import sys
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from refunds_cli.localcloud import calls
+from refunds_cli.localcloud import calls, faults
 
+BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+WORKERS_PER_FUNCTION = 4
+INIT_SECONDS = 60.0  # an import that takes longer is a broken artifact, not a slow one
 ASYNC_RETRIES = 2
 # A function's environment is set on the process while its handler runs, so handlers run one at a
 # time in the whole process, whichever local cloud they belong to (tests may run two).
@@ -47,31 +50,8 @@ class FunctionSpec:
     layer_dirs: list[Path] = field(default_factory=list)
     timeout: int = 3
     memory: int = 128
-
-
-@dataclass
-class LambdaContext:
-    """The context object a handler receives in AWS."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    timeout_seconds: int
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    _started: float = field(default_factory=time.monotonic)
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return f"local/{self.aws_request_id}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        elapsed = time.monotonic() - self._started
-        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+    python: str = sys.executable  # the function's runtime (python3.12)
+    credentials: Callable[[], dict[str, str]] = dict  # its role's, fresh for each new worker
 
 
 @dataclass
@@ -83,12 +63,108 @@ class AsyncFailure:
     error_message: str
 
 
-class InProcessLambda:
-    """The registry of functions and the runner of their handlers."""
+class FunctionError(RuntimeError):
+    """The local cloud could not run a function at all (its artifact does not import, say)."""
 
-    def __init__(self) -> None:
+
+class _Worker:
+    """One warm execution environment of one function."""
+
+    def __init__(self, spec: FunctionSpec, pycache: Path | None) -> None:
+        self.spec = spec
+        self.started = time.monotonic()
+        to_child, self._to_child = os.pipe()
+        self._from_child, from_child = os.pipe()
+        environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": ":UTC",
+                       "LAMBDA_TASK_ROOT": str(spec.code_dir), "LOCAL_FUNCTION_ARN": spec.arn,
+                       "AWS_LAMBDA_FUNCTION_NAME": spec.name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+                       "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout), "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                       **spec.environment, **spec.credentials()}
+        options = ["-X", f"pycache_prefix={pycache}"] if pycache else []
+        self._process = subprocess.Popen(
+            [spec.python, "-I", "-S", *options, str(BOOTSTRAP), str(to_child), str(from_child), spec.handler,
+             str(spec.code_dir), *map(str, spec.layer_dirs)],
+            env=environment, cwd=spec.code_dir, pass_fds=(to_child, from_child), stdin=subprocess.DEVNULL)
+        os.close(to_child)
+        os.close(from_child)
+        self._buffer = b""
+        self._closed = False
+        ready = self._receive(time.monotonic() + INIT_SECONDS)
+        if ready is None or ready["kind"] != "ready":
+            self.kill()
+            detail = ready or {"errorType": "Runtime.ExitError", "errorMessage": "no answer from the runtime"}
+            raise FunctionError(f"{spec.name} did not start from {spec.code_dir}: {detail['errorType']}: "
+                                f"{detail['errorMessage']}\n{''.join(detail.get('stackTrace', []))}")
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def invoke(self, event: Any) -> tuple[bytes, str | None]:
+        request_id = str(uuid.uuid4())
+        deadline = time.monotonic() + self.spec.timeout
+        self._send({"request_id": request_id, "deadline": time.time() + self.spec.timeout, "event": event})
+        while True:
+            message = self._receive(deadline)
+            if message is None:  # timed out or died: Lambda discards the environment
+                self.kill()
+                return _error_payload("Sandbox.Timedout", f"Task timed out after {self.spec.timeout} seconds "
+                                      "(or the runtime exited)", request_id), "Unhandled"
+            if message["kind"] == "call":
+                actions = calls.actions_for(message["service"], message["operation"])
+                calls.record(self.spec.name, actions)
+                self._send({"fail": faults.decide(self.spec.name, actions, event)})
+            elif message["kind"] == "result":
+                return message["payload"].encode(), None
+            else:
+                return _error_payload(message["errorType"], message["errorMessage"], request_id,
+                                      message.get("stackTrace", [])), "Unhandled"
+
+    def _send(self, message: dict[str, Any]) -> None:
+        os.write(self._to_child, json.dumps(message, default=str).encode() + b"\n")
+
+    def _receive(self, deadline: float) -> dict[str, Any] | None:
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self._from_child], [], [], remaining)[0]:
+                return None
+            chunk = os.read(self._from_child, 1 << 16)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def kill(self) -> None:
+        """End the worker and close its pipes, once (a file descriptor closed twice may be another's)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.alive:
+            self._process.kill()
+        self._process.wait()
+        os.close(self._to_child)
+        os.close(self._from_child)
+
+
+def _error_payload(error_type: str, message: str, request_id: str, trace: list[str] | None = None) -> bytes:
+    return json.dumps({"errorMessage": message, "errorType": error_type, "requestId": request_id,
+                       "stackTrace": trace or []}).encode()
+
+
+class LambdaRuntime:
+    """The registry of functions and the pool of their warm workers."""
+
+    # A worker lives at most this long (its role's session credentials last an hour).
+    RECYCLE_SECONDS = 45 * 60
+
+    def __init__(self, pycache: Path | None = None) -> None:
         self._functions: dict[str, FunctionSpec] = {}
-        self._modules: dict[str, ModuleType] = {}
+        self._pycache = pycache
+        self._idle: dict[str, list[_Worker]] = {}
+        self._running: dict[str, int] = {}
+        self._pool = threading.Condition()
+        self._stopped = False
         self._async_queue: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._async_worker: threading.Thread | None = None
         self.async_failures: list[AsyncFailure] = []
@@ -130,71 +206,47 @@ class InProcessLambda:
         spec = self._lookup(name_or_arn)
         if spec is None:
             raise KeyError(f"no local function {name_or_arn}")
-        with _ONE_AT_A_TIME, self._function_environment(spec):
-            context = LambdaContext(spec.name, spec.arn, spec.memory, spec.timeout)
-            try:
-                handler = getattr(self._module(spec), spec.handler.rsplit(".", 1)[1])
-                with calls.running(spec.name, event):
-                    result = handler(event, context)
-            except Exception as error:
-                payload = {
-                    "errorMessage": str(error),
-                    "errorType": type(error).__name__,
-                    "requestId": context.aws_request_id,
-                    "stackTrace": traceback.format_tb(error.__traceback__),
-                }
-                return json.dumps(payload).encode(), "Unhandled"
-        return json.dumps(result, default=str).encode(), None
+        worker = self._acquire(spec)
+        try:
+            return worker.invoke(event)
+        finally:
+            self._release(worker)
 
-    def _module(self, spec: FunctionSpec) -> ModuleType:
-        module = self._modules.get(spec.name)
-        if module is None:
-            module_file = spec.code_dir / (spec.handler.rsplit(".", 1)[0].replace(".", "/") + ".py")
-            unique = f"_local_lambda_{spec.name.replace('-', '_')}"
-            loader_spec = importlib.util.spec_from_file_location(unique, module_file)
-            if loader_spec is None or loader_spec.loader is None:
-                raise ImportError(f"cannot load handler module {module_file}")
-            module = importlib.util.module_from_spec(loader_spec)
-            sys.modules[unique] = module  # as an import does: pydantic resolves the module's annotations there
-            sys.path.insert(0, str(spec.code_dir))
-            try:
-                loader_spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[unique]
-                raise
-            finally:
-                sys.path.remove(str(spec.code_dir))
-            self._modules[spec.name] = module
-        return module
+    def warm(self, name_or_arn: str) -> None:
+        """Start one worker of the function now (its artifact imports, or this raises FunctionError)."""
+        spec = self._lookup(name_or_arn)
+        assert spec is not None
+        self._release(self._acquire(spec))
 
-    class _function_environment:  # noqa: N801 - used as a context manager
-        def __init__(self, spec: FunctionSpec) -> None:
-            self._spec = spec
-            self._saved: dict[str, str | None] = {}
+    def _acquire(self, spec: FunctionSpec) -> _Worker:
+        with self._pool:
+            while True:
+                if self._stopped:
+                    raise FunctionError("the local cloud is stopping")
+                idle = self._idle.setdefault(spec.name, [])
+                if idle:
+                    return idle.pop()
+                if self._running.get(spec.name, 0) < WORKERS_PER_FUNCTION:
+                    self._running[spec.name] = self._running.get(spec.name, 0) + 1
+                    break
+                self._pool.wait()
+        try:
+            return _Worker(spec, self._pycache)
+        except BaseException:
+            with self._pool:
+                self._running[spec.name] -= 1
+                self._pool.notify_all()
+            raise
 
-        def __enter__(self) -> None:
-            spec = self._spec
-            for layer in spec.layer_dirs:
-                if str(layer) not in sys.path:
-                    sys.path.append(str(layer))
-            values = {
-                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout),
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                **spec.environment,
-            }
-            for key, value in values.items():
-                self._saved[key] = os.environ.get(key)
-                os.environ[key] = value
-
-        def __exit__(self, *exc: object) -> None:
-            # A variable the process did not have stays with the function's value: removing it races with
-            # any other thread copying the environment (moto's executor does), which then fails with
-            # KeyError. Each invocation sets every variable its function reads, so a stale one is never read.
-            for key, value in self._saved.items():
-                if value is not None:
-                    os.environ[key] = value
+    def _release(self, worker: _Worker) -> None:
+        with self._pool:
+            fresh = time.monotonic() - worker.started < self.RECYCLE_SECONDS
+            if worker.alive and fresh and not self._stopped:
+                self._idle[worker.spec.name].append(worker)
+            else:
+                worker.kill()
+                self._running[worker.spec.name] -= 1
+            self._pool.notify_all()
 
     # -- asynchronous ------------------------------------------------------------------
     def invoke_async(self, name_or_arn: str, event: Any) -> None:
@@ -207,7 +259,12 @@ class InProcessLambda:
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Block until every queued asynchronous invocation has run."""
         done = threading.Event()
-        threading.Thread(target=lambda: (self._async_queue.join(), done.set()), daemon=True).start()
+
+        def wait() -> None:
+            self._async_queue.join()
+            done.set()
+
+        threading.Thread(target=wait, daemon=True).start()
         if not done.wait(timeout):
             raise TimeoutError(f"asynchronous invocations still running after {timeout}s")
 
@@ -251,3 +308,10 @@ class InProcessLambda:
             self._async_queue.put(None)
             self._async_worker.join(timeout=5)
             self._async_worker = None
+        with self._pool:
+            self._stopped = True
+            workers = [w for idle in self._idle.values() for w in idle]
+            self._idle.clear()
+            self._pool.notify_all()
+        for worker in workers:
+            worker.kill()

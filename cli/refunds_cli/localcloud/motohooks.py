@@ -21,11 +21,11 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceCallback,
 )
 
-from refunds_cli.localcloud.lambdas import InProcessLambda
+from refunds_cli.localcloud.lambdas import LambdaRuntime
 
 
 @contextmanager
-def run_lambdas_in_process(runtime: InProcessLambda) -> Iterator[None]:
+def run_lambdas_in_process(runtime: LambdaRuntime) -> Iterator[None]:
     """Patch moto so that `runtime` answers invocations of the functions it knows."""
     original_invoke = LambdaFunction.invoke
     original_s3_invoke = notifications._invoke_awslambda

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 import boto3
 
 from refunds_cli.localcloud.intrinsics import Resolver, TemplateError, references
-from refunds_cli.localcloud.lambdas import FunctionSpec, InProcessLambda
+from refunds_cli.localcloud.lambdas import FunctionSpec, LambdaRuntime
 from refunds_cli.localcloud.names import ACCOUNT_ID, LOCAL_CREDENTIALS
 from refunds_cli.localcloud.template import TransformedTemplate
 from refunds_cli.localcloud.wiring import Wiring
@@ -114,6 +115,16 @@ def _denies_plain_http(statement: dict[str, Any]) -> bool:
     return statement.get("Effect") == "Deny" and condition == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+def _kept(item: dict[str, Any], conditions: dict[str, bool]) -> bool:
+    """Whether a resource or output is in the stack: it names no condition, or a true one."""
+    name = item.get("Condition")
+    if name is None:
+        return True
+    if name not in conditions:
+        raise TemplateError(f"no condition named {name}")
+    return conditions[name]
+
+
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     """A CloudFormation lifecycle rule as the S3 API spells it."""
     api: dict[str, Any] = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
@@ -149,12 +160,13 @@ class StackBuilder(Wiring):
         stack_name: str,
         parameter_values: dict[str, str],
         endpoint_url: str,
-        runtime: InProcessLambda,
+        runtime: LambdaRuntime,
         serve_function_url: ServeFunctionUrl,
         every: Every,
         function_environment: dict[str, str],
         region: str = "us-east-1",
         function_overrides: dict[str, str] | None = None,
+        runtime_python: Callable[[str], str] = lambda runtime: sys.executable,
     ) -> None:
         self.template = template
         self.stack = DeployedStack(stack_name, region)
@@ -163,6 +175,7 @@ class StackBuilder(Wiring):
         self._every = every
         self._function_environment = function_environment
         self._function_overrides = function_overrides or {}
+        self._runtime_python = runtime_python
         self._session = boto3.session.Session(
             aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -212,7 +225,7 @@ class StackBuilder(Wiring):
     # -- building -------------------------------------------------------------------------
     def build(self) -> DeployedStack:
         conditions = {name: self._condition(name, set()) for name in self.template.conditions}
-        resources = {k: r for k, r in self.template.resources.items() if conditions.get(r.get("Condition"), True)}
+        resources = {k: r for k, r in self.template.resources.items() if _kept(r, conditions)}
         for logical_id in _dependency_order(resources):
             resource = resources[logical_id]
             kind = resource["Type"]
@@ -231,7 +244,7 @@ class StackBuilder(Wiring):
             creator(self, logical_id, properties)
         self.stack.outputs = {
             name: str(self._resolver.resolve(output["Value"])) for name, output in self.template.outputs.items()
-            if conditions.get(output.get("Condition"), True)
+            if _kept(output, conditions)
         }
         return self.stack
 
@@ -392,7 +405,7 @@ class StackBuilder(Wiring):
         self.stack.physical[logical_id] = layer["LayerVersionArn"]
         self.stack.attributes[logical_id] = {"LayerVersionArn": layer["LayerVersionArn"]}
         # A Python layer's code lives in python/ (what Lambda puts on the path).
-        self._layer_dirs[layer["LayerVersionArn"]] = directory
+        self._layer_dirs[layer["LayerVersionArn"]] = directory / "python"
 
     def _function(self, logical_id: str, props: dict[str, Any]) -> None:
         code_dir = self.template.local_paths[logical_id]
@@ -425,6 +438,7 @@ class StackBuilder(Wiring):
             layer_dirs=[self._layer_dirs[arn] for arn in layers],
             timeout=int(props.get("Timeout", 3)),
             memory=int(props.get("MemorySize", 128)),
+            python=self._runtime_python(props["Runtime"]),
         )
         self._runtime.register(spec)
         self.stack.functions[logical_id] = spec

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from refunds_cli.localcloud.lambdas import InProcessLambda
+from refunds_cli.localcloud.lambdas import LambdaRuntime
 from refunds_cli.localcloud.mailbox import Mailbox
 
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml")
@@ -79,7 +79,7 @@ def function_url_event(
     return event
 
 
-def serve_function_url(runtime: InProcessLambda, function_arn: str, auth_type: str) -> tuple[_Server, str]:
+def serve_function_url(runtime: LambdaRuntime, function_arn: str, auth_type: str) -> tuple[_Server, str]:
     """Serve one function behind a URL on 127.0.0.1, as its Function URL does in AWS."""
 
     class Handler(BaseHTTPRequestHandler):

@@ -13,13 +13,22 @@ from refunds_cli.localcloud.names import ACCOUNT_ID
 from refunds_cli.localcloud.schedules import rate_seconds, scheduled_event
 
 if TYPE_CHECKING:
-    from refunds_cli.localcloud.stack import StackBuilder
+    from refunds_cli.localcloud.lambdas import LambdaRuntime
+    from refunds_cli.localcloud.stack import DeployedStack, Every, StackBuilder
 
 POLL_SECONDS = 0.5
 
 
 class Wiring:
-    def _queue(self: StackBuilder, logical_id: str, props: dict[str, Any]) -> None:
+    if TYPE_CHECKING:  # what StackBuilder, the class these creators are part of, gives them
+        stack: DeployedStack
+        _runtime: LambdaRuntime
+        _every: Every
+
+        def client(self, service: str) -> Any: ...
+        def _name(self, logical_id: str, limit: int = 64) -> str: ...
+
+    def _queue(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("QueueName") or self._name(logical_id, 80)
         attributes = {key: str(props[key]) for key in ("KmsMasterKeyId", "MessageRetentionPeriod", "VisibilityTimeout",
                                                        "DelaySeconds") if key in props}
@@ -28,10 +37,10 @@ class Wiring:
         self.stack.physical[logical_id] = url
         self.stack.attributes[logical_id] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
 
-    def _queue_url(self: StackBuilder, arn: str) -> str:
+    def _queue_url(self, arn: str) -> str:
         return str(self.client("sqs").get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"])
 
-    def _event_invoke_config(self: StackBuilder, logical_id: str, props: dict[str, Any]) -> None:
+    def _event_invoke_config(self, logical_id: str, props: dict[str, Any]) -> None:
         """Retries of asynchronous invocations, and where an event goes once they are spent."""
         function = props["FunctionName"]
         destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
@@ -47,7 +56,7 @@ class Wiring:
         self._runtime.configure_async(function, int(props.get("MaximumRetryAttempts", 2)), send)
         self.stack.physical[logical_id] = f"{function}-invoke-config"
 
-    def _event_source_mapping(self: StackBuilder, logical_id: str, props: dict[str, Any]) -> None:
+    def _event_source_mapping(self, logical_id: str, props: dict[str, Any]) -> None:
         """An SQS queue read by a function, as Lambda's poller does: a batch in, the messages the
         function did not report failed are deleted, the others come back after their visibility."""
         source, function = props["EventSourceArn"], props["FunctionName"]
@@ -75,7 +84,7 @@ class Wiring:
         self._every(POLL_SECONDS, poll, f"poll-{logical_id}")
         self.stack.physical[logical_id] = f"{logical_id}-mapping"
 
-    def _topic(self: StackBuilder, logical_id: str, props: dict[str, Any]) -> None:
+    def _topic(self, logical_id: str, props: dict[str, Any]) -> None:
         sns = self.client("sns")
         attributes = {"KmsMasterKeyId": str(props["KmsMasterKeyId"])} if "KmsMasterKeyId" in props else {}
         arn = sns.create_topic(Name=props.get("TopicName") or self._name(logical_id, 256),
@@ -85,18 +94,18 @@ class Wiring:
         self.stack.physical[logical_id] = arn
         self.stack.attributes[logical_id] = {"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[-1]}
 
-    def _alarm(self: StackBuilder, logical_id: str, props: dict[str, Any]) -> None:
+    def _alarm(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("AlarmName") or self._name(logical_id, 255)
-        request = {key: props[key] for key in ("AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic",
-                                               "ComparisonOperator", "TreatMissingData", "AlarmActions")
-                   if key in props}
+        request: dict[str, Any] = {
+            key: props[key] for key in ("AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic",
+                                        "ComparisonOperator", "TreatMissingData", "AlarmActions") if key in props}
         request.update({key: int(props[key]) for key in ("Period", "EvaluationPeriods") if key in props})
         request["Threshold"] = float(props["Threshold"])
         self.client("cloudwatch").put_metric_alarm(AlarmName=name, **request)
         self.stack.physical[logical_id] = name
         self.stack.attributes[logical_id] = {"Arn": f"arn:aws:cloudwatch:{self.stack.region}:{ACCOUNT_ID}:alarm:{name}"}
 
-    def _events_rule(self: StackBuilder, logical_id: str, props: dict[str, Any]) -> None:
+    def _events_rule(self, logical_id: str, props: dict[str, Any]) -> None:
         """A schedule: fired by the local cloud itself at its Lambda targets. Not created in moto, whose
         PutEvents tries every rule of the bus as a pattern and fails on a schedule."""
         expression = props.get("ScheduleExpression")

@@ -82,7 +82,7 @@ class HistoryStore:
         key queries on the index `plan_search` picks, never a scan."""
         plan = plan_search(filters, start, end)
         narrow = [Attr(attribute).eq(value) for attribute, value in plan.filters]
-        found = []
+        found: list[dict[str, Any]] = []
         for index, attribute, value in plan.keys:
             keys = Key(attribute).eq(value) & Key("at").between(plan.low, plan.high)
             kwargs: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": keys}

@@ -46,7 +46,7 @@ class Services(Generic[Config]):
         return self.config.rule_settings
 
     def _client(self, service: str) -> Any:
-        return boto3.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+        return boto3.client(service, config=CLIENT_CONFIG)
 
     @cached_property
     def _dynamodb(self) -> Any:

@@ -75,7 +75,7 @@ def next_record(case: Case, entry: Entry, at: datetime, last: dict[str, Any] | N
         "prev_hash": last["hash"] if last else GENESIS,
     }
     record = {k: v for k, v in record.items() if v not in (None, "")}
-    record["month"] = record["at"][:7]
+    record["month"] = str(record["at"])[:7]
     record["hash"] = record_hash(record)
     return record
 
@@ -177,5 +177,5 @@ def _months(start: date, end: date) -> list[str]:
 def public(record: dict[str, Any]) -> dict[str, Any]:
     """A record as auditors get it (`refunds audit case --json`)."""
     out = {name: record.get(name) for name in PUBLIC}
-    out["seq"] = int(out["seq"])
+    out["seq"] = int(record["seq"])
     return out

@@ -68,7 +68,8 @@ def split_ledger(stream: IO[bytes], fmt: str, rows_per_part: int) -> Iterator[Pa
     records = _records(stream, fmt)
     header_lines = next(records, []) if fmt == "csv" else []
     header, line = "".join(header_lines), 1 + len(header_lines)
-    number, first, taken = 0, line, []
+    number, first = 0, line
+    taken: list[str] = []
     for record in records:
         if len(taken) >= rows_per_part:
             number += 1

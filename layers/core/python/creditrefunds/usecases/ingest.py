@@ -54,7 +54,7 @@ class StoreReport:
         self.repeated += other["repeated"]
         self.rejects += [RowError(**r) for r in other["rejects"]]
         for account, row in other["latest"].items():
-            self.saw(account, tuple(row))  # type: ignore[arg-type]
+            self.saw(account, (row[0], row[1], row[2]))
 
     def to_json(self) -> dict[str, Any]:
         return {"rows_read": self.rows_read, "stored": self.stored, "repeated": self.repeated,
