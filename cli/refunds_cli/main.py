@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from refunds_cli import audit, cases, operations, reports
+from refunds_cli import audit, cases, doctor, operations, reports
 from refunds_cli.argtypes import iso_date
 from refunds_cli.localcloud.names import DEFAULT_STACK_NAME
 from refunds_cli.target import Target, TargetError, connect
@@ -159,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.register(commands, _target)
     reports.register(commands, _target)
     operations.register(commands, _target)
+    doctor.register(commands, _target)
 
     mail = commands.add_parser("mail", help="mail sent through SES (local cloud)")
     mail.add_argument("--json", action="store_true")

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from refunds_cli.localcloud.names import connection, outputs_parameter
+from refunds_cli.localcloud.names import connection, outputs_parameter, resources_parameter
 
 
 class TargetError(Exception):
@@ -20,6 +20,7 @@ class Target:
     outputs: dict[str, str]
     region: str
     endpoint_url: str | None = None
+    stack_name: str = ""
 
     def client(self, service: str) -> Any:
         import boto3  # here, not at the top: `refunds detect` needs no AWS and starts faster
@@ -31,6 +32,19 @@ class Target:
         import boto3
 
         return boto3.resource("dynamodb", **connection(self.endpoint_url, self.region)).Table(self.output(output_name))
+
+    def resources(self) -> dict[str, dict[str, str]]:
+        """The stack's resources: {logical id: {"type": ..., "physical": ...}}."""
+        if self.endpoint_url:
+            value = self.client("ssm").get_parameter(Name=resources_parameter(self.stack_name))["Parameter"]["Value"]
+            return dict(json.loads(value))
+        found = {}
+        for page in self.client("cloudformation").get_paginator("list_stack_resources").paginate(
+                StackName=self.stack_name):
+            for item in page["StackResourceSummaries"]:
+                found[item["LogicalResourceId"]] = {"type": item["ResourceType"],
+                                                    "physical": item.get("PhysicalResourceId", "")}
+        return found
 
     def output(self, name: str) -> str:
         try:
@@ -45,11 +59,11 @@ def connect(endpoint_url: str | None, stack_name: str, region: str) -> Target:
 
     try:
         if endpoint_url:
-            target = Target({}, region, endpoint_url)
+            target = Target({}, region, endpoint_url, stack_name)
             parameter = target.client("ssm").get_parameter(Name=outputs_parameter(stack_name))
             target.outputs = json.loads(parameter["Parameter"]["Value"])
             return target
-        target = Target({}, region)
+        target = Target({}, region, None, stack_name)
         stack = target.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
         target.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         return target

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import FunctionConfig
-from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.runtime import answers_doctor, lambda_runtime
 from creditrefunds.domain.approvals import LinkRefused, UnknownLink
 from creditrefunds.domain.pages import CONTENT_TYPE, HEADERS, Page, answer, form_fields
 from creditrefunds.usecases.approval import decide, show
@@ -48,6 +48,7 @@ def refused(error: LinkRefused) -> Response:
 app.not_found(lambda _: refused(UnknownLink()))
 
 
+@answers_doctor
 @logger.inject_lambda_context(log_event=False)  # the path holds the approval id: never logged
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import FunctionConfig
-from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.runtime import answers_doctor, lambda_runtime
 from creditrefunds.usecases import audit
 
 logger, tracer, services = lambda_runtime(FunctionConfig)
@@ -48,6 +48,7 @@ def search() -> dict[str, Any]:
 app.not_found(lambda _: not_found("no such audit query: see the module docstring"))
 
 
+@answers_doctor
 @logger.inject_lambda_context(log_event=False)  # query strings may name patients
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import DetectConfig
-from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.runtime import answers_doctor, lambda_runtime
 from creditrefunds.adapters.transient import retryable
 from creditrefunds.usecases.fanout import detect_batch
 
@@ -28,6 +28,7 @@ class Event(BaseModel):
     event_time: datetime  # when the file was dropped: the day its credits are identified
 
 
+@answers_doctor
 @logger.inject_lambda_context(log_event=True)  # an object key and a time
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import WaitConfig
-from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.runtime import answers_doctor, lambda_runtime
 from creditrefunds.adapters.transient import retryable
 from creditrefunds.usecases.escalate import escalate_case
 
@@ -20,6 +20,7 @@ class Event(BaseModel):
     tier: int  # the tier whose wait ran out
 
 
+@answers_doctor
 @logger.inject_lambda_context(log_event=True)  # a case id and a tier
 @tracer.capture_lambda_handler(capture_response=False)
 @retryable  # throttles and service errors: TransientError, which the state machine retries

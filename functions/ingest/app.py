@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import IngestConfig
-from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.runtime import answers_doctor, lambda_runtime
 from creditrefunds.usecases.ingest import Dropped, ingest_file
 
 logger, tracer, services = lambda_runtime(IngestConfig)
@@ -27,6 +27,7 @@ def dropped(record: S3EventRecord) -> Dropped:
                    datetime.fromisoformat(record.event_time.replace("Z", "+00:00")))
 
 
+@answers_doctor
 @logger.inject_lambda_context(log_event=False)  # events name files; rows never reach the logs
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics

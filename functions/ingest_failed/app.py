@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import BaseConfig
-from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.runtime import answers_doctor, lambda_runtime
 from creditrefunds.usecases.ingest import file_failed
 
 logger, tracer, services = lambda_runtime(BaseConfig)
@@ -31,6 +31,7 @@ def failed_files(record: SQSRecord) -> None:
         file_failed(ports, key, why, ports.config.operators_email, datetime.now(UTC))
 
 
+@answers_doctor
 @logger.inject_lambda_context(log_event=False)  # a failed event names files and quotes errors
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

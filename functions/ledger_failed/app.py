@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import BaseConfig
-from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.runtime import answers_doctor, lambda_runtime
 from creditrefunds.adapters.transient import retryable
 from creditrefunds.usecases.fanout import fail
 
@@ -21,6 +21,7 @@ class Event(BaseModel):
     error: dict[str, Any] | None = None  # the state machine's caught error: Error and Cause
 
 
+@answers_doctor
 @logger.inject_lambda_context(log_event=False)  # a cause may quote a row
 @tracer.capture_lambda_handler(capture_response=False)
 @retryable  # throttles and service errors: TransientError, which the state machine retries

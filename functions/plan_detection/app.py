@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import PlanConfig
-from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.runtime import answers_doctor, lambda_runtime
 from creditrefunds.adapters.transient import retryable
 from creditrefunds.usecases.fanout import plan_detection
 
@@ -28,6 +28,7 @@ class Event(BaseModel):
     parts: list[PartKey]
 
 
+@answers_doctor
 @logger.inject_lambda_context(log_event=False)  # a long list of part keys
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics

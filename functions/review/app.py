@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import WaitConfig
-from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.runtime import answers_doctor, lambda_runtime
 from creditrefunds.adapters.transient import retryable
 from creditrefunds.usecases.review import review
 
@@ -19,6 +19,7 @@ class Event(BaseModel):
     case_id: str
 
 
+@answers_doctor
 @logger.inject_lambda_context(log_event=True)  # a case id
 @tracer.capture_lambda_handler(capture_response=False)
 @retryable  # throttles and service errors: TransientError, which the state machine retries

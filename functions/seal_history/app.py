@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import SealConfig
-from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.runtime import answers_doctor, lambda_runtime
 from creditrefunds.adapters.transient import retryable
 from creditrefunds.usecases.seal import seal_history
 
@@ -23,6 +23,7 @@ class Event(BaseModel):
     source: str = "refunds audit seal"
 
 
+@answers_doctor
 @logger.inject_lambda_context(log_event=True)  # a schedule's event: no data
 @tracer.capture_lambda_handler(capture_response=False)
 @retryable  # throttles and service errors: TransientError, which the state machine retries

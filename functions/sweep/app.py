@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import SweepConfig
-from creditrefunds.adapters.runtime import lambda_runtime
+from creditrefunds.adapters.runtime import answers_doctor, lambda_runtime
 from creditrefunds.adapters.transient import retryable
 from creditrefunds.usecases.operations import sweep
 
@@ -21,6 +21,7 @@ class Event(BaseModel):
     """A schedule's event (nothing in it is used)."""
 
 
+@answers_doctor
 @logger.inject_lambda_context(log_event=True)  # a schedule's event: no data
 @tracer.capture_lambda_handler(capture_response=False)
 @retryable  # throttles and service errors: the schedule's next run sweeps again

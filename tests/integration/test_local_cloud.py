@@ -15,7 +15,7 @@ from refunds_cli.localcloud.web import function_url_event
 
 from tests.conftest import ROOT
 
-from .conftest import all_cases, wait_for_executions, wait_for_status
+from .conftest import all_cases, refunds, wait_for_executions, wait_for_status
 
 
 def test_every_template_resource_is_there(cloud):
@@ -146,3 +146,16 @@ def test_a_table_and_function_added_to_the_template_appear_with_no_other_change(
                                                Payload=json.dumps(event).encode())
         assert json.load(answer["Payload"])["statusCode"] == 404
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_doctor_finds_the_stack_whole_and_says_how(cloud):
+    found = refunds(cloud, "doctor", "--json")
+    assert found.returncode == 0, found.stdout + found.stderr
+    checks = {c["check"]: c for c in json.loads(found.stdout)}
+    functions = [name for name, r in cloud.describe()["resources"].items() if name.endswith("Function")
+                 and name in cloud.stack.functions]
+    assert functions and all(checks[f"function {f}"]["status"] == "OK" for f in functions)
+    assert checks["bucket SealBucket"]["status"] == "OK"
+    assert checks[f"mail sender {cloud.stack.functions['RequestApprovalFunction'].environment['SENDER_EMAIL']}"][
+        "status"] == "OK"
+    assert all(c["status"] == "OK" for name, c in checks.items() if name.startswith(("table ", "role ")))

@@ -16,10 +16,17 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from refunds_cli.localcloud.build import build, runtime_python
+from refunds_cli.localcloud.iam import Enforcer, enforced
 from refunds_cli.localcloud.lambdas import LambdaRuntime
 from refunds_cli.localcloud.mailbox import Mailbox
 from refunds_cli.localcloud.motohooks import run_lambdas_in_process, tasks_time_out_as_in_aws
-from refunds_cli.localcloud.names import DEFAULT_STACK_NAME, LOCAL_CREDENTIALS, connection, outputs_parameter
+from refunds_cli.localcloud.names import (
+    DEFAULT_STACK_NAME,
+    LOCAL_CREDENTIALS,
+    connection,
+    outputs_parameter,
+    resources_parameter,
+)
 from refunds_cli.localcloud.schedules import every
 from refunds_cli.localcloud.stack import DeployedStack, StackBuilder
 from refunds_cli.localcloud.template import sam_transform
@@ -61,6 +68,7 @@ class LocalCloud:
         self._exit = ExitStack()
         self.runtime = LambdaRuntime(pycache=root / ".aws-sam" / "pycache")
         self.mailbox = Mailbox(region)
+        self.iam = Enforcer(region)
         self.stack: DeployedStack | None = None
         self.endpoint_url = ""
         self.console_url = ""
@@ -94,6 +102,7 @@ class LocalCloud:
         self._moto_config({"stepfunctions": {"execute_state_machine": True}})
         self._exit.enter_context(run_lambdas_in_process(self.runtime))
         self._exit.enter_context(tasks_time_out_as_in_aws())
+        self._exit.enter_context(enforced(self.iam))
         self._exit.callback(self.runtime.stop)
 
         # What `sam build` makes from the template is what runs: each function from its built folder.
@@ -111,6 +120,7 @@ class LocalCloud:
             self.region,
             self._function_overrides(),
             runtime_python,
+            lambda function, role: self.iam.credentials(self.client("sts"), function, role),
         )
         self.stack = builder.build()
         console, self.console_url = serve_console(self.mailbox, self.describe)
@@ -120,6 +130,10 @@ class LocalCloud:
         self.client("ssm").put_parameter(
             Name=outputs_parameter(self.stack_name), Value=json.dumps(outputs), Type="String", Overwrite=True
         )
+        resources = {logical_id: {"type": template.resources[logical_id]["Type"], "physical": physical}
+                     for logical_id, physical in self.stack.physical.items() if logical_id in template.resources}
+        self.client("ssm").put_parameter(Name=resources_parameter(self.stack_name), Value=json.dumps(resources),
+                                         Type="String", Tier="Advanced", Overwrite=True)
 
     def stop(self) -> None:
         self._exit.close()

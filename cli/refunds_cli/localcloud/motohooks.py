@@ -61,6 +61,18 @@ def run_lambdas_in_process(runtime: LambdaRuntime) -> Iterator[None]:
         notifications._invoke_awslambda = original_s3_invoke
 
 
+# The callback pools of executions that waited on a task token, with their state machine's ARN.
+_WAITING_POOLS: dict[int, tuple[dict[str, Any], str]] = {}
+
+
+def state_machine_of_token(token: str) -> str | None:
+    """The state machine an execution waiting on `token` runs (what IAM authorises SendTask* against)."""
+    for pool, state_machine in list(_WAITING_POOLS.values()):
+        if token in pool:
+            return state_machine
+    return None
+
+
 @contextmanager
 def tasks_time_out_as_in_aws() -> Iterator[None]:
     """A task token is good only while its task attempt waits: once the wait runs out, or the attempt
@@ -72,12 +84,15 @@ def tasks_time_out_as_in_aws() -> Iterator[None]:
 
     def eval_body(self: Any, env: Any) -> Any:
         pool = env.callback_pool_manager._pool
+        _WAITING_POOLS[id(pool)] = (pool, env.states.context_object.context_object_data["StateMachine"]["Id"])
         before = set(pool)
         try:
             return original(self, env)
         finally:  # the attempt is over (answered, failed or timed out): its token answers nothing more
             for callback_id in set(pool) - before:
                 pool.pop(callback_id, None)
+            if not pool:
+                _WAITING_POOLS.pop(id(pool), None)
 
     StateTaskServiceCallback._eval_body = eval_body  # type: ignore[method-assign]
     try:

@@ -17,3 +17,9 @@ def connection(endpoint_url: str | None, region: str) -> dict[str, str]:
     return {"region_name": region, "endpoint_url": endpoint_url,
             "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+
+
+def resources_parameter(stack_name: str) -> str:
+    """Where the local cloud keeps a stack's resources (type and physical id by logical id), as
+    CloudFormation's ListStackResources tells them in AWS."""
+    return f"/local-cloud/stacks/{stack_name}/resources"

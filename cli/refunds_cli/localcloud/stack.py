@@ -8,6 +8,7 @@ type at a time. A type with no local counterpart is refused loudly, never skippe
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import sys
@@ -167,6 +168,7 @@ class StackBuilder(Wiring):
         region: str = "us-east-1",
         function_overrides: dict[str, str] | None = None,
         runtime_python: Callable[[str], str] = lambda runtime: sys.executable,
+        role_credentials: Callable[[str, str], dict[str, str]] | None = None,
     ) -> None:
         self.template = template
         self.stack = DeployedStack(stack_name, region)
@@ -176,6 +178,7 @@ class StackBuilder(Wiring):
         self._function_environment = function_environment
         self._function_overrides = function_overrides or {}
         self._runtime_python = runtime_python
+        self._role_credentials = role_credentials
         self._session = boto3.session.Session(
             aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -440,6 +443,8 @@ class StackBuilder(Wiring):
             memory=int(props.get("MemorySize", 128)),
             python=self._runtime_python(props["Runtime"]),
         )
+        if self._role_credentials is not None:  # each worker calls AWS as the function's own role
+            spec.credentials = functools.partial(self._role_credentials, name, props["Role"])
         self._runtime.register(spec)
         self.stack.functions[logical_id] = spec
         self.stack.physical[logical_id] = name

@@ -3,7 +3,11 @@ log lines under the same Logger, and its Services (built on the first invocation
 
 from __future__ import annotations
 
+import platform
+import sys
 from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -18,3 +22,21 @@ def lambda_runtime(kind: type[Config]) -> tuple[Logger, Tracer, Callable[[], Ser
     # The use-cases log with the standard library under `creditrefunds`: the same JSON, level, handler.
     copy_config_to_registered_loggers(source_logger=logger, include={"creditrefunds"})
     return logger, Tracer(), lazy_services(kind)
+
+
+DOCTOR_PING = {"refunds_doctor": "ping"}
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def answers_doctor(handler: Handler) -> Handler:
+    """`refunds doctor` invokes every function with DOCTOR_PING: the answer shows the function's code and
+    layer imported and run, on which processor and Python, and touches nothing (no AWS call, no data)."""
+
+    @wraps(handler)
+    def answer(event: Any, context: Any) -> Any:
+        if event == DOCTOR_PING:
+            return {"doctor": "ok", "function": context.function_name, "machine": platform.machine(),
+                    "python": sys.version.split()[0]}
+        return handler(event, context)
+
+    return answer  # type: ignore[return-value]

@@ -1,0 +1,312 @@
+"""Each function calls AWS as its own role, and IAM says no where AWS would.
+
+Every function's workers hold credentials of a session of the role the template gives it (moto's
+STS). Each request signed with such a session is evaluated here, in the moto server, before moto
+answers it: the IAM action and the resource ARN(s) it touches are worked out from the request, as
+the service authorisation reference describes them (a DynamoDB transaction is one action per item,
+a query on an index is on the index's ARN, an SES send in the sandbox is on the sender's and every
+recipient's identity), then the role's policies decide, with a KMS key's own policy for key use. A
+request nothing allows is refused with AccessDenied, as AWS would. Requests signed otherwise (the
+operator's CLI, the tests, moto's own) are not evaluated.
+
+moto checks IAM itself only when told to for every caller, and then for most services against the
+resource "*", with conditions read as a deny; hence an evaluation here, with moto's error types.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.exceptions import AccessDeniedError
+from moto.iam.models import iam_backends
+from moto.kms.models import kms_backends
+from moto.s3.exceptions import S3AccessDeniedError
+
+from refunds_cli.localcloud.names import ACCOUNT_ID
+
+_TRANSACTION_ITEMS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                      "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+_S3_ACTIONS = {"HeadObject": "GetObject", "HeadBucket": "ListBucket"}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One authorisation: an IAM action on one resource, with the request's condition keys."""
+
+    action: str
+    resource: str
+    context: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Session:
+    function: str
+    role_name: str
+    role_arn: str
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{self.role_name}/{self.function}"
+
+
+class Enforcer:
+    """The sessions of the functions' roles, and what each was allowed and refused."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+        self.used: dict[str, set[tuple[str, str]]] = defaultdict(set)  # role -> {(action, resource)}
+        self.refused: list[tuple[str, Request]] = []
+
+    def credentials(self, sts: Any, function: str, role_arn: str) -> dict[str, str]:
+        """Credentials of a fresh session of `role_arn` for `function`'s workers."""
+        found = sts.assume_role(RoleArn=role_arn, RoleSessionName=function[:64])["Credentials"]
+        with self._lock:
+            self._sessions[found["AccessKeyId"]] = Session(function, role_arn.rsplit("/", 1)[1], role_arn)
+        return {"AWS_ACCESS_KEY_ID": found["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": found["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": found["SessionToken"]}
+
+    def session_of(self, authorization: str) -> Session | None:
+        match = re.search(r"Credential=([^/]+)/", authorization or "")
+        return self._sessions.get(match.group(1)) if match else None
+
+    # -- evaluation -----------------------------------------------------------------------------
+    def allowed(self, session: Session, request: Request) -> bool:
+        identity = _role_statements(session.role_name)
+        if request.action.startswith("kms:") and request.resource.startswith("arn:aws:kms:"):
+            key = _key_statements(request.resource, self.region)
+            direct = _decide(key, request, principal=session.role_arn)
+            delegated = _decide(key, request, principal=f"arn:aws:iam::{ACCOUNT_ID}:root")
+            own = _decide(identity, request)
+            if "Deny" in (direct, own):
+                return False
+            return direct == "Allow" or (delegated == "Allow" and own == "Allow")
+        return _decide(identity, request) == "Allow"
+
+    def check(self, session: Session, requests: list[Request], s3: bool) -> None:
+        for request in requests:
+            if self.allowed(session, request):
+                with self._lock:
+                    self.used[session.role_name].add((request.action, request.resource))
+                continue
+            with self._lock:
+                self.refused.append((session.function, request))
+            if s3:
+                raise S3AccessDeniedError()
+            raise AccessDeniedError(user_arn=session.arn, action=f"{request.action} on resource: {request.resource}")
+
+
+    def unused(self, role_name: str) -> list[str]:
+        """What the role's policies allow that no request of its functions used: "Sid: action on resource"."""
+        with self._lock:
+            used = set(self.used[role_name])
+        found = []
+        for statement in _role_statements(role_name):
+            if statement["Effect"] != "Allow":
+                continue
+            for action in _listed(statement.get("Action", [])):
+                for resource in _listed(statement.get("Resource", [])):
+                    if not any(fnmatch.fnmatchcase(a.lower(), action.lower()) and _arn_like(r, resource)
+                               for a, r in used):
+                        found.append(f"{statement.get('Sid', '')}: {action} on {resource}")
+        return found
+
+
+def _role_statements(role_name: str) -> list[dict[str, Any]]:
+    role = iam_backends[ACCOUNT_ID]["aws"].get_role(role_name)
+    return [s for document in role.policies.values() for s in _statements(document)]
+
+
+def _key_statements(key_arn: str, region: str) -> list[dict[str, Any]]:
+    key = kms_backends[ACCOUNT_ID][region].describe_key(key_arn)
+    return _statements(key.policy)
+
+
+def _statements(document: str | dict[str, Any]) -> list[dict[str, Any]]:
+    found = (json.loads(document) if isinstance(document, str) else document).get("Statement", [])
+    return found if isinstance(found, list) else [found]
+
+
+def _listed(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _decide(statements: list[dict[str, Any]], request: Request, principal: str | None = None) -> str | None:
+    """"Deny" if a statement denies, else "Allow" if one allows, else None (implicitly denied)."""
+    outcome = None
+    for statement in statements:
+        if principal is not None and principal not in _principals(statement):
+            continue
+        if not _applies(statement, request):
+            continue
+        if statement["Effect"] == "Deny":
+            return "Deny"
+        outcome = "Allow"
+    return outcome
+
+
+def _principals(statement: dict[str, Any]) -> list[str]:
+    found = statement.get("Principal", {})
+    return _listed(found.get("AWS", [])) if isinstance(found, dict) else _listed(found)
+
+
+def _applies(statement: dict[str, Any], request: Request) -> bool:
+    if "Action" in statement:
+        action_ok = any(fnmatch.fnmatchcase(request.action.lower(), a.lower()) for a in _listed(statement["Action"]))
+    else:
+        action_ok = not any(fnmatch.fnmatchcase(request.action.lower(), a.lower())
+                            for a in _listed(statement.get("NotAction", [])))
+    if not action_ok:
+        return False
+    if "Resource" in statement:
+        resource_ok = any(_arn_like(request.resource, r) for r in _listed(statement["Resource"]))
+    else:
+        resource_ok = not any(_arn_like(request.resource, r) for r in _listed(statement.get("NotResource", [])))
+    return resource_ok and _conditions_hold(statement.get("Condition", {}), dict(request.context))
+
+
+def _arn_like(value: str, pattern: str) -> bool:
+    return pattern == "*" or fnmatch.fnmatchcase(value, pattern)
+
+
+def _conditions_hold(conditions: dict[str, Any], context: dict[str, str]) -> bool:
+    """Every condition block holds (missing keys fail, but for ...IfExists)."""
+    for operator, tests in conditions.items():
+        if_exists = operator.endswith("IfExists")
+        base = operator.removesuffix("IfExists")
+        for key, expected in tests.items():
+            if key not in context:
+                if if_exists:
+                    continue
+                return False
+            if not _compare(base, context[key], _listed(expected)):
+                return False
+    return True
+
+
+def _compare(operator: str, actual: str, expected: list[str]) -> bool:
+    if operator in ("StringEquals", "ArnEquals"):
+        return actual in expected
+    if operator == "StringEqualsIgnoreCase":
+        return actual.lower() in [e.lower() for e in expected]
+    if operator in ("StringLike", "ArnLike"):
+        return any(fnmatch.fnmatchcase(actual, e) for e in expected)
+    if operator == "StringNotEquals":
+        return actual not in expected
+    if operator == "StringNotLike":
+        return not any(fnmatch.fnmatchcase(actual, e) for e in expected)
+    if operator == "Bool":
+        return actual.lower() in [e.lower() for e in expected]
+    raise NotImplementedError(f"the local cloud's IAM does not evaluate the {operator} condition operator")
+
+
+# -- what a request touches ------------------------------------------------------------------------
+def requests_of(response: Any, service: str, action: str, resource: str, region: str) -> list[Request]:
+    """The authorisations one API request needs (moto's response object holds the request)."""
+    prefix = f"arn:aws:{service}:{region}:{ACCOUNT_ID}"
+    if service == "s3":
+        context = (("s3:prefix", response.querystring["prefix"][0]),) if "prefix" in response.querystring else ()
+        return [Request(f"s3:{_S3_ACTIONS.get(action, action)}", unquote(resource), context)]
+    if service == "sqs":
+        return [Request(f"sqs:{action}", resource)]
+    if service == "dynamodb":
+        return list(_dynamodb(_body(response), action, prefix))
+    if service == "states":
+        return [Request(f"states:{action}", _states_resource(_body(response)))]
+    if service == "events" and action == "PutEvents":
+        entries = _body(response).get("Entries", [])
+        buses = {e.get("EventBusName", "default") for e in entries} or {"default"}
+        return [Request("events:PutEvents", b if b.startswith("arn:") else f"{prefix}:event-bus/{b}") for b in buses]
+    if service == "ses" and action in ("SendRawEmail", "SendEmail"):
+        sender = _address(response._get_param("Source") or "")
+        destination = response._get_param("Destination", {}) or {}
+        recipients = list(response._get_param("Destinations", []) or []) + [
+            a for kind in ("ToAddresses", "CcAddresses", "BccAddresses") for a in destination.get(kind, [])]
+        # In the SES sandbox the recipients' identities are authorised too.
+        return [Request(f"ses:{action}", f"{prefix}:identity/{identity}", (("ses:FromAddress", sender),))
+                for identity in dict.fromkeys([sender, *map(_address, recipients)])]
+    if service == "kms":
+        key = _body(response).get("KeyId", "*")
+        arn = kms_backends[ACCOUNT_ID][region].describe_key(key).arn if key != "*" else "*"
+        return [Request(f"kms:{action}", arn)]
+    if service == "lambda" and action == "Invoke":
+        name = unquote(response.path.split("/functions/", 1)[1].split("/", 1)[0])
+        arn = name if name.startswith("arn:") else f"{prefix}:function:{name}"
+        return [Request("lambda:InvokeFunction", arn)]
+    if service == "sts" and action == "GetCallerIdentity":
+        return []  # always allowed
+    return [Request(f"{service}:{action}", resource)]
+
+
+def _body(response: Any) -> dict[str, Any]:
+    """A JSON request's body (moto may have parsed it already)."""
+    body = response.body
+    if isinstance(body, dict):
+        return body
+    return json.loads(body) if body else {}
+
+
+def _dynamodb(body: dict[str, Any], action: str, prefix: str) -> Iterator[Request]:
+    def table(name: str, index: str | None = None) -> str:
+        arn = name if name.startswith("arn:") else f"{prefix}:table/{name}"
+        return f"{arn}/index/{index}" if index else arn
+
+    if action in ("TransactWriteItems", "TransactGetItems"):
+        for item in body.get("TransactItems", []):
+            (kind, detail), = item.items()
+            yield Request(f"dynamodb:{_TRANSACTION_ITEMS[kind]}", table(detail["TableName"]))
+    elif action in ("BatchWriteItem", "BatchGetItem"):
+        for name in body.get("RequestItems", {}):
+            yield Request(f"dynamodb:{action}", table(name))
+    else:
+        yield Request(f"dynamodb:{action}", table(body.get("TableName", "*"), body.get("IndexName")))
+
+
+def _states_resource(body: dict[str, Any]) -> str:
+    if "stateMachineArn" in body:
+        return str(body["stateMachineArn"])
+    if "executionArn" in body:
+        return str(body["executionArn"])
+    if "taskToken" in body:  # a callback token answers for the state machine that waits on it
+        from refunds_cli.localcloud.motohooks import state_machine_of_token
+
+        return state_machine_of_token(str(body["taskToken"])) or "*"
+    return "*"
+
+
+def _address(value: str) -> str:
+    match = re.search(r"<([^>]+)>", value)
+    return (match.group(1) if match else value).strip()
+
+
+@contextmanager
+def enforced(enforcer: Enforcer) -> Iterator[None]:
+    """Evaluate every request signed by a function's session while the `with` lasts."""
+    original = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+    def authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        session = enforcer.session_of(self.headers.get("Authorization", ""))
+        if session is None:
+            return original(self, iam_request_cls, resource)
+        scope = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/", self.headers["Authorization"])
+        region, service = (scope.group(1), scope.group(2)) if scope else (enforcer.region, "*")
+        requests = requests_of(self, service, self._get_action(), resource, region)
+        enforcer.check(session, requests, s3=service == "s3")
+        return None
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ActionAuthenticatorMixin._authenticate_and_authorize_action = original  # type: ignore[method-assign]
