@@ -1,14 +1,17 @@
-"""The checks CI makes without AWS: cfn-lint, the SAM transform, asl-validator, IAM, ruff."""
+"""The checks CI makes without AWS: sam validate --lint, cfn-lint with every rule, the SAM transform,
+asl-validator, IAM, ruff, mypy."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from refunds_cli.localcloud.build import sam_command
 from refunds_cli.localcloud.stack import supported_resource_types
 from refunds_cli.localcloud.template import load_template, sam_transform
 
@@ -22,8 +25,21 @@ def run(*command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
 
 
-def test_cfn_lint_passes_on_the_template():
-    done = run(str(Path(sys.executable).parent / "cfn-lint"), "template.yaml")
+def test_cfn_lint_passes_on_the_template_with_every_rule():
+    """Informational rules too (`I`): each finding is fixed, none is waived."""
+    done = run(str(Path(sys.executable).parent / "cfn-lint"), "--include-checks", "I", "--", "template.yaml")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_sam_validate_with_lint_passes():
+    done = subprocess.run([*sam_command(), "validate", "--lint", "--template-file", "template.yaml"],
+                          capture_output=True, text=True, cwd=ROOT, check=False,
+                          env={**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"})
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_mypy_is_clean():
+    done = run(str(Path(sys.executable).parent / "mypy"))
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -167,11 +167,19 @@ def test_a_fan_out_that_fails_keeps_the_file_in_rejected_and_tells_operators(clo
 
     s3, sfn = cloud.client("s3"), cloud.client("stepfunctions")
     bucket = cloud.outputs["LedgerBucketName"]
-    s3.put_object(Bucket=bucket, Key="held/lost-part.csv", Body=(HEADER + ROWS[0]).encode())
+    # A dropped file the fan-out took over: in incoming/, but not ingested again (its notification paused).
+    notifications = s3.get_bucket_notification_configuration(Bucket=bucket)
+    notifications.pop("ResponseMetadata")
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    try:
+        s3.put_object(Bucket=bucket, Key="incoming/lost-part.csv", Body=(HEADER + ROWS[0]).encode())
+    finally:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=notifications)
     [fan_out] = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
                  if m["name"].endswith("-ledger-fanout")]
     execution = sfn.start_execution(stateMachineArn=fan_out, name="lost-part", input=json.dumps({
-        "bucket": bucket, "key": "held/lost-part.csv", "name": "lost-part.csv", "event_time": "2026-11-27T08:00:00Z",
+        "bucket": bucket, "key": "incoming/lost-part.csv", "name": "lost-part.csv",
+        "event_time": "2026-11-27T08:00:00Z",
         "parts": [{"key": "work/lost-part.csv/part-00001.csv", "first_line": 2, "format": "csv"}]}))
     deadline = time.monotonic() + 60
     while (status := sfn.describe_execution(executionArn=execution["executionArn"]))["status"] == "RUNNING":
@@ -182,7 +190,7 @@ def test_a_fan_out_that_fails_keeps_the_file_in_rejected_and_tells_operators(clo
     assert reason == ("the fan-out failed: NoSuchKey: An error occurred (NoSuchKey) when calling the GetObject "
                       "operation: The specified key does not exist.\n")
     assert s3.get_object(Bucket=bucket, Key="rejected/lost-part.csv")["Body"].read().decode() == HEADER + ROWS[0]
-    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="held/")
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="incoming/lost-part.csv")
     [mail] = [m for m in cloud.mailbox.messages() if "lost-part.csv" in m.subject]
     assert mail.to == ["operators@example.org"] and "rejected/" in mail.text
 

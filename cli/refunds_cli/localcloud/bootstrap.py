@@ -69,9 +69,13 @@ def main() -> None:
         context = Context(spec, request["request_id"], request["deadline"])
         try:
             result = handler(request["event"], context)
-            send({"kind": "result", "payload": json.dumps(result, default=str)})
-        except Exception as error:
+        except Exception as error:  # a handler's error is the invocation's answer
             send({"kind": "error", **_error(error)})
+            continue
+        try:  # as Lambda's runtime: plain JSON, or the invocation fails
+            send({"kind": "result", "payload": json.dumps(result)})
+        except (TypeError, ValueError) as error:
+            send({"kind": "error", **_error(error, "Runtime.MarshalError")})
 
 
 def _error(error: BaseException, error_type: str | None = None) -> dict[str, Any]:

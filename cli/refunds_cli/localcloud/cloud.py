@@ -19,7 +19,11 @@ from refunds_cli.localcloud.build import build, runtime_python
 from refunds_cli.localcloud.iam import Enforcer, enforced
 from refunds_cli.localcloud.lambdas import LambdaRuntime
 from refunds_cli.localcloud.mailbox import Mailbox
-from refunds_cli.localcloud.motohooks import run_lambdas_in_process, tasks_time_out_as_in_aws
+from refunds_cli.localcloud.motohooks import (
+    dynamodb_requests_atomic,
+    run_lambdas_in_process,
+    tasks_time_out_as_in_aws,
+)
 from refunds_cli.localcloud.names import (
     DEFAULT_STACK_NAME,
     LOCAL_CREDENTIALS,
@@ -102,6 +106,7 @@ class LocalCloud:
         self._moto_config({"stepfunctions": {"execute_state_machine": True}})
         self._exit.enter_context(run_lambdas_in_process(self.runtime))
         self._exit.enter_context(tasks_time_out_as_in_aws())
+        self._exit.enter_context(dynamodb_requests_atomic())
         self._exit.enter_context(enforced(self.iam))
         self._exit.callback(self.runtime.stop)
 

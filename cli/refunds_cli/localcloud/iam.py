@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from moto.core.authorization import ActionAuthenticatorMixin
-from moto.core.exceptions import AccessDeniedError
+from moto.core.exceptions import AccessDeniedError, JsonRESTError
 from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
 from moto.s3.exceptions import S3AccessDeniedError
@@ -37,6 +37,7 @@ from refunds_cli.localcloud.names import ACCOUNT_ID
 _TRANSACTION_ITEMS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                       "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
 _S3_ACTIONS = {"HeadObject": "GetObject", "HeadBucket": "ListBucket"}
+_QUERY_PROTOCOL = {"ses", "sts", "iam", "sns", "cloudwatch"}  # XML errors; the others answer in JSON
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ class Enforcer:
             return direct == "Allow" or (delegated == "Allow" and own == "Allow")
         return _decide(identity, request) == "Allow"
 
-    def check(self, session: Session, requests: list[Request], s3: bool) -> None:
+    def check(self, session: Session, requests: list[Request], protocol: str) -> None:
+        """Refuse the first request nothing allows, in the error format of the service's `protocol`."""
         for request in requests:
             if self.allowed(session, request):
                 with self._lock:
@@ -102,9 +104,14 @@ class Enforcer:
                 continue
             with self._lock:
                 self.refused.append((session.function, request))
-            if s3:
+            if protocol == "s3":
                 raise S3AccessDeniedError()
-            raise AccessDeniedError(user_arn=session.arn, action=f"{request.action} on resource: {request.resource}")
+            if protocol == "query":
+                raise AccessDeniedError(user_arn=session.arn, action=f"{request.action} on resource: "
+                                                                     f"{request.resource}")
+            raise JsonRESTError("AccessDeniedException", f"User: {session.arn} is not authorized to perform: "
+                                f"{request.action} on resource: {request.resource} because no identity-based "
+                                "policy allows the action")
 
 
     def unused(self, role_name: str) -> list[str]:
@@ -115,11 +122,18 @@ class Enforcer:
         for statement in _role_statements(role_name):
             if statement["Effect"] != "Allow":
                 continue
-            for action in _listed(statement.get("Action", [])):
-                for resource in _listed(statement.get("Resource", [])):
-                    if not any(fnmatch.fnmatchcase(a.lower(), action.lower()) and _arn_like(r, resource)
-                               for a, r in used):
-                        found.append(f"{statement.get('Sid', '')}: {action} on {resource}")
+            if "NotAction" in statement or "NotResource" in statement:
+                found.append(f"{statement.get('Sid', '')}: NotAction/NotResource grants more than anyone can use")
+                continue
+            actions, resources = _listed(statement.get("Action", [])), _listed(statement.get("Resource", []))
+            hits = [(a, r) for a in actions for r in resources
+                    if any(fnmatch.fnmatchcase(x.lower(), a.lower()) and _arn_like(y, r) for x, y in used)]
+            # A statement grants each of its actions on each of its resources: an action used on none of
+            # them, or a resource no action used, is more than the code needs.
+            found += [f"{statement.get('Sid', '')}: {a} on {resources}" for a in actions
+                      if not any(h[0] == a for h in hits)]
+            found += [f"{statement.get('Sid', '')}: {actions} on {r}" for r in resources
+                      if not any(h[1] == r for h in hits)]
         return found
 
 
@@ -302,7 +316,8 @@ def enforced(enforcer: Enforcer) -> Iterator[None]:
         scope = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/", self.headers["Authorization"])
         region, service = (scope.group(1), scope.group(2)) if scope else (enforcer.region, "*")
         requests = requests_of(self, service, self._get_action(), resource, region)
-        enforcer.check(session, requests, s3=service == "s3")
+        protocol = "s3" if service == "s3" else "query" if service in _QUERY_PROTOCOL else "json"
+        enforcer.check(session, requests, protocol)
         return None
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize  # type: ignore[method-assign]

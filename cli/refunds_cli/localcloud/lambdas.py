@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import queue
-import select
+import selectors
 import subprocess
 import sys
 import threading
@@ -33,9 +33,7 @@ BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 WORKERS_PER_FUNCTION = 4
 INIT_SECONDS = 60.0  # an import that takes longer is a broken artifact, not a slow one
 ASYNC_RETRIES = 2
-# A function's environment is set on the process while its handler runs, so handlers run one at a
-# time in the whole process, whichever local cloud they belong to (tests may run two).
-_ONE_AT_A_TIME = threading.RLock()
+ASYNC_CONCURRENCY = 2  # event invocations (S3 notifications, schedules) run two at a time
 
 
 @dataclass
@@ -73,20 +71,29 @@ class _Worker:
     def __init__(self, spec: FunctionSpec, pycache: Path | None) -> None:
         self.spec = spec
         self.started = time.monotonic()
-        to_child, self._to_child = os.pipe()
-        self._from_child, from_child = os.pipe()
+        credentials = spec.credentials()  # first: nothing to clean up if it fails
         environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": ":UTC",
                        "LAMBDA_TASK_ROOT": str(spec.code_dir), "LOCAL_FUNCTION_ARN": spec.arn,
                        "AWS_LAMBDA_FUNCTION_NAME": spec.name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
                        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout), "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                       **spec.environment, **spec.credentials()}
+                       **spec.environment, **credentials}
         options = ["-X", f"pycache_prefix={pycache}"] if pycache else []
-        self._process = subprocess.Popen(
-            [spec.python, "-I", "-S", *options, str(BOOTSTRAP), str(to_child), str(from_child), spec.handler,
-             str(spec.code_dir), *map(str, spec.layer_dirs)],
-            env=environment, cwd=spec.code_dir, pass_fds=(to_child, from_child), stdin=subprocess.DEVNULL)
-        os.close(to_child)
-        os.close(from_child)
+        to_child, self._to_child = os.pipe()
+        self._from_child, from_child = os.pipe()
+        try:
+            self._process = subprocess.Popen(
+                [spec.python, "-I", "-S", *options, str(BOOTSTRAP), str(to_child), str(from_child), spec.handler,
+                 str(spec.code_dir), *map(str, spec.layer_dirs)],
+                env=environment, cwd=spec.code_dir, pass_fds=(to_child, from_child), stdin=subprocess.DEVNULL)
+        except BaseException:
+            os.close(self._to_child)
+            os.close(self._from_child)
+            raise
+        finally:
+            os.close(to_child)
+            os.close(from_child)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._from_child, selectors.EVENT_READ)
         self._buffer = b""
         self._closed = False
         ready = self._receive(time.monotonic() + INIT_SECONDS)
@@ -126,7 +133,7 @@ class _Worker:
     def _receive(self, deadline: float) -> dict[str, Any] | None:
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self._from_child], [], [], remaining)[0]:
+            if remaining <= 0 or not self._selector.select(remaining):
                 return None
             chunk = os.read(self._from_child, 1 << 16)
             if not chunk:
@@ -143,6 +150,7 @@ class _Worker:
         if self.alive:
             self._process.kill()
         self._process.wait()
+        self._selector.close()
         os.close(self._to_child)
         os.close(self._from_child)
 
@@ -166,7 +174,7 @@ class LambdaRuntime:
         self._pool = threading.Condition()
         self._stopped = False
         self._async_queue: queue.Queue[tuple[str, Any] | None] = queue.Queue()
-        self._async_worker: threading.Thread | None = None
+        self._async_workers: list[threading.Thread] = []
         self.async_failures: list[AsyncFailure] = []
         self._retries: dict[str, int] = {}
         self._on_failure: dict[str, Callable[[Any, dict[str, Any]], None]] = {}
@@ -209,6 +217,9 @@ class LambdaRuntime:
         worker = self._acquire(spec)
         try:
             return worker.invoke(event)
+        except BaseException:
+            worker.kill()  # its pipes may hold half an answer: it never serves again
+            raise
         finally:
             self._release(worker)
 
@@ -224,8 +235,12 @@ class LambdaRuntime:
                 if self._stopped:
                     raise FunctionError("the local cloud is stopping")
                 idle = self._idle.setdefault(spec.name, [])
-                if idle:
-                    return idle.pop()
+                while idle:
+                    worker = idle.pop()
+                    if worker.alive:
+                        return worker
+                    worker.kill()  # it died while idle: a fresh one starts instead
+                    self._running[spec.name] -= 1
                 if self._running.get(spec.name, 0) < WORKERS_PER_FUNCTION:
                     self._running[spec.name] = self._running.get(spec.name, 0) + 1
                     break
@@ -251,9 +266,12 @@ class LambdaRuntime:
     # -- asynchronous ------------------------------------------------------------------
     def invoke_async(self, name_or_arn: str, event: Any) -> None:
         """Queue an event invocation, as S3 notifications and InvocationType=Event do."""
-        if self._async_worker is None:
-            self._async_worker = threading.Thread(target=self._drain, name="lambda-async", daemon=True)
-            self._async_worker.start()
+        with self._pool:
+            if not self._async_workers:
+                self._async_workers = [threading.Thread(target=self._drain, name=f"lambda-async-{n}", daemon=True)
+                                       for n in range(ASYNC_CONCURRENCY)]
+                for thread in self._async_workers:
+                    thread.start()
         self._async_queue.put((name_or_arn, event))
 
     def wait_idle(self, timeout: float = 60.0) -> None:
@@ -278,7 +296,10 @@ class LambdaRuntime:
                 spec = self._lookup(name_or_arn)
                 retries = self._retries.get(spec.name, ASYNC_RETRIES) if spec else ASYNC_RETRIES
                 for attempt in range(retries + 1):
-                    payload, error = self.invoke(name_or_arn, event)
+                    try:
+                        payload, error = self.invoke(name_or_arn, event)
+                    except Exception as failure:  # the runtime could not run it: a failed attempt
+                        payload, error = _error_payload("Runtime.Unknown", str(failure), "local"), "Unhandled"
                     if error is None:
                         break
                     if attempt == retries:
@@ -304,10 +325,11 @@ class LambdaRuntime:
                                 "responsePayload": {k: detail[k] for k in ("errorMessage", "errorType")}})
 
     def stop(self) -> None:
-        if self._async_worker is not None:
+        for _ in self._async_workers:
             self._async_queue.put(None)
-            self._async_worker.join(timeout=5)
-            self._async_worker = None
+        for thread in self._async_workers:
+            thread.join(timeout=5)
+        self._async_workers = []
         with self._pool:
             self._stopped = True
             workers = [w for idle in self._idle.values() for w in idle]

@@ -10,12 +10,14 @@ Functions the local cloud does not know keep moto's own behaviour.
 from __future__ import annotations
 
 import json
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
+from moto.dynamodb.responses import DynamoHandler
 from moto.s3 import notifications
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
     StateTaskServiceCallback,
@@ -61,16 +63,38 @@ def run_lambdas_in_process(runtime: LambdaRuntime) -> Iterator[None]:
         notifications._invoke_awslambda = original_s3_invoke
 
 
-# The callback pools of executions that waited on a task token, with their state machine's ARN.
+# The callback pools of executions waiting on a task token, with their state machine's ARN; and the
+# state machine of every token that has been waited on (a late answer is still authorised against it).
 _WAITING_POOLS: dict[int, tuple[dict[str, Any], str]] = {}
+_TOKEN_OWNERS: dict[str, str] = {}
 
 
 def state_machine_of_token(token: str) -> str | None:
-    """The state machine an execution waiting on `token` runs (what IAM authorises SendTask* against)."""
+    """The state machine whose execution waits, or waited, on `token` (what IAM authorises SendTask*
+    against): a token that no longer waits is then refused by Step Functions, not by IAM, as in AWS."""
     for pool, state_machine in list(_WAITING_POOLS.values()):
         if token in pool:
             return state_machine
-    return None
+    return _TOKEN_OWNERS.get(token)
+
+
+@contextmanager
+def dynamodb_requests_atomic() -> Iterator[None]:
+    """One DynamoDB request at a time in moto, as each is atomic in AWS. moto's backend is not safe
+    beside a concurrent request: a conditional write can pass its check twice, and a transaction's
+    copy of the table for its rollback fails ("dictionary changed size during iteration")."""
+    original = DynamoHandler.call_action
+    lock = threading.Lock()
+
+    def call_action(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DynamoHandler.call_action = original  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -91,6 +115,7 @@ def tasks_time_out_as_in_aws() -> Iterator[None]:
         finally:  # the attempt is over (answered, failed or timed out): its token answers nothing more
             for callback_id in set(pool) - before:
                 pool.pop(callback_id, None)
+                _TOKEN_OWNERS[callback_id] = _WAITING_POOLS[id(pool)][1]
             if not pool:
                 _WAITING_POOLS.pop(id(pool), None)
 

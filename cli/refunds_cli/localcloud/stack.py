@@ -42,7 +42,7 @@ _HONOURED: dict[str, set[str]] = {
     "AWS::DynamoDB::Table": {"AttributeDefinitions", "BillingMode", "DeletionProtectionEnabled",
                              "GlobalSecondaryIndexes", "KeySchema", "PointInTimeRecoverySpecification",
                              "ProvisionedThroughput", "SSESpecification", "TableName", "TimeToLiveSpecification"},
-    "AWS::IAM::Role": {"AssumeRolePolicyDocument", "Description", "Policies", "RoleName"},
+    "AWS::IAM::Role": {"AssumeRolePolicyDocument", "Description", "ManagedPolicyArns", "Policies", "RoleName"},
     "AWS::Lambda::LayerVersion": {"CompatibleArchitectures", "CompatibleRuntimes", "Content", "Description",
                                   "LayerName"},
     "AWS::Lambda::Function": {"Architectures", "Code", "Description", "Environment", "FunctionName", "Handler",
@@ -63,12 +63,15 @@ _HONOURED: dict[str, set[str]] = {
 }
 AWS_ONLY_PROPERTIES = {
     "Tags": "tags name resources for people and billing; nothing here reads them",
-    "ManagedPolicyArns": "the AWS managed policies SAM attaches grant CloudWatch Logs and X-Ray only, which a "
-                         "function's code never calls (Lambda writes its logs and traces)",
     "TracingConfig": "X-Ray: no trace daemon on a laptop (POWERTOOLS_TRACE_DISABLED)",
     "TracingConfiguration": "X-Ray: no trace daemon on a laptop",
     "LoggingConfig": "where Lambda writes a function's log lines; here they go to the console",
 }
+
+# What SAM attaches to a function's or state machine's role: logs and traces, which Lambda and Step
+# Functions write; the code never calls them. Any other managed policy stops the local cloud.
+SAM_MANAGED_POLICIES = {"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+                        "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"}
 
 ServeFunctionUrl = Callable[[str, str], str]
 Every = Callable[[float, Callable[[], None], str], None]  # run a task every N seconds until the cloud stops
@@ -385,6 +388,9 @@ class StackBuilder(Wiring):
         self.stack.attributes[logical_id] = {"Arn": description["TableArn"]}
 
     def _role(self, logical_id: str, props: dict[str, Any]) -> None:
+        if extra := set(props.get("ManagedPolicyArns", [])) - SAM_MANAGED_POLICIES:
+            raise TemplateError(f"{logical_id} attaches {sorted(extra)}: the local cloud evaluates inline policies "
+                                "only, so a managed policy would grant unseen; write its statements inline")
         iam = self.client("iam")
         name = props.get("RoleName") or self._name(logical_id, 64)
         role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))
