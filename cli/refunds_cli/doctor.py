@@ -72,7 +72,8 @@ def _mail(target: Target, resources: dict[str, dict[str, str]], send: bool) -> I
     ses = target.client("ses")
     sandbox = _in_sandbox(target)
     identities = [sender, *recipients] if sandbox else [sender]
-    status = ses.get_identity_verification_attributes(Identities=identities)["VerificationAttributes"]
+    domains = sorted({i.split("@")[-1] for i in identities})  # an identity may be verified by its domain
+    status = ses.get_identity_verification_attributes(Identities=[*identities, *domains])["VerificationAttributes"]
     for identity in identities:
         verified = status.get(identity, {}).get("VerificationStatus") == "Success" or \
             status.get(identity.split("@")[-1], {}).get("VerificationStatus") == "Success"
@@ -100,24 +101,40 @@ def _in_sandbox(target: Target) -> bool:
 
 def _buckets(target: Target, resources: dict[str, dict[str, str]]) -> Iterator[Finding]:
     s3 = target.client("s3")
+    keys = {physical for _, physical in _of_type(resources, "AWS::KMS::Key")}
     for logical_id, name in _of_type(resources, "AWS::S3::Bucket"):
         what = f"bucket {logical_id}"
-        rules = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"]
-        kms = all(r["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms" for r in rules)
+        rules = (_or_none(s3.get_bucket_encryption, Bucket=name) or {}).get(
+            "ServerSideEncryptionConfiguration", {}).get("Rules", [])
+        defaults = [r["ApplyServerSideEncryptionByDefault"] for r in rules]
+        kms = bool(defaults) and all(d["SSEAlgorithm"] == "aws:kms" and d.get("KMSMasterKeyID", "").rsplit("/", 1)[-1]
+                                     in keys for d in defaults)
         yield ("OK" if kms else "FAIL"), what, "encrypted with the stack's KMS key" if kms else f"encryption: {rules}"
-        block = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
-        yield ("OK" if all(block.values()) else "FAIL"), what, f"public access blocked: {all(block.values())}"
+        block = (_or_none(s3.get_public_access_block, Bucket=name) or {}).get("PublicAccessBlockConfiguration", {})
+        blocked = len(block) == 4 and all(block.values())
+        yield ("OK" if blocked else "FAIL"), what, f"public access blocked: {blocked}"
         if target.endpoint_url:
             yield "OK", what, "TLS-only not checked: the local cloud speaks plain HTTP on 127.0.0.1"
         else:
-            policy = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
-            tls = any(s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get(
-                "aws:SecureTransport") == "false" for s in policy["Statement"])
+            policy = json.loads((_or_none(s3.get_bucket_policy, Bucket=name) or {}).get("Policy", "{}"))
+            tls = any(s["Effect"] == "Deny" and s.get("Principal") == "*" and s.get("Action") == "s3:*"
+                      and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+                      for s in policy.get("Statement", []))
             yield ("OK" if tls else "FAIL"), what, "refuses plain HTTP" if tls else "accepts plain HTTP"
         if logical_id == "SealBucket":
             lock = s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]
             mode = lock.get("Rule", {}).get("DefaultRetention", {}).get("Mode")
             yield ("OK" if mode == "COMPLIANCE" else "FAIL"), what, f"object lock retention mode: {mode}"
+
+
+def _or_none(read: Callable[..., dict[str, Any]], **request: Any) -> dict[str, Any] | None:
+    """What `read(**request)` returns, or None where the bucket has no such configuration."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return read(**request)
+    except ClientError:
+        return None
 
 
 def _tables(target: Target, resources: dict[str, dict[str, str]]) -> Iterator[Finding]:

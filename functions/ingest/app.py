@@ -24,7 +24,7 @@ def dropped(record: S3EventRecord) -> Dropped:
     """The file an S3 notification names; its eTag and sequencer tell one upload from another."""
     s3_object = record.s3.get_object
     return Dropped(unquote_plus(s3_object.key), f"{s3_object.etag}|{s3_object.get('sequencer', '')}",
-                   datetime.fromisoformat(record.event_time.replace("Z", "+00:00")))
+                   datetime.fromisoformat(record.event_time.replace("Z", "+00:00")), s3_object.etag)
 
 
 @answers_doctor

@@ -24,7 +24,7 @@ from typing import Any
 
 from refunds_cli.localcloud.template import load_template
 
-SOURCES = ("template.yaml", "functions", "layers", "statemachine")
+SOURCES = ("template.yaml", "samconfig.toml", "functions", "layers", "statemachine")
 _ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 _PATH_PROPERTIES = ("CodeUri", "ContentUri", "DefinitionUri")
 # Where `make setup` puts the SAM CLI, in a virtualenv of the functions' Python (3.12).
@@ -54,9 +54,16 @@ def sam_command() -> list[str]:
 def sources_digest(root: Path, architecture: str) -> str:
     """The hash of everything a build is made from (and of the architecture it is made for)."""
     digest = hashlib.sha256(architecture.encode())
+    # How the build is made counts too: this file's rewrite and the SAM CLI's pinned version.
+    for extra in (Path(__file__), Path(__file__).resolve().parents[3] / "constraints-sam.txt"):
+        digest.update(extra.read_bytes() if extra.exists() else b"")
     for name in SOURCES:
         base = root / name
-        paths = sorted(p for p in base.rglob("*") if p.is_file()) if base.is_dir() else [base]
+        if base.is_dir():
+            paths = sorted(Path(folder) / file for folder, _, files in os.walk(base, followlinks=True)
+                           for file in files)
+        else:
+            paths = [base] if base.exists() else []
         for path in paths:
             if "__pycache__" in path.parts or path.suffix == ".pyc":
                 continue
@@ -70,9 +77,9 @@ def build(root: Path, architecture: str | None = None) -> Path:
     architecture = architecture or host_architecture()
     builds = root / ".aws-sam" / "local"
     builds.mkdir(parents=True, exist_ok=True)
-    target = builds / f"{architecture}-{sources_digest(root, architecture)}"
     with open(builds / ".lock", "w") as lock:  # test workers build once between them
         fcntl.flock(lock, fcntl.LOCK_EX)
+        target = builds / f"{architecture}-{sources_digest(root, architecture)}"
         if not (target / "template.yaml").exists():
             _sam_build(root, architecture, target)
             _forget_older(builds, architecture, keep=target)
@@ -83,8 +90,11 @@ def _sam_build(root: Path, architecture: str, target: Path) -> None:
     work = target.with_name(target.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
-    template = work / "source-template.json"
-    template.write_text(json.dumps(_for_architecture(root, architecture), indent=1), encoding="utf-8")
+    if architecture == template_architecture(root):  # the deploy's own build: template.yaml as it is
+        template = root / "template.yaml"
+    else:
+        template = work / "source-template.json"
+        template.write_text(json.dumps(_for_architecture(root, architecture), indent=1), encoding="utf-8")
     sam = sam_command()
     # sam build runs pip with the functions' Python (python3.12): the SAM CLI's own virtualenv has it.
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{Path(sam[0]).parent}{os.pathsep}{os.environ['PATH']}"}
@@ -97,6 +107,11 @@ def _sam_build(root: Path, architecture: str, target: Path) -> None:
     shutil.rmtree(target, ignore_errors=True)
     (work / "build").rename(target)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def template_architecture(root: Path) -> str:
+    """The functions' processor, as template.yaml's Globals say."""
+    return str(load_template(root / "template.yaml")["Globals"]["Function"]["Architectures"][0])
 
 
 def _for_architecture(root: Path, architecture: str) -> dict[str, Any]:

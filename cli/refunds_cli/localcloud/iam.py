@@ -79,6 +79,8 @@ class Enforcer:
                 "AWS_SESSION_TOKEN": found["SessionToken"]}
 
     def session_of(self, authorization: str) -> Session | None:
+        """The function session that signed a request: in its Authorization header, or a presigned URL's
+        X-Amz-Credential (pass "Credential=" + that)."""
         match = re.search(r"Credential=([^/]+)/", authorization or "")
         return self._sessions.get(match.group(1)) if match else None
 
@@ -160,7 +162,7 @@ def _decide(statements: list[dict[str, Any]], request: Request, principal: str |
     """"Deny" if a statement denies, else "Allow" if one allows, else None (implicitly denied)."""
     outcome = None
     for statement in statements:
-        if principal is not None and principal not in _principals(statement):
+        if principal is not None and not _names(_principals(statement), principal):
             continue
         if not _applies(statement, request):
             continue
@@ -173,6 +175,10 @@ def _decide(statements: list[dict[str, Any]], request: Request, principal: str |
 def _principals(statement: dict[str, Any]) -> list[str]:
     found = statement.get("Principal", {})
     return _listed(found.get("AWS", [])) if isinstance(found, dict) else _listed(found)
+
+
+def _names(principals: list[str], principal: str) -> bool:
+    return "*" in principals or principal in principals
 
 
 def _applies(statement: dict[str, Any], request: Request) -> bool:
@@ -196,14 +202,16 @@ def _arn_like(value: str, pattern: str) -> bool:
 
 def _conditions_hold(conditions: dict[str, Any], context: dict[str, str]) -> bool:
     """Every condition block holds (missing keys fail, but for ...IfExists)."""
+    context = {key.lower(): value for key, value in context.items()}  # condition keys ignore case
     for operator, tests in conditions.items():
         if_exists = operator.endswith("IfExists")
         base = operator.removesuffix("IfExists")
         for key, expected in tests.items():
-            if key not in context:
-                if if_exists:
+            if key.lower() not in context:
+                if if_exists or base.startswith(("StringNot", "ArnNot")):  # a negation holds on a missing key
                     continue
                 return False
+            key = key.lower()
             if not _compare(base, context[key], _listed(expected)):
                 return False
     return True
@@ -216,9 +224,9 @@ def _compare(operator: str, actual: str, expected: list[str]) -> bool:
         return actual.lower() in [e.lower() for e in expected]
     if operator in ("StringLike", "ArnLike"):
         return any(fnmatch.fnmatchcase(actual, e) for e in expected)
-    if operator == "StringNotEquals":
+    if operator in ("StringNotEquals", "ArnNotEquals"):
         return actual not in expected
-    if operator == "StringNotLike":
+    if operator in ("StringNotLike", "ArnNotLike"):
         return not any(fnmatch.fnmatchcase(actual, e) for e in expected)
     if operator == "Bool":
         return actual.lower() in [e.lower() for e in expected]
@@ -230,12 +238,12 @@ def requests_of(response: Any, service: str, action: str, resource: str, region:
     """The authorisations one API request needs (moto's response object holds the request)."""
     prefix = f"arn:aws:{service}:{region}:{ACCOUNT_ID}"
     if service == "s3":
-        context = (("s3:prefix", response.querystring["prefix"][0]),) if "prefix" in response.querystring else ()
-        return [Request(f"s3:{_S3_ACTIONS.get(action, action)}", unquote(resource), context)]
+        return list(_s3(response, action, unquote(resource), region))
     if service == "sqs":
-        return [Request(f"sqs:{action}", resource)]
+        return [Request(f"sqs:{action}", resource), *_sqs_key_use(action, resource, region)]
     if service == "dynamodb":
-        return list(_dynamodb(_body(response), action, prefix))
+        requests = list(_dynamodb(_body(response), action, prefix))
+        return [*requests, *dict.fromkeys(k for r in requests for k in _table_key_use(r.resource, region))]
     if service == "states":
         return [Request(f"states:{action}", _states_resource(_body(response)))]
     if service == "events" and action == "PutEvents":
@@ -269,6 +277,93 @@ def _body(response: Any) -> dict[str, Any]:
     if isinstance(body, dict):
         return body
     return json.loads(body) if body else {}
+
+
+def _table_key_use(table_arn: str, region: str) -> Iterator[Request]:
+    """DynamoDB uses a table's customer managed key as the caller (kms:ViaService dynamodb): the caller's
+    policies must allow decrypting with it. https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html"""
+    from moto.dynamodb.models import dynamodb_backends
+
+    name = table_arn.split(":table/", 1)[-1].split("/", 1)[0]
+    try:
+        sse = dynamodb_backends[ACCOUNT_ID][region].get_table(name).sse_specification or {}
+    except Exception:  # no such table: DynamoDB itself answers that
+        return
+    if sse.get("Enabled") and sse.get("KMSMasterKeyId"):
+        yield Request("kms:Decrypt", kms_backends[ACCOUNT_ID][region].describe_key(sse["KMSMasterKeyId"]).arn)
+
+
+def _s3(response: Any, action: str, resource: str, region: str) -> Iterator[Request]:
+    """The object or bucket request, and what S3 asks KMS as the caller for an encrypted bucket: a data
+    key to write an object, a decryption to read one (a copy reads its source, then writes)."""
+    context = (("s3:prefix", response.querystring["prefix"][0]),) if "prefix" in response.querystring else ()
+    source = response.headers.get("x-amz-copy-source")
+    if source:
+        source_path = unquote(source.split("?", 1)[0]).lstrip("/")
+        yield Request("s3:GetObject", f"arn:aws:s3:::{source_path}")
+        yield from _bucket_key_use("kms:Decrypt", source_path.split("/", 1)[0], region)
+    yield Request(f"s3:{_S3_ACTIONS.get(action, action)}", resource, context)
+    bucket, _, key = resource.removeprefix("arn:aws:s3:::").partition("/")
+    if action in ("GetObject", "HeadObject") and key and not _object_exists(bucket, key):
+        # S3 says NoSuchKey only to a caller who may list the bucket; to others, AccessDenied.
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_RequestSyntax
+        yield Request("s3:ListBucket", f"arn:aws:s3:::{bucket}")
+    if action == "GetObject":
+        yield from _bucket_key_use("kms:Decrypt", bucket, region)
+    elif action == "PutObject":
+        yield from _bucket_key_use("kms:GenerateDataKey", bucket, region)
+
+
+def _object_exists(bucket: str, key: str) -> bool:
+    from moto.s3.models import s3_backends
+
+    try:
+        return s3_backends[ACCOUNT_ID]["aws"].get_object(bucket, key) is not None
+    except Exception:  # no such bucket
+        return False
+
+
+def _bucket_key_use(action: str, bucket: str, region: str) -> Iterator[Request]:
+    from moto.s3.models import s3_backends
+
+    try:
+        encryption = s3_backends[ACCOUNT_ID]["aws"].get_bucket_encryption(bucket)
+    except Exception:  # no such bucket: S3 itself answers that
+        return
+    key = _find(encryption or {}, "KMSMasterKeyID")
+    if key:
+        yield Request(action, kms_backends[ACCOUNT_ID][region].describe_key(key).arn)
+
+
+def _sqs_key_use(action: str, queue_arn: str, region: str) -> Iterator[Request]:
+    """SQS asks KMS as the caller: a data key (and its decryption) to send, a decryption to receive."""
+    from moto.sqs.models import sqs_backends
+
+    kinds = {"SendMessage": ("kms:GenerateDataKey", "kms:Decrypt"), "SendMessageBatch": ("kms:GenerateDataKey",
+             "kms:Decrypt"), "ReceiveMessage": ("kms:Decrypt",)}.get(action, ())
+    if not kinds:
+        return
+    try:
+        queue = sqs_backends[ACCOUNT_ID][region].get_queue(queue_arn.rsplit(":", 1)[-1])
+        key = getattr(queue, "kms_master_key_id", None)  # set from the KmsMasterKeyId attribute
+    except Exception:  # no such queue: SQS itself answers that
+        return
+    if key:
+        arn = kms_backends[ACCOUNT_ID][region].describe_key(key).arn
+        yield from (Request(kind, arn) for kind in kinds)
+
+
+def _find(value: Any, name: str) -> str | None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = str(item) if key == name else _find(item, name)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            if found := _find(item, name):
+                return found
+    return None
 
 
 def _dynamodb(body: dict[str, Any], action: str, prefix: str) -> Iterator[Request]:
@@ -310,10 +405,12 @@ def enforced(enforcer: Enforcer) -> Iterator[None]:
     original = ActionAuthenticatorMixin._authenticate_and_authorize_action
 
     def authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
-        session = enforcer.session_of(self.headers.get("Authorization", ""))
+        presigned = self.querystring.get("X-Amz-Credential", [""])[0] if isinstance(self.querystring, dict) else ""
+        signature = self.headers.get("Authorization") or (f"Credential={presigned}," if presigned else "")
+        session = enforcer.session_of(signature)
         if session is None:
             return original(self, iam_request_cls, resource)
-        scope = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/", self.headers["Authorization"])
+        scope = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/", signature)
         region, service = (scope.group(1), scope.group(2)) if scope else (enforcer.region, "*")
         requests = requests_of(self, service, self._get_action(), resource, region)
         protocol = "s3" if service == "s3" else "query" if service in _QUERY_PROTOCOL else "json"

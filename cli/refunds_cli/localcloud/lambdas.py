@@ -200,6 +200,12 @@ class LambdaRuntime:
     def knows(self, name_or_arn: str) -> bool:
         return self._lookup(name_or_arn) is not None
 
+    def spec_of(self, name_or_arn: str) -> FunctionSpec:
+        spec = self._lookup(name_or_arn)
+        if spec is None:
+            raise KeyError(f"no local function {name_or_arn}")
+        return spec
+
     def _lookup(self, name_or_arn: str) -> FunctionSpec | None:
         spec = self._functions.get(name_or_arn)
         if spec is None and name_or_arn.startswith("arn:"):

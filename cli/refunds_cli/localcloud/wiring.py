@@ -8,6 +8,8 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import boto3
+
 from refunds_cli.localcloud.intrinsics import TemplateError
 from refunds_cli.localcloud.names import ACCOUNT_ID
 from refunds_cli.localcloud.schedules import rate_seconds, scheduled_event
@@ -22,6 +24,7 @@ POLL_SECONDS = 0.5
 class Wiring:
     if TYPE_CHECKING:  # what StackBuilder, the class these creators are part of, gives them
         stack: DeployedStack
+        _endpoint_url: str
         _runtime: LambdaRuntime
         _every: Every
 
@@ -37,6 +40,15 @@ class Wiring:
         self.stack.physical[logical_id] = url
         self.stack.attributes[logical_id] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
 
+    def _as_function(self, function: str, service: str) -> Any:
+        """A client acting as the function's role: what Lambda's queue poller and on-failure destination
+        do in AWS (so the role must allow them, and the key they use)."""
+        credentials = self._runtime.spec_of(function).credentials()
+        return boto3.client(service, endpoint_url=self._endpoint_url, region_name=self.stack.region,
+                            aws_access_key_id=credentials.get("AWS_ACCESS_KEY_ID", "local"),
+                            aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY", "local"),
+                            aws_session_token=credentials.get("AWS_SESSION_TOKEN"))
+
     def _queue_url(self, arn: str) -> str:
         return str(self.client("sqs").get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"])
 
@@ -48,7 +60,7 @@ class Wiring:
         if destination is not None:
             if ":sqs:" not in destination:
                 raise TemplateError(f"{logical_id}: the local cloud sends failed events to SQS queues only")
-            url, sqs = self._queue_url(destination), self.client("sqs")
+            url, sqs = self._queue_url(destination), self._as_function(function, "sqs")
 
             def send(_event: Any, record: dict[str, Any]) -> None:
                 sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
@@ -62,7 +74,7 @@ class Wiring:
         source, function = props["EventSourceArn"], props["FunctionName"]
         if ":sqs:" not in source:
             raise TemplateError(f"{logical_id}: the local cloud maps SQS queues only")
-        sqs, url, size = self.client("sqs"), self._queue_url(source), int(props.get("BatchSize", 10))
+        sqs, url, size = self._as_function(function, "sqs"), self._queue_url(source), int(props.get("BatchSize", 10))
         region = self.stack.region
 
         def poll() -> None:

@@ -13,6 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
+from creditrefunds.domain.ledger import LedgerReplaced
+
 INCOMING = "incoming/"
 REJECTED = "rejected/"
 WORK = "work/"
@@ -28,26 +30,35 @@ class LedgerBucket:
         """The file's name when `key` is a dropped ledger file (under incoming/), else None."""
         return key[len(INCOMING):] if key.startswith(INCOMING) else None
 
-    def size(self, key: str) -> int:
-        return int(self._s3.head_object(Bucket=self.name, Key=key)["ContentLength"])
+    def size(self, key: str, etag: str = "") -> int:
+        return int(self._read(self._s3.head_object, key, etag)["ContentLength"])
+
+    def _read(self, call: Any, key: str, etag: str) -> Any:
+        """GET or HEAD `key`; with `etag`, only that upload of it (LedgerReplaced if it was uploaded again)."""
+        try:
+            return call(Bucket=self.name, Key=key, **({"IfMatch": etag} if etag else {}))
+        except self._s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] in ("PreconditionFailed", "412"):
+                raise LedgerReplaced(key) from None
+            raise
 
     @contextmanager
-    def open(self, key: str) -> Iterator[IO[bytes]]:
+    def open(self, key: str, etag: str = "") -> Iterator[IO[bytes]]:
         """The object as a buffered stream, read from S3 as it is consumed: a file of any size, without
         room for it in Lambda's /tmp (512 MB by default)."""
-        body = self._s3.get_object(Bucket=self.name, Key=key)["Body"]
+        body = self._read(self._s3.get_object, key, etag)["Body"]
         try:
             yield io.BufferedReader(_Raw(body), 1 << 20)
         finally:
             body.close()
 
     @contextmanager
-    def download(self, key: str) -> Iterator[Path]:
+    def download(self, key: str, etag: str = "") -> Iterator[Path]:
         """The object in a local file for as long as the `with` lasts (streamed, one request)."""
         with tempfile.TemporaryDirectory() as workdir:
             local = Path(workdir) / "object"
             with open(local, "wb") as out:
-                shutil.copyfileobj(self._s3.get_object(Bucket=self.name, Key=key)["Body"], out, 1 << 20)
+                shutil.copyfileobj(self._read(self._s3.get_object, key, etag)["Body"], out, 1 << 20)
             yield local
 
     def save_rejects(self, name: str, rejects: list[dict[str, Any]]) -> None:

@@ -41,6 +41,10 @@ class LedgerUnreadable(Exception):
     """The whole file is refused: wrong encoding, no header, a required column missing."""
 
 
+class LedgerReplaced(Exception):
+    """The file was uploaded again while this upload of it was read: the new upload's own event reads it."""
+
+
 @dataclass(frozen=True, slots=True)
 class Transaction:
     """One valid ledger row. Amounts are signed as DOMAIN.md says; dates are dates."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from creditrefunds.domain.ledger import (
+    LedgerReplaced,
     LedgerUnreadable,
     RowError,
     Transaction,
@@ -118,6 +119,7 @@ class Dropped:
     key: str
     version: str  # e.g. the object's eTag and sequencer
     event_time: datetime
+    etag: str = ""  # when known, every read is of this upload only
 
 
 def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_part: int, now: datetime,
@@ -129,13 +131,17 @@ def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_p
         return {"key": dropped.key, "ignored": True}
     try:
         fmt = format_for(name)
-        if ports.bucket.size(dropped.key) > split_threshold:
+        if ports.bucket.size(dropped.key, dropped.etag) > split_threshold:
             # A large file is read twice as a stream (checked whole, then cut into parts): no copy in /tmp.
-            with ports.bucket.open(dropped.key) as stream:
+            with ports.bucket.open(dropped.key, dropped.etag) as stream:
                 check_readable(stream)
             return _fan_out(ports, dropped, name, fmt, rows_per_part)
-        with ports.bucket.download(dropped.key) as local:  # at most the split threshold
+        with ports.bucket.download(dropped.key, dropped.etag) as local:  # at most the split threshold
             report = store_file(local, fmt, ports.transactions, ports.settings.id_max_length)
+    except LedgerReplaced:
+        logger.info("ledger file uploaded again while read: its new upload is read instead",
+                    extra={"key": dropped.key})
+        return {"key": dropped.key, "replaced": True}
     except LedgerUnreadable as error:
         ports.bucket.reject(dropped.key, name, str(error))
         logger.warning("ledger file rejected whole", extra={"key": dropped.key, "reason": str(error)})
@@ -154,7 +160,7 @@ def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_p
 def _fan_out(ports: Ports, dropped: Dropped, name: str, fmt: str, rows_per_part: int) -> dict[str, Any]:
     """Put the file's parts under work/<name>/ and start the fan-out (once per upload of the file)."""
     listed = []
-    with ports.bucket.open(dropped.key) as stream:
+    with ports.bucket.open(dropped.key, dropped.etag) as stream:
         for part in split_ledger(stream, fmt, rows_per_part):
             key = ports.bucket.put_text(ports.bucket.work_key(name, f"{part.name}.{fmt}"), part.text, "text/plain")
             listed.append({"key": key, "first_line": part.first_line, "format": fmt})
