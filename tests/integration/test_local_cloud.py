@@ -159,3 +159,41 @@ def test_doctor_finds_the_stack_whole_and_says_how(cloud):
     assert checks[f"mail sender {cloud.stack.functions['RequestApprovalFunction'].environment['SENDER_EMAIL']}"][
         "status"] == "OK"
     assert all(c["status"] == "OK" for name, c in checks.items() if name.startswith(("table ", "role ")))
+
+
+def test_local_up_stops_on_sigterm_and_leaves_no_function_running():
+    """`refunds local up` under a service manager: SIGTERM stops it, and its functions' workers with it."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    up = subprocess.Popen([sys.executable, "-m", "refunds_cli.main", "--stack-name", "sigterm", "local", "up",
+                           "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "Ready." not in (line := up.stdout.readline()):
+            assert line and time.monotonic() < deadline, "local up did not start"
+        endpoint = f"http://127.0.0.1:{port}"
+        ping = subprocess.run([sys.executable, "-m", "refunds_cli.main", "--endpoint-url", endpoint,
+                               "--stack-name", "sigterm", "doctor"], capture_output=True, text=True, timeout=120)
+        assert "OK   function ReviewFunction" in ping.stdout, ping.stdout + ping.stderr
+        workers = [int(p) for p in subprocess.run(["pgrep", "-P", str(up.pid)], capture_output=True,
+                                                  text=True).stdout.split()]
+        assert workers, "the doctor's ping started no function worker"
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(timeout=30) == 0
+        for pid in workers:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                continue
+            raise AssertionError(f"function worker {pid} outlived the local cloud")
+    finally:
+        if up.poll() is None:
+            up.kill()

@@ -36,7 +36,9 @@ class LedgerBucket:
     def _read(self, call: Any, key: str, etag: str) -> Any:
         """GET or HEAD `key`; with `etag`, only that upload of it (LedgerReplaced if it was uploaded again)."""
         try:
-            return call(Bucket=self.name, Key=key, **({"IfMatch": etag} if etag else {}))
+            # An S3 event's eTag comes without the quotes an ETag header has.
+            match = {"IfMatch": etag if etag.startswith('"') else f'"{etag}"'} if etag else {}
+            return call(Bucket=self.name, Key=key, **match)
         except self._s3.exceptions.ClientError as error:
             if error.response["Error"]["Code"] in ("PreconditionFailed", "412"):
                 raise LedgerReplaced(key) from None
