@@ -44,7 +44,8 @@ def case_of(cloud: LocalCloud, account: str) -> dict:
     items = cloud.client("dynamodb").query(
         TableName=cloud.outputs["CasesTableName"], IndexName="by-account",
         KeyConditionExpression="account_id = :a", ExpressionAttributeValues={":a": {"S": account}})["Items"]
-    assert len(items) == 1, items
+    assert len(items) == 1, [(plain(i)["case_id"], plain(i).get("status"), history_reasons(cloud, plain(i)["case_id"]))
+                             for i in items]
     return plain(items[0])
 
 

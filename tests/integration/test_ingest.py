@@ -175,6 +175,7 @@ def test_a_fan_out_that_fails_keeps_the_file_in_rejected_and_tells_operators(clo
         s3.put_object(Bucket=bucket, Key="incoming/lost-part.csv", Body=(HEADER + ROWS[0]).encode())
     finally:
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=notifications)
+    s3.put_object(Bucket=bucket, Key="work/lost-part.csv/part-00002.csv", Body=(HEADER + ROWS[1]).encode())
     [fan_out] = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
                  if m["name"].endswith("-ledger-fanout")]
     execution = sfn.start_execution(stateMachineArn=fan_out, name="lost-part", input=json.dumps({
@@ -191,6 +192,7 @@ def test_a_fan_out_that_fails_keeps_the_file_in_rejected_and_tells_operators(clo
                       "operation: The specified key does not exist.\n")
     assert s3.get_object(Bucket=bucket, Key="rejected/lost-part.csv")["Body"].read().decode() == HEADER + ROWS[0]
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="incoming/lost-part.csv")
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="work/lost-part.csv/")  # its parts cleared
     [mail] = [m for m in cloud.mailbox.messages() if "lost-part.csv" in m.subject]
     assert mail.to == ["operators@example.org"] and "rejected/" in mail.text
 
@@ -209,3 +211,27 @@ def test_an_id_too_long_for_a_key_is_a_rejected_row_and_the_rest_is_stored(cloud
         "line": 3, "txn_id": "LI-9", "field": "account_id",
         "reason": "an id is at most 64 characters; this one has 3000"}]
     assert stored_ids(cloud, "LI-ACC") == ["LI-1"]
+
+
+def test_a_notification_repeated_after_the_file_was_read_changes_nothing_and_fails_nothing(cloud):
+    """S3 delivers a notification at least once. A repeat for a file already read and moved is answered
+    "gone" (the ingest role may list the bucket, so S3 says NoSuchKey, not AccessDenied); a failure record
+    for a file no longer in incoming/ still tells operators, saying so."""
+    event = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+                          "eventTime": "2026-11-27T08:00:00.000Z", "eventName": "ObjectCreated:Put",
+                          "s3": {"bucket": {"name": cloud.outputs["LedgerBucketName"]},
+                                 "object": {"key": "incoming/read-before.csv", "size": 10, "eTag": "abc",
+                                            "sequencer": "01"}}}]}
+    awslambda = cloud.client("lambda")
+    answer = awslambda.invoke(FunctionName=cloud.function_name("IngestFunction"), Payload=json.dumps(event).encode())
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    assert json.load(answer["Payload"]) == {"files": [{"key": "incoming/read-before.csv", "gone": True}]}
+    failure = {"requestPayload": event, "responsePayload": {"errorType": "Boom", "errorMessage": "it broke"}}
+    batch = {"Records": [{"messageId": "m-1", "receiptHandle": "r", "body": json.dumps(failure), "attributes": {},
+                          "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                          "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}]}
+    answer = awslambda.invoke(FunctionName=cloud.function_name("IngestFailedFunction"),
+                              Payload=json.dumps(batch).encode())
+    assert json.load(answer["Payload"]) == {"batchItemFailures": []}
+    [mail] = [m for m in cloud.mailbox.messages() if "read-before.csv" in m.subject]
+    assert "no longer in incoming/" in mail.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import urllib.error
 import urllib.request
 from decimal import Decimal
@@ -61,7 +62,11 @@ def test_the_state_machine_catches_a_function_error_into_failed(cloud):
     started = sfn.start_execution(stateMachineArn=arn, name="missing-case", input=json.dumps({"case_id": "CB-GONE"}))
     [execution] = wait_for_executions(cloud, {"missing-case"})
     assert execution["status"] == "FAILED"
-    events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+    deadline = time.monotonic() + 10  # the status can show a moment before the history's last events
+    while (events := sfn.get_execution_history(executionArn=started["executionArn"])["events"])[-1]["type"] \
+            != "ExecutionFailed":
+        assert time.monotonic() < deadline, events[-1]
+        time.sleep(0.2)
     failed = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]
     assert failed[0]["error"] == "CaseNotFound"
     entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]

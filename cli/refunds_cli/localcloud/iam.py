@@ -37,6 +37,7 @@ from refunds_cli.localcloud.names import ACCOUNT_ID
 _TRANSACTION_ITEMS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                       "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
 _S3_ACTIONS = {"HeadObject": "GetObject", "HeadBucket": "ListBucket"}
+_DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}
 _QUERY_PROTOCOL = {"ses", "sts", "iam", "sns", "cloudwatch"}  # XML errors; the others answer in JSON
 
 
@@ -243,7 +244,7 @@ def requests_of(response: Any, service: str, action: str, resource: str, region:
         return [Request(f"sqs:{action}", resource), *_sqs_key_use(action, resource, region)]
     if service == "dynamodb":
         requests = list(_dynamodb(_body(response), action, prefix))
-        return [*requests, *dict.fromkeys(k for r in requests for k in _table_key_use(r.resource, region))]
+        return [*requests, *dict.fromkeys(k for r in requests for k in _table_key_use(r, region))]
     if service == "states":
         return [Request(f"states:{action}", _states_resource(_body(response)))]
     if service == "events" and action == "PutEvents":
@@ -279,9 +280,10 @@ def _body(response: Any) -> dict[str, Any]:
     return json.loads(body) if body else {}
 
 
-def _table_key_use(table_arn: str, region: str) -> Iterator[Request]:
-    """DynamoDB uses a table's customer managed key as the caller (kms:ViaService dynamodb): the caller's
-    policies must allow decrypting with it. https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html"""
+def _table_key_use(request: Request, region: str) -> Iterator[Request]:
+    """DynamoDB uses a table's customer managed key as the caller (kms:ViaService dynamodb): reading
+    needs kms:Decrypt, writing kms:GenerateDataKey too, as the AWS CDK's table grants give them."""
+    table_arn = request.resource
     from moto.dynamodb.models import dynamodb_backends
 
     name = table_arn.split(":table/", 1)[-1].split("/", 1)[0]
@@ -290,7 +292,10 @@ def _table_key_use(table_arn: str, region: str) -> Iterator[Request]:
     except Exception:  # no such table: DynamoDB itself answers that
         return
     if sse.get("Enabled") and sse.get("KMSMasterKeyId"):
-        yield Request("kms:Decrypt", kms_backends[ACCOUNT_ID][region].describe_key(sse["KMSMasterKeyId"]).arn)
+        key = kms_backends[ACCOUNT_ID][region].describe_key(sse["KMSMasterKeyId"]).arn
+        yield Request("kms:Decrypt", key)
+        if request.action.split(":", 1)[1] in _DYNAMODB_WRITES:
+            yield Request("kms:GenerateDataKey", key)
 
 
 def _s3(response: Any, action: str, resource: str, region: str) -> Iterator[Request]:
@@ -301,6 +306,8 @@ def _s3(response: Any, action: str, resource: str, region: str) -> Iterator[Requ
     if source:
         source_path = unquote(source.split("?", 1)[0]).lstrip("/")
         yield Request("s3:GetObject", f"arn:aws:s3:::{source_path}")
+        if not _object_exists(*source_path.split("/", 1)):
+            yield Request("s3:ListBucket", f"arn:aws:s3:::{source_path.split('/', 1)[0]}")
         yield from _bucket_key_use("kms:Decrypt", source_path.split("/", 1)[0], region)
     yield Request(f"s3:{_S3_ACTIONS.get(action, action)}", resource, context)
     bucket, _, key = resource.removeprefix("arn:aws:s3:::").partition("/")

@@ -75,6 +75,8 @@ class Wiring:
         if ":sqs:" not in source:
             raise TemplateError(f"{logical_id}: the local cloud maps SQS queues only")
         sqs, url, size = self._as_function(function, "sqs"), self._queue_url(source), int(props.get("BatchSize", 10))
+        # Lambda reads the queue's attributes as the function's role when the mapping is created.
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
         region = self.stack.region
 
         def poll() -> None:

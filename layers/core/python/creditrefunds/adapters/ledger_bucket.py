@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from creditrefunds.domain.ledger import LedgerReplaced
+from creditrefunds.domain.ledger import LedgerGone, LedgerReplaced
 
 INCOMING = "incoming/"
 REJECTED = "rejected/"
@@ -34,7 +34,8 @@ class LedgerBucket:
         return int(self._read(self._s3.head_object, key, etag)["ContentLength"])
 
     def _read(self, call: Any, key: str, etag: str) -> Any:
-        """GET or HEAD `key`; with `etag`, only that upload of it (LedgerReplaced if it was uploaded again)."""
+        """GET or HEAD `key`; with `etag` (the upload an event names), only that upload of it: LedgerReplaced
+        if it was uploaded again, LedgerGone if it is no longer there."""
         try:
             # An S3 event's eTag comes without the quotes an ETag header has.
             match = {"IfMatch": etag if etag.startswith('"') else f'"{etag}"'} if etag else {}
@@ -42,6 +43,8 @@ class LedgerBucket:
         except self._s3.exceptions.ClientError as error:
             if error.response["Error"]["Code"] in ("PreconditionFailed", "412"):
                 raise LedgerReplaced(key) from None
+            if etag and error.response["Error"]["Code"] in ("NoSuchKey", "404"):  # the upload was read before
+                raise LedgerGone(key) from None
             raise
 
     @contextmanager

@@ -41,6 +41,10 @@ class LedgerUnreadable(Exception):
     """The whole file is refused: wrong encoding, no header, a required column missing."""
 
 
+class LedgerGone(Exception):
+    """The file is no longer where its event said: read and moved already (a repeated notification)."""
+
+
 class LedgerReplaced(Exception):
     """The file was uploaded again while this upload of it was read: the new upload's own event reads it."""
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from creditrefunds.domain.ledger import (
+    LedgerGone,
     LedgerReplaced,
     LedgerUnreadable,
     RowError,
@@ -138,6 +139,9 @@ def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_p
             return _fan_out(ports, dropped, name, fmt, rows_per_part)
         with ports.bucket.download(dropped.key, dropped.etag) as local:  # at most the split threshold
             report = store_file(local, fmt, ports.transactions, ports.settings.id_max_length)
+    except LedgerGone:
+        logger.info("ledger file already read and moved: a repeated notification", extra={"key": dropped.key})
+        return {"key": dropped.key, "gone": True}
     except LedgerReplaced:
         logger.info("ledger file uploaded again while read: its new upload is read instead",
                     extra={"key": dropped.key})
