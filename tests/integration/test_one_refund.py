@@ -94,7 +94,8 @@ def test_a_refund_row_of_another_amount_reconciles_nothing_and_becomes_a_work_it
     drop(cloud, "one-wrong-3.csv", rows("ONE-WRONG", ("7", "REFUND", "20.00", today())))  # a partial one
     unmatched = [why for action, why in history_reasons(cloud, case["case_id"]) if action == "RETURN_UNMATCHED"]
     assert len(unmatched) == 2 and "REFUND row ONE-WRONG-7 of 20.00 to PATIENT" in unmatched[1]
-    drop(cloud, "one-wrong-4.csv", rows("ONE-WRONG", ("9", "REFUND", "50.00", today())))
+    filler = [f"ONE-PAD4-{n},ONE-PAD4,P-PAD,G-PAD,CHARGE,10.00,2026-11-20,,,,,,,TX" for n in range(160)]
+    drop(cloud, "one-wrong-4.csv", [*rows("ONE-WRONG", ("9", "REFUND", "50.00", today())), *filler])  # fan-out
     wait_for_status(cloud, "ONE-WRONG", {"RECONCILED"})
     assert [a for a, _ in history_reasons(cloud, case["case_id"])].count("RETURN_UNMATCHED") == 2
 
