@@ -19,6 +19,16 @@ from .conftest import case_of, drop, history_actions, refunds, wait_for_status
 from .test_workflow import patient_credit
 
 
+# Grants the code needs on AWS that the local cloud cannot make it use, each with why. Nothing else may
+# go unused.
+JUSTIFIED = {
+    # instructions_of reads a just-written instruction by its key when the by-account index lags the
+    # write (DynamoDB indexes are eventually consistent); moto's indexes never lag.
+    ("IngestFunction", "KeepRefundsPostedBack: dynamodb:GetItem on"),
+    ("DetectBatchFunction", "KeepRefundsPostedBack: dynamodb:GetItem on"),
+}
+
+
 @pytest.mark.after_all
 def test_every_function_role_allows_exactly_what_its_code_calls(cloud, request):
     """Each grant of each role (action on resource) was used by a request the local cloud authorised,
@@ -36,8 +46,8 @@ def test_every_function_role_allows_exactly_what_its_code_calls(cloud, request):
         unused = cloud.iam.unused(role)
         report[function] = {"role": role, "used": sorted(f"{a} on {r}" for a, r in cloud.iam.used[role]),
                             "unused": unused}
-        if unused:
-            problems.append(f"{function} is granted what its code never calls: {unused}")
+        if unexplained := [u for u in unused if not any(f == function and u.startswith(why) for f, why in JUSTIFIED)]:
+            problems.append(f"{function} is granted what its code never calls: {unexplained}")
     if refused := sorted({f"{f}: {r.action} on {r.resource}" for f, r in cloud.iam.refused}):
         problems.append(f"calls refused as AWS would refuse them: {refused}")
     (ROOT / ".aws-sam").mkdir(exist_ok=True)
