@@ -18,7 +18,6 @@ from tests.conftest import ROOT
 from .conftest import case_of, drop, history_actions, refunds, wait_for_status
 from .test_workflow import patient_credit
 
-
 # Grants the code needs on AWS that the local cloud cannot make it use, each with why. Nothing else may
 # go unused.
 JUSTIFIED = {
