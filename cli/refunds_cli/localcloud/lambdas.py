@@ -96,6 +96,7 @@ class _Worker:
         self._selector.register(self._from_child, selectors.EVENT_READ)
         self._buffer = b""
         self._closed = False
+        self._closing = threading.Lock()
         ready = self._receive(time.monotonic() + INIT_SECONDS)
         if ready is None or ready["kind"] != "ready":
             self.kill()
@@ -144,9 +145,10 @@ class _Worker:
 
     def kill(self) -> None:
         """End the worker and close its pipes, once (a file descriptor closed twice may be another's)."""
-        if self._closed:
-            return
-        self._closed = True
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
         if self.alive:
             self._process.kill()
         self._process.wait()
@@ -170,6 +172,7 @@ class LambdaRuntime:
         self._functions: dict[str, FunctionSpec] = {}
         self._pycache = pycache
         self._idle: dict[str, list[_Worker]] = {}
+        self._started: list[_Worker] = []  # every worker, busy or idle: all end with the local cloud
         self._running: dict[str, int] = {}
         self._pool = threading.Condition()
         self._stopped = False
@@ -252,7 +255,11 @@ class LambdaRuntime:
                     break
                 self._pool.wait()
         try:
-            return _Worker(spec, self._pycache)
+            worker = _Worker(spec, self._pycache)
+            with self._pool:
+                self._started = [w for w in self._started if w.alive]
+                self._started.append(worker)
+            return worker
         except BaseException:
             with self._pool:
                 self._running[spec.name] -= 1
@@ -338,7 +345,7 @@ class LambdaRuntime:
         self._async_workers = []
         with self._pool:
             self._stopped = True
-            workers = [w for idle in self._idle.values() for w in idle]
+            workers = list(self._started)  # a busy one too: its invocation ends as a timed-out one
             self._idle.clear()
             self._pool.notify_all()
         for worker in workers:
