@@ -196,8 +196,7 @@ def test_a_function_error_lands_in_failed_with_its_history_record(cloud):
     cloud.client("stepfunctions").start_execution(stateMachineArn=cloud.outputs["RefundStateMachineArn"],
                                                   name="CB-BROKEN", input=json.dumps({"case_id": "CB-BROKEN"}))
     wait_for_status(cloud, "WF-BROKEN", {"FAILED"})
-    failed = history_actions(cloud, "CB-BROKEN")
-    assert failed == [("FAILED", "OPEN", "FAILED")]
+    assert history_until(cloud, "CB-BROKEN", "FAILED") == [("FAILED", "OPEN", "FAILED")]
     operators = wait_for_mail_subject(cloud, "operators@example.org", "CB-BROKEN")
     assert "KeyError" in operators.text
 
