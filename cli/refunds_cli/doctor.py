@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from refunds_cli.localcloud.names import PROJECT_ROOT
 from refunds_cli.target import Target
 
-ROOT = Path(__file__).resolve().parents[2]
 PING = {"refunds_doctor": "ping"}  # creditrefunds.adapters.runtime.DOCTOR_PING
 RECIPIENTS = ("APPROVER_TIER1_EMAIL", "APPROVER_TIER2_EMAIL", "APPROVER_TIER3_EMAIL", "COMPLIANCE_OFFICER_EMAIL",
               "OPERATORS_EMAIL")
@@ -155,19 +154,26 @@ def _roles(target: Target, resources: dict[str, dict[str, str]]) -> Iterator[Fin
     equal to what the code calls): an edited or half-updated role shows here."""
     from refunds_cli.localcloud.template import sam_transform  # the template, as `sam build` reads it
 
-    template = sam_transform(ROOT / "template.yaml")
+    template = sam_transform(PROJECT_ROOT / "template.yaml")
     iam = target.client("iam")
     for logical_id, name in _of_type(resources, "AWS::IAM::Role"):
         expected = template.resources.get(logical_id, {}).get("Properties", {}).get("Policies", [])
-        wanted = {a for p in expected for s in p["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"
-                  for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
-        granted: set[str] = set()
-        for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-            document = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
-            document = json.loads(document) if isinstance(document, str) else document
-            statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
-            granted |= {a for s in statements if s["Effect"] == "Allow"
-                        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+        wanted = _allowed_actions(p["PolicyDocument"] for p in expected)
+        granted = _allowed_actions(iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
+                                   for policy in iam.list_role_policies(RoleName=name)["PolicyNames"])
         missing = sorted(wanted - granted)
         yield ("FAIL" if missing else "OK"), f"role {logical_id}", \
             f"lacks {missing}" if missing else f"grants the {len(wanted)} actions the template gives it"
+
+
+def _allowed_actions(documents: Iterable[str | dict[str, Any]]) -> set[str]:
+    """The actions the Allow statements of policy documents name (a document may come as JSON text)."""
+    found: set[str] = set()
+    for document in documents:
+        parsed = json.loads(document) if isinstance(document, str) else document
+        statements = parsed["Statement"] if isinstance(parsed["Statement"], list) else [parsed["Statement"]]
+        for statement in statements:
+            if statement["Effect"] == "Allow":
+                actions = statement["Action"]
+                found.update(actions if isinstance(actions, list) else [actions])
+    return found

@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING
 
 from refunds_cli import audit, cases, doctor, operations, reports
 from refunds_cli.argtypes import iso_date
-from refunds_cli.localcloud.names import DEFAULT_STACK_NAME
+from refunds_cli.localcloud.names import DEFAULT_STACK_NAME, PROJECT_ROOT
 from refunds_cli.target import Target, TargetError, connect
 
 if TYPE_CHECKING:
     from creditrefunds.domain.ledger import RowError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 Command = Callable[[argparse.Namespace], int]
 

@@ -22,13 +22,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from refunds_cli.localcloud.names import PROJECT_ROOT
 from refunds_cli.localcloud.template import load_template
 
 SOURCES = ("template.yaml", "samconfig.toml", "functions", "layers", "statemachine")
 _ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 _PATH_PROPERTIES = ("CodeUri", "ContentUri", "DefinitionUri")
 # Where `make setup` puts the SAM CLI, in a virtualenv of the functions' Python (3.12).
-TOOLS = Path(__file__).resolve().parents[3] / ".tools" / "sam" / "bin"
+TOOLS = PROJECT_ROOT / ".tools" / "sam" / "bin"
 
 
 class BuildError(RuntimeError):
@@ -55,7 +56,7 @@ def sources_digest(root: Path, architecture: str) -> str:
     """The hash of everything a build is made from (and of the architecture it is made for)."""
     digest = hashlib.sha256(architecture.encode())
     # How the build is made counts too: this file's rewrite and the SAM CLI's pinned version.
-    for extra in (Path(__file__), Path(__file__).resolve().parents[3] / "constraints-sam.txt"):
+    for extra in (Path(__file__), PROJECT_ROOT / "constraints-sam.txt"):
         digest.update(extra.read_bytes() if extra.exists() else b"")
     for name in SOURCES:
         base = root / name

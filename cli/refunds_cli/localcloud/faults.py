@@ -32,6 +32,19 @@ class Fault:
 
 _FAULTS: list[Fault] = []
 _LOCK = threading.Lock()
+# Requests whose IAM action is not `<signing name>:<operation>`.
+_ACTIONS = {
+    "s3:HeadObject": ("s3:GetObject",),
+    "s3:ListObjectsV2": ("s3:ListBucket",),
+    "s3:CopyObject": ("s3:GetObject", "s3:PutObject"),  # read the source, write the copy
+    "dynamodb:TransactWriteItems": ("dynamodb:PutItem",),  # each item is authorised as its own action: puts here
+}
+
+
+def actions_for(service: str, operation: str) -> tuple[str, ...]:
+    """The IAM actions of one API operation (`service` is the signing name: "s3", "states", ...)."""
+    action = f"{service}:{operation}"
+    return _ACTIONS.get(action, (action,))
 
 
 def inject(function: str, at: int, action: str | None = None, times: int = 1, kind: str = "crash",

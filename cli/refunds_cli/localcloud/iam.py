@@ -71,8 +71,8 @@ class Enforcer:
         return self._sessions.get(match.group(1)) if match else None
 
     # -- evaluation -----------------------------------------------------------------------------
-    def allowed(self, session: Session, request: Request) -> bool:
-        identity = _role_statements(session.role_name)
+    def allowed(self, session: Session, request: Request, identity: list[dict[str, Any]]) -> bool:
+        """Whether `request` is allowed to the session, given its role's policy statements (`identity`)."""
         if request.action.startswith("kms:") and request.resource.startswith("arn:aws:kms:"):
             key = _key_statements(request.resource, self.region)
             direct = _decide(key, request, principal=session.role_arn)
@@ -85,8 +85,9 @@ class Enforcer:
 
     def check(self, session: Session, requests: list[Request], protocol: str) -> None:
         """Refuse the first request nothing allows, in the error format of the service's `protocol`."""
+        identity = _role_statements(session.role_name)  # read once for all the request's authorisations
         for request in requests:
-            if self.allowed(session, request):
+            if self.allowed(session, request, identity):
                 with self._lock:
                     self.used[session.role_name].add((request.action, request.resource))
                 continue

@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from moto.dynamodb.models import dynamodb_backends
 from moto.kms.models import kms_backends
+from moto.s3.models import s3_backends
+from moto.sqs.models import sqs_backends
 
+from refunds_cli.localcloud.motohooks import state_machine_of_token
 from refunds_cli.localcloud.names import ACCOUNT_ID
 
 _TRANSACTION_ITEMS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
@@ -57,8 +61,7 @@ def requests_of(response: Any, service: str, action: str, resource: str, region:
                 for identity in dict.fromkeys([sender, *map(_address, recipients)])]
     if service == "kms":
         key = _body(response).get("KeyId", "*")
-        arn = kms_backends[ACCOUNT_ID][region].describe_key(key).arn if key != "*" else "*"
-        return [Request(f"kms:{action}", arn)]
+        return [Request(f"kms:{action}", _key_arn(key, region) if key != "*" else "*")]
     if service == "lambda" and action == "Invoke":
         name = unquote(response.path.split("/functions/", 1)[1].split("/", 1)[0])
         arn = name if name.startswith("arn:") else f"{prefix}:function:{name}"
@@ -76,19 +79,21 @@ def _body(response: Any) -> dict[str, Any]:
     return json.loads(body) if body else {}
 
 
+def _key_arn(key: str, region: str) -> str:
+    """A KMS key's ARN, from its id, ARN or alias."""
+    return str(kms_backends[ACCOUNT_ID][region].describe_key(key).arn)
+
+
 def _table_key_use(request: Request, region: str) -> Iterator[Request]:
     """DynamoDB uses a table's customer managed key as the caller (kms:ViaService dynamodb): reading
     needs kms:Decrypt, writing kms:GenerateDataKey too, as the AWS CDK's table grants give them."""
-    table_arn = request.resource
-    from moto.dynamodb.models import dynamodb_backends
-
-    name = table_arn.split(":table/", 1)[-1].split("/", 1)[0]
+    name = request.resource.split(":table/", 1)[-1].split("/", 1)[0]
     try:
         sse = dynamodb_backends[ACCOUNT_ID][region].get_table(name).sse_specification or {}
     except Exception:  # no such table: DynamoDB itself answers that
         return
     if sse.get("Enabled") and sse.get("KMSMasterKeyId"):
-        key = kms_backends[ACCOUNT_ID][region].describe_key(sse["KMSMasterKeyId"]).arn
+        key = _key_arn(sse["KMSMasterKeyId"], region)
         yield Request("kms:Decrypt", key)
         if request.action.split(":", 1)[1] in _DYNAMODB_WRITES:
             yield Request("kms:GenerateDataKey", key)
@@ -100,11 +105,11 @@ def _s3(response: Any, action: str, resource: str, region: str) -> Iterator[Requ
     context = (("s3:prefix", response.querystring["prefix"][0]),) if "prefix" in response.querystring else ()
     source = response.headers.get("x-amz-copy-source")
     if source:
-        source_path = unquote(source.split("?", 1)[0]).lstrip("/")
-        yield Request("s3:GetObject", f"arn:aws:s3:::{source_path}")
-        if not _object_exists(*source_path.split("/", 1)):
-            yield Request("s3:ListBucket", f"arn:aws:s3:::{source_path.split('/', 1)[0]}")
-        yield from _bucket_key_use("kms:Decrypt", source_path.split("/", 1)[0], region)
+        source_bucket, _, source_key = unquote(source.split("?", 1)[0]).lstrip("/").partition("/")
+        yield Request("s3:GetObject", f"arn:aws:s3:::{source_bucket}/{source_key}")
+        if not _object_exists(source_bucket, source_key):
+            yield Request("s3:ListBucket", f"arn:aws:s3:::{source_bucket}")
+        yield from _bucket_key_use("kms:Decrypt", source_bucket, region)
     yield Request(f"s3:{_S3_ACTIONS.get(action, action)}", resource, context)
     bucket, _, key = resource.removeprefix("arn:aws:s3:::").partition("/")
     if action in ("GetObject", "HeadObject") and key and not _object_exists(bucket, key):
@@ -118,8 +123,6 @@ def _s3(response: Any, action: str, resource: str, region: str) -> Iterator[Requ
 
 
 def _object_exists(bucket: str, key: str) -> bool:
-    from moto.s3.models import s3_backends
-
     try:
         return s3_backends[ACCOUNT_ID]["aws"].get_object(bucket, key) is not None
     except Exception:  # no such bucket
@@ -127,21 +130,17 @@ def _object_exists(bucket: str, key: str) -> bool:
 
 
 def _bucket_key_use(action: str, bucket: str, region: str) -> Iterator[Request]:
-    from moto.s3.models import s3_backends
-
     try:
         encryption = s3_backends[ACCOUNT_ID]["aws"].get_bucket_encryption(bucket)
     except Exception:  # no such bucket: S3 itself answers that
         return
     key = _find(encryption or {}, "KMSMasterKeyID")
     if key:
-        yield Request(action, kms_backends[ACCOUNT_ID][region].describe_key(key).arn)
+        yield Request(action, _key_arn(key, region))
 
 
 def _sqs_key_use(action: str, queue_arn: str, region: str) -> Iterator[Request]:
     """SQS asks KMS as the caller: a data key (and its decryption) to send, a decryption to receive."""
-    from moto.sqs.models import sqs_backends
-
     kinds = {"SendMessage": ("kms:GenerateDataKey", "kms:Decrypt"), "SendMessageBatch": ("kms:GenerateDataKey",
              "kms:Decrypt"), "ReceiveMessage": ("kms:Decrypt",)}.get(action, ())
     if not kinds:
@@ -152,7 +151,7 @@ def _sqs_key_use(action: str, queue_arn: str, region: str) -> Iterator[Request]:
     except Exception:  # no such queue: SQS itself answers that
         return
     if key:
-        arn = kms_backends[ACCOUNT_ID][region].describe_key(key).arn
+        arn = _key_arn(key, region)
         yield from (Request(kind, arn) for kind in kinds)
 
 
@@ -191,8 +190,6 @@ def _states_resource(body: dict[str, Any]) -> str:
     if "executionArn" in body:
         return str(body["executionArn"])
     if "taskToken" in body:  # a callback token answers for the state machine that waits on it
-        from refunds_cli.localcloud.motohooks import state_machine_of_token
-
         return state_machine_of_token(str(body["taskToken"])) or "*"
     return "*"
 

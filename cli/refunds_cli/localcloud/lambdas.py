@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from refunds_cli.localcloud import calls, faults
+from refunds_cli.localcloud import faults
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 WORKERS_PER_FUNCTION = 4
@@ -119,8 +119,7 @@ class _Worker:
                 return _error_payload("Sandbox.Timedout", f"Task timed out after {self.spec.timeout} seconds "
                                       "(or the runtime exited)", request_id), "Unhandled"
             if message["kind"] == "call":
-                actions = calls.actions_for(message["service"], message["operation"])
-                calls.record(self.spec.name, actions)
+                actions = faults.actions_for(message["service"], message["operation"])
                 self._send({"fail": faults.decide(self.spec.name, actions, event)})
             elif message["kind"] == "result":
                 return message["payload"].encode(), None

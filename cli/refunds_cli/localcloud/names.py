@@ -1,5 +1,8 @@
 """Names the local cloud and its clients agree on; light to import (no moto, no SAM)."""
 
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the checkout: template.yaml, functions/, .tools/
 ACCOUNT_ID = "123456789012"  # moto's account
 DEFAULT_STACK_NAME = "credit-refunds"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
