@@ -1,15 +1,17 @@
-"""Benchmark: the ingest function on the local cloud, and the AWS requests it makes per row.
+"""Benchmark: a day's ledger on the local cloud, and the AWS requests ingest makes per row.
 
-    .venv/bin/python bench/ingest_local.py [--rows 2000] [--seed 7]
+    .venv/bin/python bench/ingest_local.py [--rows 100000] [--seed 7]
 
-Starts the local cloud, drops a seeded synthetic ledger into incoming/, and times the ingest
-function (validation, idempotent storage of every transaction, detection, cases opened,
-executions started) until it is done, counting its AWS requests by operation.
+Starts the local cloud (its [local] waits: minutes), drops a seeded synthetic ledger into
+incoming/ and times, from the upload: every case open (ingest done), and every case's workflow
+settled on its first wait (each approval mailed; CORRECT/REVIEW/HOLD cases in WORK_ITEM). It
+samples the local cloud's memory (this process, which runs moto and Step Functions, plus the
+function workers) and threads, counts the DynamoDB requests moto answers by operation, and
+checks the cases against `refunds detect` on the same file.
 
-The local time says little about AWS: moto answers one request at a time, its Query scans
-the whole table and its TransactWriteItems copies the table, so it slows as the table grows.
-What carries over is the number of requests per row; the projection for a 1,000,000-row file
-assumes DynamoDB's usual single-digit-millisecond latency with the function's 16 writers.
+What carries over to AWS is the number of requests per row, not the local time; the
+projection for a 1,000,000-row file assumes DynamoDB's usual single-digit-millisecond latency
+with the function's 16 writers.
 
 It then measures the function's own CPU, which does not depend on where DynamoDB is: the CPU
 time and peak memory of validating a 1,000,000-row file as the ingest function does before it
@@ -26,11 +28,13 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
-import resource
+import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMES = 50  # requests of each kind timed
 SPLIT_THRESHOLD_BYTES, ROWS_PER_PART, DETECT_BATCH = 16 << 20, 250_000, 5_000  # template.yaml's defaults
 LAMBDA_VCPU_AT_1024_MB = 1024 / 1769  # Lambda gives a full vCPU at 1769 MB, in proportion below
+SETTLED = {"AWAITING_APPROVAL", "INVESTIGATING", "WORK_ITEM", "RESOLVED_NO_REFUND", "FAILED"}  # a workflow's first stop
 VALIDATE = """
 import resource, sys
 from creditrefunds.domain.ledger import check_readable, numbered_rows
@@ -56,13 +61,11 @@ print(rows, usage.ru_utime + usage.ru_stime, peak // 1024)
 
 
 def main() -> int:
-    import boto3
-    from refunds_cli.localcloud.cloud import LocalCloud
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000)
     parser.add_argument("--latency-ms", type=float, default=8.0, help="assumed DynamoDB latency for the projection")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the workflows")
     parser.add_argument("--validate-rows", type=int, default=1_000_000, help="rows of the CPU and memory measure")
     args = parser.parse_args()
     request_ms = request_cpu_ms()  # first, apart from the local cloud and its settings
@@ -72,28 +75,19 @@ def main() -> int:
             rows = synthetic.write_csv(out, args.rows, args.seed)
         with open(ledger, newline="") as text:
             accounts = len({row["account_id"] for row in csv.DictReader(text)})
+        size_mb = ledger.stat().st_size / 1e6
         bytes_per_row = ledger.stat().st_size / rows
-        with LocalCloud(ROOT, quiet=True) as cloud:
-            s3 = cloud.client("s3")
-            bucket = cloud.outputs["LedgerBucketName"]
-            calls: collections.Counter[str] = collections.Counter()
-
-            def count(model, **_):  # every request of every client made in this process
-                calls[f"{model.service_model.service_name}:{model.name}"] += 1
-
-            boto3.setup_default_session()
-            boto3.DEFAULT_SESSION.events.register("before-call", count)
-            start = time.perf_counter()
-            s3.upload_file(str(ledger), bucket, f"incoming/{ledger.name}")
-            cloud.wait_idle(timeout=3600)
-            elapsed = time.perf_counter() - start
-            table = cloud.outputs["CasesTableName"]
-            cases = cloud.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"]
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        run = run_on_local_cloud(ledger, args.timeout)
+    calls = run.pop("calls")
     dynamodb = {k: v for k, v in calls.items() if k.startswith("dynamodb:")}
-    rows_in_cloud = rows
     per_row = sum(dynamodb.values()) / rows
-    print(f"local cloud      {rows:,} rows in {elapsed:.1f} s, {cases:,} cases opened, peak {peak} MiB (moto included)")
+    print(f"local cloud      {rows:,} rows ({size_mb:.1f} MB): "
+          f"every case open after {run['open_s']:.0f} s, every workflow at its first wait after {run['settled_s']:.0f} s "
+          f"({rows / run['settled_s']:,.0f} rows/s)")
+    print(f"                 {run['cases']:,} cases ({run['statuses']}), {run['mailed']:,} approvals mailed; "
+          f"same cases as `refunds detect`: {run['same']}")
+    print(f"                 peak memory {run['peak_mib']:,} MiB (moto, Step Functions and the function workers), "
+          f"at most {run['threads']:,} threads")
     print(f"DynamoDB         {per_row:.3f} requests per row: "
           + ", ".join(f"{k.split(':')[1]} {v}" for k, v in sorted(dynamodb.items())))
     projected = 1_000_000 * per_row * args.latency_ms / 1000 / 16 / 60
@@ -102,22 +96,22 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as workdir:
         ledger = Path(workdir) / "ledger.csv"
         with open(ledger, "w", newline="") as out:
-            rows = synthetic.write_csv(out, args.validate_rows, args.seed)
+            validated = synthetic.write_csv(out, args.validate_rows, args.seed)
         done = subprocess.run([sys.executable, "-c", VALIDATE, str(ledger)], capture_output=True, text=True,
                               check=True)
     _, cpu, peak = done.stdout.split()
     in_lambda = float(cpu) / LAMBDA_VCPU_AT_1024_MB / 60
-    print(f"validation       {rows:,} rows: {float(cpu):.1f} s of CPU here, peak {peak} MiB; about "
+    print(f"validation       {validated:,} rows: {float(cpu):.1f} s of CPU here, peak {peak} MiB; about "
           f"{in_lambda:.1f} min at 1024 MB ({LAMBDA_VCPU_AT_1024_MB:.2f} vCPU), before any request")
     ms = {op: calls[f"dynamodb:{op}"] * cost for op, cost in request_ms.items()}  # client CPU of the run
-    validate_ms = float(cpu) / rows * 1000  # per row
-    store_ms = (ms["TransactWriteItems"] + ms["BatchWriteItem"]) / rows_in_cloud + validate_ms  # per row
+    validate_ms = float(cpu) / validated * 1000  # per row
+    store_ms = (ms["TransactWriteItems"] + ms["BatchWriteItem"]) / rows + validate_ms  # per row
     detect_ms = (sum(ms.values()) - ms["TransactWriteItems"] - ms["BatchWriteItem"]) / accounts  # per account
 
-    print(f"client CPU       {sum(ms.values()) / rows_in_cloud:.2f} ms per row of boto3 requests here "
+    print(f"client CPU       {sum(ms.values()) / rows:.2f} ms per row of boto3 requests here "
           f"(storing {store_ms - validate_ms:.2f} ms a row, detecting {detect_ms:.2f} ms an account); "
           f"at 1024 MB, CPU only:")
-    per_row = store_ms + accounts / rows_in_cloud * detect_ms  # one function does both
+    per_row = store_ms + accounts / rows * detect_ms  # one function does both
     largest = SPLIT_THRESHOLD_BYTES / bytes_per_row
     for label, cpu_ms, why in [
         ("one function, 1,000,000 rows", 1_000_000 * per_row, "over Lambda's 15 min: such a file fans out"),
@@ -127,6 +121,109 @@ def main() -> int:
         (f"a batch of {DETECT_BATCH:,} accounts", DETECT_BATCH * detect_ms, "and detects batches in parallel"),
     ]:
         print(f"  {label:<30} {cpu_ms / 1000 / LAMBDA_VCPU_AT_1024_MB / 60:5.1f} min  ({why})")
+    return 0 if run["same"] and run["settled"] else 1
+
+
+def run_on_local_cloud(ledger: Path, timeout: float) -> dict[str, Any]:
+    """Drop `ledger` into a fresh local cloud; time it until every workflow waits; compare the cases."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    from creditrefunds.domain.cases import Case
+    from creditrefunds.domain.settings import Settings
+    from refunds_cli.detect import detect_file
+    from refunds_cli.localcloud.cloud import LocalCloud
+
+    today = datetime.now(UTC).date()
+    expected = {case.case_id: case for case in detect_file(ledger, "csv", today, Settings())}
+    calls: collections.Counter[str] = collections.Counter()
+    sampler = _Sampler()
+    with LocalCloud(ROOT, quiet=True) as cloud:
+        answer = DynamoHandler.call_action  # the local cloud's (one request at a time)
+
+        def counted(handler: Any) -> Any:
+            calls["dynamodb:" + handler.headers.get("X-Amz-Target", ".").split(".")[-1]] += 1
+            return answer(handler)
+
+        DynamoHandler.call_action = counted  # type: ignore[method-assign]
+        try:
+            sampler.start()
+            start = time.perf_counter()
+            cloud.client("s3").upload_file(str(ledger), cloud.outputs["LedgerBucketName"], f"incoming/{ledger.name}")
+            cloud.wait_idle(timeout=timeout)
+            open_s = time.perf_counter() - start
+            table = cloud.table("CasesTableName")
+            settled, items = False, []
+            while time.perf_counter() - start < timeout:
+                items = _scan(table)
+                if len(items) >= len(expected) and all(item["status"] in SETTLED for item in items):
+                    settled = True
+                    break
+                time.sleep(2)
+            settled_s = time.perf_counter() - start
+            mailed = sum(1 for mail in cloud.mailbox.messages() if "approv" in mail.subject.lower())
+        finally:
+            DynamoHandler.call_action = answer  # type: ignore[method-assign]
+            sampler.stop()
+    from creditrefunds.adapters.case_store import stored_from_item
+
+    stored = {s.case.case_id: s.case for s in (stored_from_item(item) for item in items)}
+    statuses = collections.Counter(item["status"] for item in items)
+    return {"open_s": open_s, "settled_s": settled_s, "settled": settled, "cases": len(items), "mailed": mailed,
+            "statuses": ", ".join(f"{k} {v:,}" for k, v in statuses.most_common()),
+            "same": _figures(stored) == _figures(expected), "calls": calls,
+            "peak_mib": sampler.peak_kib // 1024, "threads": sampler.threads}
+
+
+def _figures(cases: dict[str, Any]) -> dict[str, Any]:
+    """What a case says: account, credit and each line's action, reason, payee and amount."""
+    return {case_id: (case.account_id, case.credit, sorted((line.action, line.reason, line.payee_type,
+                                                            line.payee_id, line.amount) for line in case.lines))
+            for case_id, case in cases.items()}
+
+
+def _scan(table: Any) -> list[dict[str, Any]]:
+    items, page = [], table.scan()
+    items += page["Items"]
+    while "LastEvaluatedKey" in page:
+        page = table.scan(ExclusiveStartKey=page["LastEvaluatedKey"])
+        items += page["Items"]
+    return [item for item in items if "status" in item]
+
+
+class _Sampler(threading.Thread):
+    """The peak resident memory of this process and its children (the local cloud), and of its threads."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_kib = self.threads = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.5):
+            pids = [os.getpid(), *_descendants(os.getpid())]
+            self.peak_kib = max(self.peak_kib, sum(_status(pid, "VmRSS") for pid in pids))
+            self.threads = max(self.threads, _status(os.getpid(), "Threads"))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def _descendants(pid: int) -> list[int]:
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(c) for child in children for c in (child, *_descendants(int(child)))]
+
+
+def _status(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
     return 0
 
 

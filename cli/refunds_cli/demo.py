@@ -89,7 +89,7 @@ def http(url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
 
 
 def run_demo(root: Path, out: IO[str] = sys.stdout) -> int:
-    with LocalCloud(root, quiet=True) as cloud:
+    with LocalCloud(root, quiet=True, profile="demo") as cloud:
         story = Story(cloud, out)
         try:
             _play(story, root)

@@ -54,8 +54,9 @@ def main() -> None:
             sys.exit(0)
         return json.loads(line)
 
+    faults = {"armed": False}  # whether the running invocation's calls ask the local cloud
     try:
-        _watch_aws_calls(send, receive)
+        _watch_aws_calls(send, receive, faults)
         module_name, function_name = handler_name.rsplit(".", 1)
         handler = getattr(importlib.import_module(module_name), function_name)
     except BaseException as error:
@@ -67,6 +68,7 @@ def main() -> None:
     while True:
         request = receive()
         context = Context(spec, request["request_id"], request["deadline"])
+        faults["armed"] = request.get("faults", False)
         try:
             result = handler(request["event"], context)
         except Exception as error:  # a handler's error is the invocation's answer
@@ -83,14 +85,17 @@ def _error(error: BaseException, error_type: str | None = None) -> dict[str, Any
             "stackTrace": traceback.format_tb(error.__traceback__)}
 
 
-def _watch_aws_calls(send: Any, receive: Any) -> None:
-    """Tell the local cloud of every AWS call before it leaves (from the function's own boto3)."""
+def _watch_aws_calls(send: Any, receive: Any, faults: dict[str, bool]) -> None:
+    """While a fault is armed for the invocation, tell the local cloud of every AWS call before it
+    leaves (from the function's own boto3), and fail it if the local cloud says so."""
     import boto3  # the function's: from its folder or its layer
     from botocore.exceptions import ClientError
 
     crash = type("Sandbox.Timedout", (Exception,), {"__doc__": "An injected crash of the running function."})
 
     def before_call(model: Any, **_: Any) -> None:
+        if not faults["armed"]:
+            return
         send({"kind": "call", "service": model.service_model.signing_name, "operation": model.name})
         fail = receive().get("fail")
         if fail == "throttle":

@@ -21,8 +21,15 @@ from refunds_cli.localcloud.lambdas import LambdaRuntime
 from refunds_cli.localcloud.mailbox import Mailbox
 from refunds_cli.localcloud.motohooks import (
     dynamodb_requests_atomic,
+    item_requests_read_and_answered_directly,
+    item_sizes_counted_once,
+    queries_read_only_their_partition,
+    routing_worked_out_once,
     run_lambdas_in_process,
+    state_machines_parsed_once,
+    step_functions_reuse_lambda_clients,
     tasks_time_out_as_in_aws,
+    transactions_undo_only_what_they_touched,
 )
 from refunds_cli.localcloud.names import (
     DEFAULT_STACK_NAME,
@@ -107,6 +114,13 @@ class LocalCloud:
         self._exit.enter_context(run_lambdas_in_process(self.runtime))
         self._exit.enter_context(tasks_time_out_as_in_aws())
         self._exit.enter_context(dynamodb_requests_atomic())
+        self._exit.enter_context(transactions_undo_only_what_they_touched())
+        self._exit.enter_context(queries_read_only_their_partition())
+        self._exit.enter_context(routing_worked_out_once())
+        self._exit.enter_context(item_requests_read_and_answered_directly())
+        self._exit.enter_context(item_sizes_counted_once())
+        self._exit.enter_context(step_functions_reuse_lambda_clients())
+        self._exit.enter_context(state_machines_parsed_once())
         self._exit.enter_context(enforced(self.iam))
         self._exit.callback(self.runtime.stop)
 
@@ -168,11 +182,8 @@ class LocalCloud:
         }
 
     def _function_overrides(self) -> dict[str, str]:
-        """Set over the template's own environment: one ledger writer (moto's TransactWriteItems
-        copies the whole table for its rollback and is not safe beside a concurrent write), and
-        the quiet console of the demo."""
-        quiet = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "CRITICAL"} if self._quiet else {}
-        return {"STORE_WRITERS": "1", **quiet}
+        """Set over the template's own environment: the quiet console of the demo."""
+        return {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "CRITICAL"} if self._quiet else {}
 
     def _every(self, seconds: float, task: Callable[[], None], name: str) -> None:
         """Run `task` every `seconds` (schedules, queue pollers) until the cloud stops."""

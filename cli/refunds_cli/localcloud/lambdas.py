@@ -111,7 +111,8 @@ class _Worker:
     def invoke(self, event: Any) -> tuple[bytes, str | None]:
         request_id = str(uuid.uuid4())
         deadline = time.monotonic() + self.spec.timeout
-        self._send({"request_id": request_id, "deadline": time.time() + self.spec.timeout, "event": event})
+        self._send({"request_id": request_id, "deadline": time.time() + self.spec.timeout, "event": event,
+                    "faults": faults.armed(self.spec.name, event)})
         while True:
             message = self._receive(deadline)
             if message is None:  # timed out or died: Lambda discards the environment

@@ -9,7 +9,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from creditrefunds.adapters.dynamo import is_condition_failure, put_if_absent, query_all
+from creditrefunds.adapters.dynamo import get_all, is_condition_failure, put_if_absent, query_all
 from creditrefunds.domain.cases import Case, Line, StoredCase
 from creditrefunds.domain.escalation import NEWS
 from creditrefunds.domain.money import ZERO, money
@@ -93,6 +93,12 @@ class CaseStore:
         """The case that holds the account (the one case open on it, or the last one that was)."""
         item = self._table.get_item(Key={"case_id": HOLD + account_id}, ConsistentRead=True).get("Item")
         return item.get("open_case_id") if item else None
+
+    def holders(self, accounts: list[str]) -> dict[str, str | None]:
+        """`holder` of many accounts, 100 to a request."""
+        items = get_all(self._table, [{"case_id": HOLD + account} for account in accounts])
+        held = {item["case_id"].removeprefix(HOLD): item.get("open_case_id") for item in items}
+        return {account: held.get(account) for account in accounts}
 
     def claim(self, account_id: str, case_id: str, after: str | None) -> bool:
         """Make `case_id` the account's one open case: only while no case holds the account, or it holds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,24 @@ def query_all(table: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
     which threads may share)."""
     for page in table.meta.client.get_paginator("query").paginate(TableName=table.name, **kwargs):
         yield from page["Items"]
+
+
+def get_all(table: Any, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stored items of `keys` (absent ones are left out), read consistently 100 keys per
+    BatchGetItem, the keys DynamoDB leaves unprocessed asked again with exponential backoff."""
+    client, found = table.meta.client, []
+    for start in range(0, len(keys), 100):
+        request = {table.name: {"Keys": keys[start:start + 100], "ConsistentRead": True}}
+        for attempt in range(12):
+            answer = client.batch_get_item(RequestItems=request)
+            found += answer["Responses"].get(table.name, [])
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        else:
+            raise RuntimeError(f"DynamoDB left {len(request[table.name]['Keys'])} key(s) unread after retries")
+    return found
 
 
 def put_if_absent(table: Any, item: dict[str, Any], key: str) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from creditrefunds.adapters.dynamo import query_all
+from creditrefunds.adapters.dynamo import get_all, query_all
 from creditrefunds.domain.detection import AccountSummary
 from creditrefunds.domain.ledger import StoreOutcome, Transaction, parse_row
 
@@ -103,21 +103,9 @@ class TransactionStore:
         return [outcomes[t.txn_id] for t in txns]
 
     def _markers(self, txn_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The stored id markers of `txn_ids` (BatchGetItem, consistent, unprocessed keys retried)."""
-        client = self._table.meta.client
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(txn_ids), 100):
-            request = {self._table.name: {"Keys": [{"pk": f"TXN#{i}", "sk": "TXN"} for i in txn_ids[start:start + 100]],
-                                          "ConsistentRead": True}}
-            for attempt in range(12):
-                answer = client.batch_get_item(RequestItems=request)
-                for item in answer["Responses"].get(self._table.name, []):
-                    found[item["pk"].removeprefix("TXN#")] = item
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 2.0))
-        return found
+        """The stored id markers of `txn_ids`."""
+        items = get_all(self._table, [{"pk": f"TXN#{txn_id}", "sk": "TXN"} for txn_id in txn_ids])
+        return {item["pk"].removeprefix("TXN#"): item for item in items}
 
     def _write_batch(self, items: list[dict[str, Any]]) -> None:
         """One BatchWriteItem, its unprocessed items sent again with exponential backoff until none is

@@ -56,10 +56,12 @@ def detect_accounts(ports: Ports, accounts: set[str], today: date, now: datetime
     detector = _Detector(ports, today, now, report)
     ordered = sorted(accounts)
     for start in range(0, len(ordered), DETECT_CHUNK):
-        chunk = ports.transactions.summaries(set(ordered[start:start + DETECT_CHUNK]))
+        accounts_now = ordered[start:start + DETECT_CHUNK]
+        chunk = ports.transactions.summaries(set(accounts_now))
+        holders = ports.cases.holders(accounts_now)
         detector.known.update({account: summary for account, (summary, _) in chunk.items()})
-        for account_id in ordered[start:start + DETECT_CHUNK]:
-            detector.detect(*chunk[account_id])
+        for account_id in accounts_now:
+            detector.detect(*chunk[account_id], holders[account_id])
 
 
 def detected_entry(case: Case, actor: str = ACTOR) -> Entry:
@@ -86,11 +88,11 @@ class _Detector:
     pools: dict[str, DebitPool] = field(default_factory=dict)  # one per guarantor: a debit is offset once
     known: dict[str, AccountSummary] = field(default_factory=dict)  # summaries read so far
 
-    def detect(self, summary: AccountSummary, txns: list[Transaction]) -> None:
-        """One credit, one refund: the case holding the account is re-detected, never doubled; money sent
-        out counts as in flight until the ledger posts it back; a new case claims only the rest."""
+    def detect(self, summary: AccountSummary, txns: list[Transaction], holder_id: str | None) -> None:
+        """One credit, one refund: the case holding the account (`holder_id`, read with its chunk) is
+        re-detected, never doubled; money sent out counts as in flight until the ledger posts it back; a
+        new case claims only the rest. A hold taken since it was read is met by `claim`'s condition."""
         account_id = summary.account_id
-        holder_id = self.ports.cases.holder(account_id)
         returning = any(t.txn_type in RETURNING for t in txns)
         if holder_id is None and not (summary.has_credit or returning):
             return  # never a case, no credit: nothing to do (most accounts of a file)

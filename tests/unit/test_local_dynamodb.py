@@ -1,0 +1,167 @@
+"""The local cloud's DynamoDB patches: what moto does, at a cost that does not grow with the table.
+
+moto itself (in-process) with the local cloud's patch applied: a cancelled transaction leaves every
+item it named as it was (updated, replaced, created), on tables with and without a sort key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from refunds_cli.localcloud.motohooks import item_sizes_counted_once, transactions_undo_only_what_they_touched
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    with mock_aws(), transactions_undo_only_what_they_touched(), item_sizes_counted_once():
+        client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="k",
+                              aws_secret_access_key="s")
+        for name, keys in [("ledger", ["pk", "sk"]), ("marks", ["pk"])]:
+            client.create_table(
+                TableName=name, BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ["HASH", "RANGE"])],
+                AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys])
+        yield client
+
+
+def put(table: str, key: dict[str, str], condition: str | None = None, **values: str) -> dict[str, Any]:
+    item = {k: {"S": v} for k, v in {**key, **values}.items()}
+    return {"Put": {"TableName": table, "Item": item, **({"ConditionExpression": condition} if condition else {})}}
+
+
+def everything(client: Any) -> dict[str, list[dict[str, Any]]]:
+    return {name: sorted(client.scan(TableName=name)["Items"], key=repr) for name in ("ledger", "marks")}
+
+
+def test_a_cancelled_transaction_leaves_every_item_it_named_as_it_was(dynamodb: Any) -> None:
+    dynamodb.transact_write_items(TransactItems=[
+        put("ledger", {"pk": "ACCT#1", "sk": "TXN#1"}, amount="-80.00"),
+        put("ledger", {"pk": "ACCT#1", "sk": "TXN#2"}, amount="10.00"),
+        put("marks", {"pk": "TXN#1"}, hash="aaa"),
+    ])
+    before = everything(dynamodb)
+    with pytest.raises(ClientError) as refused:
+        dynamodb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": "ledger", "Key": {"pk": {"S": "ACCT#1"}, "sk": {"S": "TXN#1"}},
+                        "UpdateExpression": "SET amount = :a", "ExpressionAttributeValues": {":a": {"S": "0.00"}}}},
+            put("ledger", {"pk": "ACCT#1", "sk": "TXN#2"}, amount="99.00"),  # replaces an item
+            put("ledger", {"pk": "ACCT#2", "sk": "TXN#3"}, amount="5.00"),  # a new partition
+            put("marks", {"pk": "TXN#4"}, hash="bbb"),  # a new item, no sort key
+            put("marks", {"pk": "TXN#1"}, "attribute_not_exists(pk)", hash="ccc"),  # taken: cancels all
+        ])
+    assert refused.value.response["Error"]["Code"] == "TransactionCanceledException"
+    reasons = [r["Code"] for r in refused.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "None", "None", "ConditionalCheckFailed"]
+    assert everything(dynamodb) == before
+    assert dynamodb.query(TableName="ledger", KeyConditionExpression="pk = :p",
+                          ExpressionAttributeValues={":p": {"S": "ACCT#2"}})["Items"] == []
+
+
+def test_a_transaction_refused_as_invalid_writes_nothing(dynamodb: Any) -> None:
+    dynamodb.put_item(TableName="marks", Item={"pk": {"S": "TXN#1"}, "hash": {"S": "aaa"}})
+    before = everything(dynamodb)
+    with pytest.raises(ClientError) as refused:
+        dynamodb.transact_write_items(TransactItems=[
+            put("marks", {"pk": "TXN#2"}, hash="bbb"),
+            put("marks", {"pk": "TXN#1"}, hash="ccc"),
+            put("marks", {"pk": "TXN#2"}, hash="ddd"),  # the same item twice
+        ])
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert everything(dynamodb) == before
+
+
+def test_a_transaction_that_passes_writes_every_item(dynamodb: Any) -> None:
+    dynamodb.transact_write_items(TransactItems=[
+        put("marks", {"pk": f"TXN#{n}"}, "attribute_not_exists(pk)", hash=str(n)) for n in range(100)])
+    marks = everything(dynamodb)["marks"]
+    assert sorted(int(m["hash"]["S"]) for m in marks) == list(range(100))
+
+
+def test_item_requests_read_and_answered_directly_as_motos_parser_and_serializer_would() -> None:
+    """Every item operation, with every attribute type, a miss, a page, unprocessed nothing and an
+    error: the direct JSON and moto's own parser and serializer give the same request and answer."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    from refunds_cli.localcloud.motohooks import item_requests_read_and_answered_directly
+
+    requests: list[tuple[str, Any, Any]] = []
+    answers: list[tuple[str, Any, Any]] = []
+    original_parse, original_serialized = DynamoHandler.parse_parameters, DynamoHandler.serialized
+    with mock_aws(), item_requests_read_and_answered_directly():
+        direct_parse, direct_serialized = DynamoHandler.parse_parameters, DynamoHandler.serialized
+
+        def parse_both(self: Any, request: Any) -> None:
+            original_parse(self, request)
+            theirs = self.params
+            direct_parse(self, request)
+            requests.append((self._get_action(), self.params, theirs))
+
+        def serialize_both(self: Any, action_result: Any) -> Any:
+            ours, theirs = direct_serialized(self, action_result), original_serialized(self, action_result)
+            answers.append((self._get_action(), ours, theirs))
+            return ours
+
+        DynamoHandler.parse_parameters, DynamoHandler.serialized = parse_both, serialize_both  # type: ignore
+        try:
+            client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="k",
+                                  aws_secret_access_key="s")
+            client.create_table(
+                TableName="t", BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                      {"AttributeName": "sk", "AttributeType": "S"}])
+            item = {"pk": {"S": "A"}, "sk": {"S": "1"}, "b": {"B": b"\x00\xff"}, "bs": {"BS": [b"\x01", b"\x02"]},
+                    "n": {"N": "-80.00"}, "ns": {"NS": ["1", "2.5"]}, "ss": {"SS": ["x", "y"]},
+                    "B": {"M": {"B": {"S": "a map entry named B"}, "BS": {"L": [{"S": "x"}]}}},
+                    "l": {"L": [{"NULL": True}, {"BOOL": False}, {"M": {"k": {"S": "Doe, \"Jane\""}}}]}}
+            key = {"pk": {"S": "A"}, "sk": {"S": "1"}}
+            client.put_item(TableName="t", Item=item, ReturnValues="ALL_OLD")
+            client.put_item(TableName="t", Item={**item, "sk": {"S": "2"}}, ReturnConsumedCapacity="TOTAL")
+            client.get_item(TableName="t", Key=key, ConsistentRead=True)
+            client.get_item(TableName="t", Key={**key, "sk": {"S": "9"}})
+            client.query(TableName="t", KeyConditionExpression="pk = :p AND sk > :s", Limit=1,
+                         ExpressionAttributeValues={":p": {"S": "A"}, ":s": {"S": "0"}})
+            client.query(TableName="t", KeyConditionExpression="pk = :p", FilterExpression="b = :b",
+                         ExpressionAttributeValues={":p": {"S": "A"}, ":b": {"B": b"\x00\xff"}})
+            client.scan(TableName="t", ProjectionExpression="pk, #n", ExpressionAttributeNames={"#n": "n"})
+            client.update_item(TableName="t", Key=key, UpdateExpression="SET n = :n, b = :b",
+                               ExpressionAttributeValues={":n": {"N": "2"}, ":b": {"B": b"\x07"}},
+                               ReturnValues="ALL_NEW")
+            client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": {**key, "sk": {"S": "3"}}}}]})
+            client.batch_get_item(RequestItems={"t": {"Keys": [key, {**key, "sk": {"S": "9"}}], "ConsistentRead": True}})
+            client.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": {**key, "sk": {"S": "4"}},
+                                                                "ConditionExpression": "attribute_not_exists(pk)"}}])
+            client.transact_get_items(TransactItems=[{"Get": {"TableName": "t", "Key": key}}])
+            with pytest.raises(ClientError):
+                client.put_item(TableName="t", Item=item, ConditionExpression="attribute_not_exists(pk)")
+            client.delete_item(TableName="t", Key=key, ReturnValues="ALL_OLD")
+        finally:
+            DynamoHandler.parse_parameters, DynamoHandler.serialized = original_parse, original_serialized  # type: ignore
+    import json
+
+    operations = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
+                  "TransactGetItems", "TransactWriteItems"}
+    for action, ours, theirs in requests:
+        assert ours == theirs, action
+    for action, ours, theirs in answers:
+        assert ours[0] == theirs[0], action
+        per_request = ("date", "x-amzn-requestid")
+        assert {k: v for k, v in ours[1].items() if k not in per_request} == \
+               {k: v for k, v in theirs[1].items() if k not in per_request}, action
+        assert json.loads(ours[2] or "{}") == json.loads(theirs[2] or "{}"), action
+    assert operations <= {action for action, _, _ in requests} and operations <= {action for action, _, _ in answers}
+
+
+def test_an_item_over_the_size_limit_is_refused_and_one_under_it_kept(dynamodb: Any) -> None:
+    dynamodb.put_item(TableName="marks", Item={"pk": {"S": "small"}, "v": {"S": "x" * 300_000}})
+    with pytest.raises(ClientError) as refused:
+        dynamodb.put_item(TableName="marks", Item={"pk": {"S": "large"}, "v": {"S": "x" * 300_000},
+                                                   "w": {"S": "y" * 200_000}})
+    assert "Item size has exceeded the maximum allowed size" in refused.value.response["Error"]["Message"]
+    assert [item["pk"]["S"] for item in everything(dynamodb)["marks"]] == ["small"]
