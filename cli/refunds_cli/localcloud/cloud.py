@@ -30,6 +30,7 @@ from refunds_cli.localcloud.motohooks import (
     step_functions_reuse_lambda_clients,
     tasks_time_out_as_in_aws,
     transactions_undo_only_what_they_touched,
+    waiting_executions_hold_one_thread,
 )
 from refunds_cli.localcloud.names import (
     DEFAULT_STACK_NAME,
@@ -121,6 +122,7 @@ class LocalCloud:
         self._exit.enter_context(item_sizes_counted_once())
         self._exit.enter_context(step_functions_reuse_lambda_clients())
         self._exit.enter_context(state_machines_parsed_once())
+        self._exit.enter_context(waiting_executions_hold_one_thread())
         self._exit.enter_context(enforced(self.iam))
         self._exit.callback(self.runtime.stop)
 

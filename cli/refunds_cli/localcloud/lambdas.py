@@ -5,7 +5,8 @@ Each function runs in worker processes of its own (see bootstrap.py): the runtim
 isolated mode, with only the function's built folder and its layers' python/ on the path, the
 environment the template gives it, and the credentials of its own role. A worker stays warm between
 invocations, as a Lambda execution environment does; a function runs several at once, up to
-`WORKERS_PER_FUNCTION`. A raised exception comes back as a function error with `errorType`, so Step
+`WORKERS_PER_FUNCTION`, and all functions together up to `WORKERS` (each is a Python process of
+~75 MB: an idle worker of another function ends to make room, the oldest idle first). A raised exception comes back as a function error with `errorType`, so Step
 Functions' Retry and Catch see what they would see in AWS; a handler that overruns its timeout is
 killed and reported as `Sandbox.Timedout`. Asynchronous invocations (S3 notifications,
 InvocationType=Event) are queued, with Lambda's two retries.
@@ -31,6 +32,7 @@ from refunds_cli.localcloud import faults
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 WORKERS_PER_FUNCTION = 4
+WORKERS = 8  # worker processes of all functions at once (memory, and this machine's cores)
 INIT_SECONDS = 60.0  # an import that takes longer is a broken artifact, not a slow one
 ASYNC_RETRIES = 2
 ASYNC_CONCURRENCY = 2  # event invocations (S3 notifications, schedules) run two at a time
@@ -70,7 +72,7 @@ class _Worker:
 
     def __init__(self, spec: FunctionSpec, pycache: Path | None) -> None:
         self.spec = spec
-        self.started = time.monotonic()
+        self.started = self.idle_since = time.monotonic()
         credentials = spec.credentials()  # first: nothing to clean up if it fails
         environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": ":UTC",
                        "LAMBDA_TASK_ROOT": str(spec.code_dir), "LOCAL_FUNCTION_ARN": spec.arn,
@@ -250,7 +252,7 @@ class LambdaRuntime:
                         return worker
                     worker.kill()  # it died while idle: a fresh one starts instead
                     self._running[spec.name] -= 1
-                if self._running.get(spec.name, 0) < WORKERS_PER_FUNCTION:
+                if self._running.get(spec.name, 0) < WORKERS_PER_FUNCTION and self._room_for_one():
                     self._running[spec.name] = self._running.get(spec.name, 0) + 1
                     break
                 self._pool.wait()
@@ -266,10 +268,25 @@ class LambdaRuntime:
                 self._pool.notify_all()
             raise
 
+    def _room_for_one(self) -> bool:
+        """Whether one more worker may start (under the pool's lock): below `WORKERS`, or once the
+        longest idle worker of any function has ended to make room."""
+        if sum(self._running.values()) < WORKERS:
+            return True
+        idle = [worker for workers in self._idle.values() for worker in workers]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda worker: worker.idle_since)
+        self._idle[oldest.spec.name].remove(oldest)
+        self._running[oldest.spec.name] -= 1
+        oldest.kill()
+        return True
+
     def _release(self, worker: _Worker) -> None:
         with self._pool:
             fresh = time.monotonic() - worker.started < self.RECYCLE_SECONDS
             if worker.alive and fresh and not self._stopped:
+                worker.idle_since = time.monotonic()
                 self._idle[worker.spec.name].append(worker)
             else:
                 worker.kill()

@@ -14,9 +14,10 @@ import contextvars
 import copy
 import json
 import os
+import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,7 +32,12 @@ from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoHandler
 from moto.s3 import notifications
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.program.program import Program
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
@@ -325,7 +331,8 @@ def item_requests_read_and_answered_directly() -> Iterator[None]:
 
 def _from_wire(value: Any) -> Any:
     """A request's JSON as moto's parser gives it: an attribute value's B and BS decoded from base64 (an
-    attribute value is the only object of one key B or BS holding a string or strings), nulls left out."""
+    attribute value is the only object of one key B or BS holding a string or strings), nulls left out.
+    Names are interned: a table of 100,000 items holds each attribute name once, not 100,000 times."""
     if isinstance(value, dict):
         if len(value) == 1:
             (kind, inner), = value.items()
@@ -333,7 +340,7 @@ def _from_wire(value: Any) -> Any:
                 return {"B": base64.b64decode(inner)}
             if kind == "BS" and isinstance(inner, list) and all(isinstance(v, str) for v in inner):
                 return {"BS": [base64.b64decode(v) for v in inner]}
-        return {key: _from_wire(item) for key, item in value.items() if item is not None}
+        return {sys.intern(key): _from_wire(item) for key, item in value.items() if item is not None}
     if isinstance(value, list):
         return [_from_wire(item) for item in value]
     return value
@@ -420,3 +427,62 @@ def item_sizes_counted_once() -> Iterator[None]:
         yield
     finally:
         Item.__init__ = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def waiting_executions_hold_one_thread() -> Iterator[None]:
+    """An execution waiting for its approval holds one thread here, not three. moto 5.2.5 runs each
+    execution in a thread that starts a thread for the program (to time out the whole execution)
+    that starts one for each task (to time out the task). A program with no TimeoutSeconds (no
+    timeout to enforce) runs in its execution's thread; a waitForTaskToken task runs in its program's,
+    its wait for the token timing out by itself after the same TimeoutSeconds (States.Timeout as
+    before). Other tasks, Lambda invocations among them, keep their timer thread."""
+    original_program, original_task = Program.eval, ExecutionState._evaluate_with_timeout
+    original_thread = execute_state.Thread
+    inline = threading.local()
+
+    def program_eval(self: Program, env: Any) -> None:
+        if self.timeout_seconds is not None:
+            return original_program(self, env)
+        env.next_state_name = self.start_at.start_at_name
+        return EvalComponent.eval(self, env)
+
+    def evaluate_with_timeout(self: ExecutionState, env: Any) -> None:
+        inline.next = isinstance(self, StateTaskServiceCallback) and not self.heartbeat and \
+            self.resource.condition == ResourceCondition.WaitForTaskToken
+        try:
+            return original_task(self, env)
+        finally:
+            inline.next = False
+
+    def thread(*args: Any, **kwargs: Any) -> Any:
+        if getattr(inline, "next", False):  # the task's own evaluation, run where it is started
+            inline.next = False
+            return _RunsWhereStarted(kwargs["target"])
+        return original_thread(*args, **kwargs)
+
+    Program.eval = program_eval  # type: ignore[method-assign]
+    ExecutionState._evaluate_with_timeout = evaluate_with_timeout  # type: ignore[method-assign]
+    execute_state.Thread = thread  # type: ignore[assignment,misc]
+    try:
+        yield
+    finally:
+        Program.eval = original_program  # type: ignore[method-assign]
+        ExecutionState._evaluate_with_timeout = original_task  # type: ignore[method-assign]
+        execute_state.Thread = original_thread  # type: ignore[misc]
+
+
+class _RunsWhereStarted:
+    """A thread that is not one: `start()` runs its target at once, in the caller's thread."""
+
+    def __init__(self, target: Callable[[], None]) -> None:
+        self._target = target
+
+    def start(self) -> None:
+        self._target()
+
+    def join(self, timeout: float | None = None) -> None:
+        return None
+
+    def is_alive(self) -> bool:
+        return False
