@@ -82,8 +82,8 @@ def main() -> int:
     dynamodb = {k: v for k, v in calls.items() if k.startswith("dynamodb:")}
     per_row = sum(dynamodb.values()) / rows
     print(f"local cloud      {rows:,} rows ({size_mb:.1f} MB): "
-          f"every case open after {run['open_s']:.0f} s, every workflow at its first wait after {run['settled_s']:.0f} s "
-          f"({rows / run['settled_s']:,.0f} rows/s)")
+          f"every case open after {run['open_s']:.0f} s, every workflow at its first wait after "
+          f"{run['settled_s']:.0f} s ({rows / run['settled_s']:,.0f} rows/s)")
     print(f"                 {run['cases']:,} cases ({run['statuses']}), {run['mailed']:,} approvals mailed; "
           f"same cases as `refunds detect`: {run['same']}")
     print(f"                 peak memory {run['peak_mib']:,} MiB (moto, Step Functions and the function workers), "
@@ -126,10 +126,8 @@ def main() -> int:
 
 def run_on_local_cloud(ledger: Path, timeout: float) -> dict[str, Any]:
     """Drop `ledger` into a fresh local cloud; time it until every workflow waits; compare the cases."""
-    from moto.dynamodb.responses import DynamoHandler
-
-    from creditrefunds.domain.cases import Case
     from creditrefunds.domain.settings import Settings
+    from moto.dynamodb.responses import DynamoHandler
     from refunds_cli.detect import detect_file
     from refunds_cli.localcloud.cloud import LocalCloud
 

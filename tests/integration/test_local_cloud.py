@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import shutil
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +18,7 @@ from refunds_cli.localcloud.web import function_url_event
 
 from tests.conftest import ROOT
 
-from .conftest import all_cases, refunds, wait_for_executions, wait_for_status
+from .conftest import all_cases, drop, refunds, wait_for_executions, wait_for_status
 
 
 def test_every_template_resource_is_there(cloud):
@@ -202,3 +204,26 @@ def test_local_up_stops_on_sigterm_and_leaves_no_function_running():
     finally:
         if up.poll() is None:
             up.kill()
+
+
+def _workflow_threads() -> collections.Counter[str]:
+    """moto's Step Functions threads in this process, by what they run (Python names a thread after its
+    target: an execution, its program, a task's timer)."""
+    return collections.Counter(thread.name.rsplit("(", 1)[1].rstrip(")") for thread in threading.enumerate()
+                               if thread.name.endswith(")") and "(" in thread.name)
+
+
+def test_cases_waiting_for_approval_hold_one_thread_each(cloud):
+    """A day's cases wait for their approvers at once: each waiting execution holds its own thread, and
+    no program or task-timer thread besides (moto alone holds three per waiting execution)."""
+    accounts = [f"THREAD-{n}" for n in range(12)]
+    drop(cloud, "threads.csv", [
+        line for account in accounts for line in (
+            f"{account}-1,{account},P-{account},G-{account},CHARGE,100.00,2026-11-02,,,,,,,TX",
+            f"{account}-2,{account},P-{account},G-{account},PAYMENT,-150.00,2026-11-09,PATIENT,,,CHK-1,,,TX")])
+    for account in accounts:
+        wait_for_status(cloud, account, {"AWAITING_APPROVAL"})
+    threads = _workflow_threads()
+    assert threads["_execution_logic"] >= len(accounts)
+    assert threads["eval"] == 0  # no program thread: the state machines set no TimeoutSeconds
+    assert threads["_exec_and_notify"] < len(accounts)  # only tasks running right now, not the waits

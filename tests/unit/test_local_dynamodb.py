@@ -13,8 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-
-from refunds_cli.localcloud.motohooks import item_sizes_counted_once, transactions_undo_only_what_they_touched
+from refunds_cli.localcloud.moto_dynamodb import item_sizes_counted_once, transactions_undo_only_what_they_touched
 
 
 @pytest.fixture
@@ -25,7 +24,8 @@ def dynamodb() -> Iterator[Any]:
         for name, keys in [("ledger", ["pk", "sk"]), ("marks", ["pk"])]:
             client.create_table(
                 TableName=name, BillingMode="PAY_PER_REQUEST",
-                KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ["HASH", "RANGE"])],
+                KeySchema=[{"AttributeName": k, "KeyType": t}
+                           for k, t in zip(keys, ["HASH", "RANGE"][:len(keys)], strict=True)],
                 AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys])
         yield client
 
@@ -87,8 +87,7 @@ def test_item_requests_read_and_answered_directly_as_motos_parser_and_serializer
     """Every item operation, with every attribute type, a miss, a page, unprocessed nothing and an
     error: the direct JSON and moto's own parser and serializer give the same request and answer."""
     from moto.dynamodb.responses import DynamoHandler
-
-    from refunds_cli.localcloud.motohooks import item_requests_read_and_answered_directly
+    from refunds_cli.localcloud.moto_dynamodb import item_requests_read_and_answered_directly
 
     requests: list[tuple[str, Any, Any]] = []
     answers: list[tuple[str, Any, Any]] = []
@@ -134,7 +133,8 @@ def test_item_requests_read_and_answered_directly_as_motos_parser_and_serializer
                                ExpressionAttributeValues={":n": {"N": "2"}, ":b": {"B": b"\x07"}},
                                ReturnValues="ALL_NEW")
             client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": {**key, "sk": {"S": "3"}}}}]})
-            client.batch_get_item(RequestItems={"t": {"Keys": [key, {**key, "sk": {"S": "9"}}], "ConsistentRead": True}})
+            client.batch_get_item(RequestItems={"t": {"Keys": [key, {**key, "sk": {"S": "9"}}],
+                                                      "ConsistentRead": True}})
             client.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": {**key, "sk": {"S": "4"}},
                                                                 "ConditionExpression": "attribute_not_exists(pk)"}}])
             client.transact_get_items(TransactItems=[{"Get": {"TableName": "t", "Key": key}}])
@@ -165,3 +165,23 @@ def test_an_item_over_the_size_limit_is_refused_and_one_under_it_kept(dynamodb: 
                                                    "w": {"S": "y" * 200_000}})
     assert "Item size has exceeded the maximum allowed size" in refused.value.response["Error"]["Message"]
     assert [item["pk"]["S"] for item in everything(dynamodb)["marks"]] == ["small"]
+
+
+def test_items_replaced_or_deleted_are_not_kept(dynamodb: Any) -> None:
+    """moto keeps every model object it makes; the local cloud's tables hold only their items."""
+    import gc
+    import weakref
+
+    from moto.dynamodb.models.dynamo_type import Item
+
+    from refunds_cli.localcloud.moto_dynamodb import items_not_tracked
+
+    with items_not_tracked():
+        dynamodb.put_item(TableName="marks", Item={"pk": {"S": "A"}, "v": {"S": "first"}})
+        first = next(o for o in gc.get_objects() if isinstance(o, Item) and o.attrs["v"].value == "first")
+        gone = weakref.ref(first)
+        del first
+        dynamodb.put_item(TableName="marks", Item={"pk": {"S": "A"}, "v": {"S": "second"}})
+        gc.collect()
+        assert gone() is None
+        assert everything(dynamodb)["marks"] == [{"pk": {"S": "A"}, "v": {"S": "second"}}]

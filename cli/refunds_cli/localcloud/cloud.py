@@ -15,23 +15,12 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from refunds_cli.localcloud import memory, moto_dynamodb, moto_stepfunctions
 from refunds_cli.localcloud.build import build, runtime_python
 from refunds_cli.localcloud.iam import Enforcer, enforced
 from refunds_cli.localcloud.lambdas import LambdaRuntime
 from refunds_cli.localcloud.mailbox import Mailbox
-from refunds_cli.localcloud.motohooks import (
-    dynamodb_requests_atomic,
-    item_requests_read_and_answered_directly,
-    item_sizes_counted_once,
-    queries_read_only_their_partition,
-    routing_worked_out_once,
-    run_lambdas_in_process,
-    state_machines_parsed_once,
-    step_functions_reuse_lambda_clients,
-    tasks_time_out_as_in_aws,
-    transactions_undo_only_what_they_touched,
-    waiting_executions_hold_one_thread,
-)
+from refunds_cli.localcloud.motohooks import routing_worked_out_once, run_lambdas_in_process
 from refunds_cli.localcloud.names import (
     DEFAULT_STACK_NAME,
     LOCAL_CREDENTIALS,
@@ -100,6 +89,7 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log: URLs carry ids
         # The executor logs every task failure at length; the execution history keeps them.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        memory.fewer_arenas()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
         server.start()
         self._exit.callback(server.stop)
@@ -113,17 +103,11 @@ class LocalCloud:
         self._exit.callback(_restore_env, "MOTO_PORT", previous_port)
         self._moto_config({"stepfunctions": {"execute_state_machine": True}})
         self._exit.enter_context(run_lambdas_in_process(self.runtime))
-        self._exit.enter_context(tasks_time_out_as_in_aws())
-        self._exit.enter_context(dynamodb_requests_atomic())
-        self._exit.enter_context(transactions_undo_only_what_they_touched())
-        self._exit.enter_context(queries_read_only_their_partition())
         self._exit.enter_context(routing_worked_out_once())
-        self._exit.enter_context(item_requests_read_and_answered_directly())
-        self._exit.enter_context(item_sizes_counted_once())
-        self._exit.enter_context(step_functions_reuse_lambda_clients())
-        self._exit.enter_context(state_machines_parsed_once())
-        self._exit.enter_context(waiting_executions_hold_one_thread())
+        self._exit.enter_context(moto_dynamodb.as_the_local_cloud_runs_it())
+        self._exit.enter_context(moto_stepfunctions.as_the_local_cloud_runs_it())
         self._exit.enter_context(enforced(self.iam))
+        self._every(memory.TRIM_SECONDS, memory.give_back, "memory")
         self._exit.callback(self.runtime.stop)
 
         # What `sam build` makes from the template is what runs: each function from its built folder.

@@ -14,6 +14,7 @@ resource "*", with conditions read as a deny; hence an evaluation here, with mot
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import re
 import threading
@@ -53,6 +54,7 @@ class Enforcer:
         self.region = region
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        self._decisions: dict[tuple[str, tuple[str, ...], Request], bool] = {}
         self.used: dict[str, set[tuple[str, str]]] = defaultdict(set)  # role -> {(action, resource)}
         self.refused: list[tuple[str, Request]] = []
 
@@ -85,9 +87,9 @@ class Enforcer:
 
     def check(self, session: Session, requests: list[Request], protocol: str) -> None:
         """Refuse the first request nothing allows, in the error format of the service's `protocol`."""
-        identity = _role_statements(session.role_name)  # read once for all the request's authorisations
+        documents = _role_documents(session.role_name)  # read once for all the request's authorisations
         for request in requests:
-            if self.allowed(session, request, identity):
+            if self._allowed_before(session, documents, request):
                 with self._lock:
                     self.used[session.role_name].add((request.action, request.resource))
                 continue
@@ -101,6 +103,21 @@ class Enforcer:
             raise JsonRESTError("AccessDeniedException", f"User: {session.arn} is not authorized to perform: "
                                 f"{request.action} on resource: {request.resource} because no identity-based "
                                 "policy allows the action")
+
+    def _allowed_before(self, session: Session, documents: tuple[str, ...], request: Request) -> bool:
+        """`allowed`, decided once for the same role policies (their texts: a changed policy is decided
+        anew) and the same request; KMS requests each time (a key's policy may change too)."""
+        identity = [statement for document in documents for statement in _parsed(document)]
+        if request.action.startswith("kms:"):
+            return self.allowed(session, request, identity)
+        key = (session.role_arn, documents, request)
+        with self._lock:
+            known = self._decisions.get(key)
+        if known is None:
+            known = self.allowed(session, request, identity)
+            with self._lock:
+                self._decisions[key] = known
+        return known
 
     def unused(self, role_name: str) -> list[str]:
         """What the role's policies allow that no request of its functions used: "Sid: action on resource"."""
@@ -126,8 +143,17 @@ class Enforcer:
 
 
 def _role_statements(role_name: str) -> list[dict[str, Any]]:
-    role = iam_backends[ACCOUNT_ID]["aws"].get_role(role_name)
-    return [s for document in role.policies.values() for s in _statements(document)]
+    return [statement for document in _role_documents(role_name) for statement in _parsed(document)]
+
+
+def _role_documents(role_name: str) -> tuple[str, ...]:
+    return tuple(iam_backends[ACCOUNT_ID]["aws"].get_role(role_name).policies.values())
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(document: str) -> tuple[dict[str, Any], ...]:
+    """A policy document's statements, parsed once per text."""
+    return tuple(_statements(document))
 
 
 def _key_statements(key_arn: str, region: str) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from moto.kms.models import kms_backends
 from moto.s3.models import s3_backends
 from moto.sqs.models import sqs_backends
 
-from refunds_cli.localcloud.motohooks import state_machine_of_token
+from refunds_cli.localcloud.moto_stepfunctions import state_machine_of_token
 from refunds_cli.localcloud.names import ACCOUNT_ID
 
 _TRANSACTION_ITEMS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",

@@ -6,9 +6,10 @@ isolated mode, with only the function's built folder and its layers' python/ on 
 environment the template gives it, and the credentials of its own role. A worker stays warm between
 invocations, as a Lambda execution environment does; a function runs several at once, up to
 `WORKERS_PER_FUNCTION`, and all functions together up to `WORKERS` (each is a Python process of
-~75 MB: an idle worker of another function ends to make room, the oldest idle first). A raised exception comes back as a function error with `errorType`, so Step
-Functions' Retry and Catch see what they would see in AWS; a handler that overruns its timeout is
-killed and reported as `Sandbox.Timedout`. Asynchronous invocations (S3 notifications,
+~75 MB: an idle worker of another function ends to make room, the oldest idle first). A raised
+exception comes back as a function error with `errorType`, so Step Functions' Retry and Catch see
+what they would see in AWS; a handler that overruns its timeout is killed and reported as
+`Sandbox.Timedout`. Asynchronous invocations (S3 notifications,
 InvocationType=Event) are queued, with Lambda's two retries.
 """
 
@@ -32,7 +33,7 @@ from refunds_cli.localcloud import faults
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 WORKERS_PER_FUNCTION = 4
-WORKERS = 8  # worker processes of all functions at once (memory, and this machine's cores)
+WORKERS = 6  # worker processes of all functions at once (memory, and this machine's cores)
 INIT_SECONDS = 60.0  # an import that takes longer is a broken artifact, not a slow one
 ASYNC_RETRIES = 2
 ASYNC_CONCURRENCY = 2  # event invocations (S3 notifications, schedules) run two at a time

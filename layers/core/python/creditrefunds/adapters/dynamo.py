@@ -21,7 +21,7 @@ def get_all(table: Any, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
     BatchGetItem, the keys DynamoDB leaves unprocessed asked again with exponential backoff."""
     client, found = table.meta.client, []
     for start in range(0, len(keys), 100):
-        request = {table.name: {"Keys": keys[start:start + 100], "ConsistentRead": True}}
+        request: dict[str, Any] = {table.name: {"Keys": keys[start:start + 100], "ConsistentRead": True}}
         for attempt in range(12):
             answer = client.batch_get_item(RequestItems=request)
             found += answer["Responses"].get(table.name, [])
