@@ -173,7 +173,6 @@ def test_items_replaced_or_deleted_are_not_kept(dynamodb: Any) -> None:
     import weakref
 
     from moto.dynamodb.models.dynamo_type import Item
-
     from refunds_cli.localcloud.moto_dynamodb import items_not_tracked
 
     with items_not_tracked():
@@ -185,3 +184,49 @@ def test_items_replaced_or_deleted_are_not_kept(dynamodb: Any) -> None:
         gc.collect()
         assert gone() is None
         assert everything(dynamodb)["marks"] == [{"pk": {"S": "A"}, "v": {"S": "second"}}]
+
+
+def test_queries_of_a_key_or_an_index_answer_as_moto_does() -> None:
+    """The partition or the index key's items only, in the order and pages moto gives them."""
+    from refunds_cli.localcloud.moto_dynamodb import queries_read_only_their_partition
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+        client.create_table(
+            TableName="cases", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "account", "due")],
+            GlobalSecondaryIndexes=[{"IndexName": "by-account", "Projection": {"ProjectionType": "ALL"},
+                                     "KeySchema": [{"AttributeName": "account", "KeyType": "HASH"},
+                                                   {"AttributeName": "due", "KeyType": "RANGE"}]}])
+        for n in range(30):
+            item = {"pk": {"S": f"C{n % 4}"}, "sk": {"S": f"{n:03d}"}, "v": {"N": str(n)}}
+            if n % 5:  # every fifth item is not in the index
+                item |= {"account": {"S": f"A{n % 3}"}, "due": {"S": f"2026-12-{n % 7 + 1:02d}"}}
+            client.put_item(TableName="cases", Item=item)
+        asks = [
+            {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "C1"}}},
+            {"KeyConditionExpression": "pk = :p AND sk > :s", "ScanIndexForward": False, "Limit": 3,
+             "ExpressionAttributeValues": {":p": {"S": "C2"}, ":s": {"S": "005"}}},
+            {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "nobody"}}},
+            {"IndexName": "by-account", "KeyConditionExpression": "account = :a",
+             "ExpressionAttributeValues": {":a": {"S": "A1"}}},
+            {"IndexName": "by-account", "KeyConditionExpression": "account = :a AND due <= :d", "Limit": 4,
+             "FilterExpression": "v > :v",
+             "ExpressionAttributeValues": {":a": {"S": "A2"}, ":d": {"S": "2026-12-05"}, ":v": {"N": "3"}}},
+        ]
+
+        def pages(ask: dict[str, Any]) -> list[Any]:
+            found, start = [], {}
+            while True:
+                page = client.query(TableName="cases", **ask, **start)
+                found.append((page["Items"], page.get("LastEvaluatedKey")))
+                if "LastEvaluatedKey" not in page:
+                    return found
+                start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+        moto_answers = [pages(ask) for ask in asks]
+        with queries_read_only_their_partition():
+            ours = [pages(ask) for ask in asks]
+    assert ours == moto_answers
+    assert any(items for answer in ours for items, _ in answer)

@@ -20,7 +20,7 @@ from refunds_cli.localcloud.build import build, runtime_python
 from refunds_cli.localcloud.iam import Enforcer, enforced
 from refunds_cli.localcloud.lambdas import LambdaRuntime
 from refunds_cli.localcloud.mailbox import Mailbox
-from refunds_cli.localcloud.motohooks import routing_worked_out_once, run_lambdas_in_process
+from refunds_cli.localcloud.motohooks import routing_worked_out_once, run_lambdas_in_process, uploads_notify_once
 from refunds_cli.localcloud.names import (
     DEFAULT_STACK_NAME,
     LOCAL_CREDENTIALS,
@@ -104,6 +104,7 @@ class LocalCloud:
         self._moto_config({"stepfunctions": {"execute_state_machine": True}})
         self._exit.enter_context(run_lambdas_in_process(self.runtime))
         self._exit.enter_context(routing_worked_out_once())
+        self._exit.enter_context(uploads_notify_once())
         self._exit.enter_context(moto_dynamodb.as_the_local_cloud_runs_it())
         self._exit.enter_context(moto_stepfunctions.as_the_local_cloud_runs_it())
         self._exit.enter_context(enforced(self.iam))

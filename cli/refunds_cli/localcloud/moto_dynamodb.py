@@ -123,30 +123,42 @@ def _put_back(undo: _Undo) -> None:
             del table.stream_shard.items[stream:]
 
 
-_PARTITION: contextvars.ContextVar[tuple[Table, DynamoType] | None] = contextvars.ContextVar("partition", default=None)
+# What the running Query reads: (its table, the partition key) for a Query of the table's key, or
+# (its table, None, the index key's conditions) for a Query of an index.
+_QUERIED: contextvars.ContextVar[tuple[Table, DynamoType | None, tuple[Any, ...]] | None] = \
+    contextvars.ContextVar("queried", default=None)
 
 
 @contextmanager
 def queries_read_only_their_partition() -> Iterator[None]:
-    """A Query of a table's key reads that partition, as in AWS. moto 5.2.5 lists and sorts every item
-    of the table for each one, so reading the stored ledger account by account cost the square of
-    the table. A Query of an index still reads the whole table (moto keeps no index): the local
-    cloud's indexes are on its smaller tables (cases, refunds, approvals)."""
+    """A Query of a table's key reads that partition, as in AWS; a Query of an index reads the items
+    that have its key, unsorted. moto 5.2.5 lists and sorts every item of the table for each Query,
+    then keeps those with the key (and sorts them again): reading the stored ledger account by
+    account cost the square of the table, and every case's index lookups the square of the cases.
+    The items moto then filters and sorts are the same."""
     original_query, original_all_items = Table.query, Table.all_items
 
     def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-        token = _PARTITION.set((self, hash_key) if hash_key is not None and not index_name else None)
+        conditions = tuple(kwargs.get("hash_key_conditions") or ())
+        queried = ((self, None, conditions) if index_name and conditions else
+                   (self, hash_key, ()) if hash_key is not None and not index_name else None)
+        token = _QUERIED.set(queried)
         try:
             return original_query(self, hash_key, *args, **kwargs)
         finally:
-            _PARTITION.reset(token)
+            _QUERIED.reset(token)
 
     def all_items(self: Table) -> list[Any]:
-        partition = _PARTITION.get()
-        if partition is None or partition[0] is not self:
+        queried = _QUERIED.get()
+        if queried is None or queried[0] is not self:
             return original_all_items(self)
-        found = self.items.get(partition[1])
+        _, hash_key, conditions = queried
+        if hash_key is None:  # an index: the items with its key's values, as moto's filter keeps them
+            return [item for item in _every_item(self)
+                    if all((value := item.attrs.get(name)) is not None and value == expected
+                           for name, expected in conditions)]
+        found = self.items.get(hash_key)
         if found is None:
             return []
         if self.range_key_attr is None:
@@ -158,6 +170,14 @@ def queries_read_only_their_partition() -> Iterator[None]:
         yield
     finally:
         Table.query, Table.all_items = original_query, original_all_items  # type: ignore[method-assign]
+
+
+def _every_item(table: Table) -> Iterator[Any]:
+    if table.range_key_attr is None:
+        yield from table.items.values()
+    else:
+        for partition in table.items.values():
+            yield from partition.values()
 
 
 # The DynamoDB operations on items: their answers hold strings, numbers, booleans, bytes, lists and

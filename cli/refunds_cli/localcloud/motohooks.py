@@ -10,6 +10,7 @@ Functions the local cloud does not know keep moto's own behaviour.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import traceback
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import moto.backends
 import moto.core.responses
 from moto.awslambda.models import LambdaFunction
 from moto.s3 import notifications
+from moto.s3.models import S3Backend
 
 from refunds_cli.localcloud.lambdas import LambdaRuntime
 
@@ -83,3 +85,34 @@ def routing_worked_out_once() -> Iterator[None]:
         moto.backends.list_of_moto_modules = original_list
         moto.core.responses.method_names_from_class = original_names
 
+
+
+_COMPLETING: contextvars.ContextVar[bool] = contextvars.ContextVar("completing", default=False)
+
+
+@contextmanager
+def uploads_notify_once() -> Iterator[None]:
+    """A multipart upload notifies once, as in S3 (`s3:ObjectCreated:CompleteMultipartUpload`). moto
+    5.2.5 also sends `ObjectCreated:Put` for the object its completion writes: every ledger uploaded
+    in parts (boto3's `upload_file` above 8 MB) was ingested twice, at once."""
+    original_complete, original_put = S3Backend.complete_multipart_upload, S3Backend.put_object
+
+    def complete_multipart_upload(self: S3Backend, *args: Any, **kwargs: Any) -> Any:
+        token = _COMPLETING.set(True)
+        try:
+            return original_complete(self, *args, **kwargs)
+        finally:
+            _COMPLETING.reset(token)
+
+    def put_object(self: S3Backend, *args: Any, **kwargs: Any) -> Any:
+        if _COMPLETING.get():
+            kwargs["disable_notification"] = True
+        return original_put(self, *args, **kwargs)
+
+    S3Backend.complete_multipart_upload = complete_multipart_upload  # type: ignore[method-assign]
+    S3Backend.put_object = put_object  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        S3Backend.complete_multipart_upload = original_complete  # type: ignore[method-assign]
+        S3Backend.put_object = original_put  # type: ignore[method-assign]
