@@ -283,11 +283,15 @@ def items_not_tracked() -> Iterator[None]:
     """moto keeps every model object it ever makes in a list (for its reset and its data page): every
     item ever stored, replaced or copied stays in memory while the server runs. Items are the tables'
     to keep, not the list's."""
+    before = Item.__dict__.get("__new__")  # a local cloud inside another finds the other's
     Item.__new__ = _untracked  # type: ignore[method-assign]
     try:
         yield
     finally:
-        del Item.__new__
+        if before is None:
+            del Item.__new__
+        else:
+            Item.__new__ = before  # type: ignore[method-assign]
 
 
 def _untracked(cls: type, *args: Any, **kwargs: Any) -> Any:
