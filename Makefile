@@ -20,7 +20,7 @@ test: $(SETUP)
 
 bench: $(SETUP)
 	$(BIN)/python bench/detect_vs_duckdb.py --rows 1000000
-	$(BIN)/python bench/ingest_local.py --rows 2000
+	$(BIN)/python bench/ingest_local.py --rows 100000
 
 setup: $(SETUP)
 

@@ -22,6 +22,7 @@ from .conftest import (
     history_actions,
     plain,
     refunds,
+    wait_for_mail,
     wait_for_mail_subject,
     wait_for_status,
 )
@@ -189,7 +190,7 @@ def test_a_decision_that_could_not_reach_the_workflow_is_told_and_the_case_moves
     account = "CS-PAGE"
     drop(cloud, f"{account}.csv", patient_credit(account))
     case = wait_for_status(cloud, account, {"AWAITING_APPROVAL"})
-    link = next(link for m in cloud.mailbox.messages() if account in m.subject for link in m.links)
+    link = wait_for_mail(cloud, "tier1.approver@example.org", account).links[0]  # mailed just after
     throttle = faults.inject(cloud.function_name("ApprovalWebFunction"), at=1, action="states:SendTaskSuccess",
                              kind="throttle", times=1)
     try:

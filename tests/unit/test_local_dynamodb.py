@@ -9,18 +9,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
+from moto.dynamodb.models import Table
+from moto.dynamodb.responses import DynamoHandler
 from refunds_cli.localcloud.moto_dynamodb import item_sizes_counted_once, transactions_undo_only_what_they_touched
+
+from .moto_apart import moto_apart
+
+# moto's own, as imported (before any local cloud of the test run patches them): what the patches are
+# held to even while a local cloud runs in this process.
+MOTO = {"parse_parameters": DynamoHandler.parse_parameters, "serialized": DynamoHandler.serialized,
+        "query": Table.query, "all_items": Table.all_items}
 
 
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
-    with mock_aws(), transactions_undo_only_what_they_touched(), item_sizes_counted_once():
-        client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="k",
-                              aws_secret_access_key="s")
+    with moto_apart() as clients, transactions_undo_only_what_they_touched(), item_sizes_counted_once():
+        client = clients("dynamodb")
         for name, keys in [("ledger", ["pk", "sk"]), ("marks", ["pk"])]:
             client.create_table(
                 TableName=name, BillingMode="PAY_PER_REQUEST",
@@ -91,8 +97,9 @@ def test_item_requests_read_and_answered_directly_as_motos_parser_and_serializer
 
     requests: list[tuple[str, Any, Any]] = []
     answers: list[tuple[str, Any, Any]] = []
-    original_parse, original_serialized = DynamoHandler.parse_parameters, DynamoHandler.serialized
-    with mock_aws(), item_requests_read_and_answered_directly():
+    original_parse, original_serialized = MOTO["parse_parameters"], MOTO["serialized"]
+    running = DynamoHandler.parse_parameters, DynamoHandler.serialized
+    with moto_apart() as clients, item_requests_read_and_answered_directly():
         direct_parse, direct_serialized = DynamoHandler.parse_parameters, DynamoHandler.serialized
 
         def parse_both(self: Any, request: Any) -> None:
@@ -108,8 +115,7 @@ def test_item_requests_read_and_answered_directly_as_motos_parser_and_serializer
 
         DynamoHandler.parse_parameters, DynamoHandler.serialized = parse_both, serialize_both  # type: ignore
         try:
-            client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="k",
-                                  aws_secret_access_key="s")
+            client = clients("dynamodb")
             client.create_table(
                 TableName="t", BillingMode="PAY_PER_REQUEST",
                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -142,7 +148,7 @@ def test_item_requests_read_and_answered_directly_as_motos_parser_and_serializer
                 client.put_item(TableName="t", Item=item, ConditionExpression="attribute_not_exists(pk)")
             client.delete_item(TableName="t", Key=key, ReturnValues="ALL_OLD")
         finally:
-            DynamoHandler.parse_parameters, DynamoHandler.serialized = original_parse, original_serialized  # type: ignore
+            DynamoHandler.parse_parameters, DynamoHandler.serialized = running  # type: ignore
     import json
 
     operations = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
@@ -190,8 +196,8 @@ def test_queries_of_a_key_or_an_index_answer_as_moto_does() -> None:
     """The partition or the index key's items only, in the order and pages moto gives them."""
     from refunds_cli.localcloud.moto_dynamodb import queries_read_only_their_partition
 
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+    with moto_apart() as clients:
+        client = clients("dynamodb")
         client.create_table(
             TableName="cases", BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -225,8 +231,13 @@ def test_queries_of_a_key_or_an_index_answer_as_moto_does() -> None:
                     return found
                 start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
-        moto_answers = [pages(ask) for ask in asks]
-        with queries_read_only_their_partition():
-            ours = [pages(ask) for ask in asks]
+        running = Table.query, Table.all_items
+        Table.query, Table.all_items = MOTO["query"], MOTO["all_items"]  # type: ignore[method-assign]
+        try:
+            moto_answers = [pages(ask) for ask in asks]
+            with queries_read_only_their_partition():
+                ours = [pages(ask) for ask in asks]
+        finally:
+            Table.query, Table.all_items = running  # type: ignore[method-assign]
     assert ours == moto_answers
     assert any(items for answer in ours for items, _ in answer)

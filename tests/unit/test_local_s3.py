@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote_plus
 
-import boto3
 from boto3.s3.transfer import TransferConfig
-from moto import mock_aws
 from refunds_cli.localcloud.motohooks import uploads_notify_once
+
+from .moto_apart import moto_apart
 
 
 def test_an_upload_in_parts_notifies_once_and_a_plain_one_too(tmp_path) -> None:
     ledger = tmp_path / "ledger.csv"
     ledger.write_bytes(b"x" * (6 << 20))  # two parts of 5 MiB and the rest
-    with mock_aws(), uploads_notify_once():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        sqs = boto3.client("sqs", region_name="us-east-1")
+    with moto_apart() as clients, uploads_notify_once():
+        s3, sqs = clients("s3"), clients("sqs")
         queue = sqs.create_queue(QueueName="ingest")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         s3.create_bucket(Bucket="ledger")
