@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from refunds_cli.localcloud import memory, moto_dynamodb, moto_stepfunctions
 from refunds_cli.localcloud.build import build, runtime_python
@@ -29,6 +28,7 @@ from refunds_cli.localcloud.names import (
     resources_parameter,
 )
 from refunds_cli.localcloud.schedules import every
+from refunds_cli.localcloud.server import KeptAliveMotoServer
 from refunds_cli.localcloud.stack import DeployedStack, StackBuilder
 from refunds_cli.localcloud.template import sam_transform
 from refunds_cli.localcloud.web import serve_console, serve_function_url
@@ -90,7 +90,7 @@ class LocalCloud:
         # The executor logs every task failure at length; the execution history keeps them.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         memory.fewer_arenas()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
+        server = KeptAliveMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
         server.start()
         self._exit.callback(server.stop)
         host, port = server.get_host_and_port()
