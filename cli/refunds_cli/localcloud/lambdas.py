@@ -34,6 +34,9 @@ from refunds_cli.localcloud import faults
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 WORKERS_PER_FUNCTION = 4
 WORKERS = 6  # worker processes of all functions at once (memory, and this machine's cores)
+# A function that has a worker waits for it rather than end another function's worker idle for less
+# than this: a worker costs about a second of CPU to start, and workflows call their steps in bursts.
+SPARE_SECONDS = 2.0
 INIT_SECONDS = 60.0  # an import that takes longer is a broken artifact, not a slow one
 ASYNC_RETRIES = 2
 ASYNC_CONCURRENCY = 2  # event invocations (S3 notifications, schedules) run two at a time
@@ -253,10 +256,10 @@ class LambdaRuntime:
                         return worker
                     worker.kill()  # it died while idle: a fresh one starts instead
                     self._running[spec.name] -= 1
-                if self._running.get(spec.name, 0) < WORKERS_PER_FUNCTION and self._room_for_one():
+                if self._running.get(spec.name, 0) < WORKERS_PER_FUNCTION and self._room_for_one(spec):
                     self._running[spec.name] = self._running.get(spec.name, 0) + 1
                     break
-                self._pool.wait()
+                self._pool.wait(SPARE_SECONDS)
         try:
             worker = _Worker(spec, self._pycache)
             with self._pool:
@@ -269,12 +272,16 @@ class LambdaRuntime:
                 self._pool.notify_all()
             raise
 
-    def _room_for_one(self) -> bool:
-        """Whether one more worker may start (under the pool's lock): below `WORKERS`, or once the
-        longest idle worker of any function has ended to make room."""
+    def _room_for_one(self, spec: FunctionSpec) -> bool:
+        """Whether one more worker of `spec` may start (under the pool's lock): below `WORKERS`, or once
+        the longest idle worker of another function has ended to make room. A function that has
+        workers takes one only from a function with at least two more, or idle for `SPARE_SECONDS`:
+        otherwise it waits for its own, and the functions of a busy workflow share the pool evenly."""
         if sum(self._running.values()) < WORKERS:
             return True
-        idle = [worker for workers in self._idle.values() for worker in workers]
+        mine, spare = self._running.get(spec.name, 0), time.monotonic() - SPARE_SECONDS
+        idle = [worker for workers in self._idle.values() for worker in workers
+                if not mine or self._running[worker.spec.name] > mine + 1 or worker.idle_since <= spare]
         if not idle:
             return False
         oldest = min(idle, key=lambda worker: worker.idle_since)
