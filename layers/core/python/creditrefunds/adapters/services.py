@@ -1,14 +1,17 @@
 """The adapters one function uses, built from its config once per container.
 
 A handler keeps one `Services` for the life of its container: boto3 clients and tables are
-made on first use and reused by every later invocation, never at import.
+made on first use and reused by every later invocation, never at import. Made one at a time: the
+threads of one invocation (detection works guarantors in parallel) share each adapter, and boto3's
+session is not safe to make clients from at once.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from functools import cache, cached_property
-from typing import Any, Generic
+from functools import cache
+from typing import Any, Generic, TypeVar
 
 import boto3
 
@@ -34,10 +37,31 @@ from creditrefunds.adapters.transient import CLIENT_CONFIG
 from creditrefunds.adapters.workflows import Workflows
 from creditrefunds.domain.settings import Settings
 
+T = TypeVar("T")
+
+
+class _once(Generic[T]):  # noqa: N801 (used as a decorator, like functools.cached_property)
+    """A cached property made under its object's lock, once whichever thread asks first."""
+
+    def __init__(self, make: Callable[[Any], T]) -> None:
+        self._make = make
+        self.__doc__ = make.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> T:
+        with instance._lock:  # later reads find the value in the instance's __dict__, past this
+            if self._name not in instance.__dict__:
+                instance.__dict__[self._name] = self._make(instance)
+            value: T = instance.__dict__[self._name]
+            return value
+
 
 class Services(Generic[Config]):
     def __init__(self, config: Config) -> None:
         self.config = config
+        self._lock = threading.RLock()  # an adapter may be made of another (history of cases)
 
     @property
     def settings(self) -> Settings:
@@ -48,51 +72,51 @@ class Services(Generic[Config]):
     def _client(self, service: str) -> Any:
         return boto3.client(service, config=CLIENT_CONFIG)
 
-    @cached_property
+    @_once
     def _dynamodb(self) -> Any:
         return boto3.resource("dynamodb", config=CLIENT_CONFIG)
 
-    @cached_property
+    @_once
     def transactions(self) -> TransactionStore:
         writers = self.config.store_writers if isinstance(self.config, StoreConfig) else 1
         return TransactionStore(self._dynamodb.Table(self.config.transactions_table), writers)
 
-    @cached_property
+    @_once
     def cases(self) -> CaseStore:
         return CaseStore(self._dynamodb.Table(self.config.cases_table))
 
-    @cached_property
+    @_once
     def history(self) -> HistoryStore:
         return HistoryStore(self._dynamodb.Table(self.config.history_table), self.cases)
 
-    @cached_property
+    @_once
     def approvals(self) -> ApprovalStore:
         return ApprovalStore(self._dynamodb.Table(self.config.approvals_table))
 
-    @cached_property
+    @_once
     def refund_book(self) -> RefundBook:
         return RefundBook(self._dynamodb.Table(self.config.refunds_table))
 
-    @cached_property
+    @_once
     def bucket(self) -> LedgerBucket:
         return LedgerBucket(self._client("s3"), self.config.ledger_bucket)
 
-    @cached_property
+    @_once
     def mailer(self) -> Mailer:
         return Mailer(self._client("ses"), self.config.sender_email)
 
-    @cached_property
+    @_once
     def events(self) -> EventBus:
         return EventBus(self._client("events"), self.config.event_source)
 
-    @cached_property
+    @_once
     def seals(self) -> SealStore:
         config = self.config
         if not isinstance(config, SealConfig):
             raise RuntimeError("this function does not seal the history (see its environment in template.yaml)")
         return SealStore(self._client("s3"), config.seal_bucket, self._client("kms"), config.seal_key_id)
 
-    @cached_property
+    @_once
     def workflows(self) -> Workflows:
         config = self.config
         return Workflows(self._client("stepfunctions"),

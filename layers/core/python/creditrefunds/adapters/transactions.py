@@ -13,10 +13,11 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from creditrefunds.adapters.dynamo import get_all, query_all
+from creditrefunds.adapters.transient import CLIENT_CONNECTIONS
 from creditrefunds.domain.detection import AccountSummary
 from creditrefunds.domain.ledger import StoreOutcome, Transaction, parse_row
 
-WRITERS = 16  # concurrent DynamoDB writers per ingest: latency-bound, not CPU-bound
+WRITERS = CLIENT_CONNECTIONS  # concurrent DynamoDB writers per ingest (latency-bound), a connection each
 MARKS_PER_TRANSACTION = 100  # TransactWriteItems' limit
 BATCH = 25  # BatchWriteItem's limit
 

@@ -16,8 +16,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 CLIENT_RETRIES = 5
+# Threads sharing one client (the transaction store's writers) each keep a connection: beyond the
+# pool's size urllib3 drops a connection after its request, and the next one opens (TLS on AWS) anew.
+CLIENT_CONNECTIONS = 16
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": CLIENT_RETRIES}, connect_timeout=5,
-                       read_timeout=30)
+                       read_timeout=30, max_pool_connections=CLIENT_CONNECTIONS)
 # Throttling and service-side errors of DynamoDB, S3, SES, EventBridge, Step Functions, KMS.
 TRANSIENT_CODES = frozenset({
     "ProvisionedThroughputExceededException", "ThrottlingException", "Throttling", "ThrottledException",
