@@ -241,3 +241,40 @@ def test_queries_of_a_key_or_an_index_answer_as_moto_does() -> None:
             Table.query, Table.all_items = running  # type: ignore[method-assign]
     assert ours == moto_answers
     assert any(items for answer in ours for items, _ in answer)
+
+
+def test_a_condition_parsed_once_is_judged_on_each_requests_own_values(dynamodb: Any) -> None:
+    from refunds_cli.localcloud.moto_dynamodb_parsing import expressions_parsed_once
+
+    with expressions_parsed_once():
+        dynamodb.put_item(TableName="marks", Item={"pk": {"S": "HOLD"}, "open": {"S": "case-1"}})
+        claim = {"TableName": "marks", "Key": {"pk": {"S": "HOLD"}}, "UpdateExpression": "SET #o = :me",
+                 "ConditionExpression": "attribute_not_exists(#o) OR #o = :me",
+                 "ExpressionAttributeNames": {"#o": "open"}}
+        dynamodb.update_item(**claim, ExpressionAttributeValues={":me": {"S": "case-1"}})  # it holds it already
+        with pytest.raises(ClientError, match="ConditionalCheckFailed"):  # the same expression, another case
+            dynamodb.update_item(**claim, ExpressionAttributeValues={":me": {"S": "case-2"}})
+        marks = [put("marks", {"pk": f"TXN#{n}"}, "attribute_not_exists(pk)") for n in range(3)]
+        dynamodb.transact_write_items(TransactItems=marks)
+        with pytest.raises(ClientError) as refused:  # the 3rd id taken: the one condition judged per item
+            dynamodb.transact_write_items(TransactItems=[put("marks", {"pk": "TXN#new"}, "attribute_not_exists(pk)"),
+                                                         *marks[2:]])
+    reasons = [r["Code"] for r in refused.value.response["CancellationReasons"]]
+    assert reasons == ["None", "ConditionalCheckFailed"]
+    assert everything(dynamodb)["marks"] == sorted([
+        {"pk": {"S": "HOLD"}, "open": {"S": "case-1"}}, *({"pk": {"S": f"TXN#{n}"}} for n in range(3))], key=repr)
+
+
+def test_answers_made_plain_by_type_as_moto_makes_them() -> None:
+    from moto.dynamodb import responses
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+    from refunds_cli.localcloud.moto_dynamodb_parsing import answers_made_plain_by_type
+
+    attrs = {"s": {"S": "Doe, Jane"}, "n": {"N": "-80.00"}, "b": {"B": "AP8="}, "bs": {"BS": ["AQ==", "Ag=="]},
+             "ss": {"SS": ["x"]}, "ns": {"NS": ["1", "2.5"]}, "t": {"BOOL": True}, "z": {"NULL": True},
+             "m": {"M": {"B": {"S": "a map entry named B"}, "l": {"L": [{"N": "1"}, {"B": "AA=="}]}}}}
+    item = {name: DynamoType(value) for name, value in attrs.items()}
+    answer = {"Items": [item, item], "Count": 2, "LastEvaluatedKey": {"pk": DynamoType({"S": "A"})}}
+    with answers_made_plain_by_type():
+        assert responses.dynamo_to_dict(answer) == dynamo_to_dict(answer)

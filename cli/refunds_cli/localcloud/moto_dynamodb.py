@@ -25,6 +25,8 @@ from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoHandler
 
+from refunds_cli.localcloud.moto_dynamodb_parsing import answers_made_plain_by_type, expressions_parsed_once
+
 
 @contextmanager
 def dynamodb_requests_atomic() -> Iterator[None]:
@@ -304,6 +306,7 @@ def as_the_local_cloud_runs_it() -> Iterator[None]:
     with ExitStack() as patches:
         for patch in (dynamodb_requests_atomic, transactions_undo_only_what_they_touched,
                       queries_read_only_their_partition, item_requests_read_and_answered_directly,
-                      item_sizes_counted_once, items_not_tracked):
+                      item_sizes_counted_once, items_not_tracked, expressions_parsed_once,
+                      answers_made_plain_by_type):
             patches.enter_context(patch())
         yield
