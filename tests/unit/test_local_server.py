@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import secrets
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -81,3 +82,12 @@ def test_a_stopped_server_answers_nothing_on_a_kept_connection() -> None:
     with pytest.raises((ConnectionError, http.client.HTTPException)):
         connection.request("POST", "/", body="{}", headers={**account, "X-Amz-Target": "DynamoDB_20120810.ListTables"})
         connection.getresponse()
+
+
+def test_a_malformed_request_is_refused_and_its_connection_closed(server) -> None:
+    with socket.create_connection(server, timeout=10) as raw:
+        raw.sendall(b"NOT A REQUEST LINE AT ALL\r\n\r\n")
+        answer = b""
+        while chunk := raw.recv(4096):  # the server closes: the read ends
+            answer += chunk
+    assert b"Error code: 400" in answer  # as HTTP/0.9 would have it: a body, then the connection closed

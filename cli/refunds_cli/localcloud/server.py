@@ -26,6 +26,7 @@ class _KeepAlive(MotoRequestHandler):
     """One connection: requests answered one after another until the client closes it."""
 
     timeout = IDLE_SECONDS
+    _whole = False  # True while answering a request whose body was read whole (outside: errors close)
 
     def setup(self) -> None:
         super().setup()
@@ -40,13 +41,13 @@ class _KeepAlive(MotoRequestHandler):
 
     def run_wsgi(self) -> None:
         stream = self.rfile
-        self._whole = False
         try:
             super().run_wsgi()
         finally:
             self.rfile = stream
             if not self._whole:
                 self.close_connection = True
+            self._whole = False
 
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()
