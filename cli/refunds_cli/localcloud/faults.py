@@ -24,6 +24,10 @@ class Fault:
     about: str | None = None  # only invocations whose event mentions this (a case id, a file name)
     seen: int = 0  # matching calls so far
 
+    def concerns(self, function: str, about: str) -> bool:
+        """Whether this fault is armed for `function` handling an event whose JSON is `about`."""
+        return self.function == function and (self.about is None or self.about in about)
+
     @property
     def fired(self) -> int:
         """How many calls this fault failed."""
@@ -69,8 +73,7 @@ def armed(function: str, event: object) -> bool:
         return False
     about = json.dumps(event, default=str)
     with _LOCK:
-        return any(fault.function == function and (fault.about is None or fault.about in about)
-                   for fault in _FAULTS)
+        return any(fault.concerns(function, about) for fault in _FAULTS)
 
 
 def decide(function: str, actions: tuple[str, ...], event: object) -> str | None:
@@ -82,8 +85,7 @@ def decide(function: str, actions: tuple[str, ...], event: object) -> str | None
     with _LOCK:
         firing = None
         for fault in _FAULTS:
-            if fault.function == function and (fault.action is None or fault.action in actions) \
-                    and (fault.about is None or fault.about in about):
+            if fault.concerns(function, about) and (fault.action is None or fault.action in actions):
                 fault.seen += 1
                 if fault.at <= fault.seen < fault.at + fault.times:
                     firing = firing or fault

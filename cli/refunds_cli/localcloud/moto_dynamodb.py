@@ -26,6 +26,7 @@ from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoHandler
 
 from refunds_cli.localcloud.moto_dynamodb_parsing import answers_made_plain_by_type, expressions_parsed_once
+from refunds_cli.localcloud.patching import replaced
 
 
 @contextmanager
@@ -40,11 +41,8 @@ def dynamodb_requests_atomic() -> Iterator[None]:
         with lock:
             return original(self)
 
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
-    try:
+    with replaced((DynamoHandler, "call_action", call_action)):
         yield
-    finally:
-        DynamoHandler.call_action = original  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -57,7 +55,6 @@ def transactions_undo_only_what_they_touched() -> Iterator[None]:
     skipped. Requests are one at a time (`dynamodb_requests_atomic`), so nothing else writes between
     the copy and the undo."""
     original = DynamoDBBackend.transact_write_items
-    original_copy = dynamodb_models.copy
 
     def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
         undo = _touched_items(self, transact_items)
@@ -67,13 +64,9 @@ def transactions_undo_only_what_they_touched() -> Iterator[None]:
             _put_back(undo)
             raise
 
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    dynamodb_models.copy = _TablesNotCopied()  # type: ignore[assignment]
-    try:
+    with replaced((DynamoDBBackend, "transact_write_items", transact_write_items),
+                  (dynamodb_models, "copy", _TablesNotCopied())):
         yield
-    finally:
-        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
-        dynamodb_models.copy = original_copy
 
 
 class _TablesNotCopied:
@@ -167,11 +160,8 @@ def queries_read_only_their_partition() -> Iterator[None]:
             return [found]
         return sorted(found.values(), key=lambda item: item.range_key)
 
-    Table.query, Table.all_items = query, all_items  # type: ignore[method-assign]
-    try:
+    with replaced((Table, "query", query), (Table, "all_items", all_items)):
         yield
-    finally:
-        Table.query, Table.all_items = original_query, original_all_items  # type: ignore[method-assign]
 
 
 def _every_item(table: Table) -> Iterator[Any]:
@@ -221,13 +211,8 @@ def item_requests_read_and_answered_directly() -> Iterator[None]:
         body = json.dumps({key: _plain(value) for key, value in result.items() if key in members and value is not None})
         return 200, {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}, body
 
-    DynamoHandler.parse_parameters = parse_parameters  # type: ignore[method-assign,assignment]
-    DynamoHandler.serialized = serialized  # type: ignore[method-assign,assignment]
-    try:
+    with replaced((DynamoHandler, "parse_parameters", parse_parameters), (DynamoHandler, "serialized", serialized)):
         yield
-    finally:
-        DynamoHandler.parse_parameters = original_parse  # type: ignore[method-assign]
-        DynamoHandler.serialized = original_serialized  # type: ignore[method-assign]
 
 
 def _from_wire(value: Any) -> Any:
@@ -262,8 +247,6 @@ def item_sizes_counted_once() -> Iterator[None]:
     """An item's size checked once when moto builds it, not again at each of its attributes (moto
     5.2.5 sums every attribute so far at each one: the square of the attribute count, a tenth of the
     local cloud's CPU while a ledger is stored). The same limit, on the same total."""
-    original = Item.__init__
-
     def init(self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
         self.hash_key, self.range_key = hash_key, range_key
         # Names interned: a table of 100,000 items holds each attribute name once, not 100,000 times.
@@ -273,11 +256,8 @@ def item_sizes_counted_once() -> Iterator[None]:
         self.attrs = LimitedSizeDict()  # later attributes (updates) are still checked one by one
         dict.update(self.attrs, values)
 
-    Item.__init__ = init  # type: ignore[method-assign]
-    try:
+    with replaced((Item, "__init__", init)):
         yield
-    finally:
-        Item.__init__ = original  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -285,15 +265,8 @@ def items_not_tracked() -> Iterator[None]:
     """moto keeps every model object it ever makes in a list (for its reset and its data page): every
     item ever stored, replaced or copied stays in memory while the server runs. Items are the tables'
     to keep, not the list's."""
-    before = Item.__dict__.get("__new__")  # a local cloud inside another finds the other's
-    Item.__new__ = _untracked  # type: ignore[method-assign]
-    try:
+    with replaced((Item, "__new__", _untracked)):  # inherited from moto's base: given back by deleting it
         yield
-    finally:
-        if before is None:
-            del Item.__new__
-        else:
-            Item.__new__ = before  # type: ignore[method-assign]
 
 
 def _untracked(cls: type, *args: Any, **kwargs: Any) -> Any:

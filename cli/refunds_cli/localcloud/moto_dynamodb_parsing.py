@@ -18,6 +18,8 @@ import moto.dynamodb.models.table as table_module
 import moto.dynamodb.responses as responses
 from moto.dynamodb.models.dynamo_type import DynamoType
 
+from refunds_cli.localcloud.patching import replaced
+
 PARSED_KEPT = 4096  # expressions kept parsed (most differ by values: a case id, an amount)
 _SIMPLE = (str, int, float, bool, type(None))
 
@@ -40,11 +42,9 @@ def expressions_parsed_once() -> Iterator[None]:
             parsed[key] = original(expr, names, values)  # an error raises and is not kept
         return parsed[key]
 
-    models.get_filter_expression = table_module.get_filter_expression = get_filter_expression
-    try:
+    with replaced((models, "get_filter_expression", get_filter_expression),
+                  (table_module, "get_filter_expression", get_filter_expression)):
         yield
-    finally:
-        models.get_filter_expression = table_module.get_filter_expression = original
 
 
 @contextmanager
@@ -65,8 +65,5 @@ def answers_made_plain_by_type() -> Iterator[None]:
             return {obj.type: plain(obj.value)}
         return original(obj)
 
-    responses.dynamo_to_dict = plain
-    try:
+    with replaced((responses, "dynamo_to_dict", plain)):
         yield
-    finally:
-        responses.dynamo_to_dict = original

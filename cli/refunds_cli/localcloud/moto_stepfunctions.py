@@ -24,6 +24,8 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import json_path
 
+from refunds_cli.localcloud.patching import replaced
+
 # The callback pools of executions waiting on a task token, with their state machine's ARN; and the
 # state machine of every token that has been waited on (a late answer is still authorised against it).
 _WAITING_POOLS: dict[int, tuple[dict[str, Any], str]] = {}
@@ -61,11 +63,8 @@ def tasks_time_out_as_in_aws() -> Iterator[None]:
             if not pool:
                 _WAITING_POOLS.pop(id(pool), None)
 
-    StateTaskServiceCallback._eval_body = eval_body  # type: ignore[method-assign]
-    try:
+    with replaced((StateTaskServiceCallback, "_eval_body", eval_body)):
         yield
-    finally:
-        StateTaskServiceCallback._eval_body = original  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -100,15 +99,9 @@ def waiting_executions_hold_one_thread() -> Iterator[None]:
             return _RunsWhereStarted(kwargs["target"])
         return original_thread(*args, **kwargs)
 
-    Program.eval = program_eval  # type: ignore[method-assign]
-    ExecutionState._evaluate_with_timeout = evaluate_with_timeout  # type: ignore[method-assign]
-    execute_state.Thread = thread  # type: ignore[assignment,misc]
-    try:
+    with replaced((Program, "eval", program_eval), (ExecutionState, "_evaluate_with_timeout", evaluate_with_timeout),
+                  (execute_state, "Thread", thread)):
         yield
-    finally:
-        Program.eval = original_program  # type: ignore[method-assign]
-        ExecutionState._evaluate_with_timeout = original_task  # type: ignore[method-assign]
-        execute_state.Thread = original_thread  # type: ignore[misc]
 
 
 class _RunsWhereStarted:
@@ -143,11 +136,8 @@ def step_functions_reuse_lambda_clients() -> Iterator[None]:
                 clients[key] = original(region=region, service=service, state_credentials=state_credentials)
             return clients[key]
 
-    lambda_eval_utils.boto_client_for = boto_client_for
-    try:
+    with replaced((lambda_eval_utils, "boto_client_for", boto_client_for)):
         yield
-    finally:
-        lambda_eval_utils.boto_client_for = original
 
 
 @contextmanager
@@ -170,11 +160,8 @@ def state_machines_parsed_once() -> Iterator[None]:
             return program, tree
         return Preprocessor().visit(tree), tree
 
-    AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
-    try:
+    with replaced((AmazonStateLanguageParser, "parse", staticmethod(parse))):
         yield
-    finally:
-        AmazonStateLanguageParser.parse = staticmethod(original)  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -182,13 +169,9 @@ def paths_parsed_once() -> Iterator[None]:
     """moto's Step Functions executor parses a JSONPath (`$.case_id`, a ResultPath) each time it
     evaluates one: a new jsonpath-ng parser each time, the largest part of running a state. A path's
     parse is kept; evaluating it does not change it."""
-    originals = json_path.parse, result_path.parse
-    json_path.parse = functools.lru_cache(maxsize=4096)(originals[0])
-    result_path.parse = functools.lru_cache(maxsize=4096)(originals[1])
-    try:
+    with replaced((json_path, "parse", functools.lru_cache(maxsize=4096)(json_path.parse)),
+                  (result_path, "parse", functools.lru_cache(maxsize=4096)(result_path.parse))):
         yield
-    finally:
-        json_path.parse, result_path.parse = originals
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from moto.s3 import notifications
 from moto.s3.models import S3Backend
 
 from refunds_cli.localcloud.lambdas import LambdaRuntime
+from refunds_cli.localcloud.patching import replaced
 
 
 @contextmanager
@@ -55,13 +56,8 @@ def run_lambdas_in_process(runtime: LambdaRuntime) -> Iterator[None]:
         else:
             original_s3_invoke(account_id, event_body, fn_arn, region_name)
 
-    LambdaFunction.invoke = invoke  # type: ignore[method-assign]
-    notifications._invoke_awslambda = s3_invoke
-    try:
+    with replaced((LambdaFunction, "invoke", invoke), (notifications, "_invoke_awslambda", s3_invoke)):
         yield
-    finally:
-        LambdaFunction.invoke = original_invoke  # type: ignore[method-assign]
-        notifications._invoke_awslambda = original_s3_invoke
 
 
 @contextmanager
@@ -87,15 +83,10 @@ def routing_worked_out_once() -> Iterator[None]:
             names[clazz] = original_names(clazz)
         return names[clazz]
 
-    moto.backends.list_of_moto_modules = lambda: iter(listed)
-    moto.core.responses.method_names_from_class = method_names_from_class
-    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
-    try:
+    with replaced((moto.backends, "list_of_moto_modules", lambda: iter(listed)),
+                  (moto.core.responses, "method_names_from_class", method_names_from_class),
+                  (DomainDispatcherApplication, "get_backend_for_host", get_backend_for_host)):
         yield
-    finally:
-        moto.backends.list_of_moto_modules = original_list
-        moto.core.responses.method_names_from_class = original_names
-        DomainDispatcherApplication.get_backend_for_host = original_backend  # type: ignore[method-assign]
 
 
 
@@ -121,10 +112,6 @@ def uploads_notify_once() -> Iterator[None]:
             kwargs["disable_notification"] = True
         return original_put(self, *args, **kwargs)
 
-    S3Backend.complete_multipart_upload = complete_multipart_upload  # type: ignore[method-assign]
-    S3Backend.put_object = put_object  # type: ignore[method-assign]
-    try:
+    with replaced((S3Backend, "complete_multipart_upload", complete_multipart_upload),
+                  (S3Backend, "put_object", put_object)):
         yield
-    finally:
-        S3Backend.complete_multipart_upload = original_complete  # type: ignore[method-assign]
-        S3Backend.put_object = original_put  # type: ignore[method-assign]
