@@ -64,7 +64,8 @@ def _money(cents: int) -> str:
     return f"{Decimal(cents) / 100:.2f}"
 
 
-def _encounter(rng: random.Random, number: int, guarantor: int) -> list[dict[str, str]]:
+def _encounter(rng: random.Random, number: int, guarantor: int, credit_share: float = CREDIT_SHARE
+               ) -> list[dict[str, str]]:
     a = _Account(rng, number, guarantor)
     charge = rng.randrange(5_000, 2_500_000)
     a.add("CHARGE", charge, 2)
@@ -87,7 +88,7 @@ def _encounter(rng: random.Random, number: int, guarantor: int) -> list[dict[str
               reference=f"EFT-{number}R", claim_id=claim, patient_resp=_money(patient_resp))
     if patient_resp:
         a.add("PAYMENT", -patient_resp, 45, "PATIENT", reference=f"CHK-{number}")
-    if rng.random() < CREDIT_SHARE:
+    if rng.random() < credit_share:
         _make_credit(rng, a, payer_type, payer_id, insurer_paid, patient_resp, claim, number)
     elif rng.random() < 0.05:  # an underpayment recouped and paid again: no credit
         recouped = max(insurer_paid // 10, 100)
@@ -114,23 +115,24 @@ def _make_credit(rng: random.Random, a: _Account, payer_type: str, payer_id: str
               claim_id=claim)
 
 
-def rows(count: int, seed: int) -> Iterator[dict[str, str]]:
-    """At least `count` rows (whole encounters), the same ones for the same seed."""
+def rows(count: int, seed: int, credit_share: float = CREDIT_SHARE) -> Iterator[dict[str, str]]:
+    """At least `count` rows (whole encounters), the same ones for the same seed and share of
+    encounters that end in credit."""
     rng = random.Random(seed)  # noqa: S311 (synthetic data, not secrets)
     written = number = 0
     while written < count:
         number += 1
         guarantor = number if rng.random() < 0.8 else max(1, number - rng.randrange(1, 50))
-        for row in _encounter(rng, number, guarantor):
+        for row in _encounter(rng, number, guarantor, credit_share):
             yield row
             written += 1
 
 
-def write_csv(out: IO[str], count: int, seed: int) -> int:
+def write_csv(out: IO[str], count: int, seed: int, credit_share: float = CREDIT_SHARE) -> int:
     writer = csv.DictWriter(out, fieldnames=HEADER, lineterminator="\n")
     writer.writeheader()
     written = 0
-    for row in rows(count, seed):
+    for row in rows(count, seed, credit_share):
         writer.writerow(row)
         written += 1
     return written

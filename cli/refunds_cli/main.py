@@ -96,7 +96,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from creditrefunds.domain.ledger import LedgerUnreadable, format_for
     from creditrefunds.domain.settings import SettingsError
 
-    from refunds_cli.detect import detect_file, load_settings, write_cases
+    from refunds_cli.detect import detect_file_json, load_settings
 
     rejected = 0
     try:
@@ -111,7 +111,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
                 if rejects is not None:
                     rejects.write(json.dumps(error.to_json()) + "\n")
 
-            cases = detect_file(args.ledger, fmt, args.as_of, settings, on_reject)
+            lines, cases = detect_file_json(args.ledger, fmt, args.as_of, settings, on_reject)
     except (LedgerUnreadable, SettingsError) as error:
         print(f"refunds detect: {args.ledger}: {error}" if isinstance(error, LedgerUnreadable)
               else f"refunds detect: {error}", file=sys.stderr)
@@ -119,8 +119,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"refunds detect: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
         return 2
-    write_cases(cases, sys.stdout)
-    print(f"{rejected} rejected row(s); {len(cases)} credit balance case(s)", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(lines)
+    sys.stdout.buffer.flush()
+    print(f"{rejected} rejected row(s); {cases} credit balance case(s)", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,141 @@
+"""The compiled detection pass: `detect_cases` over a CSV ledger, in one pass of C (`_fastdetect.c`).
+
+`ledger.py`, `detection.py` and `split.py` are the definition; the compiled pass gives their
+answer byte for byte (tests/unit/test_compiled.py holds it to that). It takes the rows it can
+read as they stand; every other row it hands to Python here, which reads that line with the csv
+module and `parse_row`, exactly as the reference reader does: the reject gets the reference's
+message, an accepted row goes back to the compiled pass. A file the reference reader would read
+differently as a whole (not UTF-8, a quoted field across lines, a txn_id twice) raises
+`NotClean`, and the caller reads it with the reference reader.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from creditrefunds.domain.ledger import REQUIRED_FIELDS, RowError, RowRefused, Transaction, parse_row
+from creditrefunds.domain.settings import Settings
+
+try:
+    from creditrefunds.domain import _fastdetect  # type: ignore[attr-defined]
+except ImportError as error:  # not built for this Python or processor: the reference reader serves
+    _fastdetect = None
+    UNAVAILABLE: str | None = str(error)
+else:
+    UNAVAILABLE = None
+
+EPOCH = date(1970, 1, 1).toordinal()
+LARGEST_CENTS = 10**12  # ten integer digits: what the compiled pass sums in 64 bits
+LONGEST_DAYS = 10**7  # days settings past this reach beyond 9999-12-31 from any date
+
+
+class NotClean(Exception):
+    """The file is not one the compiled pass reads: use the reference reader."""
+
+
+def detect_csv(
+    data: Any, identified_on: date, settings: Settings, on_reject: Callable[[RowError], Any]
+) -> tuple[bytes, int]:
+    """(the cases as JSON lines, how many) of the CSV ledger in `data` (bytes, or a memory map);
+    each rejected row goes to `on_reject`, in file order, once the file is known clean."""
+    if _fastdetect is None:
+        raise NotClean(f"the compiled pass is not built: {UNAVAILABLE}")
+    names, start = _header(data)
+    roles = tuple(_fastdetect.FIELDS.index(name) if name in _fastdetect.FIELDS else -1 for name in names)
+    with memoryview(data) as view, view[start:] as rows:
+        try:
+            scan = _fastdetect.scan(rows, roles, settings.id_max_length)
+        except _fastdetect.NotClean as error:
+            raise NotClean(str(error)) from None
+        try:
+            rejects = _flagged_rows(scan, names, settings.id_max_length)
+            result: tuple[bytes, int] = scan.detect(identified_on.toordinal() - EPOCH, _rules(settings))
+        except _fastdetect.NotClean as error:
+            raise NotClean(str(error)) from None
+        finally:
+            del scan  # lets go of the file's memory
+    for reject in rejects:
+        on_reject(reject)
+    return result
+
+
+def _header(data: Any) -> tuple[list[str], int]:
+    """The column names and the bytes the header line takes."""
+    end = data.find(b"\n") + 1 or len(data)
+    try:
+        names = next(csv.reader([bytes(data[:end]).decode("utf-8-sig")], strict=True))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        raise NotClean("the header line: the reference reader says what is wrong") from None
+    if [n.strip() for n in names] != names or len(set(names)) != len(names):
+        raise NotClean("header names the reference reader trims or repeats")
+    if any(name not in names for name in REQUIRED_FIELDS):
+        raise NotClean("a required column is missing: the reference reader says which")
+    return names, end
+
+
+def _flagged_rows(scan: Any, names: list[str], id_max_length: int) -> list[RowError]:
+    """Read the rows the compiled pass left to Python as the reference reader reads them; give the
+    accepted ones back to it. The rejects, in file order."""
+    rejects: list[RowError] = []
+    accepted: list[Transaction] = []
+    ids: list[str] = []
+    for index, text in scan.flagged():
+        line = index + 2  # the header is line 1
+        try:
+            values = next(csv.reader([text], strict=True), [])
+        except csv.Error as error:
+            rejects.append(RowError(line, None, "row", f"not valid CSV: {error}"))
+            continue
+        if not values or all(not v.strip() for v in values):
+            continue
+        if len(values) != len(names):
+            rejects.append(RowError(line, None, "row", f"has {len(values)} fields where the header has {len(names)}"))
+            continue
+        raw = {name: value.strip() for name, value in zip(names, values, strict=True)}
+        if raw.get("txn_id"):
+            ids.append(raw["txn_id"])
+        try:
+            accepted.append(parse_row(raw, id_max_length))
+        except RowRefused as bad:
+            rejects.append(RowError(line, raw.get("txn_id") or None, bad.field, bad.reason))
+    if scan.check_ids(ids):
+        raise NotClean("a txn_id appears twice: the reference reader says which rows conflict")
+    for txn in accepted:
+        scan.accept(*_as_row(txn))
+    return rejects
+
+
+def _cents(amount: Decimal) -> int:
+    cents = int(amount * 100)
+    if abs(cents) > LARGEST_CENTS:
+        raise NotClean("an amount of more than ten integer digits")
+    return cents
+
+
+def _as_row(t: Transaction) -> tuple[Any, ...]:
+    return (t.txn_id, t.account_id, t.patient_id, t.guarantor_id, t.txn_type, _cents(t.amount),
+            t.posting_date.toordinal() - EPOCH, t.payer_type or "", t.payer_id or "", t.coverage_rank or 0,
+            t.reference or "", t.claim_id or "", -1 if t.patient_resp is None else _cents(t.patient_resp),
+            t.adj_code or "", t.reversal_of or "", None if t.service_date is None else t.service_date.toordinal() - EPOCH,
+            t.patient_state or "")  # fmt: skip
+
+
+def _days(days: int) -> int:
+    return min(days, LONGEST_DAYS)
+
+
+def _rules(s: Settings) -> tuple[Any, ...]:
+    """The settings the rules read, as the compiled pass takes them (money in cents)."""
+    def limit(amount: Decimal) -> int:  # a threshold past what 64 bits hold is never reached
+        return min(int(amount * 100), 2**62)
+
+    return ({k: _days(v) for k, v in s.payer_refund_days.items()},
+            {k: _days(v) for k, v in s.payer_type_refund_days.items()},
+            {k: _days(v) for k, v in s.patient_state_refund_days.items()},
+            _days(s.patient_default_refund_days), _days(s.false_credit_days),
+            {k: limit(v) for k, v in s.small_balance_floor.items()}, limit(s.small_balance_floor_default),
+            limit(s.tier2_threshold), limit(s.tier3_threshold), s.offset_patient_credits)  # fmt: skip
