@@ -21,6 +21,8 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include "_fastdetect_sha256.h"
 
@@ -37,20 +39,36 @@ static int str_cmp(Str a, Str b) {  /* the order of Python str for UTF-8: byte o
     return a.n < b.n ? -1 : a.n > b.n;
 }
 
-static uint64_t str_hash(Str s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (Py_ssize_t i = 0; i < s.n; i++) { h ^= (unsigned char)s.p[i]; h *= 1099511628211ULL; }
-    return h ^ (h >> 29);
+static uint64_t mix(uint64_t a, uint64_t b) {  /* a 128-bit product folded: every bit reaches every bit */
+    __uint128_t product = (__uint128_t)a * b;
+    return (uint64_t)product ^ (uint64_t)(product >> 64);
+}
+
+static uint64_t str_hash(Str s) {  /* eight bytes at a time */
+    uint64_t h = 0x243f6a8885a308d3ULL ^ (uint64_t)s.n;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= s.n; i += 8) {
+        uint64_t word;
+        memcpy(&word, s.p + i, 8);
+        h = mix(h ^ word, 0x9e3779b97f4a7c15ULL);
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, s.p + i, (size_t)(s.n - i));
+    return mix(h ^ tail, 0xbf58476d1ce4e5b9ULL);
 }
 
 static PyObject *NotClean;
+
+/* Memory comes from the raw allocator (the first pass runs without the GIL); running out returns NULL or
+ * -1, and the function Python called raises MemoryError. */
+static PyObject *no_memory(void) { return PyErr_Occurred() ? NULL : PyErr_NoMemory(); }
 
 static void *grow(void *array, Py_ssize_t *capacity, Py_ssize_t need, size_t item) {
     if (need <= *capacity) return array;
     Py_ssize_t cap = *capacity ? *capacity : 16;
     while (cap < need) cap *= 2;
-    void *bigger = PyMem_Realloc(array, (size_t)cap * item);
-    if (!bigger) { PyErr_NoMemory(); return NULL; }
+    void *bigger = PyMem_RawRealloc(array, (size_t)cap * item);
+    if (!bigger) return NULL;  /* the caller says so, holding the GIL */
     *capacity = cap;
     return bigger;
 }
@@ -103,7 +121,9 @@ typedef struct {
 
 static int lookup_code(Str s, const char **names, int count) {
     for (int i = 1; i < count; i++)
-        if ((Py_ssize_t)strlen(names[i]) == s.n && memcmp(names[i], s.p, (size_t)s.n) == 0) return i;
+        if (names[i][0] == (s.n ? s.p[0] : 0) && (Py_ssize_t)strlen(names[i]) == s.n
+            && memcmp(names[i], s.p, (size_t)s.n) == 0)
+            return i;
     return 0;
 }
 
@@ -155,12 +175,11 @@ static int plain(Str s) {
     return s.n == 0 || (s.p[0] != ' ' && s.p[s.n - 1] != ' ');
 }
 
-/* 1 when `parse_row` accepts the row as its fields stand, with the same values; 0 when it might not. */
+/* 1 when `parse_row` accepts the row as its fields stand, with the same values; 0 when it might not.
+ * The fields are plain (split_line has seen to that). */
 static int row_from_fields(const Str *f, Py_ssize_t id_max_length, Row *r) {
     static const int ids[] = {F_TXN_ID, F_ACCOUNT_ID, F_PATIENT_ID, F_GUARANTOR_ID, F_PAYER_ID, F_CLAIM_ID,
                               F_REFERENCE, F_ADJ_CODE};
-    for (int i = 0; i < N_FIELDS; i++)
-        if (!plain(f[i])) return 0;
     for (int i = F_TXN_ID; i <= F_POSTING_DATE; i++)
         if (f[i].n == 0) return 0;
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
@@ -207,15 +226,15 @@ typedef struct { Slot *slots; Py_ssize_t mask, used; } Map;
 static int map_init(Map *m, Py_ssize_t expected) {
     Py_ssize_t cap = 64;
     while (cap < expected * 2) cap *= 2;
-    m->slots = PyMem_Calloc((size_t)cap, sizeof(Slot));
-    if (!m->slots) { PyErr_NoMemory(); return -1; }
+    m->slots = PyMem_RawCalloc((size_t)cap, sizeof(Slot));
+    if (!m->slots) return -1;
     for (Py_ssize_t i = 0; i < cap; i++) m->slots[i].value = -1;
     m->mask = cap - 1;
     m->used = 0;
     return 0;
 }
 
-static void map_free(Map *m) { PyMem_Free(m->slots); m->slots = NULL; }
+static void map_free(Map *m) { PyMem_RawFree(m->slots); m->slots = NULL; }
 
 /* The value under `key`, or -1 after adding it with `value` (`*added` says which). */
 static int map_put(Map *m, Str key, int32_t value, int *added) {
@@ -267,24 +286,33 @@ typedef struct {
 typedef struct { int64_t source; int32_t next; } Link;  /* source: line offset, or -1 - override index */
 typedef struct { Py_ssize_t line, start, length; } Flagged;
 
+/* What the first pass keeps of a run of lines (one per thread; then merged into the first). */
+typedef struct {
+    Py_ssize_t from, to, lines;  /* byte offsets in the data; lines: how many it holds */
+    Account *accounts; Py_ssize_t n_accounts, cap_accounts;
+    Link *links; Py_ssize_t n_links, cap_links;
+    Flagged *flagged; Py_ssize_t n_flagged, cap_flagged;  /* .line: counted from the part's first line */
+    Map by_account;
+    uint64_t *ids; Py_ssize_t n_ids, cap_ids;  /* every txn_id's hash: two alike send the file to the reference */
+    Py_ssize_t last_account;  /* the account of the row before (ledgers come grouped by account) */
+    int result;  /* 0, or why the part is not read: -1 memory, -2 not clean-shaped, -3 not UTF-8 */
+} Part;
+
 typedef struct {
     PyObject_HEAD
     Py_buffer view;
     const char *data;
     Py_ssize_t size, id_max_length, columns;
     int *role;  /* per column: the field it holds, or -1 */
-    Account *accounts; Py_ssize_t n_accounts, cap_accounts;
-    Link *links; Py_ssize_t n_links, cap_links;
-    Flagged *flagged; Py_ssize_t n_flagged, cap_flagged;
+    Part part;  /* the whole file's */
     Row *overrides; Py_ssize_t n_overrides, cap_overrides;
     char **owned; Py_ssize_t n_owned, cap_owned;  /* the accepted rows' texts */
-    Map by_account, txn_ids;
-    int duplicate_id;
 } Scan;
 
 #define FIELD_LIMIT 100000  /* below csv.field_size_limit()'s 131072 */
 
-/* The fields of one line (without its end of line): 1 clean, 0 flagged, -1 not clean-shaped. */
+/* The fields of one line (without its end of line): 1 clean (the header's field count, every field the
+ * rules read plain), 0 flagged, -1 not clean-shaped. */
 static int split_line(const Scan *s, const char *p, Py_ssize_t n, Str *f) {
     for (int i = 0; i < N_FIELDS; i++) { f[i].p = p; f[i].n = 0; }
     Py_ssize_t i = 0, column = 0;
@@ -304,13 +332,15 @@ static int split_line(const Scan *s, const char *p, Py_ssize_t n, Str *f) {
             if (i < n && p[i] != ',') clean = 0;  /* text after the closing quote: the csv module says why */
             while (i < n && p[i] != ',') i++;
         } else {
-            const char *comma = memchr(p + i, ',', (size_t)(n - i));
-            Py_ssize_t end = comma ? comma - p : n;
-            value.p = p + i; value.n = end - i;
-            i = end;
+            Py_ssize_t start = i;
+            while (i < n && p[i] != ',') i++;
+            value.p = p + start; value.n = i - start;
         }
         if (value.n >= FIELD_LIMIT) clean = 0;  /* the csv module refuses a field this long */
-        if (column < s->columns && s->role[column] >= 0) f[s->role[column]] = value;
+        if (column < s->columns && s->role[column] >= 0) {
+            f[s->role[column]] = value;
+            if (!plain(value)) clean = 0;
+        }
         column++;
         if (i >= n) break;
         i++;  /* the comma */
@@ -318,27 +348,29 @@ static int split_line(const Scan *s, const char *p, Py_ssize_t n, Str *f) {
     return column == s->columns ? clean : 0;
 }
 
-static int add_row(Scan *s, const Row *r, int64_t source) {
-    int added;
-    int32_t a = map_put(&s->by_account, r->account_id, (int32_t)s->n_accounts, &added);
-    if (a < -1) return -1;
+static int add_row(Part *pt, const Row *r, int64_t source) {
+    int added = 0;
+    int32_t a;
+    if (pt->last_account >= 0 && str_eq(pt->accounts[pt->last_account].id, r->account_id)) a = (int32_t)pt->last_account;
+    else if ((a = map_put(&pt->by_account, r->account_id, (int32_t)pt->n_accounts, &added)) < -1) return -1;
+    pt->last_account = a;
     if (added) {
-        Account *bigger = grow(s->accounts, &s->cap_accounts, s->n_accounts + 1, sizeof(Account));
+        Account *bigger = grow(pt->accounts, &pt->cap_accounts, pt->n_accounts + 1, sizeof(Account));
         if (!bigger) return -1;
-        s->accounts = bigger;
-        Account *fresh = &s->accounts[s->n_accounts++];
+        pt->accounts = bigger;
+        Account *fresh = &pt->accounts[pt->n_accounts++];
         memset(fresh, 0, sizeof *fresh);
         fresh->id = r->account_id;
         fresh->first = fresh->latest_day = fresh->stated_day = NO_DAY;
         fresh->head = -1;
     }
-    Link *links = grow(s->links, &s->cap_links, s->n_links + 1, sizeof(Link));
+    Link *links = grow(pt->links, &pt->cap_links, pt->n_links + 1, sizeof(Link));
     if (!links) return -1;
-    s->links = links;
-    Account *acc = &s->accounts[a];
-    links[s->n_links].source = source;
-    links[s->n_links].next = acc->head;
-    acc->head = (int32_t)s->n_links++;
+    pt->links = links;
+    Account *acc = &pt->accounts[a];
+    links[pt->n_links].source = source;
+    links[pt->n_links].next = acc->head;
+    acc->head = (int32_t)pt->n_links++;
     /* AccountSummary.add */
     acc->cents += r->cents;
     int32_t when = r->service != NO_DAY ? r->service : r->posting;
@@ -355,17 +387,48 @@ static int add_row(Scan *s, const Row *r, int64_t source) {
     return 0;
 }
 
-static int add_txn_id(Scan *s, Str id) {
-    int added;
-    if (map_put(&s->txn_ids, id, 0, &added) < -1) return -1;
-    if (!added) s->duplicate_id = 1;
+static int add_txn_id(Part *pt, Str id) {
+    uint64_t *ids = grow(pt->ids, &pt->cap_ids, pt->n_ids + 1, sizeof(uint64_t));
+    if (!ids) return -1;
+    pt->ids = ids;
+    ids[pt->n_ids++] = str_hash(id);
     return 0;
+}
+
+/* Whether two txn_ids have the same hash (the same id, or, once in a very long while, a collision:
+ * either way the reference reader decides): a radix sort of the hashes, then neighbours compared. */
+static int repeated_ids(Part *pt) {
+    Py_ssize_t n = pt->n_ids;
+    uint64_t *from = pt->ids, *to = PyMem_RawMalloc(((size_t)n + 1) * sizeof(uint64_t));
+    Py_ssize_t *count = PyMem_RawMalloc(65536 * sizeof(Py_ssize_t));
+    if (!to || !count) { PyMem_RawFree(to); PyMem_RawFree(count); PyErr_NoMemory(); return -1; }
+    for (int shift = 0; shift < 64; shift += 16) {
+        memset(count, 0, 65536 * sizeof(Py_ssize_t));
+        for (Py_ssize_t i = 0; i < n; i++) count[(from[i] >> shift) & 0xffff]++;
+        for (Py_ssize_t b = 0, at = 0; b < 65536; b++) { Py_ssize_t c = count[b]; count[b] = at; at += c; }
+        for (Py_ssize_t i = 0; i < n; i++) to[count[(from[i] >> shift) & 0xffff]++] = from[i];
+        uint64_t *swap = from; from = to; to = swap;
+    }
+    int repeated = 0;
+    for (Py_ssize_t i = 1; i < n && !repeated; i++) repeated = from[i] == from[i - 1];
+    pt->ids = from;  /* four passes: the sorted hashes are back in an array of ours */
+    PyMem_RawFree(to);
+    PyMem_RawFree(count);
+    return repeated;
 }
 
 /* Every byte UTF-8 (the reference decodes the whole file) and no NUL. */
 static int utf8_ok(const unsigned char *p, Py_ssize_t n) {
     Py_ssize_t i = 0;
     while (i < n) {
+        if (i + 8 <= n) {  /* eight ASCII bytes, none of them NUL */
+            uint64_t word;
+            memcpy(&word, p + i, 8);
+            if (!(word & 0x8080808080808080ULL) && !((word - 0x0101010101010101ULL) & ~word & 0x8080808080808080ULL)) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned char c = p[i];
         if (c && c < 0x80) { i++; continue; }
         if (c == 0) return 0;
@@ -387,10 +450,11 @@ static int utf8_ok(const unsigned char *p, Py_ssize_t n) {
     return 1;
 }
 
-/* The first pass: every line split, clean rows summed per account, the others kept for Python. */
-static int first_pass(Scan *s) {
-    const char *p = s->data, *end = s->data + s->size;
-    Py_ssize_t line = 0;
+/* The first pass over one part: every line split, clean rows summed per account, the others kept for Python. */
+static int first_pass(const Scan *s, Part *pt) {
+    const char *p = s->data + pt->from, *end = s->data + pt->to;
+    if (!utf8_ok((const unsigned char *)p, end - p)) return -3;
+    int has_cr = memchr(p, '\r', (size_t)(end - p)) != NULL;  /* then each line is looked at for a lone one */
     Str f[N_FIELDS];
     Row r;
     while (p < end) {
@@ -398,34 +462,147 @@ static int first_pass(Scan *s) {
         const char *stop = nl ? nl : end;
         Py_ssize_t n = stop - p;
         if (n && p[n - 1] == '\r') n--;
-        if (memchr(p, '\r', (size_t)n)) return -2;  /* a lone CR ends a line for the reference reader */
+        if (has_cr && memchr(p, '\r', (size_t)n)) return -2;  /* a lone CR ends a line for the reference reader */
         if (n) {
             int shape = split_line(s, p, n, f);
             if (shape < 0) return -2;
             if (shape && row_from_fields(f, s->id_max_length, &r)) {
-                if (add_row(s, &r, p - s->data) < 0 || add_txn_id(s, r.txn_id) < 0) return -1;
+                if (add_row(pt, &r, p - s->data) < 0 || add_txn_id(pt, r.txn_id) < 0) return -1;
             } else {
-                Flagged *bigger = grow(s->flagged, &s->cap_flagged, s->n_flagged + 1, sizeof(Flagged));
+                Flagged *bigger = grow(pt->flagged, &pt->cap_flagged, pt->n_flagged + 1, sizeof(Flagged));
                 if (!bigger) return -1;
-                s->flagged = bigger;
-                s->flagged[s->n_flagged].line = line;
-                s->flagged[s->n_flagged].start = p - s->data;
-                s->flagged[s->n_flagged++].length = n;
+                pt->flagged = bigger;
+                pt->flagged[pt->n_flagged].line = pt->lines;
+                pt->flagged[pt->n_flagged].start = p - s->data;
+                pt->flagged[pt->n_flagged++].length = n;
             }
         }
-        line++;
+        pt->lines++;
         p = nl ? nl + 1 : end;
     }
     return 0;
 }
 
+static void part_free(Part *pt) {
+    PyMem_RawFree(pt->accounts); PyMem_RawFree(pt->links); PyMem_RawFree(pt->flagged); PyMem_RawFree(pt->ids);
+    map_free(&pt->by_account);
+    memset(pt, 0, sizeof *pt);
+}
+
+/* Later before earlier: does the row (day, txn) come at or after (on, at)? (AccountSummary.add's `>=`) */
+static int at_or_after(int32_t day, Str txn, int32_t on, Str at) {
+    return on == NO_DAY || day > on || (day == on && str_cmp(txn, at) >= 0);
+}
+
+/* `b`'s rows and accounts into `a` (b's lines come after a's). */
+static int merge(Part *a, Part *b) {
+    Py_ssize_t shift = a->n_links;
+    Link *links = grow(a->links, &a->cap_links, a->n_links + b->n_links, sizeof(Link));
+    uint64_t *ids = links ? grow(a->ids, &a->cap_ids, a->n_ids + b->n_ids, sizeof(uint64_t)) : NULL;
+    Flagged *flagged = ids ? grow(a->flagged, &a->cap_flagged, a->n_flagged + b->n_flagged + 1, sizeof(Flagged)) : NULL;
+    if (links) a->links = links;
+    if (ids) a->ids = ids;
+    if (!flagged) return -1;
+    a->flagged = flagged;
+    for (Py_ssize_t i = 0; i < b->n_links; i++) {
+        a->links[shift + i] = b->links[i];
+        if (b->links[i].next >= 0) a->links[shift + i].next += (int32_t)shift;
+    }
+    a->n_links += b->n_links;
+    memcpy(a->ids + a->n_ids, b->ids, (size_t)b->n_ids * sizeof(uint64_t));
+    a->n_ids += b->n_ids;
+    for (Py_ssize_t i = 0; i < b->n_flagged; i++) {
+        a->flagged[a->n_flagged] = b->flagged[i];
+        a->flagged[a->n_flagged++].line += a->lines;
+    }
+    a->lines += b->lines;
+    for (Py_ssize_t i = 0; i < b->n_accounts; i++) {
+        Account *from = &b->accounts[i];
+        int added;
+        int32_t at = map_put(&a->by_account, from->id, (int32_t)a->n_accounts, &added);
+        if (at < -1) return -1;
+        int32_t head = from->head + (int32_t)shift;
+        if (added) {
+            Account *bigger = grow(a->accounts, &a->cap_accounts, a->n_accounts + 1, sizeof(Account));
+            if (!bigger) return -1;
+            a->accounts = bigger;
+            a->accounts[a->n_accounts] = *from;
+            a->accounts[a->n_accounts++].head = head;
+            continue;
+        }
+        Account *to = &a->accounts[at];
+        int32_t last = head;  /* b's rows of the account, then a's */
+        while (a->links[last].next >= 0) last = a->links[last].next;
+        a->links[last].next = to->head;
+        to->head = head;
+        to->cents += from->cents;
+        if (from->first < to->first) to->first = from->first;
+        if (at_or_after(from->latest_day, from->latest_txn, to->latest_day, to->latest_txn)) {
+            to->latest_day = from->latest_day; to->latest_txn = from->latest_txn;
+            to->guarantor = from->guarantor; to->patient = from->patient;
+        }
+        if (from->stated_day != NO_DAY && at_or_after(from->stated_day, from->stated_txn, to->stated_day, to->stated_txn)) {
+            to->stated_day = from->stated_day; to->stated_txn = from->stated_txn; to->state = from->state;
+        }
+    }
+    return 0;
+}
+
+static void *first_pass_thread(void *arg) {
+    void **args = arg;
+    Part *pt = args[1];
+    pt->result = first_pass(args[0], pt);
+    return NULL;
+}
+
+#define MAX_PARTS 8
+#define PART_BYTES (4 << 20)  /* a part for another thread: no smaller than this */
+
+/* The first pass on every processor: the file cut at line ends into parts, one thread each, merged in order. */
+static int first_pass_parallel(Scan *s) {
+    long processors = sysconf(_SC_NPROCESSORS_ONLN);
+    Py_ssize_t parts = s->size / PART_BYTES + 1;
+    if (parts > processors) parts = processors > 0 ? processors : 1;
+    if (parts > MAX_PARTS) parts = MAX_PARTS;
+    Part pt[MAX_PARTS];
+    pthread_t threads[MAX_PARTS];
+    void *args[MAX_PARTS][2];
+    int started[MAX_PARTS] = {0};
+    memset(pt, 0, sizeof pt);
+    Py_ssize_t from = 0;
+    for (Py_ssize_t i = 0; i < parts; i++) {
+        Py_ssize_t to = i == parts - 1 ? s->size : s->size / parts * (i + 1);
+        if (to < from) to = from;
+        const char *nl = to < s->size ? memchr(s->data + to, '\n', (size_t)(s->size - to)) : NULL;
+        pt[i].from = from;
+        pt[i].to = i == parts - 1 || !nl ? s->size : nl - s->data + 1;
+        pt[i].last_account = -1;
+        from = pt[i].to;
+        if (map_init(&pt[i].by_account, (pt[i].to - pt[i].from) / 480 + 16) < 0) pt[i].result = -1;
+    }
+    for (Py_ssize_t i = 1; i < parts; i++) {
+        args[i][0] = s; args[i][1] = &pt[i];
+        if (!pt[i].result) started[i] = pthread_create(&threads[i], NULL, first_pass_thread, args[i]) == 0;
+        if (!started[i] && !pt[i].result) pt[i].result = first_pass(s, &pt[i]);
+    }
+    if (!pt[0].result) pt[0].result = first_pass(s, &pt[0]);
+    for (Py_ssize_t i = 1; i < parts; i++)
+        if (started[i]) pthread_join(threads[i], NULL);
+    int result = 0;
+    for (Py_ssize_t i = 0; i < parts && !result; i++) result = pt[i].result;
+    for (Py_ssize_t i = 1; i < parts && !result; i++) result = merge(&pt[0], &pt[i]);
+    for (Py_ssize_t i = 1; i < parts; i++) part_free(&pt[i]);
+    s->part = pt[0];
+    return result;
+}
+
 static void Scan_dealloc(Scan *s) {
     if (s->data) PyBuffer_Release(&s->view);
-    PyMem_Free(s->role); PyMem_Free(s->accounts); PyMem_Free(s->links); PyMem_Free(s->flagged);
-    PyMem_Free(s->overrides);
-    for (Py_ssize_t i = 0; i < s->n_owned; i++) PyMem_Free(s->owned[i]);
-    PyMem_Free(s->owned);
-    map_free(&s->by_account); map_free(&s->txn_ids);
+    PyMem_RawFree(s->role);
+    part_free(&s->part);
+    PyMem_RawFree(s->overrides);
+    for (Py_ssize_t i = 0; i < s->n_owned; i++) PyMem_RawFree(s->owned[i]);
+    PyMem_RawFree(s->owned);
     Py_TYPE(s)->tp_free((PyObject *)s);
 }
 
@@ -445,18 +622,16 @@ static PyObject *scan(PyObject *module, PyObject *args) {
     s->size = s->view.len;
     s->id_max_length = id_max_length;
     s->columns = PyTuple_GET_SIZE(roles);
-    s->role = PyMem_Malloc((size_t)(s->columns ? s->columns : 1) * sizeof(int));
+    s->role = PyMem_RawMalloc((size_t)(s->columns ? s->columns : 1) * sizeof(int));
     if (!s->role) { Py_DECREF(s); return PyErr_NoMemory(); }
     for (Py_ssize_t i = 0; i < s->columns; i++) {
         s->role[i] = (int)PyLong_AsLong(PyTuple_GET_ITEM(roles, i));
         if (s->role[i] >= N_FIELDS) { PyErr_SetString(PyExc_ValueError, "no such field"); Py_DECREF(s); return NULL; }
     }
     if (PyErr_Occurred()) { Py_DECREF(s); return NULL; }
-    Py_ssize_t guess = s->size / 120 + 16;
-    if (map_init(&s->by_account, guess / 4) < 0 || map_init(&s->txn_ids, guess) < 0) { Py_DECREF(s); return NULL; }
     int result;
     Py_BEGIN_ALLOW_THREADS
-    result = utf8_ok((const unsigned char *)s->data, s->size) ? first_pass(s) : -3;
+    result = first_pass_parallel(s);
     Py_END_ALLOW_THREADS
     if (result == -1) { Py_DECREF(s); return PyErr_NoMemory(); }
     if (result == -2) { Py_DECREF(s); PyErr_SetString(NotClean, "a row the reference reader reads across lines"); return NULL; }
@@ -466,10 +641,10 @@ static PyObject *scan(PyObject *module, PyObject *args) {
 
 static PyObject *Scan_flagged(Scan *s, PyObject *unused) {
     (void)unused;
-    PyObject *list = PyList_New(s->n_flagged);
+    PyObject *list = PyList_New(s->part.n_flagged);
     if (!list) return NULL;
-    for (Py_ssize_t i = 0; i < s->n_flagged; i++) {
-        Flagged *g = &s->flagged[i];
+    for (Py_ssize_t i = 0; i < s->part.n_flagged; i++) {
+        Flagged *g = &s->part.flagged[i];
         PyObject *item = Py_BuildValue("(nN)", g->line, PyUnicode_DecodeUTF8(s->data + g->start, g->length, "strict"));
         if (!item) { Py_DECREF(list); return NULL; }
         PyList_SET_ITEM(list, i, item);
@@ -483,9 +658,9 @@ static int own_text(Scan *s, PyObject *text, Str *out) {
     const char *utf8 = PyUnicode_AsUTF8AndSize(text, &n);
     if (!utf8) return -1;
     char **owned = grow(s->owned, &s->cap_owned, s->n_owned + 1, sizeof(char *));
-    if (!owned) return -1;
+    if (!owned) { no_memory(); return -1; }
     s->owned = owned;
-    char *copy = PyMem_Malloc((size_t)(n ? n : 1));
+    char *copy = PyMem_RawMalloc((size_t)(n ? n : 1));
     if (!copy) { PyErr_NoMemory(); return -1; }
     s->owned[s->n_owned++] = copy;
     memcpy(copy, utf8, (size_t)n);
@@ -527,10 +702,10 @@ static PyObject *Scan_accept(Scan *s, PyObject *args) {
     r.service = service == Py_None ? NO_DAY : (int32_t)PyLong_AsLong(service);
     if (PyErr_Occurred()) return NULL;
     Row *rows = grow(s->overrides, &s->cap_overrides, s->n_overrides + 1, sizeof(Row));
-    if (!rows) return NULL;
+    if (!rows) return no_memory();
     s->overrides = rows;
     rows[s->n_overrides] = r;
-    if (add_row(s, &r, -1 - s->n_overrides) < 0) return NULL;
+    if (add_row(&s->part, &r, -1 - s->n_overrides) < 0) return no_memory();
     s->n_overrides++;
     Py_RETURN_NONE;
 }
@@ -540,9 +715,10 @@ static PyObject *Scan_check_ids(Scan *s, PyObject *ids) {
     if (!PyList_Check(ids)) { PyErr_SetString(PyExc_TypeError, "a list of str"); return NULL; }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(ids); i++) {
         Str id;
-        if (own_text(s, PyList_GET_ITEM(ids, i), &id) < 0 || add_txn_id(s, id) < 0) return NULL;
+        if (own_text(s, PyList_GET_ITEM(ids, i), &id) < 0 || add_txn_id(&s->part, id) < 0) return no_memory();
     }
-    return PyBool_FromLong(s->duplicate_id);
+    int repeated = repeated_ids(&s->part);
+    return repeated < 0 ? NULL : PyBool_FromLong(repeated);
 }
 
 /* ------------------------------------------------------------------ the rules (split.py, detection.py) */
@@ -706,7 +882,7 @@ static int same_payment(const Row *a, const Row *b) {
 }
 
 static void duplicate_postings(Split *sp) {
-    char *extra = PyMem_Calloc((size_t)sp->n_pay + 1, 1);
+    char *extra = PyMem_RawCalloc((size_t)sp->n_pay + 1, 1);
     if (!extra) { PyErr_NoMemory(); sp->failed = 1; return; }
     for (Py_ssize_t i = 0; i < sp->n_pay; i++) {
         const Row *t = sp->pay[i];
@@ -727,7 +903,7 @@ static void duplicate_postings(Split *sp) {
     for (Py_ssize_t i = 0; i < sp->n_pay; i++)
         if (!extra[i]) sp->pay[kept++] = sp->pay[i];
     sp->n_pay = kept;
-    PyMem_Free(extra);
+    PyMem_RawFree(extra);
 }
 
 static int is_credit_adjustment(const Row *t) { return t->type == T_ADJUSTMENT && t->cents < 0; }
@@ -747,7 +923,7 @@ static void duplicate_adjustments(Split *sp) {
 }
 
 static void duplicate_payments(Split *sp) {
-    Str *seen = PyMem_Malloc(((size_t)sp->n_pay + 1) * sizeof(Str));
+    Str *seen = PyMem_RawMalloc(((size_t)sp->n_pay + 1) * sizeof(Str));
     if (!seen) { PyErr_NoMemory(); sp->failed = 1; return; }
     for (Py_ssize_t i = 0; i < sp->n_pay; i++) {
         const Row *t = sp->pay[i];
@@ -768,7 +944,7 @@ static void duplicate_payments(Split *sp) {
             refund(sp, "DUPLICATE_PAYMENT", payer_of(later), -later->cents, NO_DAY);
         }
     }
-    PyMem_Free(seen);
+    PyMem_RawFree(seen);
 }
 
 /* The payers with money of theirs on the account, in the order they first appeared (not the patient). */
@@ -956,13 +1132,13 @@ static void case_id(Str account, int32_t start, char out[20]) {
     char date[11];
     iso_date(start, date);
     Py_ssize_t n = account.n + 11;
-    unsigned char small[256], *key = n <= (Py_ssize_t)sizeof small ? small : PyMem_Malloc((size_t)n);
+    unsigned char small[256], *key = n <= (Py_ssize_t)sizeof small ? small : PyMem_RawMalloc((size_t)n);
     if (!key) { memset(out, 0, 20); return; }
     memcpy(key, account.p, (size_t)account.n);
     key[account.n] = '|';
     memcpy(key + account.n + 1, date, 10);
     sha256(key, (size_t)n, digest);
-    if (key != small) PyMem_Free(key);
+    if (key != small) PyMem_RawFree(key);
     memcpy(out, "CB-", 3);
     for (int i = 0; i < 8; i++) { out[3 + 2 * i] = hex[digest[i] >> 4]; out[4 + 2 * i] = hex[digest[i] & 15]; }
     out[19] = 0;
@@ -1128,11 +1304,11 @@ static int load_settings(PyObject *t, Settings *st) {
 static Py_ssize_t rows_of(Scan *s, const Account *acc, Row **rows, Py_ssize_t *cap) {
     Py_ssize_t n = 0;
     Str f[N_FIELDS];
-    for (int32_t link = acc->head; link >= 0; link = s->links[link].next) {
+    for (int32_t link = acc->head; link >= 0; link = s->part.links[link].next) {
         Row *bigger = grow(*rows, cap, n + 1, sizeof(Row));
         if (!bigger) return -1;
         *rows = bigger;
-        int64_t source = s->links[link].source;
+        int64_t source = s->part.links[link].source;
         if (source < 0) { bigger[n++] = s->overrides[-1 - source]; continue; }
         const char *p = s->data + source, *nl = memchr(p, '\n', (size_t)(s->size - source));
         Py_ssize_t len = (nl ? nl : s->data + s->size) - p;
@@ -1154,7 +1330,7 @@ static PyObject *Scan_detect(Scan *s, PyObject *args) {
     if (!PyArg_ParseTuple(args, "iO!", &today, &PyTuple_Type, &settings_tuple) || load_settings(settings_tuple, &st) < 0)
         return NULL;
     PyObject *result = NULL;
-    int32_t *credit = PyMem_Malloc(((size_t)s->n_accounts + 1) * sizeof(int32_t));
+    int32_t *credit = PyMem_RawMalloc(((size_t)s->part.n_accounts + 1) * sizeof(int32_t));
     Pool *pools = NULL;
     Debit *debits = NULL;
     Map guarantors = {0};
@@ -1169,49 +1345,49 @@ static PyObject *Scan_detect(Scan *s, PyObject *args) {
     sp.today = today;
     Out o = {0};
     if (!credit || map_init(&guarantors, 64) < 0) goto fail;
-    for (Py_ssize_t a = 0; a < s->n_accounts; a++)
-        if (s->accounts[a].cents < 0) credit[n_credit++] = (int32_t)a;
-    sort_accounts = s->accounts;
+    for (Py_ssize_t a = 0; a < s->part.n_accounts; a++)
+        if (s->part.accounts[a].cents < 0) credit[n_credit++] = (int32_t)a;
+    sort_accounts = s->part.accounts;
     qsort(credit, (size_t)n_credit, sizeof(int32_t), by_account_id);
     /* the guarantors' pools of debts (detection.DebitPool), oldest service first */
     for (Py_ssize_t c = 0; c < n_credit; c++) {
         int added;
-        if (map_put(&guarantors, s->accounts[credit[c]].guarantor, (int32_t)n_pools, &added) < -1) goto fail;
+        if (map_put(&guarantors, s->part.accounts[credit[c]].guarantor, (int32_t)n_pools, &added) < -1) goto fail;
         if (added) n_pools++;
     }
-    pools = PyMem_Calloc((size_t)n_pools + 1, sizeof(Pool));
-    debits = PyMem_Malloc(((size_t)s->n_accounts + 1) * sizeof(Debit));
+    pools = PyMem_RawCalloc((size_t)n_pools + 1, sizeof(Pool));
+    debits = PyMem_RawMalloc(((size_t)s->part.n_accounts + 1) * sizeof(Debit));
     if (!pools || !debits) { PyErr_NoMemory(); goto fail; }
-    int32_t *pool_of = PyMem_Malloc(((size_t)s->n_accounts + 1) * sizeof(int32_t));
+    int32_t *pool_of = PyMem_RawMalloc(((size_t)s->part.n_accounts + 1) * sizeof(int32_t));
     if (!pool_of) { PyErr_NoMemory(); goto fail; }
-    for (Py_ssize_t a = 0; a < s->n_accounts; a++) {
-        pool_of[a] = s->accounts[a].cents > 0 ? map_get(&guarantors, s->accounts[a].guarantor) : -1;
+    for (Py_ssize_t a = 0; a < s->part.n_accounts; a++) {
+        pool_of[a] = s->part.accounts[a].cents > 0 ? map_get(&guarantors, s->part.accounts[a].guarantor) : -1;
         if (pool_of[a] >= 0) pools[pool_of[a]].n++;
     }
     for (Py_ssize_t p = 0, at = 0; p < n_pools; p++) { pools[p].debits = debits + at; at += pools[p].n; pools[p].n = 0; }
-    for (Py_ssize_t a = 0; a < s->n_accounts; a++) {
+    for (Py_ssize_t a = 0; a < s->part.n_accounts; a++) {
         if (pool_of[a] < 0) continue;
         Pool *pool = &pools[pool_of[a]];
         Debit *d = &pool->debits[pool->n++];
-        d->first = s->accounts[a].first; d->account = s->accounts[a].id; d->remaining = s->accounts[a].cents;
+        d->first = s->part.accounts[a].first; d->account = s->part.accounts[a].id; d->remaining = s->part.accounts[a].cents;
         n_debits++;
     }
-    PyMem_Free(pool_of);
+    PyMem_RawFree(pool_of);
     for (Py_ssize_t p = 0; p < n_pools; p++) qsort(pools[p].debits, (size_t)pools[p].n, sizeof(Debit), debit_order);
 
     for (Py_ssize_t c = 0; c < n_credit; c++) {
-        const Account *acc = &s->accounts[credit[c]];
+        const Account *acc = &s->part.accounts[credit[c]];
         Py_ssize_t n = rows_of(s, acc, &rows, &cap_rows);
         if (n < 0) goto fail;
         if (n + 2 > cap_work) {
             cap_work = (n + 2) * 2;
-            PyMem_Free(work); PyMem_Free(pay); PyMem_Free(paid); PyMem_Free(scratch); PyMem_Free(av); PyMem_Free(rk);
-            work = PyMem_Malloc((size_t)cap_work * sizeof(Row));
-            pay = PyMem_Malloc((size_t)cap_work * sizeof(Row *));
-            paid = PyMem_Malloc((size_t)cap_work * sizeof(Payer));
-            scratch = PyMem_Malloc((size_t)cap_work * sizeof(Payer));
-            av = PyMem_Malloc((size_t)cap_work * sizeof(Available));
-            rk = PyMem_Malloc((size_t)cap_work * sizeof(Rank));
+            PyMem_RawFree(work); PyMem_RawFree(pay); PyMem_RawFree(paid); PyMem_RawFree(scratch); PyMem_RawFree(av); PyMem_RawFree(rk);
+            work = PyMem_RawMalloc((size_t)cap_work * sizeof(Row));
+            pay = PyMem_RawMalloc((size_t)cap_work * sizeof(Row *));
+            paid = PyMem_RawMalloc((size_t)cap_work * sizeof(Payer));
+            scratch = PyMem_RawMalloc((size_t)cap_work * sizeof(Payer));
+            av = PyMem_RawMalloc((size_t)cap_work * sizeof(Available));
+            rk = PyMem_RawMalloc((size_t)cap_work * sizeof(Rank));
             if (!work || !pay || !paid || !scratch || !av || !rk) { PyErr_NoMemory(); goto fail; }
         }
         int32_t g = map_get(&guarantors, acc->guarantor);
@@ -1224,14 +1400,15 @@ static PyObject *Scan_detect(Scan *s, PyObject *args) {
     if (o.failed) { PyErr_NoMemory(); goto fail; }
     result = Py_BuildValue("(y#n)", o.p ? o.p : "", o.n, n_credit);
 fail:
-    PyMem_Free(credit); PyMem_Free(pools); PyMem_Free(debits); map_free(&guarantors);
-    PyMem_Free(rows); PyMem_Free(work); PyMem_Free(pay); PyMem_Free(paid); PyMem_Free(scratch); PyMem_Free(av);
-    PyMem_Free(rk); PyMem_Free(sp.lines); PyMem_Free(o.p);
+    PyMem_RawFree(credit); PyMem_RawFree(pools); PyMem_RawFree(debits); map_free(&guarantors);
+    PyMem_RawFree(rows); PyMem_RawFree(work); PyMem_RawFree(pay); PyMem_RawFree(paid); PyMem_RawFree(scratch); PyMem_RawFree(av);
+    PyMem_RawFree(rk); PyMem_RawFree(sp.lines); PyMem_RawFree(o.p);
     (void)n_debits;
+    if (!result) no_memory();
     return result;
 }
 
-static PyObject *Scan_rows(Scan *s, void *closure) { (void)closure; return PyLong_FromSsize_t(s->n_links); }
+static PyObject *Scan_rows(Scan *s, void *closure) { (void)closure; return PyLong_FromSsize_t(s->part.n_links); }
 
 static PyMethodDef Scan_methods[] = {
     {"flagged", (PyCFunction)Scan_flagged, METH_NOARGS,
