@@ -55,7 +55,8 @@ def detect_file_json(
     if fmt == "csv" and _compiled_pass_on():
         with open(path, "rb") as stream:
             empty = os.fstat(stream.fileno()).st_size == 0  # (a file of no bytes cannot be mapped)
-            with contextlib.nullcontext(b"") if empty else mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            mapped = contextlib.nullcontext(b"") if empty else mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+            with mapped as data:
                 try:
                     return fastpass.detect_csv(data, as_of, settings, on_reject)
                 except fastpass.NotClean:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import signal
 import sys
 import threading
-import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING

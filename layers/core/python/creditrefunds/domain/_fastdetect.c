@@ -559,10 +559,12 @@ static void *first_pass_thread(void *arg) {
 #define PART_BYTES (4 << 20)  /* a part for another thread: no smaller than this */
 
 /* The first pass on every processor: the file cut at line ends into parts, one thread each, merged in order. */
-static int first_pass_parallel(Scan *s) {
-    long processors = sysconf(_SC_NPROCESSORS_ONLN);
-    Py_ssize_t parts = s->size / PART_BYTES + 1;
-    if (parts > processors) parts = processors > 0 ? processors : 1;
+static int first_pass_parallel(Scan *s, Py_ssize_t parts) {
+    if (parts <= 0) {  /* as many as processors, each part at least PART_BYTES */
+        long processors = sysconf(_SC_NPROCESSORS_ONLN);
+        parts = s->size / PART_BYTES + 1;
+        if (parts > processors) parts = processors > 0 ? processors : 1;
+    }
     if (parts > MAX_PARTS) parts = MAX_PARTS;
     Part pt[MAX_PARTS];
     pthread_t threads[MAX_PARTS];
@@ -608,12 +610,13 @@ static void Scan_dealloc(Scan *s) {
 
 static PyTypeObject ScanType;
 
-/* scan(data, roles, id_max_length): roles[i] is the field column i holds (-1: not read). */
+/* scan(data, roles, id_max_length, parts=0): roles[i] is the field column i holds (-1: not read); parts:
+ * how many runs of lines the first pass cuts the data into (0: one per processor for a large file). */
 static PyObject *scan(PyObject *module, PyObject *args) {
     (void)module;
     PyObject *data, *roles;
-    Py_ssize_t id_max_length;
-    if (!PyArg_ParseTuple(args, "OO!n", &data, &PyTuple_Type, &roles, &id_max_length)) return NULL;
+    Py_ssize_t id_max_length, parts = 0;
+    if (!PyArg_ParseTuple(args, "OO!n|n", &data, &PyTuple_Type, &roles, &id_max_length, &parts)) return NULL;
     Scan *s = PyObject_New(Scan, &ScanType);
     if (!s) return NULL;
     memset((char *)s + sizeof(PyObject), 0, sizeof(Scan) - sizeof(PyObject));
@@ -631,7 +634,7 @@ static PyObject *scan(PyObject *module, PyObject *args) {
     if (PyErr_Occurred()) { Py_DECREF(s); return NULL; }
     int result;
     Py_BEGIN_ALLOW_THREADS
-    result = first_pass_parallel(s);
+    result = first_pass_parallel(s, parts);
     Py_END_ALLOW_THREADS
     if (result == -1) { Py_DECREF(s); return PyErr_NoMemory(); }
     if (result == -2) { Py_DECREF(s); PyErr_SetString(NotClean, "a row the reference reader reads across lines"); return NULL; }
@@ -1437,7 +1440,8 @@ static PyTypeObject ScanType = {
 
 static PyMethodDef module_methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(data, roles, id_max_length) -> Scan: the rows after the header; roles[i] is the field column i holds."},
+     "scan(data, roles, id_max_length, parts=0) -> Scan: the rows after the header; roles[i] is the field\n"
+     "column i holds; parts: how many runs of lines the first pass cuts them into (0: by size and processors)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -31,6 +31,7 @@ else:
 EPOCH = date(1970, 1, 1).toordinal()
 LARGEST_CENTS = 10**12  # ten integer digits: what the compiled pass sums in 64 bits
 LONGEST_DAYS = 10**7  # days settings past this reach beyond 9999-12-31 from any date
+PARTS = 0  # runs of lines the first pass reads at once (0: one per processor for a large file; tests set it)
 
 
 class NotClean(Exception):
@@ -48,11 +49,16 @@ def detect_csv(
     roles = tuple(_fastdetect.FIELDS.index(name) if name in _fastdetect.FIELDS else -1 for name in names)
     with memoryview(data) as view, view[start:] as rows:
         try:
-            scan = _fastdetect.scan(rows, roles, settings.id_max_length)
+            scan = _fastdetect.scan(rows, roles, settings.id_max_length, PARTS)
         except _fastdetect.NotClean as error:
             raise NotClean(str(error)) from None
-        try:
-            rejects = _flagged_rows(scan, names, settings.id_max_length)
+        try:  # (no function below that may raise holds `scan`: a traceback would keep the file's memory)
+            rejects, accepted, ids = _read_flagged(scan.flagged(), names, settings.id_max_length)
+            back = [_as_row(txn) for txn in accepted]
+            if scan.check_ids(ids):
+                raise NotClean("a txn_id appears twice: the reference reader says which rows conflict")
+            for row in back:
+                scan.accept(*row)
             result: tuple[bytes, int] = scan.detect(identified_on.toordinal() - EPOCH, _rules(settings))
         except _fastdetect.NotClean as error:
             raise NotClean(str(error)) from None
@@ -77,13 +83,14 @@ def _header(data: Any) -> tuple[list[str], int]:
     return names, end
 
 
-def _flagged_rows(scan: Any, names: list[str], id_max_length: int) -> list[RowError]:
-    """Read the rows the compiled pass left to Python as the reference reader reads them; give the
-    accepted ones back to it. The rejects, in file order."""
+def _read_flagged(flagged: list[tuple[int, str]], names: list[str], id_max_length: int
+                  ) -> tuple[list[RowError], list[Transaction], list[str]]:
+    """The rows the compiled pass left to Python, read as the reference reader reads them: (the
+    rejects in file order, the accepted transactions, every txn_id they name)."""
     rejects: list[RowError] = []
     accepted: list[Transaction] = []
     ids: list[str] = []
-    for index, text in scan.flagged():
+    for index, text in flagged:
         line = index + 2  # the header is line 1
         try:
             values = next(csv.reader([text], strict=True), [])
@@ -102,11 +109,7 @@ def _flagged_rows(scan: Any, names: list[str], id_max_length: int) -> list[RowEr
             accepted.append(parse_row(raw, id_max_length))
         except RowRefused as bad:
             rejects.append(RowError(line, raw.get("txn_id") or None, bad.field, bad.reason))
-    if scan.check_ids(ids):
-        raise NotClean("a txn_id appears twice: the reference reader says which rows conflict")
-    for txn in accepted:
-        scan.accept(*_as_row(txn))
-    return rejects
+    return rejects, accepted, ids
 
 
 def _cents(amount: Decimal) -> int:
@@ -120,8 +123,8 @@ def _as_row(t: Transaction) -> tuple[Any, ...]:
     return (t.txn_id, t.account_id, t.patient_id, t.guarantor_id, t.txn_type, _cents(t.amount),
             t.posting_date.toordinal() - EPOCH, t.payer_type or "", t.payer_id or "", t.coverage_rank or 0,
             t.reference or "", t.claim_id or "", -1 if t.patient_resp is None else _cents(t.patient_resp),
-            t.adj_code or "", t.reversal_of or "", None if t.service_date is None else t.service_date.toordinal() - EPOCH,
-            t.patient_state or "")  # fmt: skip
+            t.adj_code or "", t.reversal_of or "",
+            None if t.service_date is None else t.service_date.toordinal() - EPOCH, t.patient_state or "")  # fmt: skip
 
 
 def _days(days: int) -> int:

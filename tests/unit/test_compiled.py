@@ -1,0 +1,213 @@
+"""The compiled detection pass writes exactly what the reference writes: the same bytes, the same
+rejects (issue 14). The reference is `ledger.py` + `detection.py` + `split.py`, read row by row."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from creditrefunds.domain import fastpass
+from creditrefunds.domain.ledger import RowError, read_ledger
+from creditrefunds.domain.settings import Settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from refunds_cli.detect import case_line, detect_file_by_rows
+
+from .helpers import AS_OF
+from .test_ledger_input import BAD_ROWS, GOOD, HEADER
+from .test_properties import as_csv, dense_ledgers, ledgers
+
+ROOT = Path(__file__).resolve().parents[2]
+MUTATIONS = ["1.005", "2026-02-30", "09/01/2026", "", "gift", "payment", " 12.00 ", "-0.00", "4", "medicare", "x",
+             "+7.5", "tx", "ß", "\u3000A1\u00a0", "2", "A" * 65, "x\x1by", "Zoë", "=1+1", '"quoted"', "a,b",
+             "99999999999.00", "0001-01-01", "-", "1.", ".5", "A\u00e9"]
+RULES = [Settings(),
+         Settings(offset_patient_credits=False, tier2_threshold=Decimal("5.00"), tier3_threshold=Decimal("50.00")),
+         Settings(payer_refund_days={"MEDICARE-JH": 15, "AETNA": 9}, patient_state_refund_days={"NY": 10},
+                  small_balance_floor={"TX": Decimal("100.00")}, small_balance_floor_default=Decimal("0.50"),
+                  false_credit_days=7, patient_default_refund_days=45)]
+
+
+def compiled(data: bytes, rules: Settings = RULES[0], parts: int = 0) -> tuple[bytes, list[RowError]]:
+    """The compiled pass's answer; NotClean when it does not take the file."""
+    rejects: list[RowError] = []
+    with mock.patch.object(fastpass, "PARTS", parts):
+        lines, _ = fastpass.detect_csv(data, AS_OF, rules, rejects.append)
+    return lines, rejects
+
+
+def compiled_or_too_large(data: bytes, rules: Settings, parts: int, tmp_path: Path) -> tuple[bytes, list[RowError]]:
+    """The compiled pass's answer; for the one generated mutation it leaves to the reference (an amount
+    past ten integer digits that `parse_row` accepts), the reference's."""
+    try:
+        return compiled(data, rules, parts)
+    except fastpass.NotClean as error:
+        assert str(error) == "an amount of more than ten integer digits" and b"99999999999.00" in data
+        return reference(tmp_path, data, rules)
+
+
+def reference(tmp_path: Path, data: bytes, rules: Settings = RULES[0]) -> tuple[bytes, list[RowError]]:
+    path = tmp_path / "ledger.csv"
+    path.write_bytes(data)
+    rejects: list[RowError] = []
+    cases = detect_file_by_rows(path, "csv", AS_OF, rules, rejects.append)
+    return "".join(case_line(c) for c in cases).encode(), rejects
+
+
+@st.composite
+def damaged(draw):
+    """Ledgers from the properties, some fields replaced by what billing extracts get wrong."""
+    rows = draw(ledgers())
+    for row in rows:
+        if draw(st.integers(0, 4)) == 0:
+            field = draw(st.sampled_from(sorted(set(row) - {"txn_id"})))  # ids stay unique: a repeat is tested apart
+            row[field] = draw(st.sampled_from(MUTATIONS))
+    return rows
+
+
+@settings(max_examples=150, deadline=None)
+@given(damaged(), st.integers(1, 8), st.sampled_from(RULES))
+def test_damaged_ledgers_cut_into_any_number_of_parts_give_the_reference_bytes_and_rejects(tmp_path_factory, rows,
+                                                                                           parts, rules):
+    data, tmp_path = as_csv(rows), tmp_path_factory.mktemp("ledger")
+    assert compiled_or_too_large(data, rules, parts, tmp_path) == reference(tmp_path, data, rules)
+
+
+@settings(max_examples=120, deadline=None)
+@given(dense_ledgers(), st.integers(1, 4), st.sampled_from(RULES))
+def test_rule_dense_accounts_give_the_reference_bytes(tmp_path_factory, rows, parts, rules):
+    data = as_csv(rows)
+    assert compiled(data, rules, parts) == reference(tmp_path_factory.mktemp("ledger"), data, rules)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(ledgers(), dense_ledgers()), st.randoms())
+def test_shuffled_rows_give_the_bytes_the_reference_gives_for_json_lines(rows, rnd):
+    """The compiled pass reads CSV only; the same rows as JSON Lines (the reference) give the same cases."""
+    shuffled = list(rows)
+    rnd.shuffle(shuffled)
+    txns = [t for t in read_ledger(io.BytesIO(_as_jsonl(rows)), "jsonl") if not isinstance(t, RowError)]
+    from creditrefunds.domain.detection import detect
+
+    expected = "".join(case_line(c) for c in detect(txns, AS_OF, Settings())).encode()
+    assert compiled(as_csv(shuffled))[0] == expected
+
+
+def _as_jsonl(rows):
+    from .test_properties import as_jsonl
+
+    return as_jsonl(rows)
+
+
+@pytest.mark.parametrize(("line", "field", "reason"), BAD_ROWS)
+def test_each_bad_row_gets_the_reference_message(tmp_path, line, field, reason):
+    data = (HEADER + GOOD + line + "\n" + "T3,A1,P1,G1,CHARGE,5.00,2026-09-02,,,,,\n").encode()
+    fast = compiled(data)
+    assert fast == reference(tmp_path, data)
+    assert [(e.line, e.field, e.reason) for e in fast[1]] == [(3, field, reason)]
+
+
+def test_blank_lines_and_bad_csv_keep_line_numbers(tmp_path):
+    data = (HEADER + GOOD + "\n,,,,,,,,,,,\n" + "T2,A1,P1,G1,CHARGE,1.00,2026-09-01,,,,,\n"
+            + "T3,A1,P1,G1,CHARGE,x,2026-09-01,,,,,\n" + '"T4"x,A1,P1,G1,CHARGE,1.00,2026-09-01,,,,,\n')
+    fast = compiled(data.encode())
+    assert fast == reference(tmp_path, data.encode())
+    assert [(e.line, e.txn_id, e.field) for e in fast[1]] == [(6, "T3", "amount"), (7, None, "row")]
+    assert fast[1][1].reason == "not valid CSV: ',' expected after '\"'"
+
+
+@pytest.mark.parametrize(
+    ("why", "data"),
+    [
+        ("a quoted newline", HEADER + GOOD + '"T2\nX",A1,P1,G1,CHARGE,1.00,2026-09-01,,,,,\n'),
+        ("a txn_id twice", HEADER + GOOD + GOOD),
+        ("a txn_id twice, once on a row Python reads", HEADER + GOOD + "T1,A1,P1,G1,charge,1.00,2026-09-01,,,,,\n"),
+        ("a lone carriage return", HEADER + GOOD + "T2,A1,P1,G1,CHARGE,1.00,2026-09-01,,\r,,,\n"),
+        ("a NUL byte", HEADER + GOOD + "T2,A1,P1,G1,CHARGE,1.00,2026-09-01,,,,,\x00\n"),
+        ("a header with spaces", HEADER.replace("txn_id,", " txn_id,") + GOOD),
+        ("an amount of eleven digits Python accepts", HEADER + "T2,A1,P1,G1,CHARGE,+12345678901,2026-09-01,,,,,\n"),
+    ],
+)
+def test_other_files_go_to_the_reference_reader(tmp_path, why, data):
+    with pytest.raises(fastpass.NotClean):
+        compiled(data.encode())
+    path = tmp_path / "ledger.csv"
+    path.write_bytes(data.encode())
+    result = subprocess.run([sys.executable, "-m", "refunds_cli.main", "detect", str(path), "--as-of",
+                             AS_OF.isoformat(), "--rejects", str(tmp_path / "rejects.jsonl")],
+                            capture_output=True, text=True, check=True)
+    expected, rejects = reference(tmp_path, data.encode())
+    assert result.stdout.encode() == expected
+    assert len((tmp_path / "rejects.jsonl").read_text().splitlines()) == len(rejects)
+    assert "compiled detection pass is off" not in result.stderr  # the fallback is the file's, not the build's
+
+
+def test_not_utf8_is_refused_whole_by_the_reference(tmp_path):
+    with pytest.raises(fastpass.NotClean):
+        compiled((HEADER + GOOD).encode() + b"T2,A1,P1,G1,CHARGE,1.00,2026-09-01,,,,,\xff\n")
+
+
+@pytest.mark.parametrize("data", [HEADER, HEADER.rstrip("\n"), HEADER + "\n\n"])
+def test_a_file_of_no_rows_has_no_cases(tmp_path, data):
+    assert compiled(data.encode()) == reference(tmp_path, data.encode()) == (b"", [])
+
+
+def test_a_windows_extract_with_a_byte_order_mark(tmp_path):
+    text = (HEADER + GOOD + "T2,A1,P1,G1,PAYMENT,-150.00,2026-09-03,PATIENT,,,,\n"
+            + "T3,A1,P1,G1,CHARGE,x,2026-09-01,,,,,\n")
+    data = b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()
+    fast = compiled(data, parts=2)
+    assert fast == reference(tmp_path, data)
+    assert b'"account_id": "A1"' in fast[0] and b'"credit": "50.00"' in fast[0]
+    assert [(e.line, e.field) for e in fast[1]] == [(4, "amount")]
+
+
+def test_ids_outside_ascii_are_written_as_json_writes_them(tmp_path):
+    data = (HEADER + "T1,Ä1,P\u00e9,G\U0001f600,CHARGE,10.00,2026-09-01,,,,,\n"
+            + "T2,Ä1,P\u00e9,G\U0001f600,PAYMENT,-30.00,2026-09-02,PATIENT,,,,\n").encode()
+    fast = compiled(data)
+    assert fast == reference(tmp_path, data)
+    assert b'"guarantor_id": "G\\ud83d\\ude00"' in fast[0]
+
+
+@pytest.mark.parametrize("share", [0.04, 0.20])
+def test_the_benchmark_ledgers_give_the_reference_bytes(tmp_path, share):
+    """The seeded generator `make bench` uses, at both of its credit mixes (fewer rows)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import synthetic
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    out = io.StringIO()
+    synthetic.write_csv(out, 20_000, 7, share)
+    data = out.getvalue().encode()
+    fast = compiled(data)
+    assert fast == reference(tmp_path, data)
+    assert fast[0].count(b"\n") > 20_000 * share / 6  # (encounters of ~5 rows; most credits stay)
+
+
+def test_without_the_compiled_pass_the_reference_serves_and_says_so_once(tmp_path):
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_bytes((HEADER + GOOD + "T2,A1,P1,G1,PAYMENT,-150.00,2026-09-03,PATIENT,,,,\n").encode())
+    command = [sys.executable, "-m", "refunds_cli.main", "detect", str(ledger), "--as-of", AS_OF.isoformat()]
+    fast = subprocess.run(command, capture_output=True, text=True, check=True)
+    pure = subprocess.run(command, capture_output=True, text=True, check=True,
+                          env={**os.environ, "REFUNDS_PURE_PYTHON": "1"})
+    assert pure.stdout == fast.stdout and '"credit": "50.00"' in fast.stdout
+    said = [line for line in pure.stderr.splitlines() if "compiled detection pass is off" in line]
+    assert said == ["refunds detect: the compiled detection pass is off: REFUNDS_PURE_PYTHON is set; reading with "
+                    "the reference reader (the same answer, slower)"]
+    assert "compiled detection pass" not in fast.stderr
+
+
+def test_the_extension_is_built_here():
+    """The test run has the compiled pass (pip built it): the tests above compared it, not skipped it."""
+    assert fastpass.UNAVAILABLE is None, fastpass.UNAVAILABLE
+    assert date.fromordinal(fastpass.EPOCH) == date(1970, 1, 1)
