@@ -24,7 +24,10 @@ bench: $(SETUP)
 
 setup: $(SETUP)
 
-$(SETUP): pyproject.toml constraints.txt constraints-sam.txt package.json package-lock.json
+# setup.py builds the compiled detection pass (C) with this machine's compiler: its source is a dependency.
+FASTDETECT := $(wildcard layers/core/python/creditrefunds/domain/_fastdetect*.[ch])
+
+$(SETUP): pyproject.toml setup.py constraints.txt constraints-sam.txt package.json package-lock.json $(FASTDETECT)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'

@@ -80,3 +80,21 @@ def test_each_handler_imports_from_its_built_folder_and_the_layer_alone(function
     assert not found["leaked"], f"importable although not in the artifact: {found['leaked']}"
     for module, path in found["where"].items():
         assert path and Path(path).is_relative_to(layer), f"{module} came from {path}, not the built layer"
+
+
+def test_the_layer_built_for_this_machine_carries_the_compiled_detection_pass():
+    """The layer's makefile compiles the detection pass for the functions' processor where this machine
+    can (here: the local cloud's build); the runtime's Python imports it from the layer alone."""
+    built = build(ROOT, host_architecture())
+    layer = built / "CoreLayer" / "python"
+    [compiled] = (layer / "creditrefunds" / "domain").glob("_fastdetect.*.so")
+    assert machine_of(compiled) == host_architecture()
+    runtime = load_template(built / "template.yaml")["Globals"]["Function"]["Runtime"]
+    probe = ("import json, sys; sys.path[:0] = [sys.argv[1]]; from creditrefunds.domain import fastpass; "
+             "print(json.dumps([fastpass.UNAVAILABLE, fastpass._fastdetect.__file__]))")
+    done = subprocess.run([runtime_python(runtime), "-I", "-S", "-c", probe, str(layer)], capture_output=True,
+                          text=True, timeout=60, check=True, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+    unavailable, where = json.loads(done.stdout)
+    assert unavailable is None and where.startswith(str(layer))
+    # The C source stays out of the artifact, and no build of the developer's own Python slips in.
+    assert not list((layer / "creditrefunds").rglob("*.c")) and not list(layer.rglob("*cpython-311*"))

@@ -66,7 +66,7 @@ def sources_digest(root: Path, architecture: str) -> str:
         else:
             paths = [base] if base.exists() else []
         for path in paths:
-            if "__pycache__" in path.parts or path.suffix == ".pyc":
+            if "__pycache__" in path.parts or path.suffix in (".pyc", ".so"):  # (.so: a dev install's, not built from)
                 continue
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:20]
@@ -98,7 +98,9 @@ def _sam_build(root: Path, architecture: str, target: Path) -> None:
         template.write_text(json.dumps(_for_architecture(root, architecture), indent=1), encoding="utf-8")
     sam = sam_command()
     # sam build runs pip with the functions' Python (python3.12): the SAM CLI's own virtualenv has it.
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{Path(sam[0]).parent}{os.pathsep}{os.environ['PATH']}"}
+    # The layer's makefile compiles the detection pass for REFUNDS_BUILD_ARCHITECTURE when this machine can.
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{Path(sam[0]).parent}{os.pathsep}{os.environ['PATH']}",
+           "REFUNDS_BUILD_ARCHITECTURE": architecture}
     command = [*sam, "build", "--template-file", str(template), "--build-dir", str(work / "build"),
                "--cache-dir", str(root / ".aws-sam" / "cache"), "--cached", "--parallel"]
     print(f"local cloud: sam build for {architecture} (once per change of the sources)", file=sys.stderr)

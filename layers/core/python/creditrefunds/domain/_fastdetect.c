@@ -24,6 +24,8 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <datetime.h>
+
 #include "_fastdetect_sha256.h"
 
 /* ------------------------------------------------------------------ small things */
@@ -64,7 +66,7 @@ static PyObject *NotClean;
 static PyObject *no_memory(void) { return PyErr_Occurred() ? NULL : PyErr_NoMemory(); }
 
 static void *grow(void *array, Py_ssize_t *capacity, Py_ssize_t need, size_t item) {
-    if (need <= *capacity) return array;
+    if (need <= *capacity && array) return array;  /* (never NULL: NULL says out of memory) */
     Py_ssize_t cap = *capacity ? *capacity : 16;
     while (cap < need) cap *= 2;
     void *bigger = PyMem_RawRealloc(array, (size_t)cap * item);
@@ -110,7 +112,9 @@ static const char *PAYER_TYPES[] = {"", "PATIENT", "MEDICARE", "MEDICAID", "COMM
 /* The fields the rules and the checks read, in the order `Scan.accept` gives them. */
 enum { F_TXN_ID, F_ACCOUNT_ID, F_PATIENT_ID, F_GUARANTOR_ID, F_TXN_TYPE, F_AMOUNT, F_POSTING_DATE, F_PAYER_TYPE,
        F_PAYER_ID, F_COVERAGE_RANK, F_REFERENCE, F_CLAIM_ID, F_PATIENT_RESP, F_ADJ_CODE, F_REVERSAL_OF,
-       F_SERVICE_DATE, F_ADMIT_DATE, F_DISCHARGE_DATE, F_PATIENT_STATE, N_FIELDS };
+       F_SERVICE_DATE, F_ADMIT_DATE, F_DISCHARGE_DATE, F_PATIENT_STATE,
+       /* read by no rule: given a role only where the rows' values are wanted (`Scan.values`) */
+       F_TYPE_OF_BILL, F_MBI, F_PATIENT_NAME, F_FACILITY_ID, N_FIELDS };
 
 typedef struct {
     Str txn_id, account_id, patient_id, guarantor_id, payer_id, reference, claim_id, adj_code, reversal_of, state;
@@ -1411,6 +1415,76 @@ fail:
     return result;
 }
 
+/* ------------------------------------------------------------------ the rows themselves (ingest) */
+
+static PyObject *text_or_none(Str v) {
+    if (!v.n) Py_RETURN_NONE;
+    return PyUnicode_FromStringAndSize(v.p, v.n);
+}
+
+static PyObject *date_or_none(Str v) {
+    int32_t day;
+    if (!v.n || !parse_date(v, &day)) Py_RETURN_NONE;
+    int y, m, d;
+    civil_from_days(day, &y, &m, &d);
+    return PyDate_FromDate(y, m, d);
+}
+
+static PyObject *money_or_none(PyObject *decimal, Str v) {  /* money(): two places */
+    int64_t cents;
+    if (!v.n || !parse_amount(v, 1, &cents)) Py_RETURN_NONE;
+    char text[32];
+    uint64_t magnitude = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
+    snprintf(text, sizeof text, "%s%llu.%02llu", cents < 0 ? "-" : "", (unsigned long long)(magnitude / 100),
+             (unsigned long long)(magnitude % 100));
+    return PyObject_CallFunction(decimal, "s", text);
+}
+
+/* values(Decimal, Transaction, names) -> [(line index, Transaction)]: every clean row in file order, made
+ * as `parse_row` makes it: `names` are Transaction's fields in its order (the frozen dataclass's own
+ * __init__ sets each with object.__setattr__; so does this). The scan must give every field a role. */
+static PyObject *Scan_values(Scan *s, PyObject *args) {
+    PyObject *decimal, *type, *names;
+    if (!PyArg_ParseTuple(args, "OO!O!", &decimal, &PyType_Type, &type, &PyTuple_Type, &names)) return NULL;
+    if (PyTuple_GET_SIZE(names) != N_FIELDS) { PyErr_SetString(PyExc_ValueError, "one name per field"); return NULL; }
+    PyObject *list = PyList_New(0);
+    if (!list) return NULL;
+    const char *p = s->data, *end = s->data + s->size;
+    Py_ssize_t line = 0;
+    Str f[N_FIELDS];
+    Row r;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        Py_ssize_t n = (nl ? nl : end) - p;
+        if (n && p[n - 1] == '\r') n--;
+        if (n && split_line(s, p, n, f) == 1 && row_from_fields(f, s->id_max_length, &r)) {
+            PyObject *v[N_FIELDS] = {
+                text_or_none(f[F_TXN_ID]), text_or_none(f[F_ACCOUNT_ID]), text_or_none(f[F_PATIENT_ID]),
+                text_or_none(f[F_GUARANTOR_ID]), PyUnicode_FromString(TXN_TYPES[r.type]),
+                money_or_none(decimal, f[F_AMOUNT]), date_or_none(f[F_POSTING_DATE]), text_or_none(f[F_PAYER_TYPE]),
+                text_or_none(f[F_PAYER_ID]), r.rank ? PyLong_FromLong(r.rank) : Py_NewRef(Py_None),
+                text_or_none(f[F_REFERENCE]), text_or_none(f[F_CLAIM_ID]), money_or_none(decimal, f[F_PATIENT_RESP]),
+                text_or_none(f[F_ADJ_CODE]), text_or_none(f[F_REVERSAL_OF]), date_or_none(f[F_SERVICE_DATE]),
+                date_or_none(f[F_ADMIT_DATE]), date_or_none(f[F_DISCHARGE_DATE]), text_or_none(f[F_TYPE_OF_BILL]),
+                text_or_none(f[F_MBI]), text_or_none(f[F_PATIENT_NAME]), text_or_none(f[F_PATIENT_STATE]),
+                text_or_none(f[F_FACILITY_ID])};
+            PyObject *txn = ((PyTypeObject *)type)->tp_alloc((PyTypeObject *)type, 0);
+            int failed = !txn;
+            for (int i = 0; i < N_FIELDS; i++) {
+                if (!failed && (!v[i] || PyObject_GenericSetAttr(txn, PyTuple_GET_ITEM(names, i), v[i]) < 0)) failed = 1;
+                Py_XDECREF(v[i]);
+            }
+            PyObject *item = failed ? NULL : Py_BuildValue("(nN)", line, txn);
+            if (!item) Py_XDECREF(txn);
+            if (!item || PyList_Append(list, item) < 0) { Py_XDECREF(item); Py_DECREF(list); return NULL; }
+            Py_DECREF(item);
+        }
+        line++;
+        p = nl ? nl + 1 : end;
+    }
+    return list;
+}
+
 static PyObject *Scan_rows(Scan *s, void *closure) { (void)closure; return PyLong_FromSsize_t(s->part.n_links); }
 
 static PyMethodDef Scan_methods[] = {
@@ -1419,6 +1493,8 @@ static PyMethodDef Scan_methods[] = {
     {"accept", (PyCFunction)Scan_accept, METH_VARARGS, "accept(...): a flagged row parse_row accepted."},
     {"check_ids", (PyCFunction)Scan_check_ids, METH_O, "check_ids(ids) -> True when a txn_id appears twice."},
     {"detect", (PyCFunction)Scan_detect, METH_VARARGS, "detect(today, settings) -> (JSON lines, cases)."},
+    {"values", (PyCFunction)Scan_values, METH_VARARGS,
+     "values(Decimal, Transaction, names) -> [(line index, Transaction)]: every clean row, in file order."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1451,14 +1527,16 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__fastdetect(void) {
-    if (PyType_Ready(&ScanType) < 0) return NULL;
+    PyDateTime_IMPORT;
+    if (!PyDateTimeAPI || PyType_Ready(&ScanType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
     NotClean = PyErr_NewException("creditrefunds.domain._fastdetect.NotClean", NULL, NULL);
-    PyObject *fields = Py_BuildValue("(sssssssssssssssssss)", "txn_id", "account_id", "patient_id", "guarantor_id",
-                                     "txn_type", "amount", "posting_date", "payer_type", "payer_id", "coverage_rank",
-                                     "reference", "claim_id", "patient_resp", "adj_code", "reversal_of",
-                                     "service_date", "admit_date", "discharge_date", "patient_state");
+    PyObject *fields = Py_BuildValue("(sssssssssssssssssssssss)", "txn_id", "account_id", "patient_id",
+                                     "guarantor_id", "txn_type", "amount", "posting_date", "payer_type", "payer_id",
+                                     "coverage_rank", "reference", "claim_id", "patient_resp", "adj_code",
+                                     "reversal_of", "service_date", "admit_date", "discharge_date", "patient_state",
+                                     "type_of_bill", "mbi", "patient_name", "facility_id");
     if (!NotClean || !fields || PyModule_AddObjectRef(m, "NotClean", NotClean) < 0
         || PyModule_AddObjectRef(m, "FIELDS", fields) < 0) {
         Py_XDECREF(fields);

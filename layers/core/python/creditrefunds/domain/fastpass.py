@@ -12,12 +12,14 @@ differently as a whole (not UTF-8, a quoted field across lines, a txn_id twice) 
 from __future__ import annotations
 
 import csv
+import heapq
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from creditrefunds.domain.ledger import REQUIRED_FIELDS, RowError, RowRefused, Transaction, parse_row
+from creditrefunds.domain.ledger import ID_MAX_LENGTH, REQUIRED_FIELDS, RowError, RowRefused, Transaction, parse_row
 from creditrefunds.domain.settings import Settings
 
 try:
@@ -25,12 +27,15 @@ try:
 except ImportError as error:  # not built for this Python or processor: the reference reader serves
     _fastdetect = None
     UNAVAILABLE: str | None = str(error)
+    RULE_FIELDS: tuple[str, ...] = ()
 else:
     UNAVAILABLE = None
+    RULE_FIELDS = _fastdetect.FIELDS[:_fastdetect.FIELDS.index("patient_state") + 1]  # what detection reads
 
 EPOCH = date(1970, 1, 1).toordinal()
 LARGEST_CENTS = 10**12  # ten integer digits: what the compiled pass sums in 64 bits
 LONGEST_DAYS = 10**7  # days settings past this reach beyond 9999-12-31 from any date
+TRANSACTION_FIELDS = tuple(spec.name for spec in fields(Transaction))
 PARTS = 0  # runs of lines the first pass reads at once (0: one per processor for a large file; tests set it)
 
 
@@ -46,7 +51,7 @@ def detect_csv(
     if _fastdetect is None:
         raise NotClean(f"the compiled pass is not built: {UNAVAILABLE}")
     names, start = _header(data)
-    roles = tuple(_fastdetect.FIELDS.index(name) if name in _fastdetect.FIELDS else -1 for name in names)
+    roles = _roles(names, RULE_FIELDS)
     with memoryview(data) as view, view[start:] as rows:
         try:
             scan = _fastdetect.scan(rows, roles, settings.id_max_length, PARTS)
@@ -67,6 +72,78 @@ def detect_csv(
     for reject in rejects:
         on_reject(reject)
     return result
+
+
+def numbered_rows(data: Any, first_line: int | None = None, id_max_length: int = ID_MAX_LENGTH
+                  ) -> list[tuple[int, Transaction | RowError | None]]:
+    """`ledger.numbered_rows` of a CSV ledger in `data`, all at once: the same (line, item) pairs, the
+    rows the compiled pass reads as they stand made into transactions straight from their fields.
+    Raises NotClean (before giving anything) where the reference reader must read the file."""
+    if _fastdetect is None:
+        raise NotClean(f"the compiled pass is not built: {UNAVAILABLE}")
+    names, start = _header(data)
+    with memoryview(data) as view, view[start:] as rows:
+        try:
+            scan = _fastdetect.scan(rows, _roles(names, _fastdetect.FIELDS), id_max_length, PARTS)
+        except _fastdetect.NotClean as error:
+            raise NotClean(str(error)) from None
+        try:
+            flagged, clean = scan.flagged(), scan.values(Decimal, Transaction, TRANSACTION_FIELDS)
+        finally:
+            del scan
+    shift = 2 if first_line is None else first_line  # the line of the first row
+    items: list[tuple[int, Transaction | RowError | None]] = []
+    seen: dict[str, tuple[int, Transaction]] = {}
+    read = _read_line(names, id_max_length)
+    for index, item in heapq.merge(((i, read(text)) for i, text in flagged),
+                                   iter(clean)):
+        if item is not _BLANK:
+            items.append((index + shift, _once(index + shift, item, seen)))
+    return items
+
+
+_BLANK = RowError(0, None, "", "")  # a row of nothing but blanks: skipped, as the reference skips it
+
+
+def _read_line(names: list[str], id_max_length: int) -> Callable[[str], Transaction | RowError]:
+    """One line the compiled pass left to Python, read as `ledger._csv_rows` and `parse_row` read it
+    (a RowError's line is set by the caller)."""
+    def read(text: str) -> Transaction | RowError:
+        try:
+            values = next(csv.reader([text], strict=True), [])
+        except csv.Error as error:
+            return RowError(0, None, "row", f"not valid CSV: {error}")
+        if not values or all(not v.strip() for v in values):
+            return _BLANK
+        if len(values) != len(names):
+            return RowError(0, None, "row", f"has {len(values)} fields where the header has {len(names)}")
+        raw = {name: value.strip() for name, value in zip(names, values, strict=True)}
+        try:
+            return parse_row(raw, id_max_length)
+        except RowRefused as bad:
+            return RowError(0, raw.get("txn_id") or None, bad.field, bad.reason)
+
+    return read
+
+
+def _once(line: int, item: Transaction | RowError, seen: dict[str, tuple[int, Transaction]]
+          ) -> Transaction | RowError | None:
+    """ledger._checked's rule for a txn_id seen before: the same content is a no-op (None), other
+    content a conflict."""
+    if isinstance(item, RowError):
+        return RowError(line, item.txn_id, item.field, item.reason)
+    earlier = seen.get(item.txn_id)
+    if earlier is None:
+        seen[item.txn_id] = (line, item)
+        return item
+    if earlier[1].to_record() != item.to_record():
+        return RowError(line, item.txn_id, "txn_id", f"conflicts with line {earlier[0]}: same txn_id, other content")
+    return None
+
+
+def _roles(names: list[str], wanted: tuple[str, ...]) -> tuple[int, ...]:
+    """For each column, the compiled pass's number of its field when it is `wanted`, else -1."""
+    return tuple(_fastdetect.FIELDS.index(name) if name in wanted else -1 for name in names)
 
 
 def _header(data: Any) -> tuple[list[str], int]:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import mmap
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from creditrefunds.domain import fastpass
 from creditrefunds.domain.ledger import (
     LedgerGone,
     LedgerReplaced,
@@ -40,6 +43,7 @@ class StoreReport:
     accounts it touched, each with (posting date, txn_id, guarantor) of its latest row."""
 
     rows_read: int = 0
+    reader: str = ""  # "compiled" or "reference"
     stored: int = 0
     repeated: int = 0
     rejects: list[RowError] = field(default_factory=list)
@@ -70,14 +74,20 @@ class StoreReport:
 def store_file(path: Path, fmt: str, ledger: Ledger, id_max_length: int, first_line: int | None = None) -> StoreReport:
     """Validate and store every row; a repeated transaction is a no-op, another one a conflict.
 
-    The file is checked readable first, so that a file refused whole stores nothing.
+    The file is checked readable first, so that a file refused whole stores nothing. A CSV file
+    (at most the split threshold, or a part) is read by the compiled pass when the layer has it;
+    any other, and one the compiled pass leaves to it, by the reference reader: the same rows.
     """
     report = StoreReport()
     pending: list[tuple[int, Transaction]] = []
     with open(path, "rb") as stream:
-        check_readable(stream)
-        stream.seek(0)
-        for line, item in numbered_rows(stream, fmt, first_line, id_max_length):
+        compiled = _compiled_rows(stream, first_line, id_max_length) if fmt == "csv" else None
+        report.reader = "reference" if compiled is None else "compiled"
+        if compiled is None:
+            check_readable(stream)
+            stream.seek(0)
+        rows = compiled if compiled is not None else numbered_rows(stream, fmt, first_line, id_max_length)
+        for line, item in rows:
             report.rows_read += 1
             if item is None:
                 report.repeated += 1
@@ -91,6 +101,32 @@ def store_file(path: Path, fmt: str, ledger: Ledger, id_max_length: int, first_l
     _store(pending, ledger, report)
     report.rejects.sort(key=lambda r: r.line)
     return report
+
+
+def _compiled_rows(stream: BinaryIO, first_line: int | None, id_max_length: int
+                   ) -> list[tuple[int, Transaction | RowError | None]] | None:
+    """The rows as `numbered_rows` gives them, from the compiled pass; None where it does not read the file."""
+    if fastpass.UNAVAILABLE is not None:
+        _say_once(f"the compiled pass is not in the layer ({fastpass.UNAVAILABLE}): the reference reader reads")
+        return None
+    size = os.fstat(stream.fileno()).st_size
+    if not size:
+        return None
+    with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        try:
+            return fastpass.numbered_rows(data, first_line, id_max_length)
+        except fastpass.NotClean as why:
+            logger.info("a file the reference reader reads", extra={"why": str(why)})
+            return None
+
+
+def _say_once(message: str) -> None:
+    if message not in _SAID:  # once per process: a warm Lambda runs many files
+        _SAID.add(message)
+        logger.warning(message)
+
+
+_SAID: set[str] = set()
 
 
 def _store(pending: list[tuple[int, Transaction]], ledger: Ledger, report: StoreReport) -> None:
@@ -156,7 +192,7 @@ def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_p
     detected = DetectionReport()
     detect_accounts(ports, set(report.latest), dropped.event_time.date(), now, detected)
     count("CasesOpened", len(detected.opened))
-    summary = {"key": dropped.key, **report.counts(), **detected.to_json()}
+    summary = {"key": dropped.key, "reader": report.reader, **report.counts(), **detected.to_json()}
     logger.info("ledger file ingested", extra=summary)
     return summary
 

@@ -1,0 +1,54 @@
+"""The ingest function's reader: the compiled pass gives `ledger.numbered_rows`'s (line, item) pairs
+exactly, repeats and conflicts included (issue 14)."""
+
+from __future__ import annotations
+
+import io
+from unittest import mock
+
+from creditrefunds.domain import fastpass
+from creditrefunds.domain.ledger import RowError, Transaction, numbered_rows
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from .test_compiled import damaged
+from .test_properties import as_csv
+
+
+@st.composite
+def with_repeats(draw):
+    """Damaged ledgers where some rows come again: as they were (a no-op) or changed (a conflict)."""
+    rows = draw(damaged())
+    for row in list(rows):
+        if draw(st.integers(0, 5)) == 0:
+            again = dict(row)
+            if draw(st.booleans()):
+                again["amount"] = draw(st.sampled_from(["1.00", "2.5", "x"]))
+            rows.insert(draw(st.integers(0, len(rows))), again)
+    return rows
+
+
+@settings(max_examples=150, deadline=None)
+@given(with_repeats(), st.integers(1, 6), st.sampled_from([None, 2, 1_000_001]), st.sampled_from([64, 3]))
+def test_the_compiled_rows_are_the_reference_rows(rows, parts, first_line, id_max_length):
+    data = as_csv(rows)
+    with mock.patch.object(fastpass, "PARTS", parts):
+        try:
+            fast = fastpass.numbered_rows(data, first_line, id_max_length)
+        except fastpass.NotClean as error:  # only an amount past ten integer digits is left to the reference
+            assert str(error) == "an amount of more than ten integer digits" and b"99999999999.00" in data
+            return
+    assert fast == list(numbered_rows(io.BytesIO(data), "csv", first_line, id_max_length))
+
+
+def test_a_repeat_is_a_no_op_and_a_changed_repeat_a_conflict():
+    header = "txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,patient_name\n"
+    row = "T1,A1,P1,G1,CHARGE,10.00,2026-09-01,\"Rivera, Ana\"\n"
+    data = (header + row + row + row.replace("10.00", "11.00") + " , ,,,,,,\n").encode()
+    fast = fastpass.numbered_rows(data)
+    assert fast == list(numbered_rows(io.BytesIO(data), "csv"))
+    assert [line for line, _ in fast] == [2, 3, 4]
+    first, repeat, changed = (item for _, item in fast)
+    assert isinstance(first, Transaction) and first.patient_name == "Rivera, Ana" and str(first.amount) == "10.00"
+    assert repeat is None
+    assert changed == RowError(4, "T1", "txn_id", "conflicts with line 2: same txn_id, other content")
