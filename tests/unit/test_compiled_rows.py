@@ -34,7 +34,8 @@ def test_the_compiled_rows_are_the_reference_rows(rows, parts, first_line, id_ma
     data = as_csv(rows)
     with mock.patch.object(fastpass, "PARTS", parts):
         try:
-            fast = fastpass.numbered_rows(data, first_line, id_max_length)
+            with fastpass.numbered_rows(data, first_line, id_max_length) as rows:
+                fast = list(rows)
         except fastpass.NotClean as error:  # only an amount past ten integer digits is left to the reference
             assert str(error) == "an amount of more than ten integer digits" and b"99999999999.00" in data
             return
@@ -45,10 +46,24 @@ def test_a_repeat_is_a_no_op_and_a_changed_repeat_a_conflict():
     header = "txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,patient_name\n"
     row = "T1,A1,P1,G1,CHARGE,10.00,2026-09-01,\"Rivera, Ana\"\n"
     data = (header + row + row + row.replace("10.00", "11.00") + " , ,,,,,,\n").encode()
-    fast = fastpass.numbered_rows(data)
+    with fastpass.numbered_rows(data) as rows:
+        fast = list(rows)
     assert fast == list(numbered_rows(io.BytesIO(data), "csv"))
     assert [line for line, _ in fast] == [2, 3, 4]
     first, repeat, changed = (item for _, item in fast)
     assert isinstance(first, Transaction) and first.patient_name == "Rivera, Ana" and str(first.amount) == "10.00"
     assert repeat is None
     assert changed == RowError(4, "T1", "txn_id", "conflicts with line 2: same txn_id, other content")
+
+
+def test_a_reader_stopped_early_lets_go_of_the_file(tmp_path):
+    """store_file stops reading when a write fails: the mapped file must still close, with the write's error."""
+    import mmap
+
+    path = tmp_path / "ledger.csv"
+    path.write_text("txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date\n"
+                    + "".join(f"T{n},A1,P1,G1,CHARGE,1.00,2026-09-01\n" for n in range(5000)))
+    with open(path, "rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        with fastpass.numbered_rows(data) as rows:
+            assert next(rows)[0] == 2
+    assert data.closed

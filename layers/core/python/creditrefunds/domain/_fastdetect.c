@@ -1440,20 +1440,24 @@ static PyObject *money_or_none(PyObject *decimal, Str v) {  /* money(): two plac
     return PyObject_CallFunction(decimal, "s", text);
 }
 
-/* values(Decimal, Transaction, names) -> [(line index, Transaction)]: every clean row in file order, made
- * as `parse_row` makes it: `names` are Transaction's fields in its order (the frozen dataclass's own
- * __init__ sets each with object.__setattr__; so does this). The scan must give every field a role. */
+/* values(Decimal, Transaction, names, offset, line, limit) -> ([(line index, Transaction)], offset, line): the
+ * next `limit` clean rows in file order from byte `offset` (whose line index is `line`), each made as
+ * `parse_row` makes it: `names` are Transaction's fields in its order (the frozen dataclass's own __init__
+ * sets each with object.__setattr__; so does this); then where to go on. Every field needs a role. */
 static PyObject *Scan_values(Scan *s, PyObject *args) {
     PyObject *decimal, *type, *names;
-    if (!PyArg_ParseTuple(args, "OO!O!", &decimal, &PyType_Type, &type, &PyTuple_Type, &names)) return NULL;
+    Py_ssize_t offset, line, limit;
+    if (!PyArg_ParseTuple(args, "OO!O!nnn", &decimal, &PyType_Type, &type, &PyTuple_Type, &names, &offset, &line,
+                          &limit))
+        return NULL;
+    if (offset < 0 || offset > s->size) { PyErr_SetString(PyExc_ValueError, "offset outside the data"); return NULL; }
     if (PyTuple_GET_SIZE(names) != N_FIELDS) { PyErr_SetString(PyExc_ValueError, "one name per field"); return NULL; }
     PyObject *list = PyList_New(0);
     if (!list) return NULL;
-    const char *p = s->data, *end = s->data + s->size;
-    Py_ssize_t line = 0;
+    const char *p = s->data + offset, *end = s->data + s->size;
     Str f[N_FIELDS];
     Row r;
-    while (p < end) {
+    while (p < end && PyList_GET_SIZE(list) < limit) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         Py_ssize_t n = (nl ? nl : end) - p;
         if (n && p[n - 1] == '\r') n--;
@@ -1482,7 +1486,7 @@ static PyObject *Scan_values(Scan *s, PyObject *args) {
         line++;
         p = nl ? nl + 1 : end;
     }
-    return list;
+    return Py_BuildValue("(Nnn)", list, p - s->data, line);
 }
 
 static PyObject *Scan_rows(Scan *s, void *closure) { (void)closure; return PyLong_FromSsize_t(s->part.n_links); }
@@ -1494,7 +1498,7 @@ static PyMethodDef Scan_methods[] = {
     {"check_ids", (PyCFunction)Scan_check_ids, METH_O, "check_ids(ids) -> True when a txn_id appears twice."},
     {"detect", (PyCFunction)Scan_detect, METH_VARARGS, "detect(today, settings) -> (JSON lines, cases)."},
     {"values", (PyCFunction)Scan_values, METH_VARARGS,
-     "values(Decimal, Transaction, names) -> [(line index, Transaction)]: every clean row, in file order."},
+     "values(Decimal, Transaction, names, offset, line, limit) -> (rows, offset, line): clean rows as Transactions."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -11,9 +11,10 @@ differently as a whole (not UTF-8, a quoted field across lines, a txn_id twice) 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import fields
 from datetime import date
 from decimal import Decimal
@@ -74,11 +75,13 @@ def detect_csv(
     return result
 
 
+@contextlib.contextmanager
 def numbered_rows(data: Any, first_line: int | None = None, id_max_length: int = ID_MAX_LENGTH
-                  ) -> list[tuple[int, Transaction | RowError | None]]:
-    """`ledger.numbered_rows` of a CSV ledger in `data`, all at once: the same (line, item) pairs, the
-    rows the compiled pass reads as they stand made into transactions straight from their fields.
-    Raises NotClean (before giving anything) where the reference reader must read the file."""
+                  ) -> Iterator[Iterator[tuple[int, Transaction | RowError | None]]]:
+    """`ledger.numbered_rows` of a CSV ledger in `data`: the same (line, item) pairs, the rows the
+    compiled pass reads as they stand made into transactions in C, a few thousand at a time. A context:
+    the rows are read while it is open. Raises NotClean on entry (before any row) where the reference
+    reader must read the file."""
     if _fastdetect is None:
         raise NotClean(f"the compiled pass is not built: {UNAVAILABLE}")
     names, start = _header(data)
@@ -87,19 +90,32 @@ def numbered_rows(data: Any, first_line: int | None = None, id_max_length: int =
             scan = _fastdetect.scan(rows, _roles(names, _fastdetect.FIELDS), id_max_length, PARTS)
         except _fastdetect.NotClean as error:
             raise NotClean(str(error)) from None
+        numbered = _numbered(scan, names, first_line, id_max_length)
         try:
-            flagged, clean = scan.flagged(), scan.values(Decimal, Transaction, TRANSACTION_FIELDS)
+            yield numbered
         finally:
-            del scan
+            numbered.close()  # a reader stopped early (a failed write) holds the scan too
+            del scan, numbered  # lets go of the file's memory
+
+
+def _numbered(scan: Any, names: list[str], first_line: int | None, id_max_length: int
+              ) -> Generator[tuple[int, Transaction | RowError | None], None, None]:
     shift = 2 if first_line is None else first_line  # the line of the first row
-    items: list[tuple[int, Transaction | RowError | None]] = []
-    seen: dict[str, tuple[int, Transaction]] = {}
+    seen: dict[str, tuple[int, int]] = {}
     read = _read_line(names, id_max_length)
-    for index, item in heapq.merge(((i, read(text)) for i, text in flagged),
-                                   iter(clean)):
+    flagged = ((index, read(text)) for index, text in scan.flagged())
+    for index, item in heapq.merge(flagged, _clean_rows(scan)):
         if item is not _BLANK:
-            items.append((index + shift, _once(index + shift, item, seen)))
-    return items
+            yield index + shift, _once(index + shift, item, seen)
+
+
+def _clean_rows(scan: Any, chunk: int = 2000) -> Iterator[tuple[int, Transaction]]:
+    offset = line = 0
+    while True:
+        rows, offset, line = scan.values(Decimal, Transaction, TRANSACTION_FIELDS, offset, line, chunk)
+        if not rows:
+            return
+        yield from rows
 
 
 _BLANK = RowError(0, None, "", "")  # a row of nothing but blanks: skipped, as the reference skips it
@@ -126,17 +142,17 @@ def _read_line(names: list[str], id_max_length: int) -> Callable[[str], Transact
     return read
 
 
-def _once(line: int, item: Transaction | RowError, seen: dict[str, tuple[int, Transaction]]
-          ) -> Transaction | RowError | None:
+def _once(line: int, item: Transaction | RowError, seen: dict[str, tuple[int, int]]) -> Transaction | RowError | None:
     """ledger._checked's rule for a txn_id seen before: the same content is a no-op (None), other
-    content a conflict."""
+    content a conflict. Content is compared by the transaction's hash, as the reference compares
+    its record's (parse_row's values: amounts always with two places, so equal values are equal text)."""
     if isinstance(item, RowError):
         return RowError(line, item.txn_id, item.field, item.reason)
     earlier = seen.get(item.txn_id)
     if earlier is None:
-        seen[item.txn_id] = (line, item)
+        seen[item.txn_id] = (line, hash(item))
         return item
-    if earlier[1].to_record() != item.to_record():
+    if earlier[1] != hash(item):
         return RowError(line, item.txn_id, "txn_id", f"conflicts with line {earlier[0]}: same txn_id, other content")
     return None
 

@@ -6,11 +6,12 @@ fan-out state machine, whose steps are in `fanout`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import mmap
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -80,8 +81,7 @@ def store_file(path: Path, fmt: str, ledger: Ledger, id_max_length: int, first_l
     """
     report = StoreReport()
     pending: list[tuple[int, Transaction]] = []
-    with open(path, "rb") as stream:
-        compiled = _compiled_rows(stream, first_line, id_max_length) if fmt == "csv" else None
+    with open(path, "rb") as stream, _compiled_rows(stream, fmt, first_line, id_max_length) as compiled:
         report.reader = "reference" if compiled is None else "compiled"
         if compiled is None:
             check_readable(stream)
@@ -103,21 +103,25 @@ def store_file(path: Path, fmt: str, ledger: Ledger, id_max_length: int, first_l
     return report
 
 
-def _compiled_rows(stream: BinaryIO, first_line: int | None, id_max_length: int
-                   ) -> list[tuple[int, Transaction | RowError | None]] | None:
+@contextlib.contextmanager
+def _compiled_rows(stream: BinaryIO, fmt: str, first_line: int | None, id_max_length: int
+                   ) -> Iterator[Iterator[tuple[int, Transaction | RowError | None]] | None]:
     """The rows as `numbered_rows` gives them, from the compiled pass; None where it does not read the file."""
+    if fmt != "csv" or not os.fstat(stream.fileno()).st_size:
+        yield None
+        return
     if fastpass.UNAVAILABLE is not None:
         _say_once(f"the compiled pass is not in the layer ({fastpass.UNAVAILABLE}): the reference reader reads")
-        return None
-    size = os.fstat(stream.fileno()).st_size
-    if not size:
-        return None
-    with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        yield None
+        return
+    with contextlib.ExitStack() as stack:
+        data = stack.enter_context(mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ))
         try:
-            return fastpass.numbered_rows(data, first_line, id_max_length)
+            rows = stack.enter_context(fastpass.numbered_rows(data, first_line, id_max_length))
         except fastpass.NotClean as why:
             logger.info("a file the reference reader reads", extra={"why": str(why)})
-            return None
+            rows = None
+        yield rows
 
 
 def _say_once(message: str) -> None:
