@@ -56,7 +56,9 @@ def _functions(target: Target, resources: dict[str, dict[str, str]]) -> Iterator
         if answer.get("FunctionError") or not isinstance(payload, dict) or payload.get("doctor") != "ok":
             yield "FAIL", f"function {logical_id}", f"did not answer the ping: {payload}"
         else:
-            yield "OK", f"function {logical_id}", f"answers (Python {payload['python']} on {payload['machine']})"
+            compiled = payload.get("compiled_pass", "not reported")
+            yield "OK", f"function {logical_id}", (f"answers (Python {payload['python']} on {payload['machine']}; "
+                                                   f"compiled detection pass: {compiled})")
 
 
 def _mail(target: Target, resources: dict[str, dict[str, str]], send: bool) -> Iterator[Finding]:

@@ -162,6 +162,9 @@ def test_doctor_finds_the_stack_whole_and_says_how(cloud):
     functions = [name for name, r in cloud.describe()["resources"].items() if name.endswith("Function")
                  and name in cloud.stack.functions]
     assert functions and all(checks[f"function {f}"]["status"] == "OK" for f in functions)
+    # The local cloud's layer is built for this machine: its makefile compiled the detection pass, which
+    # the ingest function (and every other) imports from the layer.
+    assert checks["function IngestFunction"]["detail"].endswith("; compiled detection pass: in the layer)")
     assert checks["bucket SealBucket"]["status"] == "OK"
     assert checks[f"mail sender {cloud.stack.functions['RequestApprovalFunction'].environment['SENDER_EMAIL']}"][
         "status"] == "OK"

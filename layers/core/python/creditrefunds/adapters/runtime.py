@@ -14,6 +14,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 
 from creditrefunds.adapters.config import Config
 from creditrefunds.adapters.services import Services, lazy_services
+from creditrefunds.domain import fastpass
 
 
 def lambda_runtime(kind: type[Config]) -> tuple[Logger, Tracer, Callable[[], Services[Config]]]:
@@ -30,13 +31,14 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 def answers_doctor(handler: Handler) -> Handler:
     """`refunds doctor` invokes every function with DOCTOR_PING: the answer shows the function's code and
-    layer imported and run, on which processor and Python, and touches nothing (no AWS call, no data)."""
+    layer imported and run, on which processor and Python, whether the layer has the compiled detection pass
+    for them (else why not), and touches nothing (no AWS call, no data)."""
 
     @wraps(handler)
     def answer(event: Any, context: Any) -> Any:
         if event == DOCTOR_PING:
             return {"doctor": "ok", "function": context.function_name, "machine": platform.machine(),
-                    "python": sys.version.split()[0]}
+                    "python": sys.version.split()[0], "compiled_pass": fastpass.UNAVAILABLE or "in the layer"}
         return handler(event, context)
 
     return answer  # type: ignore[return-value]
