@@ -25,7 +25,7 @@ bench: $(SETUP)
 setup: $(SETUP)
 
 # setup.py builds the compiled detection pass (C) with this machine's compiler: its source is a dependency.
-FASTDETECT := $(wildcard layers/core/python/creditrefunds/domain/_fastdetect*.[ch])
+FASTDETECT := $(wildcard layers/core/python/creditrefunds/domain/_fastdetect_src/*.[ch])
 
 $(SETUP): pyproject.toml setup.py constraints.txt constraints-sam.txt package.json package-lock.json $(FASTDETECT)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -1,4 +1,4 @@
-"""The compiled detection pass: `detect_cases` over a CSV ledger, in one pass of C (`_fastdetect.c`).
+"""The compiled detection pass: `detect_cases` over a CSV ledger, in one pass of C (`_fastdetect_src/`).
 
 `ledger.py`, `detection.py` and `split.py` are the definition; the compiled pass gives their
 answer byte for byte (tests/unit/test_compiled.py holds it to that). It takes the rows it can
