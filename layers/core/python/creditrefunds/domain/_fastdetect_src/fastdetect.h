@@ -86,7 +86,6 @@ typedef struct {
 #define FIELD_LIMIT 100000  /* below csv.field_size_limit()'s 131072 */
 int fd_parse_amount(Str s, int allow_sign, int64_t *cents);
 int fd_parse_date(Str s, int32_t *day);
-int fd_plain(Str s);
 int fd_row_from_fields(const Str *f, Py_ssize_t id_max_length, Row *r);
 
 /* ------------------------------------------------------------------ hash map: Str -> int32 */

@@ -5,6 +5,13 @@
 #include <pthread.h>
 #include <unistd.h>
 
+/* Printable ASCII with nothing for `str.strip()` to take off. */
+static int plain(Str s) {
+    for (Py_ssize_t i = 0; i < s.n; i++)
+        if ((unsigned char)s.p[i] < 0x20 || (unsigned char)s.p[i] > 0x7e) return 0;
+    return s.n == 0 || (s.p[0] != ' ' && s.p[s.n - 1] != ' ');
+}
+
 int fd_split_line(const Scan *s, const char *p, Py_ssize_t n, Str *f) {
     for (int i = 0; i < N_FIELDS; i++) { f[i].p = p; f[i].n = 0; }
     Py_ssize_t i = 0, column = 0;
@@ -31,7 +38,7 @@ int fd_split_line(const Scan *s, const char *p, Py_ssize_t n, Str *f) {
         if (value.n >= FIELD_LIMIT) clean = 0;  /* the csv module refuses a field this long */
         if (column < s->columns && s->role[column] >= 0) {
             f[s->role[column]] = value;
-            if (!fd_plain(value)) clean = 0;
+            if (!plain(value)) clean = 0;
         }
         column++;
         if (i >= n) break;

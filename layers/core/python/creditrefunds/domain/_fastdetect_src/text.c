@@ -108,15 +108,9 @@ int fd_parse_date(Str s, int32_t *day) {
     return 1;
 }
 
-/* Printable ASCII with nothing for `str.strip()` to take off. */
-int fd_plain(Str s) {
-    for (Py_ssize_t i = 0; i < s.n; i++)
-        if ((unsigned char)s.p[i] < 0x20 || (unsigned char)s.p[i] > 0x7e) return 0;
-    return s.n == 0 || (s.p[0] != ' ' && s.p[s.n - 1] != ' ');
-}
 
 /* 1 when `parse_row` accepts the row as its fields stand, with the same values; 0 when it might not.
- * The fields are fd_plain (fd_split_line has seen to that). */
+ * The fields are plain (fd_split_line has seen to that). */
 int fd_row_from_fields(const Str *f, Py_ssize_t id_max_length, Row *r) {
     static const int ids[] = {F_TXN_ID, F_ACCOUNT_ID, F_PATIENT_ID, F_GUARANTOR_ID, F_PAYER_ID, F_CLAIM_ID,
                               F_REFERENCE, F_ADJ_CODE};
