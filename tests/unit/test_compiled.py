@@ -80,6 +80,80 @@ def test_damaged_ledgers_cut_into_any_number_of_parts_give_the_reference_bytes_a
     assert compiled_or_too_large(data, rules, parts, tmp_path) == reference(tmp_path, data, rules)
 
 
+EVERY_FIELD = ["txn_id", "account_id", "patient_id", "guarantor_id", "txn_type", "amount", "posting_date", "payer_type",
+               "payer_id", "coverage_rank", "reference", "claim_id", "patient_resp", "adj_code", "reversal_of",
+               "service_date", "patient_state"]
+PAYERS = [("PATIENT", ""), ("MEDICARE", "MAC"), ("MEDICARE", "MAC2"), ("MEDICAID", "MCD"), ("COMMERCIAL", "BCBS"),
+          ("COMMERCIAL", "UHC"), ("OTHER", "AUTO")]
+
+
+@st.composite
+def every_kind(draw):
+    """Rows of every type (reversals of rows and of nothing, recoupments, transfers), two Medicare payers,
+    ranks, service dates, copies under the same or another reference, shuffled."""
+    rows: list[dict[str, str]] = []
+    for n in range(draw(st.integers(1, 24))):
+        kind = draw(st.sampled_from(["CHARGE", "PAYMENT", "PAYMENT", "PAYMENT", "ADJUSTMENT", "REFUND", "RECOUPMENT",
+                                     "REVERSAL", "TRANSFER"]))
+        cents = draw(st.sampled_from([100, 250, 500, draw(st.integers(1, 3000))]))
+        sign = -1 if kind == "PAYMENT" else 1 if kind == "CHARGE" else draw(st.sampled_from([-1, 1]))
+        payer_type, payer_id = draw(st.sampled_from(PAYERS))
+        row = dict.fromkeys(EVERY_FIELD, "") | {
+            "txn_id": f"T{n:02d}", "account_id": draw(st.sampled_from(["A1", "A2", "A3"])), "patient_id": "P",
+            "guarantor_id": draw(st.sampled_from(["G1", "G2"])), "txn_type": kind,
+            "amount": f"{sign * cents / 100:.2f}",
+            "posting_date": f"2026-0{draw(st.integers(1, 9))}-1{draw(st.integers(0, 2))}",
+            "patient_state": draw(st.sampled_from(["", "TX", "CA", "NY"]))}
+        if kind not in ("CHARGE", "REVERSAL") or draw(st.booleans()):
+            row |= {"payer_type": payer_type, "payer_id": payer_id or draw(st.sampled_from(["", "PX"]))}
+            if payer_type != "PATIENT" and draw(st.booleans()):
+                row["coverage_rank"] = draw(st.sampled_from("1123"))
+        if kind == "PAYMENT":
+            row["reference"] = draw(st.sampled_from(["", "R1", "R2", "R3"]))
+            if payer_type != "PATIENT" and draw(st.booleans()):
+                row["patient_resp"] = f"{draw(st.integers(0, 2000)) / 100:.2f}"
+        if kind == "ADJUSTMENT":
+            row["adj_code"] = draw(st.sampled_from(["CO-45", "PR-1"]))
+        if kind == "REVERSAL":
+            row["reversal_of"] = draw(st.sampled_from([f"T{m:02d}" for m in range(n)] + ["GONE"]))
+        row["claim_id"] = draw(st.sampled_from(["", "C1", "C2"]))
+        if draw(st.booleans()):
+            row["service_date"] = f"2025-1{draw(st.integers(0, 2))}-0{draw(st.integers(1, 9))}"
+        rows.append(row)
+    for n in range(draw(st.integers(0, 4))):  # a posting copied, under its own reference or another
+        copy = dict(draw(st.sampled_from(rows)), txn_id=f"D{n}")
+        if draw(st.booleans()):
+            copy["reference"] = draw(st.sampled_from(["R1", "R2", "R4"]))
+        rows.append(copy)
+    return draw(st.permutations(rows))
+
+
+def as_every_field_csv(rows) -> bytes:
+    return ("".join([",".join(EVERY_FIELD) + "\n"] + [",".join(r[f] for f in EVERY_FIELD) + "\n" for r in rows])
+            ).encode()
+
+
+SETTINGS_WITH_BLANK_KEYS = Settings(payer_type_refund_days={"MEDICARE": 5}, small_balance_floor={"": Decimal("3.00")},
+                                    patient_state_refund_days={"": 3})
+
+
+@settings(max_examples=200, deadline=None)
+@given(every_kind(), st.integers(0, 5), st.sampled_from([*RULES, SETTINGS_WITH_BLANK_KEYS]))
+def test_every_kind_of_row_gives_the_reference_bytes(tmp_path_factory, rows, parts, rules):
+    data = as_every_field_csv(rows)
+    assert compiled(data, rules, parts) == reference(tmp_path_factory.mktemp("ledger"), data, rules)
+
+
+def test_an_account_of_thousands_of_rows_and_payers_gives_the_reference_bytes(tmp_path):
+    """A catch-all account of a bad extract: the compiled rules group and sort, never compare every row
+    with every other (split.py uses dicts)."""
+    rows = [f"T{n},A1,P1,G1,PAYMENT,-1.00,2026-09-{1 + n % 28:02d},COMMERCIAL,X{n % 700},R{n % 3000},,,,,,,\n"
+            for n in range(6000)]
+    rows += [f"V{n},A1,P1,G1,REVERSAL,1.00,2026-10-01,,,,,,,,T{n * 7},,\n" for n in range(500)]
+    data = (",".join(EVERY_FIELD) + "\n" + "".join(rows)).encode()
+    assert compiled(data) == reference(tmp_path, data)
+
+
 @settings(max_examples=120, deadline=None)
 @given(dense_ledgers(), st.integers(1, 4), st.sampled_from(RULES))
 def test_rule_dense_accounts_give_the_reference_bytes(tmp_path_factory, rows, parts, rules):
@@ -132,6 +206,8 @@ def test_blank_lines_and_bad_csv_keep_line_numbers(tmp_path):
         ("a lone carriage return", HEADER + GOOD + "T2,A1,P1,G1,CHARGE,1.00,2026-09-01,,\r,,,\n"),
         ("a NUL byte", HEADER + GOOD + "T2,A1,P1,G1,CHARGE,1.00,2026-09-01,,,,,\x00\n"),
         ("a header with spaces", HEADER.replace("txn_id,", " txn_id,") + GOOD),
+        ("a lone carriage return in a quoted header name", HEADER.replace(",patient_resp", ',"patient\rresp"') + GOOD
+         + "T2,A1,P1,G1,CHARGE,x,2026-09-01,,,,,\n"),
         ("an amount of eleven digits Python accepts", HEADER + "T2,A1,P1,G1,CHARGE,+12345678901,2026-09-01,,,,,\n"),
     ],
 )

@@ -67,3 +67,19 @@ def test_a_reader_stopped_early_lets_go_of_the_file(tmp_path):
         with fastpass.numbered_rows(data) as rows:
             assert next(rows)[0] == 2
     assert data.closed
+
+
+def test_repeats_whose_values_are_equal_but_stored_apart_are_conflicts():
+    """Python hashes -1 as -2 (so Decimal -1.00 and -2.00 hash alike), and 0.00 equals -0.00: the stored
+    text tells them apart, as the reference's fingerprint does."""
+    header = "txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,payer_type,payer_id,patient_resp\n"
+    data = (header + "T1,A1,P1,G1,PAYMENT,-1.00,2026-09-01,PATIENT,,\n"
+            + "T1,A1,P1,G1,PAYMENT,-2.00,2026-09-01,PATIENT,,\n"
+            + "T2,A1,P1,G1,PAYMENT,-5.00,2026-09-01,COMMERCIAL,X,0\n"
+            + "T2,A1,P1,G1,PAYMENT,-5.00,2026-09-01,COMMERCIAL,X,-0\n").encode()
+    with fastpass.numbered_rows(data) as rows:
+        fast = list(rows)
+    assert fast == list(numbered_rows(io.BytesIO(data), "csv"))
+    assert [item for _, item in fast][1::2] == [
+        RowError(3, "T1", "txn_id", "conflicts with line 2: same txn_id, other content"),
+        RowError(5, "T2", "txn_id", "conflicts with line 4: same txn_id, other content")]

@@ -4,14 +4,14 @@
 #include "sha256.h"
 
 /* detection.case_id_for(account_id, episode_start) */
-static void case_id(Str account, int32_t start, char out[20]) {
+static int case_id(Str account, int32_t start, char out[20]) {
     static const char hex[] = "0123456789ABCDEF";
     unsigned char digest[32];
     char date[11];
     fd_iso_date(start, date);
     Py_ssize_t n = account.n + 11;
     unsigned char small[256], *key = n <= (Py_ssize_t)sizeof small ? small : PyMem_RawMalloc((size_t)n);
-    if (!key) { memset(out, 0, 20); return; }
+    if (!key) return -1;
     memcpy(key, account.p, (size_t)account.n);
     key[account.n] = '|';
     memcpy(key + account.n + 1, date, 10);
@@ -20,6 +20,7 @@ static void case_id(Str account, int32_t start, char out[20]) {
     memcpy(out, "CB-", 3);
     for (int i = 0; i < 8; i++) { out[3 + 2 * i] = hex[digest[i] >> 4]; out[4 + 2 * i] = hex[digest[i] & 15]; }
     out[19] = 0;
+    return 0;
 }
 
 static int32_t episode_start(Row *rows, Py_ssize_t n) {
@@ -81,7 +82,7 @@ static int write_case(Split *sp, const Account *acc, Row *rows, Py_ssize_t n, Po
     }
     int tier = refund_total <= 0 ? 0 : refund_total < sp->st->tier2 ? 1 : refund_total < sp->st->tier3 ? 2 : 3;
     char id[20], buf[64];
-    case_id(acc->id, episode_start(rows, n), id);
+    if (case_id(acc->id, episode_start(rows, n), id) < 0) { fd_no_memory(); return -1; }
     fd_puts(o, "{\"case_id\": \""); fd_puts(o, id);
     fd_puts(o, "\", \"account_id\": "); fd_put_json_str(o, acc->id);
     fd_puts(o, ", \"patient_id\": "); fd_put_json_str(o, acc->patient);

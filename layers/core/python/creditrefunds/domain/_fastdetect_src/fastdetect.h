@@ -160,6 +160,7 @@ typedef struct { Str guarantor; Debit *debits; Py_ssize_t n; } Pool;  /* detecti
 typedef struct { int8_t ptype; Str id; } Payer;
 typedef struct { Payer payer; int64_t amount; } Available;
 typedef struct { Payer payer; int rank; } Rank;
+typedef struct { Payer payer; const Row *first, *last; int rank; } Facts;  /* a payer's payments and rank */
 
 /* One account's split (split._Splitter), with room for the next account's. */
 typedef struct {
@@ -170,7 +171,8 @@ typedef struct {
     Row **pay; Py_ssize_t n_pay;
     Available *av; Py_ssize_t n_av;
     Rank *rk; Py_ssize_t n_rk;
-    Payer *paid, *scratch;
+    Facts *paid;
+    const Row **items; Py_ssize_t *order, *next; char *first, *mark;  /* grouping rows by a key */
     Py_ssize_t room;  /* rows the arrays above hold */
     int64_t remaining;
     Line *lines; Py_ssize_t n_lines, cap_lines;

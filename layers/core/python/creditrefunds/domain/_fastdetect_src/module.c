@@ -194,8 +194,9 @@ static PyObject *Scan_values(Scan *s, PyObject *args) {
                 if (!failed && (!v[i] || PyObject_GenericSetAttr(txn, PyTuple_GET_ITEM(names, i), v[i]) < 0)) failed = 1;
                 Py_XDECREF(v[i]);
             }
-            PyObject *item = failed ? NULL : Py_BuildValue("(nN)", line, txn);
-            if (!item) Py_XDECREF(txn);
+            PyObject *item = NULL;
+            if (failed) Py_XDECREF(txn);
+            else item = Py_BuildValue("(nN)", line, txn);  /* (N takes txn over, built or not) */
             if (!item || PyList_Append(list, item) < 0) { Py_XDECREF(item); Py_DECREF(list); return NULL; }
             Py_DECREF(item);
         }

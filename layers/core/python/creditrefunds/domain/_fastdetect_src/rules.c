@@ -116,141 +116,158 @@ static void refund(Split *sp, const char *reason, Payer p, int64_t wanted, int32
     }
 }
 
-static int same_posting(const Row *a, const Row *b) {
-    return payer_eq(payer_of(a), payer_of(b)) && a->cents == b->cents && str_eq(a->reference, b->reference)
-           && str_eq(a->claim_id, b->claim_id);
-}
-static int same_adjustment(const Row *a, const Row *b) {
-    return payer_eq(payer_of(a), payer_of(b)) && str_eq(a->adj_code, b->adj_code) && a->cents == b->cents
-           && str_eq(a->claim_id, b->claim_id);
-}
-static int same_payment(const Row *a, const Row *b) {
-    return payer_eq(payer_of(a), payer_of(b)) && a->cents == b->cents && str_eq(a->claim_id, b->claim_id);
+/* Rows grouped by a key, as split.py's dicts of lists group them: for each row, the next row of its
+ * group in order (next, -1 at the end) and whether it opens its group (first). In O(n log n): the rows'
+ * indices sorted by (key, index). Rows with include[i] == 0 take no part. */
+typedef int (*KeyCmp)(const Row *, const Row *);
+static const Row **group_items;  /* qsort has no context argument in C11; detection holds the GIL */
+static KeyCmp group_key;
+
+static int by_key_then_index(const void *a, const void *b) {
+    Py_ssize_t i = *(const Py_ssize_t *)a, j = *(const Py_ssize_t *)b;
+    int c = group_key(group_items[i], group_items[j]);
+    return c ? c : (i < j ? -1 : 1);
 }
 
-static void duplicate_postings(Split *sp) {
-    char *extra = PyMem_RawCalloc((size_t)sp->n_pay + 1, 1);
-    if (!extra) { PyErr_NoMemory(); sp->failed = 1; return; }
+static void group(Split *sp, Py_ssize_t n, const char *include, KeyCmp key) {
+    Py_ssize_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        sp->next[i] = -1;
+        sp->first[i] = 0;
+        if (include[i]) sp->order[m++] = i;
+    }
+    group_items = sp->items;
+    group_key = key;
+    qsort(sp->order, (size_t)m, sizeof(Py_ssize_t), by_key_then_index);
+    for (Py_ssize_t k = 0; k < m; k++) {
+        if (k == 0 || key(sp->items[sp->order[k - 1]], sp->items[sp->order[k]]) != 0) sp->first[sp->order[k]] = 1;
+        else sp->next[sp->order[k - 1]] = sp->order[k];
+    }
+}
+
+static int payer_cmp(Payer a, Payer b) { return a.ptype != b.ptype ? (a.ptype < b.ptype ? -1 : 1) : str_cmp(a.id, b.id); }
+static int cents_cmp(int64_t a, int64_t b) { return a < b ? -1 : a > b; }
+
+static int posting_key(const Row *a, const Row *b) {  /* (payer, amount, reference, claim_id) */
+    int c = payer_cmp(payer_of(a), payer_of(b));
+    if (!c) c = cents_cmp(a->cents, b->cents);
+    if (!c) c = str_cmp(a->reference, b->reference);
+    return c ? c : str_cmp(a->claim_id, b->claim_id);
+}
+static int adjustment_key(const Row *a, const Row *b) {  /* (payer, adj_code, amount, claim_id) */
+    int c = payer_cmp(payer_of(a), payer_of(b));
+    if (!c) c = str_cmp(a->adj_code, b->adj_code);
+    if (!c) c = cents_cmp(a->cents, b->cents);
+    return c ? c : str_cmp(a->claim_id, b->claim_id);
+}
+static int payment_key(const Row *a, const Row *b) {  /* (payer, amount, claim_id) */
+    int c = payer_cmp(payer_of(a), payer_of(b));
+    if (!c) c = cents_cmp(a->cents, b->cents);
+    return c ? c : str_cmp(a->claim_id, b->claim_id);
+}
+
+/* The payments as items; include: those with a reference. */
+static void referenced_payments(Split *sp, char *include) {
     for (Py_ssize_t i = 0; i < sp->n_pay; i++) {
-        const Row *t = sp->pay[i];
-        if (!t->reference.n || extra[i]) continue;
-        int first = 1;
-        for (Py_ssize_t j = 0; j < i && first; j++)
-            if (sp->pay[j]->reference.n && same_posting(sp->pay[j], t)) first = 0;
-        if (!first) continue;
-        for (Py_ssize_t k = i + 1; k < sp->n_pay; k++) {
+        sp->items[i] = sp->pay[i];
+        include[i] = sp->pay[i]->reference.n > 0;
+    }
+}
+
+static void duplicate_postings(Split *sp, char *include) {
+    referenced_payments(sp, include);
+    group(sp, sp->n_pay, include, posting_key);
+    for (Py_ssize_t i = 0; i < sp->n_pay; i++) {
+        if (!sp->first[i]) continue;
+        for (Py_ssize_t k = sp->next[i]; k >= 0; k = sp->next[k]) {
             const Row *copy = sp->pay[k];
-            if (!copy->reference.n || !same_posting(copy, t)) continue;
-            extra[k] = 1;
+            include[k] = 2;  /* an extra copy */
             correct(sp, "DUPLICATE_POSTING", payer_of(copy), -copy->cents);
             available(sp, payer_of(copy))->amount += copy->cents;  /* the extra copy is not money paid */
         }
     }
-    Py_ssize_t kept = 0;
+    Py_ssize_t kept = 0;  /* ... and never anyone's first or latest payment when the later rules order their lines */
     for (Py_ssize_t i = 0; i < sp->n_pay; i++)
-        if (!extra[i]) sp->pay[kept++] = sp->pay[i];
+        if (include[i] != 2) sp->pay[kept++] = sp->pay[i];
     sp->n_pay = kept;
-    PyMem_RawFree(extra);
 }
 
-static int is_credit_adjustment(const Row *t) { return t->type == T_ADJUSTMENT && t->cents < 0; }
-
-static void duplicate_adjustments(Split *sp) {
+static void duplicate_adjustments(Split *sp, char *include) {
     for (Py_ssize_t i = 0; i < sp->n; i++) {
-        const Row *t = &sp->txns[i];
-        if (!is_credit_adjustment(t)) continue;
-        int first = 1;
-        for (Py_ssize_t j = 0; j < i && first; j++)
-            if (is_credit_adjustment(&sp->txns[j]) && same_adjustment(&sp->txns[j], t)) first = 0;
-        if (!first) continue;
-        for (Py_ssize_t k = i + 1; k < sp->n; k++)
-            if (is_credit_adjustment(&sp->txns[k]) && same_adjustment(&sp->txns[k], t))
+        sp->items[i] = &sp->txns[i];
+        include[i] = sp->txns[i].type == T_ADJUSTMENT && sp->txns[i].cents < 0;
+    }
+    group(sp, sp->n, include, adjustment_key);
+    for (Py_ssize_t i = 0; i < sp->n; i++)
+        if (sp->first[i])
+            for (Py_ssize_t k = sp->next[i]; k >= 0; k = sp->next[k])
                 correct(sp, "DUPLICATE_ADJUSTMENT", payer_of(&sp->txns[k]), -sp->txns[k].cents);
-    }
 }
 
-static void duplicate_payments(Split *sp) {
-    Str *seen = PyMem_RawMalloc(((size_t)sp->n_pay + 1) * sizeof(Str));
-    if (!seen) { PyErr_NoMemory(); sp->failed = 1; return; }
-    for (Py_ssize_t i = 0; i < sp->n_pay; i++) {
-        const Row *t = sp->pay[i];
-        if (!t->reference.n) continue;
-        int first = 1;
-        for (Py_ssize_t j = 0; j < i && first; j++)
-            if (sp->pay[j]->reference.n && same_payment(sp->pay[j], t)) first = 0;
-        if (!first) continue;
-        Py_ssize_t n_seen = 0;
-        seen[n_seen++] = t->reference;
-        for (Py_ssize_t k = i + 1; k < sp->n_pay; k++) {
-            const Row *later = sp->pay[k];
-            if (!later->reference.n || !same_payment(later, t)) continue;
-            int known = 0;
-            for (Py_ssize_t r = 0; r < n_seen && !known; r++) known = str_eq(seen[r], later->reference);
-            if (known) continue;
-            seen[n_seen++] = later->reference;
-            refund(sp, "DUPLICATE_PAYMENT", payer_of(later), -later->cents, NO_DAY);
-        }
-    }
-    PyMem_RawFree(seen);
+/* Every later payment of a (payer, amount, claim) group under a reference not seen in it before. Each
+ * later one is under a new reference: two payments of a group under one reference are one posting key,
+ * and duplicate_postings took every copy but the first out of the payments already. */
+static void duplicate_payments(Split *sp, char *include) {
+    referenced_payments(sp, include);
+    group(sp, sp->n_pay, include, payment_key);
+    for (Py_ssize_t i = 0; i < sp->n_pay; i++)
+        if (sp->first[i])
+            for (Py_ssize_t k = sp->next[i]; k >= 0; k = sp->next[k])
+                refund(sp, "DUPLICATE_PAYMENT", payer_of(sp->pay[k]), -sp->pay[k]->cents, NO_DAY);
 }
 
-/* The payers with money of theirs on the account, in the order they first appeared (not the patient). */
-static Py_ssize_t paid_insurers(Split *sp, Payer *out) {
+/* The payers with money of theirs on the account, in the order they first appeared (not the patient),
+ * each with its first and last payment (after the extra copies went) and its rank. */
+static Py_ssize_t paid_insurers(Split *sp, Facts *out) {
     Py_ssize_t n = 0;
     for (Py_ssize_t i = 0; i < sp->n_av; i++)
-        if (!payer_eq(sp->av[i].payer, PATIENT) && sp->av[i].amount > 0) out[n++] = sp->av[i].payer;
+        if (!payer_eq(sp->av[i].payer, PATIENT) && sp->av[i].amount > 0) {
+            out[n].payer = sp->av[i].payer;
+            out[n].first = out[n].last = NULL;
+            out[n++].rank = rank_of(sp, sp->av[i].payer);
+        }
+    for (Py_ssize_t i = 0; i < sp->n_pay; i++)
+        for (Py_ssize_t j = 0; j < n; j++)
+            if (payer_eq(payer_of(sp->pay[i]), out[j].payer)) {
+                if (!out[j].first) out[j].first = sp->pay[i];
+                out[j].last = sp->pay[i];
+                break;
+            }
     return n;
 }
 
-static const Row *first_payment(Split *sp, Payer p) {
-    for (Py_ssize_t i = 0; i < sp->n_pay; i++)
-        if (payer_eq(payer_of(sp->pay[i]), p)) return sp->pay[i];
-    return NULL;
-}
+static void swap(Facts *a, Facts *b) { Facts t = *a; *a = *b; *b = t; }
 
-static const Row *last_payment(Split *sp, Payer p) {
-    for (Py_ssize_t i = sp->n_pay - 1; i >= 0; i--)
-        if (payer_eq(payer_of(sp->pay[i]), p)) return sp->pay[i];
-    return NULL;
-}
-
-static void other_payer_primary(Split *sp, Payer *paid, Payer *scratch) {
-    Py_ssize_t n_paid = 0, n_all = paid_insurers(sp, scratch);
+static void other_payer_primary(Split *sp, Facts *paid) {
+    Py_ssize_t n_paid = 0, n_all = paid_insurers(sp, paid);
     for (Py_ssize_t i = 0; i < n_all; i++)
-        if (first_payment(sp, scratch[i])) paid[n_paid++] = scratch[i];
+        if (paid[i].first) paid[n_paid++] = paid[i];
     for (Py_ssize_t i = 0; i < n_paid; i++) {
-        Payer medicare = paid[i];
-        if (medicare.ptype != P_MEDICARE) continue;
-        int rank = rank_of(sp, medicare);
+        Facts medicare = paid[i];
+        if (medicare.payer.ptype != P_MEDICARE) continue;
         int32_t other_paid_on = NO_DAY;
         for (Py_ssize_t j = 0; j < n_paid; j++) {
-            Payer p = paid[j];
-            int r = rank_of(sp, p);
-            if (p.ptype == P_MEDICARE || !(r < rank || (r == rank && rank == 1))) continue;
-            int32_t on = first_payment(sp, p)->posting;
-            if (other_paid_on == NO_DAY || on < other_paid_on) other_paid_on = on;
+            int r = paid[j].rank;
+            if (paid[j].payer.ptype == P_MEDICARE || !(r < medicare.rank || (r == medicare.rank && r == 1))) continue;
+            if (other_paid_on == NO_DAY || paid[j].first->posting < other_paid_on) other_paid_on = paid[j].first->posting;
         }
         if (other_paid_on == NO_DAY) continue;
-        int32_t due = refund_due(sp, medicare);
-        int32_t by_other = days_after(sp, other_paid_on, payer_days(sp, medicare));
-        refund(sp, "MSP_OTHER_PRIMARY", medicare, available(sp, medicare)->amount, by_other < due ? by_other : due);
+        int32_t due = refund_due(sp, medicare.payer);
+        int32_t by_other = days_after(sp, other_paid_on, payer_days(sp, medicare.payer));
+        refund(sp, "MSP_OTHER_PRIMARY", medicare.payer, available(sp, medicare.payer)->amount,
+               by_other < due ? by_other : due);
     }
     /* rank one payers other than Medicare, by their first payment; all but the first, latest payment first */
     Py_ssize_t n_one = 0;
-    n_all = paid_insurers(sp, scratch);
+    n_all = paid_insurers(sp, paid);
     for (Py_ssize_t i = 0; i < n_all; i++)
-        if (scratch[i].ptype != P_MEDICARE && rank_of(sp, scratch[i]) == 1 && first_payment(sp, scratch[i]))
-            paid[n_one++] = scratch[i];
+        if (paid[i].payer.ptype != P_MEDICARE && paid[i].rank == 1 && paid[i].first) paid[n_one++] = paid[i];
     for (Py_ssize_t i = 1; i < n_one; i++)
-        for (Py_ssize_t j = i; j > 0 && order_cmp(first_payment(sp, paid[j]), first_payment(sp, paid[j - 1])) < 0; j--) {
-            Payer swap = paid[j]; paid[j] = paid[j - 1]; paid[j - 1] = swap;
-        }
+        for (Py_ssize_t j = i; j > 0 && order_cmp(paid[j].first, paid[j - 1].first) < 0; j--) swap(&paid[j], &paid[j - 1]);
     for (Py_ssize_t i = 2; i < n_one; i++)
-        for (Py_ssize_t j = i; j > 1 && order_cmp(last_payment(sp, paid[j]), last_payment(sp, paid[j - 1])) > 0; j--) {
-            Payer swap = paid[j]; paid[j] = paid[j - 1]; paid[j - 1] = swap;
-        }
+        for (Py_ssize_t j = i; j > 1 && order_cmp(paid[j].last, paid[j - 1].last) > 0; j--) swap(&paid[j], &paid[j - 1]);
     for (Py_ssize_t i = 1; i < n_one; i++)
-        refund(sp, "COB_ERROR", paid[i], available(sp, paid[i])->amount, NO_DAY);
+        refund(sp, "COB_ERROR", paid[i].payer, available(sp, paid[i].payer)->amount, NO_DAY);
 }
 
 static void patient_overpayment(Split *sp) {
@@ -261,22 +278,18 @@ static void patient_overpayment(Split *sp) {
 }
 
 /* payer_overpayment's order, descending: (rank, the last payment's (posting_date, txn_id)) */
-static int overpayment_cmp(Split *sp, Payer a, Payer b) {
-    int ra = rank_of(sp, a), rb = rank_of(sp, b);
-    if (ra != rb) return ra < rb ? -1 : 1;
-    const Row *la = last_payment(sp, a), *lb = last_payment(sp, b);
-    if (!la || !lb) return la ? 1 : lb ? -1 : 0;
-    return order_cmp(la, lb);
+static int overpayment_cmp(const Facts *a, const Facts *b) {
+    if (a->rank != b->rank) return a->rank < b->rank ? -1 : 1;
+    if (!a->last || !b->last) return a->last ? 1 : b->last ? -1 : 0;
+    return order_cmp(a->last, b->last);
 }
 
-static void payer_overpayment(Split *sp, Payer *paid) {
+static void payer_overpayment(Split *sp, Facts *paid) {
     Py_ssize_t n = paid_insurers(sp, paid);
     for (Py_ssize_t i = 1; i < n; i++)  /* stable: equal keys keep their order, as sorted(reverse=True) does */
-        for (Py_ssize_t j = i; j > 0 && overpayment_cmp(sp, paid[j], paid[j - 1]) > 0; j--) {
-            Payer swap = paid[j]; paid[j] = paid[j - 1]; paid[j - 1] = swap;
-        }
+        for (Py_ssize_t j = i; j > 0 && overpayment_cmp(&paid[j], &paid[j - 1]) > 0; j--) swap(&paid[j], &paid[j - 1]);
     for (Py_ssize_t i = 0; i < n; i++)
-        refund(sp, "PAYER_OVERPAYMENT", paid[i], available(sp, paid[i])->amount, NO_DAY);
+        refund(sp, "PAYER_OVERPAYMENT", paid[i].payer, available(sp, paid[i].payer)->amount, NO_DAY);
 }
 
 static void unexplained(Split *sp) {
@@ -284,30 +297,45 @@ static void unexplained(Split *sp) {
     if (amount > 0) fd_add_line(sp, "REVIEW", "UNEXPLAINED", amount, days_after(sp, sp->today, sp->st->false_credit_days));
 }
 
-/* split.cancel_reversals: each REVERSAL netted into the row it cancels (orphans stay). */
-static Py_ssize_t cancel_reversals(const Row *rows, Py_ssize_t n, Row *out) {
-    Py_ssize_t kept = 0;
+/* split.cancel_reversals: each REVERSAL netted into the row it cancels (orphans stay), in O(n log n): the
+ * other rows' indices sorted by txn_id, each reversal's target found by bisection. */
+static const Row *by_id_rows;
+static int by_txn_id(const void *a, const void *b) {
+    return str_cmp(by_id_rows[*(const Py_ssize_t *)a].txn_id, by_id_rows[*(const Py_ssize_t *)b].txn_id);
+}
+
+static Py_ssize_t cancel_reversals(Split *sp, const Row *rows, Py_ssize_t n, Row *out) {
+    Py_ssize_t *ids = sp->order, m = 0, kept = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        const Row *t = &rows[i];
-        if (t->type == T_REVERSAL) {
-            int found = 0;
-            for (Py_ssize_t j = 0; j < n && !found; j++)
-                found = rows[j].type != T_REVERSAL && str_eq(rows[j].txn_id, t->reversal_of);
-            if (!found) out[kept++] = *t;
-            continue;
-        }
-        Row netted = *t;
-        for (Py_ssize_t j = 0; j < n; j++)
-            if (rows[j].type == T_REVERSAL && str_eq(rows[j].reversal_of, t->txn_id)) netted.cents += rows[j].cents;
-        if (netted.cents != 0) out[kept++] = netted;
+        out[i] = rows[i];
+        if (rows[i].type != T_REVERSAL) ids[m++] = i;
     }
+    by_id_rows = rows;
+    qsort(ids, (size_t)m, sizeof(Py_ssize_t), by_txn_id);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        sp->next[i] = 0;  /* 1: an orphan reversal, kept after the others */
+        if (rows[i].type != T_REVERSAL) continue;
+        Py_ssize_t lo = 0, hi = m;
+        while (lo < hi) {
+            Py_ssize_t mid = (lo + hi) / 2;
+            if (str_cmp(rows[ids[mid]].txn_id, rows[i].reversal_of) < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo < m && str_eq(rows[ids[lo]].txn_id, rows[i].reversal_of)) out[ids[lo]].cents += rows[i].cents;
+        else sp->next[i] = 1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)  /* the netted rows in their order (none that nets to 0), then the orphans */
+        if (rows[i].type != T_REVERSAL && out[i].cents != 0) out[kept++] = out[i];
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (sp->next[i]) out[kept++] = rows[i];
     return kept;
 }
 
 static void free_rows(Split *sp) {
-    PyMem_RawFree(sp->txns); PyMem_RawFree(sp->pay); PyMem_RawFree(sp->paid); PyMem_RawFree(sp->scratch);
-    PyMem_RawFree(sp->av); PyMem_RawFree(sp->rk);
-    sp->txns = NULL; sp->pay = NULL; sp->paid = sp->scratch = NULL; sp->av = NULL; sp->rk = NULL;
+    void *arrays[] = {sp->txns, sp->pay, sp->paid, sp->av, sp->rk, sp->items, sp->order, sp->next, sp->first, sp->mark};
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) PyMem_RawFree(arrays[i]);
+    sp->txns = NULL; sp->pay = NULL; sp->paid = NULL; sp->av = NULL; sp->rk = NULL; sp->items = NULL;
+    sp->order = sp->next = NULL; sp->first = sp->mark = NULL;
     sp->room = 0;
 }
 
@@ -322,14 +350,22 @@ void fd_split_free(Split *sp) {
 static int make_room(Split *sp, Py_ssize_t n) {
     if (n + 2 <= sp->room) return 0;
     free_rows(sp);
-    sp->room = (n + 2) * 2;
-    sp->txns = PyMem_RawMalloc((size_t)sp->room * sizeof(Row));
-    sp->pay = PyMem_RawMalloc((size_t)sp->room * sizeof(Row *));
-    sp->paid = PyMem_RawMalloc((size_t)sp->room * sizeof(Payer));
-    sp->scratch = PyMem_RawMalloc((size_t)sp->room * sizeof(Payer));
-    sp->av = PyMem_RawMalloc((size_t)sp->room * sizeof(Available));
-    sp->rk = PyMem_RawMalloc((size_t)sp->room * sizeof(Rank));
-    if (sp->txns && sp->pay && sp->paid && sp->scratch && sp->av && sp->rk) return 0;
+    size_t room = (size_t)(n + 2) * 2;
+    sp->txns = PyMem_RawMalloc(room * sizeof(Row));
+    sp->pay = PyMem_RawMalloc(room * sizeof(Row *));
+    sp->paid = PyMem_RawMalloc(room * sizeof(Facts));
+    sp->av = PyMem_RawMalloc(room * sizeof(Available));
+    sp->rk = PyMem_RawMalloc(room * sizeof(Rank));
+    sp->items = PyMem_RawMalloc(room * sizeof(Row *));
+    sp->order = PyMem_RawMalloc(room * sizeof(Py_ssize_t));
+    sp->next = PyMem_RawMalloc(room * sizeof(Py_ssize_t));
+    sp->first = PyMem_RawMalloc(room);
+    sp->mark = PyMem_RawMalloc(room);
+    if (sp->txns && sp->pay && sp->paid && sp->av && sp->rk && sp->items && sp->order && sp->next && sp->first
+        && sp->mark) {
+        sp->room = (Py_ssize_t)room;
+        return 0;
+    }
     fd_no_memory();
     sp->failed = 1;
     return -1;
@@ -341,7 +377,7 @@ int fd_split_lines(Split *sp, const Account *acc, const Row *rows, Py_ssize_t n)
     if (make_room(sp, n) < 0) return -1;
     Row *work = sp->txns, **pay = sp->pay;
     Rank *rk = sp->rk;
-    sp->n = cancel_reversals(rows, n, work);
+    sp->n = cancel_reversals(sp, rows, n, work);
     qsort(work, (size_t)sp->n, sizeof(Row), fd_order_qsort);
     sp->n_pay = sp->n_av = sp->n_rk = sp->n_lines = 0;
     sp->remaining = -acc->cents;
@@ -359,10 +395,10 @@ int fd_split_lines(Split *sp, const Account *acc, const Row *rows, Py_ssize_t n)
     }
     for (Py_ssize_t r = 0; r < sp->n_rk; r++)
         if (rk[r].rank == 0) rk[r].rank = 1;  /* a missing coverage_rank counts as 1 when no row has one */
-    duplicate_postings(sp);
-    duplicate_adjustments(sp);
-    duplicate_payments(sp);
-    other_payer_primary(sp, sp->paid, sp->scratch);
+    duplicate_postings(sp, sp->mark);
+    duplicate_adjustments(sp, sp->mark);
+    duplicate_payments(sp, sp->mark);
+    other_payer_primary(sp, sp->paid);
     patient_overpayment(sp);
     payer_overpayment(sp, sp->paid);
     unexplained(sp);

@@ -175,7 +175,7 @@ static int merge(Part *a, Part *b) {
         if (b->links[i].next >= 0) a->links[shift + i].next += (int32_t)shift;
     }
     a->n_links += b->n_links;
-    memcpy(a->ids + a->n_ids, b->ids, (size_t)b->n_ids * sizeof(uint64_t));
+    if (b->n_ids) memcpy(a->ids + a->n_ids, b->ids, (size_t)b->n_ids * sizeof(uint64_t));
     a->n_ids += b->n_ids;
     for (Py_ssize_t i = 0; i < b->n_flagged; i++) {
         a->flagged[a->n_flagged] = b->flagged[i];
