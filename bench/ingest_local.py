@@ -138,11 +138,11 @@ def run_on_local_cloud(ledger: Path, timeout: float) -> dict[str, Any]:
     """Drop `ledger` into a fresh local cloud; time it until every workflow waits; compare the cases."""
     from creditrefunds.domain.settings import Settings
     from moto.dynamodb.responses import DynamoHandler
-    from refunds_cli.detect import detect_file
+    from refunds_cli.detect import detect_file_by_rows
     from refunds_cli.localcloud.cloud import LocalCloud
 
     today = datetime.now(UTC).date()
-    expected = {case.case_id: case for case in detect_file(ledger, "csv", today, Settings())}
+    expected = {case.case_id: case for case in detect_file_by_rows(ledger, "csv", today, Settings())}
     calls: collections.Counter[str] = collections.Counter()
     sampler = _Sampler()
     with LocalCloud(ROOT, quiet=True) as cloud:

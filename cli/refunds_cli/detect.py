@@ -76,17 +76,6 @@ def _compiled_pass_on() -> bool:
     return why is None
 
 
-def detect_file(
-    path: Path,
-    fmt: str,
-    as_of: date,
-    settings: Settings,
-    on_reject: Callable[[RowError], Any] = lambda _: None,
-) -> list[Case]:
-    """The cases of the ledger at `path`, as objects (the reference reader)."""
-    return detect_file_by_rows(path, fmt, as_of, settings, on_reject)
-
-
 def detect_file_by_rows(
     path: Path,
     fmt: str,

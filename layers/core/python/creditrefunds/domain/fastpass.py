@@ -194,26 +194,14 @@ def _read_flagged(flagged: list[tuple[int, str]], names: list[str], id_max_lengt
     rejects in file order, the accepted transactions, every txn_id they name)."""
     rejects: list[RowError] = []
     accepted: list[Transaction] = []
-    ids: list[str] = []
+    read = _read_line(names, id_max_length)
     for index, text in flagged:
-        line = index + 2  # the header is line 1
-        try:
-            values = next(csv.reader([text], strict=True), [])
-        except csv.Error as error:
-            rejects.append(RowError(line, None, "row", f"not valid CSV: {error}"))
-            continue
-        if not values or all(not v.strip() for v in values):
-            continue
-        if len(values) != len(names):
-            rejects.append(RowError(line, None, "row", f"has {len(values)} fields where the header has {len(names)}"))
-            continue
-        raw = {name: value.strip() for name, value in zip(names, values, strict=True)}
-        if raw.get("txn_id"):
-            ids.append(raw["txn_id"])
-        try:
-            accepted.append(parse_row(raw, id_max_length))
-        except RowRefused as bad:
-            rejects.append(RowError(line, raw.get("txn_id") or None, bad.field, bad.reason))
+        item = read(text)
+        if isinstance(item, Transaction):
+            accepted.append(item)
+        elif item is not _BLANK:
+            rejects.append(RowError(index + 2, item.txn_id, item.field, item.reason))  # the header is line 1
+    ids = [txn.txn_id for txn in accepted] + [r.txn_id for r in rejects if r.txn_id]
     return rejects, accepted, ids
 
 
