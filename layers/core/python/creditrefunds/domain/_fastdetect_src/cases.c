@@ -140,9 +140,9 @@ static Py_ssize_t rows_of(Scan *s, const Account *acc, Row **rows, Py_ssize_t *c
         *rows = bigger;
         int64_t source = s->part.links[link].source;
         if (source < 0) { bigger[n++] = s->overrides[-1 - source]; continue; }
-        const char *p = s->data + source, *nl = memchr(p, '\n', (size_t)(s->size - source));
-        Py_ssize_t len = (nl ? nl : s->data + s->size) - p;
-        if (len && p[len - 1] == '\r') len--;
+        const char *p = s->data + source;
+        Py_ssize_t len;
+        fd_line(p, s->data + s->size, &len);
         if (fd_split_line(s, p, len, f) != 1 || !fd_row_from_fields(f, s->id_max_length, &bigger[n])) {
             PyErr_SetString(PyExc_SystemError, "a clean row read differently the second time");
             return -1;

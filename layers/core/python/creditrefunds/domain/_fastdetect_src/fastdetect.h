@@ -46,6 +46,14 @@ static inline int str_cmp(Str a, Str b) {  /* the order of Python str for UTF-8:
     return a.n < b.n ? -1 : a.n > b.n;
 }
 
+/* The line at p (p < end): its length without its end ("\n" or "\r\n") in *n; where the next one starts. */
+static inline const char *fd_line(const char *p, const char *end, Py_ssize_t *n) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    *n = (nl ? nl : end) - p;
+    if (*n && p[*n - 1] == '\r') (*n)--;
+    return nl ? nl + 1 : end;
+}
+
 uint64_t fd_str_hash(Str s);
 int fd_utf8_ok(const unsigned char *p, Py_ssize_t n);  /* every byte UTF-8, and no NUL */
 
@@ -59,6 +67,7 @@ void *fd_grow(void *array, Py_ssize_t *capacity, Py_ssize_t need, size_t item);
 #define MAX_DAY 2932896    /* 9999-12-31 */
 #define NO_DAY INT32_MIN
 void fd_civil_from_days(int32_t days, int *y, int *m, int *d);
+void fd_money_text(int64_t cents, char out[32]);  /* money_text(): "-12.34" */
 
 /* ------------------------------------------------------------------ rows */
 
@@ -155,7 +164,7 @@ typedef struct {
 } Line;
 
 typedef struct { int32_t first; Str account; int64_t remaining; } Debit;
-typedef struct { Str guarantor; Debit *debits; Py_ssize_t n; } Pool;  /* detection.DebitPool */
+typedef struct { Debit *debits; Py_ssize_t n; } Pool;  /* detection.DebitPool */
 
 typedef struct { int8_t ptype; Str id; } Payer;
 typedef struct { Payer payer; int64_t amount; } Available;

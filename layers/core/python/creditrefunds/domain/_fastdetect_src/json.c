@@ -47,11 +47,11 @@ void fd_put_json_str(Out *o, Str s) {
 }
 
 void fd_put_money(Out *o, int64_t cents) {
-    char buf[32];
-    uint64_t magnitude = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
-    snprintf(buf, sizeof buf, "\"%s%llu.%02llu\"", cents < 0 ? "-" : "", (unsigned long long)(magnitude / 100),
-             (unsigned long long)(magnitude % 100));
-    fd_puts(o, buf);
+    char text[32];
+    fd_money_text(cents, text);
+    fd_puts(o, "\"");
+    fd_puts(o, text);
+    fd_puts(o, "\"");
 }
 
 void fd_iso_date(int32_t day, char out[11]) {

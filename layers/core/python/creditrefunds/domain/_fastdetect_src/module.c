@@ -101,8 +101,8 @@ static PyObject *Scan_accept(Scan *s, PyObject *args) {
     for (int i = 0; i < 11; i++)
         if (own_text(s, text[i], targets[i] ? targets[i] : &payer_type) < 0) return NULL;
     Str type = {type_name, (Py_ssize_t)strlen(type_name)};
-    r.type = (int8_t)fd_lookup_code(type, TXN_TYPES, 8);
-    r.ptype = (int8_t)fd_lookup_code(payer_type, PAYER_TYPES, 6);
+    r.type = (int8_t)fd_lookup_code(type, TXN_TYPES, N_TXN_TYPES);
+    r.ptype = (int8_t)fd_lookup_code(payer_type, PAYER_TYPES, N_PAYER_TYPES);
     if (!r.type || (payer_type.n && !r.ptype)) { PyErr_SetString(PyExc_ValueError, "not a row parse_row gives"); return NULL; }
     if (cents > LARGEST_CENTS || cents < -LARGEST_CENTS || resp > LARGEST_CENTS) {
         PyErr_SetString(FdNotClean, "an amount of more than ten integer digits");
@@ -150,9 +150,7 @@ static PyObject *money_or_none(PyObject *decimal, Str v) {  /* money(): two plac
     int64_t cents;
     if (!v.n || !fd_parse_amount(v, 1, &cents)) Py_RETURN_NONE;
     char text[32];
-    uint64_t magnitude = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
-    snprintf(text, sizeof text, "%s%llu.%02llu", cents < 0 ? "-" : "", (unsigned long long)(magnitude / 100),
-             (unsigned long long)(magnitude % 100));
+    fd_money_text(cents, text);
     return PyObject_CallFunction(decimal, "s", text);
 }
 
@@ -174,9 +172,8 @@ static PyObject *Scan_values(Scan *s, PyObject *args) {
     Str f[N_FIELDS];
     Row r;
     while (p < end && PyList_GET_SIZE(list) < limit) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        Py_ssize_t n = (nl ? nl : end) - p;
-        if (n && p[n - 1] == '\r') n--;
+        Py_ssize_t n;
+        const char *next = fd_line(p, end, &n);
         if (n && fd_split_line(s, p, n, f) == 1 && fd_row_from_fields(f, s->id_max_length, &r)) {
             PyObject *v[N_FIELDS] = {
                 text_or_none(f[F_TXN_ID]), text_or_none(f[F_ACCOUNT_ID]), text_or_none(f[F_PATIENT_ID]),
@@ -201,12 +198,10 @@ static PyObject *Scan_values(Scan *s, PyObject *args) {
             Py_DECREF(item);
         }
         line++;
-        p = nl ? nl + 1 : end;
+        p = next;
     }
     return Py_BuildValue("(Nnn)", list, p - s->data, line);
 }
-
-static PyObject *Scan_rows(Scan *s, void *closure) { (void)closure; return PyLong_FromSsize_t(s->part.n_links); }
 
 static PyMethodDef Scan_methods[] = {
     {"flagged", (PyCFunction)Scan_flagged, METH_NOARGS,
@@ -219,11 +214,6 @@ static PyMethodDef Scan_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyGetSetDef Scan_getset[] = {
-    {"rows", (getter)Scan_rows, NULL, "rows taken (clean, and accepted so far)", NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
 static PyTypeObject ScanType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "creditrefunds.domain._fastdetect.Scan",
@@ -232,7 +222,6 @@ static PyTypeObject ScanType = {
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "One CSV ledger's first pass; detect() gives its cases.",
     .tp_methods = Scan_methods,
-    .tp_getset = Scan_getset,
 };
 
 static PyMethodDef module_methods[] = {

@@ -29,15 +29,6 @@ long long fd_days_in(Split *sp, PyObject *table, Str key, long long fallback) {
     return value;
 }
 
-static int has_in(Split *sp, PyObject *table, Str key) {
-    PyObject *k = PyUnicode_DecodeUTF8(key.p, key.n, "strict");
-    if (!k) { sp->failed = 1; return 0; }
-    int found = PyDict_Contains(table, k);
-    Py_DECREF(k);
-    if (found < 0) { sp->failed = 1; return 0; }
-    return found;
-}
-
 static int32_t days_after(Split *sp, int32_t day, long long days) {
     long long when = (long long)day + days;
     if (when > MAX_DAY || when < MIN_DAY) {
@@ -48,8 +39,9 @@ static int32_t days_after(Split *sp, int32_t day, long long days) {
     return (int32_t)when;
 }
 
-static long long payer_days(Split *sp, Payer p) {
-    if (has_in(sp, sp->st->days_by_payer_id, p.id)) return fd_days_in(sp, sp->st->days_by_payer_id, p.id, 60);
+static long long payer_days(Split *sp, Payer p) {  /* by payer_id, which wins, else by type (days are positive) */
+    long long days = fd_days_in(sp, sp->st->days_by_payer_id, p.id, -1);
+    if (days >= 0) return days;
     Str type = {PAYER_TYPES[p.ptype], (Py_ssize_t)strlen(PAYER_TYPES[p.ptype])};
     return fd_days_in(sp, sp->st->days_by_payer_type, type, 60);
 }
@@ -110,7 +102,7 @@ static void refund(Split *sp, const char *reason, Payer p, int64_t wanted, int32
     int64_t ceiling = av->amount > 0 ? av->amount : 0;
     int64_t amount = take(sp, wanted < ceiling ? wanted : ceiling);
     if (amount > 0) {
-        available(sp, p)->amount -= amount;
+        av->amount -= amount;
         Line *line = fd_add_line(sp, "REFUND", reason, amount, due != NO_DAY ? due : refund_due(sp, p));
         if (line) set_payee(sp, line, p);
     }

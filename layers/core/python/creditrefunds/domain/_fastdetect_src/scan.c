@@ -47,6 +47,25 @@ int fd_split_line(const Scan *s, const char *p, Py_ssize_t n, Str *f) {
     return column == s->columns ? clean : 0;
 }
 
+/* Later before earlier: does the row (day, txn) come at or after (on, at)? (AccountSummary.add's `>=`) */
+static int at_or_after(int32_t day, Str txn, int32_t on, Str at) {
+    return on == NO_DAY || day > on || (day == on && str_cmp(txn, at) >= 0);
+}
+
+/* `from`'s figures into `to`'s, `from`'s rows coming after `to`'s (AccountSummary.add, row by row or a
+ * part's account at once): the balance, the first date, the latest row's parties and the latest state. */
+static void fold(Account *to, const Account *from) {
+    to->cents += from->cents;
+    if (to->first == NO_DAY || from->first < to->first) to->first = from->first;
+    if (at_or_after(from->latest_day, from->latest_txn, to->latest_day, to->latest_txn)) {
+        to->latest_day = from->latest_day; to->latest_txn = from->latest_txn;
+        to->guarantor = from->guarantor; to->patient = from->patient;
+    }
+    if (from->stated_day != NO_DAY && at_or_after(from->stated_day, from->stated_txn, to->stated_day, to->stated_txn)) {
+        to->stated_day = from->stated_day; to->stated_txn = from->stated_txn; to->state = from->state;
+    }
+}
+
 int fd_add_row(Part *pt, const Row *r, int64_t source) {
     int added = 0;
     int32_t a;
@@ -70,19 +89,11 @@ int fd_add_row(Part *pt, const Row *r, int64_t source) {
     links[pt->n_links].source = source;
     links[pt->n_links].next = acc->head;
     acc->head = (int32_t)pt->n_links++;
-    /* AccountSummary.add */
-    acc->cents += r->cents;
-    int32_t when = r->service != NO_DAY ? r->service : r->posting;
-    if (acc->first == NO_DAY || when < acc->first) acc->first = when;
-    if (acc->latest_day == NO_DAY || r->posting > acc->latest_day
-        || (r->posting == acc->latest_day && str_cmp(r->txn_id, acc->latest_txn) >= 0)) {
-        acc->latest_day = r->posting; acc->latest_txn = r->txn_id;
-        acc->guarantor = r->guarantor_id; acc->patient = r->patient_id;
-    }
-    if (r->state.n && (acc->stated_day == NO_DAY || r->posting > acc->stated_day
-                       || (r->posting == acc->stated_day && str_cmp(r->txn_id, acc->stated_txn) >= 0))) {
-        acc->stated_day = r->posting; acc->stated_txn = r->txn_id; acc->state = r->state;
-    }
+    Account row = {.cents = r->cents, .first = r->service != NO_DAY ? r->service : r->posting,
+                   .latest_day = r->posting, .latest_txn = r->txn_id, .guarantor = r->guarantor_id,
+                   .patient = r->patient_id, .stated_day = r->state.n ? r->posting : NO_DAY,
+                   .stated_txn = r->txn_id, .state = r->state};
+    fold(acc, &row);
     return 0;
 }
 
@@ -124,10 +135,8 @@ static int first_pass(const Scan *s, Part *pt) {
     Str f[N_FIELDS];
     Row r;
     while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *stop = nl ? nl : end;
-        Py_ssize_t n = stop - p;
-        if (n && p[n - 1] == '\r') n--;
+        Py_ssize_t n;
+        const char *next = fd_line(p, end, &n);
         if (has_cr && memchr(p, '\r', (size_t)n)) return -2;  /* a lone CR ends a line for the reference reader */
         if (n) {
             int shape = fd_split_line(s, p, n, f);
@@ -144,7 +153,7 @@ static int first_pass(const Scan *s, Part *pt) {
             }
         }
         pt->lines++;
-        p = nl ? nl + 1 : end;
+        p = next;
     }
     return 0;
 }
@@ -155,19 +164,16 @@ void fd_part_free(Part *pt) {
     memset(pt, 0, sizeof *pt);
 }
 
-/* Later before earlier: does the row (day, txn) come at or after (on, at)? (AccountSummary.add's `>=`) */
-static int at_or_after(int32_t day, Str txn, int32_t on, Str at) {
-    return on == NO_DAY || day > on || (day == on && str_cmp(txn, at) >= 0);
-}
-
 /* `b`'s rows and accounts into `a` (b's lines come after a's). */
 static int merge(Part *a, Part *b) {
     Py_ssize_t shift = a->n_links;
     Link *links = fd_grow(a->links, &a->cap_links, a->n_links + b->n_links, sizeof(Link));
-    uint64_t *ids = links ? fd_grow(a->ids, &a->cap_ids, a->n_ids + b->n_ids, sizeof(uint64_t)) : NULL;
-    Flagged *flagged = ids ? fd_grow(a->flagged, &a->cap_flagged, a->n_flagged + b->n_flagged + 1, sizeof(Flagged)) : NULL;
-    if (links) a->links = links;
-    if (ids) a->ids = ids;
+    if (!links) return -1;
+    a->links = links;
+    uint64_t *ids = fd_grow(a->ids, &a->cap_ids, a->n_ids + b->n_ids, sizeof(uint64_t));
+    if (!ids) return -1;
+    a->ids = ids;
+    Flagged *flagged = fd_grow(a->flagged, &a->cap_flagged, a->n_flagged + b->n_flagged, sizeof(Flagged));
     if (!flagged) return -1;
     a->flagged = flagged;
     for (Py_ssize_t i = 0; i < b->n_links; i++) {
@@ -201,15 +207,7 @@ static int merge(Part *a, Part *b) {
         while (a->links[last].next >= 0) last = a->links[last].next;
         a->links[last].next = to->head;
         to->head = head;
-        to->cents += from->cents;
-        if (from->first < to->first) to->first = from->first;
-        if (at_or_after(from->latest_day, from->latest_txn, to->latest_day, to->latest_txn)) {
-            to->latest_day = from->latest_day; to->latest_txn = from->latest_txn;
-            to->guarantor = from->guarantor; to->patient = from->patient;
-        }
-        if (from->stated_day != NO_DAY && at_or_after(from->stated_day, from->stated_txn, to->stated_day, to->stated_txn)) {
-            to->stated_day = from->stated_day; to->stated_txn = from->stated_txn; to->state = from->state;
-        }
+        fold(to, from);
     }
     return 0;
 }

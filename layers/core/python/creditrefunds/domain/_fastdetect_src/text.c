@@ -55,6 +55,12 @@ void fd_civil_from_days(int32_t z0, int *y, int *m, int *d) {
     *y = yoe + era * 400 + (*m <= 2);
 }
 
+void fd_money_text(int64_t cents, char out[32]) {
+    uint64_t magnitude = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
+    snprintf(out, 32, "%s%llu.%02llu", cents < 0 ? "-" : "", (unsigned long long)(magnitude / 100),
+             (unsigned long long)(magnitude % 100));
+}
+
 const char *const TXN_TYPES[N_TXN_TYPES] = {"", "CHARGE", "PAYMENT", "ADJUSTMENT", "REFUND", "RECOUPMENT", "REVERSAL",
                                             "TRANSFER"};
 const char *const PAYER_TYPES[N_PAYER_TYPES] = {"", "PATIENT", "MEDICARE", "MEDICAID", "COMMERCIAL", "OTHER"};
@@ -118,10 +124,10 @@ int fd_row_from_fields(const Str *f, Py_ssize_t id_max_length, Row *r) {
         if (f[i].n == 0) return 0;
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
         if (f[ids[i]].n > id_max_length) return 0;
-    r->type = (int8_t)fd_lookup_code(f[F_TXN_TYPE], TXN_TYPES, 8);
+    r->type = (int8_t)fd_lookup_code(f[F_TXN_TYPE], TXN_TYPES, N_TXN_TYPES);
     if (!r->type || !fd_parse_amount(f[F_AMOUNT], 1, &r->cents) || r->cents == 0) return 0;
     if (!fd_parse_date(f[F_POSTING_DATE], &r->posting)) return 0;
-    r->ptype = (int8_t)fd_lookup_code(f[F_PAYER_TYPE], PAYER_TYPES, 6);
+    r->ptype = (int8_t)fd_lookup_code(f[F_PAYER_TYPE], PAYER_TYPES, N_PAYER_TYPES);
     if (f[F_PAYER_TYPE].n && !r->ptype) return 0;
     if (!r->ptype && r->type != T_CHARGE && r->type != T_REVERSAL) return 0;
     int insurer = r->ptype > P_PATIENT;
