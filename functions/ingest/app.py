@@ -5,26 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
-from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import IngestConfig
-from creditrefunds.adapters.runtime import answers_doctor, lambda_runtime
-from creditrefunds.usecases.ingest import Dropped, ingest_file
+from creditrefunds.adapters.runtime import answers_doctor, dropped, lambda_runtime
+from creditrefunds.usecases.ingest import ingest_file
 
 logger, tracer, services = lambda_runtime(IngestConfig)
 metrics = Metrics()
-
-
-def dropped(record: S3EventRecord) -> Dropped:
-    """The file an S3 notification names; its eTag and sequencer tell one upload from another."""
-    s3_object = record.s3.get_object
-    return Dropped(unquote_plus(s3_object.key), f"{s3_object.etag}|{s3_object.get('sequencer', '')}",
-                   datetime.fromisoformat(record.event_time.replace("Z", "+00:00")), s3_object.etag)
 
 
 @answers_doctor

@@ -31,6 +31,8 @@ class BaseConfig(BaseSettings):
     history_table: str
     approvals_table: str
     refunds_table: str
+    remittances_table: str
+    evidence_key_id: str  # the KMS HMAC key remittance items are signed with
     sender_email: str
     operators_email: str
     compliance_officer_email: str
@@ -73,6 +75,11 @@ class IngestConfig(DetectConfig):
     fanout_state_machine_arn: str
     split_threshold_bytes: int
     rows_per_part: int
+    remit_function_name: str
+
+
+class RemitConfig(DetectConfig):
+    """The function an X12 835 reaches (from the ingest function)."""
 
 
 class PlanConfig(FunctionConfig):

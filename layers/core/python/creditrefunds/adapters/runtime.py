@@ -6,15 +6,19 @@ from __future__ import annotations
 import platform
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 
 from creditrefunds.adapters.config import Config
 from creditrefunds.adapters.services import Services, lazy_services
 from creditrefunds.domain import fastpass
+from creditrefunds.domain.ledger import Dropped
 
 
 def lambda_runtime(kind: type[Config]) -> tuple[Logger, Tracer, Callable[[], Services[Config]]]:
@@ -42,3 +46,10 @@ def answers_doctor(handler: Handler) -> Handler:
         return handler(event, context)
 
     return answer  # type: ignore[return-value]
+
+
+def dropped(record: S3EventRecord) -> Dropped:
+    """The file an S3 notification names; its eTag and sequencer tell one upload from another."""
+    s3_object = record.s3.get_object
+    return Dropped(unquote_plus(s3_object.key), f"{s3_object.etag}|{s3_object.get('sequencer', '')}",
+                   datetime.fromisoformat(record.event_time.replace("Z", "+00:00")), s3_object.etag)

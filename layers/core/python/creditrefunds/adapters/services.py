@@ -27,10 +27,12 @@ from creditrefunds.adapters.config import (
     SweepConfig,
     read_config,
 )
+from creditrefunds.adapters.handoff import Handoff
 from creditrefunds.adapters.history_store import HistoryStore
 from creditrefunds.adapters.ledger_bucket import LedgerBucket
 from creditrefunds.adapters.messaging import EventBus, Mailer
 from creditrefunds.adapters.refund_book import RefundBook
+from creditrefunds.adapters.remittance_store import RemittanceStore
 from creditrefunds.adapters.seal_store import SealStore
 from creditrefunds.adapters.transactions import TransactionStore
 from creditrefunds.adapters.transient import CLIENT_CONFIG
@@ -96,6 +98,17 @@ class Services(Generic[Config]):
     @_once
     def refund_book(self) -> RefundBook:
         return RefundBook(self._dynamodb.Table(self.config.refunds_table))
+
+    @_once
+    def handoff(self) -> Handoff:
+        config = self.config
+        return Handoff(self._client("lambda"), config.ledger_bucket,
+                       config.remit_function_name if isinstance(config, IngestConfig) else None)
+
+    @_once
+    def remittances(self) -> RemittanceStore:
+        return RemittanceStore(self._dynamodb.Table(self.config.remittances_table), self._client("kms"),
+                               self.config.evidence_key_id)
 
     @_once
     def bucket(self) -> LedgerBucket:

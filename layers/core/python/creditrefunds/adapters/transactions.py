@@ -30,7 +30,9 @@ class TransactionStore:
     """Transactions by id (globally unique) and by account.
 
     Items: TXN#<txn_id>/TXN marks an id as taken (with the content hash); ACCT#<account>/TXN#<id>
-    holds the row for detection; GUAR#<guarantor>/ACCT#<account> lists a guarantor's accounts.
+    holds the row for detection; GUAR#<guarantor>/ACCT#<account> lists a guarantor's accounts;
+    CLAIM#<claim_id>/ACCT#<account> the accounts a payer's claim was posted to (a remittance's PLB
+    names only the claim).
     """
 
     def __init__(self, table: Any, writers: int = WRITERS) -> None:
@@ -52,11 +54,15 @@ class TransactionStore:
         outcomes = [outcome for group in marked for outcome in group]
         rows: list[dict[str, Any]] = []
         accounts: set[tuple[str, str]] = set()
+        claims: set[tuple[str, str]] = set()
         for txn, outcome in zip(txns, outcomes, strict=True):
             if outcome.result != "conflict":
                 rows.append({"pk": f"ACCT#{txn.account_id}", "sk": f"TXN#{txn.txn_id}", **txn.to_record()})
                 accounts.add((txn.guarantor_id, txn.account_id))
+                if txn.claim_id:
+                    claims.add((txn.claim_id, txn.account_id))
         rows += [{"pk": f"GUAR#{guarantor}", "sk": f"ACCT#{account}"} for guarantor, account in sorted(accounts)]
+        rows += [{"pk": f"CLAIM#{claim}", "sk": f"ACCT#{account}"} for claim, account in sorted(claims)]
         self._parallel(self._write_batch, [rows[i:i + BATCH] for i in range(0, len(rows), BATCH)])
         return outcomes
 
@@ -131,6 +137,9 @@ class TransactionStore:
         rows = sorted(self.account_transactions(account_id), key=lambda t: (t.posting_date, t.txn_id))
         names = [t.patient_name for t in rows if t.patient_name]
         return names[-1] if names else None
+
+    def accounts_of_claim(self, claim_id: str) -> list[str]:
+        return [item["sk"].removeprefix("ACCT#") for item in self._query(f"CLAIM#{claim_id}")]
 
     def guarantor_accounts(self, guarantor_id: str) -> list[str]:
         return [item["sk"].removeprefix("ACCT#") for item in self._query(f"GUAR#{guarantor_id}")]

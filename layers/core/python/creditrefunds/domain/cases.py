@@ -22,15 +22,17 @@ class Line:
     amount: Decimal
     due_date: date | None
     target_account_id: str | None = None
+    evidence: str | None = None  # the remittance that proves the line (section 8); absent without one
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Line:
         """A line as `to_json` wrote it (absent fields read as None)."""
         return cls(data["action"], data["reason"], data.get("payee_type"), data.get("payee_id"),
                    money(str(data["amount"])), date.fromisoformat(data["due_date"]) if data.get("due_date") else None,
-                   data.get("target_account_id"))
+                   data.get("target_account_id"), data.get("evidence"))
 
     def to_json(self) -> dict[str, Any]:
+        evidence = {"evidence": self.evidence} if self.evidence else {}
         return {
             "action": self.action,
             "reason": self.reason,
@@ -39,6 +41,7 @@ class Line:
             "amount": money_text(self.amount),
             "due_date": self.due_date.isoformat() if self.due_date else None,
             "target_account_id": self.target_account_id,
+            **evidence,
         }
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from creditrefunds.domain.cases import Case, Line
 from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.money import ZERO
+from creditrefunds.domain.remittance import Evidence, apply_evidence
 from creditrefunds.domain.settings import Settings
 from creditrefunds.domain.split import split_credit
 
@@ -148,9 +149,11 @@ def build_case(
     settings: Settings,
     pool: DebitPool | None = None,
     case_id: str | None = None,
+    evidence: Evidence | None = None,
 ) -> Case:
     """One account in credit as a case: its lines, due dates and approval tier (`case_id`: the
-    stored case it re-detects, when there is one; otherwise the id of its credit episode)."""
+    stored case it re-detects, when there is one; otherwise the id of its credit episode). `evidence`:
+    what stored remittances say of the account (section 8), which may turn refunds into corrections."""
     credit = -summary.balance
     lines = split_credit(
         transactions, credit, summary.guarantor_id, summary.patient_state, identified_on, settings
@@ -165,6 +168,8 @@ def build_case(
         identified_on=identified_on,
         lines=lines,
     )
+    if evidence:
+        apply_evidence(case, transactions, evidence)
     case.tier = settings.tier_for(case.refund_total)
     return case
 

@@ -14,11 +14,22 @@ import json
 import re
 from collections.abc import Container, Iterator
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any
 
 from creditrefunds.domain.money import money
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A file that reached incoming/: its key, and what makes this upload of it one of a kind."""
+
+    key: str
+    version: str  # e.g. the object's eTag and sequencer
+    event_time: datetime
+    etag: str = ""  # when known, every read is of this upload only
+
 
 TXN_TYPES = frozenset({"CHARGE", "PAYMENT", "ADJUSTMENT", "REFUND", "RECOUPMENT", "REVERSAL", "TRANSFER"})
 PAYER_TYPES = frozenset({"PATIENT", "MEDICARE", "MEDICAID", "COMMERCIAL", "OTHER"})

@@ -57,10 +57,10 @@ def approval_moved_on(approval: Approval, case: Case, new_tier: int) -> Mail:
                   f"tier {new_tier} approver. Your link no longer decides anything.")
 
 
-def approval_withdrawn(approval: Approval, case: Case) -> Mail:
+def approval_withdrawn(approval: Approval, case: Case, cause: str = "a ledger file") -> Mail:
     """To the approver whose link a change of the case superseded."""
     return _plain(approval.approver, f"Approval withdrawn: account {case.account_id}",
-                  f"The refund approval for account {case.account_id} was withdrawn: a ledger file changed the "
+                  f"The refund approval for account {case.account_id} was withdrawn: {cause} changed the "
                   "case's lines after you were asked. A new approval is asked for the lines as they are now. "
                   "Your link no longer decides anything.")
 
@@ -94,3 +94,18 @@ def ledger_failed(to: str, name: str, reason: str) -> Mail:
                   f"The ledger file {name} could not be stored and detected in full: {reason}\n"
                   f"It is kept in rejected/ with the reason beside it. Rows already stored stay stored (by txn_id); "
                   f"drop the file again once the cause is fixed.")
+
+
+def takeback_alert(to: tuple[str, ...], case: Case, payer: str, evidence: str, instructions: list[str],
+                   issued: bool) -> Mail:
+    """To operators and the compliance officer: a payer took back money a refund already approved (or
+    issued) would repay. Each instruction named must be stopped: a check now pays the payer twice."""
+    names = ", ".join(instructions)
+    state = "was issued" if issued else "is approved and not yet issued"
+    subject = f"STOP refund instruction {names}: the payer already recouped (account {case.account_id})"
+    text = (f"The refund to payer {payer} on account {case.account_id} (case {case.case_id}) {state}, but the payer "
+            f"has already taken the money back: {evidence}.\n\nStop instruction {names}"
+            f"{' (pull it from the accounts-payable run, or void the check)' if issued else ''}: paying it would repay "
+            "the payer twice. Post the recoupment in the billing system instead. The case's history records this "
+            "remittance.")
+    return Mail(to, subject, text, render("plain_mail.html", text=text))

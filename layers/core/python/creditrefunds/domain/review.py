@@ -15,6 +15,7 @@ from creditrefunds.domain.approvals import Approval, case_digest
 from creditrefunds.domain.cases import Case
 from creditrefunds.domain.detection import AccountSummary, DebitPool, build_case
 from creditrefunds.domain.ledger import Transaction
+from creditrefunds.domain.remittance import Evidence
 from creditrefunds.domain.settings import Settings
 from creditrefunds.domain.status import Status
 
@@ -69,13 +70,14 @@ def review_case(
     settings: Settings,
     pool: DebitPool | None = None,
     paused_days: int = 0,
+    evidence: Evidence | None = None,
 ) -> Review:
     """Where the case goes now: resolved, a work item, or approval; the case re-detected from the
     ledger, its Medicare/Medicaid due dates moved by any investigation's pause."""
     if not summary.has_credit:
         return Review(Route.RESOLVED, None)
     case = pause_clock(build_case(summary, transactions, stored.identified_on, settings, pool,
-                                  stored.case_id), paused_days)
+                                  stored.case_id, evidence), paused_days)
     if case.refund_total <= 0:
         return Review(Route.WORK_ITEM, case)
     return Review(Route.APPROVAL, case)

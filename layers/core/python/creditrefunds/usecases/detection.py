@@ -38,6 +38,18 @@ DETECT_CHUNK = 1000  # accounts whose stored ledger is read at once for detectio
 DETECTORS = 8  # guarantors detected at once: each case is a few requests, one after another
 
 
+@dataclass(frozen=True)
+class Cause:
+    """What made detection run again, as the history tells it: who, the action, and what changed the case."""
+
+    actor: str
+    action: str
+    text: str
+
+
+LEDGER_FILE = Cause(ACTOR, "LEDGER_CHANGED", "a ledger file")
+
+
 @dataclass
 class DetectionReport:
     opened: list[str] = field(default_factory=list)
@@ -53,7 +65,8 @@ class DetectionReport:
         self.reconciled += other.reconciled
 
 
-def detect_accounts(ports: Ports, accounts: set[str], today: date, now: datetime, report: DetectionReport) -> None:
+def detect_accounts(ports: Ports, accounts: set[str], today: date, now: datetime, report: DetectionReport,
+                    cause: Cause = LEDGER_FILE) -> None:
     """Re-run detection on the whole stored ledger of each account; open or update its case.
 
     Accounts go in order, DETECT_CHUNK at a time: their transactions are held only while their
@@ -64,7 +77,7 @@ def detect_accounts(ports: Ports, accounts: set[str], today: date, now: datetime
     a guarantor's debits (its pool) are offset as they would be one account after another, and
     nothing else is shared between accounts. The report lists guarantor by guarantor, in order.
     """
-    detector = _Detector(ports, today, now, report)
+    detector = _Detector(ports, today, now, report, cause)
     ordered = sorted(accounts)
     with ThreadPoolExecutor(max_workers=DETECTORS) as threads:
         for start in range(0, len(ordered), DETECT_CHUNK):
@@ -101,6 +114,7 @@ class _Detector:
     today: date
     now: datetime
     report: DetectionReport
+    cause: Cause
     pools: dict[str, DebitPool] = field(default_factory=dict)  # one per guarantor: a debit is offset once
     known: dict[str, AccountSummary] = field(default_factory=dict)  # summaries read so far
 
@@ -153,7 +167,8 @@ class _Detector:
 
     def _build(self, summary: AccountSummary, txns: list[Transaction], identified_on: date,
                case_id: str | None) -> Case:
-        return build_case(summary, txns, identified_on, self.ports.settings, self._pool(summary), case_id)
+        return build_case(summary, txns, identified_on, self.ports.settings, self._pool(summary), case_id,
+                          self.ports.remittances.of_account(summary.account_id))
 
     def _open(self, summary: AccountSummary, txns: list[Transaction], after: str | None) -> None:
         """A case for the account's credit net of money in flight, under an id no earlier case of it has."""
@@ -200,11 +215,11 @@ class _Detector:
             return  # unchanged, or the workflow moved it on a moment ago (it re-checks the ledger itself)
         before = existing.case
         self.report.updated.append(case.case_id)
-        why = (f"a ledger file changed the credit from {before.credit:f} to {case.credit:f}"
-               if before.credit != case.credit else "a ledger file changed the lines")
+        why = (f"{self.cause.text} changed the credit from {before.credit:f} to {case.credit:f}"
+               if before.credit != case.credit else f"{self.cause.text} changed the lines")
         if status in (Status.OPEN, Status.AWAITING_APPROVAL):  # OPEN: a link may be mailed, the status not yet set
             why += self._withdraw(case)
-        self._record(case, Entry(ACTOR, "LEDGER_CHANGED", status, status, why, case.credit))
+        self._record(case, Entry(self.cause.actor, self.cause.action, status, status, why, case.credit))
         if status is Status.WORK_ITEM and case.refund_total > 0:
             self._review_again(existing, case)
 
@@ -224,8 +239,8 @@ class _Detector:
         ports = self.ports
         withdrawn = ports.approvals.supersede(case.case_id, ports.approvals.pending(case.case_id))
         for approval, token in withdrawn:
-            ports.workflows.fail_task(token, CASE_CHANGED, "a ledger file changed the lines awaiting approval")
-            ports.mailer.send(approval_withdrawn(approval, case), self.now)
+            ports.workflows.fail_task(token, CASE_CHANGED, f"{self.cause.text} changed the lines awaiting approval")
+            ports.mailer.send(approval_withdrawn(approval, case, self.cause.text), self.now)
         return "; the approval asked of them is withdrawn and asked again" if withdrawn else ""
 
     def _record(self, case: Case, entry: Entry) -> None:

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 
 from creditrefunds.domain import fastpass
 from creditrefunds.domain.ledger import (
+    Dropped,
     LedgerGone,
     LedgerReplaced,
     LedgerUnreadable,
@@ -30,12 +31,14 @@ from creditrefunds.domain.ledger import (
 )
 from creditrefunds.domain.mail import ledger_failed
 from creditrefunds.domain.parts import split_ledger
+from creditrefunds.domain.remittance import is_remittance
 from creditrefunds.usecases.detection import DetectionReport, detect_accounts
 from creditrefunds.usecases.ports import Bucket, Ledger, Ports
 
 logger = logging.getLogger(__name__)
 CHUNK = 2000  # transactions stored per round: memory stays bounded, writers stay busy
 Count = Callable[[str, int], None]  # a metric: its name and how many
+LEDGER_EXTENSIONS = (".csv", ".jsonl", ".ndjson")
 
 
 @dataclass
@@ -153,16 +156,6 @@ def save_rejects(bucket: Bucket, name: str, rejects: list[RowError], count: Coun
     count("RowsRejected", len(rejects))
 
 
-@dataclass(frozen=True)
-class Dropped:
-    """A file that reached incoming/: its key, and what makes this upload of it one of a kind."""
-
-    key: str
-    version: str  # e.g. the object's eTag and sequencer
-    event_time: datetime
-    etag: str = ""  # when known, every read is of this upload only
-
-
 def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_part: int, now: datetime,
                 count: Count) -> dict[str, Any]:
     """Store a dropped file and detect what it touched; a large one is split and fanned out."""
@@ -171,6 +164,9 @@ def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_p
         logger.warning("ignored an object outside incoming/", extra={"key": dropped.key})
         return {"key": dropped.key, "ignored": True}
     try:
+        if _remittance(ports, dropped, name):
+            count("RemittancesHandedOn", 1)
+            return {"key": dropped.key, "remittance": "handed to the remittance function"}
         fmt = format_for(name)
         if ports.bucket.size(dropped.key, dropped.etag) > split_threshold:
             # A large file is read twice as a stream (checked whole, then cut into parts): no copy in /tmp.
@@ -199,6 +195,19 @@ def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_p
     summary = {"key": dropped.key, "reader": report.reader, **report.counts(), **detected.to_json()}
     logger.info("ledger file ingested", extra=summary)
     return summary
+
+
+def _remittance(ports: Ports, dropped: Dropped, name: str) -> bool:
+    """An X12 835 (by extension, or, for a name no ledger format claims, by its ISA header) is evidence, not
+    a ledger: it goes on to the remittance function."""
+    if name.lower().endswith(LEDGER_EXTENSIONS):
+        return False
+    if not is_remittance(name, b"") and not is_remittance(name, ports.bucket.head(dropped.key, dropped.etag)):
+        return False
+    _, _, sequencer = dropped.version.partition("|")
+    ports.handoff.remittance(dropped.key, dropped.etag, sequencer, dropped.event_time.isoformat())
+    logger.info("remittance handed on", extra={"key": dropped.key})
+    return True
 
 
 def _fan_out(ports: Ports, dropped: Dropped, name: str, fmt: str, rows_per_part: int) -> dict[str, Any]:

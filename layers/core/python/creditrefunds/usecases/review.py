@@ -105,7 +105,8 @@ def recheck(ports: Ports, stored: StoredCase, own_too: bool = False,
                  if own_too or i.case_id != stored.case.case_id]
     summary, transactions = net_of(summary, transactions, in_flight)
     return review_case(stored.case, summary, transactions, ports.settings,
-                       reserve_offsets(debits_for(ports, summary), in_flight), stored.paused_days)
+                       reserve_offsets(debits_for(ports, summary), in_flight), stored.paused_days,
+                       ports.remittances.of_account(account_id))
 
 
 def _route(ports: Ports, stored: StoredCase, found: Review, action: str, timing: Timing,

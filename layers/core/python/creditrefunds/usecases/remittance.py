@@ -1,0 +1,120 @@
+"""A remittance (X12 835) received: kept as evidence, and the cases of the accounts it names re-checked
+(DOMAIN.md section 8). It never changes a balance; it changes what the provider does with one.
+
+- The same interchange twice changes nothing (its digest is recorded last, once all it says is kept).
+- A takeback (CLP02 22, PLB WO or 72) of a claim the ledger shows the payer paid turns REFUND lines to
+  that payer into CORRECT PAYER_RECOUPED: re-detection applies the evidence, so a case waiting for
+  approval is asked again (its old links decide nothing), an approved one is held by the issue step's
+  re-check, and the history records the remittance that changed it.
+- A takeback that hits a refund already approved or issued tells operators and the compliance officer
+  at once, naming each instruction to stop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from creditrefunds.domain.cases import Line, StoredCase
+from creditrefunds.domain.history import Entry
+from creditrefunds.domain.mail import takeback_alert
+from creditrefunds.domain.money import ZERO, money_text
+from creditrefunds.domain.refunds import instruction_id
+from creditrefunds.domain.remittance import Evidence, RemittanceFile, Takeback, open_takebacks
+from creditrefunds.domain.status import Status
+from creditrefunds.usecases.detection import Cause, DetectionReport, detect_accounts
+from creditrefunds.usecases.ports import Ports
+
+logger = logging.getLogger(__name__)
+ACTOR = "system:remittance"
+Count = Callable[[str, int], None]
+
+
+def receive(ports: Ports, found: RemittanceFile, key: str, alert_to: tuple[str, ...], now: datetime,
+            count: Count) -> dict[str, Any]:
+    """Keep what a read 835 says and act on it; a file that breaks the envelope is rejected whole.
+    `alert_to`: operators and the compliance officer, told when a takeback hits an approved refund."""
+    name = ports.bucket.incoming_name(key) or key.rsplit("/", 1)[-1]
+    if found.rejected is not None:
+        reason = "835 rejected: " + "; ".join(str(p) for p in [found.rejected, *found.rejects])
+        ports.bucket.reject(key, name, reason)
+        count("RemittancesRejected", 1)
+        logger.warning("remittance rejected whole", extra={"key": key, "reason": reason})
+        return {"key": key, "rejected": reason}
+    if ports.remittances.received(found.digest):
+        logger.info("the same interchange again: nothing changes", extra={"key": key})
+        return {"key": key, "repeat": True}
+    takebacks = [one for tb in found.takebacks() for one in _with_accounts(ports, tb)]
+    ports.remittances.keep([*found.claims, *takebacks])
+    ports.bucket.save_rejects(name, [{**p.to_json(), "rejected": True} for p in found.rejects]
+                              + [{**p.to_json(), "rejected": False} for p in found.notes])
+    accounts = {c.account_id for c in found.claims} | {tb.account_id for tb in takebacks if tb.account_id}
+    alerted = _alert_approved(ports, [tb for tb in takebacks if tb.account_id], alert_to, now)
+    report = DetectionReport()
+    detect_accounts(ports, accounts, now.date(), now, report, Cause(ACTOR, "REMITTANCE", f"the 835 remittance {name}"))
+    summary = {"key": key, "claims": len(found.claims), "takebacks": len(takebacks),
+               "unmatched_takebacks": sum(1 for tb in takebacks if not tb.account_id),
+               "rejected": len(found.rejects), "notes": len(found.notes), "alerts": alerted,
+               "cases_updated": report.updated, "cases_opened": report.opened}
+    ports.remittances.mark_received(found.digest, {**summary, "received_at": now.isoformat(), "name": name})
+    count("RemittanceClaims", len(found.claims))
+    count("Takebacks", len(takebacks))
+    logger.info("remittance received", extra={k: v for k, v in summary.items() if k != "key"} | {"key": key})
+    return summary
+
+
+def _with_accounts(ports: Ports, takeback: Takeback) -> list[Takeback]:
+    """A PLB names a claim, not an account: the accounts the stored ledger posted that claim to (matching
+    by payer follows); none known, the takeback is kept unmatched, for billing staff."""
+    if takeback.account_id:
+        return [takeback]
+    accounts = ports.transactions.accounts_of_claim(takeback.claim_id)
+    return [replace(takeback, account_id=a) for a in accounts] or [takeback]
+
+
+def _alert_approved(ports: Ports, takebacks: list[Takeback], alert_to: tuple[str, ...], now: datetime) -> int:
+    """Every approved or issued refund line a takeback hits: operators and the compliance officer are told
+    at once, naming the instructions to stop; the case's history records it. Returns how many were told."""
+    told = 0
+    by_account: dict[str, list[Takeback]] = {}
+    for tb in takebacks:
+        by_account.setdefault(tb.account_id or "", []).append(tb)
+    for account_id, theirs in sorted(by_account.items()):
+        transactions = ports.transactions.account_transactions(account_id)
+        hitting = open_takebacks(Evidence(takebacks=tuple(theirs)), transactions)
+        if not hitting:
+            continue
+        issued = ports.refund_book.of_account(account_id)
+        for stored in ports.cases.of_account(account_id):
+            if stored.status not in (Status.APPROVED, Status.REFUND_ISSUED):
+                continue
+            for tb in hitting:
+                rows = [row for row in issued if row["case_id"] == stored.case.case_id]
+                told += _tell(ports, stored, tb, rows, alert_to, now)
+    return told
+
+
+def _tell(ports: Ports, stored: StoredCase, tb: Takeback, rows: list[dict[str, str]], alert_to: tuple[str, ...],
+          now: datetime) -> int:
+    case = stored.case
+    hit = [(index, line) for index, line in enumerate(case.lines) if _pays(line, tb)]
+    if not hit:
+        return 0
+    wanted = {instruction_id(case, index) for index, _ in hit}
+    issued = [row["instruction_id"] for row in rows if row["instruction_id"] in wanted]
+    names = issued or sorted(wanted)
+    ports.mailer.send(takeback_alert(alert_to, case, tb.payer_id, tb.evidence, names, bool(issued)), now)
+    amount = sum((line.amount for _, line in hit), ZERO)
+    ports.history.append(case, Entry(ACTOR, "TAKEBACK_ALERT", stored.status, stored.status,
+                                     f"the payer already took back {money_text(tb.amount)} ({tb.evidence}): stop "
+                                     f"instruction {', '.join(names)}; operators and the compliance officer told",
+                                     amount), now)
+    return 1
+
+
+def _pays(line: Line, tb: Takeback) -> bool:
+    return (line.action == "REFUND" and (line.payee_id or "") == tb.payer_id
+            and (tb.payer_type is None or line.payee_type == tb.payer_type))

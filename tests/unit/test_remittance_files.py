@@ -1,0 +1,134 @@
+"""X12 835 files read with pyx12 (issue 15): the implementation guide's public examples give the claims,
+amounts and ICNs they state; a broken file is rejected with the segment position and why; a bad claim is
+rejected alone and the file's other claims still count. Provenance: tests/data/x835/PROVENANCE.md."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from creditrefunds.adapters.x835 import read_835
+from creditrefunds.domain.remittance import RemittanceFile, is_remittance
+
+FILES = Path(__file__).parents[1] / "data" / "x835"
+
+
+def read(name: str) -> RemittanceFile:
+    return read_835((FILES / name).read_bytes(), name)
+
+
+def claims(found: RemittanceFile) -> list[tuple[str, str, Decimal, Decimal | None, str, str]]:
+    return [(c.account_id, c.status, c.paid, c.patient_resp, c.claim_id, c.payer_type) for c in found.claims]
+
+
+def test_medicare_part_a_example():
+    found = read("medicare-part-a.835")
+    assert found.rejected is None and found.rejects == []
+    assert claims(found) == [
+        ("666123", "1", Decimal("138018.40"), None, "1999999444444", "MEDICARE"),  # CLP06 MA
+        ("777777", "1", Decimal("11980.33"), None, "1999999444445", "MEDICARE"),  # CLP06 MB
+    ]
+    first = found.claims[0]
+    assert (first.charge, first.adjustments) == (Decimal("211366.97"), (("CO", "45", Decimal("73348.57")),))
+    assert (first.source.payer_name, first.source.payer_id) == ("INSURANCE COMPANY OF TIMBUCKTU", "999")  # REF*2U
+    assert (first.source.trace, first.source.paid_on) == ("12345", date(2002, 9, 13))  # TRN02, BPR16
+    # PLB CV:CP -1.27 is a capital pass-through payment to the provider, not a takeback.
+    assert [(a.reason, a.claim_id, a.amount) for a in found.adjustments] == [("CV", "CP", Decimal("-1.27"))]
+    assert found.takebacks() == []
+
+
+def test_secondary_payment_example():
+    found = read("secondary-payment.835")
+    assert found.rejected is None and found.rejects == []
+    assert claims(found) == [
+        ("L0004828311", "2", Decimal("912.00"), None, "05090256390", "COMMERCIAL"),
+        ("0001000053", "2", Decimal("310.00"), Decimal("220.00"), "05630626430", "COMMERCIAL"),
+    ]
+    assert found.claims[0].source.trace == "0012524965"
+    # The example writes its service lines with '>' where ISA16 declares ':': pyx12 cannot place them.
+    # They are notes at their positions; no claim payment is lost for them.
+    assert {(n.position, n.segment) for n in found.notes} >= {(29, "SVC"), (34, "SVC")}
+
+
+def test_tertiary_payment_example():
+    found = read("tertiary-payment.835")
+    assert found.rejected is None and found.rejects == []
+    assert claims(found) == [("0001000054", "3", Decimal("187.50"), None, "50580155533", "COMMERCIAL")]
+    assert found.claims[0].charge == Decimal("1766.50")
+    assert any(n.position == 20 and n.element == "SVC01-02" for n in found.notes)
+
+
+def test_cob_contractual_adjustment_example():
+    found = read("cob-contractual-adjustment.835")
+    assert found.rejected is None and found.rejects == []
+    assert claims(found) == [("0001000055", "2", Decimal("34.00"), None, "50650619501", "COMMERCIAL")]
+    assert found.claims[0].source.paid_on is None  # BPR16 is missing: a note at segment 4
+    assert any(n.position == 4 and n.element == "BPR16" for n in found.notes)
+
+
+def test_managed_care_example():
+    found = read("managed-care.835")
+    assert found.rejected is None and found.rejects == []
+    assert claims(found) == [
+        ("5554555444", "1", Decimal("450.00"), Decimal("300.00"), "94060555410000", "COMMERCIAL"),
+        ("8765432112", "1", Decimal("495.00"), Decimal("600.00"), "94077799230000", "COMMERCIAL"),
+    ]
+    assert found.claims[1].adjustments == (("CO", "A2", Decimal("55.00")),)
+    assert any(n.position == 4 and "invalid date (20002316)" in n.reason for n in found.notes)
+
+
+def test_a_plb_wo_is_a_takeback_of_the_claim_it_names():
+    found = read("mac-offset.835")
+    assert found.rejected is None and found.rejects == [] and found.notes == []
+    [takeback] = found.takebacks()
+    assert (takeback.kind, takeback.payer_id, takeback.claim_id, takeback.amount) == (
+        "PLB WO", "MAC-JL", "ICN-2026-0001", Decimal("500.00"))
+    assert takeback.account_id is None  # a PLB names the claim only; the ledger tells the account
+    assert takeback.evidence == "PLB WO of 500.00: 835 mac-offset.835, trace EFT-3001, claim ICN-2026-0001, segment 17"
+
+
+def test_a_reversal_takes_back_what_the_claim_paid():
+    [takeback] = read("reversal.835").takebacks()
+    assert (takeback.kind, takeback.account_id, takeback.claim_id, takeback.amount, takeback.payer_type) == (
+        "CLP02 22", "ACCT-RV1", "ICN-AET-0042", Decimal("300.00"), "COMMERCIAL")
+
+
+@pytest.mark.parametrize(("name", "position", "pair", "reason"), [
+    ("broken-envelope.835", 20, "ISA/IEA", "IEA id=000000102 does not match ISA id=000000101"),
+    ("wrong-count.835", 18, "ST/SE", "SE count of 15 for SE02=0001 is wrong. I count 16"),
+])
+def test_a_broken_envelope_rejects_the_file_at_its_segment(name, position, pair, reason):
+    found = read(name)
+    assert found.rejected is not None
+    assert (found.rejected.position, found.rejected.segment) == (position, pair)
+    assert reason in found.rejected.reason
+    assert found.claims == [] and found.adjustments == []  # nothing of a rejected file counts
+
+
+def test_a_bad_claim_is_rejected_alone():
+    found = read("bad-claim.835")
+    assert found.rejected is None
+    assert [c.account_id for c in found.claims] == ["ACCT-OK1"]
+    [reject] = found.rejects
+    assert (reject.position, reject.segment, reject.element) == (17, "CLP", "CLP04")
+    assert "invalid character" in reject.reason
+
+
+@pytest.mark.parametrize(("data", "why"), [
+    (b"txn_id,account_id\n1,2\n", "does not begin with 'ISA'"),
+    ("ISA*00*\u00e9".encode(), "not ASCII"),
+    ((FILES / "mac-offset.835").read_bytes()[:300], "Trailer"),
+    ((FILES / "mac-offset.835").read_bytes().replace(b"GS*HP", b"GS*HC"), "segment 2 (): not a readable X12 "
+                                                                            "interchange: Map not found"),
+])
+def test_what_is_not_an_835_is_rejected_whole(data, why):
+    found = read_835(data, "x.835")
+    assert found.rejected is not None and why in str(found.rejected)
+
+
+def test_an_835_is_told_by_extension_or_isa_header():
+    assert is_remittance("era.835", b"") and is_remittance("ERA.EDI", b"") and is_remittance("a.x12", b"")
+    assert is_remittance("remit.txt", b"ISA*00*          *00*")
+    assert not is_remittance("ledger.txt", b"txn_id,account_id")
