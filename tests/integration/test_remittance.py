@@ -1,0 +1,101 @@
+"""835 remittances on the local cloud (issue 15): a Medicare credit whose contractor later recoups it by
+PLB WO never reaches the accounts-payable file, and its old approval link decides nothing; one already
+issued raises the alert naming the instruction to stop; the same 835 twice changes nothing; a broken 835
+is rejected with its segment position."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from refunds_cli.demo import http
+
+from .conftest import (
+    case_of,
+    drop,
+    history_reasons,
+    plain,
+    wait_for_mail,
+    wait_for_mail_subject,
+    wait_for_status,
+)
+from .test_crash_safe import approve_the_waiting_link
+from .test_money_safety import ap_rows, wait_for_action
+
+TIER1 = "tier1.approver@example.org"
+MAC_OFFSET = (Path(__file__).parents[1] / "data" / "x835" / "mac-offset.835").read_text()
+
+
+def medicare_paid_twice(account: str) -> list[str]:
+    """Medicare paid one claim twice (two EFTs): a duplicate payment, a 500.00 refund to Medicare."""
+    return [f"{account}-1,{account},P-{account},G-{account},CHARGE,500.00,2026-11-02,,,,,,\"Ruiz, Ana\",TX",
+            f"{account}-2,{account},P-{account},G-{account},PAYMENT,-500.00,2026-11-05,MEDICARE,MAC-JL,1,EFT-1,"
+            f"ICN-{account},\"Ruiz, Ana\",TX",
+            f"{account}-3,{account},P-{account},G-{account},PAYMENT,-500.00,2026-11-09,MEDICARE,MAC-JL,1,EFT-2,"
+            f"ICN-{account},\"Ruiz, Ana\",TX"]
+
+
+def drop_835(cloud, name: str, text: str) -> None:
+    cloud.client("s3").put_object(Bucket=cloud.outputs["LedgerBucketName"], Key=f"incoming/{name}", Body=text.encode())
+    cloud.wait_idle()
+
+
+def offset_of(account: str) -> str:
+    """The contractor's 835: another claim paid, and a PLB WO taking back 500.00 of the account's claim."""
+    return MAC_OFFSET.replace("ICN-2026-0001", f"ICN-{account}")
+
+
+def evidence_items(cloud) -> list[dict]:
+    return [plain(i) for i in cloud.client("dynamodb").scan(TableName=cloud.outputs["RemittancesTableName"])["Items"]]
+
+
+def test_a_medicare_credit_recouped_by_offset_never_reaches_the_ap_file(cloud):
+    account = "RM-WAIT"
+    drop(cloud, "rm-wait.csv", medicare_paid_twice(account))
+    asked = wait_for_mail(cloud, TIER1, account)
+    drop_835(cloud, "rm-wait-era.835", offset_of(account))
+    case = wait_for_status(cloud, account, {"WORK_ITEM"})
+    [line] = case["lines"]
+    assert (line["action"], line["reason"], line["payee_type"], line["payee_id"], line["amount"]) == (
+        "CORRECT", "PAYER_RECOUPED", "MEDICARE", "MAC-JL", "500.00")
+    assert line["evidence"] == (f"PLB WO of 500.00: 835 rm-wait-era.835, trace EFT-3001, claim ICN-{account}, "
+                                "segment 17")
+    reasons = history_reasons(cloud, case["case_id"])
+    assert ("REMITTANCE", "the 835 remittance rm-wait-era.835 changed the lines; the approval asked of them is "
+                          "withdrawn and asked again") in reasons
+    # The link mailed for the refund decides nothing now, and nothing was issued.
+    status, page = http(asked.links[0], {"decision": "approve"})
+    assert status == 410 and "Nothing was decided" in page
+    assert ap_rows(cloud, case["case_id"]) == []
+    # The same interchange again (under another name, too) changes nothing.
+    before = (evidence_items(cloud), history_reasons(cloud, case["case_id"]), len(cloud.mailbox.messages()))
+    drop_835(cloud, "rm-wait-era.835", offset_of(account))
+    drop_835(cloud, "rm-wait-era-resent.x12", offset_of(account))
+    after = (evidence_items(cloud), history_reasons(cloud, case["case_id"]), len(cloud.mailbox.messages()))
+    assert after == before
+    assert case_of(cloud, account)["status"] == "WORK_ITEM"
+
+
+def test_a_takeback_of_an_issued_refund_tells_operators_and_compliance_which_instruction_to_stop(cloud):
+    account = "RM-SENT"
+    drop(cloud, "rm-sent.csv", medicare_paid_twice(account))
+    wait_for_mail(cloud, TIER1, account)
+    approve_the_waiting_link(cloud, account)
+    case = wait_for_status(cloud, account, {"REFUND_ISSUED"})
+    [issued] = ap_rows(cloud, case["case_id"])
+    drop_835(cloud, "rm-sent-era.835", offset_of(account))
+    for to in ("operators@example.org", "compliance@example.org"):
+        alert = wait_for_mail_subject(cloud, to, account)
+        assert alert.subject == (f"STOP refund instruction {issued['instruction_id']}: the payer already recouped "
+                                 f"(account {account})")
+        assert "PLB WO of 500.00" in alert.text and "trace EFT-3001" in alert.text
+    wait_for_action(cloud, case["case_id"], "TAKEBACK_ALERT")
+    assert case_of(cloud, account)["status"] == "REFUND_ISSUED"  # what was sent stays on record
+
+
+def test_a_broken_835_is_rejected_with_its_segment_position(cloud):
+    broken = MAC_OFFSET.replace("IEA*1*000000101~", "IEA*1*000000109~")
+    drop_835(cloud, "broken-era.edi", broken)
+    s3, bucket = cloud.client("s3"), cloud.outputs["LedgerBucketName"]
+    reason = s3.get_object(Bucket=bucket, Key="rejected/broken-era.edi.reason.txt")["Body"].read().decode()
+    assert reason.startswith("835 rejected: segment 20 (ISA/IEA): IEA id=000000109 does not match ISA id=000000101")
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="incoming/broken-era.edi").get("KeyCount") == 0
