@@ -30,6 +30,7 @@ COMMAND_MODULES = {
     "refunds_cli.reports": ("report",),
     "refunds_cli.operations": ("sweep",),
     "refunds_cli.doctor": ("doctor",),
+    "refunds_cli.remit": ("remit",),
 }
 
 

@@ -1,4 +1,5 @@
-"""`refunds report aging|cms838`: the reports, from the case table, the history and the ledger."""
+"""`refunds report aging|cms838|stuck|remittance`: the reports, from the case table, the history, the ledger
+and the stored remittances."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from creditrefunds.domain.reports import (
 )
 from creditrefunds.domain.status import RESOLVED
 
-from refunds_cli import operations
+from refunds_cli import operations, remit
 from refunds_cli.argtypes import iso_date, positive_amount
 from refunds_cli.audit import case_items
 from refunds_cli.target import Target
@@ -142,7 +143,7 @@ def cmd_cms838(target: Target, args: argparse.Namespace) -> int:
 
 
 def register(commands: Any, target_of: Any) -> None:
-    """Add `report aging|cms838|stuck` to the command line."""
+    """Add `report aging|cms838|stuck|remittance` to the command line."""
     report = commands.add_parser("report", help="aging and CMS-838 reports").add_subparsers(
         dest="report_command", required=True)
     age = report.add_parser("aging", help="open credits by age bucket and payer type; overdue; days to resolve")
@@ -161,3 +162,9 @@ def register(commands: Any, target_of: Any) -> None:
     stuck.add_argument("--grace-minutes", type=float, default=15.0, help="leave alone cases that moved this recently")
     stuck.add_argument("--json", action="store_true")
     stuck.set_defaults(func=lambda a: operations.stuck(target_of(a), a.grace_minutes, a.json))
+    remitted = report.add_parser("remittance", help="what 835s show the ledger lacks: unposted cash, takebacks not "
+                                                   "yet posted, remittances of unknown accounts")
+    shape = remitted.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true")
+    shape.add_argument("--csv", action="store_true")
+    remitted.set_defaults(func=lambda a: remit.cmd_report(target_of(a), a))

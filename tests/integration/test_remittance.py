@@ -5,6 +5,7 @@ is rejected with its segment position."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from refunds_cli.demo import http
@@ -14,6 +15,7 @@ from .conftest import (
     drop,
     history_reasons,
     plain,
+    refunds,
     wait_for_mail,
     wait_for_mail_subject,
     wait_for_status,
@@ -73,6 +75,13 @@ def test_a_medicare_credit_recouped_by_offset_never_reaches_the_ap_file(cloud):
     after = (evidence_items(cloud), history_reasons(cloud, case["case_id"]), len(cloud.mailbox.messages()))
     assert after == before
     assert case_of(cloud, account)["status"] == "WORK_ITEM"
+    # Billing staff see the takeback to post, and the claim of an account the ledger does not know.
+    listed = json.loads(refunds(cloud, "report", "remittance", "--json").stdout)
+    assert {"kind": "takeback not posted", "account_id": account, "claim_id": f"ICN-{account}", "payer_id": "MAC-JL",
+            "amount": "500.00", "evidence": line["evidence"]} in listed
+    assert {(r["kind"], r["account_id"], r["amount"]) for r in listed} >= {("unknown account", "ACCT-OTHER", "700.00")}
+    report = refunds(cloud, "report", "remittance", "--csv").stdout.splitlines()
+    assert report[0] == "kind,account_id,claim_id,payer_id,amount,evidence" and len(report) == len(listed) + 1
 
 
 def test_a_takeback_of_an_issued_refund_tells_operators_and_compliance_which_instruction_to_stop(cloud):

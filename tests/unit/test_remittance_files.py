@@ -132,3 +132,18 @@ def test_an_835_is_told_by_extension_or_isa_header():
     assert is_remittance("era.835", b"") and is_remittance("ERA.EDI", b"") and is_remittance("a.x12", b"")
     assert is_remittance("remit.txt", b"ISA*00*          *00*")
     assert not is_remittance("ledger.txt", b"txn_id,account_id")
+
+
+def test_refunds_remit_prints_claims_and_takebacks_offline(capsys):
+    from refunds_cli.main import main
+
+    assert main(["remit", str(FILES / "mac-offset.835")]) == 0
+    out = capsys.readouterr().out
+    assert "claim ICN-2026-0777  account ACCT-OTHER  status 1  charge 900.00  paid 700.00" in out
+    assert "PLB WO ICN-2026-0001  500.00  TAKEBACK (overpayment recovery)  segment 17" in out
+    assert main(["remit", "--json", str(FILES / "bad-claim.835")]) == 0
+    found = __import__("json").loads(capsys.readouterr().out)
+    assert [c["account_id"] for c in found["claims"]] == ["ACCT-OK1"]
+    assert found["rejects"][0]["position"] == 17 and found["rejects"][0]["element"] == "CLP04"
+    assert main(["remit", str(FILES / "wrong-count.835")]) == 1
+    assert "REJECTED at segment 18 (ST/SE): SE count of 15" in capsys.readouterr().out

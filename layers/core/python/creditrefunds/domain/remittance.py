@@ -303,9 +303,10 @@ def unmatched(account_id: str, evidence: Evidence, transactions: list[Transactio
     row of the account (`transactions` None or empty), every claim of it as an unknown account."""
     out: list[Unmatched] = []
     if not transactions:
-        for c in evidence.claims:
-            out.append(Unmatched("unknown account", account_id, c.claim_id, c.source.payer_id, c.paid,
-                                 c.source.cite(c.claim_id)))
+        out += [Unmatched("unknown account", account_id, c.claim_id, c.source.payer_id, c.paid,
+                          c.source.cite(c.claim_id)) for c in evidence.claims]
+        out += [Unmatched("unknown account", account_id, tb.claim_id, tb.payer_id, tb.amount, tb.evidence)
+                for tb in evidence.takebacks]
         return out
     for c in evidence.claims:
         if c.reversal or c.paid <= ZERO:
