@@ -84,13 +84,11 @@ def cmd_report(target: Any, args: argparse.Namespace) -> int:
     from creditrefunds.adapters.remittance_store import RemittanceStore
     from creditrefunds.adapters.transactions import TransactionStore
     from creditrefunds.domain.cells import safe_row
-    from creditrefunds.domain.remittance import unmatched
+    from creditrefunds.usecases.remittance import remittance_report
 
     store = RemittanceStore(target.table("RemittancesTableName"), target.client("kms"),
                             target.output("EvidenceKeyArn"))
-    ledger = TransactionStore(target.table("TransactionsTableName"))
-    rows = [u.to_json() for account, evidence in store.everything().items()
-            for u in unmatched(account, evidence, ledger.account_transactions(account) if account else [])]
+    rows = [u.to_json() for u in remittance_report(store, TransactionStore(target.table("TransactionsTableName")))]
     if args.json:
         print(json.dumps(rows, indent=2))
     elif args.csv:

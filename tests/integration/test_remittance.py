@@ -108,3 +108,13 @@ def test_a_broken_835_is_rejected_with_its_segment_position(cloud):
     reason = s3.get_object(Bucket=bucket, Key="rejected/broken-era.edi.reason.txt")["Body"].read().decode()
     assert reason.startswith("835 rejected: segment 20 (ISA/IEA): IEA id=000000109 does not match ISA id=000000101")
     assert s3.list_objects_v2(Bucket=bucket, Prefix="incoming/broken-era.edi").get("KeyCount") == 0
+
+
+def test_a_takeback_that_came_before_the_ledger_still_counts(cloud):
+    account = "RM-EARLY"
+    drop_835(cloud, "rm-early-era.835", offset_of(account))  # the ledger does not know the claim yet
+    drop(cloud, "rm-early.csv", medicare_paid_twice(account))
+    case = wait_for_status(cloud, account, {"WORK_ITEM"})
+    assert [(li["action"], li["reason"], li["amount"]) for li in case["lines"]] == [
+        ("CORRECT", "PAYER_RECOUPED", "500.00")]
+    assert [m.subject for m in cloud.mailbox.messages() if account in m.subject] == []  # no approval was asked

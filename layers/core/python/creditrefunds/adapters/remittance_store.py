@@ -1,7 +1,8 @@
 """Stored remittance evidence in DynamoDB, keyed for matching by account and claim.
 
 Items: ACCT#<account>/PAY#<claim>#<trace>#... a claim payment; ACCT#<account>/TAKE#<claim>#... a
-takeback (UNMATCHED/TAKE#... when no stored ledger row names its claim); FILE#<sha256>/FILE an
+takeback (CLAIM#<claim>/TAKE#... while no stored ledger row names its claim: detection reads the
+partitions of an account's claims too, so a takeback that came before the ledger still counts); FILE#<sha256>/FILE an
 interchange received (written last: the same interchange again finds it and changes nothing). Keys
 come from the content, so a payment or takeback sent again in another file is the same item.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -29,7 +31,6 @@ from creditrefunds.domain.remittance import (
 )
 
 MAC_ALGORITHM = "HMAC_SHA_256"
-UNMATCHED = "UNMATCHED"
 
 
 class TamperedEvidence(Exception):
@@ -45,7 +46,7 @@ def item_of(evidence: ClaimPayment | Takeback) -> dict[str, str]:
     else:
         record = takeback_record(evidence)
         sk = f"TAKE#{evidence.claim_id}#{evidence.kind}#{evidence.source.trace}#{record['amount']}"
-        pk = f"ACCT#{evidence.account_id}" if evidence.account_id else UNMATCHED
+        pk = f"ACCT#{evidence.account_id}" if evidence.account_id else f"CLAIM#{evidence.claim_id}"
     return {"pk": pk, "sk": sk, **record}
 
 
@@ -74,13 +75,17 @@ class RemittanceStore:
         """Record the interchange as received (last, once all it says is stored); False when it was already."""
         return put_if_absent(self._table, {"pk": f"FILE#{digest}", "sk": "FILE", **summary}, "pk")
 
-    def of_account(self, account_id: str) -> Evidence:
-        """What the stored remittances say of one account, each item's MAC verified."""
-        return Evidence.of(self._verified(query_all(self._table, KeyConditionExpression=Key("pk").eq(
-            f"ACCT#{account_id}"), ConsistentRead=True)))
+    def of_account(self, account_id: str, claims: Iterable[str] = ()) -> Evidence:
+        """What the stored remittances say of one account, and the takebacks of its `claims` no account was
+        known for when they came; each item's MAC verified."""
+        found = []
+        for pk in [f"ACCT#{account_id}", *(f"CLAIM#{claim}" for claim in sorted(set(claims)))]:
+            found += self._verified(query_all(self._table, KeyConditionExpression=Key("pk").eq(pk),
+                                              ConsistentRead=True))
+        return Evidence.of(found)
 
     def everything(self) -> dict[str, Evidence]:
-        """Every stored claim payment and takeback by account ('' for takebacks of no known account)."""
+        """Every stored claim payment and takeback by account ('' for takebacks no account was known for)."""
         by_account: dict[str, list[ClaimPayment | Takeback]] = {}
         for item in self._verified(i for i in self._scan() if not str(i["pk"]).startswith("FILE#")):
             by_account.setdefault(item.account_id or "", []).append(item)

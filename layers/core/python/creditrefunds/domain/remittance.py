@@ -208,6 +208,11 @@ class Evidence:
                    tuple(i for i in items if isinstance(i, Takeback)))
 
 
+def paid_claims(transactions: Iterable[Transaction]) -> set[str]:
+    """The claims payers paid on an account: where a takeback stored by claim alone may apply."""
+    return {t.claim_id for t in transactions if t.txn_type == "PAYMENT" and t.claim_id and t.payer_type != "PATIENT"}
+
+
 def _payer_paid_claim(transactions: Iterable[Transaction], payer_id: str, payer_type: str | None,
                       claim_id: str) -> bool:
     return any(t.txn_type == "PAYMENT" and (t.payer_id or "") == payer_id and t.claim_id == claim_id

@@ -25,6 +25,7 @@ from creditrefunds.domain.detection import (
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.mail import approval_withdrawn
+from creditrefunds.domain.remittance import paid_claims
 from creditrefunds.domain.returns import RETURNING, claim, holds, match_returns, reserve_offsets
 from creditrefunds.domain.review import pause_clock
 from creditrefunds.domain.status import Status
@@ -168,7 +169,7 @@ class _Detector:
     def _build(self, summary: AccountSummary, txns: list[Transaction], identified_on: date,
                case_id: str | None) -> Case:
         return build_case(summary, txns, identified_on, self.ports.settings, self._pool(summary), case_id,
-                          self.ports.remittances.of_account(summary.account_id))
+                          self.ports.remittances.of_account(summary.account_id, paid_claims(txns)))
 
     def _open(self, summary: AccountSummary, txns: list[Transaction], after: str | None) -> None:
         """A case for the account's credit net of money in flight, under an id no earlier case of it has."""

@@ -23,10 +23,10 @@ from creditrefunds.domain.history import Entry
 from creditrefunds.domain.mail import takeback_alert
 from creditrefunds.domain.money import ZERO, money_text
 from creditrefunds.domain.refunds import instruction_id
-from creditrefunds.domain.remittance import Evidence, RemittanceFile, Takeback, open_takebacks
+from creditrefunds.domain.remittance import Evidence, RemittanceFile, Takeback, Unmatched, open_takebacks, unmatched
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.detection import Cause, DetectionReport, detect_accounts
-from creditrefunds.usecases.ports import Ports
+from creditrefunds.usecases.ports import Ledger, Ports, Remittances
 
 logger = logging.getLogger(__name__)
 ACTOR = "system:remittance"
@@ -118,3 +118,20 @@ def _tell(ports: Ports, stored: StoredCase, tb: Takeback, rows: list[dict[str, s
 def _pays(line: Line, tb: Takeback) -> bool:
     return (line.action == "REFUND" and (line.payee_id or "") == tb.payer_id
             and (tb.payer_type is None or line.payee_type == tb.payer_type))
+
+
+def remittance_report(remittances: Remittances, ledger: Ledger) -> list[Unmatched]:
+    """For billing staff: remitted payments the ledger lacks, takebacks it has not posted, and remittances
+    of accounts it does not know. A takeback kept by claim alone is judged on the accounts the ledger now
+    posts that claim to."""
+    rows: list[Unmatched] = []
+    for account_id, evidence in remittances.everything().items():
+        if account_id:
+            rows += unmatched(account_id, evidence, ledger.account_transactions(account_id))
+            continue
+        for takeback in evidence.takebacks:
+            accounts = ledger.accounts_of_claim(takeback.claim_id)
+            alone = Evidence(takebacks=(takeback,))
+            rows += unmatched("", alone, []) if not accounts else [
+                row for account in accounts for row in unmatched(account, alone, ledger.account_transactions(account))]
+    return rows

@@ -15,6 +15,7 @@ from creditrefunds.domain.cases import StoredCase
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.mail import decision_refused
 from creditrefunds.domain.refunds import work_item
+from creditrefunds.domain.remittance import paid_claims
 from creditrefunds.domain.returns import Instruction, match_returns, net_of, reserve_offsets
 from creditrefunds.domain.review import (
     WORK_ITEM_INSTRUCTION,
@@ -106,7 +107,7 @@ def recheck(ports: Ports, stored: StoredCase, own_too: bool = False,
     summary, transactions = net_of(summary, transactions, in_flight)
     return review_case(stored.case, summary, transactions, ports.settings,
                        reserve_offsets(debits_for(ports, summary), in_flight), stored.paused_days,
-                       ports.remittances.of_account(account_id))
+                       ports.remittances.of_account(account_id, paid_claims(transactions)))
 
 
 def _route(ports: Ports, stored: StoredCase, found: Review, action: str, timing: Timing,
