@@ -4,7 +4,8 @@ Starts the local cloud with the local profile's short waits, drops the sample le
 incoming/ as a billing system would, then plays the approvers over HTTP: one refund approved
 from its mailed link, one rejected with a reason, one left to wait until it escalates and
 approved by the next tier. It shows the accounts-payable file the refunds went to, one case's
-history, and a summary.
+history; then a Medicare credit whose contractor's 835 shows it already recouped the money (PLB WO),
+so that no check goes; then an auditor's seal and verification, and a summary.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from boto3.dynamodb.conditions import Key
+from creditrefunds.adapters.remittance_store import RemittanceStore
+from creditrefunds.adapters.transactions import TransactionStore
 from creditrefunds.domain.status import Status
+from creditrefunds.usecases.remittance import remittance_report
 
 from refunds_cli import audit
 from refunds_cli.localcloud.cloud import LocalCloud
@@ -29,7 +33,8 @@ from refunds_cli.localcloud.mailbox import SentMail
 from refunds_cli.target import connect
 
 SAMPLE = "events/ledger-sample.csv"
-APPROVE, REJECT, ESCALATE = "ACC-1001", "ACC-5005", "ACC-2002"
+MEDICARE_SAMPLE, REMITTANCE_SAMPLE = "events/ledger-medicare-sample.csv", "events/remittance-sample.835"
+APPROVE, REJECT, ESCALATE, RECOUPED = "ACC-1001", "ACC-5005", "ACC-2002", "ACC-8008"
 
 
 class DemoFailed(Exception):
@@ -139,16 +144,47 @@ def _play(story: Story, root: Path) -> None:
                and story.status_is(ESCALATE, Status.REFUND_ISSUED))
     _print_outbound(story)
     _print_history(story, ESCALATE)
+    _remittance(story, root)
     _seal_and_verify(story)
     _print_cases(story, "Where every case stands")
     _summary(story)
+
+
+def _remittance(story: Story, root: Path) -> None:
+    """A Medicare duplicate payment asks for approval; then the contractor's 835 shows it took the money back
+    by offset (PLB WO): the case turns to CORRECT PAYER_RECOUPED, the link decides nothing, no check goes."""
+    story.say(f"\n7. A Medicare credit on {RECOUPED} ({MEDICARE_SAMPLE}), then the contractor's 835")
+    story.s3.upload_file(str(root / MEDICARE_SAMPLE), story.bucket, f"incoming/{Path(MEDICARE_SAMPLE).name}")
+    asked = story.wait(f"approval mail for {RECOUPED}", lambda: story.mail("tier2", RECOUPED))
+    story.say(f"  mailed to {', '.join(asked.to)}: {asked.subject}")
+    story.s3.upload_file(str(root / REMITTANCE_SAMPLE), story.bucket, f"incoming/{Path(REMITTANCE_SAMPLE).name}")
+    story.say(f"  {REMITTANCE_SAMPLE} arrives: the ingest function hands it to the remittance function (pyx12)")
+    case = story.wait(f"{RECOUPED} re-checked", lambda: story.status_is(RECOUPED, Status.WORK_ITEM))
+    for line in case["lines"]:
+        story.say(f"  {line['action']} {line['reason']} {line['payee_type']} {line['amount']}: {line['evidence']}")
+    status, page = http(asked.links[0], {"decision": "approve"})
+    story.say(f"  the approver's link now -> {status}: {_message(page)}")
+    listed = story.s3.list_objects_v2(Bucket=story.bucket, Prefix="outbound/refunds/").get("Contents", [])
+    sent = any(RECOUPED in story.s3.get_object(Bucket=story.bucket, Key=o["Key"])["Body"].read().decode()
+               for o in listed)
+    story.say(f"  in the accounts-payable file: {'YES (wrong!)' if sent else 'no line for ' + RECOUPED}")
+    if sent:
+        raise DemoFailed(f"{RECOUPED} reached the accounts-payable file after the payer recouped it")
+    cloud = story.cloud
+    target = connect(cloud.endpoint_url, cloud.stack_name, cloud.region)
+    rows = remittance_report(RemittanceStore(target.table("RemittancesTableName"), target.client("kms"),
+                                             target.output("EvidenceKeyArn")),
+                             TransactionStore(target.table("TransactionsTableName")))
+    story.say("  `refunds report remittance` for billing staff:")
+    for row in rows:
+        story.say(f"    {row.kind:<20} account {row.account_id:<9} claim {row.claim_id} {row.amount:>9}")
 
 
 def _seal_and_verify(story: Story) -> None:
     """What an auditor does: seal the history (signed, in an Object Lock bucket), then verify it all."""
     cloud = story.cloud
     target = connect(cloud.endpoint_url, cloud.stack_name, cloud.region)
-    story.say("\n7. An auditor seals the history and verifies every chain, the seals and the refund book")
+    story.say("\n8. An auditor seals the history and verifies every chain, the seals and the refund book")
     with contextlib.redirect_stdout(story.out):
         if audit.seal(target) != 0 or audit.verify(target, None) != 0:
             raise DemoFailed("the history did not verify")

@@ -81,8 +81,10 @@ class UsedLink(LinkRefused):
 
 
 class SupersededLink(LinkRefused):
-    title = "Approval moved on"
-    message = "This approval waited too long and was escalated to another approver. Nothing was decided by this link."
+    title = "Approval no longer asked of this link"
+    message = ("This approval no longer stands: it waited too long and was escalated to another approver, or the "
+               "case changed (a ledger file or a remittance) and approval was asked again of the lines as they are "
+               "now. Nothing was decided by this link.")
 
 
 class ExpiredLink(LinkRefused):
