@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from refunds_cli.demo import http
+from refunds_cli.localcloud import faults
 
 from .conftest import (
     case_of,
@@ -46,6 +47,19 @@ def offset_of(account: str) -> str:
     return MAC_OFFSET.replace("ICN-2026-0001", f"ICN-{account}")
 
 
+def payment_of(account: str, trace: str) -> str:
+    """The contractor's 835 paying the account's claim 500.00 under `trace` (no takeback)."""
+    return (MAC_OFFSET.replace("TRN*1*EFT-3001*", f"TRN*1*{trace}*")
+            .replace("CLP*ACCT-OTHER*1*900.00*700.00*0*MA*ICN-2026-0777*11*1~",
+                     f"CLP*{account}*1*500.00*500.00*0*MA*ICN-{account}*11*1~")
+            .replace("CAS*CO*45*200.00~\n", "").replace("PLB*1234567893*20261231*WO:ICN-2026-0001*500.00~\n", "")
+            .replace("SE*16*0001~", "SE*14*0001~"))
+
+
+def mails_about(cloud, account: str) -> list[str]:
+    return [m.subject for m in cloud.mailbox.messages() if account in m.subject]
+
+
 def evidence_items(cloud) -> list[dict]:
     return [plain(i) for i in cloud.client("dynamodb").scan(TableName=cloud.outputs["RemittancesTableName"])["Items"]]
 
@@ -69,10 +83,10 @@ def test_a_medicare_credit_recouped_by_offset_never_reaches_the_ap_file(cloud):
     assert status == 410 and "Nothing was decided" in page
     assert ap_rows(cloud, case["case_id"]) == []
     # The same interchange again (under another name, too) changes nothing.
-    before = (evidence_items(cloud), history_reasons(cloud, case["case_id"]), len(cloud.mailbox.messages()))
+    before = (evidence_items(cloud), history_reasons(cloud, case["case_id"]), mails_about(cloud, account))
     drop_835(cloud, "rm-wait-era.835", offset_of(account))
     drop_835(cloud, "rm-wait-era-resent.x12", offset_of(account))
-    after = (evidence_items(cloud), history_reasons(cloud, case["case_id"]), len(cloud.mailbox.messages()))
+    after = (evidence_items(cloud), history_reasons(cloud, case["case_id"]), mails_about(cloud, account))
     assert after == before
     assert case_of(cloud, account)["status"] == "WORK_ITEM"
     # Billing staff see the takeback to post, and the claim of an account the ledger does not know.
@@ -99,6 +113,11 @@ def test_a_takeback_of_an_issued_refund_tells_operators_and_compliance_which_ins
         assert "PLB WO of 500.00" in alert.text and "trace EFT-3001" in alert.text
     wait_for_action(cloud, case["case_id"], "TAKEBACK_ALERT")
     assert case_of(cloud, account)["status"] == "REFUND_ISSUED"  # what was sent stays on record
+    # The payer sends the same remittance again in a new interchange: nobody is told twice.
+    drop_835(cloud, "rm-sent-era-again.835", offset_of(account).replace("000000101", "000000177"))
+    [stop] = [m for m in cloud.mailbox.messages() if account in m.subject and m.subject.startswith("STOP")]
+    assert set(stop.to) == {"operators@example.org", "compliance@example.org"}
+    assert [a for a, _ in history_reasons(cloud, case["case_id"])].count("TAKEBACK_ALERT") == 1
 
 
 def test_a_broken_835_is_rejected_with_its_segment_position(cloud):
@@ -118,3 +137,59 @@ def test_a_takeback_that_came_before_the_ledger_still_counts(cloud):
     assert [(li["action"], li["reason"], li["amount"]) for li in case["lines"]] == [
         ("CORRECT", "PAYER_RECOUPED", "500.00")]
     assert [m.subject for m in cloud.mailbox.messages() if account in m.subject] == []  # no approval was asked
+
+
+def test_two_remitted_payments_prove_the_duplicate_and_the_refund_goes_out_with_its_proof(cloud):
+    account = "RM-DUP"
+    drop(cloud, "rm-dup.csv", medicare_paid_twice(account))
+    wait_for_mail(cloud, TIER1, account)
+    drop_835(cloud, "rm-dup-era-1.835", payment_of(account, "EFT-1"))
+    drop_835(cloud, "rm-dup-era-2.835", payment_of(account, "EFT-2"))
+    # The line now names its proof: what was asked is withdrawn and asked again of the line as it is.
+    wait_for_mail(cloud, TIER1, account, seen=1)
+    approve_the_waiting_link(cloud, account)
+    case = wait_for_status(cloud, account, {"REFUND_ISSUED"})
+    [line] = case["lines"]
+    assert (line["action"], line["reason"], line["amount"]) == ("REFUND", "DUPLICATE_PAYMENT", "500.00")
+    assert line["evidence"] == (f"remitted twice: 835 rm-dup-era-1.835, trace EFT-1, claim ICN-{account}, segment 14; "
+                                f"835 rm-dup-era-2.835, trace EFT-2, claim ICN-{account}, segment 14")
+    [issued] = ap_rows(cloud, case["case_id"])
+    assert (issued["payee_id"], issued["amount"], issued["claim_id"]) == ("MAC-JL", "500.00", f"ICN-{account}")
+
+
+def test_a_remittance_whose_function_crashes_is_finished_by_its_retry(cloud):
+    """Lambda retries an asynchronous invocation that failed: each attempt cut short at its k-th AWS call
+    is finished by the next one, with one alert-free WORK_ITEM and one REMITTANCE record."""
+    for k in (1, 4, 8):
+        account = f"RM-CRASH-{k}"
+        drop(cloud, f"{account}.csv", medicare_paid_twice(account))
+        wait_for_mail(cloud, TIER1, account)
+        fault = faults.inject(cloud.function_name("RemitFunction"), at=k, about=f"{account}.835")
+        try:
+            drop_835(cloud, f"{account}.835", offset_of(account))
+        finally:
+            faults.clear()
+        assert fault.fired == 1
+        case = wait_for_status(cloud, account, {"WORK_ITEM"})
+        assert [li["reason"] for li in case["lines"]] == ["PAYER_RECOUPED"]
+        assert [a for a, _ in history_reasons(cloud, case["case_id"])].count("REMITTANCE") == 1
+
+
+def test_a_remittance_that_fails_every_attempt_is_rejected_and_operators_are_told(cloud):
+    s3, bucket = cloud.client("s3"), cloud.outputs["LedgerBucketName"]
+    name = "rm-fails.835"
+    faults.inject(cloud.function_name("RemitFunction"), at=1, times=1000, about=name)
+    try:
+        drop_835(cloud, name, offset_of("RM-FAILS"))
+        mail = wait_for_mail_subject(cloud, "operators@example.org", name)
+    finally:
+        faults.clear()
+    assert mail.subject == f"Dropped file failed: {name}" and "rejected/" in mail.text
+    etag = s3.head_object(Bucket=bucket, Key=f"rejected/{name}")["ETag"].strip('"')
+    # The notification delivered once more (S3 may): the file is gone from incoming/, nothing is read.
+    event = json.loads((Path(__file__).parents[2] / "events" / "remit.json").read_text())
+    event["Records"][0]["s3"]["bucket"]["name"] = bucket
+    event["Records"][0]["s3"]["object"].update({"key": f"incoming/{name}", "eTag": etag})
+    answer = cloud.client("lambda").invoke(FunctionName=cloud.function_name("RemitFunction"),
+                                           Payload=json.dumps(event).encode())
+    assert json.loads(answer["Payload"].read()) == {"files": [{"key": f"incoming/{name}", "skipped": "LedgerGone"}]}

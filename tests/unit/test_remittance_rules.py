@@ -7,8 +7,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from creditrefunds.domain.detection import build_case, summarize
+from creditrefunds.domain.evidence import unmatched
 from creditrefunds.domain.ledger import Transaction
-from creditrefunds.domain.remittance import ClaimPayment, Evidence, Source, Takeback, unmatched
+from creditrefunds.domain.remittance import ClaimPayment, Evidence, Source, Takeback
 from creditrefunds.domain.settings import Settings
 
 from .helpers import AS_OF, charge, lines_of, payment, row
@@ -114,3 +115,49 @@ def test_a_line_with_evidence_keeps_it_on_the_wire_and_back():
     assert Line.from_json(line.to_json()) == line
     plain = case_of(medicare_paid_twice()).lines[0]
     assert "evidence" not in plain.to_json()  # `refunds detect`'s output is unchanged without remittances
+
+
+def test_a_reversal_posted_without_payer_fields_is_found_through_what_it_reverses():
+    from creditrefunds.domain.evidence import open_takebacks
+
+    txns = medicare_paid_twice()
+    # The ledger reversed the second payment on a row that names no payer: the reversed row names it.
+    posted = [*txns, row("REVERSAL", "500.00", reversal_of=txns[2].txn_id, posting_date="2026-09-22")]
+
+    assert open_takebacks(Evidence(takebacks=(takeback("500.00"),)), posted) == []
+
+
+def test_a_takeback_posted_in_parts_counts_as_posted_and_one_posting_clears_one_takeback():
+    from creditrefunds.domain.evidence import open_takebacks
+
+    txns = [*medicare_paid_twice(),
+            *(row("RECOUPMENT", "125.00", payer_type="MEDICARE", payer_id="MAC-JL", claim_id="ICN1",
+                  posting_date=f"2026-09-2{n}") for n in (1, 2))]
+    assert open_takebacks(Evidence(takebacks=(takeback("250.00"),)), txns) == []
+    two = (Takeback("PLB WO", "MAC-JL", None, "ICN1", "A1", Decimal("250.00"), source("EFT-9")),
+           Takeback("PLB WO", "MAC-JL", None, "ICN1", "A1", Decimal("250.00"), source("EFT-10")))
+    assert [(tb.source.trace, amount) for tb, amount in open_takebacks(Evidence(takebacks=two), txns)] == [
+        ("EFT-9", Decimal("250.00"))]  # the 250.00 posted cleared one of them, not both
+
+
+def test_the_same_takeback_kept_twice_counts_once():
+    by_claim = Takeback("PLB WO", "MAC-JL", None, "ICN1", None, Decimal("250.00"), source())
+    by_account = Takeback("PLB WO", "MAC-JL", None, "ICN1", "A1", Decimal("250.00"), source())
+    case = case_of(medicare_paid_twice(), Evidence(takebacks=(by_claim, by_account)))
+    assert lines_of(case) == [("CORRECT", "PAYER_RECOUPED", "MEDICARE", "MAC-JL", Decimal("250.00")),
+                              ("REFUND", "DUPLICATE_PAYMENT", "MEDICARE", "MAC-JL", Decimal("250.00"))]
+
+
+def test_a_takeback_never_touches_a_patient_refund_nor_applies_without_a_payer():
+    txns = [charge("100.00", guarantor_id="G7"),
+            payment("300.00", "PATIENT", "G7", reference="CHK-1", claim_id="ICN1"),
+            payment("100.00", "COMMERCIAL", "AET", reference="EFT-1", claim_id="ICN1")]
+    assert [li[0] for li in lines_of(case_of(txns))] == ["REFUND"]
+    for tb in (takeback("200.00", payer_id="G7"), takeback("200.00", payer_id="")):
+        assert lines_of(case_of(txns, Evidence(takebacks=(tb,)))) == lines_of(case_of(txns))
+
+
+def test_a_remitted_payment_of_another_claim_proves_no_duplicate():
+    other = (paid("500.00", "EFT-1", claim="ICN-OTHER"), paid("500.00", "EFT-2", claim="ICN-OTHER"))
+    [line] = case_of(medicare_paid_twice(), Evidence(claims=other)).lines
+    assert line.evidence is None

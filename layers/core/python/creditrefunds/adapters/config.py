@@ -78,8 +78,8 @@ class IngestConfig(DetectConfig):
     remit_function_name: str
 
 
-class RemitConfig(DetectConfig):
-    """The function an X12 835 reaches (from the ingest function)."""
+class RemitConfig(StoreConfig):
+    """The function an X12 835 reaches (from the ingest function): it re-checks cases, and starts no workflow."""
 
 
 class PlanConfig(FunctionConfig):

@@ -1,21 +1,25 @@
 """Stored remittance evidence in DynamoDB, keyed for matching by account and claim.
 
-Items: ACCT#<account>/PAY#<claim>#<trace>#... a claim payment; ACCT#<account>/TAKE#<claim>#... a
-takeback (CLAIM#<claim>/TAKE#... while no stored ledger row names its claim: detection reads the
-partitions of an account's claims too, so a takeback that came before the ledger still counts); FILE#<sha256>/FILE an
-interchange received (written last: the same interchange again finds it and changes nothing). Keys
-come from the content, so a payment or takeback sent again in another file is the same item.
+Items, each under a key made from what identifies it (a hash: payer, claim, trace, amount and kind), so
+that a payment or takeback sent again in another file is the same item, written once and never
+overwritten:
+- ACCT#<account>/PAY#<hash>: a remitted claim payment; ACCT#<account>/TAKE#<hash>: a takeback;
+- CLAIM#<claim>/TAKE#<hash>: a takeback of a claim no stored ledger row named when it came (detection
+  reads the partitions of an account's claims too, so a takeback that came before the ledger counts);
+- SEVERAL#<claim>/TAKE#<hash>: a takeback of a claim posted to several accounts (for a person, in the
+  report; never applied by itself);
+- FILE#<sha256>/FILE: an interchange received (written last: the same file again changes nothing).
 
-Evidence turns refunds into corrections, so a forged item could keep a patient's money: every item
-carries an HMAC (KMS, a key only the remittance function may use to generate) over its key and
-content, and an item whose MAC does not verify stops whoever reads it (`TamperedEvidence`).
+Evidence turns refunds into corrections, so a forged item could keep money that is owed: every item
+carries an HMAC (KMS) over its key and content. IAM lets only the remittance function's role generate
+one; an item whose MAC does not verify stops whoever reads it (`TamperedEvidence`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -37,16 +41,22 @@ class TamperedEvidence(Exception):
     """A stored remittance item does not carry a valid MAC: it was written by someone else, or altered."""
 
 
-def item_of(evidence: ClaimPayment | Takeback) -> dict[str, str]:
+def _hash(*parts: str) -> str:
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:40]
+
+
+def item_of(evidence: ClaimPayment | Takeback, held: bool = False) -> dict[str, str]:
     """The item (without its MAC) a claim payment or takeback is stored as."""
     if isinstance(evidence, ClaimPayment):
         record = claim_record(evidence)
-        sk = f"PAY#{evidence.claim_id}#{evidence.source.trace}#{evidence.status}#{record['paid']}"
-        pk = f"ACCT#{evidence.account_id}"
-    else:
-        record = takeback_record(evidence)
-        sk = f"TAKE#{evidence.claim_id}#{evidence.kind}#{evidence.source.trace}#{record['amount']}"
-        pk = f"ACCT#{evidence.account_id}" if evidence.account_id else f"CLAIM#{evidence.claim_id}"
+        sk = "PAY#" + _hash(evidence.source.payer_id, evidence.claim_id, evidence.source.trace, evidence.status,
+                            record["paid"])
+        return {"pk": f"ACCT#{evidence.account_id}", "sk": sk, **record}
+    record = takeback_record(evidence)
+    sk = "TAKE#" + _hash(evidence.source.payer_id, evidence.claim_id, evidence.source.trace, evidence.kind,
+                         record["amount"])
+    pk = (f"SEVERAL#{evidence.claim_id}" if held else
+          f"ACCT#{evidence.account_id}" if evidence.account_id else f"CLAIM#{evidence.claim_id}")
     return {"pk": pk, "sk": sk, **record}
 
 
@@ -64,12 +74,12 @@ class RemittanceStore:
         item = self._table.get_item(Key={"pk": f"FILE#{digest}", "sk": "FILE"}, ConsistentRead=True).get("Item")
         return dict(item) if item else None
 
-    def keep(self, evidence: list[ClaimPayment | Takeback]) -> None:
-        """Store each claim payment and takeback (a repeat writes the same item again)."""
-        items = [item_of(e) for e in evidence]
-        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
-            for item in items:
-                batch.put_item(Item={**item, "mac": self._mac(item)})
+    def keep(self, evidence: list[ClaimPayment | Takeback], held: Iterable[Takeback] = ()) -> None:
+        """Store each claim payment and takeback once (`held`: takebacks for a person only); an item already
+        stored, from this file or another, stays as it first came."""
+        items = [item_of(e) for e in evidence] + [item_of(t, held=True) for t in held]
+        for item in items:
+            put_if_absent(self._table, {**item, "mac": self._mac(item)}, "pk")
 
     def mark_received(self, digest: str, summary: dict[str, Any]) -> bool:
         """Record the interchange as received (last, once all it says is stored); False when it was already."""
@@ -84,21 +94,30 @@ class RemittanceStore:
                                               ConsistentRead=True))
         return Evidence.of(found)
 
-    def everything(self) -> dict[str, Evidence]:
-        """Every stored claim payment and takeback by account ('' for takebacks no account was known for)."""
+    def everything(self) -> tuple[dict[str, Evidence], list[Takeback], list[Takeback]]:
+        """Every stored item, verified: by account; the takebacks kept by claim; those held for a person."""
         by_account: dict[str, list[ClaimPayment | Takeback]] = {}
-        for item in self._verified(i for i in self._scan() if not str(i["pk"]).startswith("FILE#")):
-            by_account.setdefault(item.account_id or "", []).append(item)
-        return {account: Evidence.of(items) for account, items in sorted(by_account.items())}
+        by_claim: list[Takeback] = []
+        several: list[Takeback] = []
+        for raw in self._scan():
+            pk = str(raw["pk"])
+            if pk.startswith("FILE#"):
+                continue
+            [item] = self._verified([raw])
+            if pk.startswith("ACCT#"):
+                by_account.setdefault(pk.removeprefix("ACCT#"), []).append(item)
+            elif isinstance(item, Takeback):
+                (several if pk.startswith("SEVERAL#") else by_claim).append(item)
+        return {a: Evidence.of(items) for a, items in sorted(by_account.items())}, by_claim, several
 
-    def _scan(self) -> Any:
+    def _scan(self) -> Iterator[dict[str, Any]]:
         answer = self._table.scan(ConsistentRead=True)
         yield from answer["Items"]
         while "LastEvaluatedKey" in answer:
             answer = self._table.scan(ConsistentRead=True, ExclusiveStartKey=answer["LastEvaluatedKey"])
             yield from answer["Items"]
 
-    def _verified(self, items: Any) -> list[ClaimPayment | Takeback]:
+    def _verified(self, items: Iterable[dict[str, Any]]) -> list[ClaimPayment | Takeback]:
         out = []
         for item in items:
             mac = item.get("mac")

@@ -123,11 +123,10 @@ class _Payment:
 def read_835(data: bytes, name: str) -> RemittanceFile:
     """Read an interchange; never raises for bad input: the file says what was rejected and why."""
     found = RemittanceFile(name, hashlib.sha256(data).hexdigest())
-    try:
-        text = data.decode("ascii")
-    except UnicodeDecodeError as error:
-        found.rejected = Problem(0, "", f"not an X12 interchange: byte {error.start} is not ASCII text")
-        return found
+    # X12 is ASCII, but names from payers' systems come in Latin-1 or UTF-8 too: every byte reads as one
+    # character (what is read here is ASCII; pyx12 flags a bad character where it matters). A byte-order mark
+    # or blank lines before the ISA are not part of the interchange.
+    text = data.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf \t\r\n")
     problems = _Problems()
     payments: list[_Payment] = []
     try:
@@ -169,28 +168,31 @@ def _walk(reader: Any, payments: list[_Payment], problems: _Problems) -> None:
         if current is None:
             continue
         path = node.x12_map_node.get_path() if node.x12_map_node is not None else ""
-        if seg_id == "BPR":
+        # Each field only where the guide puts it: a segment pyx12 could not place keeps the path of the
+        # one before it, so a stray REF*2U or CLP is a note, never read as the payer or a claim.
+        if path.endswith("/HEADER/BPR"):
             current.paid_on = _date(seg.get_value("BPR16"))
-        elif seg_id == "TRN":
+        elif path.endswith("/HEADER/TRN"):
             current.trace = seg.get_value("TRN02") or ""
-        elif seg_id == "N1" and seg.get_value("N101") == "PR":
+        elif path.endswith("/HEADER/1000A/N1") and seg_id == "N1":
             current.payer_name = seg.get_value("N102") or ""
             current.payer_id = current.payer_id or seg.get_value("N104") or ""
-        elif seg_id == "REF" and seg.get_value("REF01") == "2U":
+        elif path.endswith("/HEADER/1000A/REF") and seg_id == "REF" and seg.get_value("REF01") == "2U":
             current.payer_id = seg.get_value("REF02") or ""
-        elif seg_id == "CLP":
+        elif path.endswith("/2100/CLP") and seg_id == "CLP":
             current.claims.append((position, seg, []))
-        elif seg_id == "CAS" and current.claims and "/2100/" in path + "/" and "/2110" not in path:
+        elif path.endswith("/2100/CAS") and seg_id == "CAS" and current.claims:
             current.claims[-1][2].append(seg)
-        elif seg_id == "PLB":
+        elif path.endswith("/FOOTER/PLB") and seg_id == "PLB":
             current.plb.append((position, seg))
 
 
 def _collect(found: RemittanceFile, payments: list[_Payment], problems: list[Problem]) -> None:
     """Claims and adjustments out of the payments, rejecting those the guide or their values condemn."""
-    by_position = {p.position: p for p in problems if p.segment in ("CLP", "PLB")}
-    claimed = set(by_position)
-    found.notes = [p for p in problems if p.position not in claimed]
+    # A bad element of a CLP or PLB rejects it; a segment-level finding on one (pyx12 4.0.0 counts a second
+    # PLB against the footer's loop, though the guide repeats PLB) is a note, as everywhere else.
+    by_position = {p.position: p for p in problems if p.segment in ("CLP", "PLB") and p.element}
+    found.notes = [p for p in problems if p.position not in by_position]
     for payment in payments:
         if not payment.payer_name and not payment.payer_id:
             found.rejects.append(Problem(payment.start, "ST", "the payment names no payer (N1*PR): its claims "

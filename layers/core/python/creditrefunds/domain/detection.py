@@ -12,9 +12,10 @@ from datetime import date
 from decimal import Decimal
 
 from creditrefunds.domain.cases import Case, Line
+from creditrefunds.domain.evidence import apply_evidence
 from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.money import ZERO
-from creditrefunds.domain.remittance import Evidence, apply_evidence
+from creditrefunds.domain.remittance import Evidence
 from creditrefunds.domain.settings import Settings
 from creditrefunds.domain.split import split_credit
 

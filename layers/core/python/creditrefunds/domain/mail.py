@@ -89,11 +89,12 @@ def case_failed(to: str, case_id: str, error: str, cause: str) -> Mail:
 
 
 def ledger_failed(to: str, name: str, reason: str) -> Mail:
-    """To operators: a large ledger file could not be stored and detected in full."""
-    return _plain(to, f"Ledger file failed: {name}",
-                  f"The ledger file {name} could not be stored and detected in full: {reason}\n"
-                  f"It is kept in rejected/ with the reason beside it. Rows already stored stay stored (by txn_id); "
-                  f"drop the file again once the cause is fixed.")
+    """To operators: a dropped file (a ledger, or an 835 remittance) could not be read and acted on in full."""
+    return _plain(to, f"Dropped file failed: {name}",
+                  f"The file {name} could not be stored and acted on in full: {reason}\n"
+                  f"It is kept in rejected/ with the reason beside it. What was already stored stays stored (a "
+                  f"ledger's rows by txn_id, a remittance's claims and takebacks by payer, claim and trace); drop "
+                  f"the file again once the cause is fixed.")
 
 
 def takeback_alert(to: tuple[str, ...], case: Case, payer: str, evidence: str, instructions: list[str],

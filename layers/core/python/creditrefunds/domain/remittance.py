@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from creditrefunds.domain.cases import Case, Line
-from creditrefunds.domain.ledger import Transaction
-from creditrefunds.domain.money import ZERO, money, money_text
+from creditrefunds.domain.money import money, money_text
 
 # CLP02, the claim status: what the payer did with the claim.
 CLAIM_STATUS = {"1": "primary", "19": "primary", "2": "secondary", "20": "secondary", "3": "tertiary",
@@ -26,8 +24,6 @@ REVERSAL = "22"
 PAYER_TYPE_OF_FILING = {"MA": "MEDICARE", "MB": "MEDICARE", "MC": "MEDICAID", "WC": "OTHER", "AM": "OTHER",
                         "LM": "OTHER", "LI": "OTHER"}
 TAKEBACK_PLB = {"WO": "overpayment recovery", "72": "authorised return"}  # PLB03-1 reasons that take money back
-RECOUPED = "PAYER_RECOUPED"
-CORRECT_DAYS = 30  # CORRECT lines are due 30 days after the credit was identified (section 5)
 
 
 EXTENSIONS = (".835", ".x12", ".edi")
@@ -144,10 +140,20 @@ class RemittanceFile:
     notes: list[Problem] = field(default_factory=list)  # guide deviations in what is not read
 
     def takebacks(self) -> list[Takeback]:
-        """Every takeback of the file; a PLB's account is the one a claim of the same file names, if any."""
+        """Every takeback of the file. A reversal (CLP02 22) takes back what it reverses, net of what the
+        same payment pays the account again (the corrected claim, CLP02 1-3, usually under a new ICN). A
+        PLB's account is the one a claim of the same file names, when one does."""
         accounts = {c.claim_id: c.account_id for c in self.claims}
-        found = [Takeback("CLP02 22", c.source.payer_id, c.payer_type, c.claim_id, c.account_id, -c.paid, c.source)
-                 for c in self.claims if c.reversal and c.paid < 0]
+        found = []
+        for c in self.claims:
+            if not (c.reversal and c.paid < 0):
+                continue
+            paid_again = sum((o.paid for o in self.claims if not o.reversal and o.paid > 0
+                              and (o.account_id, o.source.trace, o.source.payer_id) ==
+                              (c.account_id, c.source.trace, c.source.payer_id)), Decimal("0.00"))
+            if -c.paid > paid_again:
+                found.append(Takeback("CLP02 22", c.source.payer_id, c.payer_type, c.claim_id, c.account_id,
+                                      -c.paid - paid_again, c.source))
         found += [Takeback(f"PLB {a.reason}", a.source.payer_id, None, a.claim_id, accounts.get(a.claim_id),
                            a.amount, a.source) for a in self.adjustments if a.takeback]
         return found
@@ -206,123 +212,3 @@ class Evidence:
         items = list(items)
         return cls(tuple(i for i in items if isinstance(i, ClaimPayment)),
                    tuple(i for i in items if isinstance(i, Takeback)))
-
-
-def paid_claims(transactions: Iterable[Transaction]) -> set[str]:
-    """The claims payers paid on an account: where a takeback stored by claim alone may apply."""
-    return {t.claim_id for t in transactions if t.txn_type == "PAYMENT" and t.claim_id and t.payer_type != "PATIENT"}
-
-
-def _payer_paid_claim(transactions: Iterable[Transaction], payer_id: str, payer_type: str | None,
-                      claim_id: str) -> bool:
-    return any(t.txn_type == "PAYMENT" and (t.payer_id or "") == payer_id and t.claim_id == claim_id
-               and (payer_type is None or t.payer_type == payer_type) for t in transactions)
-
-
-def posted(takeback: Takeback, transactions: Iterable[Transaction]) -> bool:
-    """The ledger already holds the takeback: a recoupment (or a reversed payment) of that payer, that
-    claim and that amount. Its balance then shows it, and the evidence has nothing left to change."""
-    for t in transactions:
-        same_payer = (t.payer_id or "") == takeback.payer_id and t.claim_id == takeback.claim_id
-        if same_payer and abs(t.amount) == takeback.amount and (
-                t.txn_type == "RECOUPMENT" or (t.txn_type == "REVERSAL" and t.amount > 0)):
-            return True
-    return False
-
-
-def open_takebacks(evidence: Evidence, transactions: list[Transaction]) -> list[Takeback]:
-    """The takebacks that hit this account's payments and that the ledger has not posted yet."""
-    return [tb for tb in sorted(evidence.takebacks, key=lambda tb: (tb.source.paid_on or date.min, tb.evidence))
-            if _payer_paid_claim(transactions, tb.payer_id, tb.payer_type, tb.claim_id)
-            and not posted(tb, transactions)]
-
-
-def apply_evidence(case: Case, transactions: list[Transaction], evidence: Evidence) -> Case:
-    """The case as the remittances show it: REFUND lines to a payer that took its money back become
-    CORRECT, reason PAYER_RECOUPED, for at most what it took back (a check now would repay it twice; the
-    recoupment is to be posted instead); duplicates the remittances confirm name the proof. Tier unchanged
-    here: the caller prices the lines."""
-    if not evidence:
-        return case
-    lines = list(case.lines)
-    for takeback in open_takebacks(evidence, transactions):
-        lines = _recouped(lines, takeback, case.identified_on + timedelta(days=CORRECT_DAYS))
-    case.lines = [_confirmed(line, evidence) for line in lines]
-    return case
-
-
-def _recouped(lines: list[Line], takeback: Takeback, due: date) -> list[Line]:
-    left, out = takeback.amount, []
-    for line in lines:
-        hit = (line.action == "REFUND" and left > 0 and (line.payee_id or "") == takeback.payer_id
-               and (takeback.payer_type is None or line.payee_type == takeback.payer_type))
-        if not hit:
-            out.append(line)
-            continue
-        part = min(line.amount, left)
-        left -= part
-        out.append(replace(line, action="CORRECT", reason=RECOUPED, amount=money(part), due_date=due,
-                           evidence=takeback.evidence))
-        if line.amount > part:
-            out.append(replace(line, amount=money(line.amount - part)))
-    return out
-
-
-def _confirmed(line: Line, evidence: Evidence) -> Line:
-    """A duplicate the remittances prove: one remitted payment posted twice (DUPLICATE_POSTING), or two
-    remitted payments of the same amount under different traces (DUPLICATE_PAYMENT)."""
-    if line.evidence or line.reason not in ("DUPLICATE_POSTING", "DUPLICATE_PAYMENT"):
-        return line
-    paid = sorted((c for c in evidence.claims if not c.reversal and c.paid == line.amount
-                   and c.source.payer_id == (line.payee_id or "") and c.payer_type == line.payee_type),
-                  key=lambda c: (c.source.paid_on or date.min, c.source.trace))
-    traces = {c.source.trace for c in paid}
-    if line.reason == "DUPLICATE_POSTING" and len(paid) == 1:
-        return replace(line, evidence=f"remitted once: {paid[0].source.cite(paid[0].claim_id)}")
-    if line.reason == "DUPLICATE_PAYMENT" and len(traces) >= 2:
-        first, second = paid[0], next(c for c in paid if c.source.trace != paid[0].source.trace)
-        return replace(line, evidence=f"remitted twice: {first.source.cite(first.claim_id)}; "
-                                      f"{second.source.cite(second.claim_id)}")
-    return line
-
-
-@dataclass(frozen=True)
-class Unmatched:
-    """A line of the remittance report: what billing staff must post or look into."""
-
-    kind: str  # "unposted cash", "takeback not posted", "unknown account"
-    account_id: str
-    claim_id: str
-    payer_id: str
-    amount: Decimal
-    evidence: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "account_id": self.account_id, "claim_id": self.claim_id,
-                "payer_id": self.payer_id, "amount": money_text(self.amount), "evidence": self.evidence}
-
-
-def unmatched(account_id: str, evidence: Evidence, transactions: list[Transaction] | None) -> list[Unmatched]:
-    """What the ledger lacks of the account's remittances: remitted payments not posted (matched by payer,
-    claim and amount, and reference when both have one), takebacks not posted; or, when the ledger has no
-    row of the account (`transactions` None or empty), every claim of it as an unknown account."""
-    out: list[Unmatched] = []
-    if not transactions:
-        out += [Unmatched("unknown account", account_id, c.claim_id, c.source.payer_id, c.paid,
-                          c.source.cite(c.claim_id)) for c in evidence.claims]
-        out += [Unmatched("unknown account", account_id, tb.claim_id, tb.payer_id, tb.amount, tb.evidence)
-                for tb in evidence.takebacks]
-        return out
-    for c in evidence.claims:
-        if c.reversal or c.paid <= ZERO:
-            continue
-        if not any(t.txn_type == "PAYMENT" and -t.amount == c.paid and t.claim_id == c.claim_id
-                   and (t.payer_id or "") == c.source.payer_id
-                   and (not t.reference or not c.source.trace or t.reference == c.source.trace)
-                   for t in transactions):
-            out.append(Unmatched("unposted cash", account_id, c.claim_id, c.source.payer_id, c.paid,
-                                 c.source.cite(c.claim_id)))
-    for tb in evidence.takebacks:
-        if _payer_paid_claim(transactions, tb.payer_id, tb.payer_type, tb.claim_id) and not posted(tb, transactions):
-            out.append(Unmatched("takeback not posted", account_id, tb.claim_id, tb.payer_id, tb.amount, tb.evidence))
-    return out

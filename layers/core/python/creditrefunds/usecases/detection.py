@@ -22,10 +22,10 @@ from creditrefunds.domain.detection import (
     episode_start,
     guarantor_debits,
 )
+from creditrefunds.domain.evidence import paid_claims
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.mail import approval_withdrawn
-from creditrefunds.domain.remittance import paid_claims
 from creditrefunds.domain.returns import RETURNING, claim, holds, match_returns, reserve_offsets
 from creditrefunds.domain.review import pause_clock
 from creditrefunds.domain.status import Status
@@ -41,11 +41,14 @@ DETECTORS = 8  # guarantors detected at once: each case is a few requests, one a
 
 @dataclass(frozen=True)
 class Cause:
-    """What made detection run again, as the history tells it: who, the action, and what changed the case."""
+    """What made detection run again, as the history tells it: who, the action, and what changed the case.
+    `ledger`: the stored ledger changed (a ledger file). A remittance changes no balance: it neither opens
+    a case, nor reconciles refunds posted back, nor starts a workflow; it re-checks the cases there are."""
 
     actor: str
     action: str
     text: str
+    ledger: bool = True
 
 
 LEDGER_FILE = Cause(ACTOR, "LEDGER_CHANGED", "a ledger file")
@@ -134,12 +137,16 @@ class _Detector:
         returning = any(t.txn_type in RETURNING for t in txns)
         if holder_id is None and not (summary.has_credit or returning):
             return  # never a case, no credit: nothing to do (most accounts of a file)
+        if not self.cause.ledger and holder_id is None:
+            return  # only a ledger file opens (or adopts) a case: a remittance re-checks the one there is
         holder = self.ports.cases.get(holder_id, strict=False) if holder_id else self._unheld(account_id)
         instructions = instructions_of(self.ports, account_id, holder)
         returns = match_returns(instructions, txns)
-        closed = settle_returns(self.ports, returns, instructions, self.now)
-        self.report.reconciled += closed
-        flag_cleared(self.ports, summary, returns, self.now)
+        closed: list[str] = []
+        if self.cause.ledger:
+            closed = settle_returns(self.ports, returns, instructions, self.now)
+            self.report.reconciled += closed
+            flag_cleared(self.ports, summary, returns, self.now)
         found = claim(summary, txns, returns)
         if found is not None and any(i.target for i in returns.pending):
             reserve_offsets(self._pool(summary), returns.pending)  # its offsets on their way pay those debts
@@ -149,7 +156,7 @@ class _Detector:
                 if not issued:
                     self._update(holder, found)
                 return
-        if found is not None:
+        if found is not None and self.cause.ledger:
             self._open(*found, holder.case.case_id if holder else holder_id)
 
     def _unheld(self, account_id: str) -> StoredCase | None:
@@ -201,7 +208,7 @@ class _Detector:
         re-check closes a case it is working; a work item's workflow has ended, so a ledger file closes it
         (the credit cleared) or reviews it again (it has refunds to make now)."""
         status = existing.status
-        if status is Status.OPEN:  # stored (or reopened) by a detection that stopped before its workflow began?
+        if status is Status.OPEN and self.cause.ledger:  # stored by a detection that stopped before its workflow?
             self._start(existing.case, run=existing.runs)
         if found is None:
             if status is Status.WORK_ITEM and self.ports.cases.transition(
@@ -221,7 +228,7 @@ class _Detector:
         if status in (Status.OPEN, Status.AWAITING_APPROVAL):  # OPEN: a link may be mailed, the status not yet set
             why += self._withdraw(case)
         self._record(case, Entry(self.cause.actor, self.cause.action, status, status, why, case.credit))
-        if status is Status.WORK_ITEM and case.refund_total > 0:
+        if status is Status.WORK_ITEM and case.refund_total > 0 and self.cause.ledger:
             self._review_again(existing, case)
 
     def _review_again(self, existing: StoredCase, case: Case) -> None:

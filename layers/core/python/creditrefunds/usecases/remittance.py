@@ -1,7 +1,8 @@
 """A remittance (X12 835) received: kept as evidence, and the cases of the accounts it names re-checked
 (DOMAIN.md section 8). It never changes a balance; it changes what the provider does with one.
 
-- The same interchange twice changes nothing (its digest is recorded last, once all it says is kept).
+- The same interchange twice changes nothing (its digest is recorded last, once all it says is kept); a
+  payment or takeback sent again in another file is the same item, kept as it first came.
 - A takeback (CLP02 22, PLB WO or 72) of a claim the ledger shows the payer paid turns REFUND lines to
   that payer into CORRECT PAYER_RECOUPED: re-detection applies the evidence, so a case waiting for
   approval is asked again (its old links decide nothing), an approved one is held by the issue step's
@@ -16,20 +17,23 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from creditrefunds.domain.cases import Line, StoredCase
+from creditrefunds.domain.evidence import Unmatched, open_takebacks, paid_claims, unmatched
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.mail import takeback_alert
 from creditrefunds.domain.money import ZERO, money_text
 from creditrefunds.domain.refunds import instruction_id
-from creditrefunds.domain.remittance import Evidence, RemittanceFile, Takeback, Unmatched, open_takebacks, unmatched
+from creditrefunds.domain.remittance import Evidence, RemittanceFile, Takeback
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.detection import Cause, DetectionReport, detect_accounts
 from creditrefunds.usecases.ports import Ledger, Ports, Remittances
 
 logger = logging.getLogger(__name__)
 ACTOR = "system:remittance"
+ALERT = "TAKEBACK_ALERT"
 Count = Callable[[str, int], None]
 
 
@@ -47,58 +51,57 @@ def receive(ports: Ports, found: RemittanceFile, key: str, alert_to: tuple[str, 
     if ports.remittances.received(found.digest):
         logger.info("the same interchange again: nothing changes", extra={"key": key})
         return {"key": key, "repeat": True}
-    takebacks = [one for tb in found.takebacks() for one in _with_accounts(ports, tb)]
-    ports.remittances.keep([*found.claims, *takebacks])
+    takebacks, several = [], []
+    for tb in found.takebacks():
+        posted_to = [tb.account_id] if tb.account_id else ports.transactions.accounts_of_claim(tb.claim_id)
+        if len(posted_to) > 1:  # a claim on several accounts: which one the payer took from is a person's call
+            several.append(tb)
+        else:
+            takebacks.append(replace(tb, account_id=posted_to[0]) if posted_to else tb)
+    ports.remittances.keep([*found.claims, *takebacks], held=several)
     ports.bucket.save_rejects(name, [{**p.to_json(), "rejected": True} for p in found.rejects]
                               + [{**p.to_json(), "rejected": False} for p in found.notes])
-    accounts = {c.account_id for c in found.claims} | {tb.account_id for tb in takebacks if tb.account_id}
-    alerted = _alert_approved(ports, [tb for tb in takebacks if tb.account_id], alert_to, now)
+    taken_from = {tb.account_id for tb in takebacks if tb.account_id}
+    accounts = {c.account_id for c in found.claims} | taken_from
+    alerted = sum(_alert_approved(ports, account, alert_to, now) for account in sorted(taken_from))
     report = DetectionReport()
-    detect_accounts(ports, accounts, now.date(), now, report, Cause(ACTOR, "REMITTANCE", f"the 835 remittance {name}"))
-    summary = {"key": key, "claims": len(found.claims), "takebacks": len(takebacks),
-               "unmatched_takebacks": sum(1 for tb in takebacks if not tb.account_id),
+    detect_accounts(ports, accounts, now.date(), now, report, Cause(ACTOR, "REMITTANCE", f"the 835 remittance {name}",
+                                                                    ledger=False))
+    summary = {"key": key, "claims": len(found.claims), "takebacks": len(takebacks) + len(several),
+               "takebacks_of_unknown_claims": sum(1 for tb in takebacks if not tb.account_id),
+               "takebacks_of_claims_on_several_accounts": len(several),
                "rejected": len(found.rejects), "notes": len(found.notes), "alerts": alerted,
-               "cases_updated": report.updated, "cases_opened": report.opened}
+               "cases_updated": report.updated}
     ports.remittances.mark_received(found.digest, {**summary, "received_at": now.isoformat(), "name": name})
     count("RemittanceClaims", len(found.claims))
-    count("Takebacks", len(takebacks))
+    count("Takebacks", len(takebacks) + len(several))
     logger.info("remittance received", extra={k: v for k, v in summary.items() if k != "key"} | {"key": key})
     return summary
 
 
-def _with_accounts(ports: Ports, takeback: Takeback) -> list[Takeback]:
-    """A PLB names a claim, not an account: the accounts the stored ledger posted that claim to (matching
-    by payer follows); none known, the takeback is kept unmatched, for billing staff."""
-    if takeback.account_id:
-        return [takeback]
-    accounts = ports.transactions.accounts_of_claim(takeback.claim_id)
-    return [replace(takeback, account_id=a) for a in accounts] or [takeback]
-
-
-def _alert_approved(ports: Ports, takebacks: list[Takeback], alert_to: tuple[str, ...], now: datetime) -> int:
-    """Every approved or issued refund line a takeback hits: operators and the compliance officer are told
-    at once, naming the instructions to stop; the case's history records it. Returns how many were told."""
-    told = 0
-    by_account: dict[str, list[Takeback]] = {}
-    for tb in takebacks:
-        by_account.setdefault(tb.account_id or "", []).append(tb)
-    for account_id, theirs in sorted(by_account.items()):
-        transactions = ports.transactions.account_transactions(account_id)
-        hitting = open_takebacks(Evidence(takebacks=tuple(theirs)), transactions)
-        if not hitting:
+def _alert_approved(ports: Ports, account_id: str, alert_to: tuple[str, ...], now: datetime) -> int:
+    """Every approved or issued refund line a stored takeback hits: operators and the compliance officer are
+    told, naming the instructions to stop, and the case's history records it, once per case and takeback
+    (a retry or a resend tells nobody twice). Returns how many were told."""
+    transactions = ports.transactions.account_transactions(account_id)
+    hitting = open_takebacks(ports.remittances.of_account(account_id, paid_claims(transactions)), transactions)
+    if not hitting:
+        return 0
+    told, issued = 0, ports.refund_book.of_account(account_id)
+    for stored in ports.cases.of_account(account_id):
+        if stored.status not in (Status.APPROVED, Status.REFUND_ISSUED):
             continue
-        issued = ports.refund_book.of_account(account_id)
-        for stored in ports.cases.of_account(account_id):
-            if stored.status not in (Status.APPROVED, Status.REFUND_ISSUED):
-                continue
-            for tb in hitting:
+        said = " ".join(r.get("reason") or "" for r in ports.history.records(stored.case.case_id)
+                        if r.get("action") == ALERT)
+        for tb, amount in hitting:
+            if tb.evidence not in said:
                 rows = [row for row in issued if row["case_id"] == stored.case.case_id]
-                told += _tell(ports, stored, tb, rows, alert_to, now)
+                told += _tell(ports, stored, tb, amount, rows, alert_to, now)
     return told
 
 
-def _tell(ports: Ports, stored: StoredCase, tb: Takeback, rows: list[dict[str, str]], alert_to: tuple[str, ...],
-          now: datetime) -> int:
+def _tell(ports: Ports, stored: StoredCase, tb: Takeback, amount: Decimal, rows: list[dict[str, str]],
+          alert_to: tuple[str, ...], now: datetime) -> int:
     case = stored.case
     hit = [(index, line) for index, line in enumerate(case.lines) if _pays(line, tb)]
     if not hit:
@@ -107,31 +110,31 @@ def _tell(ports: Ports, stored: StoredCase, tb: Takeback, rows: list[dict[str, s
     issued = [row["instruction_id"] for row in rows if row["instruction_id"] in wanted]
     names = issued or sorted(wanted)
     ports.mailer.send(takeback_alert(alert_to, case, tb.payer_id, tb.evidence, names, bool(issued)), now)
-    amount = sum((line.amount for _, line in hit), ZERO)
-    ports.history.append(case, Entry(ACTOR, "TAKEBACK_ALERT", stored.status, stored.status,
-                                     f"the payer already took back {money_text(tb.amount)} ({tb.evidence}): stop "
+    ports.history.append(case, Entry(ACTOR, ALERT, stored.status, stored.status,
+                                     f"the payer already took back {money_text(amount)} ({tb.evidence}): stop "
                                      f"instruction {', '.join(names)}; operators and the compliance officer told",
-                                     amount), now)
+                                     sum((line.amount for _, line in hit), ZERO)), now)
     return 1
 
 
 def _pays(line: Line, tb: Takeback) -> bool:
-    return (line.action == "REFUND" and (line.payee_id or "") == tb.payer_id
+    return (line.action == "REFUND" and line.payee_type != "PATIENT" and (line.payee_id or "") == tb.payer_id
             and (tb.payer_type is None or line.payee_type == tb.payer_type))
 
 
 def remittance_report(remittances: Remittances, ledger: Ledger) -> list[Unmatched]:
-    """For billing staff: remitted payments the ledger lacks, takebacks it has not posted, and remittances
-    of accounts it does not know. A takeback kept by claim alone is judged on the accounts the ledger now
-    posts that claim to."""
+    """For billing staff: remitted payments the ledger lacks, takebacks it has not posted, remittances of
+    accounts it does not know, and takebacks of claims posted to several accounts (a person's call). A
+    takeback kept by claim alone is judged on the accounts the ledger now posts that claim to."""
+    by_account, by_claim, several = remittances.everything()
     rows: list[Unmatched] = []
-    for account_id, evidence in remittances.everything().items():
-        if account_id:
-            rows += unmatched(account_id, evidence, ledger.account_transactions(account_id))
-            continue
-        for takeback in evidence.takebacks:
-            accounts = ledger.accounts_of_claim(takeback.claim_id)
-            alone = Evidence(takebacks=(takeback,))
-            rows += unmatched("", alone, []) if not accounts else [
-                row for account in accounts for row in unmatched(account, alone, ledger.account_transactions(account))]
+    for account_id, evidence in by_account.items():
+        rows += unmatched(account_id, evidence, ledger.account_transactions(account_id))
+    for takeback in by_claim:
+        accounts = ledger.accounts_of_claim(takeback.claim_id)
+        alone = Evidence(takebacks=(takeback,))
+        rows += unmatched("", alone, []) if not accounts else [
+            row for account in accounts for row in unmatched(account, alone, ledger.account_transactions(account))]
+    rows += [Unmatched("claim on several accounts", ", ".join(ledger.accounts_of_claim(tb.claim_id)), tb.claim_id,
+                       tb.payer_id, tb.amount, tb.evidence) for tb in several]
     return rows
