@@ -11,8 +11,8 @@ overwritten:
 - FILE#<sha256>/FILE: an interchange received (written last: the same file again changes nothing).
 
 Evidence turns refunds into corrections, so a forged item could keep money that is owed: every item
-carries an HMAC (KMS) over its key and content. IAM lets only the remittance function's role generate
-one; an item whose MAC does not verify stops whoever reads it (`TamperedEvidence`).
+carries an HMAC (KMS) over its key and content. The key's policy lets only the remittance function's role
+generate one; an item whose MAC does not verify stops whoever reads it (`TamperedEvidence`).
 """
 
 from __future__ import annotations
