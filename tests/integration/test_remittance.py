@@ -193,3 +193,12 @@ def test_a_remittance_that_fails_every_attempt_is_rejected_and_operators_are_tol
     answer = cloud.client("lambda").invoke(FunctionName=cloud.function_name("RemitFunction"),
                                            Payload=json.dumps(event).encode())
     assert json.loads(answer["Payload"].read()) == {"files": [{"key": f"incoming/{name}", "skipped": "LedgerGone"}]}
+
+
+def test_an_835_under_any_name_is_told_by_its_isa_header(cloud):
+    account = "RM-TXT"
+    drop(cloud, "rm-txt.csv", medicare_paid_twice(account))
+    wait_for_mail(cloud, TIER1, account)
+    drop_835(cloud, "remit-2026-11-18.txt", "\ufeff" + offset_of(account))  # a .txt, with a byte-order mark
+    case = wait_for_status(cloud, account, {"WORK_ITEM"})
+    assert [li["reason"] for li in case["lines"]] == ["PAYER_RECOUPED"]
