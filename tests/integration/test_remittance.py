@@ -157,24 +157,6 @@ def test_two_remitted_payments_prove_the_duplicate_and_the_refund_goes_out_with_
     assert (issued["payee_id"], issued["amount"], issued["claim_id"]) == ("MAC-JL", "500.00", f"ICN-{account}")
 
 
-def test_a_remittance_whose_function_crashes_is_finished_by_its_retry(cloud):
-    """Lambda retries an asynchronous invocation that failed: each attempt cut short at its k-th AWS call
-    is finished by the next one, with one alert-free WORK_ITEM and one REMITTANCE record."""
-    for k in (1, 4, 8):
-        account = f"RM-CRASH-{k}"
-        drop(cloud, f"{account}.csv", medicare_paid_twice(account))
-        wait_for_mail(cloud, TIER1, account)
-        fault = faults.inject(cloud.function_name("RemitFunction"), at=k, about=f"{account}.835")
-        try:
-            drop_835(cloud, f"{account}.835", offset_of(account))
-        finally:
-            faults.clear()
-        assert fault.fired == 1
-        case = wait_for_status(cloud, account, {"WORK_ITEM"})
-        assert [li["reason"] for li in case["lines"]] == ["PAYER_RECOUPED"]
-        assert [a for a, _ in history_reasons(cloud, case["case_id"])].count("REMITTANCE") == 1
-
-
 def test_a_remittance_that_fails_every_attempt_is_rejected_and_operators_are_told(cloud):
     s3, bucket = cloud.client("s3"), cloud.outputs["LedgerBucketName"]
     name = "rm-fails.835"
