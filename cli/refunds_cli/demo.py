@@ -22,12 +22,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from boto3.dynamodb.conditions import Key
-from creditrefunds.adapters.remittance_store import RemittanceStore
-from creditrefunds.adapters.transactions import TransactionStore
 from creditrefunds.domain.status import Status
-from creditrefunds.usecases.remittance import remittance_report
 
-from refunds_cli import audit
+from refunds_cli import audit, remit
 from refunds_cli.localcloud.cloud import LocalCloud
 from refunds_cli.localcloud.mailbox import SentMail
 from refunds_cli.target import connect
@@ -172,9 +169,7 @@ def _remittance(story: Story, root: Path) -> None:
         raise DemoFailed(f"{RECOUPED} reached the accounts-payable file after the payer recouped it")
     cloud = story.cloud
     target = connect(cloud.endpoint_url, cloud.stack_name, cloud.region)
-    rows = remittance_report(RemittanceStore(target.table("RemittancesTableName"), target.client("kms"),
-                                             target.output("EvidenceKeyArn")),
-                             TransactionStore(target.table("TransactionsTableName")))
+    rows = remit.remittance_rows(target)
     story.say("  `refunds report remittance` for billing staff:")
     for row in rows:
         story.say(f"    {row.kind:<20} account {row.account_id:<9} claim {row.claim_id} {row.amount:>9}")

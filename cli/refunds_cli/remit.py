@@ -80,15 +80,21 @@ def cmd_remit(args: argparse.Namespace) -> int:
     return 1 if found.rejected else 0
 
 
-def cmd_report(target: Any, args: argparse.Namespace) -> int:
+def remittance_rows(target: Any) -> list[Any]:
+    """`report remittance`'s rows, from the stack's tables (each evidence item's MAC verified)."""
     from creditrefunds.adapters.remittance_store import RemittanceStore
     from creditrefunds.adapters.transactions import TransactionStore
-    from creditrefunds.domain.cells import safe_row
     from creditrefunds.usecases.remittance import remittance_report
 
     store = RemittanceStore(target.table("RemittancesTableName"), target.client("kms"),
                             target.output("EvidenceKeyArn"))
-    rows = [u.to_json() for u in remittance_report(store, TransactionStore(target.table("TransactionsTableName")))]
+    return remittance_report(store, TransactionStore(target.table("TransactionsTableName")))
+
+
+def cmd_report(target: Any, args: argparse.Namespace) -> int:
+    from creditrefunds.domain.cells import safe_row
+
+    rows = [u.to_json() for u in remittance_rows(target)]
     if args.json:
         print(json.dumps(rows, indent=2))
     elif args.csv:

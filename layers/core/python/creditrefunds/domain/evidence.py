@@ -88,13 +88,16 @@ def apply_evidence(case: Case, transactions: list[Transaction], evidence: Eviden
     return case
 
 
+def refunds_payer_of(line: Line, takeback: Takeback) -> bool:
+    """`line` refunds the insurer that took the money back (a PLB names no payer type: any insurer's)."""
+    return (line.action == "REFUND" and line.payee_type != "PATIENT" and (line.payee_id or "") == takeback.payer_id
+            and (takeback.payer_type is None or line.payee_type == takeback.payer_type))
+
+
 def _recouped(lines: list[Line], takeback: Takeback, amount: Decimal, due: date) -> Iterator[Line]:
     left = amount
     for line in lines:
-        hit = (line.action == "REFUND" and left > 0 and line.payee_type != "PATIENT"
-               and (line.payee_id or "") == takeback.payer_id
-               and (takeback.payer_type is None or line.payee_type == takeback.payer_type))
-        if not hit:
+        if left <= 0 or not refunds_payer_of(line, takeback):
             yield line
             continue
         part = min(line.amount, left)

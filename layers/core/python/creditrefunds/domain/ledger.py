@@ -46,6 +46,7 @@ ID_MAX_LENGTH = 64  # the default of the id_max_length setting
 AMOUNT_PATTERN = re.compile(r"^[+-]?\d+(\.\d{1,2})?$")
 ISO_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FORMATS = ("csv", "jsonl")
+EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}  # a ledger's format by its file name
 
 
 class LedgerUnreadable(Exception):
@@ -247,10 +248,9 @@ def format_for(filename: str, explicit: str | None = None) -> str:
             raise LedgerUnreadable(f"unknown format {explicit!r}: use csv or jsonl")
         return explicit
     lowered = filename.lower()
-    if lowered.endswith(".csv"):
-        return "csv"
-    if lowered.endswith((".jsonl", ".ndjson")):
-        return "jsonl"
+    for extension, fmt in EXTENSIONS.items():
+        if lowered.endswith(extension):
+            return fmt
     raise LedgerUnreadable(f"cannot tell the format of {filename!r}: name it .csv or .jsonl, or give --format")
 
 

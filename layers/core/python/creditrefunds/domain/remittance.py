@@ -16,10 +16,7 @@ from typing import Any
 
 from creditrefunds.domain.money import money, money_text
 
-# CLP02, the claim status: what the payer did with the claim.
-CLAIM_STATUS = {"1": "primary", "19": "primary", "2": "secondary", "20": "secondary", "3": "tertiary",
-                "21": "tertiary", "4": "denied", "22": "reversal", "23": "not our claim", "25": "predetermination"}
-REVERSAL = "22"
+REVERSAL = "22"  # CLP02, the claim status, of a reversal of an earlier payment
 # CLP06, the claim filing indicator: which kind of payer (the rest are COMMERCIAL).
 PAYER_TYPE_OF_FILING = {"MA": "MEDICARE", "MB": "MEDICARE", "MC": "MEDICAID", "WC": "OTHER", "AM": "OTHER",
                         "LM": "OTHER", "LI": "OTHER"}
@@ -29,7 +26,7 @@ TAKEBACK_PLB = {"WO": "overpayment recovery", "72": "authorised return"}  # PLB0
 EXTENSIONS = (".835", ".x12", ".edi")
 
 
-def is_remittance(name: str, head: bytes) -> bool:
+def is_remittance(name: str, head: bytes = b"") -> bool:
     """A dropped file that is an 835 (or any X12): by its extension, or by its ISA header."""
     return name.lower().endswith(EXTENSIONS) or head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"ISA")
 

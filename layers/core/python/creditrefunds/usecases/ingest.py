@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 
 from creditrefunds.domain import fastpass
 from creditrefunds.domain.ledger import (
+    EXTENSIONS,
     Dropped,
     LedgerGone,
     LedgerReplaced,
@@ -38,7 +39,6 @@ from creditrefunds.usecases.ports import Bucket, Ledger, Ports
 logger = logging.getLogger(__name__)
 CHUNK = 2000  # transactions stored per round: memory stays bounded, writers stay busy
 Count = Callable[[str, int], None]  # a metric: its name and how many
-LEDGER_EXTENSIONS = (".csv", ".jsonl", ".ndjson")
 
 
 @dataclass
@@ -200,9 +200,9 @@ def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_p
 def _remittance(ports: Ports, dropped: Dropped, name: str) -> bool:
     """An X12 835 (by extension, or, for a name no ledger format claims, by its ISA header) is evidence, not
     a ledger: it goes on to the remittance function."""
-    if name.lower().endswith(LEDGER_EXTENSIONS):
+    if name.lower().endswith(tuple(EXTENSIONS)):
         return False
-    if not is_remittance(name, b"") and not is_remittance(name, ports.bucket.head(dropped.key, dropped.etag)):
+    if not (is_remittance(name) or is_remittance(name, ports.bucket.head(dropped.key, dropped.etag))):
         return False
     _, _, sequencer = dropped.version.partition("|")
     ports.handoff.remittance(dropped.key, dropped.etag, sequencer, dropped.event_time.isoformat())

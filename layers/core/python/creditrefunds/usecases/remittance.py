@@ -20,8 +20,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from creditrefunds.domain.cases import Line, StoredCase
-from creditrefunds.domain.evidence import Unmatched, open_takebacks, paid_claims, unmatched
+from creditrefunds.domain.cases import StoredCase
+from creditrefunds.domain.evidence import Unmatched, open_takebacks, paid_claims, refunds_payer_of, unmatched
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.mail import takeback_alert
 from creditrefunds.domain.money import ZERO, money_text
@@ -103,7 +103,7 @@ def _alert_approved(ports: Ports, account_id: str, alert_to: tuple[str, ...], no
 def _tell(ports: Ports, stored: StoredCase, tb: Takeback, amount: Decimal, rows: list[dict[str, str]],
           alert_to: tuple[str, ...], now: datetime) -> int:
     case = stored.case
-    hit = [(index, line) for index, line in enumerate(case.lines) if _pays(line, tb)]
+    hit = [(index, line) for index, line in enumerate(case.lines) if refunds_payer_of(line, tb)]
     if not hit:
         return 0
     wanted = {instruction_id(case, index) for index, _ in hit}
@@ -115,11 +115,6 @@ def _tell(ports: Ports, stored: StoredCase, tb: Takeback, amount: Decimal, rows:
                                      f"instruction {', '.join(names)}; operators and the compliance officer told",
                                      sum((line.amount for _, line in hit), ZERO)), now)
     return 1
-
-
-def _pays(line: Line, tb: Takeback) -> bool:
-    return (line.action == "REFUND" and line.payee_type != "PATIENT" and (line.payee_id or "") == tb.payer_id
-            and (tb.payer_type is None or line.payee_type == tb.payer_type))
 
 
 def remittance_report(remittances: Remittances, ledger: Ledger) -> list[Unmatched]:
