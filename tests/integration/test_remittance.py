@@ -6,8 +6,12 @@ is rejected with its segment position."""
 from __future__ import annotations
 
 import json
+import secrets
+from dataclasses import replace
 from pathlib import Path
 
+from creditrefunds.adapters.remittance_store import item_of
+from creditrefunds.adapters.x835 import read_835
 from refunds_cli.demo import http
 from refunds_cli.localcloud import faults
 
@@ -184,3 +188,19 @@ def test_an_835_under_any_name_is_told_by_its_isa_header(cloud):
     drop_835(cloud, "remit-2026-11-18.txt", "\ufeff" + offset_of(account))  # a .txt, with a byte-order mark
     case = wait_for_status(cloud, account, {"WORK_ITEM"})
     assert [li["reason"] for li in case["lines"]] == ["PAYER_RECOUPED"]
+
+
+def test_evidence_forged_in_the_table_stops_the_step_instead_of_keeping_the_money(cloud):
+    """Someone who can write the remittances table adds a takeback to keep a refund from going out: it
+    carries no MAC the evidence key made, so the step that reads it fails, and a person is told."""
+    account = "RM-FORGE"
+    drop(cloud, "rm-forge.csv", medicare_paid_twice(account))
+    wait_for_mail(cloud, TIER1, account)
+    [takeback] = read_835(offset_of(account).encode(), "forged.835").takebacks()
+    forged = item_of(replace(takeback, account_id=account))  # as the remittance function would store it
+    cloud.table("RemittancesTableName").put_item(Item={**forged, "mac": secrets.token_bytes(32)})
+    approve_the_waiting_link(cloud, account)
+    case = wait_for_status(cloud, account, {"FAILED"})
+    assert ap_rows(cloud, case["case_id"]) == []
+    assert any("TamperedEvidence" in (why or "") for _, why in history_reasons(cloud, case["case_id"]))
+    assert "TamperedEvidence" in wait_for_mail_subject(cloud, "operators@example.org", case["case_id"]).text
