@@ -1,0 +1,286 @@
+"""One contract for every store port, run against the in-memory ports (`tests/memory/`) and against the
+real adapters on the local cloud: the same assertions, so the fast tier's ports cannot drift from AWS's.
+
+The local cloud is shared with the integration tier: every id here is unique to the run, and what a
+store lists across all keys is checked to contain (not to equal) what the test wrote.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from creditrefunds.domain.approvals import LinkState, LinkTaken, Outcome, Snapshot
+from creditrefunds.domain.cases import Case, Line
+from creditrefunds.domain.history import Entry, verify_chain
+from creditrefunds.domain.ledger import LedgerGone, LedgerReplaced, parse_row
+from creditrefunds.domain.refunds import instruction
+from creditrefunds.domain.remittance import ClaimPayment, Source, Takeback
+from creditrefunds.domain.status import Status
+
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class Stores:
+    transactions: Any
+    cases: Any
+    history: Any
+    approvals: Any
+    refund_book: Any
+    bucket: Any
+    remittances: Any
+    drop: Any  # (name, bytes) -> the etag of the upload
+
+
+def memory_stores() -> Stores:
+    from tests.memory.outside import MemoryBucket
+    from tests.memory.stores import (
+        MemoryApprovals,
+        MemoryCases,
+        MemoryHistory,
+        MemoryLedger,
+        MemoryRefundBook,
+        MemoryRemittances,
+    )
+
+    cases, bucket = MemoryCases(), MemoryBucket()
+    return Stores(MemoryLedger(), cases, MemoryHistory(cases), MemoryApprovals(), MemoryRefundBook(), bucket,
+                  MemoryRemittances(), bucket.drop)
+
+
+def cloud_stores(cloud: Any) -> Stores:
+    from creditrefunds.adapters.approval_store import ApprovalStore
+    from creditrefunds.adapters.case_store import CaseStore
+    from creditrefunds.adapters.history_store import HistoryStore
+    from creditrefunds.adapters.ledger_bucket import LedgerBucket
+    from creditrefunds.adapters.refund_book import RefundBook
+    from creditrefunds.adapters.remittance_store import RemittanceStore
+    from creditrefunds.adapters.transactions import TransactionStore
+
+    s3, bucket_name = cloud.client("s3"), cloud.outputs["LedgerBucketName"]
+    cases = CaseStore(cloud.table("CasesTableName"))
+
+    def drop(name: str, body: bytes) -> str:
+        return s3.put_object(Bucket=bucket_name, Key=f"incoming/{name}", Body=body)["ETag"].strip('"')
+
+    return Stores(TransactionStore(cloud.table("TransactionsTableName")), cases,
+                  HistoryStore(cloud.table("HistoryTableName"), cases), ApprovalStore(cloud.table("ApprovalsTableName")),
+                  RefundBook(cloud.table("RefundsTableName")), LedgerBucket(s3, bucket_name),
+                  RemittanceStore(cloud.table("RemittancesTableName"), cloud.client("kms"),
+                                  cloud.outputs["EvidenceKeyArn"]), drop)
+
+
+@pytest.fixture(params=["memory", pytest.param("cloud", marks=pytest.mark.integration)])
+def stores(request: pytest.FixtureRequest) -> Stores:
+    if request.param == "memory":
+        return memory_stores()
+    return cloud_stores(request.getfixturevalue("cloud"))
+
+
+@pytest.fixture
+def uid() -> str:
+    return "K" + uuid.uuid4().hex[:10].upper()
+
+
+def txn(uid: str, n: int, amount: str = "-50.00", account: str = "A", **extra: str) -> Any:
+    fields = {"txn_id": f"{uid}-{n}", "account_id": f"{uid}-{account}", "patient_id": f"{uid}-P",
+              "guarantor_id": f"{uid}-G", "txn_type": "PAYMENT" if amount.startswith("-") else "CHARGE",
+              "amount": amount, "posting_date": f"2026-11-{n:02d}",
+              **({"payer_type": "PATIENT"} if amount.startswith("-") else {}), **extra}
+    return parse_row(fields)
+
+
+def a_case(uid: str, credit: str = "50.00", account: str = "A") -> Case:
+    line = Line("REFUND", "PATIENT_OVERPAYMENT", "PATIENT", f"{uid}-G", Decimal(credit), date(2026, 12, 20))
+    return Case(f"C-{uid}-{account}", f"{uid}-{account}", f"{uid}-P", f"{uid}-G", Decimal(credit),
+                date(2026, 11, 20), [line], tier=1)
+
+
+# --- the ledger ---
+
+def test_a_transaction_is_stored_once_and_another_content_under_its_id_is_a_conflict(stores: Stores, uid: str):
+    first = [txn(uid, 1, "100.00"), txn(uid, 2, "-150.00", patient_name="Rivera, Ana", claim_id=f"{uid}-CLM")]
+    assert [o.result for o in stores.transactions.put_all(first)] == ["new", "new"]
+    changed = txn(uid, 2, "-151.00")
+    outcomes = stores.transactions.put_all([first[0], changed, txn(uid, 3, "-1.00", account="B")])
+    assert [(o.result, o.stored_account) for o in outcomes] == [("same", None), ("conflict", f"{uid}-A"),
+                                                            ("new", None)]
+    rows = stores.transactions.account_transactions(f"{uid}-A")
+    assert [(t.txn_id, t.amount) for t in rows] == [(f"{uid}-1", Decimal("100.00")), (f"{uid}-2", Decimal("-150.00"))]
+    summary, _ = stores.transactions.summary(f"{uid}-A")
+    assert summary.balance == Decimal("-50.00")
+    assert set(stores.transactions.summaries({f"{uid}-A", f"{uid}-B"})) == {f"{uid}-A", f"{uid}-B"}
+    assert stores.transactions.guarantor_accounts(f"{uid}-G") == [f"{uid}-A", f"{uid}-B"]
+    assert stores.transactions.accounts_of_claim(f"{uid}-CLM") == [f"{uid}-A"]
+    assert stores.transactions.patient_name(f"{uid}-A") == "Rivera, Ana"
+    assert stores.transactions.account_transactions(f"{uid}-NONE") == []
+
+
+# --- cases ---
+
+def test_a_case_opens_once_and_moves_only_from_the_status_it_is_in(stores: Stores, uid: str):
+    cases, case = stores.cases, a_case(uid)
+    assert cases.open_new(case, at=NOW) and not cases.open_new(case, at=NOW)
+    stored = cases.require(case.case_id)
+    assert (stored.case, stored.status, stored.escalation_level, stored.overdue) == (case, Status.OPEN, 0, False)
+    assert cases.item(case.case_id)["credit"] == Decimal("50.00")
+    assert cases.get("C-none") is None
+    with pytest.raises(Exception, match="not stored"):
+        cases.require(f"C-{uid}-none")
+    assert not cases.transition(case.case_id, Status.APPROVED, Status.REFUND_ISSUED)
+    assert cases.transition(case.case_id, Status.OPEN, Status.AWAITING_APPROVAL, approval_key="k1", tier=2)
+    assert not cases.decide(case.case_id, "k2", Status.APPROVED)
+    assert cases.decide(case.case_id, "k1", Status.APPROVED)
+    assert not cases.decide(case.case_id, "k1", Status.APPROVED)  # no longer waiting
+    changed = a_case(uid, "60.00")
+    assert not cases.update_figures(changed, expected=Status.OPEN)
+    assert cases.update_figures(changed, expected=Status.APPROVED)
+    cases.set_status(case.case_id, None, overdue=True)
+    stored = cases.require(case.case_id)
+    assert (stored.status, stored.case.credit, stored.overdue, stored.case.tier) == (Status.APPROVED, Decimal("60.00"),
+                                                                                     True, 1)
+    assert [s.case.case_id for s in cases.of_account(f"{uid}-A")] == [case.case_id]
+    assert case.case_id in [s.case.case_id for s in cases.in_status((Status.APPROVED,))]
+    assert case.case_id not in [s.case.case_id for s in cases.in_status((Status.OPEN,))]
+    assert case.case_id in cases.ids()
+
+
+def test_one_case_holds_an_account_until_a_named_successor_takes_it(stores: Stores, uid: str):
+    cases, account = stores.cases, f"{uid}-A"
+    assert cases.holder(account) is None
+    assert cases.claim(account, "C1", None) and cases.claim(account, "C1", None)
+    assert not cases.claim(account, "C2", None)
+    assert cases.claim(account, "C2", "C1")
+    assert cases.holders([account, f"{uid}-B"]) == {account: "C2", f"{uid}-B": None}
+
+
+# --- history ---
+
+def test_history_appends_a_chain_whose_head_is_kept_on_the_case(stores: Stores, uid: str):
+    case = a_case(uid)
+    stores.cases.open_new(case)
+    assert stores.history.append_first(case, Entry("system:ingest", "DETECTED", None, "OPEN", "credit"), NOW)
+    assert not stores.history.append_first(case, Entry("system:ingest", "DETECTED", None, "OPEN", "credit"), NOW)
+    later = NOW + timedelta(days=1)
+    record = stores.history.append(case, Entry("system:review", "REVIEWED", "OPEN", "OPEN", "why",
+                                               Decimal("50")), later)
+    assert (record["seq"], record["amount"]) == (2, "50.00")
+    records = stores.history.records(case.case_id)
+    assert [r["action"] for r in records] == ["DETECTED", "REVIEWED"]
+    assert stores.history.last(case.case_id)["hash"] == record["hash"]
+    head = stores.cases.get(case.case_id).head
+    assert head == (2, record["hash"]) and verify_chain(case.case_id, records, head) == []
+    found = stores.history.search({"account": case.account_id}, later.date(), later.date())
+    assert [(r["case_id"], r["action"]) for r in found] == [(case.case_id, "REVIEWED")]
+    assert [r["seq"] for r in stores.history.search({"account": case.account_id, "status": "OPEN"})] == [1, 2]
+
+
+# --- approvals ---
+
+def test_a_link_decides_once_and_the_case_index_never_shows_its_token(stores: Stores, uid: str):
+    case = a_case(uid)
+    snapshot = Snapshot.of(case, 1, "R*****")
+    link_id, approval = stores.approvals.create(snapshot, 1, "tier1@example.org", f"token-{uid}", NOW, 3600)
+    assert stores.approvals.get(link_id) == approval and stores.approvals.get("") is None
+    assert stores.approvals.by_key(approval.approval_key).snapshot == snapshot
+    [listed] = stores.approvals.of_case(case.case_id)
+    assert listed.snapshot is None and listed.state is LinkState.PENDING and not listed.mailed
+    stores.approvals.mark_mailed(approval, NOW)
+    assert stores.approvals.by_key(approval.approval_key).mailed
+    assert [(a.approval_key, token) for a, token in stores.approvals.open_links(case.case_id)] == [
+        (approval.approval_key, f"token-{uid}")]
+    assert stores.approvals.pending(case.case_id) == [approval.approval_key]
+    with pytest.raises(LinkTaken):  # expired
+        stores.approvals.take(approval, Outcome.APPROVED, "", "here", NOW + timedelta(hours=2))
+    assert stores.approvals.take(approval, Outcome.APPROVED, "ok", "here", NOW) == f"token-{uid}"
+    with pytest.raises(LinkTaken):
+        stores.approvals.take(approval, Outcome.REJECTED, "no", "here", NOW)
+    assert stores.approvals.supersede(case.case_id, [approval.approval_key]) == []  # DECIDING, not PENDING
+    assert stores.approvals.mark_late(approval.approval_key, "C-other") is None
+    accepted = stores.approvals.accept(approval)
+    assert accepted is not None and accepted.state is LinkState.USED and accepted.decision is Outcome.APPROVED
+    assert stores.approvals.accept(approval) is None and stores.approvals.mark_late(approval.approval_key,
+                                                                                    case.case_id) is None
+    assert [a.approved for a in stores.approvals.of_case(case.case_id)] == [True]
+
+
+def test_a_waiting_link_is_superseded_once_with_its_token(stores: Stores, uid: str):
+    case = a_case(uid)
+    _, approval = stores.approvals.create(Snapshot.of(case, 1, "R*****"), 1, "t1@example.org", "tok", NOW, 3600)
+    [(moved, token)] = stores.approvals.supersede(case.case_id, [approval.approval_key])
+    assert (moved.state, token) == (LinkState.SUPERSEDED, "tok")
+    assert stores.approvals.supersede(case.case_id, [approval.approval_key]) == []
+    assert stores.approvals.pending(case.case_id) == [] and stores.approvals.open_links(case.case_id) == []
+
+
+# --- the refund book ---
+
+def test_an_instruction_is_issued_once_and_posted_back_once(stores: Stores, uid: str):
+    case = a_case(uid)
+    row = instruction(case, 0, case.lines[0], None, NOW.date())
+    first = stores.refund_book.issue(row)
+    again = stores.refund_book.issue({**row, "amount": "999.99"})
+    assert (first.new, again.new, again.row["amount"]) == (True, False, "50.00")
+    assert stores.refund_book.get(row["instruction_id"])["payee_id"] == f"{uid}-G"
+    assert stores.refund_book.get(f"{row['instruction_id']}9") is None
+    assert [r["instruction_id"] for r in stores.refund_book.of_case(case.case_id)] == [row["instruction_id"]]
+    assert [r["instruction_id"] for r in stores.refund_book.of_account(case.account_id)] == [row["instruction_id"]]
+    assert row["instruction_id"] in [r["instruction_id"] for r in stores.refund_book.of_day(NOW.date())]
+    assert stores.refund_book.mark_returned(row["instruction_id"], "T9", "2026-12-01")
+    assert not stores.refund_book.mark_returned(row["instruction_id"], "T10", "2026-12-02")
+    assert not stores.refund_book.mark_returned(f"{row['instruction_id']}9", "T10", "2026-12-02")
+    assert stores.refund_book.get(row["instruction_id"])["returned_by"] == "T9"
+
+
+# --- the bucket ---
+
+def test_a_dropped_file_is_read_as_that_upload_only_and_a_rejected_one_keeps_its_reason(stores: Stores, uid: str):
+    bucket, name = stores.bucket, f"{uid}.csv"
+    etag = stores.drop(name, b"txn_id,account_id\n1,2\n")
+    key = f"incoming/{name}"
+    assert bucket.incoming_name(key) == name and bucket.incoming_name("outbound/x") is None
+    assert bucket.size(key, etag) == 22 and bucket.head(key, etag, 6) == b"txn_id"
+    with bucket.open(key, etag) as stream:
+        assert stream.read() == b"txn_id,account_id\n1,2\n"
+    with bucket.download(key, etag) as local:
+        assert local.read_bytes().endswith(b"1,2\n")
+    new_etag = stores.drop(name, b"txn_id,account_id\n1,3\n")
+    with pytest.raises(LedgerReplaced):
+        bucket.size(key, etag)
+    assert bucket.reject(key, name, "no header") and not bucket.reject(key, name, "again")
+    with pytest.raises(LedgerGone):
+        bucket.size(key, new_etag)
+    bucket.save_rejects(name, [{"line": 2, "reason": "bad"}])
+    assert bucket.put_json(bucket.work_key(uid, "a.json"), {"n": 1}) == f"work/{uid}/a.json"
+    assert bucket.get_json(f"work/{uid}/a.json") == {"n": 1}
+    bucket.clear_work(uid)
+    assert bucket.put_ap_file(NOW.date(), "a,b\n") == "outbound/refunds/2026-11-20.csv"
+    assert bucket.put_work_item(f"C-{uid}", {"x": 1}) == f"outbound/work-items/C-{uid}.json"
+
+
+# --- remittances ---
+
+def test_evidence_is_kept_once_by_account_and_claim_and_a_file_is_received_once(stores: Stores, uid: str):
+    source = Source(f"{uid}.835", "d" * 64, "MEDICARE J1", "MAC-J1", "EFT-1", date(2026, 11, 18), 17)
+    paid = ClaimPayment(f"{uid}-A", "1", Decimal("500.00"), Decimal("400.00"), Decimal("0.00"), "MA", f"{uid}-ICN",
+                        source, (("CO", "45", Decimal("100.00")),))
+    taken = Takeback("PLB WO", "MAC-J1", None, f"{uid}-ICN", f"{uid}-A", Decimal("400.00"), source)
+    unknown = Takeback("PLB WO", "MAC-J1", None, f"{uid}-ICN2", None, Decimal("10.00"), source)
+    several = Takeback("PLB 72", "MAC-J1", None, f"{uid}-ICN3", None, Decimal("5.00"), source)
+    remittances = stores.remittances
+    assert remittances.received(uid) is None
+    remittances.keep([paid, taken, unknown], held=[several])
+    remittances.keep([paid, taken])  # the same evidence in another file: kept as it first came
+    evidence = remittances.of_account(f"{uid}-A", [f"{uid}-ICN2"])
+    assert (evidence.claims, sorted(t.amount for t in evidence.takebacks)) == ((paid,), [Decimal("10.00"),
+                                                                                        Decimal("400.00")])
+    assert remittances.mark_received(uid, {"name": f"{uid}.835"}) and not remittances.mark_received(uid, {})
+    assert remittances.received(uid)["name"] == f"{uid}.835"
+    by_account, by_claim, held = remittances.everything()
+    assert by_account[f"{uid}-A"].takebacks == (taken,)
+    assert unknown in by_claim and several in held

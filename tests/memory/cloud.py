@@ -1,0 +1,217 @@
+"""The whole product in memory: every port of `usecases/ports.py`, the refund workflow run from its
+ASL by the real use-cases, a clock a test moves, and faults a test arms. No socket, no thread pool of
+Lambda workers, no moto: a use-case's test answers in milliseconds.
+
+The steps are wired as the handlers wire them (`functions/*/app.py`): the same use-case, the same
+arguments from the configuration, the clock in place of `datetime.now`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from creditrefunds.domain.ledger import Dropped
+from creditrefunds.domain.pages import Page
+from creditrefunds.domain.review import Timing
+from creditrefunds.domain.settings import Settings
+from creditrefunds.usecases import approval, escalate, failures, issue, review
+from creditrefunds.usecases.ingest import ingest_file
+
+from .outside import MemoryBucket, MemoryEvents, MemoryHandoff, MemoryMailer, MemorySeals
+from .stores import (
+    MemoryApprovals,
+    MemoryCases,
+    MemoryHistory,
+    MemoryLedger,
+    MemoryRefundBook,
+    MemoryRemittances,
+)
+from .workflow import Crash, MemoryWorkflows
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFINITION = json.loads((ROOT / "statemachine" / "refund_workflow.asl.json").read_text())
+HEADER = ("txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,payer_type,payer_id,"
+          "coverage_rank,reference,claim_id,patient_name,patient_state\n")
+OPERATORS, COMPLIANCE = "operators@example.org", "compliance@example.org"
+DIRECTORY = {1: ["tier1.approver@example.org"], 2: ["tier2.approver@example.org"],
+             3: ["tier3.approver@example.org", "tier2.approver@example.org"]}
+
+
+@dataclass
+class Config:
+    """The template's parameters the steps read, at the defaults a test may change."""
+
+    timing: Timing = field(default_factory=lambda: Timing({1: 72 * 3600, 2: 72 * 3600, 3: 72 * 3600}, 10 * 86400,
+                                                          86400))
+    directory: dict[int, list[str]] = field(default_factory=lambda: {k: list(v) for k, v in DIRECTORY.items()})
+    site_url: str = "https://approvals.example.org"
+    link_ttl: int = 14 * 86400
+    pause_seconds: int = 30 * 86400
+    split_threshold: int = 16 * 1024 * 1024
+    rows_per_part: int = 100_000
+
+
+@dataclass
+class Fault:
+    """Fail the `at`-th port call (1 = the first) made while `step` runs (None: any caller), `times` in a row."""
+
+    at: int
+    step: str | None = None
+    times: int = 1
+    error: Callable[[str], Exception] = Crash
+    seen: int = 0
+    calls: list[str] = field(default_factory=list)  # every port call it counted, "port.method"
+
+    @property
+    def fired(self) -> int:
+        return max(0, min(self.seen - self.at + 1, self.times))
+
+
+class _Watched:
+    """A port whose every method call counts towards the armed fault first."""
+
+    def __init__(self, name: str, port: Any, ports: MemoryPorts) -> None:
+        self._name, self._port, self._ports = name, port, ports
+
+    def __getattr__(self, method: str) -> Any:
+        found = getattr(self._port, method)
+        if not callable(found):
+            return found
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._ports.check(f"{self._name}.{method}")
+            return found(*args, **kwargs)
+
+        return call
+
+
+class MemoryPorts:
+    """`Ports` in memory; `store` holds the stores themselves, for a test to read without counting."""
+
+    def __init__(self, settings: Settings, steps: dict[str, Callable[[dict[str, Any]], dict[str, Any]]]) -> None:
+        self.settings = settings
+        cases = MemoryCases()
+        self.store = {
+            "transactions": MemoryLedger(), "cases": cases, "history": MemoryHistory(cases),
+            "approvals": MemoryApprovals(), "refund_book": MemoryRefundBook(), "bucket": MemoryBucket(),
+            "mailer": MemoryMailer(), "events": MemoryEvents(), "workflows": MemoryWorkflows(DEFINITION, steps),
+            "seals": MemorySeals(), "remittances": MemoryRemittances(), "handoff": MemoryHandoff(),
+        }
+        self.fault: Fault | None = None
+
+    def check(self, call: str) -> None:
+        fault = self.fault
+        if fault is None or (fault.step is not None and fault.step != self.store["workflows"].running_step):
+            return
+        fault.seen += 1
+        fault.calls.append(call)
+        if fault.at <= fault.seen < fault.at + fault.times:
+            raise fault.error(f"fault injected at {call} (call {fault.seen})")
+
+    def __getattr__(self, name: str) -> Any:
+        store = self.__dict__.get("store", {})
+        if name not in store:
+            raise AttributeError(name)
+        return _Watched(name, store[name], self)
+
+
+class MemoryCloud:
+    """What a test works with: drop a ledger, run the workflows, decide as an approver, move the clock."""
+
+    def __init__(self, settings: Settings | None = None, config: Config | None = None,
+                 now: datetime = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)) -> None:
+        self.config = config or Config()
+        self.now = now
+        self.ports = MemoryPorts(settings or Settings(), self._steps())
+        self.drops = 0
+
+    # the stores, read by tests as they stand
+    def __getattr__(self, name: str) -> Any:
+        store = self.__dict__["ports"].store
+        if name in store:
+            return store[name]
+        raise AttributeError(name)
+
+    def tick(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+    def _steps(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+        c = self.config
+        return {
+            "ReviewFunctionArn": lambda p: review.review(self.ports, p["case_id"], c.timing, self.now),
+            "RequestApprovalFunctionArn": lambda p: approval.request_approval(
+                self.ports, p["case_id"], p["tier"], p["task_token"], c.directory, c.site_url, c.link_ttl, self.now),
+            "EscalateFunctionArn": lambda p: escalate.escalate_case(self.ports, p["case_id"], p["tier"], c.timing,
+                                                                    COMPLIANCE, self.now),
+            "AfterDecisionFunctionArn": lambda p: review.after_decision(self.ports, p["case_id"], c.timing,
+                                                                        c.pause_seconds, OPERATORS, self.now),
+            "IssueRefundFunctionArn": lambda p: issue.issue_refund(self.ports, p["case_id"], self.now),
+            "RecordFailureFunctionArn": lambda p: failures.record_failure(self.ports, p["case_id"], p.get("error"),
+                                                                          OPERATORS, self.now),
+        }
+
+    def drop(self, rows: list[str], name: str | None = None, header: str = HEADER) -> dict[str, Any]:
+        """A ledger file into incoming/, ingested as S3's notification makes the ingest function do, then
+        every workflow it started run until it waits for a person or ends."""
+        self.drops += 1
+        name = name or f"ledger-{self.drops}.csv"
+        etag = self.bucket.drop(name, header + "".join(r + "\n" for r in rows))
+        dropped = Dropped(f"incoming/{name}", f"{etag}|{self.drops:016x}", self.now, etag)
+        summary = ingest_file(self.ports, dropped, self.config.split_threshold, self.config.rows_per_part, self.now,
+                              lambda _name, _value: None)
+        self.run()
+        return summary
+
+    def run(self) -> None:
+        self.workflows.run()
+
+    def links(self, approver: str, account: str = "") -> list[str]:
+        """The approval links mailed to `approver` (about `account`), oldest first."""
+        return [link for mail in self.mailer.to(approver) if account in mail.subject
+                for link in _links(mail.text)]
+
+    def decide(self, link: str, decision: str = "approve", reason: str = "", source: str = "203.0.113.7") -> Page:
+        """An approver's POST on the page behind `link` (the form as the page sends it), then the workflow runs."""
+        link_id = link.rsplit("/", 1)[-1]
+        form = {"decision": decision, "reason": reason}
+        page = self._page(lambda: approval.decide(self.ports, link_id, form, source, self.config.pause_seconds,
+                                                  self.config.timing.seconds_per_day, self.now))
+        self.run()
+        return page
+
+    def show(self, link: str) -> Page:
+        return self._page(lambda: approval.show(self.ports, link.rsplit("/", 1)[-1], self.now))
+
+    @staticmethod
+    def _page(make: Callable[[], Page]) -> Page:
+        from creditrefunds.domain.approvals import LinkRefused
+        from creditrefunds.domain.pages import answer
+
+        try:
+            return make()
+        except LinkRefused as refused:  # as the approval page's handler answers it
+            return answer(refused.status, refused.title, refused.message)
+
+    def time_out(self, case_id: str) -> None:
+        """The approval of `case_id` waited past its time."""
+        assert self.workflows.time_out(case_id), f"{case_id} waits for no approval"
+        self.run()
+
+    def case(self, account: str) -> dict[str, Any]:
+        """The one case of `account`, as stored."""
+        found = [i for i in self.cases.items.values() if i.get("account_id") == account and "status" in i]
+        assert len(found) == 1, found
+        return dict(found[0])
+
+    def actions(self, case_id: str) -> list[str]:
+        return [r["action"] for r in self.history.records(case_id)]
+
+
+def _links(text: str) -> list[str]:
+    return [word.strip("<>.,") for word in text.split() if "/approve/" in word]

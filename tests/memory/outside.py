@@ -1,0 +1,193 @@
+"""The ports to what is outside the tables, in memory: the ledger bucket, mail, events, the hand-off to
+the remittance function and the seals. Each keeps what it was given, for a test to read as a person
+would (the AP file's rows, the mail an approver got, the work item billing staff get)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import secrets
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from creditrefunds.domain.ledger import LedgerGone, LedgerReplaced
+from creditrefunds.domain.mail import Mail
+from creditrefunds.domain.seals import Sealed, canonical, digest_of
+
+INCOMING, REJECTED, WORK = "incoming/", "rejected/", "work/"
+
+
+class MemoryBucket:
+    """Objects by key, each with an ETag (the MD5 of its bytes, as S3 gives a single-part upload)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def drop(self, name: str, body: bytes | str) -> str:
+        """A file into incoming/, as the billing system drops it; its ETag."""
+        data = body.encode() if isinstance(body, str) else body
+        with self._lock:
+            self.objects[INCOMING + name] = data
+        return hashlib.md5(data).hexdigest()  # noqa: S324 (S3's ETag, not a security hash)
+
+    @staticmethod
+    def incoming_name(key: str) -> str | None:
+        return key[len(INCOMING):] if key.startswith(INCOMING) else None
+
+    def _body(self, key: str, etag: str = "") -> bytes:
+        with self._lock:
+            data = self.objects.get(key)
+        if data is None:
+            if etag:
+                raise LedgerGone(key)
+            raise KeyError(key)
+        if etag and hashlib.md5(data).hexdigest() != etag.strip('"'):  # noqa: S324
+            raise LedgerReplaced(key)
+        return data
+
+    def size(self, key: str, etag: str = "") -> int:
+        return len(self._body(key, etag))
+
+    def head(self, key: str, etag: str = "", size: int = 512) -> bytes:
+        return self._body(key, etag)[:size]
+
+    @contextmanager
+    def open(self, key: str, etag: str = "") -> Iterator[IO[bytes]]:
+        yield io.BytesIO(self._body(key, etag))
+
+    @contextmanager
+    def download(self, key: str, etag: str = "") -> Iterator[Path]:
+        data = self._body(key, etag)
+        with tempfile.TemporaryDirectory() as workdir:
+            local = Path(workdir) / "object"
+            local.write_bytes(data)
+            yield local
+
+    def save_rejects(self, name: str, rejects: list[dict[str, Any]]) -> None:
+        if rejects:
+            self.put_text(f"{REJECTED}{name}.errors.jsonl", "".join(json.dumps(r) + "\n" for r in rejects))
+
+    def reject(self, key: str, name: str, reason: str) -> bool:
+        with self._lock:
+            data = self.objects.pop(key, None)
+            if data is None:
+                return False
+            self.objects[f"{REJECTED}{name}"] = data
+            self.objects[f"{REJECTED}{name}.reason.txt"] = (reason + "\n").encode()
+            return True
+
+    def work_key(self, name: str, leaf: str) -> str:
+        return f"{WORK}{name}/{leaf}"
+
+    def put_text(self, key: str, text: str, content_type: str = "text/plain") -> str:
+        with self._lock:
+            self.objects[key] = text.encode()
+        return key
+
+    def put_json(self, key: str, data: Any, indent: int | None = None) -> str:
+        return self.put_text(key, json.dumps(data, indent=indent), "application/json")
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self._body(key))
+
+    def text(self, key: str) -> str:
+        return self._body(key).decode()
+
+    def clear_work(self, name: str) -> None:
+        with self._lock:
+            for key in [k for k in self.objects if k.startswith(f"{WORK}{name}/")]:
+                del self.objects[key]
+
+    def put_work_item(self, case_id: str, body: dict[str, Any]) -> str:
+        return self.put_json(f"outbound/work-items/{case_id}.json", body, indent=2)
+
+    def put_ap_file(self, day: date, text: str) -> str:
+        return self.put_text(f"outbound/refunds/{day.isoformat()}.csv", text, "text/csv")
+
+    def ap_rows(self) -> list[dict[str, str]]:
+        """Every row of every day's accounts-payable file: what accounts payable would pay."""
+        return [row for key in sorted(self.objects) if key.startswith("outbound/refunds/")
+                for row in csv.DictReader(io.StringIO(self.text(key)))]
+
+    def keys(self, prefix: str) -> list[str]:
+        with self._lock:
+            return sorted(k for k in self.objects if k.startswith(prefix))
+
+
+class MemoryMailer:
+    def __init__(self) -> None:
+        self.sent: list[Mail] = []
+
+    def send(self, mail: Mail, now: datetime) -> str:
+        self.sent.append(mail)
+        return f"<{len(self.sent)}@memory>"
+
+    def to(self, address: str) -> list[Mail]:
+        return [m for m in self.sent if address in m.to]
+
+
+class MemoryEvents:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        json.dumps(detail)  # what EventBridge would refuse to carry
+        self.published.append((detail_type, detail))
+
+    def of(self, detail_type: str) -> list[dict[str, Any]]:
+        return [d for t, d in self.published if t == detail_type]
+
+
+@dataclass(frozen=True)
+class HandedOn:
+    key: str
+    etag: str
+    sequencer: str
+    event_time: str
+
+
+class MemoryHandoff:
+    def __init__(self) -> None:
+        self.handed: list[HandedOn] = []
+
+    def remittance(self, key: str, etag: str, sequencer: str, event_time: str) -> None:
+        self.handed.append(HandedOn(key, etag, sequencer, event_time))
+
+
+class MemorySeals:
+    """Seals kept by key, signed with an HMAC under a secret only this object holds (KMS's Sign, in memory)."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, bytes] = {}
+        self._secret = secrets.token_bytes(32)
+
+    def _sign(self, digest: bytes) -> bytes:
+        return hmac.new(self._secret, digest, hashlib.sha256).digest()
+
+    def all(self) -> list[Sealed]:
+        return [Sealed(key, body) for key, body in sorted(self.kept.items())]
+
+    def latest(self) -> Sealed | None:
+        every = self.all()
+        return every[-1] if every else None
+
+    def put(self, key: str, content: dict[str, Any]) -> Sealed:
+        if key in self.kept:
+            raise PermissionError(f"{key} is locked: a seal is never replaced")  # Object Lock, compliance mode
+        body = canonical({"seal": content, "signature": self._sign(digest_of(content)).hex(), "key_id": "memory",
+                          "algorithm": "HMAC_SHA_256"})
+        self.kept[key] = body
+        return Sealed(key, body)
+
+    def signature_valid(self, digest: bytes, signature: bytes) -> bool:
+        return hmac.compare_digest(self._sign(digest), signature)

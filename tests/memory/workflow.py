@@ -1,0 +1,255 @@
+"""The Workflows port in memory: it runs `statemachine/refund_workflow.asl.json` itself, the one copy of
+the flow, calling the real use-cases for its Task states.
+
+What it follows of the Amazon States Language is what the definition uses: Task (plain and
+`.waitForTaskToken`), Choice (`StringEquals`, `IsPresent`, `And`), Wait, Pass, Succeed, Fail;
+`Parameters`, `ResultSelector`, `ResultPath` (null too), `Retry` and `Catch` by error name. A function's
+error is named as Lambda names it: the exception's class, `Sandbox.Timedout` for a crash.
+
+Executions run when a test says so (`run()`), as Step Functions runs them after the call that started
+or answered them returns; a task waiting for its token stays waiting until `answer`, `fail_task` or
+`time_out`. Nothing sleeps: a wait's seconds are kept (`waits`), not spent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from creditrefunds.adapters.workflows import run_name
+
+Step = Callable[[dict[str, Any]], dict[str, Any]]
+RUNTIME_ERROR = "States.Runtime"
+
+
+class Crash(Exception):
+    """A function that died half-way (its process ended): Lambda reports `Sandbox.Timedout`."""
+
+
+def error_name(error: BaseException) -> str:
+    return "Sandbox.Timedout" if isinstance(error, Crash) else type(error).__name__
+
+
+@dataclass
+class Execution:
+    name: str
+    machine: str
+    data: dict[str, Any]
+    state: str
+    status: str = "RUNNING"
+    token: str | None = None  # the task token it waits on
+    path: list[str] = field(default_factory=list)  # the states entered, in order
+    resume: tuple[str, Any] | None = None  # how its waiting task ended: ("success", output) or ("failure", error)
+
+
+def _get(document: Any, path: str, context: dict[str, Any]) -> Any:
+    """A JSONPath of the simple kind the definition uses: `$.a.b` or `$$.Task.Token`."""
+    root, rest = (context, path[3:]) if path.startswith("$$.") else (document, path[2:])
+    value = root
+    for part in filter(None, rest.split(".")):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(path)
+        value = value[part]
+    return value
+
+
+def _fill(template: Any, document: Any, context: dict[str, Any]) -> Any:
+    """`Parameters` or `ResultSelector` with every `key.$` replaced by its path's value."""
+    if isinstance(template, dict):
+        return {(k[:-2] if k.endswith(".$") else k): (_get(document, v, context) if k.endswith(".$")
+                                                      else _fill(v, document, context)) for k, v in template.items()}
+    return template
+
+
+def _put(document: dict[str, Any], path: str | None, value: Any) -> dict[str, Any]:
+    """`ResultPath`: the result placed in the state's input (`$` replaces it, null drops the result)."""
+    if path is None:
+        return document
+    if path == "$":
+        return value
+    out = json.loads(json.dumps(document))
+    target = out
+    parts = path[2:].split(".")
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+    target[parts[-1]] = value
+    return out
+
+
+def _matches(rule: dict[str, Any], document: Any) -> bool:
+    if "And" in rule:
+        return all(_matches(r, document) for r in rule["And"])
+    try:
+        value = _get(document, rule["Variable"], {})
+    except KeyError:
+        return "IsPresent" in rule and not rule["IsPresent"]
+    if "IsPresent" in rule:
+        return bool(rule["IsPresent"])
+    if "StringEquals" in rule:
+        return value == rule["StringEquals"]
+    raise NotImplementedError(f"choice rule {sorted(rule)}")
+
+
+def _catches(names: list[str], error: str) -> bool:
+    return error in names or ("States.ALL" in names and error != RUNTIME_ERROR)
+
+
+class MemoryWorkflows:
+    """Executions of the refund workflow (and the fan-outs started, kept for a test to read)."""
+
+    def __init__(self, definition: dict[str, Any], steps: dict[str, Step]) -> None:
+        self._definition = definition
+        self._steps = steps  # by the definition's placeholder: "ReviewFunctionArn" -> the step
+        self.executions: dict[str, Execution] = {}
+        self.fan_outs: dict[str, dict[str, Any]] = {}
+        self.waits: list[tuple[str, int]] = []  # (execution, seconds) of each Wait state passed
+        self._ready: deque[str] = deque()
+        self._tokens = (f"token-{n}" for n in itertools.count(1))
+        self._lock = threading.RLock()
+        self.running_step: str | None = None  # the placeholder of the step running now (for faults)
+
+    # --- the port ---
+    def start_case(self, case_id: str, run: int = 0, resume: str | None = None) -> bool:
+        name = run_name(case_id, run)
+        with self._lock:
+            if name in self.executions:
+                return False
+            data = {"case_id": case_id, **({"resume": resume} if resume else {})}
+            self.executions[name] = Execution(name, "refund", data, self._definition["StartAt"])
+            self._ready.append(name)
+            return True
+
+    def state(self, case_id: str, run: int = 0) -> str | None:
+        with self._lock:
+            found = self.executions.get(run_name(case_id, run))
+            return found.status if found else None
+
+    def start_fan_out(self, name: str, payload: dict[str, Any]) -> bool:
+        with self._lock:
+            if name in self.fan_outs:
+                return False
+            self.fan_outs[name] = payload
+            return True
+
+    def answer(self, task_token: str, output: dict[str, Any]) -> bool:
+        return self._settle(task_token, ("success", output))
+
+    def fail_task(self, task_token: str, error: str, cause: str) -> bool:
+        return self._settle(task_token, ("failure", error))
+
+    # --- what a test drives ---
+    def run(self, limit: int = 1000) -> None:
+        """Run every execution that can move until each waits for a token or has ended."""
+        for _ in range(limit):
+            with self._lock:
+                if not self._ready:
+                    return
+                execution = self.executions[self._ready.popleft()]
+            self._advance(execution)
+        raise AssertionError("the workflows kept moving: a loop?")
+
+    def time_out(self, case_id: str) -> bool:
+        """The approval's wait ran out (`TimeoutSecondsPath`): the waiting task ends with States.Timeout."""
+        execution = self.latest(case_id)
+        return execution is not None and execution.token is not None and \
+            self._settle(execution.token, ("failure", "States.Timeout"))
+
+    def latest(self, case_id: str) -> Execution | None:
+        with self._lock:
+            runs = [e for e in self.executions.values() if e.data.get("case_id") == case_id]
+            return runs[-1] if runs else None
+
+    def waiting(self, case_id: str) -> bool:
+        execution = self.latest(case_id)
+        return execution is not None and execution.token is not None
+
+    def _settle(self, token: str, outcome: tuple[str, Any]) -> bool:
+        with self._lock:
+            for execution in self.executions.values():
+                if execution.token == token and execution.status == "RUNNING":
+                    execution.token, execution.resume = None, outcome
+                    self._ready.append(execution.name)
+                    return True
+            return False
+
+    def _advance(self, execution: Execution) -> None:
+        states = self._definition["States"]
+        while execution.status == "RUNNING":
+            state = states[execution.state]
+            if execution.resume is not None:  # a waiting task ended
+                (kind, value), execution.resume = execution.resume, None
+                if kind == "success":
+                    self._next(execution, state, _put(execution.data, state.get("ResultPath", "$"), value))
+                else:
+                    self._catch(execution, state, value, "")
+                continue
+            execution.path.append(execution.state)
+            kind = state["Type"]
+            if kind == "Task":
+                if not self._task(execution, state):
+                    return  # waits for its token
+            elif kind == "Choice":
+                execution.state = next((c["Next"] for c in state["Choices"] if _matches(c, execution.data)),
+                                       state.get("Default", ""))
+            elif kind == "Wait":
+                self.waits.append((execution.name, int(_get(execution.data, state["SecondsPath"], {}))))
+                execution.state = state["Next"]
+            elif kind == "Pass":
+                self._next(execution, state, execution.data)
+            elif kind == "Succeed":
+                execution.status = "SUCCEEDED"
+            elif kind == "Fail":
+                execution.status = "FAILED"
+            else:
+                raise NotImplementedError(kind)
+
+    def _next(self, execution: Execution, state: dict[str, Any], data: dict[str, Any]) -> None:
+        execution.data = data
+        if state.get("End"):
+            execution.status = "SUCCEEDED"
+        else:
+            execution.state = state["Next"]
+
+    def _task(self, execution: Execution, state: dict[str, Any]) -> bool:
+        """Invoke the task's function (retried as its Retry says); False when it now waits for its token."""
+        waits = state["Resource"].endswith(".waitForTaskToken")
+        step = state["Parameters"]["FunctionName"].strip("${}")
+        tries: dict[int, int] = {}
+        while True:
+            token = next(self._tokens) if waits else None
+            payload = _fill(state["Parameters"]["Payload"], execution.data, {"Task": {"Token": token}})
+            try:
+                self.running_step = step
+                result = self._steps[step](payload)
+            except Exception as error:  # noqa: BLE001 (every function error is the state machine's to route)
+                name = error_name(error)
+                retry = next((i for i, r in enumerate(state.get("Retry", [])) if _catches(r["ErrorEquals"], name)),
+                             None)
+                if retry is not None and tries.get(retry, 0) < state["Retry"][retry].get("MaxAttempts", 3):
+                    tries[retry] = tries.get(retry, 0) + 1
+                    continue
+                cause = json.dumps({"errorMessage": str(error), "errorType": name})
+                self._catch(execution, state, name, cause)
+                return True
+            finally:
+                self.running_step = None
+            if waits:
+                execution.token = token
+                return False
+            selected = _fill(state["ResultSelector"], {"Payload": result}, {}) if "ResultSelector" in state \
+                else {"Payload": result}
+            self._next(execution, state, _put(execution.data, state.get("ResultPath", "$"), selected))
+            return True
+
+    def _catch(self, execution: Execution, state: dict[str, Any], error: str, cause: str) -> None:
+        for catcher in state.get("Catch", []):
+            if _catches(catcher["ErrorEquals"], error):
+                execution.data = _put(execution.data, catcher.get("ResultPath", "$"), {"Error": error, "Cause": cause})
+                execution.state = catcher["Next"]
+                return
+        execution.status = "FAILED"
