@@ -22,7 +22,7 @@ def summary(item: dict[str, Any]) -> dict[str, Any]:
     due = item.get("due_date")
     return {
         "case_id": item["case_id"], "account_id": item["account_id"], "status": item["status"],
-        "credit": money_text(item["credit"]), "due_date": None if due in (None, NO_DUE_DATE) else due,
+        "credit": money_text(money(str(item["credit"]))), "due_date": None if due in (None, NO_DUE_DATE) else due,
         "tier": int(item.get("tier", 0)), "escalation_level": int(item.get("escalation_level", 0)),
         "overdue": bool(item.get("overdue", False)),
     }  # fmt: skip

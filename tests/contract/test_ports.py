@@ -8,7 +8,7 @@ store lists across all keys is checked to contain (not to equal) what the test w
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,8 +17,8 @@ import pytest
 from creditrefunds.domain.approvals import LinkState, LinkTaken, Outcome, Snapshot
 from creditrefunds.domain.cases import Case, Line
 from creditrefunds.domain.history import Entry, verify_chain
+from creditrefunds.domain.instructions import Instruction
 from creditrefunds.domain.ledger import LedgerGone, LedgerReplaced, parse_row
-from creditrefunds.domain.refunds import instruction
 from creditrefunds.domain.remittance import ClaimPayment, Source, Takeback
 from creditrefunds.domain.status import Status
 
@@ -69,7 +69,8 @@ def cloud_stores(cloud: Any) -> Stores:
         return s3.put_object(Bucket=bucket_name, Key=f"incoming/{name}", Body=body)["ETag"].strip('"')
 
     return Stores(TransactionStore(cloud.table("TransactionsTableName")), cases,
-                  HistoryStore(cloud.table("HistoryTableName"), cases), ApprovalStore(cloud.table("ApprovalsTableName")),
+                  HistoryStore(cloud.table("HistoryTableName"), cases),
+                  ApprovalStore(cloud.table("ApprovalsTableName")),
                   RefundBook(cloud.table("RefundsTableName")), LedgerBucket(s3, bucket_name),
                   RemittanceStore(cloud.table("RemittancesTableName"), cloud.client("kms"),
                                   cloud.outputs["EvidenceKeyArn"]), drop)
@@ -128,7 +129,7 @@ def test_a_case_opens_once_and_moves_only_from_the_status_it_is_in(stores: Store
     assert cases.open_new(case, at=NOW) and not cases.open_new(case, at=NOW)
     stored = cases.require(case.case_id)
     assert (stored.case, stored.status, stored.escalation_level, stored.overdue) == (case, Status.OPEN, 0, False)
-    assert cases.item(case.case_id)["credit"] == Decimal("50.00")
+    assert cases.item(case.case_id)["credit"] == "50.00"  # every amount of a case two-place text
     assert cases.get("C-none") is None
     with pytest.raises(Exception, match="not stored"):
         cases.require(f"C-{uid}-none")
@@ -222,19 +223,19 @@ def test_a_waiting_link_is_superseded_once_with_its_token(stores: Stores, uid: s
 
 def test_an_instruction_is_issued_once_and_posted_back_once(stores: Stores, uid: str):
     case = a_case(uid)
-    row = instruction(case, 0, case.lines[0], None, NOW.date())
-    first = stores.refund_book.issue(row)
-    again = stores.refund_book.issue({**row, "amount": "999.99"})
-    assert (first.new, again.new, again.row["amount"]) == (True, False, "50.00")
-    assert stores.refund_book.get(row["instruction_id"])["payee_id"] == f"{uid}-G"
-    assert stores.refund_book.get(f"{row['instruction_id']}9") is None
-    assert [r["instruction_id"] for r in stores.refund_book.of_case(case.case_id)] == [row["instruction_id"]]
-    assert [r["instruction_id"] for r in stores.refund_book.of_account(case.account_id)] == [row["instruction_id"]]
-    assert row["instruction_id"] in [r["instruction_id"] for r in stores.refund_book.of_day(NOW.date())]
-    assert stores.refund_book.mark_returned(row["instruction_id"], "T9", "2026-12-01")
-    assert not stores.refund_book.mark_returned(row["instruction_id"], "T10", "2026-12-02")
-    assert not stores.refund_book.mark_returned(f"{row['instruction_id']}9", "T10", "2026-12-02")
-    assert stores.refund_book.get(row["instruction_id"])["returned_by"] == "T9"
+    issued = Instruction.of(case, 0, case.lines[0], None, NOW.date(), frozenset({"T1", "T2"}))
+    first = stores.refund_book.issue(issued)
+    again = stores.refund_book.issue(replace(issued, amount=Decimal("999.99")))
+    assert (first.new, first.instruction, again.new, again.instruction) == (True, issued, False, issued)
+    key = issued.instruction_id
+    assert stores.refund_book.get(key) == issued and stores.refund_book.get(f"{key}9") is None
+    assert stores.refund_book.of_case(case.case_id) == [issued] == stores.refund_book.of_account(case.account_id)
+    assert issued in stores.refund_book.of_day(NOW.date())
+    assert stores.refund_book.mark_returned(key, "T9", date(2026, 12, 1))
+    assert not stores.refund_book.mark_returned(key, "T10", date(2026, 12, 2))
+    assert not stores.refund_book.mark_returned(f"{key}9", "T10", date(2026, 12, 2))
+    back = stores.refund_book.get(key)
+    assert (back.returned_by, back.returned_on, back.prior) == ("T9", date(2026, 12, 1), frozenset({"T1", "T2"}))
 
 
 # --- the bucket ---

@@ -22,8 +22,8 @@ from creditrefunds.domain.approvals import KEEP_AFTER_EXPIRY, Approval, LinkStat
 from creditrefunds.domain.cases import Case, StoredCase
 from creditrefunds.domain.detection import AccountSummary
 from creditrefunds.domain.history import Entry, in_order, next_record, plan_search
+from creditrefunds.domain.instructions import Instruction, Issued
 from creditrefunds.domain.ledger import StoreOutcome, Transaction
-from creditrefunds.domain.refunds import Issued
 from creditrefunds.domain.remittance import ClaimPayment, Evidence, Takeback, from_record
 from creditrefunds.domain.status import Status
 
@@ -315,43 +315,45 @@ class MemoryApprovals(_Locked):
 
 
 class MemoryRefundBook(_Locked):
-    """One instruction per case line, written once; read by day, case and account (text values, as stored)."""
+    """One instruction per case line, written once; read by day, case and account. Kept as the table keeps
+    it (the instruction's item), so what a reader gets back is what the item holds."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: dict[str, dict[str, str]] = {}
+        self.items: dict[str, dict[str, Any]] = {}
 
-    def issue(self, row: dict[str, str]) -> Issued:
+    def issue(self, instruction: Instruction) -> Issued:
         with self._lock:
-            if row["instruction_id"] not in self.rows:
-                self.rows[row["instruction_id"]] = dict(row)
-                return Issued(row["instruction_id"], True, dict(row))
-            return Issued(row["instruction_id"], False, dict(self.rows[row["instruction_id"]]))
+            new = instruction.instruction_id not in self.items
+            if new:
+                self.items[instruction.instruction_id] = instruction.to_item()
+            return Issued(Instruction.from_item(copy.deepcopy(self.items[instruction.instruction_id])), new)
 
-    def get(self, instruction_id: str) -> dict[str, str] | None:
+    def get(self, instruction_id: str) -> Instruction | None:
         with self._lock:
-            row = self.rows.get(instruction_id)
-            return dict(row) if row else None
+            item = self.items.get(instruction_id)
+            return Instruction.from_item(copy.deepcopy(item)) if item else None
 
-    def mark_returned(self, instruction_id: str, txn_id: str, posted_on: str) -> bool:
+    def mark_returned(self, instruction_id: str, txn_id: str, posted_on: date) -> bool:
         with self._lock:
-            row = self.rows.get(instruction_id)
-            if row is None or "returned_by" in row:
+            item = self.items.get(instruction_id)
+            if item is None or "returned_by" in item:
                 return False
-            row.update(returned_by=txn_id, returned_on=posted_on)
+            item.update(returned_by=txn_id, returned_on=posted_on.isoformat())
             return True
 
-    def _where(self, name: str, value: str) -> list[dict[str, str]]:
+    def _where(self, name: str, value: str) -> list[Instruction]:
         with self._lock:
-            return [dict(r) for _, r in sorted(self.rows.items()) if r.get(name) == value]
+            return [Instruction.from_item(copy.deepcopy(i)) for _, i in sorted(self.items.items())
+                    if i.get(name) == value]
 
-    def of_day(self, day: date) -> list[dict[str, str]]:
+    def of_day(self, day: date) -> list[Instruction]:
         return self._where("issued_on", day.isoformat())
 
-    def of_case(self, case_id: str) -> list[dict[str, str]]:
+    def of_case(self, case_id: str) -> list[Instruction]:
         return self._where("case_id", case_id)
 
-    def of_account(self, account_id: str) -> list[dict[str, str]]:
+    def of_account(self, account_id: str) -> list[Instruction]:
         return self._where("account_id", account_id)
 
 

@@ -226,7 +226,7 @@ class MemoryWorkflows:
             try:
                 self.running_step = step
                 result = self._steps[step](payload)
-            except Exception as error:  # noqa: BLE001 (every function error is the state machine's to route)
+            except Exception as error:
                 name = error_name(error)
                 retry = next((i for i, r in enumerate(state.get("Retry", [])) if _catches(r["ErrorEquals"], name)),
                              None)

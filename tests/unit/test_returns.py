@@ -4,10 +4,12 @@ what an account may still claim. Worked examples; the property over random days 
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 from decimal import Decimal
 
 from creditrefunds.domain.detection import build_case, summarize
-from creditrefunds.domain.returns import Instruction, claim, exposure, holds, ledger_at_issue, match_returns
+from creditrefunds.domain.instructions import Instruction, ledger_at_issue
+from creditrefunds.domain.returns import claim, exposure, holds, match_returns
 from creditrefunds.domain.settings import Settings
 from creditrefunds.domain.status import Status
 
@@ -15,10 +17,9 @@ from .helpers import AS_OF, charge, lines_of, payment, row
 
 
 def instruction(iid: str, amount: str, payee: str = "PATIENT", payee_id: str = "G1", case: str = "CB-A",
-                issued: str = "2026-10-02", prior: str = "[]", target: str = "") -> Instruction:
-    return Instruction.from_row({"instruction_id": iid, "case_id": case, "payee_type": payee, "payee_id": payee_id,
-                                 "amount": amount, "issued_on": issued, "ledger_at_issue": prior,
-                                 "target_account_id": target})
+                issued: str = "2026-10-02", prior: frozenset[str] = frozenset(), target: str = "") -> Instruction:
+    return Instruction(iid, case, "A1", int(iid.rsplit("#", 1)[1]), "OFFSET" if target else "REFUND", payee, payee_id,
+                       Decimal(amount), date.fromisoformat(issued), target=target or None, prior=prior)
 
 
 def refund_row(amount: str, payer: str = "PATIENT", payer_id: str = "", **kw: str):
@@ -79,14 +80,14 @@ def test_a_row_naming_an_instruction_never_posts_back_another():
 
 
 def test_a_refund_row_dated_before_the_instruction_does_not_post_it_back_and_is_told():
-    issued = instruction("CB-A#0", "50.00", issued="2026-10-02", prior='["T-OLD"]')
+    issued = instruction("CB-A#0", "50.00", issued="2026-10-02", prior=frozenset({"T-OLD"}))
     backdated = refund_row("50.00", posted="2026-10-01", txn_id="R-MANUAL")
     found = match_returns([issued], [backdated])
     assert found.new == {} and len(found.pending) == 1
 
 
 def test_a_refund_row_after_every_instruction_came_back_is_told_too():
-    done = dataclasses.replace(instruction("CB-A#0", "50.00", prior='["T1"]'), returned_by="R-1")
+    done = dataclasses.replace(instruction("CB-A#0", "50.00", prior=frozenset({"T1"})), returned_by="R-1")
     manual = refund_row("50.00", posted="2026-11-01", txn_id="R-2")
     found = match_returns([done], [refund_row("50.00", txn_id="R-1"), manual])
     assert [t.txn_id for t, _ in found.stray] == ["R-2"] and found.about == "CB-A"
@@ -161,7 +162,7 @@ def test_a_check_voided_after_it_was_posted_back_leaves_a_credit_to_claim_again(
     found = _claim([*base, back, void], [kept])
     assert found is not None and found[0].balance == Decimal("-50.00")
     # ... and the row of the next refund posts back the next instruction, not the old one.
-    again = instruction("CB-B#0", "50.00", case="CB-B", issued="2026-11-05", prior='["R1"]')
+    again = instruction("CB-B#0", "50.00", case="CB-B", issued="2026-11-05", prior=frozenset({"R1"}))
     r2 = refund_row("50.00", txn_id="R2", posted="2026-11-20")
     assert match_returns([kept, again], [*base, back, void, r2]).new == {"CB-B#0": r2}
 
@@ -210,3 +211,14 @@ def test_exposure_counts_a_charge_ingested_after_the_refund_after_it():
     late = charge("60.00", posted="2026-09-20", txn_id="C-LATE")
     issued = instruction("CB-A#0", "60.00", issued="2026-10-02", prior=ledger_at_issue(base))
     assert exposure("A1", [*base, late], [issued]).over == 0
+
+
+def test_two_refunds_of_one_day_are_replayed_in_the_order_they_went_out_not_by_their_ids():
+    """Medicare refunded 5.00, then the patient paid 5.00 more and was refunded it the same day: the
+    later case's id sorting first must not make the audit see the second refund before the payment."""
+    first_payment = payment("5.00", "MEDICARE", "MAC", posted="2026-11-20", txn_id="T1")
+    second_payment = payment("5.00", "PATIENT", posted="2026-11-20", txn_id="T2")
+    to_medicare = instruction("CB-9#0", "5.00", "MEDICARE", "MAC", case="CB-9", issued="2026-11-20",
+                              prior=frozenset({"T1"}))
+    to_patient = instruction("CB-1#0", "5.00", case="CB-1", issued="2026-11-20", prior=frozenset({"T1", "T2"}))
+    assert exposure("A1", [first_payment, second_payment], [to_medicare, to_patient]).over == 0

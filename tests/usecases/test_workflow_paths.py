@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from tests.memory.cloud import MemoryCloud
 
 TIER1, TIER2, TIER3 = "tier1.approver@example.org", "tier2.approver@example.org", "tier3.approver@example.org"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -55,8 +54,8 @@ def stored_from_item(item: dict[str, Any], strict: bool = True) -> StoredCase:
 
 
 def _figures(case: Case) -> dict[str, Any]:
+    """What the table keeps of a case's figures: its wire form (every amount two-place text, as its lines')."""
     data = case.to_json()
-    data["credit"] = Decimal(data["credit"])
     data["lines"] = [{k: v for k, v in line.to_json().items() if v is not None} for line in case.lines]
     data["due_date"] = data["due_date"] or NO_DUE_DATE
     return data

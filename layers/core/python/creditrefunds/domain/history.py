@@ -19,11 +19,14 @@ from creditrefunds.domain.money import money_text
 
 GENESIS = "0" * 64
 # Every stored field but the hash itself is inside the hash.
+# What a step records beside its prose (`reason`, for people): the typed fields that code and auditors read.
+TYPED = ("instruction_id", "link", "decision", "tier", "evidence")
 HASHED = (
     "case_id", "seq", "at", "month", "actor", "action", "status_before", "status_after", "reason", "amount",
-    "account_id", "patient_id", "guarantor_id", "payer_id", "prev_hash",
+    "account_id", "patient_id", "guarantor_id", "payer_id", *TYPED, "prev_hash",
 )  # fmt: skip
-PUBLIC = ("seq", "at", "actor", "action", "status_before", "status_after", "reason", "amount", "hash", "prev_hash")
+PUBLIC = ("seq", "at", "actor", "action", "status_before", "status_after", "reason", "amount", *TYPED, "hash",
+          "prev_hash")
 INDEX_FOR = {  # search filter -> (index, attribute), most selective first
     "account": ("by-account", "account_id"),
     "patient": ("by-patient", "patient_id"),
@@ -35,7 +38,10 @@ INDEX_FOR = {  # search filter -> (index, attribute), most selective first
 
 @dataclass(frozen=True)
 class Entry:
-    """What happened to a case, as a step tells it."""
+    """What happened to a case, as a step tells it: `reason` for people; the typed fields for whoever
+    must find a record again (a retried step, the audit): the instruction it issued, the approval link
+    it asked or took (the SHA-256 of the link's id: reading it decides nothing), the decision, the tier,
+    and the remittance evidence it acted on."""
 
     actor: str
     action: str
@@ -43,6 +49,11 @@ class Entry:
     status_after: str | None
     reason: str | None = None
     amount: Decimal | None = None
+    instruction_id: str | None = None
+    link: str | None = None
+    decision: str | None = None
+    tier: int | None = None
+    evidence: str | None = None
 
 
 def main_payer(case: Case) -> str | None:
@@ -72,6 +83,11 @@ def next_record(case: Case, entry: Entry, at: datetime, last: dict[str, Any] | N
         "patient_id": case.patient_id,
         "guarantor_id": case.guarantor_id,
         "payer_id": main_payer(case),
+        "instruction_id": entry.instruction_id,
+        "link": entry.link,
+        "decision": entry.decision,
+        "tier": entry.tier,
+        "evidence": entry.evidence,
         "prev_hash": last["hash"] if last else GENESIS,
     }
     record = {k: v for k, v in record.items() if v not in (None, "")}
@@ -178,4 +194,5 @@ def public(record: dict[str, Any]) -> dict[str, Any]:
     """A record as auditors get it (`refunds audit case --json`)."""
     out = {name: record.get(name) for name in PUBLIC}
     out["seq"] = int(record["seq"])
+    out["tier"] = int(record["tier"]) if record.get("tier") is not None else None
     return out

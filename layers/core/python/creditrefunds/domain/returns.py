@@ -16,56 +16,18 @@ Pure: instructions as the refund book holds them and the account's transactions 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from creditrefunds.domain.detection import AccountSummary, DebitPool
+from creditrefunds.domain.instructions import PAID_OUT, Instruction
 from creditrefunds.domain.ledger import Transaction
-from creditrefunds.domain.money import ZERO, money, money_text
+from creditrefunds.domain.money import ZERO, money_text
 from creditrefunds.domain.status import Status
 
 RETURNING = ("REFUND", "RECOUPMENT", "TRANSFER")  # rows that may post an instruction back
-PAID_OUT = ("REFUND", "RECOUPMENT")  # money that left the provider (or that a payer took back)
-
-
-@dataclass(frozen=True)
-class Instruction:
-    """A refund instruction as detection needs it."""
-
-    instruction_id: str
-    case_id: str
-    action: str  # REFUND or OFFSET
-    payee_type: str
-    payee_id: str
-    amount: Decimal
-    issued_on: date
-    prior: frozenset[str] = frozenset()  # the account's rows already in the ledger at issue
-    returned_by: str | None = None  # the row that posted it back, once matched
-    target: str | None = None  # an offset's account
-
-    @classmethod
-    def from_row(cls, row: dict[str, str]) -> Instruction:
-        return cls(row["instruction_id"], row["case_id"], "OFFSET" if row.get("target_account_id") else "REFUND",
-                   row.get("payee_type", ""), row.get("payee_id", ""), money(row["amount"]),
-                   date.fromisoformat(row["issued_on"]), frozenset(json.loads(row.get("ledger_at_issue") or "[]")),
-                   row.get("returned_by") or None, row.get("target_account_id") or None)
-
-    def returned_by_row(self, t: Transaction) -> bool:
-        """`t` posts this instruction back: its type, amount and payee (a patient is one payee), posted on
-        or after the day it was issued, and not a row the ledger already held then."""
-        if t.amount != self.amount or t.txn_id in self.prior or t.posting_date < self.issued_on:
-            return False
-        if self.action == "OFFSET":
-            return t.txn_type == "TRANSFER"
-        if self.payee_type == "PATIENT":
-            return t.txn_type == "REFUND" and t.payer_type == "PATIENT"
-        return t.txn_type in PAID_OUT and (t.payer_type, t.payer_id or "") == (self.payee_type, self.payee_id)
-
-    def describe(self) -> str:
-        return f"{money_text(self.amount)} to {self.payee_type} (instruction {self.instruction_id})"
 
 
 def returning_rows(transactions: Iterable[Transaction]) -> list[Transaction]:
@@ -73,12 +35,6 @@ def returning_rows(transactions: Iterable[Transaction]) -> list[Transaction]:
     out, and its reversal is a credit of its own (to be worked again), whichever file brought either."""
     return sorted((t for t in transactions if t.txn_type in RETURNING and t.amount > 0),
                   key=lambda t: (t.posting_date, t.txn_id))
-
-
-def ledger_at_issue(transactions: Iterable[Transaction]) -> str:
-    """What an instruction keeps of the account's ledger at issue: its rows' ids (JSON). None of them
-    can post it back, and the exposure check knows them to have come before it."""
-    return json.dumps(sorted(t.txn_id for t in transactions))
 
 
 @dataclass(frozen=True)
@@ -200,7 +156,8 @@ def exposure(account_id: str, transactions: Iterable[Transaction], instructions:
     matched = {t.txn_id for t in match_returns(fresh, txns).new.values()}
     issued = {i.instruction_id for i in fresh}
     payouts = {t.txn_id for t in txns if t.txn_type in PAID_OUT or t.txn_type == "TRANSFER"}
-    fresh.sort(key=lambda i: (i.issued_on, i.instruction_id))
+    # In the order they went out: a day's later instruction saw every row an earlier one saw, and more.
+    fresh.sort(key=lambda i: (i.issued_on, len(i.prior), i.instruction_id))
     events: list[tuple[date, int, int, str, Decimal]] = []
     for t in txns:
         payout = t.txn_type in PAID_OUT or (t.txn_type == "TRANSFER" and t.amount > 0)

@@ -61,11 +61,11 @@ def request_approval(ports: Ports, case_id: str, tier: int, task_token: str, dir
         ports.approvals.mark_mailed(kept, now)
     if stored.approval_key != kept.approval_key or stored.status is not Status.AWAITING_APPROVAL:
         ports.cases.set_status(case_id, Status.AWAITING_APPROVAL, approval_key=kept.approval_key, tier=kept.tier)
-    mark = f"(link {kept.approval_key[:12]})"
-    if not any(r["action"] == "EMAILED" and mark in str(r.get("reason")) for r in ports.history.records(case_id)):
+    if not any(r["action"] == "EMAILED" and r.get("link") == kept.approval_key for r in ports.history.records(case_id)):
         ports.history.append(case, Entry("system:request-approval", "EMAILED", stored.status,
                                          Status.AWAITING_APPROVAL, f"approval asked of the tier {kept.tier} approver "
-                                         f"{kept.approver} {mark}", case.refund_total), now)
+                                         f"{kept.approver} (link {kept.approval_key[:12]})", case.refund_total,
+                                         link=kept.approval_key, tier=kept.tier), now)
     logger.info("approval requested", extra={"case_id": case_id, "tier": kept.tier})
     return {"case_id": case_id, "tier": kept.tier}
 
@@ -99,7 +99,8 @@ def decide(ports: Ports, link_id: str, form: dict[str, str], source: str, pause_
                       ports.history.records(approval.case_id), ports.settings.dual_control_tier)
     if why_not is not None:
         ports.history.append(stored.case, Entry(approval.approver, "REFUSED", stored.status, stored.status,
-                                                f"{approval.approver} may not decide: {why_not}"), now)
+                                                f"{approval.approver} may not decide: {why_not}",
+                                                link=approval.approval_key, tier=approval.tier), now)
         raise NotThisApprover(why_not)
     if stored.approval_key != approval.approval_key or stored.status is not Status.AWAITING_APPROVAL:
         raise TaskGone()  # the case moved on (escalated, changed, decided): the link decides nothing
@@ -123,14 +124,15 @@ def accept_decision(ports: Ports, approval: Approval, pause_seconds: int, second
         return
     stored = ports.cases.require(approval.case_id)
     after = approval.decision.status_after
-    mark = f"(tier {approval.tier} link {approval.approval_key[:12]}"
     records = ports.history.records(approval.case_id)
-    if not any(r["action"] == "DECIDED" and mark in str(r.get("reason")) for r in records):
-        reason = (f"{approval.decision.lower()} by {approval.approver} {mark}, from "
-                  f"{approval.decided_from or 'an unknown place'}) for the lines of digest {approval.digest[:16]}"
-                  + (f": {approval.reason}" if approval.reason else ""))
+    if not any(r["action"] == "DECIDED" and r.get("link") == approval.approval_key for r in records):
+        reason = (f"{approval.decision.lower()} by {approval.approver} (tier {approval.tier} link "
+                  f"{approval.approval_key[:12]}, from {approval.decided_from or 'an unknown place'}) for the lines "
+                  f"of digest {approval.digest[:16]}" + (f": {approval.reason}" if approval.reason else ""))
         total = approval.snapshot.refund_total if approval.snapshot else None
-        ports.history.append(stored.case, Entry(approval.approver, "DECIDED", stored.status, after, reason, total), now)
+        ports.history.append(stored.case, Entry(approval.approver, "DECIDED", stored.status, after, reason, total,
+                                                link=approval.approval_key, decision=approval.decision,
+                                                tier=approval.tier), now)
     fields: dict[str, Any] = {}
     if approval.decision is Outcome.INVESTIGATE:
         fields["paused_days"] = paused_days(pause_seconds, seconds_per_day, stored.paused_days,

@@ -15,7 +15,7 @@ from typing import Any
 
 from creditrefunds.domain.history import Break, public, verify_chain
 from creditrefunds.domain.refunds import issue_breaks
-from creditrefunds.domain.returns import Exposure, Instruction, exposure
+from creditrefunds.domain.returns import Exposure, exposure
 from creditrefunds.domain.seals import against_seal, seal_breaks
 from creditrefunds.usecases.ports import Cases, History, Ledger, RefundBook, Seals
 
@@ -78,7 +78,7 @@ def verify_all(cases: Cases, history: History, refunds: RefundBook, seals: Seals
     if ledger is not None:
         for account_id in sorted({v.account_id for v in audit.cases if v.issued and v.account_id}):
             found = exposure(account_id, ledger.account_transactions(account_id),
-                             [Instruction.from_row(row) for row in refunds.of_account(account_id)])
+                             refunds.of_account(account_id))
             if found.over > 0:
                 audit.exposures.append(found)
     return audit

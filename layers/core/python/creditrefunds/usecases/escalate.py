@@ -30,7 +30,8 @@ def escalate_case(ports: Ports, case_id: str, tier: int, timing: Timing, complia
     if late is not None:  # decided on the page, but the answer never reached the wait: it decides nothing
         ports.history.append(case, Entry("system:escalate", "DECISION_LATE", stored.status, stored.status,
                                          f"{late.approver}'s decision ({late.decision}) did not reach the workflow "
-                                         "before the approval's wait ran out: it decides nothing", None), now)
+                                         "before the approval's wait ran out: it decides nothing", None,
+                                         link=late.approval_key, decision=late.decision, tier=late.tier), now)
     if step.why is not None:
         ports.mailer.send(compliance_notice(compliance, case, step.why, step.tier), now)
     ports.cases.set_status(case_id, Status.AWAITING_APPROVAL, tier=step.tier, escalation_level=step.level,

@@ -24,17 +24,9 @@ from creditrefunds.domain.approval_policy import covered
 from creditrefunds.domain.approvals import case_digest
 from creditrefunds.domain.cases import Case, Line, StoredCase
 from creditrefunds.domain.history import Entry
-from creditrefunds.domain.money import ZERO, money
-from creditrefunds.domain.refunds import (
-    ISSUED_ACTIONS,
-    REFUND_COLUMNS,
-    ap_file,
-    instruction,
-    instruction_id,
-    issued_records,
-    payer_claim,
-)
-from creditrefunds.domain.returns import Instruction, ledger_at_issue
+from creditrefunds.domain.instructions import ISSUED_ACTIONS, Instruction, instruction_id, ledger_at_issue
+from creditrefunds.domain.money import ZERO
+from creditrefunds.domain.refunds import ap_file, issued_records, payer_claim
 from creditrefunds.domain.review import Route
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
@@ -43,7 +35,6 @@ from creditrefunds.usecases.review import recheck
 
 logger = logging.getLogger(__name__)
 RENDER_ROUNDS = 10
-PUBLISHED = [c for c in REFUND_COLUMNS if c != "payee_id"]  # what the RefundIssued event tells
 
 
 class PartlyIssued(Exception):
@@ -83,32 +74,30 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
         if line.action not in ISSUED_ACTIONS:
             continue
         claim = payer_claim(transactions, line)
-        done = ports.refund_book.issue(instruction(case, index, line, claim, now.date(), prior))
-        issued.append(done)
+        done = ports.refund_book.issue(Instruction.of(case, index, line, claim, now.date(), prior))
+        issued.append(done.instruction)
         if done.new:
-            new_ids.add(done.instruction_id)
-        if done.instruction_id in recorded:
+            new_ids.add(done.instruction.instruction_id)
+        if done.instruction.instruction_id in recorded:
             continue
-        record_issued(ports, case, done.row, stored.status, now)
-    days = sorted({i.row["issued_on"] for i in issued})
-    files = [render_day(ports, date.fromisoformat(day), {i.instruction_id for i in issued if i.row["issued_on"] == day})
-             for day in days]
+        record_issued(ports, case, done.instruction, stored.status, now)
+    days = sorted({i.issued_on for i in issued})
+    files = [render_day(ports, day, {i.instruction_id for i in issued if i.issued_on == day}) for day in days]
     ports.cases.set_status(case_id, Status.REFUND_ISSUED)
     logger.info("refund issued", extra={"case_id": case_id, "new_lines": len(new_ids), "lines": len(issued)})
     return {"route": "ISSUED", "issued": [i.instruction_id for i in issued], "new": sorted(new_ids), "files": files}
 
 
-def record_issued(ports: Ports, case: Case, row: dict[str, str], before: Status, now: datetime,
+def record_issued(ports: Ports, case: Case, issued: Instruction, before: Status, now: datetime,
                   actor: str = "system:issue-refund") -> None:
     """The `RefundIssued` event and the ISSUED history record of one instruction, from the instruction as
     the refund book holds it. Written whenever the record is missing, whoever finds it so: a crash between
     the two tells the event again (it is at-least-once; consumers key on instruction_id), then records."""
-    ports.events.publish("RefundIssued", {k: v for k, v in row.items() if k in PUBLISHED})
-    line = row["instruction_id"].rsplit("#", 1)[1]
-    action = "OFFSET" if row.get("target_account_id") else "REFUND"
-    why = (f"{action} line {line} to {row['payee_type']}: {row['method']} (instruction {row['instruction_id']}, "
-           f"file of {row['issued_on']})")
-    ports.history.append(case, Entry(actor, "ISSUED", before, Status.REFUND_ISSUED, why, money(row["amount"])), now)
+    ports.events.publish("RefundIssued", issued.published())
+    why = (f"{issued.action} line {issued.line} to {issued.payee_type}: {issued.method} (instruction "
+           f"{issued.instruction_id}, file of {issued.issued_on.isoformat()})")
+    ports.history.append(case, Entry(actor, "ISSUED", before, Status.REFUND_ISSUED, why, issued.amount,
+                                     instruction_id=issued.instruction_id), now)
 
 
 def _still_owed(ports: Ports, stored: StoredCase, instructions: list[Instruction]) -> None:
@@ -152,8 +141,8 @@ def render_day(ports: Ports, day: date, must_hold: set[str]) -> str:
     written: list[str] = []
     key = ""
     for _ in range(RENDER_ROUNDS):
-        rows = sorted(ports.refund_book.of_day(day), key=lambda r: r["instruction_id"])
-        ids = [r["instruction_id"] for r in rows]
+        rows = sorted(ports.refund_book.of_day(day), key=lambda i: i.instruction_id)
+        ids = [i.instruction_id for i in rows]
         if key and ids == written and must_hold <= set(ids):
             return key
         if not must_hold <= set(ids):

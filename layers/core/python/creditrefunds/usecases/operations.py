@@ -14,7 +14,9 @@ from typing import Any
 
 from creditrefunds.domain.cases import StoredCase
 from creditrefunds.domain.history import Entry
+from creditrefunds.domain.instructions import Instruction
 from creditrefunds.domain.mail import case_failed
+from creditrefunds.domain.money import money_text
 from creditrefunds.domain.refunds import issued_records
 from creditrefunds.domain.returns import holds
 from creditrefunds.domain.status import Status
@@ -70,7 +72,7 @@ class Stuck:
     status: str
     problem: str
     repair: str  # what the sweeper does about it
-    instruction: dict[str, str] | None = None  # the instruction no ISSUED record tells of
+    instruction: Instruction | None = None  # the instruction no ISSUED record tells of
 
     def to_json(self) -> dict[str, str]:
         return {"case_id": self.case_id, "account_id": self.account_id, "status": self.status,
@@ -98,11 +100,11 @@ def find_stuck(ports: Ports, now: datetime, grace: timedelta) -> list[Stuck]:
                                "record it FAILED and tell operators (a person retries it)"))
         if stored.status in ISSUING and state != "RUNNING":
             recorded = issued_records(ports.history.records(case.case_id))
-            for row in ports.refund_book.of_case(case.case_id):
-                if row["instruction_id"] not in recorded:
+            for i in ports.refund_book.of_case(case.case_id):
+                if i.instruction_id not in recorded:
                     found.append(Stuck(case.case_id, case.account_id, stored.status,
-                                       f"instruction {row['instruction_id']} of {row['amount']} is in the refund book "
-                                       "but no ISSUED record tells of it", "write the ISSUED record", row))
+                                       f"instruction {i.instruction_id} of {money_text(i.amount)} is in the refund "
+                                       "book but no ISSUED record tells of it", "write the ISSUED record", i))
     return found
 
 
@@ -119,7 +121,7 @@ def sweep(ports: Ports, operators: str, now: datetime, grace: timedelta) -> dict
             _start(ports, stored, item.problem, now)
             started.add(item.case_id)
         elif item.instruction is not None:
-            if item.instruction["instruction_id"] not in issued_records(ports.history.records(item.case_id)):
+            if item.instruction.instruction_id not in issued_records(ports.history.records(item.case_id)):
                 record_issued(ports, stored.case, item.instruction, stored.status, now, "system:sweeper")
         elif ports.workflows.state(item.case_id, stored.runs) != "RUNNING" and \
                 ports.cases.transition(item.case_id, stored.status, Status.FAILED):

@@ -10,9 +10,10 @@ from typing import Any
 from creditrefunds.domain.cases import Case, StoredCase
 from creditrefunds.domain.detection import AccountSummary
 from creditrefunds.domain.history import Entry
+from creditrefunds.domain.instructions import ISSUED_ACTIONS, Instruction, instruction_id
 from creditrefunds.domain.money import ZERO
-from creditrefunds.domain.refunds import ISSUED_ACTIONS, instruction_id, work_item
-from creditrefunds.domain.returns import Instruction, Returns
+from creditrefunds.domain.refunds import work_item
+from creditrefunds.domain.returns import Returns
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
 
@@ -23,22 +24,22 @@ CLOSABLE = (Status.REFUND_ISSUED, Status.FAILED)  # money out; APPROVED may stil
 def instructions_of(ports: Ports, account_id: str, holder: StoredCase | None) -> list[Instruction]:
     """The account's instructions (its index), and the holding case's own read consistently: an
     instruction written a moment ago may not be in the index yet."""
-    rows = {row["instruction_id"]: row for row in ports.refund_book.of_account(account_id)}
+    found = {i.instruction_id: i for i in ports.refund_book.of_account(account_id)}
     if holder is not None and holder.status in (Status.APPROVED, *CLOSABLE):
         for index, line in enumerate(holder.case.lines):
             key = instruction_id(holder.case, index)
-            if line.action in ISSUED_ACTIONS and key not in rows:
-                row = ports.refund_book.get(key)
-                if row is not None:
-                    rows[key] = row
-    return [Instruction.from_row(row) for row in rows.values()]
+            if line.action in ISSUED_ACTIONS and key not in found:
+                kept = ports.refund_book.get(key)
+                if kept is not None:
+                    found[key] = kept
+    return list(found.values())
 
 
 def settle_returns(ports: Ports, returns: Returns, instructions: list[Instruction], now: datetime) -> list[str]:
     """Keep each new match in the refund book, close the cases all of whose money is back, and report rows
     that post nothing back. Returns the ids of the cases closed."""
     for iid, row in returns.new.items():
-        ports.refund_book.mark_returned(iid, row.txn_id, row.posting_date.isoformat())
+        ports.refund_book.mark_returned(iid, row.txn_id, row.posting_date)
     closed = []
     for case_id in returns.returned_cases(instructions):
         mine = sorted((i for i in instructions if i.case_id == case_id), key=lambda i: i.instruction_id)

@@ -23,9 +23,9 @@ from typing import Any
 from creditrefunds.domain.cases import StoredCase
 from creditrefunds.domain.evidence import Unmatched, open_takebacks, paid_claims, refunds_payer_of, unmatched
 from creditrefunds.domain.history import Entry
+from creditrefunds.domain.instructions import Instruction, instruction_id
 from creditrefunds.domain.mail import takeback_alert
 from creditrefunds.domain.money import ZERO, money_text
-from creditrefunds.domain.refunds import instruction_id
 from creditrefunds.domain.remittance import Evidence, RemittanceFile, Takeback
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.detection import Cause, DetectionReport, detect_accounts
@@ -91,29 +91,28 @@ def _alert_approved(ports: Ports, account_id: str, alert_to: tuple[str, ...], no
     for stored in ports.cases.of_account(account_id):
         if stored.status not in (Status.APPROVED, Status.REFUND_ISSUED):
             continue
-        said = " ".join(r.get("reason") or "" for r in ports.history.records(stored.case.case_id)
-                        if r.get("action") == ALERT)
+        said = {r.get("evidence") for r in ports.history.records(stored.case.case_id) if r.get("action") == ALERT}
         for tb, amount in hitting:
             if tb.evidence not in said:
-                rows = [row for row in issued if row["case_id"] == stored.case.case_id]
-                told += _tell(ports, stored, tb, amount, rows, alert_to, now)
+                mine = [i for i in issued if i.case_id == stored.case.case_id]
+                told += _tell(ports, stored, tb, amount, mine, alert_to, now)
     return told
 
 
-def _tell(ports: Ports, stored: StoredCase, tb: Takeback, amount: Decimal, rows: list[dict[str, str]],
+def _tell(ports: Ports, stored: StoredCase, tb: Takeback, amount: Decimal, sent: list[Instruction],
           alert_to: tuple[str, ...], now: datetime) -> int:
     case = stored.case
     hit = [(index, line) for index, line in enumerate(case.lines) if refunds_payer_of(line, tb)]
     if not hit:
         return 0
     wanted = {instruction_id(case, index) for index, _ in hit}
-    issued = [row["instruction_id"] for row in rows if row["instruction_id"] in wanted]
+    issued = [i.instruction_id for i in sent if i.instruction_id in wanted]
     names = issued or sorted(wanted)
     ports.mailer.send(takeback_alert(alert_to, case, tb.payer_id, tb.evidence, names, bool(issued)), now)
     ports.history.append(case, Entry(ACTOR, ALERT, stored.status, stored.status,
                                      f"the payer already took back {money_text(amount)} ({tb.evidence}): stop "
                                      f"instruction {', '.join(names)}; operators and the compliance officer told",
-                                     sum((line.amount for _, line in hit), ZERO)), now)
+                                     sum((line.amount for _, line in hit), ZERO), evidence=tb.evidence), now)
     return 1
 
 

@@ -14,9 +14,10 @@ from creditrefunds.domain.approvals import Approval, LinkState, Outcome
 from creditrefunds.domain.cases import StoredCase
 from creditrefunds.domain.evidence import paid_claims
 from creditrefunds.domain.history import Entry
+from creditrefunds.domain.instructions import Instruction
 from creditrefunds.domain.mail import decision_refused
 from creditrefunds.domain.refunds import work_item
-from creditrefunds.domain.returns import Instruction, match_returns, net_of, reserve_offsets
+from creditrefunds.domain.returns import match_returns, net_of, reserve_offsets
 from creditrefunds.domain.review import (
     WORK_ITEM_INSTRUCTION,
     Review,
