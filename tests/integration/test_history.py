@@ -15,8 +15,10 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from creditrefunds.adapters.case_store import CaseStore
 from creditrefunds.adapters.history_store import HistoryStore
+from creditrefunds.adapters.refund_book import RefundBook
 from creditrefunds.domain.cases import Case, Line
 from creditrefunds.domain.history import Entry
+from creditrefunds.domain.instructions import Instruction
 from creditrefunds.domain.status import STILL_OWED
 
 from tests.conftest import ROOT
@@ -39,8 +41,9 @@ def seeded_case(cloud, case_id: str, account: str, patient: str, payer: str | No
     history = HistoryStore(history_table, store)
     for day, action, before, after, amount, *reason in steps:
         at = datetime(2026, day[0], day[1], 12, 0, tzinfo=UTC)
-        history.append(case, Entry("system:test", action, before, after, reason[0] if reason else "seeded", amount),
-                       at)
+        issued = f"{case_id}#0" if action == "ISSUED" else None
+        history.append(case, Entry("system:test", action, before, after, reason[0] if reason else "seeded", amount,
+                                   instruction_id=issued), at)
     cases_table.update_item(Key={"case_id": case_id}, UpdateExpression="SET #s = :s",
                             ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": steps[-1][3]})
     return case
@@ -62,7 +65,7 @@ def test_every_step_of_the_sample_writes_history_and_the_chains_verify(cloud):
     ]
     assert records[0]["prev_hash"] == "0" * 64 and records[1]["prev_hash"] == records[0]["hash"]
     assert set(records[0]) == {"seq", "at", "actor", "action", "status_before", "status_after", "reason", "amount",
-                               "hash", "prev_hash"}
+                               "instruction_id", "link", "decision", "tier", "evidence", "hash", "prev_hash"}
     verified = refunds(cloud, "audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.startswith("OK: ")
@@ -118,9 +121,9 @@ def issued_case(cloud, case_id: str) -> None:
         ("DECIDED", "AWAITING_APPROVAL", "APPROVED")], start=1)]
     steps.append(((9, 4), "ISSUED", "APPROVED", "REFUND_ISSUED", Decimal("40.00"), issued))
     seeded_case(cloud, case_id, f"{case_id}-ACC", f"{case_id}-PAT", None, steps)
-    cloud.table("RefundsTableName").put_item(Item={
-        "instruction_id": f"{case_id}#0", "case_id": case_id, "issued_on": "2026-09-04", "amount": "40.00",
-        "payee_type": "PATIENT", "payee_id": f"G-{case_id}-PAT"})
+    case = Case(case_id, f"{case_id}-ACC", f"{case_id}-PAT", f"G-{case_id}-PAT", Decimal("40.00"), date(2026, 9, 1))
+    line = Line("REFUND", "PATIENT_OVERPAYMENT", "PATIENT", f"G-{case_id}-PAT", Decimal("40.00"), date(2026, 10, 31))
+    RefundBook(cloud.table("RefundsTableName")).issue(Instruction.of(case, 0, line, None, date(2026, 9, 4)))
 
 
 def _tamper(cloud, case_id: str, how) -> subprocess.CompletedProcess[str]:
@@ -210,7 +213,7 @@ def test_reports_through_the_command_line(cloud, tmp_path):
     report = json.loads(done.stdout)
     owed = [i for i in all_cases(cloud) if i["status"] in STILL_OWED]
     assert report["total"]["count"] == len(owed)
-    assert Decimal(report["total"]["amount"]) == sum(i["credit"] for i in owed)
+    assert Decimal(report["total"]["amount"]) == sum(Decimal(i["credit"]) for i in owed)
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = refunds(cloud, "report", "aging", "--as-of", "2026-11-27")
     assert text.returncode == 0 and "OVERDUE" in text.stdout and "days to resolve" in text.stdout

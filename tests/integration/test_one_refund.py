@@ -52,7 +52,7 @@ def test_a_file_while_the_case_awaits_approval_updates_that_case_and_one_refund_
     first = wait_for_mail(cloud, TIER1, "ONE-OPEN")
     drop(cloud, "one-open-2.csv", rows("ONE-OPEN", *SECOND))
     case = case_of(cloud, "ONE-OPEN")  # asserts the account has exactly one case
-    assert case["credit"] == 50 and case["status"] == "AWAITING_APPROVAL"
+    assert case["credit"] == "50.00" and case["status"] == "AWAITING_APPROVAL"
     http(first.links[0], {"decision": "approve"})
     issued = wait_for_status(cloud, "ONE-OPEN", {"REFUND_ISSUED"})
     assert issued["case_id"] == case["case_id"]
