@@ -10,13 +10,17 @@ PYTHON312 ?= $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.12.*/bin/python
 PYTHON312 := $(or $(PYTHON312),$(shell command -v python3.12))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench setup clean
+.PHONY: demo test check bench setup clean
 
 demo: $(SETUP)
 	$(BIN)/refunds demo
 
 test: $(SETUP)
 	$(BIN)/pytest
+
+# The fast tier: the rules, the use-cases over the in-memory ports, the offline checks; no socket, no local cloud.
+check: $(SETUP)
+	$(BIN)/pytest -m "not integration" --disable-socket --allow-unix-socket
 
 bench: $(SETUP)
 	$(BIN)/python bench/detect_vs_duckdb.py --rows 1000000

@@ -30,6 +30,18 @@ def cloud() -> Iterator:
         yield running
 
 
+# Tiers: what needs the local cloud (or any socket) is marked `integration`, by where it lives; everything else
+# (the rules, the use-cases over the in-memory ports, the offline checks) runs with sockets disabled in
+# `make check`. The contract suite marks its own local-cloud half.
+LOCAL_CLOUD = ("integration", "e2e")
+LOCAL_CLOUD_UNITS = ("test_local_dynamodb.py", "test_local_s3.py", "test_local_server.py")  # moto's patches
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked after_all run last: they look at what the whole run did."""
+    """Mark the local cloud's tests `integration`; tests marked after_all run last (they look at what the
+    whole run did)."""
+    for item in items:
+        path = Path(str(item.fspath)).relative_to(ROOT / "tests")
+        if path.parts[0] in LOCAL_CLOUD or path.name in LOCAL_CLOUD_UNITS:
+            item.add_marker(pytest.mark.integration)
     items[:] = sorted(items, key=lambda item: item.get_closest_marker("after_all") is not None)

@@ -17,6 +17,10 @@ from refunds_cli.localcloud.web import function_url_event
 
 from tests.conftest import ROOT
 
+# Importing a handler builds Powertools' tracer, whose X-Ray recorder makes its UDP emitter's socket at once
+# (it sends nothing until a segment closes, and no segment is opened here).
+pytestmark = pytest.mark.enable_socket
+
 FUNCTIONS = sorted({Path(r["Properties"]["CodeUri"]).name for r in load_template(ROOT / "template.yaml")["Resources"]
                     .values() if r["Type"] == "AWS::Serverless::Function"})
 

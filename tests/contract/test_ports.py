@@ -165,8 +165,11 @@ def test_one_case_holds_an_account_until_a_named_successor_takes_it(stores: Stor
 def test_history_appends_a_chain_whose_head_is_kept_on_the_case(stores: Stores, uid: str):
     case = a_case(uid)
     stores.cases.open_new(case)
-    assert stores.history.append_first(case, Entry("system:ingest", "DETECTED", None, "OPEN", "credit"), NOW)
-    assert not stores.history.append_first(case, Entry("system:ingest", "DETECTED", None, "OPEN", "credit"), NOW)
+    detected = Entry("system:ingest", "DETECTED", None, "OPEN", "credit")
+    assert stores.history.append_first(case, detected, NOW)
+    assert stores.history.append_first(case, detected, NOW)  # the same record: a put whose answer was lost
+    assert not stores.history.append_first(case, Entry("system:ingest", "DETECTED", None, "OPEN", "other"), NOW)
+    assert len(stores.history.records(case.case_id)) == 1
     later = NOW + timedelta(days=1)
     record = stores.history.append(case, Entry("system:review", "REVIEWED", "OPEN", "OPEN", "why",
                                                Decimal("50")), later)

@@ -16,9 +16,11 @@ from botocore.credentials import Credentials
 from creditrefunds.adapters.case_store import CaseStore
 from creditrefunds.adapters.history_store import HistoryStore
 from creditrefunds.adapters.refund_book import RefundBook
+from creditrefunds.adapters.transactions import TransactionStore
 from creditrefunds.domain.cases import Case, Line
 from creditrefunds.domain.history import Entry
-from creditrefunds.domain.instructions import Instruction
+from creditrefunds.domain.instructions import Instruction, ledger_at_issue
+from creditrefunds.domain.ledger import parse_row
 from creditrefunds.domain.status import STILL_OWED
 
 from tests.conftest import ROOT
@@ -123,7 +125,13 @@ def issued_case(cloud, case_id: str) -> None:
     seeded_case(cloud, case_id, f"{case_id}-ACC", f"{case_id}-PAT", None, steps)
     case = Case(case_id, f"{case_id}-ACC", f"{case_id}-PAT", f"G-{case_id}-PAT", Decimal("40.00"), date(2026, 9, 1))
     line = Line("REFUND", "PATIENT_OVERPAYMENT", "PATIENT", f"G-{case_id}-PAT", Decimal("40.00"), date(2026, 10, 31))
-    RefundBook(cloud.table("RefundsTableName")).issue(Instruction.of(case, 0, line, None, date(2026, 9, 4)))
+    ledger = [parse_row({"txn_id": f"{case_id}-{n}", "account_id": case.account_id, "patient_id": case.patient_id,
+                         "guarantor_id": case.guarantor_id, "txn_type": kind, "amount": amount,
+                         "posting_date": "2026-09-01", **({"payer_type": "PATIENT"} if kind == "PAYMENT" else {})})
+              for n, (kind, amount) in enumerate([("CHARGE", "100.00"), ("PAYMENT", "-140.00")])]
+    TransactionStore(cloud.table("TransactionsTableName")).put_all(ledger)  # the credit the refund came from
+    RefundBook(cloud.table("RefundsTableName")).issue(Instruction.of(case, 0, line, None, date(2026, 9, 4),
+                                                                     ledger_at_issue(ledger)))
 
 
 def _tamper(cloud, case_id: str, how) -> subprocess.CompletedProcess[str]:

@@ -1,6 +1,7 @@
-"""Money goes only where an approver said (issue 11): an approval decides the lines it showed, the
-workflow's task output decides nothing, nothing stored lets a reader decide, dual control and
-segregation of duties fire through the real pages."""
+"""Money goes only where an approver said (issue 11), where only the local cloud shows it: a task token read
+from Step Functions' own execution history decides nothing, and values from the ledger script neither the
+served page nor a spreadsheet. The rest of issue 11 (the lines shown, dual control, segregation of duties,
+decisions that come late) runs over the in-memory ports: tests/usecases/test_money_safety.py."""
 
 from __future__ import annotations
 
@@ -8,11 +9,8 @@ import csv
 import io
 import json
 import time
-from datetime import date
 
-from creditrefunds.domain.detection import case_id_for
 from refunds_cli.demo import http
-from refunds_cli.localcloud import faults
 
 from .conftest import (
     case_of,
@@ -44,32 +42,6 @@ def wait_for_action(cloud, case_id: str, action: str, timeout: float = 30.0) -> 
         time.sleep(0.3)
 
 
-def test_an_approval_decides_the_lines_it_showed_not_the_total(cloud):
-    account = "MS-LINES"
-    drop(cloud, "ms-lines-1.csv", [
-        f"{account}-1,{account},P-MS,G-1,CHARGE,100.00,2026-11-02,,,,,,\"Ames, Jo\",TX",
-        f"{account}-2,{account},P-MS,G-1,PAYMENT,-130.00,2026-11-09,PATIENT,,,CHK-1,,\"Ames, Jo\",TX"])
-    shown = wait_for_mail(cloud, TIER1, account)
-    status, page = http(shown.links[0])
-    assert status == 200 and "G-1" in page and "30.00" in page
-    # Before the click, a file moves the same 30.00 to another guarantor (the total is unchanged).
-    drop(cloud, "ms-lines-2.csv", [
-        f"{account}-3,{account},P-MS,G-2,CHARGE,20.00,2026-11-20,,,,,,\"Ames, Jo\",TX",
-        f"{account}-4,{account},P-MS,G-2,PAYMENT,-20.00,2026-11-21,PATIENT,,,CHK-2,,\"Ames, Jo\",TX"])
-    withdrawn = [m for m in cloud.mailbox.messages() if TIER1 in m.to and m.subject.startswith("Approval withdrawn")
-                 and account in m.subject]
-    assert withdrawn, "the approver asked about the old lines is told"
-    status, page = http(shown.links[0], {"decision": "approve"})
-    assert status == 410 and "Nothing was decided" in page
-    again = wait_for_mail(cloud, TIER1, account, seen=1)
-    status, page = http(again.links[0])
-    assert "G-2" in page and "G-1" not in page
-    assert http(again.links[0], {"decision": "approve"})[0] == 200
-    case = wait_for_status(cloud, account, {"REFUND_ISSUED"})
-    rows = ap_rows(cloud, case["case_id"])
-    assert [(r["payee_id"], r["amount"]) for r in rows] == [("G-2", "30.00")]
-
-
 def test_a_forged_task_success_pays_nothing_and_is_told(cloud):
     account = "MS-FORGE"
     drop(cloud, "ms-forge.csv", [
@@ -91,81 +63,6 @@ def test_a_forged_task_success_pays_nothing_and_is_told(cloud):
     wait_for_mail(cloud, TIER1, account, seen=1)  # the approver is asked again, with a new link
     assert case_of(cloud, account)["status"] == "AWAITING_APPROVAL"
     assert ap_rows(cloud, case_id) == []
-
-
-def test_nothing_a_reader_of_the_tables_sees_decides(cloud):
-    account = "MS-READ"
-    drop(cloud, "ms-read.csv", [
-        f"{account}-1,{account},P-MR,G-MR,CHARGE,100.00,2026-11-02,,,,,,,TX",
-        f"{account}-2,{account},P-MR,G-MR,PAYMENT,-140.00,2026-11-09,PATIENT,,,CHK-1,,,TX"])
-    mail = wait_for_mail(cloud, TIER1, account)
-    link_id = mail.links[0].rsplit("/", 1)[-1]
-    case = wait_for_status(cloud, account, {"AWAITING_APPROVAL"})
-    stored = json.dumps([case, *cloud.table("ApprovalsTableName").scan()["Items"]], default=str)
-    assert link_id not in stored  # the mail holds the only copy of the link's id
-    base = mail.links[0].rsplit("/", 1)[0]
-    status, page = http(f"{base}/{case['approval_key']}", {"decision": "approve"})
-    assert status == 404 and "unknown" in page
-    assert case_of(cloud, account)["status"] == "AWAITING_APPROVAL"
-
-
-def test_dual_control_two_different_approvers_then_money_moves(cloud):
-    account = "MS-DUAL"
-    drop(cloud, "ms-dual.csv", [
-        f"{account}-1,{account},P-MD,G-MD,CHARGE,1000.00,2026-11-02,,,,,,,NY",
-        f"{account}-2,{account},P-MD,G-MD,PAYMENT,-13000.00,2026-11-09,PATIENT,,,CHK-1,,,NY"])
-    first = wait_for_mail(cloud, TIER3, account)
-    assert http(first.links[0], {"decision": "approve"})[0] == 200
-    second = wait_for_mail(cloud, TIER2, account)  # the tier-3 directory's other approver
-    case_id = case_of(cloud, account)["case_id"]
-    assert case_of(cloud, account)["status"] == "AWAITING_APPROVAL" and ap_rows(cloud, case_id) == []
-    assert http(second.links[0], {"decision": "approve"})[0] == 200
-    wait_for_status(cloud, account, {"REFUND_ISSUED"})
-    decided = [r for a, r in history_reasons(cloud, case_id) if a == "DECIDED"]
-    assert [r.split(" (")[0] for r in decided] == [f"approved by {TIER3}", f"approved by {TIER2}"]
-    assert [(r["payee_id"], r["amount"]) for r in ap_rows(cloud, case_id)] == [("G-MD", "12000.00")]
-
-
-def test_one_who_decided_at_tier_2_is_refused_as_a_tier_3_second_approver(cloud):
-    account = "MS-SOD"
-    # Medicare and a commercial plan both paid as primary: 5,000.00 back to Medicare, tier 2.
-    drop(cloud, "ms-sod-1.csv", [
-        f"{account}-1,{account},P-MS,G-MS,CHARGE,6000.00,2026-11-01,,,,,,,NY",
-        f"{account}-2,{account},P-MS,G-MS,PAYMENT,-5000.00,2026-11-05,MEDICARE,MAC-J1,1,EFT-1,ICN-1,,NY",
-        f"{account}-3,{account},P-MS,G-MS,PAYMENT,-6000.00,2026-11-06,COMMERCIAL,AETNA,1,EFT-2,CLM-1,,NY"])
-    asked = wait_for_mail(cloud, TIER2, account)
-    assert "5000.00" in asked.subject
-    assert http(asked.links[0], {"decision": "investigate", "reason": "related claims"})[0] == 200
-    # While the investigation pauses the approval, Medicare's second payment lands: 11,000.00, tier 3.
-    drop(cloud, "ms-sod-2.csv",
-         [f"{account}-4,{account},P-MS,G-MS,PAYMENT,-6000.00,2026-11-07,MEDICARE,MAC-J1,1,EFT-3,ICN-1,,NY"])
-    first = wait_for_mail(cloud, TIER3, account, about="11000.00")
-    assert http(first.links[0], {"decision": "approve"})[0] == 200
-    second = wait_for_mail(cloud, TIER2, account, about="11000.00")  # the tier-3 list's other approver
-    status, page = http(second.links[0], {"decision": "approve"})
-    assert status == 403 and "dual control" in page
-    case_id = case_of(cloud, account)["case_id"]
-    assert wait_for_action(cloud, case_id, "REFUSED")[-1][0] == "REFUSED"
-    assert case_of(cloud, account)["status"] == "AWAITING_APPROVAL" and ap_rows(cloud, case_id) == []
-
-
-def test_a_decision_after_the_case_moved_on_decides_nothing(cloud):
-    """A click on a link the case no longer waits for (it escalated, changed) answers no task and
-    records nothing: it can never overwrite a later step."""
-    account = "MS-LATE"
-    drop(cloud, "ms-late.csv", [
-        f"{account}-1,{account},P-ML,G-ML,CHARGE,100.00,2026-11-02,,,,,,,TX",
-        f"{account}-2,{account},P-ML,G-ML,PAYMENT,-125.00,2026-11-09,PATIENT,,,CHK-1,,,TX"])
-    mail = wait_for_mail(cloud, TIER1, account)
-    case = wait_for_status(cloud, account, {"AWAITING_APPROVAL"})
-    cloud.table("CasesTableName").update_item(  # as if an escalation had already asked another link
-        Key={"case_id": case["case_id"]}, UpdateExpression="SET approval_key = :other",
-        ExpressionAttributeValues={":other": "0" * 64})
-    status, page = http(mail.links[0], {"decision": "approve"})
-    assert status == 410 and "Nothing was decided" in page
-    assert case_of(cloud, account)["status"] == "AWAITING_APPROVAL"
-    assert "DECIDED" not in [a for a, _, _ in history_actions(cloud, case["case_id"])]
-    assert http(mail.links[0], {"decision": "approve"})[0] == 410  # and the link decides nothing later either
 
 
 def test_values_from_the_ledger_cannot_script_a_page_or_a_spreadsheet(cloud):
@@ -190,31 +87,3 @@ def outbound_rows(cloud, day: str) -> list[dict[str, str]]:
     body = cloud.client("s3").get_object(Bucket=cloud.outputs["LedgerBucketName"],
                                          Key=f"outbound/refunds/{day}.csv")["Body"].read().decode()
     return list(csv.DictReader(io.StringIO(body)))
-
-
-def test_a_decision_the_workflow_no_longer_waits_for_is_not_recorded(cloud):
-    """Issue 17: a decision is recorded only once Step Functions accepted it. The approval's wait runs out
-    and its escalation cannot run (it crashes, as an outage would): the link is still PENDING when the
-    approver clicks, but the task is gone."""
-    account = "MS-GONE"
-    crash = faults.inject(cloud.function_name("EscalateFunction"), at=1, times=1000,
-                          about=case_id_for(account, date(2026, 11, 9)))  # this case's escalation only
-    try:
-        drop(cloud, "ms-gone.csv", [
-            f"{account}-1,{account},P-MG,G-MG,CHARGE,100.00,2026-11-02,,,,,,,TX",
-            f"{account}-2,{account},P-MG,G-MG,PAYMENT,-125.00,2026-11-09,PATIENT,,,CHK-1,,,TX"])
-        mail = wait_for_mail(cloud, TIER1, account)
-        case = wait_for_status(cloud, account, {"AWAITING_APPROVAL"})
-        deadline = time.monotonic() + 30
-        while not crash.fired:  # the wait ran out: the workflow tried to escalate
-            assert time.monotonic() < deadline, "the approval never timed out"
-            time.sleep(0.2)
-        status, page = http(mail.links[0], {"decision": "approve"})
-    finally:
-        faults.clear()  # the escalation's next attempt runs: it finds the decision that came too late
-    assert status == 410 and "waited too long" in page and "Nothing was decided" in page
-    actions = [a for a, _, _ in wait_for_action(cloud, case["case_id"], "DECISION_LATE")]
-    assert "DECIDED" not in actions
-    assert not ap_rows(cloud, case["case_id"])
-    link = cloud.table("ApprovalsTableName").get_item(Key={"approval_key": case["approval_key"]})["Item"]
-    assert link["state"] == "LATE"  # never USED: no approval of record

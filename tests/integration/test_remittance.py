@@ -198,9 +198,13 @@ def test_evidence_forged_in_the_table_stops_the_step_instead_of_keeping_the_mone
     wait_for_mail(cloud, TIER1, account)
     [takeback] = read_835(offset_of(account).encode(), "forged.835").takebacks()
     forged = item_of(replace(takeback, account_id=account))  # as the remittance function would store it
-    cloud.table("RemittancesTableName").put_item(Item={**forged, "mac": secrets.token_bytes(32)})
-    approve_the_waiting_link(cloud, account)
-    case = wait_for_status(cloud, account, {"FAILED"})
+    table = cloud.table("RemittancesTableName")
+    table.put_item(Item={**forged, "mac": secrets.token_bytes(32)})
+    try:
+        approve_the_waiting_link(cloud, account)
+        case = wait_for_status(cloud, account, {"FAILED"})
+    finally:  # the forgery stays in no later test's way (the remittance report reads the whole table)
+        table.delete_item(Key={"pk": forged["pk"], "sk": forged["sk"]})
     assert ap_rows(cloud, case["case_id"]) == []
     assert any("TamperedEvidence" in (why or "") for _, why in history_reasons(cloud, case["case_id"]))
     assert "TamperedEvidence" in wait_for_mail_subject(cloud, "operators@example.org", case["case_id"]).text

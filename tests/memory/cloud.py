@@ -9,7 +9,8 @@ arguments from the configuration, the clock in place of `datetime.now`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from creditrefunds.domain.pages import Page
 from creditrefunds.domain.review import Timing
 from creditrefunds.domain.settings import Settings
 from creditrefunds.usecases import approval, escalate, failures, issue, review
-from creditrefunds.usecases.ingest import ingest_file
+from creditrefunds.usecases.ingest import file_failed, ingest_file
 
 from .outside import MemoryBucket, MemoryEvents, MemoryHandoff, MemoryMailer, MemorySeals
 from .stores import (
@@ -31,7 +32,7 @@ from .stores import (
     MemoryRefundBook,
     MemoryRemittances,
 )
-from .workflow import Crash, MemoryWorkflows
+from .workflow import Crash, MemoryWorkflows, error_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = json.loads((ROOT / "statemachine" / "refund_workflow.asl.json").read_text())
@@ -58,12 +59,15 @@ class Config:
 
 @dataclass
 class Fault:
-    """Fail the `at`-th port call (1 = the first) made while `step` runs (None: any caller), `times` in a row."""
+    """Fail the `at`-th port call (1 = the first) made while `step` runs (None: any caller), `times` in a row;
+    with `call` ("port.method"), only calls of that method count. `error`: Crash (the function died there:
+    Lambda's Sandbox.Timedout) or TransientError (a throttle the client gave up on)."""
 
     at: int
     step: str | None = None
     times: int = 1
     error: Callable[[str], Exception] = Crash
+    call: str | None = None
     seen: int = 0
     calls: list[str] = field(default_factory=list)  # every port call it counted, "port.method"
 
@@ -106,7 +110,8 @@ class MemoryPorts:
 
     def check(self, call: str) -> None:
         fault = self.fault
-        if fault is None or (fault.step is not None and fault.step != self.store["workflows"].running_step):
+        if fault is None or (fault.step is not None and fault.step != self.store["workflows"].running_step) or \
+                (fault.call is not None and fault.call != call):
             return
         fault.seen += 1
         fault.calls.append(call)
@@ -129,6 +134,7 @@ class MemoryCloud:
         self.now = now
         self.ports = MemoryPorts(settings or Settings(), self._steps())
         self.drops = 0
+        self.held = False
 
     # the stores, read by tests as they stand
     def __getattr__(self, name: str) -> Any:
@@ -163,13 +169,43 @@ class MemoryCloud:
         name = name or f"ledger-{self.drops}.csv"
         etag = self.bucket.drop(name, header + "".join(r + "\n" for r in rows))
         dropped = Dropped(f"incoming/{name}", f"{etag}|{self.drops:016x}", self.now, etag)
-        summary = ingest_file(self.ports, dropped, self.config.split_threshold, self.config.rows_per_part, self.now,
-                              lambda _name, _value: None)
+        summary = self.invoke_async("IngestFunction", lambda: ingest_file(
+            self.ports, dropped, self.config.split_threshold, self.config.rows_per_part, self.now, _uncounted),
+            dropped.key)
         self.run()
         return summary
 
+    def invoke_async(self, function: str, handler: Callable[[], dict[str, Any]], key: str) -> dict[str, Any]:
+        """An asynchronous invocation as Lambda makes it of S3's notification: the first attempt and two
+        retries, then the failure destination (the ingest-failed function: the file to rejected/, operators
+        told)."""
+        workflows = self.workflows
+        for attempt in range(3):
+            workflows.running_step = function  # what a fault armed for this function counts
+            try:
+                return handler()
+            except Exception as error:
+                if attempt == 2:
+                    workflows.running_step = None
+                    return file_failed(self.ports, key, f"{error_name(error)}: {error}", OPERATORS, self.now)
+            finally:
+                workflows.running_step = None
+        raise AssertionError("unreachable")
+
     def run(self) -> None:
-        self.workflows.run()
+        """Every workflow that can move, until each waits for a person or ends (not while `paused`)."""
+        if not self.held:
+            self.workflows.run()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Calls made meanwhile start or answer workflows that do not run yet: Step Functions has not
+        come to them (a Wait state, a retry's backoff)."""
+        self.held = True
+        try:
+            yield
+        finally:
+            self.held = False
 
     def links(self, approver: str, account: str = "") -> list[str]:
         """The approval links mailed to `approver` (about `account`), oldest first."""
@@ -209,8 +245,15 @@ class MemoryCloud:
         assert len(found) == 1, found
         return dict(found[0])
 
+    def keys_rejected(self) -> list[str]:
+        return self.bucket.keys("rejected/")
+
     def actions(self, case_id: str) -> list[str]:
         return [r["action"] for r in self.history.records(case_id)]
+
+
+def _uncounted(_name: str, _value: int) -> None:
+    """Metrics: nobody reads them here."""
 
 
 def _links(text: str) -> list[str]:

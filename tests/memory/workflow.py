@@ -31,6 +31,11 @@ class Crash(Exception):
     """A function that died half-way (its process ended): Lambda reports `Sandbox.Timedout`."""
 
 
+class TransientError(Exception):
+    """A throttle or service error the client gave up retrying: the handlers raise it by this name, and the
+    state machine retries it."""
+
+
 def error_name(error: BaseException) -> str:
     return "Sandbox.Timedout" if isinstance(error, Crash) else type(error).__name__
 
@@ -111,7 +116,7 @@ class MemoryWorkflows:
         self._ready: deque[str] = deque()
         self._tokens = (f"token-{n}" for n in itertools.count(1))
         self._lock = threading.RLock()
-        self.running_step: str | None = None  # the placeholder of the step running now (for faults)
+        self.running_step: str | None = None  # the function running now, by logical id (for faults)
 
     # --- the port ---
     def start_case(self, case_id: str, run: int = 0, resume: str | None = None) -> bool:
@@ -224,7 +229,7 @@ class MemoryWorkflows:
             token = next(self._tokens) if waits else None
             payload = _fill(state["Parameters"]["Payload"], execution.data, {"Task": {"Token": token}})
             try:
-                self.running_step = step
+                self.running_step = step.removesuffix("Arn")  # the function, by its logical id
                 result = self._steps[step](payload)
             except Exception as error:
                 name = error_name(error)
