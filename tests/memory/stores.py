@@ -20,7 +20,7 @@ from creditrefunds.adapters.remittance_store import item_of
 from creditrefunds.adapters.transactions import content_hash
 from creditrefunds.domain.approvals import KEEP_AFTER_EXPIRY, Approval, LinkState, LinkTaken, Snapshot, link_key
 from creditrefunds.domain.cases import Case, StoredCase
-from creditrefunds.domain.detection import AccountSummary
+from creditrefunds.domain.detection import AccountSummary, summarize
 from creditrefunds.domain.history import Entry, in_order, next_record, plan_search
 from creditrefunds.domain.instructions import Instruction, Issued
 from creditrefunds.domain.ledger import StoreOutcome, Transaction
@@ -69,10 +69,7 @@ class MemoryLedger(_Locked):
 
     def summary(self, account_id: str) -> tuple[AccountSummary, list[Transaction]]:
         txns = self.account_transactions(account_id)
-        summary = AccountSummary(account_id)
-        for t in txns:
-            summary.add(t)
-        return summary, txns
+        return summarize(txns).get(account_id, AccountSummary(account_id)), txns
 
     def summaries(self, accounts: set[str]) -> dict[str, tuple[AccountSummary, list[Transaction]]]:
         return {account: self.summary(account) for account in sorted(accounts)}
