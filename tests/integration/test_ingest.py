@@ -1,4 +1,5 @@
-"""Ingest through the local cloud: overlapping extracts, conflicts, files refused whole (issue 3)."""
+"""Ingest through the local cloud (issue 3): the CLI's drop, and the fan-out of a large file (its Distributed
+Maps, its failure). Overlapping extracts, conflicts and files refused whole are in tests/usecases/test_ingest.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import UTC, datetime
 
 from boto3.dynamodb.conditions import Key
 
-from .conftest import case_of, history_actions, plain, refunds, wait_for_mail
+from .conftest import case_of, history_actions, refunds, wait_for_mail
 
 HEADER = "txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,payer_type,payer_id,patient_state\n"
 ROWS = [
@@ -23,52 +24,6 @@ def small_file(tmp_path, name: str, rows: list[str]):
     path = tmp_path / name
     path.write_text(HEADER + "".join(r + "\n" for r in rows))
     return path
-
-
-def cases_of(cloud, account: str) -> list[dict]:
-    return cloud.client("dynamodb").query(
-        TableName=cloud.outputs["CasesTableName"], IndexName="by-account",
-        KeyConditionExpression="account_id = :a", ExpressionAttributeValues={":a": {"S": account}})["Items"]
-
-
-def stored_ids(cloud, account: str) -> list[str]:
-    items = cloud.client("dynamodb").query(
-        TableName=cloud.outputs["TransactionsTableName"], KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"ACCT#{account}"}})["Items"]
-    return sorted(plain(i)["txn_id"] for i in items)
-
-
-def test_overlapping_extracts_count_each_transaction_once_and_report_a_conflict(cloud, tmp_path):
-    first, second = tmp_path / "extract-1.csv", tmp_path / "extract-2.csv"
-    first.write_text(HEADER + ROWS[0] + ROWS[1])
-    changed = ROWS[0].replace("100.00", "150.00")  # the same txn_id with other content
-    second.write_text(HEADER + ROWS[1] + ROWS[2] + changed)
-    for path in (first, second):
-        done = refunds(cloud, "drop", str(path))
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == f"dropped s3://{cloud.outputs['LedgerBucketName']}/incoming/{path.name}"
-        cloud.wait_idle()
-    assert stored_ids(cloud, "OV-ACC") == ["OV-1", "OV-2", "OV-3"]
-    [case] = cases_of(cloud, "OV-ACC")
-    assert plain(case)["credit"] == "40.00"  # 100 - 80 - 60: OV-2 counted once, OV-1 as first stored
-    errors = cloud.client("s3").get_object(Bucket=cloud.outputs["LedgerBucketName"],
-                                           Key="rejected/extract-2.csv.errors.jsonl")["Body"].read().decode()
-    assert [json.loads(line) for line in errors.splitlines()] == [{
-        "line": 4, "txn_id": "OV-1", "field": "txn_id",
-        "reason": "conflicts with the stored transaction of the same txn_id; the stored one is kept"}]
-
-
-def test_a_bad_byte_deep_in_a_file_stores_nothing_of_it(cloud, tmp_path):
-    path = tmp_path / "broken-late.csv"
-    good = "".join(f"BB-{n},BB-ACC,BB-P,BB-G,CHARGE,10.00,2026-09-01,,,TX\n" for n in range(50))
-    path.write_bytes((HEADER + good).encode() + b"BB-X,BB-ACC,BB-P,BB-G,CHARGE,1.00,2026-09-01,,,\xff\n")
-    assert refunds(cloud, "drop", str(path)).returncode == 0
-    cloud.wait_idle()
-    s3 = cloud.client("s3")
-    reason = s3.get_object(Bucket=cloud.outputs["LedgerBucketName"],
-                           Key="rejected/broken-late.csv.reason.txt")["Body"].read().decode()
-    assert reason.startswith("not UTF-8 text (invalid start byte at byte ")
-    assert stored_ids(cloud, "BB-ACC") == []
 
 
 def test_drop_names_a_missing_file(cloud, tmp_path):
@@ -200,43 +155,3 @@ def test_a_fan_out_that_fails_keeps_the_file_in_rejected_and_tells_operators(clo
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="work/lost-part.csv/")  # its parts cleared
     [mail] = [m for m in cloud.mailbox.messages() if "lost-part.csv" in m.subject]
     assert mail.to == ["operators@example.org"] and "rejected/" in mail.text
-
-
-def test_an_id_too_long_for_a_key_is_a_rejected_row_and_the_rest_is_stored(cloud, tmp_path):
-    """A 3,000-character account id would make DynamoDB refuse the key and the file fail whole,
-    silently: it is a rejected row with its reason instead."""
-    path = tmp_path / "long-id.csv"
-    long_row = "LI-9," + "A" * 3000 + ",LI-P,LI-G,CHARGE,5.00,2026-09-01,,,TX\n"
-    path.write_text(HEADER + ROWS[0].replace("OV-", "LI-") + long_row)
-    assert refunds(cloud, "drop", str(path)).returncode == 0
-    cloud.wait_idle()
-    errors = cloud.client("s3").get_object(Bucket=cloud.outputs["LedgerBucketName"],
-                                           Key="rejected/long-id.csv.errors.jsonl")["Body"].read().decode()
-    assert [json.loads(line) for line in errors.splitlines()] == [{
-        "line": 3, "txn_id": "LI-9", "field": "account_id",
-        "reason": "an id is at most 64 characters; this one has 3000"}]
-    assert stored_ids(cloud, "LI-ACC") == ["LI-1"]
-
-
-def test_a_notification_repeated_after_the_file_was_read_changes_nothing_and_fails_nothing(cloud):
-    """S3 delivers a notification at least once. A repeat for a file already read and moved is answered
-    "gone" (the ingest role may list the bucket, so S3 says NoSuchKey, not AccessDenied); a failure record
-    for a file no longer in incoming/ still tells operators, saying so."""
-    event = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-                          "eventTime": "2026-11-27T08:00:00.000Z", "eventName": "ObjectCreated:Put",
-                          "s3": {"bucket": {"name": cloud.outputs["LedgerBucketName"]},
-                                 "object": {"key": "incoming/read-before.csv", "size": 10, "eTag": "abc",
-                                            "sequencer": "01"}}}]}
-    awslambda = cloud.client("lambda")
-    answer = awslambda.invoke(FunctionName=cloud.function_name("IngestFunction"), Payload=json.dumps(event).encode())
-    assert "FunctionError" not in answer, answer["Payload"].read()
-    assert json.load(answer["Payload"]) == {"files": [{"key": "incoming/read-before.csv", "gone": True}]}
-    failure = {"requestPayload": event, "responsePayload": {"errorType": "Boom", "errorMessage": "it broke"}}
-    batch = {"Records": [{"messageId": "m-1", "receiptHandle": "r", "body": json.dumps(failure), "attributes": {},
-                          "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                          "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}]}
-    answer = awslambda.invoke(FunctionName=cloud.function_name("IngestFailedFunction"),
-                              Payload=json.dumps(batch).encode())
-    assert json.load(answer["Payload"]) == {"batchItemFailures": []}
-    [mail] = [m for m in cloud.mailbox.messages() if "read-before.csv" in m.subject]
-    assert "no longer in incoming/" in mail.text
