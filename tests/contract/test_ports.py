@@ -38,15 +38,9 @@ class Stores:
 
 
 def memory_stores() -> Stores:
+    from tests.memory.books import MemoryApprovals, MemoryRefundBook, MemoryRemittances
     from tests.memory.outside import MemoryBucket
-    from tests.memory.stores import (
-        MemoryApprovals,
-        MemoryCases,
-        MemoryHistory,
-        MemoryLedger,
-        MemoryRefundBook,
-        MemoryRemittances,
-    )
+    from tests.memory.stores import MemoryCases, MemoryHistory, MemoryLedger
 
     cases, bucket = MemoryCases(), MemoryBucket()
     return Stores(MemoryLedger(), cases, MemoryHistory(cases), MemoryApprovals(), MemoryRefundBook(), bucket,

@@ -23,15 +23,9 @@ from creditrefunds.domain.settings import Settings
 from creditrefunds.usecases import approval, escalate, failures, issue, review
 from creditrefunds.usecases.ingest import file_failed, ingest_file
 
+from .books import MemoryApprovals, MemoryRefundBook, MemoryRemittances
 from .outside import MemoryBucket, MemoryEvents, MemoryHandoff, MemoryMailer, MemorySeals
-from .stores import (
-    MemoryApprovals,
-    MemoryCases,
-    MemoryHistory,
-    MemoryLedger,
-    MemoryRefundBook,
-    MemoryRemittances,
-)
+from .stores import MemoryCases, MemoryHistory, MemoryLedger
 from .workflow import Crash, MemoryWorkflows, error_name
 
 ROOT = Path(__file__).resolve().parents[2]
