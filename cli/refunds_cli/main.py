@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from localcloud.names import DEFAULT_STACK_NAME, PROJECT_ROOT
+
 from refunds_cli.argtypes import iso_date
-from refunds_cli.localcloud.names import DEFAULT_STACK_NAME, PROJECT_ROOT
 from refunds_cli.target import Target, TargetError, connect
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def _target(args: argparse.Namespace) -> Target:
 
 def cmd_local_up(args: argparse.Namespace) -> int:
     """Run the local cloud in the foreground until Ctrl-C."""
-    from refunds_cli.localcloud.cloud import LocalCloud
+    from localcloud.cloud import LocalCloud
 
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -1,7 +1,7 @@
 """Crash-safe workflow (issue 17): every step survives a throttle or a crash at any of its AWS calls,
 and what no retry can finish is found by the sweeper or restarted by an operator.
 
-Faults are injected by the local cloud (`refunds_cli.localcloud.faults`) into the functions' own
+Faults are injected by the local cloud (`localcloud.faults`) into the functions' own
 calls: a crash before the k-th call is a function that died after its (k-1)-th write.
 """
 
@@ -13,8 +13,8 @@ from datetime import date
 
 from creditrefunds.domain.approvals import link_key
 from creditrefunds.domain.detection import case_id_for
+from localcloud import faults
 from refunds_cli.demo import http
-from refunds_cli.localcloud import faults
 
 from .conftest import (
     case_of,

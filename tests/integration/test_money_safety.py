@@ -11,8 +11,8 @@ import time
 from datetime import date
 
 from creditrefunds.domain.detection import case_id_for
+from localcloud import faults
 from refunds_cli.demo import http
-from refunds_cli.localcloud import faults
 
 from .conftest import (
     case_of,

@@ -30,8 +30,8 @@ from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
 from moto.s3.exceptions import S3AccessDeniedError
 
-from refunds_cli.localcloud.iam_requests import Request, requests_of
-from refunds_cli.localcloud.names import ACCOUNT_ID
+from localcloud.iam_requests import Request, requests_of
+from localcloud.names import ACCOUNT_ID
 
 _QUERY_PROTOCOL = {"ses", "sts", "iam", "sns", "cloudwatch"}  # XML errors; the others answer in JSON
 

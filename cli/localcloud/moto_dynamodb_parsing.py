@@ -18,7 +18,7 @@ import moto.dynamodb.models.table as table_module
 import moto.dynamodb.responses as responses
 from moto.dynamodb.models.dynamo_type import DynamoType
 
-from refunds_cli.localcloud.patching import replaced
+from localcloud.patching import replaced
 
 PARSED_KEPT = 4096  # expressions kept parsed (most differ by values: a case id, an amount)
 _SIMPLE = (str, int, float, bool, type(None))

@@ -24,7 +24,7 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import json_path
 
-from refunds_cli.localcloud.patching import replaced
+from localcloud.patching import replaced
 
 # The callback pools of executions waiting on a task token, with their state machine's ARN; and the
 # state machine of every token that has been waited on (a late answer is still authorised against it).

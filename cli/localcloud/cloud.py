@@ -14,24 +14,24 @@ from typing import Any
 
 import boto3
 
-from refunds_cli.localcloud import memory, moto_dynamodb, moto_stepfunctions
-from refunds_cli.localcloud.build import build, runtime_python
-from refunds_cli.localcloud.iam import Enforcer, enforced
-from refunds_cli.localcloud.lambdas import LambdaRuntime
-from refunds_cli.localcloud.mailbox import Mailbox
-from refunds_cli.localcloud.motohooks import routing_worked_out_once, run_lambdas_in_process, uploads_notify_once
-from refunds_cli.localcloud.names import (
+from localcloud import memory, moto_dynamodb, moto_stepfunctions
+from localcloud.build import build, runtime_python
+from localcloud.iam import Enforcer, enforced
+from localcloud.lambdas import LambdaRuntime
+from localcloud.mailbox import Mailbox
+from localcloud.motohooks import routing_worked_out_once, run_lambdas_in_process, uploads_notify_once
+from localcloud.names import (
     DEFAULT_STACK_NAME,
     LOCAL_CREDENTIALS,
     connection,
     outputs_parameter,
     resources_parameter,
 )
-from refunds_cli.localcloud.schedules import every
-from refunds_cli.localcloud.server import KeptAliveMotoServer
-from refunds_cli.localcloud.stack import DeployedStack, StackBuilder
-from refunds_cli.localcloud.template import sam_transform
-from refunds_cli.localcloud.web import serve_console, serve_function_url
+from localcloud.schedules import every
+from localcloud.server import KeptAliveMotoServer
+from localcloud.stack import DeployedStack, StackBuilder
+from localcloud.template import sam_transform
+from localcloud.web import serve_console, serve_function_url
 
 
 def profile_parameters(samconfig: Path, profile: str) -> dict[str, str]:

@@ -20,11 +20,11 @@ from typing import Any
 
 import boto3
 
-from refunds_cli.localcloud.intrinsics import Resolver, TemplateError, references
-from refunds_cli.localcloud.lambdas import FunctionSpec, LambdaRuntime
-from refunds_cli.localcloud.names import ACCOUNT_ID, LOCAL_CREDENTIALS
-from refunds_cli.localcloud.template import TransformedTemplate
-from refunds_cli.localcloud.wiring import Wiring
+from localcloud.intrinsics import Resolver, TemplateError, references
+from localcloud.lambdas import FunctionSpec, LambdaRuntime
+from localcloud.names import ACCOUNT_ID, LOCAL_CREDENTIALS
+from localcloud.template import TransformedTemplate
+from localcloud.wiring import Wiring
 
 LOCAL_ONLY_IN_AWS = {
     "AWS::Lambda::Permission": "resource policies that let S3 and Function URLs call a function; "
@@ -241,12 +241,12 @@ class StackBuilder(Wiring):
             if creator is None:
                 raise TemplateError(
                     f"{logical_id} is a {kind}, which the local cloud does not create yet: "
-                    "add a creator in refunds_cli/localcloud/stack.py"
+                    "add a creator in localcloud/stack.py"
                 )
             properties = self._resolver.resolve(resource.get("Properties", {}))
             if unknown := set(properties) - _HONOURED.get(kind, set()) - set(AWS_ONLY_PROPERTIES):
                 raise TemplateError(f"{logical_id} ({kind}) sets {', '.join(sorted(unknown))}, which the local "
-                                    "cloud does not honour: honour it in refunds_cli/localcloud/stack.py")
+                                    "cloud does not honour: honour it in localcloud/stack.py")
             creator(self, logical_id, properties)
         self.stack.outputs = {
             name: str(self._resolver.resolve(output["Value"])) for name, output in self.template.outputs.items()

@@ -24,8 +24,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.s3 import notifications
 from moto.s3.models import S3Backend
 
-from refunds_cli.localcloud.lambdas import LambdaRuntime
-from refunds_cli.localcloud.patching import replaced
+from localcloud.lambdas import LambdaRuntime
+from localcloud.patching import replaced
 
 
 @contextmanager

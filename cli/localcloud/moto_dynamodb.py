@@ -25,8 +25,8 @@ from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoHandler
 
-from refunds_cli.localcloud.moto_dynamodb_parsing import answers_made_plain_by_type, expressions_parsed_once
-from refunds_cli.localcloud.patching import replaced
+from localcloud.moto_dynamodb_parsing import answers_made_plain_by_type, expressions_parsed_once
+from localcloud.patching import replaced
 
 
 @contextmanager
