@@ -1,18 +1,16 @@
-"""Create the template's resources in moto through the AWS APIs, in dependency order.
+"""Build the template's resources in moto through the AWS APIs: conditions evaluated, resources in
+dependency order, each property checked against what its creator honours.
 
 moto's CloudFormation would drop S3 notifications and definition substitutions and keep its
 state machines away from the executor, so the stack is built here instead, one resource
-type at a time. A type with no local counterpart is refused loudly, never skipped silently:
-`LOCAL_ONLY_IN_AWS` lists the few that only matter in AWS, with the reason.
+type at a time, by the creators of storage.py, compute.py and wiring.py. A type with no local
+counterpart is refused loudly, never skipped silently: `LOCAL_ONLY_IN_AWS` lists the few that only
+matter in AWS, with the reason.
 """
 
 from __future__ import annotations
 
-import functools
-import io
-import json
 import sys
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +18,11 @@ from typing import Any
 
 import boto3
 
+from localcloud.compute import Compute
 from localcloud.intrinsics import Resolver, TemplateError, references
 from localcloud.lambdas import FunctionSpec, LambdaRuntime
 from localcloud.names import ACCOUNT_ID, LOCAL_CREDENTIALS
+from localcloud.storage import Storage
 from localcloud.template import TransformedTemplate
 from localcloud.wiring import Wiring
 
@@ -68,11 +68,6 @@ AWS_ONLY_PROPERTIES = {
     "LoggingConfig": "where Lambda writes a function's log lines; here they go to the console",
 }
 
-# What SAM attaches to a function's or state machine's role: logs and traces, which Lambda and Step
-# Functions write; the code never calls them. Any other managed policy stops the local cloud.
-SAM_MANAGED_POLICIES = {"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-                        "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"}
-
 ServeFunctionUrl = Callable[[str, str], str]
 Every = Callable[[float, Callable[[], None], str], None]  # run a task every N seconds until the cloud stops
 
@@ -114,11 +109,6 @@ def _dependency_order(resources: dict[str, dict[str, Any]]) -> list[str]:
     return order
 
 
-def _denies_plain_http(statement: dict[str, Any]) -> bool:
-    condition = statement.get("Condition", {})
-    return statement.get("Effect") == "Deny" and condition == {"Bool": {"aws:SecureTransport": "false"}}
-
-
 def _kept(item: dict[str, Any], conditions: dict[str, bool]) -> bool:
     """Whether a resource or output is in the stack: it names no condition, or a true one."""
     name = item.get("Condition")
@@ -129,33 +119,7 @@ def _kept(item: dict[str, Any], conditions: dict[str, bool]) -> bool:
     return conditions[name]
 
 
-def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    """A CloudFormation lifecycle rule as the S3 API spells it."""
-    api: dict[str, Any] = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
-    if "NoncurrentVersionExpiration" in rule:
-        api["NoncurrentVersionExpiration"] = {
-            "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])}
-    if "ExpiredObjectDeleteMarker" in rule:
-        api["Expiration"] = {"ExpiredObjectDeleteMarker": bool(rule["ExpiredObjectDeleteMarker"])}
-    if "AbortIncompleteMultipartUpload" in rule:
-        api["AbortIncompleteMultipartUpload"] = {
-            "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])}
-    if unknown := set(rule) - {"Id", "Status", "Prefix", "NoncurrentVersionExpiration", "ExpiredObjectDeleteMarker",
-                               "AbortIncompleteMultipartUpload"}:
-        raise TemplateError(f"lifecycle rule {rule['Id']}: the local cloud does not map {', '.join(sorted(unknown))}")
-    return api
-
-
-def _zip_of(directory: Path) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted(directory.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                archive.write(path, path.relative_to(directory))
-    return buffer.getvalue()
-
-
-class StackBuilder(Wiring):
+class StackBuilder(Storage, Compute, Wiring):
     """Builds one stack from a transformed template into the moto server at `endpoint_url`."""
 
     def __init__(
@@ -241,12 +205,12 @@ class StackBuilder(Wiring):
             if creator is None:
                 raise TemplateError(
                     f"{logical_id} is a {kind}, which the local cloud does not create yet: "
-                    "add a creator in localcloud/stack.py"
+                    "add a creator in localcloud/storage.py, compute.py or wiring.py"
                 )
             properties = self._resolver.resolve(resource.get("Properties", {}))
             if unknown := set(properties) - _HONOURED.get(kind, set()) - set(AWS_ONLY_PROPERTIES):
                 raise TemplateError(f"{logical_id} ({kind}) sets {', '.join(sorted(unknown))}, which the local "
-                                    "cloud does not honour: honour it in localcloud/stack.py")
+                                    "cloud does not honour: honour it in its creator and in stack.py's _HONOURED")
             creator(self, logical_id, properties)
         self.stack.outputs = {
             name: str(self._resolver.resolve(output["Value"])) for name, output in self.template.outputs.items()
@@ -279,231 +243,8 @@ class StackBuilder(Wiring):
         except KeyError:
             raise TemplateError(f"no condition named {name}") from None
 
-    def _kms_key(self, logical_id: str, props: dict[str, Any]) -> None:
-        kms = self.client("kms")
-        key = kms.create_key(Description=props.get("Description", logical_id), Policy=json.dumps(props["KeyPolicy"]),
-                             KeySpec=props.get("KeySpec", "SYMMETRIC_DEFAULT"),
-                             KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"))
-        key_id = key["KeyMetadata"]["KeyId"]
-        if props.get("EnableKeyRotation"):
-            kms.enable_key_rotation(KeyId=key_id)
-        self.stack.physical[logical_id] = key_id
-        self.stack.attributes[logical_id] = {"Arn": key["KeyMetadata"]["Arn"], "KeyId": key_id}
-
-    def _bucket(self, logical_id: str, props: dict[str, Any]) -> None:
-        s3 = self.client("s3")
-        name = props.get("BucketName") or self._name(logical_id, 63).lower()
-        s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=bool(props.get("ObjectLockEnabled")))
-        if "BucketEncryption" in props:
-            rules = [
-                {
-                    "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
-                    **({"BucketKeyEnabled": rule["BucketKeyEnabled"]} if "BucketKeyEnabled" in rule else {}),
-                }
-                for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-            ]
-            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
-        if "PublicAccessBlockConfiguration" in props:
-            s3.put_public_access_block(
-                Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
-            )
-        if "VersioningConfiguration" in props:
-            s3.put_bucket_versioning(
-                Bucket=name, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]}
-            )
-        if "ObjectLockConfiguration" in props:
-            lock = props["ObjectLockConfiguration"]
-            retention = lock["Rule"]["DefaultRetention"]
-            s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
-                "ObjectLockEnabled": lock["ObjectLockEnabled"],
-                "Rule": {"DefaultRetention": {"Mode": retention["Mode"],
-                                              **{k: int(retention[k]) for k in ("Days", "Years") if k in retention}}}})
-        if "OwnershipControls" in props:
-            s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
-        if "LifecycleConfiguration" in props:
-            s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={
-                "Rules": [_lifecycle_rule(rule) for rule in props["LifecycleConfiguration"]["Rules"]]})
-        notifications = props.get("NotificationConfiguration", {})
-        lambda_configs = [
-            {
-                "LambdaFunctionArn": config["Function"],
-                "Events": [config["Event"]],
-                **({"Filter": {"Key": {"FilterRules": config["Filter"]["S3Key"]["Rules"]}}}
-                   if "Filter" in config else {}),
-            }
-            for config in notifications.get("LambdaConfigurations", [])
-        ]
-        if lambda_configs:
-            s3.put_bucket_notification_configuration(
-                Bucket=name, NotificationConfiguration={"LambdaFunctionConfigurations": lambda_configs}
-            )
-        self.stack.physical[logical_id] = name
-        self.stack.attributes[logical_id] = {
-            "Arn": f"arn:aws:s3:::{name}",
-            "DomainName": f"{name}.s3.amazonaws.com",
-            "RegionalDomainName": f"{name}.s3.{self.stack.region}.amazonaws.com",
-        }
-
-    def _bucket_policy(self, logical_id: str, props: dict[str, Any]) -> None:
-        document = dict(props["PolicyDocument"])
-        # The local cloud speaks plain HTTP on 127.0.0.1, so a "deny unless TLS" statement
-        # would deny every request; it stays in the template (and is tested there).
-        document["Statement"] = [s for s in document["Statement"] if not _denies_plain_http(s)]
-        if document["Statement"]:
-            self.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(document))
-        self.stack.physical[logical_id] = props["Bucket"]
-
-    def _table(self, logical_id: str, props: dict[str, Any]) -> None:
-        dynamodb = self.client("dynamodb")
-        name = props.get("TableName") or self._name(logical_id, 255)
-        request: dict[str, Any] = {
-            "TableName": name,
-            "AttributeDefinitions": props["AttributeDefinitions"],
-            "KeySchema": props["KeySchema"],
-            "BillingMode": props.get("BillingMode", "PROVISIONED"),
-        }
-        if "GlobalSecondaryIndexes" in props:
-            request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        if "DeletionProtectionEnabled" in props:
-            request["DeletionProtectionEnabled"] = bool(props["DeletionProtectionEnabled"])
-        if "ProvisionedThroughput" in props:
-            request["ProvisionedThroughput"] = props["ProvisionedThroughput"]
-        sse = props.get("SSESpecification")
-        if sse:
-            request["SSESpecification"] = {
-                "Enabled": bool(sse.get("SSEEnabled")),
-                **({"SSEType": sse["SSEType"]} if "SSEType" in sse else {}),
-                **({"KMSMasterKeyId": sse["KMSMasterKeyId"]} if "KMSMasterKeyId" in sse else {}),
-            }
-        description = dynamodb.create_table(**request)["TableDescription"]
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl:
-            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
-        pitr = props.get("PointInTimeRecoverySpecification")
-        if pitr:
-            dynamodb.update_continuous_backups(
-                TableName=name, PointInTimeRecoverySpecification=pitr
-            )
-        self.stack.physical[logical_id] = name
-        self.stack.attributes[logical_id] = {"Arn": description["TableArn"]}
-
-    def _role(self, logical_id: str, props: dict[str, Any]) -> None:
-        if extra := set(props.get("ManagedPolicyArns", [])) - SAM_MANAGED_POLICIES:
-            raise TemplateError(f"{logical_id} attaches {sorted(extra)}: the local cloud evaluates inline policies "
-                                "only, so a managed policy would grant unseen; write its statements inline")
-        iam = self.client("iam")
-        name = props.get("RoleName") or self._name(logical_id, 64)
-        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))
-        for policy in props.get("Policies", []):
-            # CloudFormation assumes the current policy language when a document names none.
-            document = {"Version": "2012-10-17", **policy["PolicyDocument"]}
-            iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(document))
-        # AWS managed policies (basic execution, X-Ray) are not loaded into moto; they grant
-        # logging and tracing only, which the local cloud does not enforce anyway.
-        self.stack.physical[logical_id] = name
-        self.stack.attributes[logical_id] = {"Arn": role["Role"]["Arn"], "RoleId": role["Role"]["RoleId"]}
-
-    def _layer(self, logical_id: str, props: dict[str, Any]) -> None:
-        directory = self.template.local_paths[logical_id]
-        layer = self.client("lambda").publish_layer_version(
-            LayerName=props.get("LayerName") or self._name(logical_id, 64),
-            Content={"ZipFile": _zip_of(directory)},
-            CompatibleRuntimes=props.get("CompatibleRuntimes", []),
-            CompatibleArchitectures=props.get("CompatibleArchitectures", []),
-        )
-        self.stack.physical[logical_id] = layer["LayerVersionArn"]
-        self.stack.attributes[logical_id] = {"LayerVersionArn": layer["LayerVersionArn"]}
-        # A Python layer's code lives in python/ (what Lambda puts on the path).
-        self._layer_dirs[layer["LayerVersionArn"]] = directory / "python"
-
-    def _function(self, logical_id: str, props: dict[str, Any]) -> None:
-        code_dir = self.template.local_paths[logical_id]
-        name = props.get("FunctionName") or self._name(logical_id, 64)
-        environment = props.get("Environment", {}).get("Variables", {})
-        layers = props.get("Layers", [])
-        created = self.client("lambda").create_function(
-            FunctionName=name,
-            Runtime=props["Runtime"],
-            Role=props["Role"],
-            Handler=props["Handler"],
-            Code={"ZipFile": _zip_of(code_dir)},
-            Description=props.get("Description", ""),
-            Timeout=int(props.get("Timeout", 3)),
-            MemorySize=int(props.get("MemorySize", 128)),
-            Environment={"Variables": environment},
-            Layers=layers,
-            Architectures=props.get("Architectures", ["x86_64"]),
-        )
-        spec = FunctionSpec(
-            name=name,
-            arn=created["FunctionArn"],
-            code_dir=code_dir,
-            handler=props["Handler"],
-            environment={
-                **self._function_environment,
-                **{k: str(v) for k, v in environment.items()},
-                **self._function_overrides,
-            },
-            layer_dirs=[self._layer_dirs[arn] for arn in layers],
-            timeout=int(props.get("Timeout", 3)),
-            memory=int(props.get("MemorySize", 128)),
-            python=self._runtime_python(props["Runtime"]),
-        )
-        if self._role_credentials is not None:  # each worker calls AWS as the function's own role
-            spec.credentials = functools.partial(self._role_credentials, name, props["Role"])
-        self._runtime.register(spec)
-        self.stack.functions[logical_id] = spec
-        self.stack.physical[logical_id] = name
-        self.stack.attributes[logical_id] = {"Arn": created["FunctionArn"]}
-
-    def _function_url(self, logical_id: str, props: dict[str, Any]) -> None:
-        function = props["TargetFunctionArn"]
-        self.client("lambda").create_function_url_config(FunctionName=function, AuthType=props["AuthType"])
-        # In AWS the URL is https://<id>.lambda-url.<region>.on.aws/; here, a port on 127.0.0.1.
-        url = self._serve_function_url(function, props["AuthType"])
-        self.stack.physical[logical_id] = url
-        self.stack.attributes[logical_id] = {"FunctionUrl": url, "FunctionArn": function}
-
-    def _state_machine(self, logical_id: str, props: dict[str, Any]) -> None:
-        definition = self.template.local_paths[logical_id].read_text(encoding="utf-8")
-        for key, value in props.get("DefinitionSubstitutions", {}).items():
-            definition = definition.replace("${" + key + "}", str(value))
-        name = props.get("StateMachineName") or self._name(logical_id, 80)
-        created = self.client("stepfunctions").create_state_machine(
-            name=name, definition=definition, roleArn=props["RoleArn"], type=props.get("StateMachineType", "STANDARD")
-        )
-        arn = created["stateMachineArn"]
-        self.stack.physical[logical_id] = arn
-        self.stack.attributes[logical_id] = {"Arn": arn, "Name": name}
-
-    def _email_identity(self, logical_id: str, props: dict[str, Any]) -> None:
-        self.client("ses").verify_email_identity(EmailAddress=props["EmailIdentity"])
-        self.stack.physical[logical_id] = props["EmailIdentity"]
-        self.stack.attributes[logical_id] = {}
-
-    def _log_group(self, logical_id: str, props: dict[str, Any]) -> None:
-        name = props.get("LogGroupName") or f"/local/{self._name(logical_id, 200)}"
-        logs = self.client("logs")
-        logs.create_log_group(logGroupName=name)
-        if "RetentionInDays" in props:
-            logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
-        self.stack.physical[logical_id] = name
-        self.stack.attributes[logical_id] = {"Arn": f"arn:aws:logs:{self.stack.region}:{ACCOUNT_ID}:log-group:{name}"}
-
     _CREATORS: dict[str, Callable[[StackBuilder, str, dict[str, Any]], None]] = {
-        "AWS::KMS::Key": _kms_key,
-        "AWS::S3::Bucket": _bucket,
-        "AWS::S3::BucketPolicy": _bucket_policy,
-        "AWS::DynamoDB::Table": _table,
-        "AWS::IAM::Role": _role,
-        "AWS::Lambda::LayerVersion": _layer,
-        "AWS::Lambda::Function": _function,
-        "AWS::Lambda::Url": _function_url,
-        "AWS::StepFunctions::StateMachine": _state_machine,
-        "AWS::SES::EmailIdentity": _email_identity,
-        **Wiring.CREATORS,
-        "AWS::Logs::LogGroup": _log_group,
-    }
+        **Storage.CREATORS, **Compute.CREATORS, **Wiring.CREATORS}
 
 
 def supported_resource_types() -> set[str]:
