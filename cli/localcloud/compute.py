@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localcloud.intrinsics import TemplateError
-from localcloud.lambdas import FunctionSpec
 from localcloud.names import ACCOUNT_ID
+from localcloud.workers import FunctionSpec
 
 if TYPE_CHECKING:
     from localcloud.lambdas import LambdaRuntime

@@ -20,11 +20,12 @@ import boto3
 
 from localcloud.compute import Compute
 from localcloud.intrinsics import Resolver, TemplateError, references
-from localcloud.lambdas import FunctionSpec, LambdaRuntime
+from localcloud.lambdas import LambdaRuntime
 from localcloud.names import ACCOUNT_ID, LOCAL_CREDENTIALS
 from localcloud.storage import Storage
 from localcloud.template import TransformedTemplate
 from localcloud.wiring import Wiring
+from localcloud.workers import FunctionSpec
 
 LOCAL_ONLY_IN_AWS = {
     "AWS::Lambda::Permission": "resource policies that let S3 and Function URLs call a function; "
