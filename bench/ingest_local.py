@@ -50,7 +50,7 @@ SETTLED = {"AWAITING_APPROVAL", "INVESTIGATING", "WORK_ITEM", "RESOLVED_NO_REFUN
 VALIDATE = """
 import mmap, resource, sys
 from creditrefunds.domain import fastpass
-from creditrefunds.domain.ledger import check_readable, numbered_rows
+from creditrefunds.domain.ledger_files import check_readable, numbered_rows
 with open(sys.argv[1], "rb") as stream:
     if sys.argv[2] == "compiled":  # as store_file does where the layer has the compiled pass
         with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data, fastpass.numbered_rows(data) as read:

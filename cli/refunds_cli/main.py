@@ -105,7 +105,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_detect(args: argparse.Namespace) -> int:
     """Detect credit balances in a ledger file; one JSON case per line on standard output."""
-    from creditrefunds.domain.ledger import LedgerUnreadable, format_for
+    from creditrefunds.domain.ledger import LedgerUnreadable
+    from creditrefunds.domain.ledger_files import format_for
     from creditrefunds.domain.settings import SettingsError
 
     from refunds_cli.detect import detect_file_json, load_settings

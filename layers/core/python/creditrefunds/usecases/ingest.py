@@ -18,18 +18,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from creditrefunds.domain import fastpass
-from creditrefunds.domain.ledger import (
-    EXTENSIONS,
-    Dropped,
-    LedgerGone,
-    LedgerReplaced,
-    LedgerUnreadable,
-    RowError,
-    Transaction,
-    check_readable,
-    format_for,
-    numbered_rows,
-)
+from creditrefunds.domain.ledger import Dropped, LedgerGone, LedgerReplaced, LedgerUnreadable, RowError, Transaction
+from creditrefunds.domain.ledger_files import EXTENSIONS, check_readable, format_for, numbered_rows
 from creditrefunds.domain.mail import ledger_failed
 from creditrefunds.domain.parts import split_ledger
 from creditrefunds.domain.remittance import is_remittance
