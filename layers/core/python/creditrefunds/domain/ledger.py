@@ -14,12 +14,13 @@ from creditrefunds.domain.money import money
 
 @dataclass(frozen=True)
 class Dropped:
-    """A file that reached incoming/: its key, and what makes this upload of it one of a kind."""
+    """A file that reached incoming/: its key, and what makes this upload of it one of a kind (its eTag
+    and sequencer)."""
 
     key: str
-    version: str  # e.g. the object's eTag and sequencer
+    etag: str  # every read is of this upload only
+    sequencer: str  # S3's order of the key's events ("" when the event gives none)
     event_time: datetime
-    etag: str = ""  # when known, every read is of this upload only
 
 
 TXN_TYPES = frozenset({"CHARGE", "PAYMENT", "ADJUSTMENT", "REFUND", "RECOUPMENT", "REVERSAL", "TRANSFER"})
