@@ -50,7 +50,7 @@ SETTLED = {"AWAITING_APPROVAL", "INVESTIGATING", "WORK_ITEM", "RESOLVED_NO_REFUN
 VALIDATE = """
 import mmap, resource, sys
 from creditrefunds.domain import fastpass
-from creditrefunds.domain.ledger import check_readable, numbered_rows
+from creditrefunds.domain.ledger_files import check_readable, numbered_rows
 with open(sys.argv[1], "rb") as stream:
     if sys.argv[2] == "compiled":  # as store_file does where the layer has the compiled pass
         with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data, fastpass.numbered_rows(data) as read:
@@ -137,9 +137,9 @@ def main() -> int:
 def run_on_local_cloud(ledger: Path, timeout: float) -> dict[str, Any]:
     """Drop `ledger` into a fresh local cloud; time it until every workflow waits; compare the cases."""
     from creditrefunds.domain.settings import Settings
+    from localcloud.cloud import LocalCloud
     from moto.dynamodb.responses import DynamoHandler
     from refunds_cli.detect import detect_file_by_rows
-    from refunds_cli.localcloud.cloud import LocalCloud
 
     today = datetime.now(UTC).date()
     expected = {case.case_id: case for case in detect_file_by_rows(ledger, "csv", today, Settings())}
@@ -240,7 +240,7 @@ def _status(pid: int, field: str) -> int:
 def request_cpu_ms() -> dict[str, float]:
     """The boto3 client's CPU (ms, this machine) per DynamoDB request of each kind the store makes."""
     import boto3
-    from refunds_cli.localcloud.names import connection
+    from localcloud.names import connection
 
     port = 5731
     server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-p", str(port)],

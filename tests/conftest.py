@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def cloud() -> Iterator:
     """One local cloud for the integration and browser tests, its waits in seconds, so that
     escalations and investigations happen within a test."""
-    from refunds_cli.localcloud.cloud import LocalCloud
+    from localcloud.cloud import LocalCloud
 
     waits = {"ApprovalWaitTier1Seconds": "8", "ApprovalWaitTier2Seconds": "8", "ApprovalWaitTier3Seconds": "8",
              "EscalationLeadSeconds": "2", "SecondsPerDay": "1", "InvestigationPauseSeconds": "3",

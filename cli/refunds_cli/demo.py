@@ -23,10 +23,10 @@ from typing import IO, Any
 
 from boto3.dynamodb.conditions import Key
 from creditrefunds.domain.status import Status
+from localcloud.cloud import LocalCloud
+from localcloud.mailbox import SentMail
 
 from refunds_cli import audit, remit
-from refunds_cli.localcloud.cloud import LocalCloud
-from refunds_cli.localcloud.mailbox import SentMail
 from refunds_cli.target import connect
 
 SAMPLE = "events/ledger-sample.csv"

@@ -23,7 +23,8 @@ from typing import Any
 from creditrefunds.domain import fastpass
 from creditrefunds.domain.cases import Case
 from creditrefunds.domain.detection import AccountSummary, detect_cases
-from creditrefunds.domain.ledger import RowError, Transaction, read_ledger
+from creditrefunds.domain.ledger import RowError, Transaction
+from creditrefunds.domain.ledger_files import read_ledger
 from creditrefunds.domain.settings import Settings, SettingsError, parse_settings
 
 PURE_SWITCH = "REFUNDS_PURE_PYTHON"

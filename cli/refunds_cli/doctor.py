@@ -14,7 +14,8 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from refunds_cli.localcloud.names import PROJECT_ROOT
+from localcloud.names import PROJECT_ROOT
+
 from refunds_cli.target import Target
 
 PING = {"refunds_doctor": "ping"}  # creditrefunds.adapters.runtime.DOCTOR_PING
@@ -154,7 +155,7 @@ def _tables(target: Target, resources: dict[str, dict[str, str]]) -> Iterator[Fi
 def _roles(target: Target, resources: dict[str, dict[str, str]]) -> Iterator[Finding]:
     """Each function's role grants the actions the template gives it (what the least-privilege tests hold
     equal to what the code calls): an edited or half-updated role shows here."""
-    from refunds_cli.localcloud.template import sam_transform  # the template, as `sam build` reads it
+    from localcloud.template import sam_transform  # the template, as `sam build` reads it
 
     template = sam_transform(PROJECT_ROOT / "template.yaml")
     iam = target.client("iam")

@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from localcloud.names import DEFAULT_STACK_NAME, PROJECT_ROOT
+
 from refunds_cli.argtypes import iso_date
-from refunds_cli.localcloud.names import DEFAULT_STACK_NAME, PROJECT_ROOT
 from refunds_cli.target import Target, TargetError, connect
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def _target(args: argparse.Namespace) -> Target:
 
 def cmd_local_up(args: argparse.Namespace) -> int:
     """Run the local cloud in the foreground until Ctrl-C."""
-    from refunds_cli.localcloud.cloud import LocalCloud
+    from localcloud.cloud import LocalCloud
 
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -104,7 +105,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_detect(args: argparse.Namespace) -> int:
     """Detect credit balances in a ledger file; one JSON case per line on standard output."""
-    from creditrefunds.domain.ledger import LedgerUnreadable, format_for
+    from creditrefunds.domain.ledger import LedgerUnreadable
+    from creditrefunds.domain.ledger_files import format_for
     from creditrefunds.domain.settings import SettingsError
 
     from refunds_cli.detect import detect_file_json, load_settings

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from refunds_cli.localcloud.names import connection, outputs_parameter, resources_parameter
+from localcloud.names import connection, outputs_parameter, resources_parameter
 
 
 class TargetError(Exception):

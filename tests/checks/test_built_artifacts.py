@@ -10,8 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from refunds_cli.localcloud.build import build, host_architecture, runtime_python
-from refunds_cli.localcloud.template import load_template
+from localcloud.build import build, host_architecture, runtime_python
+from localcloud.template import load_template
 
 from tests.conftest import ROOT
 

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from refunds_cli.localcloud.build import sam_command
-from refunds_cli.localcloud.stack import supported_resource_types
-from refunds_cli.localcloud.template import load_template, sam_transform
+from localcloud.build import sam_command
+from localcloud.stack import supported_resource_types
+from localcloud.template import load_template, sam_transform
 
 from tests.conftest import ROOT
 
@@ -46,7 +46,7 @@ def test_mypy_is_clean():
 def test_the_sam_transform_succeeds_and_the_local_cloud_knows_every_resource_type():
     template = sam_transform(ROOT / "template.yaml")
     unknown = {r["Type"] for r in template.resources.values()} - supported_resource_types()
-    assert not unknown, f"add a creator (or a reason) for {unknown} in refunds_cli/localcloud/stack.py"
+    assert not unknown, f"add a creator (or a reason) for {unknown} in localcloud/ (see stack.py)"
 
 
 @pytest.mark.parametrize("definition", STATE_MACHINES, ids=lambda p: p.name)

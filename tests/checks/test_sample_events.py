@@ -11,9 +11,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from localcloud.template import load_template
+from localcloud.web import function_url_event
 from pydantic import BaseModel
-from refunds_cli.localcloud.template import load_template
-from refunds_cli.localcloud.web import function_url_event
 
 from tests.conftest import ROOT
 

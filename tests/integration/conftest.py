@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
-from refunds_cli.localcloud.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 
 _deserialize = TypeDeserializer().deserialize
 

@@ -2,7 +2,7 @@
 Lambda's and the state machine's own retries, the operator's `case --retry` and the sweep function. Every
 call of every step, and the sweeper's repairs, are run over the in-memory ports: tests/usecases/test_crash_safe.py.
 
-Faults are injected by the local cloud (`refunds_cli.localcloud.faults`) into the functions' own
+Faults are injected by the local cloud (`localcloud.faults`) into the functions' own
 calls: a crash before the k-th call is a function that died after its (k-1)-th write.
 """
 
@@ -13,8 +13,8 @@ from datetime import date
 
 from creditrefunds.domain.approvals import link_key
 from creditrefunds.domain.detection import case_id_for
+from localcloud import faults
 from refunds_cli.demo import http
-from refunds_cli.localcloud import faults
 
 from .conftest import (
     case_of,

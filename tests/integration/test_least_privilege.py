@@ -10,8 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from refunds_cli.localcloud.cloud import LocalCloud
-from refunds_cli.localcloud.template import sam_transform
+from localcloud.cloud import LocalCloud
+from localcloud.template import sam_transform
 
 from tests.conftest import ROOT
 

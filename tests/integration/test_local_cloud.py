@@ -11,9 +11,9 @@ import urllib.error
 import urllib.request
 
 import yaml
-from refunds_cli.localcloud.cloud import LocalCloud
-from refunds_cli.localcloud.template import sam_transform
-from refunds_cli.localcloud.web import function_url_event
+from localcloud.cloud import LocalCloud
+from localcloud.template import sam_transform
+from localcloud.web import function_url_event
 
 from tests.conftest import ROOT
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from refunds_cli.localcloud.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 
 from tests.conftest import ROOT
 

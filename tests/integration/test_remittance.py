@@ -13,8 +13,8 @@ from pathlib import Path
 
 from creditrefunds.adapters.remittance_store import item_of
 from creditrefunds.adapters.x835 import read_835
+from localcloud import faults
 from refunds_cli.demo import http
-from refunds_cli.localcloud import faults
 
 from .conftest import (
     case_of,

@@ -162,7 +162,7 @@ class MemoryCloud:
         self.drops += 1
         name = name or f"ledger-{self.drops}.csv"
         etag = self.bucket.drop(name, header + "".join(r + "\n" for r in rows))
-        dropped = Dropped(f"incoming/{name}", f"{etag}|{self.drops:016x}", self.now, etag)
+        dropped = Dropped(key=f"incoming/{name}", etag=etag, sequencer=f"{self.drops:016x}", event_time=self.now)
         summary = self.invoke_async("IngestFunction", lambda: ingest_file(
             self.ports, dropped, self.config.split_threshold, self.config.rows_per_part, self.now, _uncounted),
             dropped.key)

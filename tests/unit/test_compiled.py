@@ -14,7 +14,8 @@ from unittest import mock
 
 import pytest
 from creditrefunds.domain import fastpass
-from creditrefunds.domain.ledger import RowError, read_ledger
+from creditrefunds.domain.ledger import RowError
+from creditrefunds.domain.ledger_files import read_ledger
 from creditrefunds.domain.settings import Settings
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -7,7 +7,8 @@ import io
 from unittest import mock
 
 from creditrefunds.domain import fastpass
-from creditrefunds.domain.ledger import RowError, Transaction, numbered_rows
+from creditrefunds.domain.ledger import RowError, Transaction
+from creditrefunds.domain.ledger_files import numbered_rows
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -8,7 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from creditrefunds.domain.ledger import LedgerUnreadable, RowError, Transaction, read_ledger
+from creditrefunds.domain.ledger import LedgerUnreadable, RowError, Transaction
+from creditrefunds.domain.ledger_files import read_ledger
 
 HEADER = "txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,payer_type,payer_id,coverage_rank,reversal_of,patient_resp\n"  # noqa: E501
 GOOD = "T1,A1,P1,G1,CHARGE,100.00,2026-09-01,,,,,\n"

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from localcloud.patches.dynamodb import item_sizes_counted_once, transactions_undo_only_what_they_touched
 from moto.dynamodb.models import Table
 from moto.dynamodb.responses import DynamoHandler
-from refunds_cli.localcloud.moto_dynamodb import item_sizes_counted_once, transactions_undo_only_what_they_touched
 
 from .moto_apart import moto_apart
 
@@ -92,8 +92,8 @@ def test_a_transaction_that_passes_writes_every_item(dynamodb: Any) -> None:
 def test_item_requests_read_and_answered_directly_as_motos_parser_and_serializer_would() -> None:
     """Every item operation, with every attribute type, a miss, a page, unprocessed nothing and an
     error: the direct JSON and moto's own parser and serializer give the same request and answer."""
+    from localcloud.patches.dynamodb import item_requests_read_and_answered_directly
     from moto.dynamodb.responses import DynamoHandler
-    from refunds_cli.localcloud.moto_dynamodb import item_requests_read_and_answered_directly
 
     requests: list[tuple[str, Any, Any]] = []
     answers: list[tuple[str, Any, Any]] = []
@@ -178,8 +178,8 @@ def test_items_replaced_or_deleted_are_not_kept(dynamodb: Any) -> None:
     import gc
     import weakref
 
+    from localcloud.patches.dynamodb import items_not_tracked
     from moto.dynamodb.models.dynamo_type import Item
-    from refunds_cli.localcloud.moto_dynamodb import items_not_tracked
 
     with items_not_tracked():
         dynamodb.put_item(TableName="marks", Item={"pk": {"S": "A"}, "v": {"S": "first"}})
@@ -195,7 +195,7 @@ def test_items_replaced_or_deleted_are_not_kept(dynamodb: Any) -> None:
 
 def test_queries_of_a_key_or_an_index_answer_as_moto_does() -> None:
     """The partition or the index key's items only, in the order and pages moto gives them."""
-    from refunds_cli.localcloud.moto_dynamodb import queries_read_only_their_partition
+    from localcloud.patches.dynamodb import queries_read_only_their_partition
 
     with moto_apart() as clients:
         client = clients("dynamodb")
@@ -245,7 +245,7 @@ def test_queries_of_a_key_or_an_index_answer_as_moto_does() -> None:
 
 
 def test_a_condition_parsed_once_is_judged_on_each_requests_own_values(dynamodb: Any) -> None:
-    from refunds_cli.localcloud.moto_dynamodb_parsing import expressions_parsed_once
+    from localcloud.patches.dynamodb_parsing import expressions_parsed_once
 
     with expressions_parsed_once():
         dynamodb.put_item(TableName="marks", Item={"pk": {"S": "HOLD"}, "open": {"S": "case-1"}})
@@ -267,10 +267,10 @@ def test_a_condition_parsed_once_is_judged_on_each_requests_own_values(dynamodb:
 
 
 def test_answers_made_plain_by_type_as_moto_makes_them() -> None:
+    from localcloud.patches.dynamodb_parsing import answers_made_plain_by_type
     from moto.dynamodb import responses
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.utilities import dynamo_to_dict
-    from refunds_cli.localcloud.moto_dynamodb_parsing import answers_made_plain_by_type
 
     attrs = {"s": {"S": "Doe, Jane"}, "n": {"N": "-80.00"}, "b": {"B": "AP8="}, "bs": {"BS": ["AQ==", "Ag=="]},
              "ss": {"SS": ["x"]}, "ns": {"NS": ["1", "2.5"]}, "t": {"BOOL": True}, "z": {"NULL": True},

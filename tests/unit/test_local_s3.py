@@ -6,7 +6,7 @@ import json
 from urllib.parse import unquote_plus
 
 from boto3.s3.transfer import TransferConfig
-from refunds_cli.localcloud.motohooks import uploads_notify_once
+from localcloud.patches.s3 import uploads_notify_once
 
 from .moto_apart import moto_apart
 

@@ -10,7 +10,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from refunds_cli.localcloud.server import KeptAliveMotoServer
+from localcloud.server import KeptAliveMotoServer
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from creditrefunds.domain.ledger import RowError, numbered_rows
+from creditrefunds.domain.ledger import RowError
+from creditrefunds.domain.ledger_files import numbered_rows
 from creditrefunds.domain.parts import detection_batches, split_ledger
 
 HEADER = "txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date\n"

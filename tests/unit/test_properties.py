@@ -9,7 +9,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from creditrefunds.domain.detection import detect
-from creditrefunds.domain.ledger import read_ledger
+from creditrefunds.domain.ledger_files import read_ledger
 from creditrefunds.domain.settings import Settings
 from creditrefunds.domain.split import cancel_reversals
 from hypothesis import given, settings

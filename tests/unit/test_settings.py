@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from creditrefunds.adapters.config import ConfigError, FunctionConfig, WaitConfig, read_config
+from localcloud.template import load_template
 from pydantic_settings import InitSettingsSource
-from refunds_cli.localcloud.template import load_template
 
 from tests.conftest import ROOT
 

@@ -36,7 +36,7 @@ def errors(mem: MemoryCloud, name: str) -> list[dict[str, Any]]:
 def notified(mem: MemoryCloud, name: str, data: bytes) -> Dropped:
     """`data` into incoming/ as the billing system drops it; the notification S3 makes of it."""
     etag = mem.bucket.drop(name, data)
-    return Dropped(f"incoming/{name}", f"{etag}|{len(mem.bucket.objects):016x}", mem.now, etag)
+    return Dropped(key=f"incoming/{name}", etag=etag, sequencer=f"{len(mem.bucket.objects):016x}", event_time=mem.now)
 
 
 def ingest(mem: MemoryCloud, dropped: Dropped) -> dict[str, Any]:

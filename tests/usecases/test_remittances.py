@@ -49,7 +49,7 @@ def drop_835(mem: MemoryCloud, name: str, text: str) -> dict[str, Any]:
     workflow it touched runs. The remittance's summary."""
     etag = mem.bucket.drop(name, text)
     key = f"incoming/{name}"
-    dropped = Dropped(key, f"{etag}|{len(mem.handoff.handed) + 1:016x}", mem.now, etag)
+    dropped = Dropped(key=key, etag=etag, sequencer=f"{len(mem.handoff.handed) + 1:016x}", event_time=mem.now)
     answer = ingest_file(mem.ports, dropped, mem.config.split_threshold, mem.config.rows_per_part, mem.now,
                          _uncounted)
     assert answer == {"key": key, "remittance": "handed to the remittance function"}, answer

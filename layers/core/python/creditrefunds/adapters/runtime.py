@@ -51,5 +51,5 @@ def answers_doctor(handler: Handler) -> Handler:
 def dropped(record: S3EventRecord) -> Dropped:
     """The file an S3 notification names; its eTag and sequencer tell one upload from another."""
     s3_object = record.s3.get_object
-    return Dropped(unquote_plus(s3_object.key), f"{s3_object.etag}|{s3_object.get('sequencer', '')}",
-                   datetime.fromisoformat(record.event_time.replace("Z", "+00:00")), s3_object.etag)
+    return Dropped(key=unquote_plus(s3_object.key), etag=s3_object.etag, sequencer=str(s3_object.get("sequencer", "")),
+                   event_time=datetime.fromisoformat(record.event_time.replace("Z", "+00:00")))

@@ -1,6 +1,6 @@
 """The compiled detection pass: `detect_cases` over a CSV ledger, in one pass of C (`_fastdetect_src/`).
 
-`ledger.py`, `detection.py` and `split.py` are the definition; the compiled pass gives their
+`ledger.py` with `ledger_files.py`, `detection.py` and `split.py` are the definition; the compiled pass gives their
 answer byte for byte (tests/unit/test_compiled.py holds it to that). It takes the rows it can
 read as they stand; every other row it hands to Python here, which reads that line with the csv
 module and `parse_row`, exactly as the reference reader does: the reject gets the reference's
@@ -79,7 +79,7 @@ def detect_csv(
 @contextlib.contextmanager
 def numbered_rows(data: Any, first_line: int | None = None, id_max_length: int = ID_MAX_LENGTH
                   ) -> Iterator[Iterator[tuple[int, Transaction | RowError | None]]]:
-    """`ledger.numbered_rows` of a CSV ledger in `data`: the same (line, item) pairs, the rows the
+    """`ledger_files.numbered_rows` of a CSV ledger in `data`: the same (line, item) pairs, the rows the
     compiled pass reads as they stand made into transactions in C, a few thousand at a time. A context:
     the rows are read while it is open. Raises NotClean on entry (before any row) where the reference
     reader must read the file."""
@@ -123,7 +123,7 @@ _BLANK = RowError(0, None, "", "")  # a row of nothing but blanks: skipped, as t
 
 
 def _read_line(names: list[str], id_max_length: int) -> Callable[[str], Transaction | RowError]:
-    """One line the compiled pass left to Python, read as `ledger._csv_rows` and `parse_row` read it
+    """One line the compiled pass left to Python, read as `ledger_files._csv_rows` and `parse_row` read it
     (a RowError's line is set by the caller)."""
     def read(text: str) -> Transaction | RowError:
         try:
@@ -144,7 +144,7 @@ def _read_line(names: list[str], id_max_length: int) -> Callable[[str], Transact
 
 
 def _once(line: int, item: Transaction | RowError, seen: dict[str, tuple[int, int]]) -> Transaction | RowError | None:
-    """ledger._checked's rule for a txn_id seen before: the same content is a no-op (None), other
+    """ledger_files._checked's rule for a txn_id seen before: the same content is a no-op (None), other
     content a conflict."""
     if isinstance(item, RowError):
         return RowError(line, item.txn_id, item.field, item.reason)

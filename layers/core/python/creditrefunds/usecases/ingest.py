@@ -18,18 +18,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from creditrefunds.domain import fastpass
-from creditrefunds.domain.ledger import (
-    EXTENSIONS,
-    Dropped,
-    LedgerGone,
-    LedgerReplaced,
-    LedgerUnreadable,
-    RowError,
-    Transaction,
-    check_readable,
-    format_for,
-    numbered_rows,
-)
+from creditrefunds.domain.ledger import Dropped, LedgerGone, LedgerReplaced, LedgerUnreadable, RowError, Transaction
+from creditrefunds.domain.ledger_files import EXTENSIONS, check_readable, format_for, numbered_rows
 from creditrefunds.domain.mail import ledger_failed
 from creditrefunds.domain.parts import split_ledger
 from creditrefunds.domain.remittance import is_remittance
@@ -204,8 +194,7 @@ def _remittance(ports: Ports, dropped: Dropped, name: str) -> bool:
         return False
     if not (is_remittance(name) or is_remittance(name, ports.bucket.head(dropped.key, dropped.etag))):
         return False
-    _, _, sequencer = dropped.version.partition("|")
-    ports.handoff.remittance(dropped.key, dropped.etag, sequencer, dropped.event_time.isoformat())
+    ports.handoff.remittance(dropped.key, dropped.etag, dropped.sequencer, dropped.event_time.isoformat())
     logger.info("remittance handed on", extra={"key": dropped.key})
     return True
 
@@ -217,7 +206,8 @@ def _fan_out(ports: Ports, dropped: Dropped, name: str, fmt: str, rows_per_part:
         for part in split_ledger(stream, fmt, rows_per_part):
             key = ports.bucket.put_text(ports.bucket.work_key(name, f"{part.name}.{fmt}"), part.text, "text/plain")
             listed.append({"key": key, "first_line": part.first_line, "format": fmt})
-    execution = "ledger-" + hashlib.sha256(f"{dropped.key}|{dropped.version}".encode()).hexdigest()[:40]
+    upload = f"{dropped.key}|{dropped.etag}|{dropped.sequencer}"
+    execution = "ledger-" + hashlib.sha256(upload.encode()).hexdigest()[:40]
     started = ports.workflows.start_fan_out(execution, {
         "key": dropped.key, "name": name, "parts": listed, "event_time": dropped.event_time.isoformat()})
     logger.info("ledger file split", extra={"key": dropped.key, "parts": len(listed), "started": started})

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the checkout: template.yaml, functions/, .tools/
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout: template.yaml, functions/, .tools/
 ACCOUNT_ID = "123456789012"  # moto's account
 DEFAULT_STACK_NAME = "credit-refunds"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}

@@ -1,9 +1,8 @@
 """Run each Lambda function as Lambda would: its built artifact, in its own interpreter.
 
 moto keeps the functions (create, list, configuration); this module answers their invocations.
-Each function runs in worker processes of its own (see bootstrap.py): the runtime's Python in
-isolated mode, with only the function's built folder and its layers' python/ on the path, the
-environment the template gives it, and the credentials of its own role. A worker stays warm between
+Each function runs in worker processes of its own (workers.py, talking to bootstrap.py): the
+runtime's Python with only the function's folder and layers on the path. A worker stays warm between
 invocations, as a Lambda execution environment does; a function runs several at once, up to
 `WORKERS_PER_FUNCTION`, and all functions together up to `WORKERS` (each is a Python process of
 ~75 MB: an idle worker of another function ends to make room, the oldest idle first). A raised
@@ -16,46 +15,25 @@ InvocationType=Event) are queued, with Lambda's two retries.
 from __future__ import annotations
 
 import json
-import os
 import queue
-import selectors
-import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from refunds_cli.localcloud import faults
+from localcloud.workers import FunctionError, FunctionSpec, Worker, error_payload
 
-BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 WORKERS_PER_FUNCTION = 4
 WORKERS = 6  # worker processes of all functions at once (memory, and this machine's cores)
 # A function that has a worker waits for it rather than end another function's worker idle for less
 # than this: a worker costs about a second of CPU to start, and workflows call their steps in bursts.
 SPARE_SECONDS = 2.0
-INIT_SECONDS = 60.0  # an import that takes longer is a broken artifact, not a slow one
 ASYNC_RETRIES = 2
 ASYNC_CONCURRENCY = 2  # event invocations (S3 notifications, schedules) run two at a time
-
-
-@dataclass
-class FunctionSpec:
-    """What the template says about one function."""
-
-    name: str
-    arn: str
-    code_dir: Path
-    handler: str
-    environment: dict[str, str]
-    layer_dirs: list[Path] = field(default_factory=list)
-    timeout: int = 3
-    memory: int = 128
-    python: str = sys.executable  # the function's runtime (python3.12)
-    credentials: Callable[[], dict[str, str]] = dict  # its role's, fresh for each new worker
 
 
 @dataclass
@@ -67,107 +45,6 @@ class AsyncFailure:
     error_message: str
 
 
-class FunctionError(RuntimeError):
-    """The local cloud could not run a function at all (its artifact does not import, say)."""
-
-
-class _Worker:
-    """One warm execution environment of one function."""
-
-    def __init__(self, spec: FunctionSpec, pycache: Path | None) -> None:
-        self.spec = spec
-        self.started = self.idle_since = time.monotonic()
-        credentials = spec.credentials()  # first: nothing to clean up if it fails
-        environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": ":UTC",
-                       "LAMBDA_TASK_ROOT": str(spec.code_dir), "LOCAL_FUNCTION_ARN": spec.arn,
-                       "AWS_LAMBDA_FUNCTION_NAME": spec.name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-                       "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout), "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                       **spec.environment, **credentials}
-        options = ["-X", f"pycache_prefix={pycache}"] if pycache else []
-        to_child, self._to_child = os.pipe()
-        self._from_child, from_child = os.pipe()
-        try:
-            self._process = subprocess.Popen(
-                [spec.python, "-I", "-S", *options, str(BOOTSTRAP), str(to_child), str(from_child), spec.handler,
-                 str(spec.code_dir), *map(str, spec.layer_dirs)],
-                env=environment, cwd=spec.code_dir, pass_fds=(to_child, from_child), stdin=subprocess.DEVNULL)
-        except BaseException:
-            os.close(self._to_child)
-            os.close(self._from_child)
-            raise
-        finally:
-            os.close(to_child)
-            os.close(from_child)
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self._from_child, selectors.EVENT_READ)
-        self._buffer = b""
-        self._closed = False
-        self._closing = threading.Lock()
-        ready = self._receive(time.monotonic() + INIT_SECONDS)
-        if ready is None or ready["kind"] != "ready":
-            self.kill()
-            detail = ready or {"errorType": "Runtime.ExitError", "errorMessage": "no answer from the runtime"}
-            raise FunctionError(f"{spec.name} did not start from {spec.code_dir}: {detail['errorType']}: "
-                                f"{detail['errorMessage']}\n{''.join(detail.get('stackTrace', []))}")
-
-    @property
-    def alive(self) -> bool:
-        return self._process.poll() is None
-
-    def invoke(self, event: Any) -> tuple[bytes, str | None]:
-        request_id = str(uuid.uuid4())
-        deadline = time.monotonic() + self.spec.timeout
-        self._send({"request_id": request_id, "deadline": time.time() + self.spec.timeout, "event": event,
-                    "faults": faults.armed(self.spec.name, event)})
-        while True:
-            message = self._receive(deadline)
-            if message is None:  # timed out or died: Lambda discards the environment
-                self.kill()
-                return _error_payload("Sandbox.Timedout", f"Task timed out after {self.spec.timeout} seconds "
-                                      "(or the runtime exited)", request_id), "Unhandled"
-            if message["kind"] == "call":
-                actions = faults.actions_for(message["service"], message["operation"])
-                self._send({"fail": faults.decide(self.spec.name, actions, event)})
-            elif message["kind"] == "result":
-                return message["payload"].encode(), None
-            else:
-                return _error_payload(message["errorType"], message["errorMessage"], request_id,
-                                      message.get("stackTrace", [])), "Unhandled"
-
-    def _send(self, message: dict[str, Any]) -> None:
-        os.write(self._to_child, json.dumps(message, default=str).encode() + b"\n")
-
-    def _receive(self, deadline: float) -> dict[str, Any] | None:
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._selector.select(remaining):
-                return None
-            chunk = os.read(self._from_child, 1 << 16)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return json.loads(line)
-
-    def kill(self) -> None:
-        """End the worker and close its pipes, once (a file descriptor closed twice may be another's)."""
-        with self._closing:
-            if self._closed:
-                return
-            self._closed = True
-        if self.alive:
-            self._process.kill()
-        self._process.wait()
-        self._selector.close()
-        os.close(self._to_child)
-        os.close(self._from_child)
-
-
-def _error_payload(error_type: str, message: str, request_id: str, trace: list[str] | None = None) -> bytes:
-    return json.dumps({"errorMessage": message, "errorType": error_type, "requestId": request_id,
-                       "stackTrace": trace or []}).encode()
-
-
 class LambdaRuntime:
     """The registry of functions and the pool of their warm workers."""
 
@@ -177,8 +54,8 @@ class LambdaRuntime:
     def __init__(self, pycache: Path | None = None) -> None:
         self._functions: dict[str, FunctionSpec] = {}
         self._pycache = pycache
-        self._idle: dict[str, list[_Worker]] = {}
-        self._started: list[_Worker] = []  # every worker, busy or idle: all end with the local cloud
+        self._idle: dict[str, list[Worker]] = {}
+        self._started: list[Worker] = []  # every worker, busy or idle: all end with the local cloud
         self._running: dict[str, int] = {}
         self._pool = threading.Condition()
         self._stopped = False
@@ -244,7 +121,7 @@ class LambdaRuntime:
         assert spec is not None
         self._release(self._acquire(spec))
 
-    def _acquire(self, spec: FunctionSpec) -> _Worker:
+    def _acquire(self, spec: FunctionSpec) -> Worker:
         with self._pool:
             while True:
                 if self._stopped:
@@ -261,7 +138,7 @@ class LambdaRuntime:
                     break
                 self._pool.wait(SPARE_SECONDS)
         try:
-            worker = _Worker(spec, self._pycache)
+            worker = Worker(spec, self._pycache)
             with self._pool:
                 self._started = [w for w in self._started if w.alive]
                 self._started.append(worker)
@@ -290,7 +167,7 @@ class LambdaRuntime:
         oldest.kill()
         return True
 
-    def _release(self, worker: _Worker) -> None:
+    def _release(self, worker: Worker) -> None:
         with self._pool:
             fresh = time.monotonic() - worker.started < self.RECYCLE_SECONDS
             if worker.alive and fresh and not self._stopped:
@@ -337,7 +214,7 @@ class LambdaRuntime:
                     try:
                         payload, error = self.invoke(name_or_arn, event)
                     except Exception as failure:  # the runtime could not run it: a failed attempt
-                        payload, error = _error_payload("Runtime.Unknown", str(failure), "local"), "Unhandled"
+                        payload, error = error_payload("Runtime.Unknown", str(failure), "local"), "Unhandled"
                     if error is None:
                         break
                     if attempt == retries:

@@ -19,21 +19,16 @@ import json
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import AccessDeniedError, JsonRESTError
 from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
 from moto.s3.exceptions import S3AccessDeniedError
 
-from refunds_cli.localcloud.iam_requests import Request, requests_of
-from refunds_cli.localcloud.names import ACCOUNT_ID
-
-_QUERY_PROTOCOL = {"ses", "sts", "iam", "sns", "cloudwatch"}  # XML errors; the others answer in JSON
+from localcloud.iam_requests import Request
+from localcloud.names import ACCOUNT_ID
 
 
 @dataclass(frozen=True)
@@ -243,28 +238,3 @@ def _compare(operator: str, actual: str, expected: list[str]) -> bool:
     if operator == "Bool":
         return actual.lower() in [e.lower() for e in expected]
     raise NotImplementedError(f"the local cloud's IAM does not evaluate the {operator} condition operator")
-
-
-@contextmanager
-def enforced(enforcer: Enforcer) -> Iterator[None]:
-    """Evaluate every request signed by a function's session while the `with` lasts."""
-    original = ActionAuthenticatorMixin._authenticate_and_authorize_action
-
-    def authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
-        presigned = self.querystring.get("X-Amz-Credential", [""])[0] if isinstance(self.querystring, dict) else ""
-        signature = self.headers.get("Authorization") or (f"Credential={presigned}," if presigned else "")
-        session = enforcer.session_of(signature)
-        if session is None:
-            return original(self, iam_request_cls, resource)
-        scope = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/", signature)
-        region, service = (scope.group(1), scope.group(2)) if scope else (enforcer.region, "*")
-        requests = requests_of(self, service, self._get_action(), resource, region)
-        protocol = "s3" if service == "s3" else "query" if service in _QUERY_PROTOCOL else "json"
-        enforcer.check(session, requests, protocol)
-        return None
-
-    ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        ActionAuthenticatorMixin._authenticate_and_authorize_action = original  # type: ignore[method-assign]

@@ -25,13 +25,13 @@ from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoHandler
 
-from refunds_cli.localcloud.moto_dynamodb_parsing import answers_made_plain_by_type, expressions_parsed_once
-from refunds_cli.localcloud.patching import replaced
+from localcloud.patches.dynamodb_parsing import answers_made_plain_by_type, expressions_parsed_once
+from localcloud.patches.patching import replaced
 
 
 @contextmanager
 def dynamodb_requests_atomic() -> Iterator[None]:
-    """One DynamoDB request at a time in moto, as each is atomic in AWS. moto's backend is not safe
+    """Fidelity: one DynamoDB request at a time in moto, as each is atomic in AWS. moto's backend is not safe
     beside a concurrent request: a conditional write can pass its check twice, and a transaction's
     copy of the table for its rollback fails ("dictionary changed size during iteration")."""
     original = DynamoHandler.call_action
@@ -47,7 +47,7 @@ def dynamodb_requests_atomic() -> Iterator[None]:
 
 @contextmanager
 def transactions_undo_only_what_they_touched() -> Iterator[None]:
-    """TransactWriteItems at a cost that does not grow with the table. moto 5.2.5 deep-copies every
+    """Speed: TransactWriteItems at a cost that does not grow with the table. moto 5.2.5 deep-copies every
     table a transaction names, once per item, before it writes (its rollback): a call of 100 puts
     copies the table 100 times, and storing a ledger 100 ids at a time costs the square of its size.
     Here a transaction copies only the items it names, before it writes, and a failed one puts
@@ -126,7 +126,7 @@ _QUERIED: contextvars.ContextVar[tuple[Table, DynamoType | None, tuple[Any, ...]
 
 @contextmanager
 def queries_read_only_their_partition() -> Iterator[None]:
-    """A Query of a table's key reads that partition, as in AWS; a Query of an index reads the items
+    """Speed: a Query of a table's key reads that partition, as in AWS; a Query of an index reads the items
     that have its key, unsorted. moto 5.2.5 lists and sorts every item of the table for each Query,
     then keeps those with the key (and sorts them again): reading the stored ledger account by
     account cost the square of the table, and every case's index lookups the square of the cases.
@@ -180,7 +180,7 @@ _ITEM_OPERATIONS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", 
 
 @contextmanager
 def item_requests_read_and_answered_directly() -> Iterator[None]:
-    """DynamoDB's item operations read and answered as JSON directly. moto 5.2.5 walks each request
+    """Speed: DynamoDB's item operations read and answered as JSON directly. moto 5.2.5 walks each request
     and each answer through the operation's shapes, value by value: half of the local cloud's CPU
     under a ledger's load. What the shapes do to these operations is done here: binary values
     decoded from base64 and encoded back, absent (null) members left out. Errors and every other
@@ -244,7 +244,7 @@ def _plain(value: Any) -> Any:
 
 @contextmanager
 def item_sizes_counted_once() -> Iterator[None]:
-    """An item's size checked once when moto builds it, not again at each of its attributes (moto
+    """Speed: an item's size checked once when moto builds it, not again at each of its attributes (moto
     5.2.5 sums every attribute so far at each one: the square of the attribute count, a tenth of the
     local cloud's CPU while a ledger is stored). The same limit, on the same total."""
     def init(self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
@@ -262,7 +262,7 @@ def item_sizes_counted_once() -> Iterator[None]:
 
 @contextmanager
 def items_not_tracked() -> Iterator[None]:
-    """moto keeps every model object it ever makes in a list (for its reset and its data page): every
+    """Speed (of memory): moto keeps every model object it ever makes in a list (for its reset and its data page): every
     item ever stored, replaced or copied stays in memory while the server runs. Items are the tables'
     to keep, not the list's."""
     with replaced((Item, "__new__", _untracked)):  # inherited from moto's base: given back by deleting it

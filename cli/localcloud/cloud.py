@@ -14,24 +14,28 @@ from typing import Any
 
 import boto3
 
-from refunds_cli.localcloud import memory, moto_dynamodb, moto_stepfunctions
-from refunds_cli.localcloud.build import build, runtime_python
-from refunds_cli.localcloud.iam import Enforcer, enforced
-from refunds_cli.localcloud.lambdas import LambdaRuntime
-from refunds_cli.localcloud.mailbox import Mailbox
-from refunds_cli.localcloud.motohooks import routing_worked_out_once, run_lambdas_in_process, uploads_notify_once
-from refunds_cli.localcloud.names import (
+from localcloud import memory
+from localcloud.build import build, runtime_python
+from localcloud.iam import Enforcer
+from localcloud.lambdas import LambdaRuntime
+from localcloud.mailbox import Mailbox
+from localcloud.names import (
     DEFAULT_STACK_NAME,
     LOCAL_CREDENTIALS,
     connection,
     outputs_parameter,
     resources_parameter,
 )
-from refunds_cli.localcloud.schedules import every
-from refunds_cli.localcloud.server import KeptAliveMotoServer
-from refunds_cli.localcloud.stack import DeployedStack, StackBuilder
-from refunds_cli.localcloud.template import sam_transform
-from refunds_cli.localcloud.web import serve_console, serve_function_url
+from localcloud.patches import dynamodb, stepfunctions
+from localcloud.patches.awslambda import run_lambdas_in_process
+from localcloud.patches.iam import enforced
+from localcloud.patches.routing import routing_worked_out_once
+from localcloud.patches.s3 import uploads_notify_once
+from localcloud.schedules import every
+from localcloud.server import KeptAliveMotoServer
+from localcloud.stack import DeployedStack, StackBuilder
+from localcloud.template import sam_transform
+from localcloud.web import serve_console, serve_function_url
 
 
 def profile_parameters(samconfig: Path, profile: str) -> dict[str, str]:
@@ -105,8 +109,8 @@ class LocalCloud:
         self._exit.enter_context(run_lambdas_in_process(self.runtime))
         self._exit.enter_context(routing_worked_out_once())
         self._exit.enter_context(uploads_notify_once())
-        self._exit.enter_context(moto_dynamodb.as_the_local_cloud_runs_it())
-        self._exit.enter_context(moto_stepfunctions.as_the_local_cloud_runs_it())
+        self._exit.enter_context(dynamodb.as_the_local_cloud_runs_it())
+        self._exit.enter_context(stepfunctions.as_the_local_cloud_runs_it())
         self._exit.enter_context(enforced(self.iam))
         self._every(memory.TRIM_SECONDS, memory.give_back, "memory")
         self._exit.callback(self.runtime.stop)

@@ -17,8 +17,8 @@ from moto.kms.models import kms_backends
 from moto.s3.models import s3_backends
 from moto.sqs.models import sqs_backends
 
-from refunds_cli.localcloud.moto_stepfunctions import state_machine_of_token
-from refunds_cli.localcloud.names import ACCOUNT_ID
+from localcloud.names import ACCOUNT_ID
+from localcloud.patches.stepfunctions import state_machine_of_token
 
 _TRANSACTION_ITEMS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                       "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}

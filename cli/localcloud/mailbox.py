@@ -13,7 +13,7 @@ from typing import Any
 
 from moto.ses.models import ses_backends
 
-from refunds_cli.localcloud.stack import ACCOUNT_ID
+from localcloud.stack import ACCOUNT_ID
 
 _LINK = re.compile(r"https?://[^\s\"'<>]+")
 

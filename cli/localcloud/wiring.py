@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from refunds_cli.localcloud.intrinsics import TemplateError
-from refunds_cli.localcloud.names import ACCOUNT_ID
-from refunds_cli.localcloud.schedules import rate_seconds, scheduled_event
+from localcloud.intrinsics import TemplateError
+from localcloud.names import ACCOUNT_ID
+from localcloud.schedules import rate_seconds, scheduled_event
 
 if TYPE_CHECKING:
-    from refunds_cli.localcloud.lambdas import LambdaRuntime
-    from refunds_cli.localcloud.stack import DeployedStack, Every, StackBuilder
+    from localcloud.lambdas import LambdaRuntime
+    from localcloud.stack import DeployedStack, Every, StackBuilder
 
 POLL_SECONDS = 0.5
 

@@ -24,7 +24,7 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import json_path
 
-from refunds_cli.localcloud.patching import replaced
+from localcloud.patches.patching import replaced
 
 # The callback pools of executions waiting on a task token, with their state machine's ARN; and the
 # state machine of every token that has been waited on (a late answer is still authorised against it).
@@ -43,7 +43,7 @@ def state_machine_of_token(token: str) -> str | None:
 
 @contextmanager
 def tasks_time_out_as_in_aws() -> Iterator[None]:
-    """A task token is good only while its task attempt waits: once the wait runs out, or the attempt
+    """Fidelity: a task token is good only while its task attempt waits: once the wait runs out, or the attempt
     fails and a retry starts with a new token, SendTaskSuccess/Failure with it is refused, as AWS does
     (AWS says `TaskTimedOut`, here `InvalidToken`: the caller treats both as "no longer waiting").
     moto 5.2.5 keeps accepting it, which would hide an approval page telling an approver "recorded" for
@@ -69,7 +69,7 @@ def tasks_time_out_as_in_aws() -> Iterator[None]:
 
 @contextmanager
 def waiting_executions_hold_one_thread() -> Iterator[None]:
-    """An execution waiting for its approval holds one thread here, not three. moto 5.2.5 runs each
+    """Speed: an execution waiting for its approval holds one thread here, not three. moto 5.2.5 runs each
     execution in a thread that starts a thread for the program (to time out the whole execution)
     that starts one for each task (to time out the task). A program with no TimeoutSeconds (no
     timeout to enforce) runs in its execution's thread; a waitForTaskToken task runs in its program's,
@@ -122,7 +122,7 @@ class _RunsWhereStarted:
 
 @contextmanager
 def step_functions_reuse_lambda_clients() -> Iterator[None]:
-    """moto's Step Functions executor makes a new boto3 client for every Lambda task it runs (a few
+    """Speed: moto's Step Functions executor makes a new boto3 client for every Lambda task it runs (a few
     milliseconds of CPU each); the client it makes depends only on the region and moto's port, and
     boto3 clients may be shared between threads."""
     original = lambda_eval_utils.boto_client_for
@@ -142,7 +142,7 @@ def step_functions_reuse_lambda_clients() -> Iterator[None]:
 
 @contextmanager
 def state_machines_parsed_once() -> Iterator[None]:
-    """moto's Step Functions executor parses the state machine's definition for every execution it
+    """Speed: moto's Step Functions executor parses the state machine's definition for every execution it
     starts (tens of milliseconds of ANTLR each). The parse tree of a definition is kept; each
     execution still gets its own program built from it, as moto does, so no execution shares
     evaluation state with another."""
@@ -166,7 +166,7 @@ def state_machines_parsed_once() -> Iterator[None]:
 
 @contextmanager
 def paths_parsed_once() -> Iterator[None]:
-    """moto's Step Functions executor parses a JSONPath (`$.case_id`, a ResultPath) each time it
+    """Speed: moto's Step Functions executor parses a JSONPath (`$.case_id`, a ResultPath) each time it
     evaluates one: a new jsonpath-ng parser each time, the largest part of running a state. A path's
     parse is kept; evaluating it does not change it."""
     with replaced((json_path, "parse", functools.lru_cache(maxsize=4096)(json_path.parse)),

@@ -18,8 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from refunds_cli.localcloud.lambdas import LambdaRuntime
-from refunds_cli.localcloud.mailbox import Mailbox
+from localcloud.lambdas import LambdaRuntime
+from localcloud.mailbox import Mailbox
 
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml")
 

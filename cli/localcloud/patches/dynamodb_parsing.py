@@ -18,7 +18,7 @@ import moto.dynamodb.models.table as table_module
 import moto.dynamodb.responses as responses
 from moto.dynamodb.models.dynamo_type import DynamoType
 
-from refunds_cli.localcloud.patching import replaced
+from localcloud.patches.patching import replaced
 
 PARSED_KEPT = 4096  # expressions kept parsed (most differ by values: a case id, an amount)
 _SIMPLE = (str, int, float, bool, type(None))
@@ -26,7 +26,7 @@ _SIMPLE = (str, int, float, bool, type(None))
 
 @contextmanager
 def expressions_parsed_once() -> Iterator[None]:
-    """`get_filter_expression` remembers what it parsed for (expression, names, values). A parsed
+    """Speed: `get_filter_expression` remembers what it parsed for (expression, names, values). A parsed
     expression is only read when evaluated, and DynamoDB requests run one at a time here."""
     original = models.get_filter_expression
     parsed: dict[tuple[Any, str, str], Any] = {}
@@ -49,7 +49,7 @@ def expressions_parsed_once() -> Iterator[None]:
 
 @contextmanager
 def answers_made_plain_by_type() -> Iterator[None]:
-    """`dynamo_to_dict` of an answer: dicts, lists, strings and numbers, and attribute values of the
+    """Speed: `dynamo_to_dict` of an answer: dicts, lists, strings and numbers, and attribute values of the
     types moto gives unchanged, by their type; binaries and anything else by moto's own."""
     original = responses.dynamo_to_dict
 

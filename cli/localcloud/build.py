@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from refunds_cli.localcloud.names import PROJECT_ROOT
-from refunds_cli.localcloud.template import load_template
+from localcloud.names import PROJECT_ROOT
+from localcloud.template import load_template
 
 SOURCES = ("template.yaml", "samconfig.toml", "functions", "layers", "statemachine")
 _ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
