@@ -20,7 +20,7 @@ test: $(SETUP)
 
 # The fast tier: the rules, the use-cases over the in-memory ports, the offline checks; no socket, no local cloud.
 check: $(SETUP)
-	$(BIN)/pytest -m "not integration" --disable-socket --allow-unix-socket
+	$(BIN)/pytest -m "not integration" --disable-socket --allow-unix-socket -n auto
 
 bench: $(SETUP)
 	$(BIN)/python bench/detect_vs_duckdb.py --rows 1000000

@@ -1,0 +1,170 @@
+"""Every grant of every role, used on the local cloud (what `test_least_privilege` counts after the run).
+
+The behaviour of these paths is tested over the in-memory ports (tests/usecases/); here each runs once
+through the deployed functions, under their own roles, so that a grant the code needs and a grant it never
+uses both show. Each test names the grants it exercises.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from creditrefunds.adapters.case_store import CaseStore, case_from_item
+from creditrefunds.adapters.history_store import HistoryStore
+from creditrefunds.domain.history import Entry
+from localcloud import faults
+from refunds_cli.demo import http
+
+from .conftest import (
+    case_of,
+    drop,
+    history_actions,
+    refunds,
+    wait_for_mail,
+    wait_for_mail_subject,
+    wait_for_status,
+)
+from .test_crash_safe import approve_the_waiting_link, case_id
+from .test_remittance import MAC_OFFSET, drop_835, medicare_paid_twice, offset_of
+from .test_workflow import TIER1, patient_credit, wait_for_object
+
+FILLER = 160  # rows of another account that take a file past the test cloud's split threshold (10 kB)
+
+
+def today() -> str:
+    """Accounts payable's rows come back on or after the day the refund was issued (the local cloud's today)."""
+    return time.strftime("%Y-%m-%d", time.gmtime())
+
+
+def returning(account: str, amount: str, n: int) -> str:
+    """A REFUND row of `amount` to the patient of `patient_credit(account)`, posted today."""
+    return f"{account}-R{n},{account},P-{account},G-{account},REFUND,{amount},{today()},PATIENT,,,CHK-R{n},,,TX"
+
+
+def padding(name: str) -> list[str]:
+    return [f"{name}-{n},{name},P-{name},G-{name},CHARGE,10.00,2026-11-20,,,,,,,TX" for n in range(FILLER)]
+
+
+def test_a_rejection_and_an_approver_refused_write_as_their_own_roles(cloud):
+    """AfterDecision: WriteWorkItems, PublishEvents. ApprovalWeb: AppendHistory, RecordTheDecisionOnTheCase
+    (the REFUSED record and the chain's head on the case)."""
+    drop(cloud, "gr-reject.csv", patient_credit("GR-REJECT"))
+    status, _ = http(wait_for_mail(cloud, TIER1, "GR-REJECT").links[0], {"decision": "reject", "reason": "disputed"})
+    assert status == 200
+    case = wait_for_status(cloud, "GR-REJECT", {"WORK_ITEM"})
+    assert "disputed" in wait_for_object(cloud, f"outbound/work-items/{case['case_id']}.json")
+
+    drop(cloud, "gr-sod.csv", patient_credit("GR-SOD"))  # an approver who reviewed the case is refused
+    link = wait_for_mail(cloud, TIER1, "GR-SOD").links[0]
+    cases = cloud.table("CasesTableName")
+    item = cases.get_item(Key={"case_id": case_of(cloud, "GR-SOD")["case_id"]})["Item"]
+    HistoryStore(cloud.table("HistoryTableName"), CaseStore(cases)).append(
+        case_from_item(item), Entry(TIER1, "REVIEWED", "AWAITING_APPROVAL", "AWAITING_APPROVAL", "checked the lines"),
+        datetime.now(UTC))
+    status, page = http(link, {"decision": "approve"})
+    assert status == 403 and "segregation of duties" in page
+    assert history_actions(cloud, item["case_id"])[-1][0] == "REFUSED"
+
+
+def test_refunds_coming_back_in_small_files_and_in_a_fan_out(cloud):
+    """Ingest: WithdrawChangedApprovals, EndWithdrawnTasks, SendMail (a file changes lines awaiting approval);
+    KeepRefundsPostedBack, WriteWorkItems, PublishEvents (a refund row matched, one matching nothing).
+    DetectBatch: the same three, for rows that come in a file large enough to fan out."""
+    drop(cloud, "gr-small-1.csv", patient_credit("GR-SMALL"))
+    wait_for_mail(cloud, TIER1, "GR-SMALL")
+    drop(cloud, "gr-small-2.csv", ["GR-SMALL-3,GR-SMALL,P-GR-SMALL,G-GR-SMALL,PAYMENT,-20.00,2026-11-20,PATIENT,,,"
+                                   "CHK-2,,,TX"])
+    assert "70.00" in wait_for_mail(cloud, TIER1, "GR-SMALL", seen=1).subject  # withdrawn, asked again
+    approve_the_waiting_link(cloud, "GR-SMALL")
+    small = wait_for_status(cloud, "GR-SMALL", {"REFUND_ISSUED"})
+    drop(cloud, "gr-small-3.csv", [returning("GR-SMALL", "70.00", 1), returning("GR-SMALL", "80.00", 2)])
+    wait_for_status(cloud, "GR-SMALL", {"RECONCILED"})
+    assert "80.00" in wait_for_object(cloud, f"outbound/work-items/{small['case_id']}.returns.json")
+
+    drop(cloud, "gr-fan-1.csv", patient_credit("GR-FAN"))
+    approve_the_waiting_link(cloud, "GR-FAN")
+    fanned = wait_for_status(cloud, "GR-FAN", {"REFUND_ISSUED"})
+    drop(cloud, "gr-fan-2.csv", [returning("GR-FAN", "80.00", 1), *padding("GR-PAD1")])
+    wait_for_object(cloud, f"outbound/work-items/{fanned['case_id']}.returns.json")
+    drop(cloud, "gr-fan-3.csv", [returning("GR-FAN", "50.00", 2), *padding("GR-PAD2")])
+    wait_for_status(cloud, "GR-FAN", {"RECONCILED"})
+
+
+def payment_of(account: str, trace: str) -> str:
+    """The contractor's 835 paying the account's claim 500.00 under `trace` (no takeback)."""
+    return (MAC_OFFSET.replace("TRN*1*EFT-3001*", f"TRN*1*{trace}*")
+            .replace("CLP*ACCT-OTHER*1*900.00*700.00*0*MA*ICN-2026-0777*11*1~",
+                     f"CLP*{account}*1*500.00*500.00*0*MA*ICN-{account}*11*1~")
+            .replace("CAS*CO*45*200.00~\n", "").replace("PLB*1234567893*20261231*WO:ICN-2026-0001*500.00~\n", "")
+            .replace("SE*16*0001~", "SE*14*0001~"))
+
+
+def test_remittance_evidence_is_read_by_ingest_and_the_issue_step_and_a_broken_835_moved(cloud):
+    """Ingest: VerifyRemittanceEvidence (a ledger after the 835 that took its claim back). IssueRefund:
+    VerifyRemittanceEvidence (a refund of an account with remitted payments). Remit: ReadAndMoveDroppedFiles,
+    WriteRejects (an 835 rejected whole)."""
+    drop_835(cloud, "gr-early.835", offset_of("GR-EARLY"))
+    drop(cloud, "gr-early.csv", medicare_paid_twice("GR-EARLY"))
+    assert [li["reason"] for li in wait_for_status(cloud, "GR-EARLY", {"WORK_ITEM"})["lines"]] == ["PAYER_RECOUPED"]
+
+    drop(cloud, "gr-paid.csv", medicare_paid_twice("GR-PAID"))
+    wait_for_mail(cloud, TIER1, "GR-PAID")
+    drop_835(cloud, "gr-paid-1.835", payment_of("GR-PAID", "EFT-1"))
+    drop_835(cloud, "gr-paid-2.835", payment_of("GR-PAID", "EFT-2"))
+    wait_for_mail(cloud, TIER1, "GR-PAID", seen=1)  # the line now names its proof: asked again
+    approve_the_waiting_link(cloud, "GR-PAID")
+    assert wait_for_status(cloud, "GR-PAID", {"REFUND_ISSUED"})["lines"][0]["evidence"].startswith("remitted twice")
+
+    drop_835(cloud, "gr-broken.edi", MAC_OFFSET.replace("IEA*1*000000101~", "IEA*1*000000109~"))
+    s3, bucket = cloud.client("s3"), cloud.outputs["LedgerBucketName"]
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="incoming/gr-broken.edi").get("KeyCount") == 0
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="rejected/gr-broken.edi.reason.txt").get("KeyCount") == 1
+
+
+def test_a_failed_file_gone_from_incoming_is_still_told(cloud):
+    """IngestFailed: KnowWhatIsMissing (S3 answers NoSuchKey, not AccessDenied, only with s3:ListBucket)."""
+    crash = faults.inject(cloud.function_name("IngestFunction"), at=1, times=1000, about="gr-gone.csv")
+    try:
+        drop(cloud, "gr-gone.csv", patient_credit("GR-GONE"))  # every attempt dies at its first call
+        cloud.client("s3").delete_object(Bucket=cloud.outputs["LedgerBucketName"], Key="incoming/gr-gone.csv")
+        told = wait_for_mail_subject(cloud, "operators@example.org", "gr-gone.csv")
+    finally:
+        faults.clear()
+    assert crash.fired == 3 and "no longer in incoming/" in told.text
+
+
+def test_the_sweeper_records_money_that_went_out_and_fails_a_case_no_workflow_moves(cloud):
+    """Sweep: PublishRefundsIssued (the ISSUED record of an instruction a crash left untold), TellOperators
+    (a case whose workflow ended while it was worked). On the way: a step failing until the state machine's
+    retries run out lands in FAILED, operators told, and an operator's `case --retry` finishes it."""
+    account = "GR-SWEEP"
+    issue = faults.inject(cloud.function_name("IssueRefundFunction"), at=1, times=1000, action="events:PutEvents",
+                          about=case_id(account))
+    try:
+        drop(cloud, f"{account}.csv", patient_credit(account))
+        approve_the_waiting_link(cloud, account)
+        failed = wait_for_status(cloud, account, {"FAILED"}, timeout=60)
+    finally:
+        faults.clear()
+    assert issue.fired == 5
+    time.sleep(3.5)  # the sweeper's grace (SweepGraceSeconds in the tests)
+    assert "Sandbox.Timedout" in wait_for_mail_subject(cloud, "operators@example.org", failed["case_id"]).text
+    assert refunds(cloud, "sweep").returncode == 0
+    assert ("ISSUED", "FAILED", "REFUND_ISSUED") in history_actions(cloud, failed["case_id"])
+    done = refunds(cloud, "case", failed["case_id"], "--retry")  # the operator's retry finishes the issue step
+    assert done.returncode == 0 and "from the issue step" in done.stdout, done.stdout + done.stderr
+    wait_for_status(cloud, account, {"REFUND_ISSUED"})
+    assert ("RETRIED", "FAILED", "APPROVED") in history_actions(cloud, failed["case_id"])
+    assert refunds(cloud, "case", failed["case_id"], "--retry").returncode == 1  # only a FAILED case
+
+    drop(cloud, "gr-ended.csv", patient_credit("GR-ENDED"))
+    approve_the_waiting_link(cloud, "GR-ENDED")
+    ended = wait_for_status(cloud, "GR-ENDED", {"REFUND_ISSUED"})
+    cloud.table("CasesTableName").update_item(Key={"case_id": ended["case_id"]}, UpdateExpression="SET #s = :s",
+                                              ExpressionAttributeNames={"#s": "status"},
+                                              ExpressionAttributeValues={":s": "APPROVED"})
+    time.sleep(3.5)
+    assert refunds(cloud, "sweep").returncode == 0
+    assert case_of(cloud, "GR-ENDED")["status"] == "FAILED"
+    assert "WorkflowEnded" in wait_for_mail_subject(cloud, "operators@example.org", ended["case_id"]).text
