@@ -26,9 +26,15 @@ def small_file(tmp_path, name: str, rows: list[str]):
     return path
 
 
-def test_drop_names_a_missing_file(cloud, tmp_path):
+def test_drop_puts_a_file_in_incoming_and_names_a_missing_file(cloud, tmp_path):
     done = refunds(cloud, "drop", str(tmp_path / "nope.csv"))
     assert done.returncode == 2 and "no such file" in done.stderr
+    extract = tmp_path / "extract-drop.csv"
+    extract.write_text("txn_id,account_id\n")  # read by ingest as a file without its required columns
+    done = refunds(cloud, "drop", str(extract))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"dropped s3://{cloud.outputs['LedgerBucketName']}/incoming/extract-drop.csv"
+    cloud.wait_idle()
 
 
 def stored_case(cloud, account: str) -> dict | None:

@@ -3,10 +3,14 @@
 The behaviour of these paths is tested over the in-memory ports (tests/usecases/); here each runs once
 through the deployed functions, under their own roles, so that a grant the code needs and a grant it never
 uses both show. Each test names the grants it exercises.
+
+It runs after the files whose checks read the whole local cloud (test_history's `audit verify` of every
+case, test_ingest's count of fan-outs): its stray refund rows are exposures, as they should be.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 
@@ -81,6 +85,9 @@ def test_refunds_coming_back_in_small_files_and_in_a_fan_out(cloud):
     drop(cloud, "gr-small-3.csv", [returning("GR-SMALL", "70.00", 1), returning("GR-SMALL", "80.00", 2)])
     wait_for_status(cloud, "GR-SMALL", {"RECONCILED"})
     assert "80.00" in wait_for_object(cloud, f"outbound/work-items/{small['case_id']}.returns.json")
+    shown = json.loads(refunds(cloud, "case", small["case_id"], "--json").stdout)  # what an operator reads
+    assert (shown["status"], shown["credit"], shown["lines"][0]["amount"]) == ("RECONCILED", "70.00", "70.00")
+    assert ("RECONCILED", "RECONCILED") in [(r["action"], r["status_after"]) for r in shown["history"]]
 
     drop(cloud, "gr-fan-1.csv", patient_credit("GR-FAN"))
     approve_the_waiting_link(cloud, "GR-FAN")
