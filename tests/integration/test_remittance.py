@@ -16,6 +16,8 @@ from creditrefunds.adapters.x835 import read_835
 from localcloud import faults
 from refunds_cli.demo import http
 
+from tests.remittances import medicare_paid_twice, offset_of
+
 from .conftest import (
     case_of,
     drop,
@@ -30,16 +32,7 @@ from .test_crash_safe import approve_the_waiting_link
 from .test_money_safety import ap_rows
 
 TIER1 = "tier1.approver@example.org"
-MAC_OFFSET = (Path(__file__).parents[1] / "data" / "x835" / "mac-offset.835").read_text()
 
-
-def medicare_paid_twice(account: str) -> list[str]:
-    """Medicare paid one claim twice (two EFTs): a duplicate payment, a 500.00 refund to Medicare."""
-    return [f"{account}-1,{account},P-{account},G-{account},CHARGE,500.00,2026-11-02,,,,,,\"Ruiz, Ana\",TX",
-            f"{account}-2,{account},P-{account},G-{account},PAYMENT,-500.00,2026-11-05,MEDICARE,MAC-JL,1,EFT-1,"
-            f"ICN-{account},\"Ruiz, Ana\",TX",
-            f"{account}-3,{account},P-{account},G-{account},PAYMENT,-500.00,2026-11-09,MEDICARE,MAC-JL,1,EFT-2,"
-            f"ICN-{account},\"Ruiz, Ana\",TX"]
 
 
 def drop_835(cloud, name: str, text: str) -> None:
@@ -47,9 +40,6 @@ def drop_835(cloud, name: str, text: str) -> None:
     cloud.wait_idle()
 
 
-def offset_of(account: str) -> str:
-    """The contractor's 835: another claim paid, and a PLB WO taking back 500.00 of the account's claim."""
-    return MAC_OFFSET.replace("ICN-2026-0001", f"ICN-{account}")
 
 
 def mails_about(cloud, account: str) -> list[str]:

@@ -20,6 +20,8 @@ from creditrefunds.domain.history import Entry
 from localcloud import faults
 from refunds_cli.demo import http
 
+from tests.remittances import MAC_OFFSET, medicare_paid_twice, offset_of, payment_of
+
 from .conftest import (
     case_of,
     drop,
@@ -30,7 +32,7 @@ from .conftest import (
     wait_for_status,
 )
 from .test_crash_safe import approve_the_waiting_link, case_id
-from .test_remittance import MAC_OFFSET, drop_835, medicare_paid_twice, offset_of
+from .test_remittance import drop_835
 from .test_workflow import TIER1, patient_credit, wait_for_object
 
 FILLER = 160  # rows of another account that take a file past the test cloud's split threshold (10 kB)
@@ -98,13 +100,6 @@ def test_refunds_coming_back_in_small_files_and_in_a_fan_out(cloud):
     wait_for_status(cloud, "GR-FAN", {"RECONCILED"})
 
 
-def payment_of(account: str, trace: str) -> str:
-    """The contractor's 835 paying the account's claim 500.00 under `trace` (no takeback)."""
-    return (MAC_OFFSET.replace("TRN*1*EFT-3001*", f"TRN*1*{trace}*")
-            .replace("CLP*ACCT-OTHER*1*900.00*700.00*0*MA*ICN-2026-0777*11*1~",
-                     f"CLP*{account}*1*500.00*500.00*0*MA*ICN-{account}*11*1~")
-            .replace("CAS*CO*45*200.00~\n", "").replace("PLB*1234567893*20261231*WO:ICN-2026-0001*500.00~\n", "")
-            .replace("SE*16*0001~", "SE*14*0001~"))
 
 
 def test_remittance_evidence_is_read_by_ingest_and_the_issue_step_and_a_broken_835_moved(cloud):
