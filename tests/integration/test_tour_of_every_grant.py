@@ -31,7 +31,7 @@ from .conftest import (
     wait_for_mail_subject,
     wait_for_status,
 )
-from .test_crash_safe import approve_the_waiting_link, case_id
+from .test_crash_safe import ap_rows, approve_the_waiting_link, case_id
 from .test_remittance import drop_835
 from .test_workflow import TIER1, patient_credit, wait_for_object
 
@@ -136,37 +136,37 @@ def test_a_failed_file_gone_from_incoming_is_still_told(cloud):
     assert crash.fired == 3 and "no longer in incoming/" in told.text
 
 
-def test_the_sweeper_records_money_that_went_out_and_fails_a_case_no_workflow_moves(cloud):
-    """Sweep: PublishRefundsIssued (the ISSUED record of an instruction a crash left untold), TellOperators
-    (a case whose workflow ended while it was worked). On the way: a step failing until the state machine's
-    retries run out lands in FAILED, operators told, and an operator's `case --retry` finishes it."""
+def test_the_sweeper_fails_a_case_whose_run_ended_and_records_the_money_it_had_sent(cloud):
+    """Sweep: TellOperators (a case whose workflow run ended while it was still APPROVED) and
+    PublishRefundsIssued (the ISSUED record of the instruction a crash left untold). The issue step dies
+    after writing the instruction; an operator stops the run; then the operator's `case --retry` finishes it."""
     account = "GR-SWEEP"
     issue = faults.inject(cloud.function_name("IssueRefundFunction"), at=1, times=1000, action="events:PutEvents",
                           about=case_id(account))
+    sfn = cloud.client("stepfunctions")
     try:
         drop(cloud, f"{account}.csv", patient_credit(account))
         approve_the_waiting_link(cloud, account)
-        failed = wait_for_status(cloud, account, {"FAILED"}, timeout=60)
+        deadline = time.monotonic() + 30
+        while not issue.fired:  # the instruction is written, its event never goes
+            assert time.monotonic() < deadline, "the issue step never ran"
+            time.sleep(0.2)
+        arn = cloud.outputs["RefundStateMachineArn"].replace(":stateMachine:", ":execution:")
+        sfn.stop_execution(executionArn=f"{arn}:{case_id(account)}", error="StoppedByOperator")
     finally:
         faults.clear()
-    assert issue.fired == 5
+    stuck = case_of(cloud, account)
+    assert stuck["status"] == "APPROVED" and len(ap_rows(cloud, stuck["case_id"])) == 1
     time.sleep(3.5)  # the sweeper's grace (SweepGraceSeconds in the tests)
-    assert "Sandbox.Timedout" in wait_for_mail_subject(cloud, "operators@example.org", failed["case_id"]).text
-    assert refunds(cloud, "sweep").returncode == 0
-    assert ("ISSUED", "FAILED", "REFUND_ISSUED") in history_actions(cloud, failed["case_id"])
-    done = refunds(cloud, "case", failed["case_id"], "--retry")  # the operator's retry finishes the issue step
+    assert refunds(cloud, "sweep").returncode == 0  # the run ended: FAILED, operators told
+    assert case_of(cloud, account)["status"] == "FAILED"
+    assert "WorkflowEnded" in wait_for_mail_subject(cloud, "operators@example.org", stuck["case_id"]).text
+    time.sleep(3.5)
+    assert refunds(cloud, "sweep").returncode == 0  # the instruction no record tells of: its ISSUED record
+    assert ("ISSUED", "FAILED", "REFUND_ISSUED") in history_actions(cloud, stuck["case_id"])
+    done = refunds(cloud, "case", stuck["case_id"], "--retry")  # the operator's retry finishes the issue step
     assert done.returncode == 0 and "from the issue step" in done.stdout, done.stdout + done.stderr
     wait_for_status(cloud, account, {"REFUND_ISSUED"})
-    assert ("RETRIED", "FAILED", "APPROVED") in history_actions(cloud, failed["case_id"])
-    assert refunds(cloud, "case", failed["case_id"], "--retry").returncode == 1  # only a FAILED case
-
-    drop(cloud, "gr-ended.csv", patient_credit("GR-ENDED"))
-    approve_the_waiting_link(cloud, "GR-ENDED")
-    ended = wait_for_status(cloud, "GR-ENDED", {"REFUND_ISSUED"})
-    cloud.table("CasesTableName").update_item(Key={"case_id": ended["case_id"]}, UpdateExpression="SET #s = :s",
-                                              ExpressionAttributeNames={"#s": "status"},
-                                              ExpressionAttributeValues={":s": "APPROVED"})
-    time.sleep(3.5)
-    assert refunds(cloud, "sweep").returncode == 0
-    assert case_of(cloud, "GR-ENDED")["status"] == "FAILED"
-    assert "WorkflowEnded" in wait_for_mail_subject(cloud, "operators@example.org", ended["case_id"]).text
+    assert ("RETRIED", "FAILED", "APPROVED") in history_actions(cloud, stuck["case_id"])
+    assert len(ap_rows(cloud, stuck["case_id"])) == 1
+    assert refunds(cloud, "case", stuck["case_id"], "--retry").returncode == 1  # only a FAILED case
