@@ -90,6 +90,8 @@ def test_refunds_coming_back_in_small_files_and_in_a_fan_out(cloud):
     shown = json.loads(refunds(cloud, "case", small["case_id"], "--json").stdout)  # what an operator reads
     assert (shown["status"], shown["credit"], shown["lines"][0]["amount"]) == ("RECONCILED", "70.00", "70.00")
     assert ("RECONCILED", "RECONCILED") in [(r["action"], r["status_after"]) for r in shown["history"]]
+    verified = refunds(cloud, "audit", "verify", "--case", small["case_id"])  # the stray 80.00 went out too
+    assert verified.returncode == 1 and "EXPOSED account GR-SMALL: 150.00 refunded or in flight" in verified.stdout
 
     drop(cloud, "gr-fan-1.csv", patient_credit("GR-FAN"))
     approve_the_waiting_link(cloud, "GR-FAN")

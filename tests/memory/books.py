@@ -53,8 +53,8 @@ class MemoryApprovals(Locked):
 
     def of_case(self, case_id: str) -> list[Approval]:
         with self._lock:
-            items = sorted((i for i in self.items.values() if i["case_id"] == case_id),
-                           key=lambda i: i["created_at"])
+            items = sorted((i for i in self.items.values() if i.get("case_id") == case_id),
+                           key=lambda i: i.get("created_at", ""))
             return [Approval.from_item({k: i[k] for k in BY_CASE if k in i}) for i in items]
 
     def open_links(self, case_id: str) -> list[tuple[Approval, str]]:

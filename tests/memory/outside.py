@@ -169,6 +169,7 @@ class MemorySeals:
 
     def __init__(self) -> None:
         self.kept: dict[str, bytes] = {}
+        self.versions: dict[str, list[bytes]] = {}  # the locked versions a later PUT of the key put behind
         self._secret = secrets.token_bytes(32)
 
     def _sign(self, digest: bytes) -> bytes:
@@ -182,8 +183,10 @@ class MemorySeals:
         return every[-1] if every else None
 
     def put(self, key: str, content: dict[str, Any]) -> Sealed:
+        # Under Object Lock a PUT of a kept key adds a version; the locked one stays (`versions`) and the key
+        # reads the new one, as S3 answers.
         if key in self.kept:
-            raise PermissionError(f"{key} is locked: a seal is never replaced")  # Object Lock, compliance mode
+            self.versions.setdefault(key, []).append(self.kept[key])
         body = canonical({"seal": content, "signature": self._sign(digest_of(content)).hex(), "key_id": "memory",
                           "algorithm": "HMAC_SHA_256"})
         self.kept[key] = body

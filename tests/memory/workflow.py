@@ -50,6 +50,7 @@ class Execution:
     token: str | None = None  # the task token it waits on
     path: list[str] = field(default_factory=list)  # the states entered, in order
     resume: tuple[str, Any] | None = None  # how its waiting task ended: ("success", output) or ("failure", error)
+    error: str = ""  # why it failed without a Catch (States.Runtime)
 
 
 def _get(document: Any, path: str, context: dict[str, Any]) -> Any:
@@ -194,24 +195,34 @@ class MemoryWorkflows:
                     self._catch(execution, state, value, "")
                 continue
             execution.path.append(execution.state)
-            kind = state["Type"]
-            if kind == "Task":
-                if not self._task(execution, state):
+            try:
+                if not self._enter(execution, state):
                     return  # waits for its token
-            elif kind == "Choice":
-                execution.state = next((c["Next"] for c in state["Choices"] if _matches(c, execution.data)),
-                                       state.get("Default", ""))
-            elif kind == "Wait":
-                self.waits.append((execution.name, int(_get(execution.data, state["SecondsPath"], {}))))
-                execution.state = state["Next"]
-            elif kind == "Pass":
-                self._next(execution, state, execution.data)
-            elif kind == "Succeed":
-                execution.status = "SUCCEEDED"
-            elif kind == "Fail":
-                execution.status = "FAILED"
-            else:
-                raise NotImplementedError(kind)
+            except KeyError as missing:  # a path the state names is not in its input
+                execution.status, execution.error = "FAILED", f"{RUNTIME_ERROR}: no {missing} in the input"
+
+    def _enter(self, execution: Execution, state: dict[str, Any]) -> bool:
+        """Run one state; False when it now waits for its task token. A missing path raises KeyError, which
+        fails the execution as States.Runtime does: no Catch takes it (`States.ALL` leaves it out)."""
+        kind = state["Type"]
+        if kind == "Task":
+            return self._task(execution, state)
+        if kind == "Choice":
+            execution.state = next((c["Next"] for c in state["Choices"] if _matches(c, execution.data)),
+                                   state.get("Default", ""))
+        elif kind == "Wait":
+            self.waits.append((execution.name, int(_get(execution.data, state["SecondsPath"], {}))))
+            execution.state = state["Next"]
+        elif kind == "Pass":
+            self._next(execution, state, _put(execution.data, state.get("ResultPath", "$"), state["Result"])
+                       if "Result" in state else execution.data)
+        elif kind == "Succeed":
+            execution.status = "SUCCEEDED"
+        elif kind == "Fail":
+            execution.status = "FAILED"
+        else:
+            raise NotImplementedError(kind)
+        return True
 
     def _next(self, execution: Execution, state: dict[str, Any], data: dict[str, Any]) -> None:
         execution.data = data

@@ -126,7 +126,7 @@ STEPS = st.lists(st.one_of(
 ), min_size=12, max_size=40)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(STEPS)
 def test_no_account_is_refunded_more_than_the_largest_credit_it_held(steps):
     story = Story()

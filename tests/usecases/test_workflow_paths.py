@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from creditrefunds.domain.history import Entry
+from creditrefunds.usecases.operations import find_stuck
 from refunds_cli.cases import summary
 
 from tests.memory.cloud import COMPLIANCE, OPERATORS, MemoryCloud
@@ -187,3 +188,29 @@ def test_an_expired_link_only_says_so(mem: MemoryCloud):
     for page in (mem.show(link), mem.decide(link)):
         assert page.status == 410 and "expired" in page.html and "Traceback" not in page.html
     assert mem.case("WF-EXPIRED")["status"] == "AWAITING_APPROVAL"
+
+
+def test_a_route_the_machine_does_not_know_lands_in_failed_and_operators_are_told(mem: MemoryCloud):
+    """Review answers a route no Choice names: the UnknownRoute state records the error, RecordFailure runs."""
+    review = mem.workflows._steps["ReviewFunctionArn"]
+    mem.workflows._steps["ReviewFunctionArn"] = lambda payload: {**review(payload), "route": "BOGUS"}
+    mem.drop(patient_credit("WF-BOGUS"))
+    case = mem.case("WF-BOGUS")
+    assert case["status"] == "FAILED" and mem.workflows.state(case["case_id"]) == "FAILED"
+    failed = mem.history.records(case["case_id"])[-1]
+    assert (failed["action"], failed["reason"].split(":")[0]) == ("FAILED", "UnknownRoute")
+    assert [m for m in mem.mailer.to(OPERATORS) if case["case_id"] in m.subject]
+
+
+def test_a_step_answer_missing_a_field_fails_the_run_uncaught_as_states_runtime(mem: MemoryCloud):
+    """A step's answer without what its ResultSelector reads: States.Runtime, which no Catch takes (States.ALL
+    leaves it out), so no RecordFailure runs. The case is left for the sweeper to find."""
+    mem.workflows._steps["ReviewFunctionArn"] = lambda payload: {"tier": 1}
+    mem.drop(patient_credit("WF-RUNTIME"))
+    case = mem.case("WF-RUNTIME")
+    execution = mem.workflows.latest(case["case_id"])
+    assert (execution.status, execution.error.split(":")[0]) == ("FAILED", "States.Runtime")
+    assert case["status"] == "OPEN" and "FAILED" not in mem.actions(case["case_id"])
+    mem.tick(minutes=10)
+    [stuck] = find_stuck(mem.ports, mem.now, timedelta(minutes=5))
+    assert stuck.problem == "its workflow run ended FAILED while the case was OPEN"

@@ -87,6 +87,10 @@ class Instruction:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Instruction:
+        """An instruction as the refund book stores it. One kept in the shape before `line`, `action` and a list
+        `ledger_at_issue` (no stack had any) is refused by name, never read half-way."""
+        if "line" not in item or "action" not in item or isinstance(item.get("ledger_at_issue"), str):
+            raise ValueError(f"instruction {item.get('instruction_id')} is kept in an older shape: migrate it")
         text = {k: str(v) for k, v in item.items() if not isinstance(v, list)}
         return cls(text["instruction_id"], text["case_id"], text["account_id"], int(text["line"]), text["action"],
                    text.get("payee_type", ""), text.get("payee_id", ""), money(text["amount"]),
