@@ -16,8 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from creditrefunds.domain.approvals import LinkRefused
 from creditrefunds.domain.ledger import Dropped
-from creditrefunds.domain.pages import Page
+from creditrefunds.domain.pages import Page, answer
 from creditrefunds.domain.review import Timing
 from creditrefunds.domain.settings import Settings
 from creditrefunds.usecases import approval, escalate, failures, issue, review
@@ -63,7 +64,6 @@ class Fault:
     error: Callable[[str], Exception] = Crash
     call: str | None = None
     seen: int = 0
-    calls: list[str] = field(default_factory=list)  # every port call it counted, "port.method"
 
     @property
     def fired(self) -> int:
@@ -108,7 +108,6 @@ class MemoryPorts:
                 (fault.call is not None and fault.call != call):
             return
         fault.seen += 1
-        fault.calls.append(call)
         if fault.at <= fault.seen < fault.at + fault.times:
             raise fault.error(f"fault injected at {call} (call {fault.seen})")
 
@@ -173,18 +172,17 @@ class MemoryCloud:
         """An asynchronous invocation as Lambda makes it of S3's notification: the first attempt and two
         retries, then the failure destination (the ingest-failed function: the file to rejected/, operators
         told)."""
-        workflows = self.workflows
-        for attempt in range(3):
+        workflows, attempts = self.workflows, 3
+        for attempt in range(1, attempts + 1):
             workflows.running_step = function  # what a fault armed for this function counts
             try:
                 return handler()
             except Exception as error:
-                if attempt == 2:
-                    workflows.running_step = None
-                    return file_failed(self.ports, key, f"{error_name(error)}: {error}", OPERATORS, self.now)
+                if attempt == attempts:
+                    failure = f"{error_name(error)}: {error}"
             finally:
                 workflows.running_step = None
-        raise AssertionError("unreachable")
+        return file_failed(self.ports, key, failure, OPERATORS, self.now)
 
     def run(self) -> None:
         """Every workflow that can move, until each waits for a person or ends (not while `paused`)."""
@@ -220,9 +218,6 @@ class MemoryCloud:
 
     @staticmethod
     def _page(make: Callable[[], Page]) -> Page:
-        from creditrefunds.domain.approvals import LinkRefused
-        from creditrefunds.domain.pages import answer
-
         try:
             return make()
         except LinkRefused as refused:  # as the approval page's handler answers it

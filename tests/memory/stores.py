@@ -14,7 +14,7 @@ import threading
 from datetime import date, datetime
 from typing import Any
 
-from creditrefunds.adapters.case_store import HOLD, _figures, stored_from_item
+from creditrefunds.adapters.case_store import HOLD, CaseNotFound, _figures, stored_from_item
 from creditrefunds.adapters.transactions import content_hash
 from creditrefunds.domain.cases import Case, StoredCase
 from creditrefunds.domain.detection import AccountSummary, summarize
@@ -101,8 +101,6 @@ class MemoryCases(Locked):
         return stored_from_item(item, strict) if item is not None else None
 
     def require(self, case_id: str) -> StoredCase:
-        from creditrefunds.adapters.case_store import CaseNotFound
-
         stored = self.get(case_id)
         if stored is None:
             raise CaseNotFound(f"case {case_id} is not stored")

@@ -18,7 +18,7 @@ import json
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from creditrefunds.adapters.workflows import run_name
@@ -48,7 +48,6 @@ class Execution:
     state: str
     status: str = "RUNNING"
     token: str | None = None  # the task token it waits on
-    path: list[str] = field(default_factory=list)  # the states entered, in order
     resume: tuple[str, Any] | None = None  # how its waiting task ended: ("success", output) or ("failure", error)
     error: str = ""  # why it failed without a Catch (States.Runtime)
 
@@ -194,7 +193,6 @@ class MemoryWorkflows:
                 else:
                     self._catch(execution, state, value, "")
                 continue
-            execution.path.append(execution.state)
             try:
                 if not self._enter(execution, state):
                     return  # waits for its token
