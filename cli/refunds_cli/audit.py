@@ -10,9 +10,7 @@ from typing import Any
 
 from creditrefunds.adapters.case_store import CaseStore
 from creditrefunds.adapters.history_store import HistoryStore
-from creditrefunds.adapters.refund_book import RefundBook
 from creditrefunds.adapters.seal_store import SealStore
-from creditrefunds.adapters.transactions import TransactionStore
 from creditrefunds.domain.cells import safe_row
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases import audit
@@ -49,8 +47,8 @@ def verify(target: Target, case_id: str | None) -> int:
     """Walk the chains against their heads and the latest seal, the seals as a signed chain, and the
     refund book against the ISSUED records; 0 when all is whole, 1 naming each case and place that is not."""
     seals = _seals(target)
-    found = audit.verify_all(_cases(target), _history(target), RefundBook(target.table("RefundsTableName")), seals,
-                             [case_id] if case_id else None, TransactionStore(target.table("TransactionsTableName")))
+    found = audit.verify_all(_cases(target), _history(target), target.refund_book(), seals,
+                             [case_id] if case_id else None, target.ledger())
     if case_id and not found.cases[0].known:
         print(f"refunds: no case {case_id}", file=sys.stderr)
         return 2

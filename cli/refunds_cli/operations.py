@@ -11,7 +11,6 @@ from typing import Any
 
 from creditrefunds.adapters.case_store import CaseStore
 from creditrefunds.adapters.history_store import HistoryStore
-from creditrefunds.adapters.refund_book import RefundBook
 from creditrefunds.adapters.workflows import Workflows
 from creditrefunds.usecases.operations import NotRetryable, find_stuck, retry
 
@@ -33,8 +32,8 @@ class StackPorts:
         return HistoryStore(self._target.table("HistoryTableName"), self.cases)
 
     @cached_property
-    def refund_book(self) -> RefundBook:
-        return RefundBook(self._target.table("RefundsTableName"))
+    def refund_book(self) -> Any:
+        return self._target.refund_book()
 
     @cached_property
     def workflows(self) -> Workflows:

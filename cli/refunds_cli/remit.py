@@ -83,12 +83,11 @@ def cmd_remit(args: argparse.Namespace) -> int:
 def remittance_rows(target: Any) -> list[Any]:
     """`report remittance`'s rows, from the stack's tables (each evidence item's MAC verified)."""
     from creditrefunds.adapters.remittance_store import RemittanceStore
-    from creditrefunds.adapters.transactions import TransactionStore
     from creditrefunds.usecases.remittance import remittance_report
 
     store = RemittanceStore(target.table("RemittancesTableName"), target.client("kms"),
                             target.output("EvidenceKeyArn"))
-    return remittance_report(store, TransactionStore(target.table("TransactionsTableName")))
+    return remittance_report(store, target.ledger())
 
 
 def cmd_report(target: Any, args: argparse.Namespace) -> int:

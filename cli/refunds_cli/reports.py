@@ -13,7 +13,6 @@ from typing import Any
 
 from creditrefunds.adapters.case_store import stored_from_item
 from creditrefunds.adapters.history_store import HistoryStore
-from creditrefunds.adapters.transactions import TransactionStore
 from creditrefunds.domain.cells import safe_row
 from creditrefunds.domain.reports import (
     BUCKETS,
@@ -120,7 +119,7 @@ def cmd_cms838(target: Target, args: argparse.Namespace) -> int:
         except ValueError as error:
             print(f"refunds: {error}", file=sys.stderr)
             return 2
-    ledger = TransactionStore(target.table("TransactionsTableName"))
+    ledger = target.ledger()
     rows = []
     for stored in stored_cases(target):
         day = stored.case.identified_on

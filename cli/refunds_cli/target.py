@@ -33,6 +33,27 @@ class Target:
 
         return boto3.resource("dynamodb", **connection(self.endpoint_url, self.region)).Table(self.output(output_name))
 
+    def record_keys(self) -> Any:
+        """The stack's record keys, to verify with (docs/security.md): nobody's CLI may make a MAC."""
+        from creditrefunds.adapters.record_keys import RecordKeys
+
+        return RecordKeys(self.client("kms"), *(self.output(f"{name}KeyArn")
+                                                for name in ("Ledger", "Link", "Decision", "Instruction")))
+
+    def ledger(self) -> Any:
+        """The stored ledger, every row checked against its manifest."""
+        from creditrefunds.adapters.transactions import TransactionStore
+        from creditrefunds.adapters.trusted import TrustedLedger
+
+        return TrustedLedger(TransactionStore(self.table("TransactionsTableName")), self.record_keys())
+
+    def refund_book(self) -> Any:
+        """The refund book, every instruction and match checked."""
+        from creditrefunds.adapters.refund_book import RefundBook
+        from creditrefunds.adapters.trusted import TrustedRefundBook
+
+        return TrustedRefundBook(RefundBook(self.table("RefundsTableName")), self.record_keys())
+
     def resources(self) -> dict[str, dict[str, str]]:
         """The stack's resources: {logical id: {"type": ..., "physical": ...}}."""
         if self.endpoint_url:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from creditrefunds.adapters.trusted import TrustedApprovals, TrustedLedger, TrustedRefundBook
 from creditrefunds.domain.approvals import LinkState, LinkTaken, Outcome, Snapshot
 from creditrefunds.domain.cases import Case, Line
 from creditrefunds.domain.history import Entry, verify_chain
@@ -39,11 +40,12 @@ class Stores:
 
 def memory_stores() -> Stores:
     from tests.memory.books import MemoryApprovals, MemoryRefundBook, MemoryRemittances
-    from tests.memory.outside import MemoryBucket
+    from tests.memory.outside import MemoryBucket, MemoryKeys
     from tests.memory.stores import MemoryCases, MemoryHistory, MemoryLedger
 
-    cases, bucket = MemoryCases(), MemoryBucket()
-    return Stores(MemoryLedger(), cases, MemoryHistory(cases), MemoryApprovals(), MemoryRefundBook(), bucket,
+    cases, bucket, keys = MemoryCases(), MemoryBucket(), MemoryKeys()
+    return Stores(TrustedLedger(MemoryLedger(), keys), cases, MemoryHistory(cases),
+                  TrustedApprovals(MemoryApprovals(), keys), TrustedRefundBook(MemoryRefundBook(), keys), bucket,
                   MemoryRemittances(), bucket.drop)
 
 
@@ -52,6 +54,7 @@ def cloud_stores(cloud: Any) -> Stores:
     from creditrefunds.adapters.case_store import CaseStore
     from creditrefunds.adapters.history_store import HistoryStore
     from creditrefunds.adapters.ledger_bucket import LedgerBucket
+    from creditrefunds.adapters.record_keys import RecordKeys
     from creditrefunds.adapters.refund_book import RefundBook
     from creditrefunds.adapters.remittance_store import RemittanceStore
     from creditrefunds.adapters.transactions import TransactionStore
@@ -62,10 +65,12 @@ def cloud_stores(cloud: Any) -> Stores:
     def drop(name: str, body: bytes) -> str:
         return s3.put_object(Bucket=bucket_name, Key=f"incoming/{name}", Body=body)["ETag"].strip('"')
 
-    return Stores(TransactionStore(cloud.table("TransactionsTableName")), cases,
+    keys = RecordKeys(cloud.client("kms"), *(cloud.outputs[f"{name}KeyArn"]
+                                             for name in ("Ledger", "Link", "Decision", "Instruction")))
+    return Stores(TrustedLedger(TransactionStore(cloud.table("TransactionsTableName")), keys), cases,
                   HistoryStore(cloud.table("HistoryTableName"), cases),
-                  ApprovalStore(cloud.table("ApprovalsTableName")),
-                  RefundBook(cloud.table("RefundsTableName")), LedgerBucket(s3, bucket_name),
+                  TrustedApprovals(ApprovalStore(cloud.table("ApprovalsTableName")), keys),
+                  TrustedRefundBook(RefundBook(cloud.table("RefundsTableName")), keys), LedgerBucket(s3, bucket_name),
                   RemittanceStore(cloud.table("RemittancesTableName"), cloud.client("kms"),
                                   cloud.outputs["EvidenceKeyArn"]), drop)
 

@@ -4,20 +4,20 @@
 from __future__ import annotations
 
 import copy
-import secrets
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
 from creditrefunds.adapters.remittance_store import item_of
-from creditrefunds.domain.approvals import KEEP_AFTER_EXPIRY, Approval, LinkState, LinkTaken, Snapshot, link_key
+from creditrefunds.domain.approvals import KEEP_AFTER_EXPIRY, Approval, LinkState, LinkTaken, link_key
 from creditrefunds.domain.instructions import Instruction, Issued
 from creditrefunds.domain.remittance import ClaimPayment, Evidence, Takeback, from_record
 
 from .stores import Locked
 
+# the by-case index's projection: never the task token or the snapshot
 BY_CASE = ("approval_key", "case_id", "created_at", "tier", "approver", "digest", "state", "decision", "decided_at",
-           "expires_at")  # the by-case index's projection: never the task token or the snapshot
+           "expires_at", "reason", "decided_from", "link_mac", "decision_mac")
 
 
 class MemoryApprovals(Locked):
@@ -27,21 +27,17 @@ class MemoryApprovals(Locked):
         super().__init__()
         self.items: dict[str, dict[str, Any]] = {}
 
-    def create(self, snapshot: Snapshot, tier: int, approver: str, task_token: str, now: datetime,
-               ttl: int) -> tuple[str, Approval]:
-        link_id = secrets.token_urlsafe(32)
-        expires = int(now.timestamp()) + ttl
-        approval = Approval(link_key(link_id), snapshot.case_id, tier, approver, snapshot.digest, expires,
-                            LinkState.PENDING, snapshot=snapshot)
+    def put_new(self, approval: Approval, task_token: str, now: datetime) -> None:
+        assert approval.snapshot is not None
         with self._lock:
             if approval.approval_key in self.items:
                 raise RuntimeError("approval key taken")  # the adapter's ConditionalCheckFailed
             self.items[approval.approval_key] = {
-                "approval_key": approval.approval_key, "case_id": snapshot.case_id, "tier": tier,
-                "approver": approver, "digest": approval.digest, "snapshot": snapshot.to_item(),
-                "task_token": task_token, "created_at": now.isoformat(), "expires_at": expires,
-                "purge_after": expires + KEEP_AFTER_EXPIRY, "state": approval.state}
-        return link_id, approval
+                "approval_key": approval.approval_key, "case_id": approval.case_id, "tier": approval.tier,
+                "approver": approval.approver, "digest": approval.digest, "snapshot": approval.snapshot.to_item(),
+                "task_token": task_token, "created_at": now.isoformat(), "expires_at": approval.expires_at,
+                "purge_after": approval.expires_at + KEEP_AFTER_EXPIRY, "state": approval.state,
+                "link_mac": approval.link_mac}
 
     def get(self, link_id: str) -> Approval | None:
         return self.by_key(link_key(link_id)) if link_id else None
@@ -63,13 +59,13 @@ class MemoryApprovals(Locked):
                      str(self.items[a.approval_key]["task_token"])) for a in self.of_case(case_id)
                     if a.state in (LinkState.PENDING, LinkState.DECIDING)]
 
-    def take(self, approval: Approval, decision: str, reason: str, source: str, now: datetime) -> str:
+    def take(self, approval: Approval, decision: str, reason: str, source: str, now: datetime, mac: str) -> str:
         with self._lock:
             item = self.items.get(approval.approval_key)
             if item is None or item["state"] != LinkState.PENDING or item["expires_at"] <= int(now.timestamp()):
                 raise LinkTaken()
             item.update(state=LinkState.DECIDING, decision=decision, reason=reason, decided_at=now.isoformat(),
-                        decided_from=source)
+                        decided_from=source, decision_mac=mac)
             return str(item["task_token"])
 
     def mark_mailed(self, approval: Approval, now: datetime) -> None:
@@ -121,12 +117,12 @@ class MemoryRefundBook(Locked):
             item = self.items.get(instruction_id)
             return Instruction.from_item(copy.deepcopy(item)) if item else None
 
-    def mark_returned(self, instruction_id: str, txn_id: str, posted_on: date) -> bool:
+    def mark_returned(self, instruction_id: str, txn_id: str, posted_on: date, mac: str, over: str | None) -> bool:
         with self._lock:
             item = self.items.get(instruction_id)
-            if item is None or "returned_by" in item:
+            if item is None or item.get("returned_by") != over:
                 return False
-            item.update(returned_by=txn_id, returned_on=posted_on.isoformat())
+            item.update(returned_by=txn_id, returned_on=posted_on.isoformat(), return_mac=mac)
             return True
 
     def _where(self, name: str, value: str) -> list[Instruction]:

@@ -14,8 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+from creditrefunds.adapters.trusted import TrustedApprovals, TrustedLedger, TrustedRefundBook
 from creditrefunds.domain.approvals import LinkRefused
 from creditrefunds.domain.ledger import Dropped
 from creditrefunds.domain.pages import Page, answer
@@ -25,7 +27,7 @@ from creditrefunds.usecases import approval, escalate, failures, issue, review
 from creditrefunds.usecases.ingest import file_failed, ingest_file
 
 from .books import MemoryApprovals, MemoryRefundBook, MemoryRemittances
-from .outside import MemoryBucket, MemoryEvents, MemoryHandoff, MemoryMailer, MemorySeals
+from .outside import MemoryBucket, MemoryEvents, MemoryHandoff, MemoryKeys, MemoryMailer, MemorySeals
 from .stores import MemoryCases, MemoryHistory, MemoryLedger
 from .workflow import Crash, MemoryWorkflows, error_name
 
@@ -99,7 +101,12 @@ class MemoryPorts:
             "approvals": MemoryApprovals(), "refund_book": MemoryRefundBook(), "bucket": MemoryBucket(),
             "mailer": MemoryMailer(), "events": MemoryEvents(), "workflows": MemoryWorkflows(DEFINITION, steps),
             "seals": MemorySeals(), "remittances": MemoryRemittances(), "handoff": MemoryHandoff(),
+            "keys": MemoryKeys(),
         }
+        keys = self.store["keys"]  # the stores as the use cases see them: every record checked (adapters/trusted.py)
+        self.trusted = {"transactions": TrustedLedger(self.store["transactions"], keys),
+                        "refund_book": TrustedRefundBook(self.store["refund_book"], keys),
+                        "approvals": TrustedApprovals(self.store["approvals"], keys)}
         self.fault: Fault | None = None
 
     def check(self, call: str) -> None:
@@ -112,7 +119,7 @@ class MemoryPorts:
             raise fault.error(f"fault injected at {call} (call {fault.seen})")
 
     def __getattr__(self, name: str) -> Any:
-        store = self.__dict__.get("store", {})
+        store = {**self.__dict__.get("store", {}), **self.__dict__.get("trusted", {})}
         if name not in store:
             raise AttributeError(name)
         return _Watched(name, store[name], self)
@@ -128,6 +135,11 @@ class MemoryCloud:
         self.ports = MemoryPorts(settings or Settings(), self._steps())
         self.drops = 0
         self.held = False
+
+    @property
+    def trusted(self) -> SimpleNamespace:
+        """The ledger, refund book and approvals as the use cases read them: every record checked."""
+        return SimpleNamespace(**self.ports.trusted)
 
     # the stores, read by tests as they stand
     def __getattr__(self, name: str) -> Any:

@@ -4,6 +4,7 @@ would (the AP file's rows, the mail an approver got, the work item billing staff
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import hmac
@@ -162,6 +163,26 @@ class MemoryHandoff:
 
     def remittance(self, key: str, etag: str, sequencer: str, event_time: str) -> None:
         self.handed.append(HandedOn(key, etag, sequencer, event_time))
+
+
+class MemoryKeys:
+    """KMS's HMAC keys in memory: a secret per purpose that only this object holds. `calls` counts them."""
+
+    def __init__(self) -> None:
+        self._secrets: dict[str, bytes] = {}
+        self.calls = 0
+
+    def _mac(self, purpose: str, message: bytes) -> str:
+        secret = self._secrets.setdefault(purpose, secrets.token_bytes(32))
+        return base64.b64encode(hmac.new(secret, message, hashlib.sha256).digest()).decode()
+
+    def mac(self, purpose: str, message: bytes) -> str:
+        self.calls += 1
+        return self._mac(purpose, message)
+
+    def valid(self, purpose: str, message: bytes, mac: str | None) -> bool:
+        self.calls += 1
+        return bool(mac) and hmac.compare_digest(self._mac(purpose, message), str(mac))
 
 
 class MemorySeals:

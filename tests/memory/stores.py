@@ -17,7 +17,6 @@ from typing import Any
 from creditrefunds.adapters.case_store import HOLD, CaseNotFound, _figures, stored_from_item
 from creditrefunds.adapters.transactions import content_hash
 from creditrefunds.domain.cases import Case, StoredCase
-from creditrefunds.domain.detection import AccountSummary, summarize
 from creditrefunds.domain.history import Entry, in_order, next_record, plan_search
 from creditrefunds.domain.ledger import StoreOutcome, Transaction
 from creditrefunds.domain.status import Status
@@ -37,11 +36,14 @@ class MemoryLedger(Locked):
         self.rows: dict[str, dict[str, Transaction]] = {}  # account -> txn_id -> row
         self.guarantors: dict[str, set[str]] = {}
         self.claims: dict[str, set[str]] = {}
+        self.vouched: dict[tuple[str, str], tuple[str, str]] = {}  # (account, txn_id) -> (manifest, path)
+        self.manifests: dict[str, dict[str, Any]] = {}
 
-    def put_all(self, txns: list[Transaction]) -> list[StoreOutcome]:
+    def put_all(self, txns: list[Transaction], manifest: dict[str, Any], paths: list[str]) -> list[StoreOutcome]:
         outcomes = []
         with self._lock:
-            for txn in txns:
+            self.manifests[manifest["manifest"]] = dict(manifest)
+            for txn, path in zip(txns, paths, strict=True):
                 digest = content_hash(txn)
                 marker = self.markers.get(txn.txn_id)
                 if marker is None:
@@ -52,22 +54,22 @@ class MemoryLedger(Locked):
                 outcomes.append(outcome)
                 if outcome.result != "conflict":
                     self.rows.setdefault(txn.account_id, {})[txn.txn_id] = txn
+                    self.vouched[(txn.account_id, txn.txn_id)] = (manifest["manifest"], path)
                     self.guarantors.setdefault(txn.guarantor_id, set()).add(txn.account_id)
                     if txn.claim_id:
                         self.claims.setdefault(txn.claim_id, set()).add(txn.account_id)
         return outcomes
 
-    def account_transactions(self, account_id: str) -> list[Transaction]:
+    def account_rows(self, account_id: str) -> list[tuple[Transaction, str, str]]:
         with self._lock:
             rows = self.rows.get(account_id, {})
-            return [rows[txn_id] for txn_id in sorted(rows)]  # the table's sort key: TXN#<id>
+            return [(rows[txn_id], *self.vouched.get((account_id, txn_id), ("", "")))
+                    for txn_id in sorted(rows)]  # the table's sort key: TXN#<id>
 
-    def summary(self, account_id: str) -> tuple[AccountSummary, list[Transaction]]:
-        txns = self.account_transactions(account_id)
-        return summarize(txns).get(account_id, AccountSummary(account_id)), txns
-
-    def summaries(self, accounts: set[str]) -> dict[str, tuple[AccountSummary, list[Transaction]]]:
-        return {account: self.summary(account) for account in sorted(accounts)}
+    def manifest(self, manifest_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self.manifests.get(manifest_id)
+            return dict(found) if found else None
 
     def guarantor_accounts(self, guarantor_id: str) -> list[str]:
         with self._lock:
@@ -76,11 +78,6 @@ class MemoryLedger(Locked):
     def accounts_of_claim(self, claim_id: str) -> list[str]:
         with self._lock:
             return sorted(self.claims.get(claim_id, ()))
-
-    def patient_name(self, account_id: str) -> str | None:
-        rows = sorted(self.account_transactions(account_id), key=lambda t: (t.posting_date, t.txn_id))
-        names = [t.patient_name for t in rows if t.patient_name]
-        return names[-1] if names else None
 
 
 class MemoryCases(Locked):

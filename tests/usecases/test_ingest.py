@@ -21,7 +21,7 @@ ROWS = [
 
 
 def stored_ids(mem: MemoryCloud, account: str) -> list[str]:
-    return [t.txn_id for t in mem.transactions.account_transactions(account)]
+    return [t.txn_id for t in mem.trusted.transactions.account_transactions(account)]
 
 
 def cases_of(mem: MemoryCloud, account: str) -> list[dict[str, Any]]:

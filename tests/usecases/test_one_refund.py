@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from creditrefunds.domain.instructions import Instruction
 from creditrefunds.usecases import audit, fanout
 
 from tests.memory.cloud import MemoryCloud
@@ -120,8 +121,8 @@ def test_an_issued_refund_not_yet_posted_back_opens_no_second_case_and_one_row_r
     assert f"50.00 to PATIENT (instruction {case['case_id']}#0) by REFUND row ONE-ISSUED-9" in said["RECONCILED"]
     assert len(ap_rows(mem, case["case_id"])) == 1
     assert len([r for r in mem.bucket.ap_rows() if r["account_id"] == "ONE-ISSUED"]) == 1
-    verified = audit.verify_all(mem.cases, mem.history, mem.refund_book, mem.seals, [case["case_id"]],
-                                mem.transactions)
+    verified = audit.verify_all(mem.cases, mem.history, mem.trusted.refund_book, mem.seals, [case["case_id"]],
+                                mem.trusted.transactions)
     assert verified.whole and verified.cases[0].known, (verified.exposures, verified.cases)
     assert verified.exposures == []  # `refunds audit verify`: no account refunded more than it held
 
@@ -155,10 +156,11 @@ def test_audit_verify_names_an_account_refunded_more_than_it_ever_held(mem: Memo
     mem.drop(rows("ONE-EXPOSED", *FIRST), "one-exposed.csv")
     case = approve_and_issue(mem, "ONE-EXPOSED")
     issued = mem.refund_book.items[f"{case['case_id']}#0"]
-    # As a second case would have issued it: the same 50.00 again.
-    mem.refund_book.items["CB-FORGED#0"] = {**issued, "instruction_id": "CB-FORGED#0", "case_id": "CB-FORGED"}
-    found = audit.verify_all(mem.cases, mem.history, mem.refund_book, mem.seals, [case["case_id"]],
-                             mem.transactions)
+    # As a second case would have issued it (a bug, not a forgery: the issue step's own MAC): 50.00 again.
+    mem.trusted.refund_book.issue(Instruction.from_item({**issued, "instruction_id": "CB-AGAIN#0",
+                                                         "case_id": "CB-AGAIN"}))
+    found = audit.verify_all(mem.cases, mem.history, mem.trusted.refund_book, mem.seals, [case["case_id"]],
+                             mem.trusted.transactions)
     assert not found.whole  # `refunds audit verify` exits 1
     printed = [f"EXPOSED {e.why()}" for e in found.exposures]  # as `refunds audit verify` prints them
     [line] = printed

@@ -45,10 +45,10 @@ class Story:
         self.mem.run()
 
     def book(self) -> list:
-        return self.mem.refund_book.of_account("A1")
+        return self.mem.trusted.refund_book.of_account("A1")
 
     def ledger(self) -> list:
-        return self.mem.transactions.account_transactions("A1")
+        return self.mem.trusted.transactions.account_transactions("A1")
 
     def pending(self) -> list:
         return list(match_returns(self.book(), self.ledger()).pending)
@@ -94,7 +94,7 @@ class Story:
 
     def claimable(self) -> Decimal:
         """What the account holds net of money in flight: the credit some case must be working."""
-        summary, ledger = self.mem.transactions.summary("A1")
+        summary, ledger = self.mem.trusted.transactions.summary("A1")
         found = claim(summary, ledger, match_returns(self.book(), ledger))
         return -found[0].balance if found else Decimal("0.00")
 

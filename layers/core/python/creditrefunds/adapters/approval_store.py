@@ -7,7 +7,6 @@ decision), never the task token or the snapshot.
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Any
 
@@ -15,27 +14,24 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from creditrefunds.adapters.dynamo import is_condition_failure, query_all
-from creditrefunds.domain.approvals import KEEP_AFTER_EXPIRY, Approval, LinkState, LinkTaken, Snapshot, link_key
+from creditrefunds.domain.approvals import KEEP_AFTER_EXPIRY, Approval, LinkState, LinkTaken, link_key
 
 
 class ApprovalStore:
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    def create(self, snapshot: Snapshot, tier: int, approver: str, task_token: str, now: datetime,
-               ttl: int) -> tuple[str, Approval]:
-        """A new link for `approver` to decide `snapshot`: (its id, for the mail alone; the approval)."""
-        link_id = secrets.token_urlsafe(32)
-        expires = int(now.timestamp()) + ttl
-        approval = Approval(link_key(link_id), snapshot.case_id, tier, approver, snapshot.digest, expires,
-                            LinkState.PENDING, snapshot=snapshot)
+    def put_new(self, approval: Approval, task_token: str, now: datetime) -> None:
+        """Keep a new link (`approval`, with its MAC) and the task token it answers."""
+        snapshot = approval.snapshot
+        assert snapshot is not None
         self._table.put_item(Item={
-            "approval_key": approval.approval_key, "case_id": snapshot.case_id, "tier": tier, "approver": approver,
-            "digest": approval.digest, "snapshot": snapshot.to_item(), "task_token": task_token,
-            "created_at": now.isoformat(), "expires_at": expires, "purge_after": expires + KEEP_AFTER_EXPIRY,
-            "state": approval.state,
+            "approval_key": approval.approval_key, "case_id": approval.case_id, "tier": approval.tier,
+            "approver": approval.approver, "digest": approval.digest, "snapshot": snapshot.to_item(),
+            "task_token": task_token, "created_at": now.isoformat(), "expires_at": approval.expires_at,
+            "purge_after": approval.expires_at + KEEP_AFTER_EXPIRY, "state": approval.state,
+            "link_mac": approval.link_mac,
         }, ConditionExpression="attribute_not_exists(approval_key)")  # fmt: skip
-        return link_id, approval
 
     def get(self, link_id: str) -> Approval | None:
         """The approval behind a link id (as the mail gave it)."""
@@ -66,18 +62,19 @@ class ApprovalStore:
         items = query_all(self._table, IndexName="by-case", KeyConditionExpression=Key("case_id").eq(case_id))
         return [Approval.from_item(item) for item in items]
 
-    def take(self, approval: Approval, decision: str, reason: str, source: str, now: datetime) -> str:
-        """Use the link once: PENDING and unexpired becomes DECIDING, the decision on it. Returns the task
-        token (the workflow, once it accepts the decision, makes the link USED)."""
+    def take(self, approval: Approval, decision: str, reason: str, source: str, now: datetime, mac: str) -> str:
+        """Use the link once: PENDING and unexpired becomes DECIDING, the decision and its MAC on it. Returns the
+        task token (the workflow, once it accepts the decision, makes the link USED)."""
         try:
             answer = self._table.update_item(
                 Key={"approval_key": approval.approval_key},
-                UpdateExpression="SET #s = :deciding, decision = :d, reason = :r, decided_at = :at, decided_from = :f",
+                UpdateExpression=("SET #s = :deciding, decision = :d, reason = :r, decided_at = :at, "
+                                  "decided_from = :f, decision_mac = :mac"),
                 ConditionExpression="#s = :pending AND expires_at > :now",
                 ExpressionAttributeNames={"#s": "state"},
                 ExpressionAttributeValues={":deciding": LinkState.DECIDING, ":pending": LinkState.PENDING,
                                            ":d": decision, ":r": reason, ":at": now.isoformat(), ":f": source,
-                                           ":now": int(now.timestamp())},
+                                           ":mac": mac, ":now": int(now.timestamp())},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:

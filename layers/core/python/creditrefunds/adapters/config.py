@@ -33,6 +33,10 @@ class BaseConfig(BaseSettings):
     refunds_table: str
     remittances_table: str
     evidence_key_id: str  # the KMS HMAC key remittance items are signed with
+    ledger_key_id: str  # KMS HMAC keys of the records that move money or decide (adapters/record_keys.py)
+    link_key_id: str
+    decision_key_id: str
+    instruction_key_id: str
     sender_email: str
     operators_email: str
     compliance_officer_email: str

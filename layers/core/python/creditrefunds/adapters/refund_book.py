@@ -33,13 +33,17 @@ class RefundBook:
         item = self._table.get_item(Key={"instruction_id": instruction_id}, ConsistentRead=True).get("Item")
         return Instruction.from_item(item) if item else None
 
-    def mark_returned(self, instruction_id: str, txn_id: str, posted_on: date) -> bool:
-        """Keep the ledger row that posted the instruction back; False when one was kept before."""
+    def mark_returned(self, instruction_id: str, txn_id: str, posted_on: date, mac: str, over: str | None) -> bool:
+        """Keep the ledger row that posted the instruction back, with the match's MAC, where no match is kept
+        (or, `over`, where the one kept is that one: a match with no valid MAC); False when another was."""
+        condition = "attribute_exists(instruction_id) AND " + (
+            "returned_by = :over" if over else "attribute_not_exists(returned_by)")
+        values = {":t": txn_id, ":d": posted_on.isoformat(), ":m": mac, **({":over": over} if over else {})}
         try:
             self._table.update_item(
-                Key={"instruction_id": instruction_id}, UpdateExpression="SET returned_by = :t, returned_on = :d",
-                ConditionExpression="attribute_exists(instruction_id) AND attribute_not_exists(returned_by)",
-                ExpressionAttributeValues={":t": txn_id, ":d": posted_on.isoformat()})
+                Key={"instruction_id": instruction_id},
+                UpdateExpression="SET returned_by = :t, returned_on = :d, return_mac = :m",
+                ConditionExpression=condition, ExpressionAttributeValues=values)
             return True
         except ClientError as error:
             if is_condition_failure(error):

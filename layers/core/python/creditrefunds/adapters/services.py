@@ -31,11 +31,13 @@ from creditrefunds.adapters.handoff import Handoff
 from creditrefunds.adapters.history_store import HistoryStore
 from creditrefunds.adapters.ledger_bucket import LedgerBucket
 from creditrefunds.adapters.messaging import EventBus, Mailer
+from creditrefunds.adapters.record_keys import RecordKeys
 from creditrefunds.adapters.refund_book import RefundBook
 from creditrefunds.adapters.remittance_store import RemittanceStore
 from creditrefunds.adapters.seal_store import SealStore
 from creditrefunds.adapters.transactions import TransactionStore
 from creditrefunds.adapters.transient import CLIENT_CONFIG
+from creditrefunds.adapters.trusted import TrustedApprovals, TrustedLedger, TrustedRefundBook
 from creditrefunds.adapters.workflows import Workflows
 from creditrefunds.domain.settings import Settings
 
@@ -79,9 +81,9 @@ class Services(Generic[Config]):
         return boto3.resource("dynamodb", config=CLIENT_CONFIG)
 
     @_once
-    def transactions(self) -> TransactionStore:
+    def transactions(self) -> TrustedLedger:
         writers = self.config.store_writers if isinstance(self.config, StoreConfig) else 1
-        return TransactionStore(self._dynamodb.Table(self.config.transactions_table), writers)
+        return TrustedLedger(TransactionStore(self._dynamodb.Table(self.config.transactions_table), writers), self.keys)
 
     @_once
     def cases(self) -> CaseStore:
@@ -92,12 +94,18 @@ class Services(Generic[Config]):
         return HistoryStore(self._dynamodb.Table(self.config.history_table), self.cases)
 
     @_once
-    def approvals(self) -> ApprovalStore:
-        return ApprovalStore(self._dynamodb.Table(self.config.approvals_table))
+    def approvals(self) -> TrustedApprovals:
+        return TrustedApprovals(ApprovalStore(self._dynamodb.Table(self.config.approvals_table)), self.keys)
 
     @_once
-    def refund_book(self) -> RefundBook:
-        return RefundBook(self._dynamodb.Table(self.config.refunds_table))
+    def refund_book(self) -> TrustedRefundBook:
+        return TrustedRefundBook(RefundBook(self._dynamodb.Table(self.config.refunds_table)), self.keys)
+
+    @_once
+    def keys(self) -> RecordKeys:
+        config = self.config
+        return RecordKeys(self._client("kms"), config.ledger_key_id, config.link_key_id, config.decision_key_id,
+                          config.instruction_key_id)
 
     @_once
     def handoff(self) -> Handoff:

@@ -14,12 +14,13 @@ from botocore.exceptions import ClientError
 
 from creditrefunds.adapters.dynamo import get_all, query_all
 from creditrefunds.adapters.transient import CLIENT_CONNECTIONS
-from creditrefunds.domain.detection import AccountSummary
 from creditrefunds.domain.ledger import StoreOutcome, Transaction, parse_row
 
 WRITERS = CLIENT_CONNECTIONS  # concurrent DynamoDB writers per ingest (latency-bound), a connection each
 MARKS_PER_TRANSACTION = 100  # TransactWriteItems' limit
 BATCH = 25  # BatchWriteItem's limit
+ROW_MANIFEST, ROW_PATH = "manifest", "path"  # what vouches for a row (adapters/trusted.py)
+NOT_ROW = ("pk", "sk", ROW_MANIFEST, ROW_PATH)
 
 
 def content_hash(txn: Transaction) -> str:
@@ -39,8 +40,9 @@ class TransactionStore:
         self._table = table
         self._writers = writers
 
-    def put_all(self, txns: list[Transaction]) -> list[StoreOutcome]:
-        """Store each transaction once; outcomes in the order given. Ids must be distinct.
+    def put_all(self, txns: list[Transaction], manifest: dict[str, Any], paths: list[str]) -> list[StoreOutcome]:
+        """Store each transaction once; outcomes in the order given. Ids must be distinct. `manifest` (the
+        MACed root of the rows' Merkle tree, adapters/trusted.py) is kept first, and each row with its path.
 
         The id markers go first, up to 100 in one TransactWriteItems, each on the condition
         that the id is not taken: race-free against another file storing the same id at the
@@ -52,12 +54,14 @@ class TransactionStore:
         groups = [txns[i:i + MARKS_PER_TRANSACTION] for i in range(0, len(txns), MARKS_PER_TRANSACTION)]
         marked = self._parallel(self._mark_group, groups)
         outcomes = [outcome for group in marked for outcome in group]
+        self._table.put_item(Item={"pk": f"MANIFEST#{manifest['manifest']}", "sk": "MANIFEST", **manifest})
         rows: list[dict[str, Any]] = []
         accounts: set[tuple[str, str]] = set()
         claims: set[tuple[str, str]] = set()
-        for txn, outcome in zip(txns, outcomes, strict=True):
+        for txn, outcome, path in zip(txns, outcomes, paths, strict=True):
             if outcome.result != "conflict":
-                rows.append({"pk": f"ACCT#{txn.account_id}", "sk": f"TXN#{txn.txn_id}", **txn.to_record()})
+                rows.append({"pk": f"ACCT#{txn.account_id}", "sk": f"TXN#{txn.txn_id}", **txn.to_record(),
+                             ROW_MANIFEST: manifest["manifest"], ROW_PATH: path})
                 accounts.add((txn.guarantor_id, txn.account_id))
                 if txn.claim_id:
                     claims.add((txn.claim_id, txn.account_id))
@@ -128,33 +132,22 @@ class TransactionStore:
             time.sleep(min(0.05 * 2**attempt, 2.0))
         raise RuntimeError(f"DynamoDB left {sum(len(v) for v in left.values())} item(s) unwritten after retries")
 
-    def account_transactions(self, account_id: str) -> list[Transaction]:
-        return [parse_row({k: str(v) for k, v in item.items() if k not in ("pk", "sk")}, id_max_length=None)
+    def account_rows(self, account_id: str) -> list[tuple[Transaction, str, str]]:
+        """The account's rows, each with the manifest and path that vouch for it (checked by the caller)."""
+        return [(parse_row({k: str(v) for k, v in item.items() if k not in NOT_ROW}, id_max_length=None),
+                 str(item.get(ROW_MANIFEST, "")), str(item.get(ROW_PATH, "")))
                 for item in self._query(f"ACCT#{account_id}")]
 
-    def patient_name(self, account_id: str) -> str | None:
-        """The name on the account's latest row that carries one (for masking, never for logs)."""
-        rows = sorted(self.account_transactions(account_id), key=lambda t: (t.posting_date, t.txn_id))
-        names = [t.patient_name for t in rows if t.patient_name]
-        return names[-1] if names else None
+    def manifest(self, manifest_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"pk": f"MANIFEST#{manifest_id}", "sk": "MANIFEST"},
+                                    ConsistentRead=True).get("Item")
+        return {k: str(v) if k != "rows" else int(v) for k, v in item.items()} if item else None
 
     def accounts_of_claim(self, claim_id: str) -> list[str]:
         return [item["sk"].removeprefix("ACCT#") for item in self._query(f"CLAIM#{claim_id}")]
 
     def guarantor_accounts(self, guarantor_id: str) -> list[str]:
         return [item["sk"].removeprefix("ACCT#") for item in self._query(f"GUAR#{guarantor_id}")]
-
-    def summary(self, account_id: str) -> tuple[AccountSummary, list[Transaction]]:
-        txns = self.account_transactions(account_id)
-        summary = AccountSummary(account_id)
-        for t in txns:
-            summary.add(t)
-        return summary, txns
-
-    def summaries(self, accounts: set[str]) -> dict[str, tuple[AccountSummary, list[Transaction]]]:
-        """`summary` of many accounts, queried in parallel."""
-        ordered = sorted(accounts)
-        return dict(zip(ordered, self._parallel(self.summary, ordered), strict=True))
 
     def _query(self, pk: str) -> Iterator[dict[str, Any]]:
         """Every item of one partition."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -106,6 +106,12 @@ class TaskGone(LinkRefused):
                "Nothing was decided by this link.")
 
 
+class Untrusted(LinkRefused):
+    status, title = 409, "Approval cannot be decided"
+    message = ("The records of this approval fail their integrity check (written past the workflow). Nothing was "
+               "decided; the case stops for a person to look when its wait runs out.")
+
+
 class NotThisApprover(LinkRefused):
     status, title = 403, "Another approver must decide"
 
@@ -183,6 +189,9 @@ class Approval:
     snapshot: Snapshot | None = None
     decided_from: str = ""  # where the decision was made (the page's caller)
     mailed: bool = False  # its mail was sent (the link's id exists only in that mail)
+    decided_at: str = ""
+    link_mac: str = field(default="", compare=False)  # RequestApproval's MAC over `link_signed()`
+    decision_mac: str = field(default="", compare=False)  # the page's MAC over `decision_signed()`, as it is taken
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Approval:
@@ -190,7 +199,18 @@ class Approval:
                    int(item["expires_at"]), LinkState(item["state"]),
                    Outcome(item["decision"]) if item.get("decision") else None, str(item.get("reason", "")),
                    Snapshot.from_item(item["snapshot"]) if "snapshot" in item else None,
-                   str(item.get("decided_from", "")), "mailed_at" in item)
+                   str(item.get("decided_from", "")), "mailed_at" in item, str(item.get("decided_at", "")),
+                   str(item.get("link_mac", "")), str(item.get("decision_mac", "")))
+
+    def link_signed(self) -> dict[str, Any]:
+        """What the link's MAC covers: who is asked, to decide which lines, at which tier, until when."""
+        return {"approval_key": self.approval_key, "case_id": self.case_id, "tier": self.tier,
+                "approver": self.approver, "digest": self.digest, "expires_at": self.expires_at}
+
+    def decision_signed(self) -> dict[str, Any]:
+        """What the decision's MAC covers: the link, and what its approver decided, why, when and from where."""
+        return {**self.link_signed(), "decision": self.decision, "reason": self.reason,
+                "decided_at": self.decided_at, "decided_from": self.decided_from}
 
     @property
     def decided(self) -> bool:

@@ -4,7 +4,7 @@ it to the row that posts it back, the AP file and the audit read it. Pure."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -55,6 +55,8 @@ class Instruction:
     prior: frozenset[str] = frozenset()  # the account's rows already in the ledger at issue: none returns it
     returned_by: str | None = None  # the row that posted it back, once matched
     returned_on: date | None = None
+    mac: str = field(default="", compare=False)  # the issue step's MAC over `signed()` (domain/authentic.py)
+    return_mac: str = field(default="", compare=False)  # detection's MAC over `return_signed()`, with the match
 
     @classmethod
     def of(cls, case: Case, index: int, line: Line, claim_id: str | None, day: date,
@@ -76,13 +78,24 @@ class Instruction:
         """What the RefundIssued event tells: its AP row without the payee's id."""
         return {k: v for k, v in self.ap_row().items() if k != "payee_id"}
 
+    def signed(self) -> dict[str, Any]:
+        """What its MAC covers: everything that moves the money, and the ledger it was issued against."""
+        return {**self.ap_row(), "line": self.line, "action": self.action,
+                "ledger_at_issue": ",".join(sorted(self.prior))}
+
+    def return_signed(self) -> dict[str, Any]:
+        """What the MAC of its match covers: which instruction, which row posted it back, and when."""
+        return {"instruction_id": self.instruction_id, "returned_by": self.returned_by,
+                "returned_on": self.returned_on.isoformat() if self.returned_on else ""}
+
     def to_item(self) -> dict[str, Any]:
         """As the refund book stores it: text, the line a number, the ledger at issue a list of ids."""
         item: dict[str, Any] = {**self.ap_row(), "line": self.line, "action": self.action,
-                                "ledger_at_issue": sorted(self.prior)}
+                                "ledger_at_issue": sorted(self.prior), "mac": self.mac}
         if self.returned_by:
             item["returned_by"] = self.returned_by
             item["returned_on"] = self.returned_on.isoformat() if self.returned_on else ""
+            item["return_mac"] = self.return_mac
         return item
 
     @classmethod
@@ -98,7 +111,8 @@ class Instruction:
                    text.get("claim_id", ""), text.get("target_account_id") or None,
                    date.fromisoformat(text["due_date"]) if text.get("due_date") else None,
                    frozenset(str(t) for t in item.get("ledger_at_issue") or ()), text.get("returned_by") or None,
-                   date.fromisoformat(text["returned_on"]) if text.get("returned_on") else None)
+                   date.fromisoformat(text["returned_on"]) if text.get("returned_on") else None,
+                   text.get("mac", ""), text.get("return_mac", ""))
 
     def returned_by_row(self, t: Transaction) -> bool:
         """`t` posts this instruction back: its type, amount and payee (a patient is one payee), posted on

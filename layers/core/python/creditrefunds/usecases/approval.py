@@ -23,10 +23,12 @@ from creditrefunds.domain.approvals import (
     Snapshot,
     TaskGone,
     UnknownLink,
+    Untrusted,
     mask_name,
     paused_days,
     usable,
 )
+from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.mail import approval_request
 from creditrefunds.domain.pages import Page, answer, case_page
@@ -80,13 +82,26 @@ def _link(ports: Ports, link_id: str, now: datetime) -> tuple[Approval, Snapshot
 
 def show(ports: Ports, link_id: str, now: datetime) -> Page:
     """GET: the snapshot behind the link, with its buttons. Opening it decides nothing."""
-    approval, snapshot = _link(ports, link_id, now)
+    try:
+        approval, snapshot = _link(ports, link_id, now)
+    except Tampered as forged:
+        logger.error("an approval's records fail their check", extra={"why": str(forged)})
+        raise Untrusted() from forged
     return case_page(snapshot, approval.tier)
 
 
 def decide(ports: Ports, link_id: str, form: dict[str, str], source: str, pause_seconds: int,
            seconds_per_day: int, now: datetime) -> Page:
-    """POST: the approver's decision on the snapshot, once; refused when policy says this approver may not."""
+    """POST: the approver's decision on the snapshot, once; refused when policy says this approver may not,
+    and when a record it rests on fails its integrity check."""
+    try:
+        return _decide(ports, link_id, form, source, now)
+    except Tampered as forged:
+        logger.error("an approval's records fail their check", extra={"why": str(forged)})
+        raise Untrusted() from forged
+
+
+def _decide(ports: Ports, link_id: str, form: dict[str, str], source: str, now: datetime) -> Page:
     approval, snapshot = _link(ports, link_id, now)
     try:
         decision = read_decision(form, snapshot)

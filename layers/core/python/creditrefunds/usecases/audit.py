@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.history import Break, public, verify_chain
 from creditrefunds.domain.refunds import issue_breaks
 from creditrefunds.domain.returns import Exposure, exposure
@@ -53,9 +54,14 @@ def verify(cases: Cases, history: History, case_id: str, refunds: RefundBook | N
     stored = cases.get(case_id, strict=False)
     breaks = (verify_chain(case_id, records, stored.head if stored else None)
               + against_seal(case_id, records, sealed, stored is not None))
-    instructions = refunds.of_case(case_id) if refunds is not None and stored is not None else []
+    instructions: list[Any] = []
     if refunds is not None and stored is not None:
-        breaks += issue_breaks(case_id, stored.status, records, instructions)
+        try:
+            instructions = refunds.of_case(case_id)
+        except Tampered as forged:
+            breaks.append(Break(case_id, None, str(forged)))
+        else:
+            breaks += issue_breaks(case_id, stored.status, records, instructions)
     return Verified(case_id, len(records), breaks, bool(records) or stored is not None or sealed is not None,
                     stored.case.account_id if stored else None, bool(instructions))
 
@@ -77,8 +83,12 @@ def verify_all(cases: Cases, history: History, refunds: RefundBook, seals: Seals
     audit.cases = [verify(cases, history, case_id, refunds, sealed.get(case_id)) for case_id in ids]
     if ledger is not None:
         for account_id in sorted({v.account_id for v in audit.cases if v.issued and v.account_id}):
-            found = exposure(account_id, ledger.account_transactions(account_id),
-                             refunds.of_account(account_id))
+            try:
+                transactions = ledger.account_transactions(account_id)
+            except Tampered as forged:
+                audit.seal_problems.append(str(forged))
+                continue
+            found = exposure(account_id, transactions, refunds.of_account(account_id))
             if found.over > 0:
                 audit.exposures.append(found)
     return audit

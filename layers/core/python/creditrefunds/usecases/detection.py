@@ -85,8 +85,8 @@ def detect_accounts(ports: Ports, accounts: set[str], today: date, now: datetime
     ordered = sorted(accounts)
     with ThreadPoolExecutor(max_workers=DETECTORS) as threads:
         for start in range(0, len(ordered), DETECT_CHUNK):
-            accounts_now = ordered[start:start + DETECT_CHUNK]
-            chunk = ports.transactions.summaries(set(accounts_now))
+            chunk = ports.transactions.summaries(set(ordered[start:start + DETECT_CHUNK]))
+            accounts_now = [a for a in ordered[start:start + DETECT_CHUNK] if a in chunk]  # not one left out
             holders = ports.cases.holders(accounts_now)
             detector.known.update({account: summary for account, (summary, _) in chunk.items()})
             guarantors: dict[str, list[tuple[AccountSummary, list[Transaction], str | None]]] = {}
@@ -106,9 +106,9 @@ def detected_entry(case: Case, actor: str = ACTOR) -> Entry:
 def debits_for(ports: Ports, summary: AccountSummary, known: dict[str, AccountSummary] | None = None) -> DebitPool:
     """The guarantor's other debits from the stored ledger (`known`: summaries already read)."""
     known = known or {}
-    others = [known[account] if account in known else ports.transactions.summary(account)[0]
-              for account in ports.transactions.guarantor_accounts(summary.guarantor_id)
-              if account != summary.account_id]
+    accounts = [a for a in ports.transactions.guarantor_accounts(summary.guarantor_id) if a != summary.account_id]
+    unread = ports.transactions.summaries({a for a in accounts if a not in known}) if set(accounts) - set(known) else {}
+    others = [known[a] if a in known else unread[a][0] for a in accounts if a in known or a in unread]
     return guarantor_debits(summary, others)
 
 

@@ -29,7 +29,8 @@ def result_key(part_key: str) -> str:
 def store_part(ports: Ports, part_key: str, fmt: str, first_line: int) -> dict[str, Any]:
     """One part: validate and store its rows; its rejects and touched accounts are left beside it."""
     with ports.bucket.download(part_key) as local:
-        report = store_file(Path(local), fmt, ports.transactions, ports.settings.id_max_length, first_line)
+        report = store_file(Path(local), fmt, ports.transactions, ports.settings.id_max_length, first_line,
+                            f"{part_key}@{first_line}")
     ports.bucket.put_json(result_key(part_key), report.to_json())
     return {"rows_read": report.rows_read, "rejected": len(report.rejects)}
 

@@ -65,12 +65,14 @@ class StoreReport:
                 "rejected": len(self.rejects)}
 
 
-def store_file(path: Path, fmt: str, ledger: Ledger, id_max_length: int, first_line: int | None = None) -> StoreReport:
+def store_file(path: Path, fmt: str, ledger: Ledger, id_max_length: int, first_line: int | None = None,
+               source: str = "") -> StoreReport:
     """Validate and store every row; a repeated transaction is a no-op, another one a conflict.
 
     The file is checked readable first, so that a file refused whole stores nothing. A CSV file
     (at most the split threshold, or a part) is read by the compiled pass when the layer has it;
     any other, and one the compiled pass leaves to it, by the reference reader: the same rows.
+    `source` (the file's key, with its first line for a part) is named in each stored chunk's manifest.
     """
     report = StoreReport()
     pending: list[tuple[int, Transaction]] = []
@@ -89,9 +91,9 @@ def store_file(path: Path, fmt: str, ledger: Ledger, id_max_length: int, first_l
             else:
                 pending.append((line, item))
                 if len(pending) >= CHUNK:
-                    _store(pending, ledger, report)
+                    _store(pending, ledger, report, source)
                     pending = []
-    _store(pending, ledger, report)
+    _store(pending, ledger, report, source)
     report.rejects.sort(key=lambda r: r.line)
     return report
 
@@ -126,8 +128,8 @@ def _say_once(message: str) -> None:
 _SAID: set[str] = set()
 
 
-def _store(pending: list[tuple[int, Transaction]], ledger: Ledger, report: StoreReport) -> None:
-    outcomes = ledger.put_all([txn for _, txn in pending])
+def _store(pending: list[tuple[int, Transaction]], ledger: Ledger, report: StoreReport, source: str) -> None:
+    outcomes = ledger.put_all([txn for _, txn in pending], source)
     for (line, txn), outcome in zip(pending, outcomes, strict=True):
         if outcome.result == "conflict":
             report.rejects.append(RowError(line, txn.txn_id, "txn_id", "conflicts with the stored transaction of "
@@ -164,7 +166,7 @@ def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_p
                 check_readable(stream)
             return _fan_out(ports, dropped, name, fmt, rows_per_part)
         with ports.bucket.download(dropped.key, dropped.etag) as local:  # at most the split threshold
-            report = store_file(local, fmt, ports.transactions, ports.settings.id_max_length)
+            report = store_file(local, fmt, ports.transactions, ports.settings.id_max_length, source=dropped.key)
     except LedgerGone:
         logger.info("ledger file already read and moved: a repeated notification", extra={"key": dropped.key})
         return {"key": dropped.key, "gone": True}

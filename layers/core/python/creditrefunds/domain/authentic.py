@@ -1,0 +1,81 @@
+"""What a record's MAC covers, and the Merkle tree that lets one KMS call vouch for a whole file part.
+
+A record that can move money or decide carries a MAC made by the function that wrote it, with a KMS key
+only that function's role may use to generate (DOMAIN.md section 6, docs/security.md). Whoever can write a
+table cannot make one. The MAC is over `message(purpose, fields)`: the purpose (so a MAC made for one kind
+of record never vouches for another) and the fields that matter, in one canonical JSON text.
+
+The ledger is too large for a KMS call per row: the rows one store call writes are the leaves of a Merkle
+tree, the root is MACed once (a manifest), and each row keeps the path from its leaf to the root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+# Purposes: each is the key (and the role that may generate with it) in template.yaml.
+LEDGER = "ledger"  # a manifest of stored ledger rows (ingest, StorePart)
+MATCH = "match"  # a return match or an account hold (detection: ingest, DetectBatch)
+LINK = "link"  # an approval link as asked (RequestApproval)
+DECISION = "decision"  # an approver's decision on a link (the approval page)
+INSTRUCTION = "instruction"  # a refund instruction (IssueRefund)
+PURPOSES = (LEDGER, MATCH, LINK, DECISION, INSTRUCTION)
+
+
+class Tampered(Exception):
+    """A record that can move money or decide does not carry a valid MAC from the function that writes it:
+    somebody wrote or changed it past the code. Nothing acts on it; a person must look."""
+
+
+def message(purpose: str, fields: Mapping[str, Any]) -> bytes:
+    """The bytes a MAC covers: the purpose and the fields, canonical (sorted keys, text values)."""
+    body = {k: None if v is None else str(v) for k, v in fields.items()}
+    return hashlib.sha256(json.dumps([purpose, body], sort_keys=True, separators=(",", ":")).encode()).digest()
+
+
+def leaf(fields: Mapping[str, Any]) -> bytes:
+    return hashlib.sha256(b"\x00" + message(LEDGER, fields)).digest()
+
+
+def _node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def merkle(leaves: Sequence[bytes]) -> tuple[bytes, list[str]]:
+    """The root over `leaves` and, for each leaf, its path to the root (sibling hashes, hex, joined by
+    '.'; an odd node out is carried up unchanged, so a path may be shorter than the tree's height)."""
+    if not leaves:
+        return hashlib.sha256(b"").digest(), []
+    paths: list[list[str]] = [[] for _ in leaves]
+    level = [(h, [i]) for i, h in enumerate(leaves)]
+    while len(level) > 1:
+        up = []
+        for i in range(0, len(level), 2):
+            if i + 1 == len(level):
+                up.append(level[i])
+                continue
+            (left, lows), (right, highs) = level[i], level[i + 1]
+            for n in lows:
+                paths[n].append("R" + right.hex())
+            for n in highs:
+                paths[n].append("L" + left.hex())
+            up.append((_node(left, right), lows + highs))
+        level = up
+    return level[0][0], [".".join(p) for p in paths]
+
+
+def root_of(leaf_hash: bytes, path: str) -> bytes | None:
+    """The root a leaf's path leads to; None for a path that is not one."""
+    node = leaf_hash
+    for step in path.split(".") if path else []:
+        try:
+            sibling = bytes.fromhex(step[1:])
+        except ValueError:
+            return None
+        if len(sibling) != 32 or step[:1] not in ("L", "R"):
+            return None
+        node = _node(node, sibling) if step[0] == "R" else _node(sibling, node)
+    return node

@@ -1,0 +1,113 @@
+"""Issue 28: whoever can write a table, without the use of a KMS key, cannot move money. Each test writes
+the items an attacker would (the in-memory stores' items, shaped as the tables keep them) and looks at what
+a person would: the AP file's rows, the case's status, the mail to operators."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from creditrefunds.domain.approvals import LinkState, Outcome
+from creditrefunds.domain.ledger import parse_row
+from creditrefunds.usecases import audit
+
+from tests.memory.cloud import OPERATORS, MemoryCloud
+
+TIER1, TIER3 = "tier1.approver@example.org", "tier3.approver@example.org"
+
+
+def credit(mem: MemoryCloud, account: str, paid: str = "-190.00", charge: str = "100.00") -> None:
+    mem.drop([f"{account}-1,{account},P-{account},G-{account},CHARGE,{charge},2026-11-02,,,,,,,TX",
+              f"{account}-2,{account},P-{account},G-{account},PAYMENT,{paid},2026-11-09,PATIENT,,,CHK-1,,,TX"])
+
+
+def paid(mem: MemoryCloud) -> list[tuple[str, str]]:
+    return sorted((r["payee_id"], r["amount"]) for r in mem.bucket.ap_rows())
+
+
+def told_operators(mem: MemoryCloud, what: str) -> bool:
+    return any(what in m.subject + m.text for m in mem.mailer.to(OPERATORS))
+
+
+def test_a_planted_instruction_at_the_issue_steps_key_pays_nothing_and_stops_the_case(mem: MemoryCloud):
+    credit(mem, "IN-PLANT")
+    case = mem.case("IN-PLANT")
+    [link] = mem.links(TIER1, "IN-PLANT")
+    mem.refund_book.items[f"{case['case_id']}#0"] = {  # what the issue step would write, payee the attacker's
+        "instruction_id": f"{case['case_id']}#0", "issued_on": "2026-11-20", "case_id": case["case_id"],
+        "account_id": "IN-PLANT", "payee_type": "PATIENT", "payee_id": "ATTACKER", "amount": "2500.00",
+        "method": "check", "reason": "PATIENT_OVERPAYMENT", "claim_id": "", "target_account_id": "",
+        "due_date": "", "line": 0, "action": "REFUND", "ledger_at_issue": []}
+    assert mem.decide(link).status == 200
+    assert paid(mem) == []
+    assert mem.case("IN-PLANT")["status"] == "FAILED" and told_operators(mem, "Tampered")
+
+
+def test_the_ap_file_lists_only_instructions_the_issue_step_wrote(mem: MemoryCloud):
+    credit(mem, "IN-BOOK")
+    [link] = mem.links(TIER1, "IN-BOOK")
+    assert mem.decide(link).status == 200
+    assert paid(mem) == [("G-IN-BOOK", "90.00")]
+    [issued] = [i for i in mem.refund_book.items.values() if i["account_id"] == "IN-BOOK"]
+    issued["payee_id"] = "ATTACKER"  # the payee changed on the issued instruction
+    mem.refund_book.items["NOCASE#0"] = {**issued, "instruction_id": "NOCASE#0", "case_id": "NOCASE",
+                                         "amount": "9999.99"}  # an invented one, for no case
+    credit(mem, "IN-BOOK2", paid="-150.00")  # the next refund of the day rewrites the file
+    [link] = mem.links(TIER1, "IN-BOOK2")
+    assert mem.decide(link).status == 200
+    assert paid(mem) == [("G-IN-BOOK2", "50.00")]  # neither the changed row nor the invented one
+    found = audit.verify_all(mem.cases, mem.history, mem.trusted.refund_book, mem.seals,
+                             [mem.case("IN-BOOK")["case_id"]], mem.trusted.transactions)
+    assert not found.whole and "no valid MAC" in str(found.cases[0].breaks)
+
+
+def test_a_rejection_changed_to_an_approval_in_the_table_issues_nothing(mem: MemoryCloud):
+    credit(mem, "IN-FLIP")
+    [link] = mem.links(TIER1, "IN-FLIP")
+    with mem.paused():
+        assert mem.decide(link, "reject", reason="not ours").status == 200
+        [item] = [i for i in mem.approvals.items.values() if i["state"] == LinkState.DECIDING]
+        item["decision"] = Outcome.APPROVED  # while DECIDING, before the workflow takes it
+    mem.run()
+    assert paid(mem) == []
+    assert mem.case("IN-FLIP")["status"] == "FAILED" and told_operators(mem, "Tampered")
+    assert "DECIDED" not in mem.actions(mem.case("IN-FLIP")["case_id"])
+
+
+def test_dual_control_is_not_met_by_a_forged_approval_of_the_deputy(mem: MemoryCloud):
+    credit(mem, "IN-DUAL", paid="-12100.00")
+    [link] = mem.links(TIER3, "IN-DUAL")
+    case = mem.case("IN-DUAL")
+    [real] = [i for i in mem.approvals.items.values() if i["case_id"] == case["case_id"]]
+    mem.approvals.items["f" * 64] = {**real, "approval_key": "f" * 64, "approver": "deputy@example.org",
+                                     "state": LinkState.USED, "decision": Outcome.APPROVED,
+                                     "created_at": "2026-11-20T08:00:00+00:00"}
+    page = mem.decide(link)
+    assert page.status == 409 and "Nothing was decided" in page.html
+    mem.time_out(case["case_id"])  # its wait runs out: the next step meets the forged item and stops
+    assert paid(mem) == []
+    assert mem.case("IN-DUAL")["status"] == "FAILED" and told_operators(mem, "Tampered")
+
+
+def test_a_forged_ledger_row_moves_no_money(mem: MemoryCloud):
+    credit(mem, "IN-LEDGER", paid="-100.00")  # settled: no credit
+    assert mem.links(TIER1, "IN-LEDGER") == []
+    forged = parse_row({"txn_id": "IN-LEDGER-X", "account_id": "IN-LEDGER", "patient_id": "P-IN-LEDGER",
+                        "guarantor_id": "ATTACKER", "txn_type": "PAYMENT", "amount": "-5000.00",
+                        "posting_date": "2026-11-10", "payer_type": "PATIENT"}, id_max_length=None)
+    mem.transactions.rows["IN-LEDGER"]["IN-LEDGER-X"] = forged
+    mem.drop(["IN-LEDGER-3,IN-LEDGER,P-IN-LEDGER,G-IN-LEDGER,CHARGE,10.00,2026-11-12,,,,,,,TX"])  # routine
+    assert mem.links(TIER1, "IN-LEDGER") == [] and paid(mem) == []
+    assert mem.ports.store["transactions"].rows and mem.trusted.transactions.forged("IN-LEDGER") == ["IN-LEDGER-X"]
+
+
+def test_a_forged_return_match_does_not_close_the_case_or_pay_twice(mem: MemoryCloud):
+    credit(mem, "IN-RET", paid="-180.00")
+    [link] = mem.links(TIER1, "IN-RET")
+    assert mem.decide(link).status == 200
+    [issued] = [i for i in mem.refund_book.items.values() if i["account_id"] == "IN-RET"]
+    issued.update(returned_by="IN-RET-FAKE", returned_on="2026-11-21")  # as if the refund had come back
+    mem.drop(["IN-RET-3,IN-RET,P-IN-RET,G-IN-RET,CHARGE,0.00,2026-11-21,,,,,,,TX"])  # the next file
+    assert mem.case("IN-RET")["status"] == "REFUND_ISSUED"
+    assert paid(mem) == [("G-IN-RET", "80.00")]  # once
+    mem.drop([f"IN-RET-9,IN-RET,P-IN-RET,G-IN-RET,REFUND,80.00,{date(2026, 11, 22)},PATIENT,,,,,,TX"])
+    assert mem.case("IN-RET")["status"] == "RECONCILED"  # the real row still reconciles it
