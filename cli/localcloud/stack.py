@@ -36,6 +36,7 @@ LOCAL_ONLY_IN_AWS = {
 # property stops the local cloud, naming it: a property silently dropped is a difference nobody sees.
 _HONOURED: dict[str, set[str]] = {
     "AWS::KMS::Key": {"Description", "EnableKeyRotation", "KeyPolicy", "KeySpec", "KeyUsage"},
+    "AWS::KMS::Alias": {"AliasName", "TargetKeyId"},
     "AWS::S3::Bucket": {"BucketEncryption", "BucketName", "LifecycleConfiguration", "NotificationConfiguration",
                         "ObjectLockConfiguration", "ObjectLockEnabled", "OwnershipControls",
                         "PublicAccessBlockConfiguration", "VersioningConfiguration"},

@@ -30,6 +30,10 @@ class Storage:
         self.stack.physical[logical_id] = key_id
         self.stack.attributes[logical_id] = {"Arn": key["KeyMetadata"]["Arn"], "KeyId": key_id}
 
+    def _kms_alias(self, logical_id: str, props: dict[str, Any]) -> None:
+        self.client("kms").create_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])
+        self.stack.physical[logical_id] = props["AliasName"]
+
     def _bucket(self, logical_id: str, props: dict[str, Any]) -> None:
         s3 = self.client("s3")
         name = props.get("BucketName") or self._name(logical_id, 63).lower()
@@ -129,6 +133,7 @@ class Storage:
 
     CREATORS: dict[str, Callable[[StackBuilder, str, dict[str, Any]], None]] = {
         "AWS::KMS::Key": _kms_key,
+        "AWS::KMS::Alias": _kms_alias,
         "AWS::S3::Bucket": _bucket,
         "AWS::S3::BucketPolicy": _bucket_policy,
         "AWS::DynamoDB::Table": _table,

@@ -15,8 +15,10 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from creditrefunds.adapters.case_store import CaseStore
 from creditrefunds.adapters.history_store import HistoryStore
+from creditrefunds.adapters.record_keys import RecordKeys
 from creditrefunds.adapters.refund_book import RefundBook
 from creditrefunds.adapters.transactions import TransactionStore
+from creditrefunds.adapters.trusted import TrustedLedger, TrustedRefundBook
 from creditrefunds.domain.cases import Case, Line
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.instructions import Instruction, ledger_at_issue
@@ -129,9 +131,12 @@ def issued_case(cloud, case_id: str) -> None:
                          "guarantor_id": case.guarantor_id, "txn_type": kind, "amount": amount,
                          "posting_date": "2026-09-01", **({"payer_type": "PATIENT"} if kind == "PAYMENT" else {})})
               for n, (kind, amount) in enumerate([("CHARGE", "100.00"), ("PAYMENT", "-140.00")])]
-    TransactionStore(cloud.table("TransactionsTableName")).put_all(ledger)  # the credit the refund came from
-    RefundBook(cloud.table("RefundsTableName")).issue(Instruction.of(case, 0, line, None, date(2026, 9, 4),
-                                                                     ledger_at_issue(ledger)))
+    # As the functions would write them, MACs made with the stack's keys (the tests' own identity may).
+    keys = RecordKeys(cloud.client("kms"), *(cloud.outputs[f"{name}KeyArn"]
+                                             for name in ("Ledger", "Link", "Decision", "Instruction")))
+    TrustedLedger(TransactionStore(cloud.table("TransactionsTableName")), keys).put_all(ledger)  # the credit
+    TrustedRefundBook(RefundBook(cloud.table("RefundsTableName")), keys).issue(
+        Instruction.of(case, 0, line, None, date(2026, 9, 4), ledger_at_issue(ledger)))
 
 
 def _tamper(cloud, case_id: str, how) -> subprocess.CompletedProcess[str]:
