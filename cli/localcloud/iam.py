@@ -200,26 +200,41 @@ def _applies(statement: dict[str, Any], request: Request) -> bool:
         resource_ok = any(_arn_like(request.resource, r) for r in _listed(statement["Resource"]))
     else:
         resource_ok = not any(_arn_like(request.resource, r) for r in _listed(statement.get("NotResource", [])))
-    return resource_ok and _conditions_hold(statement.get("Condition", {}), dict(request.context))
+    return resource_ok and _conditions_hold(statement.get("Condition", {}), request.context)
 
 
 def _arn_like(value: str, pattern: str) -> bool:
     return pattern == "*" or fnmatch.fnmatchcase(value, pattern)
 
 
-def _conditions_hold(conditions: dict[str, Any], context: dict[str, str]) -> bool:
-    """Every condition block holds (missing keys fail, but for ...IfExists)."""
-    context = {key.lower(): value for key, value in context.items()}  # condition keys ignore case
+def _conditions_hold(conditions: dict[str, Any], context: tuple[tuple[str, str], ...]) -> bool:
+    """Every condition block holds (missing keys fail, but for ...IfExists). A key the request gives several
+    values (ses:Recipients) is tested value by value under ForAllValues: (every one, and a missing key holds)
+    or ForAnyValue: (at least one)."""
+    values: dict[str, list[str]] = {}
+    for key, value in context:  # condition keys ignore case
+        values.setdefault(key.lower(), []).append(value)
     for operator, tests in conditions.items():
-        if_exists = operator.endswith("IfExists")
-        base = operator.removesuffix("IfExists")
+        qualifier, _, plain = operator.rpartition(":")
+        if_exists = plain.endswith("IfExists")
+        base = plain.removesuffix("IfExists")
         for key, expected in tests.items():
-            if key.lower() not in context:
+            found = values.get(key.lower())
+            if qualifier == "ForAllValues":
+                if found and not all(_compare(base, value, _listed(expected)) for value in found):
+                    return False
+                continue
+            if qualifier == "ForAnyValue":
+                if not found or not any(_compare(base, value, _listed(expected)) for value in found):
+                    return False
+                continue
+            if qualifier:
+                raise NotImplementedError(f"the local cloud's IAM does not evaluate the {qualifier} qualifier")
+            if found is None:
                 if if_exists or base.startswith(("StringNot", "ArnNot")):  # a negation holds on a missing key
                     continue
                 return False
-            key = key.lower()
-            if not _compare(base, context[key], _listed(expected)):
+            if not _compare(base, found[0], _listed(expected)):
                 return False
     return True
 

@@ -49,15 +49,17 @@ def requests_of(response: Any, service: str, action: str, resource: str, region:
         return [Request(f"states:{action}", _states_resource(_body(response)))]
     if service == "events" and action == "PutEvents":
         entries = _body(response).get("Entries", [])
-        buses = {e.get("EventBusName", "default") for e in entries} or {"default"}
-        return [Request("events:PutEvents", b if b.startswith("arn:") else f"{prefix}:event-bus/{b}") for b in buses]
+        sent = {(e.get("EventBusName", "default"), e.get("Source", "")) for e in entries} or {("default", "")}
+        return [Request("events:PutEvents", bus if bus.startswith("arn:") else f"{prefix}:event-bus/{bus}",
+                        (("events:source", source),)) for bus, source in sorted(sent)]
     if service == "ses" and action in ("SendRawEmail", "SendEmail"):
         sender = _address(response._get_param("Source") or "")
         destination = response._get_param("Destination", {}) or {}
         recipients = list(response._get_param("Destinations", []) or []) + [
             a for kind in ("ToAddresses", "CcAddresses", "BccAddresses") for a in destination.get(kind, [])]
         # In the SES sandbox the recipients' identities are authorised too.
-        return [Request(f"ses:{action}", f"{prefix}:identity/{identity}", (("ses:FromAddress", sender),))
+        context = (("ses:FromAddress", sender), *(("ses:Recipients", _address(r)) for r in recipients))
+        return [Request(f"ses:{action}", f"{prefix}:identity/{identity}", context)
                 for identity in dict.fromkeys([sender, *map(_address, recipients)])]
     if service == "kms":
         key = _body(response).get("KeyId", "*")

@@ -47,8 +47,11 @@ def verify(target: Target, case_id: str | None) -> int:
     """Walk the chains against their heads and the latest seal, the seals as a signed chain, and the
     refund book against the ISSUED records; 0 when all is whole, 1 naming each case and place that is not."""
     seals = _seals(target)
+    from creditrefunds.adapters.ledger_bucket import LedgerBucket
+
+    bucket = None if case_id else LedgerBucket(target.client("s3"), target.output("LedgerBucketName"))
     found = audit.verify_all(_cases(target), _history(target), target.refund_book(), seals,
-                             [case_id] if case_id else None, target.ledger())
+                             [case_id] if case_id else None, target.ledger(), bucket)
     if case_id and not found.cases[0].known:
         print(f"refunds: no case {case_id}", file=sys.stderr)
         return 2
@@ -59,15 +62,19 @@ def verify(target: Target, case_id: str | None) -> int:
         print(f"BROKEN {problem}")
     for paid_twice in found.exposures:
         print(f"EXPOSED {paid_twice.why()}")
+    for unpaid in found.paid_problems:
+        print(f"UNAPPROVED {unpaid}")
     sealed = (f"{found.seals} seal(s), the latest {found.latest_seal}" if found.latest_seal
               else "no seal yet (`refunds audit seal`)")
     if not found.whole:
         print(f"{len(broken) + len(found.seal_problems)} break(s) in {len(found.cases)} case chain(s), "
-              f"{len(found.exposures)} account(s) refunded more than they held; {sealed}", file=sys.stderr)
+              f"{len(found.exposures)} account(s) refunded more than they held, {len(found.paid_problems)} AP "
+              f"file row(s) no authenticated instruction says; {sealed}", file=sys.stderr)
         return 1
     records = sum(v.records for v in found.cases)
     print(f"OK: {len(found.cases)} case chain(s), {records} record(s), every hash and link whole; {sealed}, "
-          "every signature and link whole; no account refunded more than it held")
+          "every signature and link whole; no account refunded more than it held"
+          + ("; every AP file row is an authenticated instruction" if bucket is not None else ""))
     return 0
 
 

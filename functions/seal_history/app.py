@@ -29,4 +29,4 @@ class Event(BaseModel):
 @retryable  # throttles and service errors: TransientError, which the state machine retries
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
-    return seal_history(services(), datetime.now(UTC))
+    return seal_history(services(), datetime.now(UTC), services().config.operators_email)

@@ -69,7 +69,8 @@ def cloud_stores(cloud: Any) -> Stores:
                                              for name in ("Ledger", "Link", "Decision", "Instruction")))
     return Stores(TrustedLedger(TransactionStore(cloud.table("TransactionsTableName")), keys), cases,
                   HistoryStore(cloud.table("HistoryTableName"), cases),
-                  TrustedApprovals(ApprovalStore(cloud.table("ApprovalsTableName")), keys),
+                  TrustedApprovals(ApprovalStore(cloud.table("ApprovalsTableName"), cloud.table("TaskTokensTableName"),
+                                                 cloud.client("kms"), cloud.outputs["DataKeyArn"]), keys),
                   TrustedRefundBook(RefundBook(cloud.table("RefundsTableName")), keys), LedgerBucket(s3, bucket_name),
                   RemittanceStore(cloud.table("RemittancesTableName"), cloud.client("kms"),
                                   cloud.outputs["EvidenceKeyArn"]), drop)
@@ -199,10 +200,11 @@ def test_a_link_decides_once_and_the_case_index_never_shows_its_token(stores: St
         (approval.approval_key, f"token-{uid}")]
     assert stores.approvals.pending(case.case_id) == [approval.approval_key]
     with pytest.raises(LinkTaken):  # expired
-        stores.approvals.take(approval, Outcome.APPROVED, "", "here", NOW + timedelta(hours=2))
-    assert stores.approvals.take(approval, Outcome.APPROVED, "ok", "here", NOW) == f"token-{uid}"
+        stores.approvals.take(approval, Outcome.APPROVED, "", "here", NOW + timedelta(hours=2), link_id)
+    # The token comes back unsealed only with the link's id (the one the approver's request carries).
+    assert stores.approvals.take(approval, Outcome.APPROVED, "ok", "here", NOW, link_id) == f"token-{uid}"
     with pytest.raises(LinkTaken):
-        stores.approvals.take(approval, Outcome.REJECTED, "no", "here", NOW)
+        stores.approvals.take(approval, Outcome.REJECTED, "no", "here", NOW, link_id)
     assert stores.approvals.supersede(case.case_id, [approval.approval_key]) == []  # DECIDING, not PENDING
     assert stores.approvals.mark_late(approval.approval_key, "C-other") is None
     accepted = stores.approvals.accept(approval)
@@ -215,8 +217,9 @@ def test_a_link_decides_once_and_the_case_index_never_shows_its_token(stores: St
 def test_a_waiting_link_is_superseded_once_with_its_token(stores: Stores, uid: str):
     case = a_case(uid)
     _, approval = stores.approvals.create(Snapshot.of(case, 1, "R*****"), 1, "t1@example.org", "tok", NOW, 3600)
-    [(moved, token)] = stores.approvals.supersede(case.case_id, [approval.approval_key])
-    assert (moved.state, token) == (LinkState.SUPERSEDED, "tok")
+    [moved] = stores.approvals.supersede(case.case_id, [approval.approval_key])
+    assert moved.state is LinkState.SUPERSEDED
+    assert stores.approvals.tokens([approval.approval_key, "unknown"]) == {approval.approval_key: "tok"}
     assert stores.approvals.supersede(case.case_id, [approval.approval_key]) == []
     assert stores.approvals.pending(case.case_id) == [] and stores.approvals.open_links(case.case_id) == []
 

@@ -122,3 +122,30 @@ def test_evidence_forged_in_the_table_stops_the_step_instead_of_keeping_the_mone
     assert ap_rows(cloud, case["case_id"]) == []
     assert any("TamperedEvidence" in (why or "") for _, why in history_reasons(cloud, case["case_id"]))
     assert "TamperedEvidence" in wait_for_mail_subject(cloud, "operators@example.org", case["case_id"]).text
+
+
+def test_a_takeback_deleted_from_the_table_is_noticed_and_reopens_no_refund(cloud):
+    """Issue 28, attack 7: deleting the TAKE# item would turn the recouped line back into a refund to the
+    payer that already took its money back. The interchange's manifest in the partition names the item:
+    whoever reads the account's evidence stops (TamperedEvidence), and the report says what is gone."""
+    account = "RM-GONE"
+    drop(cloud, "rm-gone.csv", medicare_paid_twice(account))
+    wait_for_mail(cloud, TIER1, account)
+    drop_835(cloud, "rm-gone-era.835", offset_of(account))
+    case = wait_for_status(cloud, account, {"WORK_ITEM"})
+    table = cloud.table("RemittancesTableName")
+    [taken] = [i for i in table.query(KeyConditionExpression="pk = :p",
+                                      ExpressionAttributeValues={":p": f"ACCT#{account}"})["Items"]
+               if i["sk"].startswith("TAKE#")]
+    table.delete_item(Key={"pk": taken["pk"], "sk": taken["sk"]})
+    try:
+        report = refunds(cloud, "report", "remittance", "--json")
+        assert report.returncode != 0 and f"ACCT#{account}/{taken['sk']}" in report.stderr, report.stderr
+        assert "is gone: deleted" in report.stderr
+        routine = f"{account}-9,{account},P-{account},G-{account},CHARGE,0.00,2026-11-20,,,,,,,TX"
+        drop(cloud, "rm-gone-2.csv", [routine])
+        assert ap_rows(cloud, case["case_id"]) == []
+        assert case_of(cloud, account)["status"] in ("WORK_ITEM", "FAILED")
+    finally:  # put it back: later tests read the whole table
+        table.put_item(Item=taken)
+    assert refunds(cloud, "report", "remittance", "--json").returncode == 0

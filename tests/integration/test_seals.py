@@ -86,6 +86,15 @@ def test_each_rewrite_after_a_seal_is_reported_naming_case_and_record(cloud, att
     done = refunds(cloud, "audit", "verify", "--case", case_id)
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"BROKEN case {case_id}: {said}" in done.stdout
+    if attack is change_the_refund:
+        return  # the refund book, not the chain: nothing for the seal to refuse
+    # The next seal does not launder it: it refuses the chain, says so in the seal, and tells operators.
+    assert refunds(cloud, "audit", "seal").returncode == 0
+    again = refunds(cloud, "audit", "verify", "--case", case_id)
+    assert again.returncode == 1 and f"BROKEN case {case_id}: {said}" in again.stdout, again.stdout
+    assert f"refused case {case_id}" in again.stdout
+    assert [m for m in cloud.mailbox.messages() if m.subject.startswith("History changed under the seal")
+            and case_id in m.text]
 
 
 def test_a_seal_cannot_be_deleted_nor_forged(cloud):

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from creditrefunds.adapters.remittance_store import item_of
-from creditrefunds.domain.approvals import KEEP_AFTER_EXPIRY, Approval, LinkState, LinkTaken, link_key
+from creditrefunds.domain.approvals import KEEP_AFTER_EXPIRY, Approval, LinkState, LinkTaken, link_key, token_context
 from creditrefunds.domain.instructions import Instruction, Issued
 from creditrefunds.domain.remittance import ClaimPayment, Evidence, Takeback, from_record
 
@@ -21,21 +21,26 @@ BY_CASE = ("approval_key", "case_id", "created_at", "tier", "approver", "digest"
 
 
 class MemoryApprovals(Locked):
-    """Approval items by the SHA-256 of the link id, shaped as the approvals table keeps them."""
+    """Approval items by the SHA-256 of the link id, shaped as the approvals table keeps them; the task tokens
+    apart (`tokens`, the task tokens table), and on the item sealed to the link id (KMS's context, here kept
+    beside the token: only a caller giving the link id unseals it)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.items: dict[str, dict[str, Any]] = {}
+        self.task_tokens: dict[str, str] = {}
 
-    def put_new(self, approval: Approval, task_token: str, now: datetime) -> None:
+    def put_new(self, approval: Approval, task_token: str, now: datetime, link_id: str) -> None:
         assert approval.snapshot is not None
         with self._lock:
             if approval.approval_key in self.items:
                 raise RuntimeError("approval key taken")  # the adapter's ConditionalCheckFailed
+            self.task_tokens[approval.approval_key] = task_token
             self.items[approval.approval_key] = {
                 "approval_key": approval.approval_key, "case_id": approval.case_id, "tier": approval.tier,
                 "approver": approval.approver, "digest": approval.digest, "snapshot": approval.snapshot.to_item(),
-                "task_token": task_token, "created_at": now.isoformat(), "expires_at": approval.expires_at,
+                "sealed_token": {"context": token_context(link_id), "token": task_token},
+                "created_at": now.isoformat(), "expires_at": approval.expires_at,
                 "purge_after": approval.expires_at + KEEP_AFTER_EXPIRY, "state": approval.state,
                 "link_mac": approval.link_mac}
 
@@ -53,20 +58,28 @@ class MemoryApprovals(Locked):
                            key=lambda i: i.get("created_at", ""))
             return [Approval.from_item({k: i[k] for k in BY_CASE if k in i}) for i in items]
 
+    def tokens(self, approval_keys: list[str]) -> dict[str, str]:
+        with self._lock:
+            return {k: self.task_tokens[k] for k in approval_keys if k in self.task_tokens}
+
     def open_links(self, case_id: str) -> list[tuple[Approval, str]]:
         with self._lock:
             return [(Approval.from_item(copy.deepcopy(self.items[a.approval_key])),
-                     str(self.items[a.approval_key]["task_token"])) for a in self.of_case(case_id)
+                     self.task_tokens[a.approval_key]) for a in self.of_case(case_id)
                     if a.state in (LinkState.PENDING, LinkState.DECIDING)]
 
-    def take(self, approval: Approval, decision: str, reason: str, source: str, now: datetime, mac: str) -> str:
+    def take(self, approval: Approval, decision: str, reason: str, source: str, now: datetime, mac: str,
+             link_id: str) -> str:
         with self._lock:
             item = self.items.get(approval.approval_key)
             if item is None or item["state"] != LinkState.PENDING or item["expires_at"] <= int(now.timestamp()):
                 raise LinkTaken()
             item.update(state=LinkState.DECIDING, decision=decision, reason=reason, decided_at=now.isoformat(),
                         decided_from=source, decision_mac=mac)
-            return str(item["task_token"])
+            sealed = item["sealed_token"]
+            if sealed["context"] != token_context(link_id):
+                raise RuntimeError("InvalidCiphertextException")  # KMS: not the context it was sealed under
+            return str(sealed["token"])
 
     def mark_mailed(self, approval: Approval, now: datetime) -> None:
         with self._lock:
@@ -74,27 +87,25 @@ class MemoryApprovals(Locked):
                 "mailed_at"] = now.isoformat()
 
     def mark_late(self, approval_key: str, case_id: str) -> Approval | None:
-        moved = self._move(approval_key, case_id, LinkState.DECIDING, LinkState.LATE)
-        return moved[0] if moved else None
+        return self._move(approval_key, case_id, LinkState.DECIDING, LinkState.LATE)
 
     def accept(self, approval: Approval) -> Approval | None:
-        moved = self._move(approval.approval_key, approval.case_id, LinkState.DECIDING, LinkState.USED)
-        return moved[0] if moved else None
+        return self._move(approval.approval_key, approval.case_id, LinkState.DECIDING, LinkState.USED)
 
-    def supersede(self, case_id: str, approval_keys: list[str]) -> list[tuple[Approval, str]]:
+    def supersede(self, case_id: str, approval_keys: list[str]) -> list[Approval]:
         return [moved for key in approval_keys
                 if (moved := self._move(key, case_id, LinkState.PENDING, LinkState.SUPERSEDED)) is not None]
 
     def pending(self, case_id: str) -> list[str]:
         return [a.approval_key for a in self.of_case(case_id) if a.state is LinkState.PENDING]
 
-    def _move(self, key: str, case_id: str, before: LinkState, after: LinkState) -> tuple[Approval, str] | None:
+    def _move(self, key: str, case_id: str, before: LinkState, after: LinkState) -> Approval | None:
         with self._lock:
             item = self.items.get(key)
             if item is None or item.get("state") != before or item.get("case_id") != case_id:
                 return None
             item["state"] = after
-            return Approval.from_item(copy.deepcopy(item)), str(item["task_token"])
+            return Approval.from_item(copy.deepcopy(item))
 
 
 class MemoryRefundBook(Locked):
@@ -152,7 +163,7 @@ class MemoryRemittances(Locked):
             item = self.items.get((f"FILE#{digest}", "FILE"))
             return dict(item) if item else None
 
-    def keep(self, evidence: list[ClaimPayment | Takeback], held: Iterable[Takeback] = ()) -> None:
+    def keep(self, evidence: list[ClaimPayment | Takeback], held: Iterable[Takeback] = (), digest: str = "") -> None:
         with self._lock:
             for item in [item_of(e) for e in evidence] + [item_of(t, held=True) for t in held]:
                 self.items.setdefault((item["pk"], item["sk"]), item)

@@ -32,6 +32,7 @@ class MemoryBucket:
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.ap_versions: list[tuple[str, str, str]] = []
         self._lock = threading.Lock()
 
     def drop(self, name: str, body: bytes | str) -> str:
@@ -113,7 +114,15 @@ class MemoryBucket:
         return self.put_json(f"outbound/work-items/{case_id}.json", body, indent=2)
 
     def put_ap_file(self, day: date, text: str) -> str:
-        return self.put_text(f"outbound/refunds/{day.isoformat()}.csv", text, "text/csv")
+        key = self.put_text(f"outbound/refunds/{day.isoformat()}.csv", text, "text/csv")
+        with self._lock:
+            self.ap_versions.append((key, str(len(self.ap_versions) + 1), text))
+        return key
+
+    def ap_files(self) -> list[tuple[str, str, str]]:
+        """Every version of every AP file written (S3 keeps each under versioning)."""
+        with self._lock:
+            return sorted(self.ap_versions, key=lambda v: (v[0], int(v[1])))
 
     def ap_rows(self) -> list[dict[str, str]]:
         """Every row of every day's accounts-payable file: what accounts payable would pay."""

@@ -4,11 +4,13 @@ a person would: the AP file's rows, the case's status, the mail to operators."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from creditrefunds.domain.approvals import LinkState, Outcome
+from creditrefunds.domain.history import record_hash
 from creditrefunds.domain.ledger import parse_row
-from creditrefunds.usecases import audit
+from creditrefunds.usecases import audit, operations
+from creditrefunds.usecases.seal import seal_history
 
 from tests.memory.cloud import OPERATORS, MemoryCloud
 
@@ -58,6 +60,20 @@ def test_the_ap_file_lists_only_instructions_the_issue_step_wrote(mem: MemoryClo
     found = audit.verify_all(mem.cases, mem.history, mem.trusted.refund_book, mem.seals,
                              [mem.case("IN-BOOK")["case_id"]], mem.trusted.transactions)
     assert not found.whole and "no valid MAC" in str(found.cases[0].breaks)
+    # `report stuck` lists it, and the sweeper stops the case for a person (FAILED, operators told).
+    [stuck] = operations.find_stuck(mem.ports, mem.now + timedelta(hours=1), timedelta(0))
+    assert stuck.case_id == mem.case("IN-BOOK")["case_id"] and "no valid MAC" in stuck.problem
+    operations.sweep(mem.ports, OPERATORS, mem.now + timedelta(hours=1), timedelta(0))
+    assert mem.case("IN-BOOK")["status"] == "FAILED" and told_operators(mem, "Tampered")
+    # Whoever can write the bucket adds a row to the day's file: every version of it is held to the book.
+    [key] = mem.bucket.keys("outbound/refunds/")
+    day = date.fromisoformat(key.rsplit("/", 1)[1].removesuffix(".csv"))
+    mem.bucket.put_ap_file(day, mem.bucket.text(key) + "X#0,2026-11-20,X,X,PATIENT,ATTACKER,700.00,check,,,,\n")
+    found = audit.verify_all(mem.cases, mem.history, mem.trusted.refund_book, mem.seals, bucket=mem.bucket)
+    assert any("instruction 'X#0' pays 700.00 to PATIENT ATTACKER" in p for p in found.paid_problems)
+    # The first version listed IN-BOOK's row as issued, which the book no longer vouches for (changed since);
+    # the second left it out; the third adds X#0.
+    assert len(found.paid_problems) == 2, found.paid_problems
 
 
 def test_a_rejection_changed_to_an_approval_in_the_table_issues_nothing(mem: MemoryCloud):
@@ -111,3 +127,35 @@ def test_a_forged_return_match_does_not_close_the_case_or_pay_twice(mem: MemoryC
     assert paid(mem) == [("G-IN-RET", "80.00")]  # once
     mem.drop([f"IN-RET-9,IN-RET,P-IN-RET,G-IN-RET,REFUND,80.00,{date(2026, 11, 22)},PATIENT,,,,,,TX"])
     assert mem.case("IN-RET")["status"] == "RECONCILED"  # the real row still reconciles it
+
+
+def test_a_chain_rewritten_consistently_is_refused_by_the_next_seal_not_laundered(mem: MemoryCloud):
+    for account in ("IN-SEAL", "IN-GONE"):
+        credit(mem, account)
+        [link] = mem.links(TIER1, account)
+        assert mem.decide(link).status == 200
+    first = seal_history(mem.ports, mem.now, OPERATORS)
+    assert first["refused"] == []
+    case_id, gone = mem.case("IN-SEAL")["case_id"], mem.case("IN-GONE")["case_id"]
+    chain = mem.history.chains[case_id]  # an extra DECIDED record, the chain re-hashed, the head moved
+    extra = {**chain[2], "actor": "someone.else@example.org"}
+    chain.insert(3, extra)
+    previous = None
+    for seq, record in enumerate(chain, start=1):
+        record.update(seq=seq, prev_hash=previous["hash"] if previous else record["prev_hash"])
+        record["hash"] = record_hash(record)
+        previous = record
+    mem.cases.items[case_id].update(history_seq=len(chain), history_hash=previous["hash"])
+    del mem.cases.items[gone]  # an issued case deleted
+    mem.tick(hours=1)
+    second = seal_history(mem.ports, mem.now, OPERATORS)
+    assert sorted(second["refused"]) == sorted([case_id, gone])
+    assert told_operators(mem, "History changed under the seal")
+    mem.tick(hours=1)
+    seal_history(mem.ports, mem.now, OPERATORS)  # and again: still refused, not laundered
+    found = audit.verify_all(mem.cases, mem.history, mem.trusted.refund_book, mem.seals)
+    broken = [str(b) for v in found.cases for b in v.breaks] + found.seal_problems
+    assert any(f"case {case_id}: record 6: is not the record that was sealed" in b for b in broken), broken
+    assert any(f"case {gone}: the chain: was sealed with" in b for b in broken), broken
+    assert any(b.startswith("seal ") and f"refused case {case_id}" in b for b in broken), broken
+    assert sum("History changed under the seal" in m.subject for m in mem.mailer.to(OPERATORS)) == 1

@@ -1,8 +1,16 @@
 """The approvals table: one item per link, keyed by the SHA-256 of its id (the mail holds the
-only copy of the id). The task token is written here and read back only to answer the task.
+only copy of the id).
+
+The task token that answers the link's wait is kept twice, never where the public approval page can use
+it for another link:
+- in the task tokens table (approval key -> token), which the functions that end waits read and the page
+  has no grant on;
+- on the link's item, encrypted by KMS under an encryption context made from the link id
+  (`token_context`): the page, given the id by the approver's request, decrypts the one token it answers;
+  whoever reads the table (the page's own role included) holds no link id and decrypts none.
 
 Index by-case (case_id, created_at) projects what the policy reads (tier, approver, digest, state,
-decision), never the task token or the snapshot.
+decision, and their MACs), never the token or the snapshot.
 """
 
 from __future__ import annotations
@@ -13,24 +21,35 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from creditrefunds.adapters.dynamo import is_condition_failure, query_all
-from creditrefunds.domain.approvals import KEEP_AFTER_EXPIRY, Approval, LinkState, LinkTaken, link_key
+from creditrefunds.adapters.dynamo import get_all, is_condition_failure, query_all
+from creditrefunds.domain.approvals import (
+    KEEP_AFTER_EXPIRY,
+    Approval,
+    LinkState,
+    LinkTaken,
+    link_key,
+    token_context,
+)
 
 
 class ApprovalStore:
-    def __init__(self, table: Any) -> None:
-        self._table = table
+    def __init__(self, table: Any, tokens: Any, kms: Any, token_key: str) -> None:
+        self._table, self._tokens, self._kms, self._token_key = table, tokens, kms, token_key
 
-    def put_new(self, approval: Approval, task_token: str, now: datetime) -> None:
-        """Keep a new link (`approval`, with its MAC) and the task token it answers."""
+    def put_new(self, approval: Approval, task_token: str, now: datetime, link_id: str) -> None:
+        """Keep a new link (`approval`, with its MAC), its task token, and the token sealed to its id."""
         snapshot = approval.snapshot
         assert snapshot is not None
+        purge = approval.expires_at + KEEP_AFTER_EXPIRY
+        sealed = self._kms.encrypt(KeyId=self._token_key, Plaintext=task_token.encode(),
+                                   EncryptionContext=token_context(link_id))["CiphertextBlob"]
+        self._tokens.put_item(Item={"approval_key": approval.approval_key, "task_token": task_token,
+                                    "purge_after": purge})
         self._table.put_item(Item={
             "approval_key": approval.approval_key, "case_id": approval.case_id, "tier": approval.tier,
             "approver": approval.approver, "digest": approval.digest, "snapshot": snapshot.to_item(),
-            "task_token": task_token, "created_at": now.isoformat(), "expires_at": approval.expires_at,
-            "purge_after": approval.expires_at + KEEP_AFTER_EXPIRY, "state": approval.state,
-            "link_mac": approval.link_mac,
+            "sealed_token": sealed, "created_at": now.isoformat(), "expires_at": approval.expires_at,
+            "purge_after": purge, "state": approval.state, "link_mac": approval.link_mac,
         }, ConditionExpression="attribute_not_exists(approval_key)")  # fmt: skip
 
     def get(self, link_id: str) -> Approval | None:
@@ -46,15 +65,20 @@ class ApprovalStore:
         self._table.update_item(Key={"approval_key": approval.approval_key}, UpdateExpression="SET mailed_at = :at",
                                 ExpressionAttributeValues={":at": now.isoformat()})
 
+    def tokens(self, approval_keys: list[str]) -> dict[str, str]:
+        """The task tokens of these links (those not purged)."""
+        items = get_all(self._tokens, [{"approval_key": key} for key in dict.fromkeys(approval_keys)])
+        return {str(item["approval_key"]): str(item["task_token"]) for item in items}
+
     def open_links(self, case_id: str) -> list[tuple[Approval, str]]:
         """The case's links still waiting or being decided, each with its task token (read by key)."""
+        waiting = [a for a in self.of_case(case_id) if a.state in (LinkState.PENDING, LinkState.DECIDING)]
+        tokens = self.tokens([a.approval_key for a in waiting])
         found = []
-        for approval in self.of_case(case_id):
-            if approval.state in (LinkState.PENDING, LinkState.DECIDING):
-                key = {"approval_key": approval.approval_key}
-                item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
-                if item is not None:  # not purged since the index listed it
-                    found.append((Approval.from_item(item), str(item["task_token"])))
+        for approval in waiting:
+            item = self._table.get_item(Key={"approval_key": approval.approval_key}, ConsistentRead=True).get("Item")
+            if item is not None and approval.approval_key in tokens:  # not purged since the index listed it
+                found.append((Approval.from_item(item), tokens[approval.approval_key]))
         return found
 
     def of_case(self, case_id: str) -> list[Approval]:
@@ -62,9 +86,11 @@ class ApprovalStore:
         items = query_all(self._table, IndexName="by-case", KeyConditionExpression=Key("case_id").eq(case_id))
         return [Approval.from_item(item) for item in items]
 
-    def take(self, approval: Approval, decision: str, reason: str, source: str, now: datetime, mac: str) -> str:
+    def take(self, approval: Approval, decision: str, reason: str, source: str, now: datetime, mac: str,
+             link_id: str) -> str:
         """Use the link once: PENDING and unexpired becomes DECIDING, the decision and its MAC on it. Returns the
-        task token (the workflow, once it accepts the decision, makes the link USED)."""
+        task token, unsealed with the link's id (the workflow, once it accepts the decision, makes the link
+        USED)."""
         try:
             answer = self._table.update_item(
                 Key={"approval_key": approval.approval_key},
@@ -81,21 +107,21 @@ class ApprovalStore:
             if is_condition_failure(error):
                 raise LinkTaken() from None
             raise
-        return str(answer["Attributes"]["task_token"])
+        sealed = bytes(answer["Attributes"]["sealed_token"])
+        return self._kms.decrypt(CiphertextBlob=sealed, KeyId=self._token_key,
+                                 EncryptionContext=token_context(link_id))["Plaintext"].decode()
 
     def mark_late(self, approval_key: str, case_id: str) -> Approval | None:
         """A decision the workflow never took (its wait ran out): the link counts for nothing. The link as it
         was decided, or None when it was not DECIDING."""
-        moved = self._move(approval_key, case_id, LinkState.DECIDING, LinkState.LATE)
-        return moved[0] if moved else None
+        return self._move(approval_key, case_id, LinkState.DECIDING, LinkState.LATE)
 
     def accept(self, approval: Approval) -> Approval | None:
         """The workflow took the decision: DECIDING becomes USED. None when it was accepted before."""
-        moved = self._move(approval.approval_key, approval.case_id, LinkState.DECIDING, LinkState.USED)
-        return moved[0] if moved else None
+        return self._move(approval.approval_key, approval.case_id, LinkState.DECIDING, LinkState.USED)
 
-    def supersede(self, case_id: str, approval_keys: list[str]) -> list[tuple[Approval, str]]:
-        """Mark the case's waiting links SUPERSEDED; returns those that were waiting, with their tokens."""
+    def supersede(self, case_id: str, approval_keys: list[str]) -> list[Approval]:
+        """Mark the case's waiting links SUPERSEDED; returns those that were waiting."""
         return [moved for key in approval_keys
                 if (moved := self._move(key, case_id, LinkState.PENDING, LinkState.SUPERSEDED)) is not None]
 
@@ -103,7 +129,7 @@ class ApprovalStore:
         """The keys of the case's links still waiting for a decision."""
         return [a.approval_key for a in self.of_case(case_id) if a.state is LinkState.PENDING]
 
-    def _move(self, key: str, case_id: str, before: LinkState, after: LinkState) -> tuple[Approval, str] | None:
+    def _move(self, key: str, case_id: str, before: LinkState, after: LinkState) -> Approval | None:
         try:
             answer = self._table.update_item(
                 Key={"approval_key": key}, UpdateExpression="SET #s = :after",
@@ -116,4 +142,4 @@ class ApprovalStore:
             if not is_condition_failure(error):
                 raise
             return None
-        return Approval.from_item(answer["Attributes"]), str(answer["Attributes"]["task_token"])
+        return Approval.from_item(answer["Attributes"])

@@ -30,6 +30,8 @@ class BaseConfig(BaseSettings):
     cases_table: str
     history_table: str
     approvals_table: str
+    task_tokens_table: str  # approval key -> task token; never readable by the approval page
+    token_key_id: str  # the KMS key a link's task token is sealed with, under the link id (adapters/approval_store.py)
     refunds_table: str
     remittances_table: str
     evidence_key_id: str  # the KMS HMAC key remittance items are signed with

@@ -18,6 +18,7 @@ from creditrefunds.domain.ledger import LedgerGone, LedgerReplaced
 INCOMING = "incoming/"
 REJECTED = "rejected/"
 WORK = "work/"
+AP_FILES = "outbound/refunds/"
 
 
 class LedgerBucket:
@@ -107,6 +108,14 @@ class LedgerBucket:
         self._s3.put_object(Bucket=self.name, Key=key, Body=text.encode(), ContentType=content_type)
         return key
 
+    def ap_files(self) -> Iterator[tuple[str, str, str]]:
+        """Every stored version of every AP file: (key, version id, text), oldest first per key."""
+        pages = self._s3.get_paginator("list_object_versions").paginate(Bucket=self.name, Prefix=AP_FILES)
+        versions = [v for page in pages for v in page.get("Versions", [])]
+        for v in sorted(versions, key=lambda v: (v["Key"], v["LastModified"])):
+            body = self._s3.get_object(Bucket=self.name, Key=v["Key"], VersionId=v["VersionId"])["Body"].read()
+            yield v["Key"], v["VersionId"], body.decode()
+
     def put_json(self, key: str, data: Any, indent: int | None = None) -> str:
         return self.put_text(key, json.dumps(data, indent=indent), "application/json")
 
@@ -125,7 +134,7 @@ class LedgerBucket:
 
     def put_ap_file(self, day: date, text: str) -> str:
         """The day's accounts-payable file: outbound/refunds/<day>.csv."""
-        return self.put_text(f"outbound/refunds/{day.isoformat()}.csv", text, "text/csv")
+        return self.put_text(f"{AP_FILES}{day.isoformat()}.csv", text, "text/csv")
 
 
 class _Raw(io.RawIOBase):

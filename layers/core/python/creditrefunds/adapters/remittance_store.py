@@ -8,6 +8,8 @@ overwritten:
   reads the partitions of an account's claims too, so a takeback that came before the ledger counts);
 - SEVERAL#<claim>/TAKE#<hash>: a takeback of a claim posted to several accounts (for a person, in the
   report; never applied by itself);
+- <partition>/MANIFEST#<sha256>: what one interchange stored in that partition (the items' sort keys), so that
+  an item deleted since is noticed whenever the partition is read;
 - FILE#<sha256>/FILE: an interchange received (written last: the same file again changes nothing).
 
 Evidence turns refunds into corrections, so a forged item could keep money that is owed: every item
@@ -35,6 +37,7 @@ from creditrefunds.domain.remittance import (
 )
 
 MAC_ALGORITHM = "HMAC_SHA_256"
+MANIFEST = "MANIFEST#"
 
 
 class TamperedEvidence(Exception):
@@ -74,12 +77,19 @@ class RemittanceStore:
         item = self._table.get_item(Key={"pk": f"FILE#{digest}", "sk": "FILE"}, ConsistentRead=True).get("Item")
         return dict(item) if item else None
 
-    def keep(self, evidence: list[ClaimPayment | Takeback], held: Iterable[Takeback] = ()) -> None:
+    def keep(self, evidence: list[ClaimPayment | Takeback], held: Iterable[Takeback] = (), digest: str = "") -> None:
         """Store each claim payment and takeback once (`held`: takebacks for a person only); an item already
-        stored, from this file or another, stays as it first came."""
+        stored, from this file or another, stays as it first came. Then, per partition, the interchange's
+        manifest (`digest`: the interchange's SHA-256): the sort keys it stored there, MACed."""
         items = [item_of(e) for e in evidence] + [item_of(t, held=True) for t in held]
         for item in items:
             put_if_absent(self._table, {**item, "mac": self._mac(item)}, "pk")
+        partitions: dict[str, set[str]] = {}
+        for item in items:
+            partitions.setdefault(item["pk"], set()).add(item["sk"])
+        for pk, sks in sorted(partitions.items()):
+            manifest = {"pk": pk, "sk": f"{MANIFEST}{digest}", "items": " ".join(sorted(sks))}
+            put_if_absent(self._table, {**manifest, "mac": self._mac(manifest)}, "pk")
 
     def mark_received(self, digest: str, summary: dict[str, Any]) -> bool:
         """Record the interchange as received (last, once all it says is stored); False when it was already."""
@@ -90,8 +100,8 @@ class RemittanceStore:
         known for when they came; each item's MAC verified."""
         found = []
         for pk in [f"ACCT#{account_id}", *(f"CLAIM#{claim}" for claim in sorted(set(claims)))]:
-            found += self._verified(query_all(self._table, KeyConditionExpression=Key("pk").eq(pk),
-                                              ConsistentRead=True))
+            found += self._verified(self._whole(list(query_all(self._table, KeyConditionExpression=Key("pk").eq(pk),
+                                                               ConsistentRead=True))))
         return Evidence.of(found)
 
     def everything(self) -> tuple[dict[str, Evidence], list[Takeback], list[Takeback]]:
@@ -99,7 +109,10 @@ class RemittanceStore:
         by_account: dict[str, list[ClaimPayment | Takeback]] = {}
         by_claim: list[Takeback] = []
         several: list[Takeback] = []
+        partitions: dict[str, list[dict[str, Any]]] = {}
         for raw in self._scan():
+            partitions.setdefault(str(raw["pk"]), []).append(raw)
+        for raw in (item for pk, found in sorted(partitions.items()) for item in self._whole(found)):
             pk = str(raw["pk"])
             if pk.startswith("FILE#"):
                 continue
@@ -116,6 +129,21 @@ class RemittanceStore:
         while "LastEvaluatedKey" in answer:
             answer = self._table.scan(ConsistentRead=True, ExclusiveStartKey=answer["LastEvaluatedKey"])
             yield from answer["Items"]
+
+    def _whole(self, partition: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A partition's evidence items, once every manifest in it is genuine and every item a manifest lists
+        is there; else TamperedEvidence naming what is missing."""
+        items = [i for i in partition if not str(i["sk"]).startswith(MANIFEST)]
+        present = {str(i["sk"]) for i in items}
+        for manifest in (i for i in partition if str(i["sk"]).startswith(MANIFEST)):
+            mac = manifest.get("mac")
+            if not mac or not self._valid(manifest, bytes(mac)):
+                raise TamperedEvidence(f"remittance manifest {manifest['pk']}/{manifest['sk']} has no valid MAC")
+            missing = sorted(set(str(manifest.get("items", "")).split()) - present)
+            if missing:
+                raise TamperedEvidence(f"remittance item {manifest['pk']}/{missing[0]}, stored from interchange "
+                                       f"{str(manifest['sk']).removeprefix(MANIFEST)[:12]}, is gone: deleted")
+        return items
 
     def _verified(self, items: Iterable[dict[str, Any]]) -> list[ClaimPayment | Takeback]:
         out = []

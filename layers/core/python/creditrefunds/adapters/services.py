@@ -95,7 +95,10 @@ class Services(Generic[Config]):
 
     @_once
     def approvals(self) -> TrustedApprovals:
-        return TrustedApprovals(ApprovalStore(self._dynamodb.Table(self.config.approvals_table)), self.keys)
+        config = self.config
+        return TrustedApprovals(ApprovalStore(self._dynamodb.Table(config.approvals_table),
+                                              self._dynamodb.Table(config.task_tokens_table), self._client("kms"),
+                                              config.token_key_id), self.keys)
 
     @_once
     def refund_book(self) -> TrustedRefundBook:

@@ -133,14 +133,14 @@ class TrustedApprovals:
         asked = Approval(link_key(link_id), snapshot.case_id, tier, approver, snapshot.digest,
                          int(now.timestamp()) + ttl, LinkState.PENDING, snapshot=snapshot)
         asked = replace(asked, link_mac=self._keys.mac(LINK, message(LINK, asked.link_signed())))
-        self._inner.put_new(asked, task_token, now)
+        self._inner.put_new(asked, task_token, now, link_id)
         return link_id, asked
 
-    def take(self, approval: Approval, decision: str, reason: str, source: str, now: datetime) -> str:
+    def take(self, approval: Approval, decision: str, reason: str, source: str, now: datetime, link_id: str) -> str:
         taken = replace(self._checked(approval), decision=Outcome(decision), reason=reason, decided_from=source,
                         decided_at=now.isoformat())
         return str(self._inner.take(approval, decision, reason, source, now,
-                                    self._keys.mac(DECISION, message(DECISION, taken.decision_signed()))))
+                                    self._keys.mac(DECISION, message(DECISION, taken.decision_signed())), link_id))
 
     def get(self, link_id: str) -> Approval | None:
         found = self._inner.get(link_id)
@@ -156,7 +156,7 @@ class TrustedApprovals:
     def open_links(self, case_id: str) -> list[tuple[Approval, str]]:
         return [(self._checked(a), token) for a, token in self._inner.open_links(case_id)]
 
-    def __getattr__(self, name: str) -> Any:  # mark_mailed, mark_late, accept, supersede, pending: states only
+    def __getattr__(self, name: str) -> Any:  # mark_mailed, mark_late, accept, supersede, pending, tokens
         return getattr(self._inner, name)
 
 

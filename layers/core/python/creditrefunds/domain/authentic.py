@@ -11,6 +11,7 @@ tree, the root is MACed once (a manifest), and each row keeps the path from its 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -36,19 +37,23 @@ def message(purpose: str, fields: Mapping[str, Any]) -> bytes:
     return hashlib.sha256(json.dumps([purpose, body], sort_keys=True, separators=(",", ":")).encode()).digest()
 
 
+NODE = 16  # bytes of a tree node kept: 128 bits against a second preimage, and a short path per row
+
+
 def leaf(fields: Mapping[str, Any]) -> bytes:
-    return hashlib.sha256(b"\x00" + message(LEDGER, fields)).digest()
+    return hashlib.sha256(b"\x00" + message(LEDGER, fields)).digest()[:NODE]
 
 
 def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+    return hashlib.sha256(b"\x01" + left + right).digest()[:NODE]
 
 
 def merkle(leaves: Sequence[bytes]) -> tuple[bytes, list[str]]:
-    """The root over `leaves` and, for each leaf, its path to the root (sibling hashes, hex, joined by
-    '.'; an odd node out is carried up unchanged, so a path may be shorter than the tree's height)."""
+    """The root over `leaves` and, for each leaf, its path to the root (each sibling as L or R and its hash
+    in URL-safe base64, joined by '.'; an odd node out is carried up unchanged, so a path may be shorter than
+    the tree's height)."""
     if not leaves:
-        return hashlib.sha256(b"").digest(), []
+        return hashlib.sha256(b"").digest()[:NODE], []
     paths: list[list[str]] = [[] for _ in leaves]
     level = [(h, [i]) for i, h in enumerate(leaves)]
     while len(level) > 1:
@@ -59,12 +64,16 @@ def merkle(leaves: Sequence[bytes]) -> tuple[bytes, list[str]]:
                 continue
             (left, lows), (right, highs) = level[i], level[i + 1]
             for n in lows:
-                paths[n].append("R" + right.hex())
+                paths[n].append("R" + _text(right))
             for n in highs:
-                paths[n].append("L" + left.hex())
+                paths[n].append("L" + _text(left))
             up.append((_node(left, right), lows + highs))
         level = up
     return level[0][0], [".".join(p) for p in paths]
+
+
+def _text(node: bytes) -> str:
+    return base64.urlsafe_b64encode(node).decode().rstrip("=")
 
 
 def root_of(leaf_hash: bytes, path: str) -> bytes | None:
@@ -72,10 +81,10 @@ def root_of(leaf_hash: bytes, path: str) -> bytes | None:
     node = leaf_hash
     for step in path.split(".") if path else []:
         try:
-            sibling = bytes.fromhex(step[1:])
+            sibling = base64.urlsafe_b64decode(step[1:] + "==")
         except ValueError:
             return None
-        if len(sibling) != 32 or step[:1] not in ("L", "R"):
+        if len(sibling) != NODE or step[:1] not in ("L", "R"):
             return None
         node = _node(node, sibling) if step[0] == "R" else _node(sibling, node)
     return node

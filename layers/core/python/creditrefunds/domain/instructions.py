@@ -55,16 +55,19 @@ class Instruction:
     prior: frozenset[str] = frozenset()  # the account's rows already in the ledger at issue: none returns it
     returned_by: str | None = None  # the row that posted it back, once matched
     returned_on: date | None = None
+    approved_by: frozenset[str] = frozenset()  # the approval links that covered it (their keys)
     mac: str = field(default="", compare=False)  # the issue step's MAC over `signed()` (domain/authentic.py)
     return_mac: str = field(default="", compare=False)  # detection's MAC over `return_signed()`, with the match
 
     @classmethod
     def of(cls, case: Case, index: int, line: Line, claim_id: str | None, day: date,
-           prior: frozenset[str] = frozenset()) -> Instruction:
-        """The instruction for line `index` of `case`, issued on `day`; `prior`: the account's ledger then."""
+           prior: frozenset[str] = frozenset(), approved_by: frozenset[str] = frozenset()) -> Instruction:
+        """The instruction for line `index` of `case`, issued on `day`; `prior`: the account's ledger then;
+        `approved_by`: the links whose approvals covered it."""
         return cls(instruction_id(case, index), case.case_id, case.account_id, index, line.action,
                    line.payee_type or "", line.payee_id or "", line.amount, day, method_for(line, claim_id),
-                   line.reason, claim_id or "", line.target_account_id, line.due_date, prior)
+                   line.reason, claim_id or "", line.target_account_id, line.due_date, prior,
+                   approved_by=approved_by)
 
     def ap_row(self) -> dict[str, str]:
         """Its row of the day's accounts-payable file."""
@@ -81,7 +84,7 @@ class Instruction:
     def signed(self) -> dict[str, Any]:
         """What its MAC covers: everything that moves the money, and the ledger it was issued against."""
         return {**self.ap_row(), "line": self.line, "action": self.action,
-                "ledger_at_issue": ",".join(sorted(self.prior))}
+                "ledger_at_issue": ",".join(sorted(self.prior)), "approved_by": ",".join(sorted(self.approved_by))}
 
     def return_signed(self) -> dict[str, Any]:
         """What the MAC of its match covers: which instruction, which row posted it back, and when."""
@@ -91,7 +94,8 @@ class Instruction:
     def to_item(self) -> dict[str, Any]:
         """As the refund book stores it: text, the line a number, the ledger at issue a list of ids."""
         item: dict[str, Any] = {**self.ap_row(), "line": self.line, "action": self.action,
-                                "ledger_at_issue": sorted(self.prior), "mac": self.mac}
+                                "ledger_at_issue": sorted(self.prior), "approved_by": sorted(self.approved_by),
+                                "mac": self.mac}
         if self.returned_by:
             item["returned_by"] = self.returned_by
             item["returned_on"] = self.returned_on.isoformat() if self.returned_on else ""
@@ -112,7 +116,8 @@ class Instruction:
                    date.fromisoformat(text["due_date"]) if text.get("due_date") else None,
                    frozenset(str(t) for t in item.get("ledger_at_issue") or ()), text.get("returned_by") or None,
                    date.fromisoformat(text["returned_on"]) if text.get("returned_on") else None,
-                   text.get("mac", ""), text.get("return_mac", ""))
+                   frozenset(str(k) for k in item.get("approved_by") or ()), text.get("mac", ""),
+                   text.get("return_mac", ""))
 
     def returned_by_row(self, t: Transaction) -> bool:
         """`t` posts this instruction back: its type, amount and payee (a patient is one payee), posted on

@@ -88,6 +88,15 @@ def case_failed(to: str, case_id: str, error: str, cause: str) -> Mail:
                   f"Cause: {cause}\n\nThe case's history holds the record (refunds audit case {case_id}).")
 
 
+def seal_refused(to: str, key: str, refused: list[tuple[str, str]]) -> Mail:
+    """To operators: the seal found case histories changed since the last seal, and did not sign them."""
+    lines = "\n".join(f"- case {case_id}: {why}" for case_id, why in refused)
+    return _plain(to, f"History changed under the seal: {len(refused)} case(s)",
+                  f"The seal {key} refused to sign these case histories: they were rewritten, truncated or deleted "
+                  f"since the previous seal (its heads are kept for them).\n\n{lines}\n\n"
+                  "Compare with `refunds audit verify` and the seals in the seal bucket.")
+
+
 def ledger_failed(to: str, name: str, reason: str) -> Mail:
     """To operators: a dropped file (a ledger, or an 835 remittance) could not be read and acted on in full."""
     return _plain(to, f"Dropped file failed: {name}",

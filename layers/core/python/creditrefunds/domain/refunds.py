@@ -35,6 +35,27 @@ def ap_file(instructions: list[Instruction]) -> str:
     return out.getvalue()
 
 
+def ap_file_problems(key: str, version: str, text: str, instructions: dict[str, Instruction | None]) -> list[str]:
+    """Every row of one AP file (one stored version) that pays what no authenticated instruction says:
+    `instructions` maps each row's instruction id to the instruction as the refund book holds it (checked),
+    or None where it holds none that passes its check."""
+    problems = []
+    for number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        found = instructions.get(row.get("instruction_id") or "")
+        where = f"AP file {key} (version {version}) line {number}"
+        if found is None:
+            problems.append(f"{where}: instruction {row.get('instruction_id')!r} pays {row.get('amount')} to "
+                            f"{row.get('payee_type')} {row.get('payee_id')}, and the refund book holds no "
+                            "authenticated instruction of that id")
+            continue
+        expected = safe_row(found.ap_row())
+        changed = [column for column in REFUND_COLUMNS if row.get(column, "") != expected[column]]
+        if changed:
+            problems.append(f"{where}: instruction {found.instruction_id} differs from the refund book in "
+                            f"{', '.join(changed)}")
+    return problems
+
+
 def work_item(case: Case, instruction_text: str, now: datetime) -> dict[str, Any]:
     """An instruction to billing staff for a case with no refund to make (or a rejected one)."""
     return {"case_id": case.case_id, "account_id": case.account_id, "credit": money_text(case.credit),
@@ -54,8 +75,12 @@ def issue_breaks(case_id: str, status: str, records: list[dict[str, Any]],
     tells of (or with another amount), an ISSUED record with no instruction, an issued case with
     no ISSUED record."""
     issued = issued_records(records)
+    approved = {r.get("link") for r in records if r.get("action") == "DECIDED" and r.get("decision") == "APPROVED"}
     breaks = []
     for i in instructions:
+        if not i.approved_by & approved:
+            breaks.append(Break(case_id, None, f"instruction {i.instruction_id} names no approval the history "
+                                               "records (a DECIDED record approving one of its links)"))
         record = issued.get(i.instruction_id)
         if record is None:
             breaks.append(Break(case_id, None, f"instruction {i.instruction_id} of {money_text(i.amount)} is in the "

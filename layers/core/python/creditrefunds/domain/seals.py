@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from creditrefunds.domain.history import Break
+from creditrefunds.domain.history import Break, verify_chain
 
 ALGORITHM = "ECDSA_SHA_256"
 
@@ -30,11 +30,14 @@ def seal_key(at: datetime) -> str:
     return f"seals/{at.strftime('%Y-%m-%dT%H-%M-%S.%fZ')}.json"
 
 
-def seal_content(heads: Iterable[tuple[str, int, str]], previous: tuple[str, bytes] | None, at: datetime) -> dict:
-    """What is signed: the heads, sorted, and the previous seal's key and the SHA-256 of its body."""
-    return {"version": 1, "sealed_at": at.isoformat(),
+def seal_content(heads: Iterable[tuple[str, int, str]], previous: tuple[str, bytes] | None, at: datetime,
+                 refused: Iterable[tuple[str, str]] = ()) -> dict:
+    """What is signed: the heads, sorted; the previous seal's key and the SHA-256 of its body; and the chains
+    it refused to seal, each with why (their heads are the previous seal's, carried)."""
+    return {"version": 2, "sealed_at": at.isoformat(),
             "previous": {"key": previous[0], "sha256": hashlib.sha256(previous[1]).hexdigest()} if previous else None,
-            "heads": sorted([case_id, int(seq), record_hash] for case_id, seq, record_hash in heads)}
+            "heads": sorted([case_id, int(seq), record_hash] for case_id, seq, record_hash in heads),
+            "refused": sorted([case_id, why] for case_id, why in refused)}
 
 
 def digest_of(content: dict) -> bytes:
@@ -61,6 +64,10 @@ class Sealed:
     def heads(self) -> dict[str, tuple[int, str]]:
         return {case_id: (int(seq), record_hash) for case_id, seq, record_hash in self.content["heads"]}
 
+    @property
+    def refused(self) -> dict[str, str]:
+        return {case_id: why for case_id, why in self.content.get("refused") or []}
+
 
 def seal_breaks(seals: list[Sealed], signature_valid: Callable[[bytes, bytes], bool]) -> list[str]:
     """Every way the stored seals are not a whole, signed chain (oldest first)."""
@@ -82,6 +89,13 @@ def seal_breaks(seals: list[Sealed], signature_valid: Callable[[bytes, bytes], b
             problems.append(f"seal {seal.key}: does not follow the seal before it: one was removed or altered")
         previous = seal
     return problems
+
+
+def extension_breaks(case_id: str, records: list[dict[str, Any]], head: tuple[int, str] | None,
+                     sealed: tuple[int, str] | None, stored: bool) -> list[Break]:
+    """Why a case's chain as stored is not a whole chain extending what the last seal signed of it (none:
+    it may be sealed now)."""
+    return verify_chain(case_id, records, head) + against_seal(case_id, records, sealed, stored)
 
 
 def against_seal(case_id: str, records: list[dict[str, Any]], sealed: tuple[int, str] | None,

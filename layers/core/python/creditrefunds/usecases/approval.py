@@ -119,7 +119,7 @@ def _decide(ports: Ports, link_id: str, form: dict[str, str], source: str, now: 
         raise NotThisApprover(why_not)
     if stored.approval_key != approval.approval_key or stored.status is not Status.AWAITING_APPROVAL:
         raise TaskGone()  # the case moved on (escalated, changed, decided): the link decides nothing
-    token = ports.approvals.take(approval, decision.outcome, decision.reason, source, now)
+    token = ports.approvals.take(approval, decision.outcome, decision.reason, source, now, link_id)
     # Whether the answer reached the workflow is known for sure only there: the link stays DECIDING. If it
     # did, the next step records the decision; if not (the wait ran out, or the call failed on the way),
     # the escalation at the end of the wait makes the link LATE and says so in the history.

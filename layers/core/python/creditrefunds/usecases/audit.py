@@ -9,16 +9,19 @@ every account that refunds left is checked against the largest credit it ever he
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.history import Break, public, verify_chain
-from creditrefunds.domain.refunds import issue_breaks
+from creditrefunds.domain.instructions import Instruction
+from creditrefunds.domain.refunds import ap_file_problems, issue_breaks
 from creditrefunds.domain.returns import Exposure, exposure
 from creditrefunds.domain.seals import against_seal, seal_breaks
-from creditrefunds.usecases.ports import Cases, History, Ledger, RefundBook, Seals
+from creditrefunds.usecases.ports import Approvals, Bucket, Cases, History, Ledger, RefundBook, Seals
 
 
 @dataclass(frozen=True)
@@ -38,22 +41,26 @@ class Audit:
     cases: list[Verified] = field(default_factory=list)
     seal_problems: list[str] = field(default_factory=list)
     exposures: list[Exposure] = field(default_factory=list)  # accounts refunded more than they held
+    paid_problems: list[str] = field(default_factory=list)  # AP file rows no authenticated instruction says
     seals: int = 0
     latest_seal: str | None = None
 
     @property
     def whole(self) -> bool:
-        return not self.seal_problems and not self.exposures and all(not v.breaks for v in self.cases)
+        return (not self.seal_problems and not self.exposures and not self.paid_problems
+                and all(not v.breaks for v in self.cases))
 
 
 def verify(cases: Cases, history: History, case_id: str, refunds: RefundBook | None = None,
-           sealed: tuple[int, str] | None = None) -> Verified:
-    """Walk one case's chain against the head its case item keeps (and the seal's, when given); with
-    `refunds`, hold the refund book to its ISSUED records."""
+           sealed: tuple[int, str] | list[tuple[int, str]] | None = None) -> Verified:
+    """Walk one case's chain against the head its case item keeps (and each seal's that covered it, when
+    given); with `refunds`, hold the refund book to its ISSUED records."""
     records = history.records(case_id)
     stored = cases.get(case_id, strict=False)
-    breaks = (verify_chain(case_id, records, stored.head if stored else None)
-              + against_seal(case_id, records, sealed, stored is not None))
+    every = [sealed] if isinstance(sealed, tuple) else list(dict.fromkeys(sealed or []))
+    breaks = verify_chain(case_id, records, stored.head if stored else None)
+    for covered in every:
+        breaks += [b for b in against_seal(case_id, records, covered, stored is not None) if b not in breaks]
     instructions: list[Any] = []
     if refunds is not None and stored is not None:
         try:
@@ -62,36 +69,72 @@ def verify(cases: Cases, history: History, case_id: str, refunds: RefundBook | N
             breaks.append(Break(case_id, None, str(forged)))
         else:
             breaks += issue_breaks(case_id, stored.status, records, instructions)
-    return Verified(case_id, len(records), breaks, bool(records) or stored is not None or sealed is not None,
+    return Verified(case_id, len(records), breaks, bool(records) or stored is not None or bool(every),
                     stored.case.account_id if stored else None, bool(instructions))
 
 
 def verify_all(cases: Cases, history: History, refunds: RefundBook, seals: Seals | None,
-               case_ids: list[str] | None = None, ledger: Ledger | None = None) -> Audit:
+               case_ids: list[str] | None = None, ledger: Ledger | None = None, bucket: Bucket | None = None,
+               approvals: Approvals | None = None) -> Audit:
     """Every case (or `case_ids`), the seals as a chain, and every sealed case that is gone; with
-    `ledger`, every account a refund left (`exposures`)."""
+    `ledger`, every account a refund left (`exposures`); with `bucket`, every row of every version of every
+    AP file against the authenticated instruction it names (`paid_problems`); with `approvals`, every case's
+    approval links and decisions against their MACs."""
     audit = Audit()
-    sealed: dict[str, tuple[int, str]] = {}
+    sealed: dict[str, list[tuple[int, str]]] = {}  # every seal's head of each case, oldest first
     if seals is not None:
-        stored = seals.all()
+        stored = sorted(seals.all(), key=lambda s: s.key)
         audit.seals = len(stored)
         audit.seal_problems = seal_breaks(stored, seals.signature_valid)
+        refused: dict[str, str] = {}  # each refused case, as the first seal that refused it said
+        for seal in stored:
+            for case_id, head in seal.heads.items():
+                sealed.setdefault(case_id, []).append(head)
+            for case_id, why in seal.refused.items():
+                if case_ids is None or case_id in case_ids:
+                    refused.setdefault(case_id, f"seal {seal.key} refused case {case_id}: {why}")
+        audit.seal_problems += list(refused.values())
         if stored:
-            latest = max(stored, key=lambda s: s.key)
-            audit.latest_seal, sealed = latest.key, latest.heads
+            audit.latest_seal = stored[-1].key
     ids = case_ids if case_ids is not None else sorted(set(cases.ids()) | set(sealed))
     audit.cases = [verify(cases, history, case_id, refunds, sealed.get(case_id)) for case_id in ids]
+    if approvals is not None:
+        for verified in audit.cases:
+            try:
+                approvals.of_case(verified.case_id)
+            except Tampered as forged:
+                verified.breaks.append(Break(verified.case_id, None, str(forged)))
+    if bucket is not None:
+        audit.paid_problems = ap_problems(bucket, refunds)
     if ledger is not None:
-        for account_id in sorted({v.account_id for v in audit.cases if v.issued and v.account_id}):
+        issued = {v.account_id for v in audit.cases if v.issued and v.account_id}
+        for account_id in sorted({v.account_id for v in audit.cases if v.account_id}):
             try:
                 transactions = ledger.account_transactions(account_id)
             except Tampered as forged:
                 audit.seal_problems.append(str(forged))
                 continue
-            found = exposure(account_id, transactions, refunds.of_account(account_id))
-            if found.over > 0:
+            found = exposure(account_id, transactions, refunds.of_account(account_id)) if account_id in issued \
+                else None
+            if found is not None and found.over > 0:
                 audit.exposures.append(found)
     return audit
+
+
+def ap_problems(bucket: Bucket, refunds: RefundBook) -> list[str]:
+    """Every AP file row (every stored version) that no authenticated instruction says, each said."""
+    problems: list[str] = []
+    known: dict[str, Instruction | None] = {}
+    for key, version, text in bucket.ap_files():
+        for row in csv.DictReader(io.StringIO(text)):
+            iid = row.get("instruction_id") or ""
+            if iid not in known:
+                try:
+                    known[iid] = refunds.get(iid) if iid else None
+                except Tampered:
+                    known[iid] = None
+        problems += ap_file_problems(key, version, text, known)
+    return problems
 
 
 def case_history(history: History, case_id: str) -> list[dict[str, Any]]:

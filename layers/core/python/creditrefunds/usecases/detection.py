@@ -246,8 +246,11 @@ class _Detector:
         reviews the case again and asks approval of the lines as they are (at the tier of the new total)."""
         ports = self.ports
         withdrawn = ports.approvals.supersede(case.case_id, ports.approvals.pending(case.case_id))
-        for approval, token in withdrawn:
-            ports.workflows.fail_task(token, CASE_CHANGED, f"{self.cause.text} changed the lines awaiting approval")
+        tokens = ports.approvals.tokens([a.approval_key for a in withdrawn]) if withdrawn else {}
+        for approval in withdrawn:
+            if approval.approval_key in tokens:
+                ports.workflows.fail_task(tokens[approval.approval_key], CASE_CHANGED,
+                                          f"{self.cause.text} changed the lines awaiting approval")
             ports.mailer.send(approval_withdrawn(approval, case, self.cause.text), self.now)
         return "; the approval asked of them is withdrawn and asked again" if withdrawn else ""
 

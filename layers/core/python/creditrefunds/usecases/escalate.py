@@ -24,7 +24,7 @@ def escalate_case(ports: Ports, case_id: str, tier: int, timing: Timing, complia
     case, today = stored.case, now.date()
     step = escalate(case, tier, stored.escalation_level, stored.overdue, set(stored.told), today, timing)
     waiting = [stored.approval_key] if stored.approval_key else []
-    for approval, _token in ports.approvals.supersede(case_id, waiting):
+    for approval in ports.approvals.supersede(case_id, waiting):
         ports.mailer.send(approval_moved_on(approval, case, step.tier), now)
     late = ports.approvals.mark_late(stored.approval_key, case_id) if stored.approval_key else None
     if late is not None:  # decided on the page, but the answer never reached the wait: it decides nothing

@@ -20,7 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from creditrefunds.domain.approval_policy import covered
+from creditrefunds.domain.approval_policy import covered, covering
 from creditrefunds.domain.approvals import case_digest
 from creditrefunds.domain.cases import Case, Line, StoredCase
 from creditrefunds.domain.history import Entry
@@ -69,12 +69,13 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
         _still_owed(ports, stored, instructions)
     transactions = ports.transactions.account_transactions(case.account_id)
     issued, new_ids, prior = [], set(), ledger_at_issue(transactions)
+    approved_by = frozenset(a.approval_key for a in covering(approvals, case_digest(case), required))
     recorded = issued_records(ports.history.records(case_id))
     for index, line in enumerate(case.lines):
         if line.action not in ISSUED_ACTIONS:
             continue
         claim = payer_claim(transactions, line)
-        done = ports.refund_book.issue(Instruction.of(case, index, line, claim, now.date(), prior))
+        done = ports.refund_book.issue(Instruction.of(case, index, line, claim, now.date(), prior, approved_by))
         issued.append(done.instruction)
         if done.new:
             new_ids.add(done.instruction.instruction_id)

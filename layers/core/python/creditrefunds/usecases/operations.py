@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.cases import StoredCase
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.instructions import Instruction
@@ -73,6 +74,7 @@ class Stuck:
     problem: str
     repair: str  # what the sweeper does about it
     instruction: Instruction | None = None  # the instruction no ISSUED record tells of
+    error: str = "WorkflowEnded"  # what operators are told, when the repair is FAILED
 
     def to_json(self) -> dict[str, str]:
         return {"case_id": self.case_id, "account_id": self.account_id, "status": self.status,
@@ -100,7 +102,14 @@ def find_stuck(ports: Ports, now: datetime, grace: timedelta) -> list[Stuck]:
                                "record it FAILED and tell operators (a person retries it)"))
         if stored.status in ISSUING and state != "RUNNING":
             recorded = issued_records(ports.history.records(case.case_id))
-            for i in ports.refund_book.of_case(case.case_id):
+            try:
+                book = ports.refund_book.of_case(case.case_id)
+            except Tampered as forged:
+                if stored.status is not Status.FAILED:
+                    found.append(Stuck(case.case_id, case.account_id, stored.status, str(forged),
+                                       "record it FAILED and tell operators (a person looks)", error="Tampered"))
+                continue
+            for i in book:
                 if i.instruction_id not in recorded:
                     found.append(Stuck(case.case_id, case.account_id, stored.status,
                                        f"instruction {i.instruction_id} of {money_text(i.amount)} is in the refund "
@@ -126,8 +135,8 @@ def sweep(ports: Ports, operators: str, now: datetime, grace: timedelta) -> dict
         elif ports.workflows.state(item.case_id, stored.runs) != "RUNNING" and \
                 ports.cases.transition(item.case_id, stored.status, Status.FAILED):
             ports.history.append(stored.case, Entry("system:sweeper", "FAILED", stored.status, Status.FAILED,
-                                                    f"WorkflowEnded: {item.problem}"), now)
-            ports.mailer.send(case_failed(operators, item.case_id, "WorkflowEnded", item.problem), now)
+                                                    f"{item.error}: {item.problem}"), now)
+            ports.mailer.send(case_failed(operators, item.case_id, item.error, item.problem), now)
     if stuck:
         logger.warning("stuck cases found", extra={"count": len(stuck)})
     return {"stuck": [s.to_json() for s in stuck]}

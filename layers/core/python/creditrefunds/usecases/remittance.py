@@ -58,7 +58,7 @@ def receive(ports: Ports, found: RemittanceFile, key: str, alert_to: tuple[str, 
             several.append(tb)
         else:
             takebacks.append(replace(tb, account_id=posted_to[0]) if posted_to else tb)
-    ports.remittances.keep([*found.claims, *takebacks], held=several)
+    ports.remittances.keep([*found.claims, *takebacks], held=several, digest=found.digest)
     ports.bucket.save_rejects(name, [{**p.to_json(), "rejected": True} for p in found.rejects]
                               + [{**p.to_json(), "rejected": False} for p in found.notes])
     taken_from = {tb.account_id for tb in takebacks if tb.account_id}
