@@ -26,6 +26,7 @@ bench: $(SETUP)
 	$(BIN)/python bench/detect_vs_duckdb.py --rows 1000000
 	$(BIN)/python bench/ingest_local.py --rows 100000
 	$(BIN)/python bench/remit_parse.py --claims 1000 10000
+	$(BIN)/python bench/record_macs.py --rows 100000
 
 setup: $(SETUP)
 

@@ -46,8 +46,9 @@ def seeded_case(cloud, case_id: str, account: str, patient: str, payer: str | No
     for day, action, before, after, amount, *reason in steps:
         at = datetime(2026, day[0], day[1], 12, 0, tzinfo=UTC)
         issued = f"{case_id}#0" if action == "ISSUED" else None
+        decided = {"link": f"{case_id}-LINK", "decision": "APPROVED", "tier": 1} if action == "DECIDED" else {}
         history.append(case, Entry("system:test", action, before, after, reason[0] if reason else "seeded", amount,
-                                   instruction_id=issued), at)
+                                   instruction_id=issued, **decided), at)
     cases_table.update_item(Key={"case_id": case_id}, UpdateExpression="SET #s = :s",
                             ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": steps[-1][3]})
     return case
@@ -136,7 +137,7 @@ def issued_case(cloud, case_id: str) -> None:
                                              for name in ("Ledger", "Link", "Decision", "Instruction")))
     TrustedLedger(TransactionStore(cloud.table("TransactionsTableName")), keys).put_all(ledger)  # the credit
     TrustedRefundBook(RefundBook(cloud.table("RefundsTableName")), keys).issue(
-        Instruction.of(case, 0, line, None, date(2026, 9, 4), ledger_at_issue(ledger)))
+        Instruction.of(case, 0, line, None, date(2026, 9, 4), ledger_at_issue(ledger), frozenset({f"{case_id}-LINK"})))
 
 
 def _tamper(cloud, case_id: str, how) -> subprocess.CompletedProcess[str]:

@@ -43,7 +43,7 @@ def assert_paid_once(mem: MemoryCloud, account: str) -> None:
         (f"{case['case_id']}#0", "50.00")]
     assert [r["instruction_id"] for r in mem.bucket.ap_rows() if r["case_id"] == case["case_id"]] == [
         f"{case['case_id']}#0"]
-    assert audit.verify(mem.cases, mem.history, case["case_id"], mem.refund_book).breaks == []
+    assert audit.verify(mem.cases, mem.history, case["case_id"], mem.trusted.refund_book).breaks == []
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -106,7 +106,7 @@ def test_money_out_then_a_crash_is_found_by_the_sweeper_and_finished_by_a_retry(
     mem.run()
     assert mem.case("CS-ISSUED")["status"] == "REFUND_ISSUED"
     assert len(mem.refund_book.of_case(failed["case_id"])) == 1 and len(mem.bucket.ap_rows()) == 1
-    assert audit.verify(mem.cases, mem.history, failed["case_id"], mem.refund_book).breaks == []
+    assert audit.verify(mem.cases, mem.history, failed["case_id"], mem.trusted.refund_book).breaks == []
 
 
 def test_a_case_whose_workflow_never_started_is_started_by_the_sweeper(mem: MemoryCloud):

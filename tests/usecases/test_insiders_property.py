@@ -30,7 +30,7 @@ class Siege:
         self.mem = MemoryCloud()
         self.ids = (f"S{n:04d}" for n in itertools.count(1))
         self.approved: set[tuple[str, str]] = set()  # (payee, amount) a person approved on the page
-        self.seen = False  # a change verify must name was made and is still there
+        self.changed: set[str] = set()  # instructions and links changed or planted, still there: verify names them
         self.forged_accounts: set[str] = set()  # ledger rows forged (verify reads the accounts of cases)
 
     def file(self, account: str, paid: int, charge: int) -> None:
@@ -66,25 +66,30 @@ class Siege:
                                         "payee_id": "ATTACKER", "amount": "777.00", "method": "check", "reason": "",
                                         "claim_id": "", "target_account_id": "", "due_date": "", "line": 0,
                                         "action": "REFUND", "ledger_at_issue": []}
-                self.seen = True
+                self.changed.add(f"{case_id}#0")
         elif kind == "change" and book:
-            item = book[sorted(book)[pick % len(book)]]
-            item.update(payee_id="ATTACKER", amount="999.00")
-            self.seen = True
+            key = sorted(book)[pick % len(book)]
+            book[key].update(payee_id="ATTACKER", amount="999.00")
+            self.changed.add(key)
         elif kind == "delete" and book:
-            del book[sorted(book)[pick % len(book)]]
+            key = sorted(book)[pick % len(book)]
+            del book[key]
+            self.changed.discard(key)  # a deleted instruction is not seen (docs/security.md)
         elif kind == "return" and book:
-            book[sorted(book)[pick % len(book)]].update(returned_by="FAKE", returned_on="2026-11-21")
-            self.seen = True
+            key = sorted(book)[pick % len(book)]
+            book[key].update(returned_by="FAKE", returned_on="2026-11-21")
+            self.changed.add(key)
         elif kind == "flip" and approvals:
-            item = approvals[sorted(approvals)[pick % len(approvals)]]
-            if item.get("decision") or item["state"] != LinkState.PENDING:
-                item.update(decision=Outcome.APPROVED, state=LinkState.USED)
+            key = sorted(approvals)[pick % len(approvals)]
+            if approvals[key].get("decision") != Outcome.APPROVED:
+                approvals[key].update(decision=Outcome.APPROVED, state=LinkState.USED)
+                self.changed.add(key)
         elif kind == "forge" and approvals:
             real = approvals[sorted(approvals)[pick % len(approvals)]]
-            approvals["e" * 63 + str(pick % 10)] = {**real, "approval_key": "e" * 63 + str(pick % 10),
-                                                    "approver": "deputy@example.org", "state": LinkState.USED,
-                                                    "decision": Outcome.APPROVED}
+            key = "e" * 63 + str(pick % 10)
+            approvals[key] = {**real, "approval_key": key, "approver": "deputy@example.org",
+                              "state": LinkState.USED, "decision": Outcome.APPROVED}
+            self.changed.add(key)
         elif kind == "ledger":
             account = ACCOUNTS[pick % len(ACCOUNTS)]
             ledger.rows.setdefault(account, {})[f"X{pick}"] = parse_row(
@@ -100,8 +105,11 @@ class Siege:
         found = audit.verify_all(self.mem.cases, self.mem.history, self.mem.trusted.refund_book, self.mem.seals,
                                  ledger=self.mem.trusted.transactions, bucket=self.mem.bucket,
                                  approvals=self.mem.trusted.approvals)
-        with_case = {s.case.case_id and s.case.account_id for s in self.mem.cases.in_status(tuple(Status))}
-        if self.seen or self.forged_accounts & with_case:
+        with_case = {s.case.account_id for s in self.mem.cases.in_status(tuple(Status))}
+        cases = set(self.mem.cases.ids())  # verify reads the instructions and links of every stored case
+        named = {k for k in self.changed if k.split("#")[0] in cases
+                 or self.mem.approvals.items.get(k, {}).get("case_id") in cases}
+        if named or self.forged_accounts & with_case:
             assert not found.whole, found
 
 

@@ -36,6 +36,7 @@ from creditrefunds.domain.instructions import Instruction, Issued
 from creditrefunds.domain.ledger import StoreOutcome, Transaction
 
 logger = logging.getLogger(__name__)
+PROVEN_MANIFESTS = 2_000  # manifests whose proven nodes a container remembers (about 4,000 nodes each)
 
 
 class TrustedRefundBook:
@@ -85,10 +86,10 @@ class TrustedRefundBook:
     def of_account(self, account_id: str) -> list[Instruction]:
         return [i for i in map(self._read, self._inner.of_account(account_id)) if i is not None]
 
-    def forged(self, instructions: list[Instruction]) -> list[str]:
-        """What of `instructions` (as stored) fails a check, each said (for `audit verify`)."""
+    def problems(self, case_id: str) -> list[str]:
+        """What of the case's instructions, as stored, fails a check, each said (for `audit verify`)."""
         out = []
-        for i in instructions:
+        for i in self._inner.of_case(case_id):
             if not self.authentic(i):
                 out.append(f"refund instruction {i.instruction_id} has no valid MAC (not written by the issue step)")
             elif i.returned_by and not self._match_kept(i):
@@ -168,8 +169,11 @@ class TrustedLedger:
     def __init__(self, inner: Any, keys: Any, readers: int = 8) -> None:
         self._inner, self._keys, self._readers = inner, keys, readers
         self._roots: dict[str, bytes] = {}  # manifests verified: id -> root
+        self._proven: dict[str, set[bytes]] = {}  # per manifest, the nodes proven to lead to its root
 
     def put_all(self, txns: list[Transaction], source: str = "") -> list[StoreOutcome]:
+        if not txns:
+            return []
         root, paths = merkle([leaf(row_signed(t)) for t in txns])
         manifest = {"manifest": secrets.token_hex(16), "root": root.hex(), "rows": len(txns), "source": source}
         manifest["mac"] = self._keys.mac(LEDGER, message(LEDGER, manifest))
@@ -189,8 +193,21 @@ class TrustedLedger:
         return root
 
     def _forged(self, rows: list[tuple[Transaction, str, str]]) -> list[str]:
-        return [txn.txn_id for txn, manifest_id, path in rows
-                if not manifest_id or root_of(leaf(row_signed(txn)), path) != self._root(manifest_id)]
+        return [txn.txn_id for txn, manifest_id, path in rows if not self._vouched(txn, manifest_id, path)]
+
+    def _vouched(self, txn: Transaction, manifest_id: str, path: str) -> bool:
+        """The row leads, by its path, to its manifest's MACed root (or to a node already proven to)."""
+        root = self._root(manifest_id) if manifest_id else None
+        if root is None:
+            return False
+        if len(self._proven) > PROVEN_MANIFESTS:  # a warm container's memory stays bounded
+            self._proven.clear()
+        proven = self._proven.setdefault(manifest_id, {root})
+        trail: list[bytes] = []
+        if root_of(leaf(row_signed(txn)), path, proven, trail) not in proven:
+            return False
+        proven.update(trail)  # a set's update is atomic under the GIL: threads may share it
+        return True
 
     def forged(self, account_id: str) -> list[str]:
         """The account's stored rows that no manifest vouches for (their transaction ids)."""

@@ -63,11 +63,10 @@ def verify(cases: Cases, history: History, case_id: str, refunds: RefundBook | N
         breaks += [b for b in against_seal(case_id, records, covered, stored is not None) if b not in breaks]
     instructions: list[Any] = []
     if refunds is not None and stored is not None:
-        try:
+        forged = refunds.problems(case_id)
+        breaks += [Break(case_id, None, problem) for problem in forged]
+        if not forged:
             instructions = refunds.of_case(case_id)
-        except Tampered as forged:
-            breaks.append(Break(case_id, None, str(forged)))
-        else:
             breaks += issue_breaks(case_id, stored.status, records, instructions)
     return Verified(case_id, len(records), breaks, bool(records) or stored is not None or bool(every),
                     stored.case.account_id if stored else None, bool(instructions))
