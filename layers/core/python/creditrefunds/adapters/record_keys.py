@@ -16,7 +16,7 @@ from typing import Any
 from creditrefunds.domain.authentic import DECISION, INSTRUCTION, LEDGER, LINK, MATCH
 
 ALGORITHM = "HMAC_SHA_256"
-REMEMBERED = 200_000  # verified (message, MAC) pairs kept; the set starts over past this
+REMEMBERED = 50_000  # verified (message, MAC) pairs kept (about 10 MB); the set starts over past this
 
 
 class RecordKeys:

@@ -36,7 +36,7 @@ from creditrefunds.domain.instructions import Instruction, Issued
 from creditrefunds.domain.ledger import StoreOutcome, Transaction
 
 logger = logging.getLogger(__name__)
-PROVEN_MANIFESTS = 2_000  # manifests whose proven nodes a container remembers (about 4,000 nodes each)
+PROVEN_MANIFESTS = 100  # manifests whose proven nodes a container remembers (at most about 4,000 nodes, 0.3 MB, each)
 
 
 class TrustedRefundBook:
