@@ -134,6 +134,20 @@ class Enforcer:
                       if not any(h[0] == a for h in hits)]
             found += [f"{statement.get('Sid', '')}: {actions} on {r}" for r in resources
                       if not any(h[1] == r for h in hits)]
+        return found + self._unused_by_key_policies(role_name, used)
+
+    def _unused_by_key_policies(self, role_name: str, used: set[tuple[str, str]]) -> list[str]:
+        """What KMS key policies grant the role by name that it never used on that key (a key policy grant
+        is as much a grant as an IAM statement)."""
+        role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{role_name}"
+        found = []
+        for key in list(kms_backends[ACCOUNT_ID][self.region].keys.values()):
+            for statement in _statements(key.policy):
+                if statement.get("Effect") != "Allow" or role_arn not in _principals(statement):
+                    continue
+                found += [f"{statement.get('Sid', '')} (the key policy of {key.arn}): {a}"
+                          for a in _listed(statement.get("Action", []))
+                          if not any(fnmatch.fnmatchcase(x.lower(), a.lower()) and y == key.arn for x, y in used)]
         return found
 
 

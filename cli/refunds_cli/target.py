@@ -37,8 +37,7 @@ class Target:
         """The stack's record keys, to verify with (docs/security.md): nobody's CLI may make a MAC."""
         from creditrefunds.adapters.record_keys import RecordKeys
 
-        return RecordKeys(self.client("kms"), *(self.output(f"{name}KeyArn")
-                                                for name in ("Ledger", "Link", "Decision", "Instruction")))
+        return RecordKeys.from_outputs(self.client("kms"), self.outputs)
 
     def ledger(self) -> Any:
         """The stored ledger, every row checked against its manifest."""

@@ -65,8 +65,7 @@ def cloud_stores(cloud: Any) -> Stores:
     def drop(name: str, body: bytes) -> str:
         return s3.put_object(Bucket=bucket_name, Key=f"incoming/{name}", Body=body)["ETag"].strip('"')
 
-    keys = RecordKeys(cloud.client("kms"), *(cloud.outputs[f"{name}KeyArn"]
-                                             for name in ("Ledger", "Link", "Decision", "Instruction")))
+    keys = RecordKeys.from_outputs(cloud.client("kms"), cloud.outputs)
     return Stores(TrustedLedger(TransactionStore(cloud.table("TransactionsTableName")), keys), cases,
                   HistoryStore(cloud.table("HistoryTableName"), cases),
                   TrustedApprovals(ApprovalStore(cloud.table("ApprovalsTableName"), cloud.table("TaskTokensTableName"),

@@ -133,8 +133,7 @@ def issued_case(cloud, case_id: str) -> None:
                          "posting_date": "2026-09-01", **({"payer_type": "PATIENT"} if kind == "PAYMENT" else {})})
               for n, (kind, amount) in enumerate([("CHARGE", "100.00"), ("PAYMENT", "-140.00")])]
     # As the functions would write them, MACs made with the stack's keys (the tests' own identity may).
-    keys = RecordKeys(cloud.client("kms"), *(cloud.outputs[f"{name}KeyArn"]
-                                             for name in ("Ledger", "Link", "Decision", "Instruction")))
+    keys = RecordKeys.from_outputs(cloud.client("kms"), cloud.outputs)
     TrustedLedger(TransactionStore(cloud.table("TransactionsTableName")), keys).put_all(ledger)  # the credit
     TrustedRefundBook(RefundBook(cloud.table("RefundsTableName")), keys).issue(
         Instruction.of(case, 0, line, None, date(2026, 9, 4), ledger_at_issue(ledger), frozenset({f"{case_id}-LINK"})))

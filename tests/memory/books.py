@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
+from creditrefunds.adapters.refund_book import parsed, readable
 from creditrefunds.adapters.remittance_store import item_of
 from creditrefunds.domain.approvals import KEEP_AFTER_EXPIRY, Approval, LinkState, LinkTaken, link_key, token_context
 from creditrefunds.domain.instructions import Instruction, Issued
@@ -17,7 +18,7 @@ from .stores import Locked
 
 # the by-case index's projection: never the task token or the snapshot
 BY_CASE = ("approval_key", "case_id", "created_at", "tier", "approver", "digest", "state", "decision", "decided_at",
-           "expires_at", "reason", "decided_from", "link_mac", "decision_mac")
+           "expires_at", "reason", "decided_from", "snapshot_digest", "link_mac", "decision_mac")
 
 
 class MemoryApprovals(Locked):
@@ -42,7 +43,7 @@ class MemoryApprovals(Locked):
                 "sealed_token": {"context": token_context(link_id), "token": task_token},
                 "created_at": now.isoformat(), "expires_at": approval.expires_at,
                 "purge_after": approval.expires_at + KEEP_AFTER_EXPIRY, "state": approval.state,
-                "link_mac": approval.link_mac}
+                "snapshot_digest": approval.snapshot_digest, "link_mac": approval.link_mac}
 
     def get(self, link_id: str) -> Approval | None:
         return self.by_key(link_key(link_id)) if link_id else None
@@ -121,12 +122,12 @@ class MemoryRefundBook(Locked):
             new = instruction.instruction_id not in self.items
             if new:
                 self.items[instruction.instruction_id] = instruction.to_item()
-            return Issued(Instruction.from_item(copy.deepcopy(self.items[instruction.instruction_id])), new)
+            return Issued(parsed(copy.deepcopy(self.items[instruction.instruction_id])), new)
 
     def get(self, instruction_id: str) -> Instruction | None:
         with self._lock:
             item = self.items.get(instruction_id)
-            return Instruction.from_item(copy.deepcopy(item)) if item else None
+            return parsed(copy.deepcopy(item)) if item else None
 
     def mark_returned(self, instruction_id: str, txn_id: str, posted_on: date, mac: str, over: str | None) -> bool:
         with self._lock:
@@ -138,11 +139,14 @@ class MemoryRefundBook(Locked):
 
     def _where(self, name: str, value: str) -> list[Instruction]:
         with self._lock:
-            return [Instruction.from_item(copy.deepcopy(i)) for _, i in sorted(self.items.items())
-                    if i.get(name) == value]
+            return readable(copy.deepcopy(i) for _, i in sorted(self.items.items()) if i.get(name) == value)
 
     def of_day(self, day: date) -> list[Instruction]:
         return self._where("issued_on", day.isoformat())
+
+    def every(self) -> list[Instruction]:
+        with self._lock:
+            return readable(copy.deepcopy(i) for _, i in sorted(self.items.items()))
 
     def of_case(self, case_id: str) -> list[Instruction]:
         return self._where("case_id", case_id)

@@ -15,7 +15,8 @@ from tests.conftest import ROOT
 
 GLOBALS = {name: "x" for name in ("LEDGER_BUCKET", "TRANSACTIONS_TABLE", "CASES_TABLE", "HISTORY_TABLE",
                                   "APPROVALS_TABLE", "REFUNDS_TABLE", "REMITTANCES_TABLE", "EVIDENCE_KEY_ID",
-                                  "LEDGER_KEY_ID", "LINK_KEY_ID", "DECISION_KEY_ID", "INSTRUCTION_KEY_ID",
+                                  "LEDGER_KEY_ID", "MATCH_KEY_ID", "LINK_KEY_ID", "DECISION_KEY_ID",
+                                  "INSTRUCTION_KEY_ID",
                                   "TASK_TOKENS_TABLE", "TOKEN_KEY_ID",
                                   "SENDER_EMAIL", "OPERATORS_EMAIL", "COMPLIANCE_OFFICER_EMAIL", "EVENT_SOURCE")}
 GLOBALS |= {"SECONDS_PER_DAY": "86400", "INVESTIGATION_PAUSE_SECONDS": "600", "RULE_SETTINGS": "{}"}

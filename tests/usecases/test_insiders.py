@@ -71,9 +71,11 @@ def test_the_ap_file_lists_only_instructions_the_issue_step_wrote(mem: MemoryClo
     mem.bucket.put_ap_file(day, mem.bucket.text(key) + "X#0,2026-11-20,X,X,PATIENT,ATTACKER,700.00,check,,,,\n")
     found = audit.verify_all(mem.cases, mem.history, mem.trusted.refund_book, mem.seals, bucket=mem.bucket)
     assert any("instruction 'X#0' pays 700.00 to PATIENT ATTACKER" in p for p in found.paid_problems)
+    assert any("NOCASE#0 of 9999.99 to PATIENT names case NOCASE, which is not stored" in p
+               for p in found.paid_problems)
     # The first version listed IN-BOOK's row as issued, which the book no longer vouches for (changed since);
     # the second left it out; the third adds X#0.
-    assert len(found.paid_problems) == 2, found.paid_problems
+    assert len(found.paid_problems) == 3, found.paid_problems  # and the invented instruction
 
 
 def test_a_rejection_changed_to_an_approval_in_the_table_issues_nothing(mem: MemoryCloud):
@@ -159,3 +161,54 @@ def test_a_chain_rewritten_consistently_is_refused_by_the_next_seal_not_laundere
     assert any(f"case {gone}: the chain: was sealed with" in b for b in broken), broken
     assert any(b.startswith("seal ") and f"refused case {case_id}" in b for b in broken), broken
     assert sum("History changed under the seal" in m.subject for m in mem.mailer.to(OPERATORS)) == 1
+
+
+def test_genuine_rows_copied_into_another_account_are_not_that_accounts(mem: MemoryCloud):
+    credit(mem, "IN-VICTIM")
+    mem.drop(["IN-ATT-1,IN-ATT,P-IN-ATT,G-ATT,CHARGE,1.00,2026-11-20,,,,,,,TX",
+              "IN-ATT-2,IN-ATT,P-IN-ATT,G-ATT,PAYMENT,-1.00,2026-11-20,PATIENT,,,,,,TX"])
+    ledger = mem.transactions
+    for txn_id in ("IN-ATT-1", "IN-ATT-2"):  # as stored, with their manifest and path, under the victim
+        ledger.rows["IN-VICTIM"][txn_id] = ledger.rows["IN-ATT"][txn_id]
+        ledger.vouched[("IN-VICTIM", txn_id)] = ledger.vouched[("IN-ATT", txn_id)]
+    [link] = mem.links(TIER1, "IN-VICTIM")
+    mem.decide(link)
+    assert paid(mem) == [] and mem.case("IN-VICTIM")["status"] == "FAILED"
+
+
+def test_a_changed_instruction_stops_its_account_not_the_file(mem: MemoryCloud):
+    credit(mem, "IN-STOP")
+    [link] = mem.links(TIER1, "IN-STOP")
+    assert mem.decide(link).status == 200
+    [issued] = [i for i in mem.refund_book.items.values() if i["account_id"] == "IN-STOP"]
+    issued["reason"] = "SOMETHING_ELSE"
+    mem.refund_book.items["JUNK#0"] = {"instruction_id": "JUNK#0", "issued_on": "2026-11-20"}  # unreadable
+    mem.drop(["IN-STOP-3,IN-STOP,P-IN-STOP,G-IN-STOP,CHARGE,1.00,2026-11-20,,,,,,,TX",
+              "IN-NEXT-1,IN-NEXT,P-IN-NEXT,G-IN-NEXT,CHARGE,100.00,2026-11-02,,,,,,,TX",
+              "IN-NEXT-2,IN-NEXT,P-IN-NEXT,G-IN-NEXT,PAYMENT,-160.00,2026-11-09,PATIENT,,,,,,TX"])
+    [link] = mem.links(TIER1, "IN-NEXT")  # the file's other account is worked
+    assert mem.decide(link).status == 200
+    # The day's file is still written: with the new refund, and without the instruction that fails its check.
+    assert paid(mem) == [("G-IN-NEXT", "60.00")]
+
+
+def test_a_rejection_erased_from_the_table_stops_the_case(mem: MemoryCloud):
+    credit(mem, "IN-ERASE")
+    [link] = mem.links(TIER1, "IN-ERASE")
+    with mem.paused():
+        assert mem.decide(link, "reject", reason="not ours").status == 200
+        [item] = [i for i in mem.approvals.items.values() if i["state"] == LinkState.DECIDING]
+        for name in ("decision", "reason", "decided_at", "decided_from", "decision_mac"):
+            item.pop(name)
+        item["state"] = LinkState.SUPERSEDED
+    mem.run()
+    assert paid(mem) == [] and mem.case("IN-ERASE")["status"] == "FAILED" and told_operators(mem, "Tampered")
+
+
+def test_a_snapshot_changed_in_the_table_is_not_shown_to_the_approver(mem: MemoryCloud):
+    credit(mem, "IN-SHOWN")
+    [link] = mem.links(TIER1, "IN-SHOWN")
+    [item] = [i for i in mem.approvals.items.values() if i["state"] == LinkState.PENDING
+              and i["snapshot"]["account_id"] == "IN-SHOWN"]
+    item["snapshot"]["masked_name"] = "S***** J***"
+    assert mem.show(link).status == 409 and mem.decide(link).status == 409

@@ -49,7 +49,8 @@ class ApprovalStore:
             "approval_key": approval.approval_key, "case_id": approval.case_id, "tier": approval.tier,
             "approver": approval.approver, "digest": approval.digest, "snapshot": snapshot.to_item(),
             "sealed_token": sealed, "created_at": now.isoformat(), "expires_at": approval.expires_at,
-            "purge_after": purge, "state": approval.state, "link_mac": approval.link_mac,
+            "purge_after": purge, "state": approval.state, "snapshot_digest": approval.snapshot_digest,
+            "link_mac": approval.link_mac,
         }, ConditionExpression="attribute_not_exists(approval_key)")  # fmt: skip
 
     def get(self, link_id: str) -> Approval | None:

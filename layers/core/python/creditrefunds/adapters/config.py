@@ -36,6 +36,7 @@ class BaseConfig(BaseSettings):
     remittances_table: str
     evidence_key_id: str  # the KMS HMAC key remittance items are signed with
     ledger_key_id: str  # KMS HMAC keys of the records that move money or decide (adapters/record_keys.py)
+    match_key_id: str
     link_key_id: str
     decision_key_id: str
     instruction_key_id: str

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from creditrefunds.domain.authentic import DECISION, INSTRUCTION, LEDGER, LINK, MATCH
@@ -20,13 +21,19 @@ REMEMBERED = 50_000  # verified (message, MAC) pairs kept (about 10 MB); the set
 
 
 class RecordKeys:
-    def __init__(self, kms: Any, ledger_key: str, link_key: str, decision_key: str, instruction_key: str) -> None:
+    def __init__(self, kms: Any, ledger_key: str, match_key: str, link_key: str, decision_key: str,
+                 instruction_key: str) -> None:
         self._kms = kms
-        self._keys = {LEDGER: ledger_key, MATCH: ledger_key, LINK: link_key, DECISION: decision_key,
+        self._keys = {LEDGER: ledger_key, MATCH: match_key, LINK: link_key, DECISION: decision_key,
                       INSTRUCTION: instruction_key}
         self._verified: set[tuple[str, bytes, str]] = set()
         self._lock = threading.Lock()
         self.calls = 0  # KMS calls made (for the benchmark)
+
+    @classmethod
+    def from_outputs(cls, kms: Any, outputs: Mapping[str, str]) -> RecordKeys:
+        """The keys a deployed stack names in its outputs (`LedgerKeyArn`, ...): for the CLI and the tests."""
+        return cls(kms, *(outputs[f"{name}KeyArn"] for name in ("Ledger", "Match", "Link", "Decision", "Instruction")))
 
     def mac(self, purpose: str, message: bytes) -> str:
         self.calls += 1

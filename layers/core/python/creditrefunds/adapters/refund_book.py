@@ -6,6 +6,8 @@ nothing. The day's accounts-payable file is rendered from the day's items (index
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -13,7 +15,31 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from creditrefunds.adapters.dynamo import is_condition_failure, put_if_absent, query_all
+from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.instructions import Instruction, Issued
+
+logger = logging.getLogger(__name__)
+
+
+def parsed(item: dict[str, Any]) -> Instruction:
+    """The instruction an item holds; `Tampered` for an item no issue step wrote (it cannot be read)."""
+    try:
+        return Instruction.from_item(item)
+    except (KeyError, ValueError, TypeError, ArithmeticError) as error:
+        raise Tampered(f"refund book item {item.get('instruction_id')!r} is not an instruction the issue step "
+                       f"wrote ({type(error).__name__})") from None
+
+
+def readable(items: Iterable[dict[str, Any]]) -> list[Instruction]:
+    """The instructions of `items`; one that cannot be read is left out and logged by id (the checked book
+    leaves out what fails its MAC the same way)."""
+    found = []
+    for item in items:
+        try:
+            found.append(parsed(item))
+        except Tampered:
+            logger.warning("an unreadable refund book item is left out", extra={"key": str(item.get("instruction_id"))})
+    return found
 
 
 class RefundBook:
@@ -31,7 +57,7 @@ class RefundBook:
     def get(self, instruction_id: str) -> Instruction | None:
         """One instruction, read consistently (the indexes may lag a write of a moment ago)."""
         item = self._table.get_item(Key={"instruction_id": instruction_id}, ConsistentRead=True).get("Item")
-        return Instruction.from_item(item) if item else None
+        return parsed(item) if item else None
 
     def mark_returned(self, instruction_id: str, txn_id: str, posted_on: date, mac: str, over: str | None) -> bool:
         """Keep the ledger row that posted the instruction back, with the match's MAC, where no match is kept
@@ -50,6 +76,15 @@ class RefundBook:
                 return False
             raise
 
+    def every(self) -> list[Instruction]:
+        """Every instruction in the book (a scan: for the audit, never for a step)."""
+        answer = self._table.scan(ConsistentRead=True)
+        items = list(answer["Items"])
+        while "LastEvaluatedKey" in answer:
+            answer = self._table.scan(ConsistentRead=True, ExclusiveStartKey=answer["LastEvaluatedKey"])
+            items += answer["Items"]
+        return readable(items)
+
     def of_day(self, day: date) -> list[Instruction]:
         """The day's instructions (the by-day index is eventually consistent)."""
         return self._query("by-day", "issued_on", day.isoformat())
@@ -63,5 +98,4 @@ class RefundBook:
         return self._query("by-case", "case_id", case_id)
 
     def _query(self, index: str, attribute: str, value: str) -> list[Instruction]:
-        items = query_all(self._table, IndexName=index, KeyConditionExpression=Key(attribute).eq(value))
-        return [Instruction.from_item(item) for item in items]
+        return readable(query_all(self._table, IndexName=index, KeyConditionExpression=Key(attribute).eq(value)))

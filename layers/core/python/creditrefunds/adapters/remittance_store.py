@@ -27,6 +27,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from creditrefunds.adapters.dynamo import put_if_absent, query_all
+from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.remittance import (
     ClaimPayment,
     Evidence,
@@ -40,7 +41,7 @@ MAC_ALGORITHM = "HMAC_SHA_256"
 MANIFEST = "MANIFEST#"
 
 
-class TamperedEvidence(Exception):
+class TamperedEvidence(Tampered):
     """A stored remittance item does not carry a valid MAC: it was written by someone else, or altered."""
 
 

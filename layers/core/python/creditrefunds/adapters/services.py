@@ -107,8 +107,8 @@ class Services(Generic[Config]):
     @_once
     def keys(self) -> RecordKeys:
         config = self.config
-        return RecordKeys(self._client("kms"), config.ledger_key_id, config.link_key_id, config.decision_key_id,
-                          config.instruction_key_id)
+        return RecordKeys(self._client("kms"), config.ledger_key_id, config.match_key_id, config.link_key_id,
+                          config.decision_key_id, config.instruction_key_id)
 
     @_once
     def handoff(self) -> Handoff:

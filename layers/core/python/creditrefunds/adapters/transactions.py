@@ -14,7 +14,8 @@ from botocore.exceptions import ClientError
 
 from creditrefunds.adapters.dynamo import get_all, query_all
 from creditrefunds.adapters.transient import CLIENT_CONNECTIONS
-from creditrefunds.domain.ledger import StoreOutcome, Transaction, parse_row
+from creditrefunds.domain.authentic import Tampered
+from creditrefunds.domain.ledger import RowRefused, StoreOutcome, Transaction, parse_row
 
 WRITERS = CLIENT_CONNECTIONS  # concurrent DynamoDB writers per ingest (latency-bound), a connection each
 MARKS_PER_TRANSACTION = 100  # TransactWriteItems' limit
@@ -133,10 +134,18 @@ class TransactionStore:
         raise RuntimeError(f"DynamoDB left {sum(len(v) for v in left.values())} item(s) unwritten after retries")
 
     def account_rows(self, account_id: str) -> list[tuple[Transaction, str, str]]:
-        """The account's rows, each with the manifest and path that vouch for it (checked by the caller)."""
-        return [(parse_row({k: str(v) for k, v in item.items() if k not in NOT_ROW}, id_max_length=None),
-                 str(item.get(ROW_MANIFEST, "")), str(item.get(ROW_PATH, "")))
-                for item in self._query(f"ACCT#{account_id}")]
+        """The account's rows, each with the manifest and path that vouch for it (checked by the caller); a row
+        kept under a sort key not its own vouches for nothing, and one that cannot be read stops the read."""
+        rows = []
+        for item in self._query(f"ACCT#{account_id}"):
+            try:
+                txn = parse_row({k: str(v) for k, v in item.items() if k not in NOT_ROW}, id_max_length=None)
+            except (RowRefused, KeyError, ValueError, ArithmeticError):
+                raise Tampered(f"account {account_id}: the stored item {item.get('sk')!r} is not a ledger row "
+                               "the store wrote") from None
+            kept_right = item.get("sk") == f"TXN#{txn.txn_id}"
+            rows.append((txn, str(item.get(ROW_MANIFEST, "")) if kept_right else "", str(item.get(ROW_PATH, ""))))
+        return rows
 
     def manifest(self, manifest_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"pk": f"MANIFEST#{manifest_id}", "sk": "MANIFEST"},

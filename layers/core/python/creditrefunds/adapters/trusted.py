@@ -97,6 +97,12 @@ class TrustedRefundBook:
                            "valid MAC")
         return out
 
+    def strays(self, cases: set[str]) -> list[str]:
+        """Every instruction in the book whose case is not among `cases` (deleted, or invented), each said."""
+        return [f"refund instruction {i.instruction_id} of {i.amount:f} to {i.payee_type} names case {i.case_id}, "
+                f"which is not stored{'' if self.authentic(i) else ' (and it has no valid MAC)'}"
+                for i in self._inner.every() if i.case_id not in cases]
+
     def mark_returned(self, instruction_id: str, txn_id: str, posted_on: date) -> bool:
         """Keep the match once; a match kept without a valid MAC is replaced by this one."""
         stored = self._inner.get(instruction_id)
@@ -120,9 +126,11 @@ class TrustedApprovals:
         if not self._keys.valid(LINK, message(LINK, approval.link_signed()), approval.link_mac):
             raise Tampered(f"approval link {approval.approval_key[:12]} of case {approval.case_id} was not asked by "
                            "the workflow (no valid MAC): nothing it says counts until a person has looked")
-        if approval.snapshot is not None and approval.snapshot.digest != approval.digest:
-            raise Tampered(f"approval link {approval.approval_key[:12]}: its snapshot is not the lines it asks")
-        if approval.decision is not None or approval.state in (LinkState.DECIDING, LinkState.USED, LinkState.LATE):
+        if approval.snapshot is not None and (approval.snapshot.digest != approval.digest
+                                              or approval.snapshot.sha256 != approval.snapshot_digest):
+            raise Tampered(f"approval link {approval.approval_key[:12]}: its snapshot is not the one it was asked of")
+        if approval.decision is not None or approval.decided_at or approval.decision_mac or \
+                approval.state in (LinkState.DECIDING, LinkState.USED, LinkState.LATE):
             if not self._keys.valid(DECISION, message(DECISION, approval.decision_signed()), approval.decision_mac):
                 raise Tampered(f"the decision on approval link {approval.approval_key[:12]} of case "
                                f"{approval.case_id} is not the one its approver took (no valid MAC)")
@@ -132,7 +140,8 @@ class TrustedApprovals:
                ttl: int) -> tuple[str, Approval]:
         link_id = secrets.token_urlsafe(32)
         asked = Approval(link_key(link_id), snapshot.case_id, tier, approver, snapshot.digest,
-                         int(now.timestamp()) + ttl, LinkState.PENDING, snapshot=snapshot)
+                         int(now.timestamp()) + ttl, LinkState.PENDING, snapshot=snapshot,
+                         snapshot_digest=snapshot.sha256)
         asked = replace(asked, link_mac=self._keys.mac(LINK, message(LINK, asked.link_signed())))
         self._inner.put_new(asked, task_token, now, link_id)
         return link_id, asked
@@ -215,7 +224,10 @@ class TrustedLedger:
 
     def account_transactions(self, account_id: str) -> list[Transaction]:
         rows = self._inner.account_rows(account_id)
-        bad = self._forged(rows)
+        ids = [t.txn_id for t, _, _ in rows]
+        # Kept where it belongs: under its own account, once (a genuine row copied elsewhere is not).
+        bad = [t.txn_id for t, _, _ in rows if t.account_id != account_id or ids.count(t.txn_id) > 1]
+        bad += self._forged(rows)
         if bad:
             raise Tampered(f"account {account_id}: {len(bad)} stored ledger row(s) were not stored from a ledger "
                            f"file (no valid manifest), e.g. {bad[0]}: the account is not acted on until a person "

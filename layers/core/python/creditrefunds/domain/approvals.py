@@ -160,6 +160,12 @@ class Snapshot:
     def digest(self) -> str:
         return case_digest(self.as_case)
 
+    @property
+    def sha256(self) -> str:
+        """Over everything the page shows (the masked name and tier too), as the link's MAC binds it."""
+        return hashlib.sha256(json.dumps(self.to_item(), sort_keys=True, separators=(",", ":"),
+                                         default=str).encode()).hexdigest()
+
     def to_item(self) -> dict[str, Any]:
         return {"case_id": self.case_id, "account_id": self.account_id, "credit": money_text(self.credit),
                 "tier": self.tier, "masked_name": self.masked_name,
@@ -196,6 +202,7 @@ class Approval:
     decided_from: str = ""  # where the decision was made (the page's caller)
     mailed: bool = False  # its mail was sent (the link's id exists only in that mail)
     decided_at: str = ""
+    snapshot_digest: str = ""  # the snapshot's SHA-256 (Snapshot.sha256), under the link's MAC
     link_mac: str = field(default="", compare=False)  # RequestApproval's MAC over `link_signed()`
     decision_mac: str = field(default="", compare=False)  # the page's MAC over `decision_signed()`, as it is taken
 
@@ -206,12 +213,14 @@ class Approval:
                    Outcome(item["decision"]) if item.get("decision") else None, str(item.get("reason", "")),
                    Snapshot.from_item(item["snapshot"]) if "snapshot" in item else None,
                    str(item.get("decided_from", "")), "mailed_at" in item, str(item.get("decided_at", "")),
-                   str(item.get("link_mac", "")), str(item.get("decision_mac", "")))
+                   str(item.get("snapshot_digest", "")), str(item.get("link_mac", "")),
+                   str(item.get("decision_mac", "")))
 
     def link_signed(self) -> dict[str, Any]:
         """What the link's MAC covers: who is asked, to decide which lines, at which tier, until when."""
         return {"approval_key": self.approval_key, "case_id": self.case_id, "tier": self.tier,
-                "approver": self.approver, "digest": self.digest, "expires_at": self.expires_at}
+                "approver": self.approver, "digest": self.digest, "expires_at": self.expires_at,
+                "snapshot": self.snapshot_digest}
 
     def decision_signed(self) -> dict[str, Any]:
         """What the decision's MAC covers: the link, and what its approver decided, why, when and from where."""

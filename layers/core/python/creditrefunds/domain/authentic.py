@@ -19,7 +19,7 @@ from typing import Any
 
 # Purposes: each is the key (and the role that may generate with it) in template.yaml.
 LEDGER = "ledger"  # a manifest of stored ledger rows (ingest, StorePart)
-MATCH = "match"  # a return match or an account hold (detection: ingest, DetectBatch)
+MATCH = "match"  # a return match (detection: ingest, DetectBatch)
 LINK = "link"  # an approval link as asked (RequestApproval)
 DECISION = "decision"  # an approver's decision on a link (the approval page)
 INSTRUCTION = "instruction"  # a refund instruction (IssueRefund)

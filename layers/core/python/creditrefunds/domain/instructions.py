@@ -4,6 +4,7 @@ it to the row that posts it back, the AP file and the audit read it. Pure."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -84,7 +85,7 @@ class Instruction:
     def signed(self) -> dict[str, Any]:
         """What its MAC covers: everything that moves the money, and the ledger it was issued against."""
         return {**self.ap_row(), "line": self.line, "action": self.action,
-                "ledger_at_issue": ",".join(sorted(self.prior)), "approved_by": ",".join(sorted(self.approved_by))}
+                "ledger_at_issue": json.dumps(sorted(self.prior)), "approved_by": json.dumps(sorted(self.approved_by))}
 
     def return_signed(self) -> dict[str, Any]:
         """What the MAC of its match covers: which instruction, which row posted it back, and when."""

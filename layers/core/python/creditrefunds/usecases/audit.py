@@ -103,8 +103,8 @@ def verify_all(cases: Cases, history: History, refunds: RefundBook, seals: Seals
                 approvals.of_case(verified.case_id)
             except Tampered as forged:
                 verified.breaks.append(Break(verified.case_id, None, str(forged)))
-    if bucket is not None:
-        audit.paid_problems = ap_problems(bucket, refunds)
+    if bucket is not None:  # the whole audit (not one case): the AP files, and the book beyond the cases
+        audit.paid_problems = ap_problems(bucket, refunds) + refunds.strays(set(ids))
     if ledger is not None:
         issued = {v.account_id for v in audit.cases if v.issued and v.account_id}
         for account_id in sorted({v.account_id for v in audit.cases if v.account_id}):

@@ -83,6 +83,7 @@ class RefundBook(Protocol):
     def get(self, instruction_id: str) -> Instruction | None: ...
     def mark_returned(self, instruction_id: str, txn_id: str, posted_on: date) -> bool: ...
     def problems(self, case_id: str) -> list[str]: ...  # the case's instructions or matches that fail a check
+    def strays(self, cases: set[str]) -> list[str]: ...  # instructions of no stored case (a scan: audit only)
 
 
 class Bucket(Protocol):

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from creditrefunds.domain.approvals import Approval, LinkState, Outcome
+from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.cases import StoredCase
 from creditrefunds.domain.evidence import paid_claims
 from creditrefunds.domain.history import Entry
@@ -48,6 +49,11 @@ def after_decision(ports: Ports, case_id: str, timing: Timing, pause_seconds: in
         accept_decision(ports, approval, pause_seconds, timing.seconds_per_day, now)
         stored, approval = ports.cases.require(case_id), ports.approvals.by_key(approval.approval_key)
     why = _not_decided(approval, case_id)
+    if why is not None and approval is not None and approval.state is not LinkState.PENDING:
+        # A link is answered only once taken (DECIDING): one the case names that is now neither taken nor
+        # used, or another case's, was changed past the page. A PENDING one is a forged answer: refused below.
+        raise Tampered(f"case {case_id}: the decision on approval link {approval.approval_key[:12]} is gone "
+                       f"({why}): a person must look")
     if why is not None or approval is None:
         return _refuse(ports, stored, why or "no link", timing, operators, now)
     if approval.decision is Outcome.REJECTED:
