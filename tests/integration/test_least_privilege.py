@@ -29,6 +29,17 @@ JUSTIFIED = {
     # A large file's accounts are detected with their remittance evidence as ingest's are (the remittance
     # tests verify it there); the fan-out tests carry no remittance.
     ("DetectBatchFunction", "VerifyRemittanceEvidence:"),
+    # A return match is checked by whoever reads the instruction it marks; locally the container that kept
+    # the match remembers it (adapters/record_keys.py), and only the issue step reads one elsewhere.
+    *((f, "MatchReadersVerify (") for f in ("AfterDecisionFunction", "DetectBatchFunction", "IngestFunction",
+                                            "RemitFunction", "ReviewFunction", "SweepFunction")),
+    # Instructions are read by Review's re-check and the remittance function's STOP alert only for an account
+    # with a refund already issued; the local tests issue none on an account reviewed or remitted again.
+    ("RemitFunction", "InstructionReadersVerify ("),
+    ("ReviewFunction", "InstructionReadersVerify ("),
+    # RequestApproval reads decided links when it asks a second approver (dual control, an escalation after a
+    # decision); the local tests ask none after a decision.
+    ("RequestApprovalFunction", "DecisionReadersVerify ("),
 }
 
 
