@@ -36,6 +36,7 @@ class Stores:
     bucket: Any
     remittances: Any
     drop: Any  # (name, bytes) -> the etag of the upload
+    forget: Any  # (instruction id) -> None: an instruction of no stored case, out of later tests' way
 
 
 def memory_stores() -> Stores:
@@ -43,10 +44,10 @@ def memory_stores() -> Stores:
     from tests.memory.outside import MemoryBucket, MemoryKeys
     from tests.memory.stores import MemoryCases, MemoryHistory, MemoryLedger
 
-    cases, bucket, keys = MemoryCases(), MemoryBucket(), MemoryKeys()
+    cases, bucket, keys, book = MemoryCases(), MemoryBucket(), MemoryKeys(), MemoryRefundBook()
     return Stores(TrustedLedger(MemoryLedger(), keys), cases, MemoryHistory(cases),
-                  TrustedApprovals(MemoryApprovals(), keys), TrustedRefundBook(MemoryRefundBook(), keys), bucket,
-                  MemoryRemittances(), bucket.drop)
+                  TrustedApprovals(MemoryApprovals(), keys), TrustedRefundBook(book, keys), bucket,
+                  MemoryRemittances(), bucket.drop, lambda iid: book.items.pop(iid, None))
 
 
 def cloud_stores(cloud: Any) -> Stores:
@@ -72,7 +73,8 @@ def cloud_stores(cloud: Any) -> Stores:
                                                  cloud.client("kms"), cloud.outputs["DataKeyArn"]), keys),
                   TrustedRefundBook(RefundBook(cloud.table("RefundsTableName")), keys), LedgerBucket(s3, bucket_name),
                   RemittanceStore(cloud.table("RemittancesTableName"), cloud.client("kms"),
-                                  cloud.outputs["EvidenceKeyArn"]), drop)
+                                  cloud.outputs["EvidenceKeyArn"]), drop,
+                  lambda iid: cloud.table("RefundsTableName").delete_item(Key={"instruction_id": iid}))
 
 
 @pytest.fixture(params=["memory", pytest.param("cloud", marks=pytest.mark.integration)])
@@ -240,6 +242,7 @@ def test_an_instruction_is_issued_once_and_posted_back_once(stores: Stores, uid:
     assert not stores.refund_book.mark_returned(f"{key}9", "T10", date(2026, 12, 2))
     back = stores.refund_book.get(key)
     assert (back.returned_by, back.returned_on, back.prior) == ("T9", date(2026, 12, 1), frozenset({"T1", "T2"}))
+    stores.forget(key)  # its case is not stored: the whole audit would name it (rightly) in later tests
 
 
 # --- the bucket ---
