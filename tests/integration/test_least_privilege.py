@@ -29,17 +29,18 @@ JUSTIFIED = {
     # A large file's accounts are detected with their remittance evidence as ingest's are (the remittance
     # tests verify it there); the fan-out tests carry no remittance.
     ("DetectBatchFunction", "VerifyRemittanceEvidence:"),
-    # A return match is checked by whoever reads the instruction it marks; locally the container that kept
-    # the match remembers it (adapters/record_keys.py), and only the issue step reads one elsewhere.
+    # A return match is checked by whoever reads the instruction it marks; the local tests post few refunds
+    # back, and read the instructions they mark only in the issue step.
     *((f, "MatchReadersVerify (") for f in ("AfterDecisionFunction", "DetectBatchFunction", "IngestFunction",
                                             "RemitFunction", "ReviewFunction", "SweepFunction")),
     # Instructions are read by Review's re-check and the remittance function's STOP alert only for an account
     # with a refund already issued; the local tests issue none on an account reviewed or remitted again.
     ("RemitFunction", "InstructionReadersVerify ("),
     ("ReviewFunction", "InstructionReadersVerify ("),
-    # RequestApproval reads decided links when it asks a second approver (dual control, an escalation after a
-    # decision); the local tests ask none after a decision.
+    # RequestApproval and the approval page read decided links when a case is asked or decided again after a
+    # decision (dual control, an escalation after a late decision); the local tests do so rarely, if at all.
     ("RequestApprovalFunction", "DecisionReadersVerify ("),
+    ("ApprovalWebFunction", "DecisionReadersVerify ("),
 }
 
 
