@@ -4,6 +4,8 @@ a person would: the AP file's rows, the case's status, the mail to operators."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 from creditrefunds.domain.approvals import LinkState, Outcome
@@ -78,14 +80,22 @@ def test_the_ap_file_lists_only_instructions_the_issue_step_wrote(mem: MemoryClo
     assert len(found.paid_problems) == 3, found.paid_problems  # and the invented instruction
 
 
-def test_a_rejection_changed_to_an_approval_in_the_table_issues_nothing(mem: MemoryCloud):
-    credit(mem, "IN-FLIP")
-    [link] = mem.links(TIER1, "IN-FLIP")
+@contextmanager
+def rejected_in_flight(mem: MemoryCloud, account: str) -> Iterator[dict]:
+    """An approver rejects the account's credit; the link's item as it stands before the workflow takes the
+    decision, which it does once the block ends."""
+    credit(mem, account)
+    [link] = mem.links(TIER1, account)
     with mem.paused():
         assert mem.decide(link, "reject", reason="not ours").status == 200
         [item] = [i for i in mem.approvals.items.values() if i["state"] == LinkState.DECIDING]
-        item["decision"] = Outcome.APPROVED  # while DECIDING, before the workflow takes it
+        yield item
     mem.run()
+
+
+def test_a_rejection_changed_to_an_approval_in_the_table_issues_nothing(mem: MemoryCloud):
+    with rejected_in_flight(mem, "IN-FLIP") as item:
+        item["decision"] = Outcome.APPROVED  # before the workflow takes it
     assert paid(mem) == []
     assert mem.case("IN-FLIP")["status"] == "FAILED" and told_operators(mem, "Tampered")
     assert "DECIDED" not in mem.actions(mem.case("IN-FLIP")["case_id"])
@@ -193,15 +203,10 @@ def test_a_changed_instruction_stops_its_account_not_the_file(mem: MemoryCloud):
 
 
 def test_a_rejection_erased_from_the_table_stops_the_case(mem: MemoryCloud):
-    credit(mem, "IN-ERASE")
-    [link] = mem.links(TIER1, "IN-ERASE")
-    with mem.paused():
-        assert mem.decide(link, "reject", reason="not ours").status == 200
-        [item] = [i for i in mem.approvals.items.values() if i["state"] == LinkState.DECIDING]
+    with rejected_in_flight(mem, "IN-ERASE") as item:
         for name in ("decision", "reason", "decided_at", "decided_from", "decision_mac"):
             item.pop(name)
         item["state"] = LinkState.SUPERSEDED
-    mem.run()
     assert paid(mem) == [] and mem.case("IN-ERASE")["status"] == "FAILED" and told_operators(mem, "Tampered")
 
 

@@ -67,18 +67,15 @@ class Siege:
                                         "claim_id": "", "target_account_id": "", "due_date": "", "line": 0,
                                         "action": "REFUND", "ledger_at_issue": []}
                 self.changed.add(f"{case_id}#0")
-        elif kind == "change" and book:
+        elif kind in ("change", "delete", "return") and book:
             key = sorted(book)[pick % len(book)]
-            book[key].update(payee_id="ATTACKER", amount="999.00")
-            self.changed.add(key)
-        elif kind == "delete" and book:
-            key = sorted(book)[pick % len(book)]
-            del book[key]
-            self.changed.discard(key)  # a deleted instruction is not seen (docs/security.md)
-        elif kind == "return" and book:
-            key = sorted(book)[pick % len(book)]
-            book[key].update(returned_by="FAKE", returned_on="2026-11-21")
-            self.changed.add(key)
+            if kind == "delete":
+                del book[key]
+                self.changed.discard(key)  # a deleted instruction is not seen (docs/security.md)
+            else:
+                book[key].update(payee_id="ATTACKER", amount="999.00") if kind == "change" else \
+                    book[key].update(returned_by="FAKE", returned_on="2026-11-21")
+                self.changed.add(key)
         elif kind == "flip" and approvals:
             key = sorted(approvals)[pick % len(approvals)]
             if approvals[key].get("decision") != Outcome.APPROVED:

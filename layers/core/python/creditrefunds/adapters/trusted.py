@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, datetime
@@ -224,9 +225,9 @@ class TrustedLedger:
 
     def account_transactions(self, account_id: str) -> list[Transaction]:
         rows = self._inner.account_rows(account_id)
-        ids = [t.txn_id for t, _, _ in rows]
+        kept = Counter(t.txn_id for t, _, _ in rows)
         # Kept where it belongs: under its own account, once (a genuine row copied elsewhere is not).
-        bad = [t.txn_id for t, _, _ in rows if t.account_id != account_id or ids.count(t.txn_id) > 1]
+        bad = [t.txn_id for t, _, _ in rows if t.account_id != account_id or kept[t.txn_id] > 1]
         bad += self._forged(rows)
         if bad:
             raise Tampered(f"account {account_id}: {len(bad)} stored ledger row(s) were not stored from a ledger "
