@@ -288,3 +288,16 @@ def test_the_extension_is_built_here():
     """The test run has the compiled pass (pip built it): the tests above compared it, not skipped it."""
     assert fastpass.UNAVAILABLE is None, fastpass.UNAVAILABLE
     assert date.fromordinal(fastpass.EPOCH) == date(1970, 1, 1)
+
+
+def test_a_payer_paid_in_error_sets_no_patient_share_in_both_readers(tmp_path):
+    """DOMAIN §3 step 5: the patient_resp of a payer step 4 refunds counts for nothing, in both readers."""
+    head = ",".join(EVERY_FIELD) + "\n"
+    for later in ("MEDICARE,MAC,2", "COMMERCIAL,LATER,1"):
+        data = (head + "C1,A1,P1,G1,CHARGE,200.00,2026-08-01,,,,,,,,,,NY\n"
+                "P1,A1,P1,G1,PAYMENT,-180.00,2026-08-01,COMMERCIAL,BCBS,1,B1,,40.00,,,,\n"
+                f"P2,A1,P1,G1,PAYMENT,-30.00,2026-08-10,{later},L1,,0.00,,,,\n"
+                "P3,A1,P1,G1,PAYMENT,-40.00,2026-08-12,PATIENT,,,CHK1,,,,,,\n").encode()
+        lines, rejects = compiled(data)
+        assert (lines, rejects) == reference(tmp_path, data) and not rejects
+        assert b"PATIENT_OVERPAYMENT" not in lines and b'"PAYER_OVERPAYMENT"' in lines

@@ -67,6 +67,7 @@ class _Splitter:
         self.identified_on = identified_on
         self.settings = settings
         self.lines: list[Line] = []
+        self.in_error: set[Payer] = set()  # payers step 4 refunds: they paid in error
         self.available: dict[Payer, Decimal] = defaultdict(lambda: ZERO)
         ranks: dict[Payer, list[int]] = defaultdict(list)
         self.payments = [t for t in self.txns if t.txn_type == "PAYMENT"]
@@ -170,19 +171,27 @@ class _Splitter:
                 other_paid_on = min(self._first_payment(p).posting_date for p in primaries)
                 days = timedelta(days=self.settings.payer_days(*medicare))
                 due = min(self._refund_due(medicare), other_paid_on + days)
-                self._refund("MSP_OTHER_PRIMARY", medicare, self.available[medicare], due)
+                self._in_error("MSP_OTHER_PRIMARY", medicare, due)
         rank_one = sorted(
             (p for p in self._paid_insurers() if p[0] != "MEDICARE" and self.rank[p] == 1
              and any(t.payer == p for t in self.payments)),
             key=lambda p: _order(self._first_payment(p)),
         )  # fmt: skip
         for later in sorted(rank_one[1:], key=lambda p: _order(self._last_payment(p)), reverse=True):
-            self._refund("COB_ERROR", later, self.available[later])
+            self._in_error("COB_ERROR", later)
+
+    def _in_error(self, reason: str, payer: Payer, due: date | None = None) -> None:
+        """Step 4: the payer paid in error; what it paid goes back to it, and what it said the patient owes counts
+        for nothing in step 5."""
+        before = len(self.lines)
+        self._refund(reason, payer, self.available[payer], due)
+        if len(self.lines) > before:
+            self.in_error.add(payer)
 
     def patient_overpayment(self) -> None:
         responsibility = None
-        for t in self.payments:  # in posting order: the latest one that carries it wins
-            if t.payer != PATIENT and t.patient_resp is not None:
+        for t in self.payments:  # in posting order: the latest one that carries it wins, of a payer not in error
+            if t.payer != PATIENT and t.patient_resp is not None and t.payer not in self.in_error:
                 responsibility = t.patient_resp
         refundable = self.available[PATIENT] - (responsibility or ZERO)
         self._refund("PATIENT_OVERPAYMENT", PATIENT, refundable)

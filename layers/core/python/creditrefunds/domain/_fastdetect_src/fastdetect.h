@@ -167,7 +167,7 @@ typedef struct { int32_t first; Str account; int64_t remaining; } Debit;
 typedef struct { Debit *debits; Py_ssize_t n; } Pool;  /* detection.DebitPool */
 
 typedef struct { int8_t ptype; Str id; } Payer;
-typedef struct { Payer payer; int64_t amount; } Available;
+typedef struct { Payer payer; int64_t amount; char in_error; } Available;  /* in_error: step 4 refunds it */
 typedef struct { Payer payer; int rank; } Rank;
 typedef struct { Payer payer; const Row *first, *last; int rank; } Facts;  /* a payer's payments and rank */
 

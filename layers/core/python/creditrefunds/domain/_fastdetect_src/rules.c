@@ -73,6 +73,7 @@ static Available *available(Split *sp, Payer p) {  /* a defaultdict: reading add
         if (payer_eq(sp->av[i].payer, p)) return &sp->av[i];
     sp->av[sp->n_av].payer = p;
     sp->av[sp->n_av].amount = 0;
+    sp->av[sp->n_av].in_error = 0;
     return &sp->av[sp->n_av++];
 }
 
@@ -97,7 +98,8 @@ static void correct(Split *sp, const char *reason, Payer p, int64_t wanted) {
     }
 }
 
-static void refund(Split *sp, const char *reason, Payer p, int64_t wanted, int32_t due) {
+/* Returns whether a line was made. */
+static int refund(Split *sp, const char *reason, Payer p, int64_t wanted, int32_t due) {
     Available *av = available(sp, p);
     int64_t ceiling = av->amount > 0 ? av->amount : 0;
     int64_t amount = take(sp, wanted < ceiling ? wanted : ceiling);
@@ -105,7 +107,14 @@ static void refund(Split *sp, const char *reason, Payer p, int64_t wanted, int32
         av->amount -= amount;
         Line *line = fd_add_line(sp, "REFUND", reason, amount, due != NO_DAY ? due : refund_due(sp, p));
         if (line) set_payee(sp, line, p);
+        return 1;
     }
+    return 0;
+}
+
+/* Step 4: the payer paid in error; its patient_resp counts for nothing in step 5. */
+static void in_error(Split *sp, const char *reason, Payer p, int32_t due) {
+    if (refund(sp, reason, p, available(sp, p)->amount, due)) available(sp, p)->in_error = 1;
 }
 
 /* Rows grouped by a key, as split.py's dicts of lists group them: for each row, the next row of its
@@ -246,8 +255,7 @@ static void other_payer_primary(Split *sp, Facts *paid) {
         if (other_paid_on == NO_DAY) continue;
         int32_t due = refund_due(sp, medicare.payer);
         int32_t by_other = days_after(sp, other_paid_on, payer_days(sp, medicare.payer));
-        refund(sp, "MSP_OTHER_PRIMARY", medicare.payer, available(sp, medicare.payer)->amount,
-               by_other < due ? by_other : due);
+        in_error(sp, "MSP_OTHER_PRIMARY", medicare.payer, by_other < due ? by_other : due);
     }
     /* rank one payers other than Medicare, by their first payment; all but the first, latest payment first */
     Py_ssize_t n_one = 0;
@@ -259,13 +267,19 @@ static void other_payer_primary(Split *sp, Facts *paid) {
     for (Py_ssize_t i = 2; i < n_one; i++)
         for (Py_ssize_t j = i; j > 1 && order_cmp(paid[j].last, paid[j - 1].last) > 0; j--) swap(&paid[j], &paid[j - 1]);
     for (Py_ssize_t i = 1; i < n_one; i++)
-        refund(sp, "COB_ERROR", paid[i].payer, available(sp, paid[i].payer)->amount, NO_DAY);
+        in_error(sp, "COB_ERROR", paid[i].payer, NO_DAY);
 }
 
 static void patient_overpayment(Split *sp) {
     int64_t responsibility = 0;
-    for (Py_ssize_t i = 0; i < sp->n_pay; i++)
-        if (!payer_eq(payer_of(sp->pay[i]), PATIENT) && sp->pay[i]->resp >= 0) responsibility = sp->pay[i]->resp;
+    for (Py_ssize_t i = 0; i < sp->n_pay; i++) {  /* the latest that carries it, of a payer not in error */
+        Payer p = payer_of(sp->pay[i]);
+        if (payer_eq(p, PATIENT) || sp->pay[i]->resp < 0) continue;
+        int err = 0;
+        for (Py_ssize_t k = 0; k < sp->n_av; k++)
+            if (payer_eq(sp->av[k].payer, p)) err = sp->av[k].in_error;
+        if (!err) responsibility = sp->pay[i]->resp;
+    }
     refund(sp, "PATIENT_OVERPAYMENT", PATIENT, available(sp, PATIENT)->amount - responsibility, NO_DAY);
 }
 
