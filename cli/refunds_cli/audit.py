@@ -62,18 +62,21 @@ def verify(target: Target, case_id: str | None) -> int:
         print(f"BROKEN {problem}")
     for paid_twice in found.exposures:
         print(f"EXPOSED {paid_twice.why()}")
+    for twice in found.over_offsets:
+        print(f"OVER-OFFSET {twice.why()}")
     for unpaid in found.paid_problems:
         print(f"UNAPPROVED {unpaid}")
     sealed = (f"{found.seals} seal(s), the latest {found.latest_seal}" if found.latest_seal
               else "no seal yet (`refunds audit seal`)")
     if not found.whole:
         print(f"{len(broken) + len(found.seal_problems)} break(s) in {len(found.cases)} case chain(s), "
-              f"{len(found.exposures)} account(s) refunded more than they held, {len(found.paid_problems)} AP "
+              f"{len(found.exposures)} account(s) refunded more than they held, {len(found.over_offsets)} debit(s) "
+              f"offset more than they owed, {len(found.paid_problems)} AP "
               f"file row(s) no authenticated instruction says; {sealed}", file=sys.stderr)
         return 1
     records = sum(v.records for v in found.cases)
     print(f"OK: {len(found.cases)} case chain(s), {records} record(s), every hash and link whole; {sealed}, "
-          "every signature and link whole; no account refunded more than it held"
+          "every signature and link whole; no account refunded more than it held, no debit offset more than it owed"
           + ("; every AP file row is an authenticated instruction" if bucket is not None else ""))
     return 0
 

@@ -66,6 +66,9 @@ def test_a_large_file_fans_out_and_gives_what_one_pass_gives(cloud, tmp_path):
                     f"FO-{n}-4,{account},P{n},G{n},ADJUSTMENT,-0.00,2026-09-10,COMMERCIAL,AETNA,CA")
         if n % 10 == 0:
             rows.append(f"FO-{n}-5,FO-DEBT-{n:03d},P{n},G{n},CHARGE,2.00,2026-08-01,,,CA")
+    # G0 has a second account in credit: the 2.00 debt is offset once, by FO-000 (first in order), as
+    # one pass does, though detection works guarantors in parallel, and whichever case is reviewed first.
+    rows += ["FO-T-1,FO-TWIN-000,P0,G0,PAYMENT,-3.00,2026-09-11,PATIENT,,CA"]
     quoted = rows.index("FO-25-2,FO-025,P25,G25,PAYMENT,-80.00,2026-09-05,COMMERCIAL,AETNA,CA")
     rows[quoted] = 'FO-25-2,FO-025,P25,G25,PAYMENT,"-80.00",2026-09-05,COMMERCIAL,"AETNA\nWEST",CA'
     rows.append(rows[0])  # the same transaction again, in a later part: stored once, counted as a repeat
@@ -86,7 +89,7 @@ def test_a_large_file_fans_out_and_gives_what_one_pass_gives(cloud, tmp_path):
     del expected_cases["FO-WAIT"]  # the stack holds the earlier file of it too
     expected_rejects = (tmp_path / "expected-rejects.jsonl").read_text().splitlines()
     # The -0.00 adjustments, and FO-25's payer id with a line break in it (a record over two lines).
-    assert len(expected_cases) == 11 and len(expected_rejects) == 49
+    assert len(expected_cases) == 12 and len(expected_rejects) == 49
     offsets = [line for case in expected_cases.values() for line in case["lines"] if line["action"] == "OFFSET"]
     assert [(line["target_account_id"], line["amount"]) for line in offsets] == [
         (f"FO-DEBT-{n:03d}", "2.00") for n in range(0, ACCOUNTS, 10)]

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from creditrefunds.domain.detection import build_case, summarize
 from creditrefunds.domain.instructions import Instruction, ledger_at_issue
-from creditrefunds.domain.returns import claim, exposure, holds, match_returns
+from creditrefunds.domain.returns import claim, exposure, holds, match_returns, over_offset
 from creditrefunds.domain.settings import Settings
 from creditrefunds.domain.status import Status
 
@@ -222,3 +222,27 @@ def test_two_refunds_of_one_day_are_replayed_in_the_order_they_went_out_not_by_t
                               prior=frozenset({"T1"}))
     to_patient = instruction("CB-1#0", "5.00", case="CB-1", issued="2026-11-20", prior=frozenset({"T1", "T2"}))
     assert exposure("A1", [first_payment, second_payment], [to_medicare, to_patient]).over == 0
+
+
+def test_a_debit_offset_twice_is_named_with_what_it_received_beyond_its_debt():
+    debt = [charge("100.00", account="D1")]
+    first = instruction("CB-A#0", "100.00", target="D1")
+    second = instruction("CB-B#0", "100.00", case="CB-B", issued="2026-10-09", target="D1")
+    assert over_offset("D1", debt, [first]).over == Decimal("0.00")
+    twice = over_offset("D1", debt, [first, second])
+    assert (twice.received, twice.over, twice.instructions) == (Decimal("200.00"), Decimal("100.00"),
+                                                                 ("CB-A#0", "CB-B#0"))
+    assert "CB-B#0" in twice.why() and "100.00 more than it owed" in twice.why()
+
+
+def test_a_debit_offset_again_after_a_new_charge_owed_it_is_not_named():
+    first = instruction("CB-A#0", "100.00", target="D1")
+    later = instruction("CB-B#0", "50.00", case="CB-B", issued="2026-10-20", target="D1")
+    rows = [charge("100.00", account="D1"),
+            row("TRANSFER", "-100.00", posted="2026-10-06", account="D1", payer_type="PATIENT", reference="CB-A#0"),
+            charge("50.00", account="D1", posting_date="2026-10-15"),
+            row("TRANSFER", "-50.00", posted="2026-10-25", account="D1", payer_type="PATIENT")]
+    assert over_offset("D1", rows, [first, later]).over == Decimal("0.00")
+    # The same transfers, and no new charge: the second offset paid into nothing owed.
+    assert over_offset("D1", [r for r in rows if r.txn_type != "CHARGE" or r.amount == 100], [first, later]).over \
+        == Decimal("50.00")

@@ -53,11 +53,24 @@ class AccountSummary:
         return self.balance < 0
 
 
+@dataclass(frozen=True)
+class Promise:
+    """Part of a debit already promised to an OFFSET (DOMAIN §4: a debit is offset once): `key` names who
+    promised it (a case in progress by its id, an instruction in flight by its id), `case_id` the case."""
+
+    key: str
+    case_id: str
+    account_id: str
+    amount: Decimal
+
+
 @dataclass
 class DebitPool:
-    """A guarantor's other accounts that owe money, oldest service first, for patient offsets."""
+    """A guarantor's other accounts that owe money, oldest service first, for patient offsets; what other
+    cases promised of them (`promised`) is not there to take."""
 
-    debits: list[list[object]] = field(default_factory=list)  # [first_date, account_id, remaining]
+    debits: list[list[object]] = field(default_factory=list)  # [first_date, account_id, owed less taken]
+    promised: dict[str, list[Promise]] = field(default_factory=dict)
 
     @classmethod
     def from_summaries(cls, summaries: Iterable[AccountSummary]) -> dict[str, DebitPool]:
@@ -67,22 +80,32 @@ class DebitPool:
                 pools.setdefault(s.guarantor_id, cls()).debits.append([s.first_date, s.account_id, s.balance])
         return pools
 
-    def reserve(self, account_id: str, amount: Decimal) -> None:
-        """An offset to `account_id` is already on its way: that much of its debt is not there to pay."""
-        for debit in self.debits:
-            if debit[1] == account_id:
-                debit[2] = max(ZERO, debit[2] - amount)  # type: ignore[operator]
+    def promise(self, promises: Iterable[Promise]) -> None:
+        """Offsets promised or on their way: that much of the debts they pay is not there. What one key promised
+        is set, not added to: read twice (an index and the item), it is promised once."""
+        by_key: dict[str, list[Promise]] = {}
+        for p in promises:
+            by_key.setdefault(p.key, []).append(p)
+        self.promised.update(by_key)
+
+    def release(self, key: str) -> None:
+        """What `key` promised is there again (its case is worked anew, or its offset was posted back)."""
+        self.promised.pop(key, None)
+
+    def _available(self, account_id: str, remaining: Decimal) -> Decimal:
+        promised = sum((p.amount for ps in self.promised.values() for p in ps if p.account_id == account_id), ZERO)
+        return max(ZERO, remaining - promised)
 
     def take(self, amount: Decimal) -> list[tuple[str, Decimal]]:
         """Apply up to `amount` to the oldest debits; return (account, applied) pairs."""
         applied = []
         for debit in self.debits:
-            remaining: Decimal = debit[2]  # type: ignore[assignment]
             if amount <= 0:
                 break
-            if remaining <= 0:
+            remaining: Decimal = debit[2]  # type: ignore[assignment]
+            part = min(amount, self._available(str(debit[1]), remaining))
+            if part <= 0:
                 continue
-            part = min(amount, remaining)
             debit[2] = remaining - part
             amount -= part
             applied.append((str(debit[1]), part))

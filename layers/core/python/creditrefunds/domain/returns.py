@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from creditrefunds.domain.detection import AccountSummary, DebitPool
+from creditrefunds.domain.detection import AccountSummary, Promise
 from creditrefunds.domain.instructions import PAID_OUT, Instruction
 from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.money import ZERO, money_text
@@ -113,12 +113,9 @@ def net_of(summary: AccountSummary, transactions: list[Transaction],
     return netted, transactions + rows
 
 
-def reserve_offsets(pool: DebitPool, in_flight: Iterable[Instruction]) -> DebitPool:
-    """The guarantor's debits less what offsets in flight already pay of them."""
-    for i in in_flight:
-        if i.target:
-            pool.reserve(i.target, i.amount)
-    return pool
+def in_flight_offsets(in_flight: Iterable[Instruction]) -> list[Promise]:
+    """What offsets on their way already pay of the guarantor's debits."""
+    return [Promise(i.instruction_id, i.case_id, i.target, i.amount) for i in in_flight if i.target]
 
 
 def claim(summary: AccountSummary, transactions: list[Transaction],
@@ -182,6 +179,46 @@ def exposure(account_id: str, transactions: Iterable[Transaction], instructions:
                 first = first or day
         balance += amount
     return Exposure(account_id, paid_out, over, first)
+
+
+@dataclass(frozen=True)
+class OverOffset:
+    """A debit that offsets paid more into than it owed when they went out (a debit offset twice)."""
+
+    account_id: str
+    received: Decimal
+    over: Decimal
+    instructions: tuple[str, ...]
+
+    def why(self) -> str:
+        return (f"account {self.account_id}: offsets {', '.join(self.instructions)} moved {money_text(self.received)} "
+                f"into it, {money_text(self.over)} more than it owed when they went out: a debit is offset once")
+
+
+def over_offset(account_id: str, transactions: Iterable[Transaction], offsets: Iterable[Instruction]) -> OverOffset:
+    """Replay the debit: its rows on their posting dates, each offset into it on its issue day (after that day's
+    rows), paying what the account owes at that moment; what exceeds it is `over`. The transfer that posts an
+    offset into the account (the row naming the instruction, else one of the same amount) is that offset."""
+    ordered = sorted((i for i in offsets if i.target == account_id), key=lambda i: (i.issued_on, i.instruction_id))
+    rows = sorted(transactions, key=lambda t: (t.posting_date, t.txn_id))
+    into = [t for t in rows if t.txn_type == "TRANSFER" and t.amount < 0]
+    ids = {i.instruction_id for i in ordered}
+    taken = {t.txn_id for t in into if t.reference in ids}
+    for i in ordered:
+        if not any(t.reference == i.instruction_id for t in into):
+            found = next((t for t in into if t.txn_id not in taken and t.reference not in ids
+                          and -t.amount == i.amount and t.posting_date >= i.issued_on), None)
+            if found is not None:
+                taken.add(found.txn_id)
+    events = sorted([(t.posting_date, 0, t.txn_id, t.amount) for t in rows if t.txn_id not in taken]
+                    + [(i.issued_on, 1, i.instruction_id, -i.amount) for i in ordered])
+    owed, over = ZERO, ZERO
+    for _, offset, _, amount in events:
+        if offset:
+            over += max(ZERO, -amount - max(ZERO, owed))
+        owed += amount
+    return OverOffset(account_id, sum((i.amount for i in ordered), ZERO), over,
+                      tuple(i.instruction_id for i in ordered))
 
 
 IN_PROGRESS = (Status.OPEN, Status.AWAITING_APPROVAL, Status.INVESTIGATING, Status.APPROVED, Status.WORK_ITEM)

@@ -19,7 +19,7 @@ from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.history import Break, public, verify_chain
 from creditrefunds.domain.instructions import Instruction
 from creditrefunds.domain.refunds import ap_file_problems, issue_breaks
-from creditrefunds.domain.returns import Exposure, exposure
+from creditrefunds.domain.returns import Exposure, OverOffset, exposure, over_offset
 from creditrefunds.domain.seals import against_seal, seal_breaks
 from creditrefunds.usecases.ports import Approvals, Bucket, Cases, History, Ledger, RefundBook, Seals
 
@@ -41,13 +41,14 @@ class Audit:
     cases: list[Verified] = field(default_factory=list)
     seal_problems: list[str] = field(default_factory=list)
     exposures: list[Exposure] = field(default_factory=list)  # accounts refunded more than they held
+    over_offsets: list[OverOffset] = field(default_factory=list)  # debits offsets paid more into than they owed
     paid_problems: list[str] = field(default_factory=list)  # AP file rows no authenticated instruction says
     seals: int = 0
     latest_seal: str | None = None
 
     @property
     def whole(self) -> bool:
-        return (not self.seal_problems and not self.exposures and not self.paid_problems
+        return (not self.seal_problems and not self.exposures and not self.over_offsets and not self.paid_problems
                 and all(not v.breaks for v in self.cases))
 
 
@@ -106,18 +107,38 @@ def verify_all(cases: Cases, history: History, refunds: RefundBook, seals: Seals
     if bucket is not None:  # the whole audit (not one case): the AP files, and the book beyond the cases
         audit.paid_problems = ap_problems(bucket, refunds) + refunds.strays(set(ids))
     if ledger is not None:
-        issued = {v.account_id for v in audit.cases if v.issued and v.account_id}
-        for account_id in sorted({v.account_id for v in audit.cases if v.account_id}):
-            try:
-                transactions = ledger.account_transactions(account_id)
-            except Tampered as forged:
-                audit.seal_problems.append(str(forged))
-                continue
-            found = exposure(account_id, transactions, refunds.of_account(account_id)) if account_id in issued \
-                else None
-            if found is not None and found.over > 0:
-                audit.exposures.append(found)
+        _ledger_checks(audit, ledger, refunds)
     return audit
+
+
+def _ledger_checks(audit: Audit, ledger: Ledger, refunds: RefundBook) -> None:
+    """Every account a refund left against the credit it held (`exposures`), and every debit an offset paid
+    into against what it owed (`over_offsets`)."""
+    issued = {v.account_id for v in audit.cases if v.issued and v.account_id}
+    offsets: dict[str, list[Instruction]] = {}
+    for account_id in sorted({v.account_id for v in audit.cases if v.account_id}):
+        try:
+            transactions = ledger.account_transactions(account_id)
+        except Tampered as forged:
+            audit.seal_problems.append(str(forged))
+            continue
+        if account_id not in issued:
+            continue
+        instructions = refunds.of_account(account_id)
+        for i in instructions:
+            if i.target:
+                offsets.setdefault(i.target, []).append(i)
+        found = exposure(account_id, transactions, instructions)
+        if found.over > 0:
+            audit.exposures.append(found)
+    for target, paid_in in sorted(offsets.items()):
+        try:
+            over = over_offset(target, ledger.account_transactions(target), paid_in)
+        except Tampered as forged:
+            audit.seal_problems.append(str(forged))
+            continue
+        if over.over > 0:
+            audit.over_offsets.append(over)
 
 
 def ap_problems(bucket: Bucket, refunds: RefundBook) -> list[str]:

@@ -21,15 +21,15 @@ from creditrefunds.domain.detection import (
     build_case,
     case_id_for,
     episode_start,
-    guarantor_debits,
 )
 from creditrefunds.domain.evidence import paid_claims
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.mail import approval_withdrawn
-from creditrefunds.domain.returns import RETURNING, claim, holds, match_returns, reserve_offsets
+from creditrefunds.domain.returns import RETURNING, claim, holds, in_flight_offsets, match_returns
 from creditrefunds.domain.review import pause_clock
 from creditrefunds.domain.status import Status
+from creditrefunds.usecases.offsets import debits_for
 from creditrefunds.usecases.ports import Ports
 from creditrefunds.usecases.reconcile import flag_cleared, instructions_of, settle_returns
 
@@ -104,15 +104,6 @@ def detected_entry(case: Case, actor: str = ACTOR) -> Entry:
     return Entry(actor, "DETECTED", None, Status.OPEN, f"credit balance: {reasons}", case.credit)
 
 
-def debits_for(ports: Ports, summary: AccountSummary, known: dict[str, AccountSummary] | None = None) -> DebitPool:
-    """The guarantor's other debits from the stored ledger (`known`: summaries already read)."""
-    known = known or {}
-    accounts = [a for a in ports.transactions.guarantor_accounts(summary.guarantor_id) if a != summary.account_id]
-    unread = ports.transactions.summaries({a for a in accounts if a not in known}) if set(accounts) - set(known) else {}
-    others = [known[a] if a in known else unread[a][0] for a in accounts if a in known or a in unread]
-    return guarantor_debits(summary, others)
-
-
 @dataclass
 class _Detector:
     ports: Ports
@@ -153,8 +144,11 @@ class _Detector:
             self.report.reconciled += closed
             flag_cleared(self.ports, summary, returns, self.now)
         found = claim(summary, txns, returns)
-        if found is not None and any(i.target for i in returns.pending):
-            reserve_offsets(self._pool(summary), returns.pending)  # its offsets on their way pay those debts
+        if summary.guarantor_id in self.pools or (found is not None and any(i.target for i in returns.pending)):
+            pool = self._pool(summary)
+            pool.promise(in_flight_offsets(returns.pending))  # its offsets on their way pay those debts
+            for key in returns.back:
+                pool.release(key)  # posted back: the debt it paid is the ledger's now
         if holder is not None and holder.case.case_id not in closed:
             issued = any(i.case_id == holder.case.case_id for i in instructions)
             if holds(holder.status, issued):
@@ -173,14 +167,17 @@ class _Detector:
         return None
 
     def _pool(self, summary: AccountSummary) -> DebitPool:
-        """The guarantor's debits, read once per detection: a debit is offset once."""
+        """The guarantor's debits less what its cases promised, read once per detection: a debit is offset once."""
         if summary.guarantor_id not in self.pools:
             self.pools[summary.guarantor_id] = debits_for(self.ports, summary, self.known)
         return self.pools[summary.guarantor_id]
 
     def _build(self, summary: AccountSummary, txns: list[Transaction], identified_on: date,
                case_id: str | None) -> Case:
-        return build_case(summary, txns, identified_on, self.ports.settings, self._pool(summary), case_id,
+        pool = self._pool(summary)
+        if case_id is not None:
+            pool.release(case_id)  # the case's own lines are worked anew
+        return build_case(summary, txns, identified_on, self.ports.settings, pool, case_id,
                           self.ports.remittances.of_account(summary.account_id, paid_claims(txns)))
 
     def _open(self, summary: AccountSummary, txns: list[Transaction], after: str | None) -> None:

@@ -18,7 +18,7 @@ from creditrefunds.domain.history import Entry
 from creditrefunds.domain.instructions import Instruction
 from creditrefunds.domain.mail import decision_refused
 from creditrefunds.domain.refunds import work_item
-from creditrefunds.domain.returns import match_returns, net_of, reserve_offsets
+from creditrefunds.domain.returns import in_flight_offsets, match_returns, net_of
 from creditrefunds.domain.review import (
     WORK_ITEM_INSTRUCTION,
     Review,
@@ -29,7 +29,7 @@ from creditrefunds.domain.review import (
 )
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.approval import accept_decision
-from creditrefunds.usecases.detection import debits_for
+from creditrefunds.usecases.offsets import debits_for
 from creditrefunds.usecases.ports import Ports
 from creditrefunds.usecases.reconcile import instructions_of
 
@@ -102,7 +102,8 @@ def _refuse(ports: Ports, stored: StoredCase, why: str, timing: Timing, operator
 def recheck(ports: Ports, stored: StoredCase, own_too: bool = False,
             instructions: list[Instruction] | None = None) -> Review:
     """The case against the ledger as it is now, net of what other cases of the account have in flight
-    (their refunds as if posted back, their offsets as if paid into the accounts they go to); `own_too`:
+    (their refunds as if posted back, their offsets as if paid into the accounts they go to) and of what
+    the guarantor's other cases promised of its debits (a debit is offset once); `own_too`:
     net of what this case sent too (what is left for its lines not yet issued). `instructions`: the
     account's, when the caller has read them already."""
     account_id = stored.case.account_id
@@ -113,7 +114,7 @@ def recheck(ports: Ports, stored: StoredCase, own_too: bool = False,
                  if own_too or i.case_id != stored.case.case_id]
     summary, transactions = net_of(summary, transactions, in_flight)
     return review_case(stored.case, summary, transactions, ports.settings,
-                       reserve_offsets(debits_for(ports, summary), in_flight), stored.paused_days,
+                       debits_for(ports, summary, own=in_flight_offsets(in_flight)), stored.paused_days,
                        ports.remittances.of_account(account_id, paid_claims(transactions)))
 
 
