@@ -20,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import pyx12.errors
@@ -259,20 +260,18 @@ def _plb(seg: Any, source: Source) -> list[ProviderAdjustment] | str:
     return out
 
 
+X12_AMOUNT = re.compile(r"-?(?:[0-9]{1,10}(?:\.[0-9]{0,2})?|\.[0-9]{1,2})")  # R: ASCII digits, no exponent
+
+
 def _amount(text: str | None) -> Decimal | None:
-    if not text:
+    """An X12 decimal of at most two places and ten integer digits; None for anything else."""
+    if not text or not X12_AMOUNT.fullmatch(text):
         return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    if not value.is_finite() or value.as_tuple().exponent < -2:  # type: ignore[operator]
-        return None
-    return money(value)
+    return money(text)
 
 
 def _date(text: str | None) -> date | None:
-    if not text or len(text) != 8 or not text.isdigit():
+    if not text or len(text) != 8 or not (text.isascii() and text.isdigit()):
         return None
     try:
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))

@@ -15,13 +15,22 @@ import contextlib
 import csv
 import heapq
 import operator
+import traceback
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import fields
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from creditrefunds.domain.ledger import ID_MAX_LENGTH, REQUIRED_FIELDS, RowError, RowRefused, Transaction, parse_row
+from creditrefunds.domain.ledger import (
+    ID_MAX_LENGTH,
+    REQUIRED_FIELDS,
+    RowError,
+    RowRefused,
+    Transaction,
+    parse_row,
+    refused,
+)
 from creditrefunds.domain.settings import Settings
 
 try:
@@ -94,6 +103,9 @@ def numbered_rows(data: Any, first_line: int | None = None, id_max_length: int =
         numbered = _numbered(scan, names, first_line, id_max_length)
         try:
             yield numbered
+        except BaseException as error:  # its frames hold the scan, and the scan the file's memory: let go
+            traceback.clear_frames(error.__traceback__)  # so the error is the one raised, not a BufferError
+            raise
         finally:
             numbered.close()  # a reader stopped early (a failed write) holds the scan too
             del scan, numbered  # lets go of the file's memory
@@ -138,7 +150,7 @@ def _read_line(names: list[str], id_max_length: int) -> Callable[[str], Transact
         try:
             return parse_row(raw, id_max_length)
         except RowRefused as bad:
-            return RowError(0, raw.get("txn_id") or None, bad.field, bad.reason)
+            return refused(0, raw, bad)
 
     return read
 

@@ -35,8 +35,9 @@ DATE_FIELDS = ("service_date", "admit_date", "discharge_date")
 # Ids become DynamoDB keys, file names and cells of files people open: printable, and short.
 ID_FIELDS = ("txn_id", "account_id", "patient_id", "guarantor_id", "payer_id", "claim_id", "reference", "adj_code")
 ID_MAX_LENGTH = 64  # the default of the id_max_length setting
-AMOUNT_PATTERN = re.compile(r"^[+-]?\d+(\.\d{1,2})?$")
-ISO_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+AMOUNT_PATTERN = re.compile(r"^[+-]?[0-9]+(\.[0-9]{1,2})?$")  # ASCII digits only: "\d" is any script's
+ISO_DATE_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+INTEGER_DIGITS = 10  # 9,999,999,999.99 at most: a larger amount is a broken extract, not an encounter
 
 
 class LedgerUnreadable(Exception):
@@ -132,25 +133,54 @@ def _date(raw: dict[str, str], name: str) -> date | None:
     if not value:
         return None
     if not ISO_DATE_PATTERN.match(value):
-        raise RowRefused(name, f"not an ISO date (YYYY-MM-DD): {value!r}")
+        raise RowRefused(name, f"not an ISO date (YYYY-MM-DD): {_shown(value)}")
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise RowRefused(name, f"not a calendar date: {value!r}") from None
+        raise RowRefused(name, f"not a calendar date: {_shown(value)}") from None
 
 
 def _amount(raw: dict[str, str], name: str) -> Decimal | None:
     value = raw.get(name) or ""
     if not value:
         return None
-    if not AMOUNT_PATTERN.match(value):
-        raise RowRefused(name, f"not a decimal amount with at most 2 places: {value!r}")
+    if not AMOUNT_PATTERN.fullmatch(value):
+        raise RowRefused(name, f"not a decimal amount with at most 2 places: {_shown(value)}")
+    if len(value.lstrip("+-").split(".")[0].lstrip("0")) > INTEGER_DIGITS:
+        raise RowRefused(name, f"an amount of more than ten integer digits: {_shown(value)}")
     return money(value)
+
+
+def _text(value: str) -> bool:
+    """Whether the value is text UTF-8 can hold (JSON's escapes can make a lone surrogate)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def refused(line: int, raw: dict[str, str], bad: RowRefused) -> RowError:
+    """The kept reject of a row `parse_row` refused: its txn_id as far as it is one a report can show."""
+    txn_id = raw.get("txn_id") or None
+    if txn_id is not None and not _text(txn_id):
+        txn_id = None
+    elif txn_id is not None and len(txn_id) > 100:
+        txn_id = txn_id[:100] + "..."
+    return RowError(line, txn_id, bad.field, bad.reason)
+
+
+def _shown(value: str, most: int = 40) -> str:
+    """A value as a reason quotes it: its repr, cut short (a 5 MB field is not repeated in every message)."""
+    return repr(value) if len(value) <= most else f"{value[:most]!r}... ({len(value)} characters)"
 
 
 def parse_row(raw: dict[str, str], id_max_length: int | None = ID_MAX_LENGTH) -> Transaction:
     """Validate one row given as field -> text; raise `RowRefused` naming the field and reason.
     `id_max_length=None` reads a row already validated (as stored)."""
+    for name, value in raw.items():
+        if not (value.isascii() or _text(value)):
+            raise RowRefused(name if _text(name) else "row", "not Unicode text: a lone surrogate escape")
     for name in REQUIRED_FIELDS:
         if not raw.get(name):
             raise RowRefused(name, "required field is missing or empty")
@@ -158,13 +188,13 @@ def parse_row(raw: dict[str, str], id_max_length: int | None = ID_MAX_LENGTH) ->
         _check_ids(raw, id_max_length)
     txn_type = raw["txn_type"].upper()
     if txn_type not in TXN_TYPES:
-        raise RowRefused("txn_type", f"unknown transaction type {raw['txn_type']!r}")
+        raise RowRefused("txn_type", f"unknown transaction type {_shown(raw['txn_type'])}")
     amount = _amount(raw, "amount")
     assert amount is not None
     posting_date = _date(raw, "posting_date")
     payer_type = (raw.get("payer_type") or "").upper() or None
     if payer_type is not None and payer_type not in PAYER_TYPES:
-        raise RowRefused("payer_type", f"unknown payer type {raw['payer_type']!r}")
+        raise RowRefused("payer_type", f"unknown payer type {_shown(raw['payer_type'])}")
     if payer_type is None and txn_type not in ("CHARGE", "REVERSAL"):
         raise RowRefused("payer_type", f"required on a {txn_type} row")
     payer_id = raw.get("payer_id") or None
@@ -180,7 +210,7 @@ def parse_row(raw: dict[str, str], id_max_length: int | None = ID_MAX_LENGTH) ->
     rank = None
     if rank_text:
         if rank_text not in ("1", "2", "3"):
-            raise RowRefused("coverage_rank", f"must be 1, 2 or 3, not {rank_text!r}")
+            raise RowRefused("coverage_rank", f"must be 1, 2 or 3, not {_shown(rank_text)}")
         if payer_type in (None, "PATIENT"):
             raise RowRefused("coverage_rank", "only insurers have a coverage rank")
         rank = int(rank_text)

@@ -22,6 +22,7 @@ from creditrefunds.domain.ledger import (
     RowRefused,
     Transaction,
     parse_row,
+    refused,
 )
 
 FORMATS = ("csv", "jsonl")
@@ -47,14 +48,15 @@ def check_readable(stream: IO[bytes]) -> None:
     Reading is streaming, so without this a bad byte deep in a file would be found after the
     rows before it were used; a caller that stores rows checks the whole file first.
     """
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    decoder = codecs.getincrementaldecoder("utf-8")()  # a byte-order mark is UTF-8 too
     offset = 0
     while True:
         chunk = stream.read(1 << 20)
+        held = len(decoder.getstate()[0])  # the start of a character the last chunk cut: the error counts from it
         try:
             decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError as error:
-            raise LedgerUnreadable(_not_utf8(error, offset)) from None
+            raise LedgerUnreadable(_not_utf8(error, offset - held)) from None
         if not chunk:
             return
         offset += len(chunk)
@@ -69,6 +71,9 @@ def _text_lines(stream: IO[bytes]) -> Iterator[str]:
     try:
         yield from reader
     except UnicodeDecodeError as error:
+        if stream.seekable():  # the reader's error counts from its last chunk: find the byte in the whole file
+            stream.seek(0)
+            check_readable(stream)
         raise LedgerUnreadable(_not_utf8(error)) from None
     finally:
         if not stream.closed:  # a reader abandoned after its file was closed has nothing to hand back
@@ -176,7 +181,7 @@ def _checked(line: int, raw: dict[str, str] | str, seen: dict[str, tuple[int, in
     try:
         txn = parse_row(raw, id_max_length)
     except RowRefused as bad:
-        return RowError(line, raw.get("txn_id") or None, bad.field, bad.reason)
+        return refused(line, raw, bad)
     fingerprint = hash(tuple(sorted(txn.to_record().items())))
     earlier = seen.get(txn.txn_id)
     if earlier is None:
