@@ -1,5 +1,5 @@
-"""`refunds report aging|cms838|stuck|remittance`: the reports, from the case table, the history, the ledger
-and the stored remittances."""
+"""`refunds report aging|cms838|stuck|remittance|payee-changes`: the reports, from the case table, the history,
+the ledger and the stored remittances."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ from creditrefunds.domain.cells import safe_row
 from creditrefunds.domain.reports import (
     BUCKETS,
     CMS838_COLUMNS,
+    PAYEE_CHANGE_COLUMNS,
     Aging,
     ReportedCase,
     aging,
     cms838_rollup,
     cms838_rows,
+    payee_change_rows,
     quarter_range,
 )
 from creditrefunds.domain.status import RESOLVED
@@ -141,8 +143,23 @@ def cmd_cms838(target: Target, args: argparse.Namespace) -> int:
 
 
 
+def cmd_payee_changes(target: Target, args: argparse.Namespace) -> int:
+    """Every approval asked of a payee an earlier approval of the same case did not see, as CSV or JSON."""
+    history = HistoryStore(target.table("HistoryTableName"))
+    cases = [(str(item["case_id"]), str(item.get("account_id", "")), str(item.get("status", "")),
+              history.records(str(item["case_id"]))) for item in case_items(target)]
+    rows = payee_change_rows(cases)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    writer = csv.DictWriter(sys.stdout, fieldnames=PAYEE_CHANGE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(safe_row(row) for row in rows)
+    return 0
+
+
 def register(commands: Any, target_of: Any) -> None:
-    """Add `report aging|cms838|stuck|remittance` to the command line."""
+    """Add `report aging|cms838|stuck|remittance|payee-changes` to the command line."""
     report = commands.add_parser("report", help="aging and CMS-838 reports").add_subparsers(
         dest="report_command", required=True)
     age = report.add_parser("aging", help="open credits by age bucket and payer type; overdue; days to resolve")
@@ -167,3 +184,7 @@ def register(commands: Any, target_of: Any) -> None:
     shape.add_argument("--json", action="store_true")
     shape.add_argument("--csv", action="store_true")
     remitted.set_defaults(func=lambda a: remit.cmd_report(target_of(a), a))
+    payees = report.add_parser("payee-changes", help="approvals asked of a payee an earlier approval of the same "
+                                                     "case did not see (for billing staff), as CSV")
+    payees.add_argument("--json", action="store_true")
+    payees.set_defaults(func=lambda a: cmd_payee_changes(target_of(a), a))

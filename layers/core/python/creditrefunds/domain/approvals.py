@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -137,11 +138,14 @@ class Snapshot:
     tier: int  # the tier its refund total needs
     lines: tuple[Line, ...]
     masked_name: str
+    payee_changes: tuple[str, ...] = ()  # said first: a line's payee differs from what an earlier link showed
 
     @classmethod
-    def of(cls, case: Case, tier: int, masked_name: str) -> Snapshot:
-        """The case as it stands; `tier` is the tier its refund total needs."""
-        return cls(case.case_id, case.account_id, case.credit, tier, tuple(case.lines), masked_name)
+    def of(cls, case: Case, tier: int, masked_name: str, earlier: Iterable[Snapshot] = ()) -> Snapshot:
+        """The case as it stands; `tier` is the tier its refund total needs; `earlier`: what the case's earlier
+        links showed (a payee none of them showed for a line of that kind is a change, said first)."""
+        return cls(case.case_id, case.account_id, case.credit, tier, tuple(case.lines), masked_name,
+                   tuple(payee_changes(earlier, case.lines)))
 
     @property
     def as_case(self) -> Case:
@@ -167,14 +171,46 @@ class Snapshot:
                                          default=str).encode()).hexdigest()
 
     def to_item(self) -> dict[str, Any]:
+        changes = {"payee_changes": list(self.payee_changes)} if self.payee_changes else {}
         return {"case_id": self.case_id, "account_id": self.account_id, "credit": money_text(self.credit),
                 "tier": self.tier, "masked_name": self.masked_name,
-                "lines": [{k: v for k, v in line.to_json().items() if v is not None} for line in self.lines]}
+                "lines": [{k: v for k, v in line.to_json().items() if v is not None} for line in self.lines],
+                **changes}
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Snapshot:
         return cls(item["case_id"], item["account_id"], money(str(item["credit"])), int(item["tier"]),
-                   tuple(Line.from_json(li) for li in item["lines"]), item["masked_name"])
+                   tuple(Line.from_json(li) for li in item["lines"]), item["masked_name"],
+                   tuple(str(c) for c in item.get("payee_changes") or ()))
+
+
+MONEY_LINES = ("REFUND", "OFFSET")
+
+
+def payee_text(payee_type: str | None, payee_id: str | None) -> str:
+    """Who a line pays, as mails, pages and reports name it: the guarantor for a patient refund, else the payer."""
+    if payee_type == "PATIENT":
+        return f"guarantor {payee_id or '-'}"
+    return f"{payee_type or '-'} {payee_id or '-'}"
+
+
+def payee_changes(earlier: Iterable[Snapshot], lines: Iterable[Line]) -> list[str]:
+    """Each money line whose payee no earlier snapshot of the case showed for a line of its kind (action,
+    reason, payee type), while one showed another payee: what an approver must be told first."""
+    seen: dict[tuple[str, str, str | None], set[str | None]] = {}
+    for snapshot in earlier:
+        for line in snapshot.lines:
+            if line.action in MONEY_LINES:
+                seen.setdefault((line.action, line.reason, line.payee_type), set()).add(line.payee_id)
+    changes = []
+    for line in lines:
+        before = seen.get((line.action, line.reason, line.payee_type), set())
+        if line.action in MONEY_LINES and before and line.payee_id not in before:
+            was = ", ".join(payee_text(line.payee_type, p) for p in sorted(before, key=str))
+            changes.append(f"{line.action} {line.reason} {money_text(line.amount)} now pays "
+                           f"{payee_text(line.payee_type, line.payee_id)}; an earlier approval of this case saw it "
+                           f"pay {was}")
+    return changes
 
 
 def case_digest(case: Case) -> str:

@@ -28,9 +28,13 @@ def approval_request(snapshot: Snapshot, approval: Approval, link: str) -> Mail:
     """The mail asking for a decision: the snapshot it decides, its lines, one single-use link."""
     refund = money_text(snapshot.refund_total)
     due = snapshot.due_date.isoformat() if snapshot.due_date else "no due date"
-    subject = f"Refund approval needed: {refund} on account {snapshot.account_id} (tier {approval.tier}, due {due})"
+    subject = (("Payee changed: " if snapshot.payee_changes else "")
+               + f"Refund approval needed: {refund} on account {snapshot.account_id} (tier {approval.tier}, due {due})")
     rows = line_rows(snapshot.lines)
+    changed = (["THE PAYEE CHANGED since an earlier approval of this case:",
+                *[f"  {change}" for change in snapshot.payee_changes], ""] if snapshot.payee_changes else [])
     text = "\n".join([
+        *changed,
         f"A credit balance refund needs your approval (tier {approval.tier}).",
         "",
         f"Account:   {snapshot.account_id}",
@@ -39,14 +43,15 @@ def approval_request(snapshot: Snapshot, approval: Approval, link: str) -> Mail:
         f"Refund:    {refund}",
         f"Due date:  {due}",
         "",
-        *[f"  {r['action']:<8} {r['reason']:<20} {r['payee_type'] or '-':<11} {r['amount']:>12}  "
+        *[f"  {r['action']:<8} {r['reason']:<20} {r['payee'] or '-':<24} {r['amount']:>12}  "
           f"due {r['due_date'] or '-'}" for r in rows],
         "",
         f"Open the case to approve or reject it: {link}",
         "The link works once and expires; opening it decides nothing.",
     ])
     body = render("approval_mail.html", tier=approval.tier, account=snapshot.account_id, patient=snapshot.masked_name,
-                  credit=money_text(snapshot.credit), refund=refund, due=due, lines=rows, link=link)
+                  credit=money_text(snapshot.credit), refund=refund, due=due, lines=rows, link=link,
+                  payee_changes=list(snapshot.payee_changes))
     return Mail((approval.approver,), subject, text, body)
 
 

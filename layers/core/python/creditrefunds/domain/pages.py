@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from creditrefunds.domain.approvals import Snapshot, can_investigate
+from creditrefunds.domain.approvals import Snapshot, can_investigate, payee_text
 from creditrefunds.domain.cases import Line
 from creditrefunds.domain.money import money_text
 from creditrefunds.domain.templates import render
@@ -37,6 +37,7 @@ def line_rows(lines: Iterable[Line]) -> list[dict[str, str]]:
     """A case's lines as the pages and mails show them."""
     return [{"action": line.action, "reason": line.reason, "payee_type": line.payee_type or "",
              "payee_id": line.payee_id or "", "amount": money_text(line.amount),
+             "payee": payee_text(line.payee_type, line.payee_id) if line.payee_type else "",
              "due_date": line.due_date.isoformat() if line.due_date else ""} for line in lines]
 
 
@@ -47,7 +48,8 @@ def case_page(snapshot: Snapshot, tier: int, error: str = "", status: int = 200)
         "case.html", title=f"Refund approval: account {snapshot.account_id}", error=error,
         case_id=snapshot.case_id, account=snapshot.account_id, patient=snapshot.masked_name,
         credit=money_text(snapshot.credit), refund=money_text(snapshot.refund_total), due=due, tier=tier,
-        lines=line_rows(snapshot.lines), investigable=can_investigate(snapshot.lines)))
+        lines=line_rows(snapshot.lines), investigable=can_investigate(snapshot.lines),
+        payee_changes=list(snapshot.payee_changes)))
 
 
 def form_fields(body: str | None, base64_encoded: bool) -> dict[str, str]:

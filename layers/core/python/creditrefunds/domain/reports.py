@@ -199,3 +199,16 @@ def cms838_rollup(rows: Iterable[dict[str, str]]) -> list[dict[str, str]]:
          "amount_repaid": money_text(c[2]), "amount_outstanding": money_text(c[3])}
         for (quarter, code), c in sorted(totals.items())
     ]
+
+
+PAYEE_CHANGE_COLUMNS = ("at", "case_id", "account_id", "status", "link", "change")
+
+
+def payee_change_rows(cases: Iterable[tuple[str, str, str, list[dict[str, object]]]]) -> list[dict[str, str]]:
+    """`refunds report payee-changes`: every approval asked of a payee an earlier approval of the same case did
+    not see, oldest first, from (case id, account, status, history records) of each case: for billing staff to
+    check the new payee before the money goes."""
+    rows = [{"at": str(r["at"]), "case_id": case_id, "account_id": account_id, "status": status,
+             "link": str(r.get("link") or "")[:12], "change": str(r.get("reason") or "")}
+            for case_id, account_id, status, records in cases for r in records if r.get("action") == "PAYEE_CHANGED"]
+    return sorted(rows, key=lambda row: (row["at"], row["case_id"]))

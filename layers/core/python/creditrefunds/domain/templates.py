@@ -16,15 +16,19 @@ _STYLE = ("body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem aut
 
 _LINES = """<table id='lines'><tr><th>Action</th><th>Reason</th><th>Payee type</th><th>Payee</th><th>Amount</th>\
 <th>Due</th></tr>{% for line in lines %}<tr><td>{{ line.action }}</td><td>{{ line.reason }}</td>\
-<td>{{ line.payee_type or '-' }}</td><td>{{ line.payee_id or '-' }}</td><td class='amount'>{{ line.amount }}</td>\
+<td>{{ line.payee_type or '-' }}</td><td>{{ line.payee or '-' }}</td><td class='amount'>{{ line.amount }}</td>\
 <td>{{ line.due_date or '-' }}</td></tr>{% endfor %}</table>"""
+# Said before anything else: a payee an earlier approval of the case did not see.
+_CHANGES = """{% if payee_changes %}<div id='payee-changes' class='error'><p>The payee changed since an earlier \
+approval of this case:</p><ul>{% for change in payee_changes %}<li>{{ change }}</li>{% endfor %}</ul></div>\
+{% endif %}"""
 
 TEMPLATES = {
     "document.html": "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{{ title }}</title>"
                      "<meta name='robots' content='noindex'><style>" + _STYLE + "</style></head>"
                      "<body><main><h1>{{ title }}</h1>{% block body %}{% endblock %}</main></body></html>",
     "answer.html": "{% extends 'document.html' %}{% block body %}<p id='message'>{{ message }}</p>{% endblock %}",
-    "case.html": "{% extends 'document.html' %}{% block body %}"
+    "case.html": "{% extends 'document.html' %}{% block body %}" + _CHANGES +
                  "{% if error %}<p class='error' id='error'>{{ error }}</p>{% endif %}"
                  "<dl><dt>Case</dt><dd id='case-id'>{{ case_id }}</dd>"
                  "<dt>Account</dt><dd id='account'>{{ account }}</dd>"
@@ -38,7 +42,7 @@ TEMPLATES = {
                  "{% if investigable %}<button type='submit' name='decision' value='investigate' id='investigate'>"
                  "Investigate</button>{% endif %}</form>"
                  "<p>Opening this page decides nothing; only a button does, once.</p>{% endblock %}",
-    "approval_mail.html": "<!doctype html><html><body>"
+    "approval_mail.html": "<!doctype html><html><body>" + _CHANGES +
                           "<p>A credit balance refund needs your approval (tier {{ tier }}).</p>"
                           "<table><tr><th align='left'>Account</th><td>{{ account }}</td></tr>"
                           "<tr><th align='left'>Patient</th><td>{{ patient }}</td></tr>"

@@ -54,22 +54,38 @@ def request_approval(ports: Ports, case_id: str, tier: int, task_token: str, dir
         elif approval.state is LinkState.PENDING:
             ports.approvals.supersede(case_id, [approval.approval_key])
     if kept is None:
+        links = ports.approvals.of_case(case_id)
         snapshot = Snapshot.of(case, ports.settings.tier_for(case.refund_total),
-                               mask_name(ports.transactions.patient_name(case.account_id)))
-        approver = pick_approver(tier, snapshot.tier, directory, snapshot.digest, ports.approvals.of_case(case_id),
+                               mask_name(ports.transactions.patient_name(case.account_id)), _shown(ports, links))
+        approver = pick_approver(tier, snapshot.tier, directory, snapshot.digest, links,
                                  ports.settings.dual_control_tier)
         link_id, kept = ports.approvals.create(snapshot, tier, approver, task_token, now, link_ttl)
         ports.mailer.send(approval_request(snapshot, kept, site_url.rstrip("/") + f"/approve/{link_id}"), now)
         ports.approvals.mark_mailed(kept, now)
     if stored.approval_key != kept.approval_key or stored.status is not Status.AWAITING_APPROVAL:
         ports.cases.set_status(case_id, Status.AWAITING_APPROVAL, approval_key=kept.approval_key, tier=kept.tier)
-    if not any(r["action"] == "EMAILED" and r.get("link") == kept.approval_key for r in ports.history.records(case_id)):
+    records = ports.history.records(case_id)
+    changes = kept.snapshot.payee_changes if kept.snapshot else ()
+    if changes and not any(r["action"] == "PAYEE_CHANGED" and r.get("link") == kept.approval_key for r in records):
+        ports.history.append(case, Entry("system:request-approval", "PAYEE_CHANGED", stored.status, stored.status,
+                                         "; ".join(changes), case.refund_total, link=kept.approval_key), now)
+    if not any(r["action"] == "EMAILED" and r.get("link") == kept.approval_key for r in records):
         ports.history.append(case, Entry("system:request-approval", "EMAILED", stored.status,
                                          Status.AWAITING_APPROVAL, f"approval asked of the tier {kept.tier} approver "
                                          f"{kept.approver} (link {kept.approval_key[:12]})", case.refund_total,
                                          link=kept.approval_key, tier=kept.tier), now)
     logger.info("approval requested", extra={"case_id": case_id, "tier": kept.tier})
     return {"case_id": case_id, "tier": kept.tier}
+
+
+def _shown(ports: Ports, links: list[Approval]) -> list[Snapshot]:
+    """What the case's earlier links showed (the index holds no snapshot: each is read by its key)."""
+    shown = []
+    for link in links:
+        full = ports.approvals.by_key(link.approval_key)
+        if full is not None and full.snapshot is not None:
+            shown.append(full.snapshot)
+    return shown
 
 
 def _link(ports: Ports, link_id: str, now: datetime) -> tuple[Approval, Snapshot]:
