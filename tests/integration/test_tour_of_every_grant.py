@@ -172,3 +172,26 @@ def test_the_sweeper_fails_a_case_whose_run_ended_and_records_the_money_it_had_s
     assert ("RETRIED", "FAILED", "APPROVED") in history_actions(cloud, stuck["case_id"])
     assert len(ap_rows(cloud, stuck["case_id"])) == 1
     assert refunds(cloud, "case", stuck["case_id"], "--retry").returncode == 1  # only a FAILED case
+
+
+def test_an_offset_promised_by_one_case_is_not_taken_by_another(cloud):
+    """Review, AfterDecision, IssueRefund: ReadWhatOtherCasesPromised (the holds of the guarantor's other
+    accounts, read to net their cases' OFFSET lines out of its debits). One guarantor owes 100.00 on GR-DEBT;
+    GR-OFF-A's 130.00 credit offsets it, and GR-OFF-B's later 130.00 credit refunds all of it."""
+    debt = "GR-DEBT-1,GR-DEBT,P-GR-OFF,G-GR-OFF,CHARGE,100.00,2026-10-01,,,,,,,TX"
+    def credit(account: str) -> list[str]:
+        return [row.replace(f"P-{account}", "P-GR-OFF").replace(f"G-{account}", "G-GR-OFF")
+                for row in patient_credit(account, paid="230.00")]
+    drop(cloud, "gr-off-1.csv", [debt, *credit("GR-OFF-A")])
+    first = wait_for_status(cloud, "GR-OFF-A", {"AWAITING_APPROVAL"})
+    assert [(li["action"], li["amount"], li.get("target_account_id")) for li in first["lines"]] == [
+        ("OFFSET", "100.00", "GR-DEBT"), ("REFUND", "30.00", None)]
+    drop(cloud, "gr-off-2.csv", credit("GR-OFF-B"))
+    second = wait_for_status(cloud, "GR-OFF-B", {"AWAITING_APPROVAL"})
+    assert [(li["action"], li["amount"]) for li in second["lines"]] == [("REFUND", "130.00")]
+    for account in ("GR-OFF-A", "GR-OFF-B"):
+        approve_the_waiting_link(cloud, account)
+        wait_for_status(cloud, account, {"REFUND_ISSUED"})
+    moved = [row for account in ("GR-OFF-A", "GR-OFF-B") for row in ap_rows(cloud, case_id(account))
+             if row.get("target_account_id")]
+    assert [(row["target_account_id"], row["amount"]) for row in moved] == [("GR-DEBT", "100.00")]
