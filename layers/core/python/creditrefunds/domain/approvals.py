@@ -20,6 +20,7 @@ from typing import Any
 
 from creditrefunds.domain.cases import Case, Line
 from creditrefunds.domain.money import money, money_text
+from creditrefunds.domain.payees import payee_changes
 from creditrefunds.domain.status import Status
 
 INVESTIGABLE = ("MEDICARE", "MEDICAID")
@@ -145,7 +146,7 @@ class Snapshot:
         """The case as it stands; `tier` is the tier its refund total needs; `earlier`: what the case's earlier
         links showed (a payee none of them showed for a line of that kind is a change, said first)."""
         return cls(case.case_id, case.account_id, case.credit, tier, tuple(case.lines), masked_name,
-                   tuple(payee_changes(earlier, case.lines)))
+                   tuple(payee_changes((s.lines for s in earlier), case.lines)))
 
     @property
     def as_case(self) -> Case:
@@ -184,33 +185,6 @@ class Snapshot:
                    tuple(str(c) for c in item.get("payee_changes") or ()))
 
 
-MONEY_LINES = ("REFUND", "OFFSET")
-
-
-def payee_text(payee_type: str | None, payee_id: str | None) -> str:
-    """Who a line pays, as mails, pages and reports name it: the guarantor for a patient refund, else the payer."""
-    if payee_type == "PATIENT":
-        return f"guarantor {payee_id or '-'}"
-    return f"{payee_type or '-'} {payee_id or '-'}"
-
-
-def payee_changes(earlier: Iterable[Snapshot], lines: Iterable[Line]) -> list[str]:
-    """Each money line whose payee no earlier snapshot of the case showed for a line of its kind (action,
-    reason, payee type), while one showed another payee: what an approver must be told first."""
-    seen: dict[tuple[str, str, str | None], set[str | None]] = {}
-    for snapshot in earlier:
-        for line in snapshot.lines:
-            if line.action in MONEY_LINES:
-                seen.setdefault((line.action, line.reason, line.payee_type), set()).add(line.payee_id)
-    changes = []
-    for line in lines:
-        before = seen.get((line.action, line.reason, line.payee_type), set())
-        if line.action in MONEY_LINES and before and line.payee_id not in before:
-            was = ", ".join(payee_text(line.payee_type, p) for p in sorted(before, key=str))
-            changes.append(f"{line.action} {line.reason} {money_text(line.amount)} now pays "
-                           f"{payee_text(line.payee_type, line.payee_id)}; an earlier approval of this case saw it "
-                           f"pay {was}")
-    return changes
 
 
 def case_digest(case: Case) -> str:

@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from creditrefunds.domain.approvals import Snapshot, can_investigate, payee_text
+from creditrefunds.domain.approvals import Snapshot, can_investigate
 from creditrefunds.domain.cases import Line
 from creditrefunds.domain.money import money_text
+from creditrefunds.domain.payees import payee_text
 from creditrefunds.domain.templates import render
 
 CONTENT_TYPE = "text/html; charset=utf-8"
