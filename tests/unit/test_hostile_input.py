@@ -214,3 +214,25 @@ def test_an_error_inside_the_compiled_reader_is_the_error_raised_not_a_buffer_er
     path.write_bytes(as_csv([dict(GOOD, amount="-1.005"), dict(GOOD, txn_id="T2")]))
     with pytest.raises(RuntimeError, match="the reader broke on this row"):
         store_file(path, "csv", TrustedLedger(MemoryLedger(), MemoryKeys()), Settings().id_max_length)
+
+
+def test_json_nested_thousands_deep_is_a_kept_reject_and_the_good_rows_count(tmp_path):
+    deep = b'{"txn_id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+    data = as_jsonl([GOOD]) + deep + as_jsonl([dict(GOOD, txn_id="T2")])
+    read = reference(data, "jsonl")
+    assert isinstance(read, list)
+    assert [(n, i.reason) for n, i in read if isinstance(i, RowError)] == [
+        (2, "not a ledger row: JSON nested too deeply")]
+    check(tmp_path, data, "jsonl")
+
+
+def test_a_date_no_ledger_holds_is_a_kept_reject_in_both_readers(tmp_path):
+    """An MSP refund is due 60 days after the other payer paid: posted 9999-12-20, that day is no date."""
+    rows = [dict(GOOD, txn_type="CHARGE", amount="100.00", payer_type=""),
+            dict(GOOD, txn_id="T2", payer_type="MEDICARE", payer_id="MAC", coverage_rank="2", reference="M1"),
+            dict(GOOD, txn_id="T3", payer_type="COMMERCIAL", payer_id="BC", coverage_rank="1", reference="B1",
+                 posting_date="9999-12-20")]
+    data = as_csv(rows)
+    check(tmp_path, data, "csv")
+    [(line, reject)] = [(n, i) for n, i in reference(data, "csv") if isinstance(i, RowError)]
+    assert (line, reject.field) == (4, "posting_date") and "years 1900 to 2199" in reject.reason

@@ -26,7 +26,7 @@ def test_a_refund_moved_to_another_guarantor_is_said_first_recorded_and_reported
     assert mail.subject.startswith("Payee changed: ")
     assert mail.text.startswith("THE PAYEE CHANGED since an earlier approval of this case:\n  REFUND "
                                 "PATIENT_OVERPAYMENT 60.00 now pays guarantor G-2; an earlier approval of this case "
-                                "saw it pay guarantor G-1")
+                                "saw guarantor G-1")
     assert mail.html.index("payee-changes") < mail.html.index("needs your approval")
     page = mem.show(again)
     assert page.status == 200 and page.html.index("payee-changes") < page.html.index("id='lines'")
@@ -50,3 +50,32 @@ def test_an_approval_asked_again_of_the_same_payee_says_nothing_changed(mem: Mem
     assert len(mem.links(TIER1, ACCOUNT)) == 2
     assert not any("PAYEE CHANGED" in m.text for m in mem.mailer.to(TIER1))
     assert "PAYEE_CHANGED" not in mem.actions(mem.case(ACCOUNT)["case_id"])
+
+
+def moved_to_g2(mem: MemoryCloud) -> None:
+    mem.drop([f"{ACCOUNT}-1,{ACCOUNT},P-PC,G-1,CHARGE,40.00,2026-11-02,,,,,,,TX",
+              f"{ACCOUNT}-2,{ACCOUNT},P-PC,G-1,PAYMENT,-100.00,2026-11-09,PATIENT,,,CHK-1,,,TX"])
+    mem.drop([f"{ACCOUNT}-3,{ACCOUNT},P-PC,G-2,CHARGE,0.01,2026-11-20,,,,,,,TX",
+              f"{ACCOUNT}-4,{ACCOUNT},P-PC,G-2,ADJUSTMENT,-0.01,2026-11-21,PATIENT,,,,,,TX"])
+
+
+def test_every_approver_asked_after_the_change_is_told_first_an_escalation_too(mem: MemoryCloud):
+    moved_to_g2(mem)
+    mem.time_out(mem.case(ACCOUNT)["case_id"])  # tier 1 waited too long: tier 2 decides
+    [link] = mem.links("tier2.approver@example.org", ACCOUNT)
+    page = mem.show(link)
+    assert "now pays guarantor G-2; an earlier approval of this case saw guarantor G-1" in page.html
+    [mail] = [m for m in mem.mailer.to("tier2.approver@example.org") if ACCOUNT in m.subject]
+    assert mail.subject.startswith("Payee changed: ") and mail.text.startswith("THE PAYEE CHANGED")
+
+
+def test_a_refund_moved_to_another_kind_of_payer_is_said_first(mem: MemoryCloud):
+    mem.drop([f"{ACCOUNT}-1,{ACCOUNT},P-PC,G-1,CHARGE,100.00,2026-11-02,,,,,,,TX",
+              f"{ACCOUNT}-2,{ACCOUNT},P-PC,G-1,PAYMENT,-160.00,2026-11-09,COMMERCIAL,BCBS,,EFT-1,,,TX"])
+    # The billing system re-keys the payment: reversed, and posted again under another payer.
+    header = "txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,payer_type,payer_id,reference," \
+             "reversal_of\n"
+    mem.drop([f"{ACCOUNT}-3,{ACCOUNT},P-PC,G-1,REVERSAL,160.00,2026-11-20,COMMERCIAL,BCBS,,{ACCOUNT}-2",
+              f"{ACCOUNT}-4,{ACCOUNT},P-PC,G-1,PAYMENT,-160.00,2026-11-20,OTHER,ACME,EFT-2,"], header=header)
+    [_, again] = mem.links(TIER1, ACCOUNT)
+    assert "now pays OTHER ACME; an earlier approval of this case saw COMMERCIAL BCBS" in mem.show(again).html

@@ -37,6 +37,7 @@ ID_FIELDS = ("txn_id", "account_id", "patient_id", "guarantor_id", "payer_id", "
 ID_MAX_LENGTH = 64  # the default of the id_max_length setting
 AMOUNT_PATTERN = re.compile(r"^[+-]?[0-9]+(\.[0-9]{1,2})?$")  # ASCII digits only: "\d" is any script's
 ISO_DATE_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+FIRST_YEAR, LAST_YEAR = 1900, 2199  # dates the rules add days to; the compiled pass holds the same
 INTEGER_DIGITS = 10  # 9,999,999,999.99 at most: a larger amount is a broken extract, not an encounter
 
 
@@ -135,9 +136,12 @@ def _date(raw: dict[str, str], name: str) -> date | None:
     if not ISO_DATE_PATTERN.match(value):
         raise RowRefused(name, f"not an ISO date (YYYY-MM-DD): {_shown(value)}")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise RowRefused(name, f"not a calendar date: {_shown(value)}") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:  # a due date 60 days after 9999-12-20 is no date at all
+        raise RowRefused(name, f"not a date of a ledger (years {FIRST_YEAR} to {LAST_YEAR}): {_shown(value)}")
+    return day
 
 
 def _amount(raw: dict[str, str], name: str) -> Decimal | None:

@@ -125,6 +125,9 @@ def _jsonl_rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, str] | str]]
         except json.JSONDecodeError as error:
             yield number, f"not valid JSON: {error.msg}"
             continue
+        except RecursionError:  # a value nested thousands deep: no ledger row is
+            yield number, "not a ledger row: JSON nested too deeply"
+            continue
         if not isinstance(value, dict):
             yield number, "not a JSON object"
             continue

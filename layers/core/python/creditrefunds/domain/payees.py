@@ -17,20 +17,19 @@ def payee_text(payee_type: str | None, payee_id: str | None) -> str:
     return f"{payee_type or '-'} {payee_id or '-'}"
 
 
+def payee_of(line: Line) -> str:
+    """A money line's payee, and for an offset the account it pays into."""
+    into = f" into account {line.target_account_id}" if line.target_account_id else ""
+    return payee_text(line.payee_type, line.payee_id) + into
+
+
 def payee_changes(earlier: Iterable[Iterable[Line]], lines: Iterable[Line]) -> list[str]:
-    """Each money line whose payee no earlier snapshot of the case showed for a line of its kind (action, reason,
-    payee type), while one showed another payee (`earlier`: the lines of each): what an approver is told first."""
-    seen: dict[tuple[str, str, str | None], set[str | None]] = {}
-    for shown in earlier:
-        for line in shown:
-            if line.action in MONEY_LINES:
-                seen.setdefault((line.action, line.reason, line.payee_type), set()).add(line.payee_id)
-    changes = []
-    for line in lines:
-        before = seen.get((line.action, line.reason, line.payee_type), set())
-        if line.action in MONEY_LINES and before and line.payee_id not in before:
-            was = ", ".join(payee_text(line.payee_type, p) for p in sorted(before, key=str))
-            changes.append(f"{line.action} {line.reason} {money_text(line.amount)} now pays "
-                           f"{payee_text(line.payee_type, line.payee_id)}; an earlier approval of this case saw it "
-                           f"pay {was}")
-    return changes
+    """Each money line that pays someone the case's first approval did not show (`earlier`: the lines each earlier
+    link showed, oldest first): what every approver asked after it is told first, whatever moved the line (its
+    payee, its payee's type, a refund that was an offset, another account to pay into)."""
+    first = next((shown for shown in map(list, earlier) if any(li.action in MONEY_LINES for li in shown)), None)
+    if first is None:
+        return []
+    before = sorted({payee_of(li) for li in first if li.action in MONEY_LINES})
+    return [f"{li.action} {li.reason} {money_text(li.amount)} now pays {payee_of(li)}; an earlier approval of this "
+            f"case saw {', '.join(before)}" for li in lines if li.action in MONEY_LINES and payee_of(li) not in before]

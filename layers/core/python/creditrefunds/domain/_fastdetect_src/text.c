@@ -107,7 +107,7 @@ int fd_parse_date(Str s, int32_t *day) {
     int m = (s.p[5] - '0') * 10 + (s.p[6] - '0');
     int d = (s.p[8] - '0') * 10 + (s.p[9] - '0');
     static const int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1 || m < 1 || m > 12 || d < 1) return 0;
+    if (y < 1900 || y > 2199 || m < 1 || m > 12 || d < 1) return 0;  /* ledger.FIRST_YEAR, LAST_YEAR */
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (d > month_days[m - 1] + (m == 2 && leap)) return 0;
     *day = days_from_civil(y, m, d);
