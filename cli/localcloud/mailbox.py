@@ -15,7 +15,9 @@ from moto.ses.models import ses_backends
 
 from localcloud.stack import ACCOUNT_ID
 
-_LINK = re.compile(r"https?://[^\s\"'<>]+")
+# The approval links the product mails (one per approval mail). A ledger value that reads as a URL (an id
+# holding "http://...") is text in the mail, not one of its links.
+_LINK = re.compile(r"https?://[^\s\"'<>]+/approve/[A-Za-z0-9_-]+")
 
 
 @dataclass

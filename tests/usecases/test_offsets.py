@@ -94,7 +94,7 @@ def test_audit_verify_names_a_debit_offset_twice(mem: MemoryCloud, monkeypatch):
     """The bug as it was (no case saw another's promise): `refunds audit verify` names the debit."""
     from creditrefunds.usecases import audit, offsets
 
-    monkeypatch.setattr(offsets, "promised_offsets", lambda ports, accounts: [])
+    monkeypatch.setattr(offsets, "promised_offsets", lambda ports, accounts, debits: offsets.Promised())
     mem.drop(debt() + credit("OF-A", "130.00"))
     approve_all(mem)
     mem.drop(credit("OF-B", "130.00", day="2026-11-10"))
@@ -105,3 +105,37 @@ def test_audit_verify_names_a_debit_offset_twice(mem: MemoryCloud, monkeypatch):
     [twice] = found.over_offsets
     assert (twice.account_id, twice.received, twice.over) == ("OF-D", Decimal("200.00"), Decimal("100.00"))
     assert not found.whole and found.exposures == []
+
+
+def issued_offset(mem: MemoryCloud) -> str:
+    """D owes 100.00; A's 130.00 credit is approved: OFFSET 100.00 into D issued. Its instruction id."""
+    mem.drop(debt() + credit("OF-A", "130.00"))
+    approve_all(mem)
+    [offset] = [i for i in mem.trusted.refund_book.of_account("OF-A") if i.target]
+    return offset.instruction_id
+
+
+def test_an_offset_counts_until_the_debit_s_own_ledger_shows_it_arrived(mem: MemoryCloud):
+    iid = issued_offset(mem)
+    # Only the leg out of A posts: A's instruction is back, but nothing has reached D yet.
+    mem.drop([f"OF-A-3,OF-A,P-OF,G-OF,TRANSFER,100.00,2026-11-25,PATIENT,,,{iid},,,NY"])
+    mem.drop(credit("OF-B", "130.00", day="2026-11-26"))
+    assert lines(mem, "OF-B") == [("REFUND", "130.00", None)]
+
+
+def test_an_offset_that_arrived_first_in_the_debit_is_not_counted_twice(mem: MemoryCloud):
+    iid = issued_offset(mem)
+    # The leg into D posts first, and D is charged 50.00 more: D owes 50.00, nothing of it promised.
+    mem.drop([f"OF-D-2,OF-D,P-OF,G-OF,TRANSFER,-100.00,2026-11-25,PATIENT,,,{iid},,,NY",
+              "OF-D-3,OF-D,P-OF,G-OF,CHARGE,50.00,2026-11-25,,,,,,,NY"])
+    mem.drop(credit("OF-B", "80.00", day="2026-11-26"))
+    assert lines(mem, "OF-B") == [("OFFSET", "50.00", "OF-D"), ("REFUND", "30.00", None)]
+
+
+def test_an_offset_in_flight_counts_after_the_debit_moves_to_another_guarantor(mem: MemoryCloud):
+    issued_offset(mem)
+    # D's rows now name G-2, and G-2's account B comes into credit.
+    mem.drop(["OF-D-2,OF-D,P-OF,G-2,CHARGE,0.01,2026-11-25,,,,,,,NY",
+              "OF-D-3,OF-D,P-OF,G-2,ADJUSTMENT,-0.01,2026-11-25,PATIENT,,,,,,NY"])
+    mem.drop([row.replace("G-OF", "G-2") for row in credit("OF-B", "130.00", day="2026-11-26")])
+    assert lines(mem, "OF-B") == [("REFUND", "130.00", None)]

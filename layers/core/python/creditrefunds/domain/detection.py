@@ -71,6 +71,7 @@ class DebitPool:
 
     debits: list[list[object]] = field(default_factory=list)  # [first_date, account_id, owed less taken]
     promised: dict[str, list[Promise]] = field(default_factory=dict)
+    read: set[str] = field(default_factory=set)  # offset instructions read when the promises were
 
     @classmethod
     def from_summaries(cls, summaries: Iterable[AccountSummary]) -> dict[str, DebitPool]:

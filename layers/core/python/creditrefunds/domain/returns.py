@@ -195,21 +195,34 @@ class OverOffset:
                 f"into it, {money_text(self.over)} more than it owed when they went out: a debit is offset once")
 
 
-def over_offset(account_id: str, transactions: Iterable[Transaction], offsets: Iterable[Instruction]) -> OverOffset:
-    """Replay the debit: its rows on their posting dates, each offset into it on its issue day (after that day's
-    rows), paying what the account owes at that moment; what exceeds it is `over`. The transfer that posts an
-    offset into the account (the row naming the instruction, else one of the same amount) is that offset."""
+def offsets_received(account_id: str, transactions: Iterable[Transaction],
+                     offsets: Iterable[Instruction]) -> dict[str, str]:
+    """Which offsets into `account_id` its own ledger shows arrived (instruction id -> the transfer row): the
+    negative TRANSFER naming the instruction, else one of the same amount posted on or after its issue day that
+    names no other. The row on the crediting account says the money left; only this one says it arrived."""
     ordered = sorted((i for i in offsets if i.target == account_id), key=lambda i: (i.issued_on, i.instruction_id))
-    rows = sorted(transactions, key=lambda t: (t.posting_date, t.txn_id))
-    into = [t for t in rows if t.txn_type == "TRANSFER" and t.amount < 0]
+    into = [t for t in sorted(transactions, key=lambda t: (t.posting_date, t.txn_id))
+            if t.txn_type == "TRANSFER" and t.amount < 0]
     ids = {i.instruction_id for i in ordered}
-    taken = {t.txn_id for t in into if t.reference in ids}
+    arrived = {t.reference: t.txn_id for t in into if t.reference in ids}
+    taken = set(arrived.values())
     for i in ordered:
-        if not any(t.reference == i.instruction_id for t in into):
+        if i.instruction_id not in arrived:
             found = next((t for t in into if t.txn_id not in taken and t.reference not in ids
                           and -t.amount == i.amount and t.posting_date >= i.issued_on), None)
             if found is not None:
+                arrived[i.instruction_id] = found.txn_id
                 taken.add(found.txn_id)
+    return arrived
+
+
+def over_offset(account_id: str, transactions: Iterable[Transaction], offsets: Iterable[Instruction]) -> OverOffset:
+    """Replay the debit: its rows on their posting dates, each offset into it on its issue day (after that day's
+    rows), paying what the account owes at that moment; what exceeds it is `over`. The transfer that posts an
+    offset into the account (`offsets_received`) is that offset."""
+    rows = list(transactions)
+    ordered = sorted((i for i in offsets if i.target == account_id), key=lambda i: (i.issued_on, i.instruction_id))
+    taken = set(offsets_received(account_id, rows, ordered).values())
     events = sorted([(t.posting_date, 0, t.txn_id, t.amount) for t in rows if t.txn_id not in taken]
                     + [(i.issued_on, 1, i.instruction_id, -i.amount) for i in ordered])
     owed, over = ZERO, ZERO

@@ -145,10 +145,8 @@ class _Detector:
             flag_cleared(self.ports, summary, returns, self.now)
         found = claim(summary, txns, returns)
         if summary.guarantor_id in self.pools or (found is not None and any(i.target for i in returns.pending)):
-            pool = self._pool(summary)
-            pool.promise(in_flight_offsets(returns.pending))  # its offsets on their way pay those debts
-            for key in returns.back:
-                pool.release(key)  # posted back: the debt it paid is the ledger's now
+            pool = self._pool(summary)  # its offsets on their way pay those debts (one the index lags for too)
+            pool.promise(p for p in in_flight_offsets(returns.pending) if p.key not in pool.read)
         if holder is not None and holder.case.case_id not in closed:
             issued = any(i.case_id == holder.case.case_id for i in instructions)
             if holds(holder.status, issued):

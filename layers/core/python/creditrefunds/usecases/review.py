@@ -18,7 +18,7 @@ from creditrefunds.domain.history import Entry
 from creditrefunds.domain.instructions import Instruction
 from creditrefunds.domain.mail import decision_refused
 from creditrefunds.domain.refunds import work_item
-from creditrefunds.domain.returns import in_flight_offsets, match_returns, net_of
+from creditrefunds.domain.returns import match_returns, net_of
 from creditrefunds.domain.review import (
     WORK_ITEM_INSTRUCTION,
     Review,
@@ -114,7 +114,7 @@ def recheck(ports: Ports, stored: StoredCase, own_too: bool = False,
                  if own_too or i.case_id != stored.case.case_id]
     summary, transactions = net_of(summary, transactions, in_flight)
     return review_case(stored.case, summary, transactions, ports.settings,
-                       debits_for(ports, summary, own=in_flight_offsets(in_flight)), stored.paused_days,
+                       debits_for(ports, summary, but=None if own_too else stored.case.case_id), stored.paused_days,
                        ports.remittances.of_account(account_id, paid_claims(transactions)))
 
 
