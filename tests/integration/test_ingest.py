@@ -164,3 +164,21 @@ def test_a_fan_out_that_fails_keeps_the_file_in_rejected_and_tells_operators(clo
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="work/lost-part.csv/")  # its parts cleared
     [mail] = [m for m in cloud.mailbox.messages() if "lost-part.csv" in m.subject]
     assert mail.to == ["operators@example.org"] and "rejected/" in mail.text
+
+
+def test_a_27_digit_amount_is_a_kept_reject_and_the_file_s_good_rows_are_stored(cloud, tmp_path):
+    """Issue 29: ingest's compiled reader in the deployed function (it raised InvalidOperation, masked as
+    `BufferError: cannot close exported pointers exist`, and the whole file went to rejected/ three times over)."""
+    path = small_file(tmp_path, "huge-amount.csv", [
+        "HA-1,HA-ACC,HA-P,HA-G,CHARGE,100.00,2026-09-01,,,TX",
+        "HA-2,HA-ACC,HA-P,HA-G,PAYMENT,-123456789012345678901234567,2026-09-05,PATIENT,,TX",
+        "HA-3,HA-ACC,HA-P,HA-G,PAYMENT,-160.00,2026-09-09,PATIENT,,TX"])
+    assert refunds(cloud, "drop", str(path)).returncode == 0
+    cloud.wait_idle()
+    s3, bucket = cloud.client("s3"), cloud.outputs["LedgerBucketName"]
+    [reject] = [json.loads(line) for line in s3.get_object(
+        Bucket=bucket, Key="rejected/huge-amount.csv.errors.jsonl")["Body"].read().decode().splitlines()]
+    assert (reject["line"], reject["txn_id"], reject["field"]) == (3, "HA-2", "amount")
+    assert "more than ten integer digits" in reject["reason"]
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="rejected/huge-amount.csv.reason")
+    assert case_of(cloud, "HA-ACC")["credit"] == "60.00"  # the good rows were stored and detected
