@@ -16,6 +16,7 @@ import importlib
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -93,11 +94,14 @@ def _watch_aws_calls(send: Any, receive: Any, faults: dict[str, bool]) -> None:
 
     crash = type("Sandbox.Timedout", (Exception,), {"__doc__": "An injected crash of the running function."})
 
+    asking = threading.Lock()  # one question and its answer at a time: the function may call AWS from threads
+
     def before_call(model: Any, **_: Any) -> None:
         if not faults["armed"]:
             return
-        send({"kind": "call", "service": model.service_model.signing_name, "operation": model.name})
-        fail = receive().get("fail")
+        with asking:
+            send({"kind": "call", "service": model.service_model.signing_name, "operation": model.name})
+            fail = receive().get("fail")
         if fail == "throttle":
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded (injected)"},
                                "ResponseMetadata": {"HTTPStatusCode": 400}}, model.name)

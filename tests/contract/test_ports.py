@@ -138,7 +138,10 @@ def test_a_case_opens_once_and_moves_only_from_the_status_it_is_in(stores: Store
     assert cases.transition(case.case_id, Status.OPEN, Status.AWAITING_APPROVAL, approval_key="k1", tier=2)
     assert not cases.decide(case.case_id, "k2", Status.APPROVED)
     assert cases.decide(case.case_id, "k1", Status.APPROVED)
-    assert not cases.decide(case.case_id, "k1", Status.APPROVED)  # no longer waiting
+    assert not cases.decide(case.case_id, "k1", Status.WORK_ITEM)  # no longer waiting
+    # The same move sent again (it landed, its answer was lost): the case holds what it meant to write.
+    assert cases.decide(case.case_id, "k1", Status.APPROVED)
+    assert not cases.transition(case.case_id, Status.OPEN, Status.AWAITING_APPROVAL, approval_key="k1", tier=3)
     changed = a_case(uid, "60.00")
     assert not cases.update_figures(changed, expected=Status.OPEN)
     assert cases.update_figures(changed, expected=Status.APPROVED)
@@ -192,6 +195,10 @@ def test_a_link_decides_once_and_the_case_index_never_shows_its_token(stores: St
     snapshot = Snapshot.of(case, 1, "R*****")
     link_id, approval = stores.approvals.create(snapshot, 1, "tier1@example.org", f"token-{uid}", NOW, 3600)
     assert stores.approvals.get(link_id) == approval and stores.approvals.get("") is None
+    # The link's put sent again (it landed, its answer was lost): it is this very link, not a taken key.
+    stores.approvals._inner.put_new(approval, f"token-{uid}", NOW, link_id)
+    with pytest.raises(Exception, match=r"taken|ConditionalCheckFailed"):  # another link under its key
+        stores.approvals._inner.put_new(replace(approval, link_mac="forged"), f"token-{uid}", NOW, link_id)
     assert stores.approvals.by_key(approval.approval_key).snapshot == snapshot
     [listed] = stores.approvals.of_case(case.case_id)
     assert listed.snapshot is None and listed.state is LinkState.PENDING and not listed.mailed
@@ -206,6 +213,8 @@ def test_a_link_decides_once_and_the_case_index_never_shows_its_token(stores: St
     assert stores.approvals.take(approval, Outcome.APPROVED, "ok", "here", NOW, link_id) == f"token-{uid}"
     with pytest.raises(LinkTaken):
         stores.approvals.take(approval, Outcome.REJECTED, "no", "here", NOW, link_id)
+    # The same take sent again (it landed, its answer was lost): the link holds this very decision.
+    assert stores.approvals.take(approval, Outcome.APPROVED, "ok", "here", NOW, link_id) == f"token-{uid}"
     assert stores.approvals.supersede(case.case_id, [approval.approval_key]) == []  # DECIDING, not PENDING
     assert stores.approvals.mark_late(approval.approval_key, "C-other") is None
     accepted = stores.approvals.accept(approval)

@@ -111,3 +111,21 @@ def test_a_case_whose_workflow_never_started_is_started_by_the_sweeper(cloud):
     approve_the_waiting_link(cloud, account)
     wait_for_status(cloud, account, {"REFUND_ISSUED"})
     assert "WORKFLOW_STARTED" in [a for a, _, _ in history_actions(cloud, case_id(account))]
+
+
+def test_a_fault_armed_for_a_function_calling_aws_from_threads_neither_hangs_nor_garbles(cloud):
+    """Ingest detects a file's guarantors in parallel (8 threads): with a fault armed, every call asks the local
+    cloud first, from each thread. One question and its answer at a time (was: one pipe unlocked, and the
+    function hung until its timeout). The crash fires once, Lambda's retry finishes the file."""
+    accounts = [f"CS-THREADS-{n}" for n in range(12)]
+    crash = faults.inject(cloud.function_name("IngestFunction"), at=6, action="states:StartExecution",
+                          about="cs-threads.csv")
+    try:
+        started = time.monotonic()
+        drop(cloud, "cs-threads.csv", [row for account in accounts for row in patient_credit(account)])
+    finally:
+        faults.clear()
+    assert time.monotonic() - started < 60
+    assert crash.fired == 1
+    for account in accounts:
+        wait_for_status(cloud, account, {"AWAITING_APPROVAL"})

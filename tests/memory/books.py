@@ -35,6 +35,8 @@ class MemoryApprovals(Locked):
         assert approval.snapshot is not None
         with self._lock:
             if approval.approval_key in self.items:
+                if self.items[approval.approval_key].get("link_mac") == approval.link_mac:
+                    return  # this very link, put again (its answer was lost): as the adapter answers
                 raise RuntimeError("approval key taken")  # the adapter's ConditionalCheckFailed
             self.task_tokens[approval.approval_key] = task_token
             self.items[approval.approval_key] = {
@@ -73,7 +75,9 @@ class MemoryApprovals(Locked):
              link_id: str) -> str:
         with self._lock:
             item = self.items.get(approval.approval_key)
-            if item is None or item["state"] != LinkState.PENDING or item["expires_at"] <= int(now.timestamp()):
+            landed = item is not None and item["state"] == LinkState.DECIDING and item.get("decision_mac") == mac
+            if not landed and (item is None or item["state"] != LinkState.PENDING
+                               or item["expires_at"] <= int(now.timestamp())):
                 raise LinkTaken()
             item.update(state=LinkState.DECIDING, decision=decision, reason=reason, decided_at=now.isoformat(),
                         decided_from=source, decision_mac=mac)

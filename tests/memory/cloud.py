@@ -29,7 +29,7 @@ from creditrefunds.usecases.ingest import file_failed, ingest_file
 from .books import MemoryApprovals, MemoryRefundBook, MemoryRemittances
 from .outside import MemoryBucket, MemoryEvents, MemoryHandoff, MemoryKeys, MemoryMailer, MemorySeals
 from .stores import MemoryCases, MemoryHistory, MemoryLedger
-from .workflow import Crash, MemoryWorkflows, error_name
+from .workflow import Crash, LostReply, MemoryWorkflows, error_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = json.loads((ROOT / "statemachine" / "refund_workflow.asl.json").read_text())
@@ -58,7 +58,8 @@ class Config:
 class Fault:
     """Fail the `at`-th port call (1 = the first) made while `step` runs (None: any caller), `times` in a row;
     with `call` ("port.method"), only calls of that method count. `error`: Crash (the function died there:
-    Lambda's Sandbox.Timedout) or TransientError (a throttle the client gave up on)."""
+    Lambda's Sandbox.Timedout), TransientError (a throttle the client gave up on) or LostReply (the call
+    landed, its answer was lost, and the client made it again: the caller sees the second answer)."""
 
     at: int
     step: str | None = None
@@ -70,6 +71,15 @@ class Fault:
     @property
     def fired(self) -> int:
         return max(0, min(self.seen - self.at + 1, self.times))
+
+
+# Port methods that are one conditional write: the request botocore sends again when its answer is lost (it
+# landed). The other methods' adapters make several requests and know their own (a history append reads the
+# record at its seq back): a lost reply there is a call that succeeded.
+LOSABLE = frozenset({"approvals.put_new", "approvals.take", "approvals.mark_late", "approvals.accept",
+                     "approvals.supersede", "refund_book.issue", "refund_book.mark_returned", "cases.claim",
+                     "cases.open_new", "cases.update_figures", "cases.set_status", "cases.transition",
+                     "cases.decide", "workflows.answer"})
 
 
 class _Watched:
@@ -84,7 +94,11 @@ class _Watched:
             return found
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            self._ports.check(f"{self._name}.{method}")
+            if self._ports.check(f"{self._name}.{method}") and f"{self._name}.{method}" in LOSABLE:
+                try:
+                    found(*args, **kwargs)
+                except Exception:  # the answer, whatever it was, never arrives
+                    pass
             return found(*args, **kwargs)
 
         return call
@@ -103,23 +117,36 @@ class MemoryPorts:
             "seals": MemorySeals(), "remittances": MemoryRemittances(), "handoff": MemoryHandoff(),
             "keys": MemoryKeys(),
         }
-        keys = self.store["keys"]  # the stores as the use cases see them: every record checked (adapters/trusted.py)
-        self.trusted = {"transactions": TrustedLedger(self.store["transactions"], keys),
-                        "refund_book": TrustedRefundBook(self.store["refund_book"], keys),
-                        "approvals": TrustedApprovals(self.store["approvals"], keys)}
+        # The stores as the use cases see them, every record checked (adapters/trusted.py): for a test to read,
+        self.trusted = self._trusted(lambda name: self.store[name])  # not counted
+        # The use cases' own: the checks over stores whose every call counts (a fault fails one store request).
+        self.used = self._trusted(lambda name: _Watched(name, self.store[name], self))
         self.fault: Fault | None = None
 
-    def check(self, call: str) -> None:
+    def check(self, call: str) -> bool:
+        """Count the call towards the armed fault; raise its error, or True when its reply is to be lost."""
         fault = self.fault
         if fault is None or (fault.step is not None and fault.step != self.store["workflows"].running_step) or \
                 (fault.call is not None and fault.call != call):
-            return
+            return False
         fault.seen += 1
         if fault.at <= fault.seen < fault.at + fault.times:
+            if fault.error is LostReply:
+                return True
             raise fault.error(f"fault injected at {call} (call {fault.seen})")
+        return False
+
+    def _trusted(self, inner: Callable[[str], Any]) -> dict[str, Any]:
+        keys = self.store["keys"]
+        return {"transactions": TrustedLedger(inner("transactions"), keys),
+                "refund_book": TrustedRefundBook(inner("refund_book"), keys),
+                "approvals": TrustedApprovals(inner("approvals"), keys)}
 
     def __getattr__(self, name: str) -> Any:
-        store = {**self.__dict__.get("store", {}), **self.__dict__.get("trusted", {})}
+        used = self.__dict__.get("used", {})
+        if name in used:
+            return used[name]
+        store = self.__dict__.get("store", {})
         if name not in store:
             raise AttributeError(name)
         return _Watched(name, store[name], self)
@@ -220,8 +247,12 @@ class MemoryCloud:
         """An approver's POST on the page behind `link` (the form as the page sends it), then the workflow runs."""
         link_id = link.rsplit("/", 1)[-1]
         form = {"decision": decision, "reason": reason}
-        page = self._page(lambda: approval.decide(self.ports, link_id, form, source, self.config.pause_seconds,
-                                                  self.config.timing.seconds_per_day, self.now))
+        self.workflows.running_step = "ApprovalWebFunction"  # what a fault armed for the page counts
+        try:
+            page = self._page(lambda: approval.decide(self.ports, link_id, form, source, self.config.pause_seconds,
+                                                      self.config.timing.seconds_per_day, self.now))
+        finally:
+            self.workflows.running_step = None
         self.run()
         return page
 

@@ -158,7 +158,7 @@ class MemoryCases(Locked):
         with self._lock:
             item = self.items.get(case_id, {})
             if item.get("approval_key") != approval_key or item.get("status") != Status.AWAITING_APPROVAL:
-                return False
+                return _holds(item, {"status": status, **fields})  # this very decision, landed already
             return self._set(case_id, {"status": status, **fields})
 
     def set_head(self, case_id: str, seq: int, record_hash: str) -> None:
@@ -168,9 +168,15 @@ class MemoryCases(Locked):
         with self._lock:
             item = self.items.get(case_id)
             if expected is not None and (item is None or item.get("status") != expected):
-                return False
+                return item is not None and "status" in values and _holds(item, values)  # this move, landed
             self.items.setdefault(case_id, {"case_id": case_id}).update(copy.deepcopy(values))
             return True
+
+
+def _holds(item: dict[str, Any], values: dict[str, Any]) -> bool:
+    """The item already holds every value a conditional write meant to set: as `CaseStore` tells its own landed
+    write (a lost answer, the request sent again) from another actor's move."""
+    return all(item.get(name) == value for name, value in values.items())
 
 
 class MemoryHistory(Locked):

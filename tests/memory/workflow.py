@@ -36,6 +36,11 @@ class TransientError(Exception):
     state machine retries it."""
 
 
+class LostReply(Exception):
+    """Not raised: a fault of this kind lets the call land, loses its answer, and makes it again as the client's
+    retry does after a network blip (the answer the caller sees is the second call's)."""
+
+
 def error_name(error: BaseException) -> str:
     return "Sandbox.Timedout" if isinstance(error, Crash) else type(error).__name__
 
@@ -117,6 +122,7 @@ class MemoryWorkflows:
         self._tokens = (f"token-{n}" for n in itertools.count(1))
         self._lock = threading.RLock()
         self.running_step: str | None = None  # the function running now, by logical id (for faults)
+        self._answered: set[str] = set()  # tokens a task took: answered again, the answer is "maybe yours"
 
     # --- the port ---
     def start_case(self, case_id: str, run: int = 0, resume: str | None = None) -> bool:
@@ -141,8 +147,13 @@ class MemoryWorkflows:
             self.fan_outs[name] = payload
             return True
 
-    def answer(self, task_token: str, output: dict[str, Any]) -> bool:
-        return self._settle(task_token, ("success", output))
+    def answer(self, task_token: str, output: dict[str, Any]) -> bool | None:
+        """None: the task took an answer already, as the adapter says when the client's retry heard "gone" after
+        its first attempt had landed."""
+        if self._settle(task_token, ("success", output)):
+            self._answered.add(task_token)
+            return True
+        return None if task_token in self._answered else False
 
     def fail_task(self, task_token: str, error: str, cause: str) -> bool:
         return self._settle(task_token, ("failure", error))

@@ -30,7 +30,7 @@ def approve_the_waiting_link(mem: MemoryCloud, account: str, approver: str = TIE
     case = mem.case(account)
     links = {link_key(link.rsplit("/", 1)[-1]): link for link in mem.links(approver, account)}
     assert case["status"] == "AWAITING_APPROVAL" and case.get("approval_key") in links, case["status"]
-    assert mem.decide(links[case["approval_key"]]).status == 200
+    assert mem.decide(links[case["approval_key"]]).status in (200, 202)  # 202: received, its reply to it lost
 
 
 def assert_paid_once(mem: MemoryCloud, account: str) -> None:

@@ -45,13 +45,22 @@ class ApprovalStore:
                                    EncryptionContext=token_context(link_id))["CiphertextBlob"]
         self._tokens.put_item(Item={"approval_key": approval.approval_key, "task_token": task_token,
                                     "purge_after": purge})
-        self._table.put_item(Item={
+        item = {
             "approval_key": approval.approval_key, "case_id": approval.case_id, "tier": approval.tier,
             "approver": approval.approver, "digest": approval.digest, "snapshot": snapshot.to_item(),
             "sealed_token": sealed, "created_at": now.isoformat(), "expires_at": approval.expires_at,
             "purge_after": purge, "state": approval.state, "snapshot_digest": approval.snapshot_digest,
             "link_mac": approval.link_mac,
-        }, ConditionExpression="attribute_not_exists(approval_key)")  # fmt: skip
+        }
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(approval_key)")
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            landed = self._table.get_item(Key={"approval_key": approval.approval_key}, ConsistentRead=True).get("Item")
+            if landed is None or landed.get("link_mac") != approval.link_mac:
+                raise
+            # this very link: the put landed, its answer was lost and the client sent it again
 
     def get(self, link_id: str) -> Approval | None:
         """The approval behind a link id (as the mail gave it)."""
@@ -105,9 +114,12 @@ class ApprovalStore:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if is_condition_failure(error):
+            if not is_condition_failure(error):
+                raise
+            landed = self._table.get_item(Key={"approval_key": approval.approval_key}, ConsistentRead=True).get("Item")
+            if landed is None or landed.get("decision_mac") != mac or landed.get("state") != LinkState.DECIDING:
                 raise LinkTaken() from None
-            raise
+            answer = {"Attributes": landed}  # this very decision: it landed, its answer was lost, asked again
         sealed = bytes(answer["Attributes"]["sealed_token"])
         return self._kms.decrypt(CiphertextBlob=sealed, KeyId=self._token_key,
                                  EncryptionContext=token_context(link_id))["Plaintext"].decode()

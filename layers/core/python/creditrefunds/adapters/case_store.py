@@ -162,7 +162,8 @@ class CaseStore:
 
     def _set(self, case_id: str, values: dict[str, Any], condition: str | None = None,
              condition_values: dict[str, Any] | None = None) -> bool:
-        """SET `values` on the case, under `condition` when given: False when the condition does not hold."""
+        """SET `values` on the case, under `condition` when given: False when the condition does not hold, unless
+        the case already holds those values (this write landed before)."""
         names = {f"#f{i}": name for i, name in enumerate(values)}
         request: dict[str, Any] = {
             "Key": {"case_id": case_id},
@@ -178,9 +179,16 @@ class CaseStore:
             self._table.update_item(**request)
             return True
         except ClientError as error:
-            if condition is not None and is_condition_failure(error):
-                return False
+            if condition is not None and is_condition_failure(error):  # a move (a status) may be its own landed
+                return "status" in values and self._landed(case_id, values)
             raise
+
+    def _landed(self, case_id: str, values: dict[str, Any]) -> bool:
+        """The case already holds every value the refused move meant to set: this very move landed and its answer
+        was lost (the client sent it again). Another actor's move sets other values. (A write that moves no
+        status is sent again under a condition that still holds.)"""
+        item = self._table.get_item(Key={"case_id": case_id}, ConsistentRead=True).get("Item")
+        return item is not None and all(item.get(name) == value for name, value in values.items())
 
     def set_head(self, case_id: str, seq: int, record_hash: str) -> None:
         """Keep the head of the case's history chain on the case (a removed last record is then caught)."""

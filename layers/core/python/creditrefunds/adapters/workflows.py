@@ -49,18 +49,20 @@ class Workflows:
         except self._sfn.exceptions.ExecutionAlreadyExists:
             return False
 
-    def answer(self, task_token: str, output: dict[str, Any]) -> bool:
-        """Complete a waiting task; False when the task is no longer waiting (timed out, gone)."""
+    def answer(self, task_token: str, output: dict[str, Any]) -> bool | None:
+        """Complete a waiting task; False when the task is no longer waiting (timed out, gone); None when the
+        client's retry heard "gone" after an attempt whose answer was lost (that attempt may have been ours)."""
         return self._settle(self._sfn.send_task_success, taskToken=task_token, output=json.dumps(output))
 
     def fail_task(self, task_token: str, error: str, cause: str) -> bool:
         """End a waiting task with `error` (the state machine catches it); False when it is no longer waiting."""
-        return self._settle(self._sfn.send_task_failure, taskToken=task_token, error=error, cause=cause)
+        return self._settle(self._sfn.send_task_failure, taskToken=task_token, error=error, cause=cause) is not False
 
-    def _settle(self, call: Any, **kwargs: Any) -> bool:
+    def _settle(self, call: Any, **kwargs: Any) -> bool | None:
         sfn = self._sfn
         try:
             call(**kwargs)
             return True
-        except (sfn.exceptions.TaskTimedOut, sfn.exceptions.TaskDoesNotExist, sfn.exceptions.InvalidToken):
-            return False
+        except (sfn.exceptions.TaskTimedOut, sfn.exceptions.TaskDoesNotExist, sfn.exceptions.InvalidToken) as gone:
+            retried = gone.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+            return None if retried else False

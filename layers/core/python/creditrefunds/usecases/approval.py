@@ -139,10 +139,28 @@ def _decide(ports: Ports, link_id: str, form: dict[str, str], source: str, now: 
     # Whether the answer reached the workflow is known for sure only there: the link stays DECIDING. If it
     # did, the next step records the decision; if not (the wait ran out, or the call failed on the way),
     # the escalation at the end of the wait makes the link LATE and says so in the history.
-    if not ports.workflows.answer(token, {"approval_key": approval.approval_key}):
+    answered = ports.workflows.answer(token, {"approval_key": approval.approval_key})
+    if answered is False:
         raise TaskGone()
+    if answered is None:
+        return _unanswered(ports, approval)
     logger.info("approval decided", extra={"case_id": approval.case_id, "outcome": decision.outcome})
     return answer(200, "Decision recorded", decision.outcome.done)
+
+
+def _unanswered(ports: Ports, approval: Approval) -> Page:
+    """The workflow said the task was gone, but only to the client's retry: the answer sent first may have landed
+    (its reply lost), or the wait ran out meanwhile. The link tells which once the workflow's next step has read
+    it: USED (accepted), LATE (the escalation found it too late), or still DECIDING (not yet known: said so)."""
+    now = ports.approvals.by_key(approval.approval_key)
+    if now is not None and now.state is LinkState.USED:
+        return answer(200, "Decision recorded", now.decision.done if now.decision else "The decision was recorded.")
+    if now is None or now.state is not LinkState.DECIDING:
+        raise TaskGone()
+    return answer(202, "Decision received",
+                  "Your decision was received and the workflow is recording it. If the approval's wait had run out "
+                  "just before it arrived, it decides nothing: the case's history will say so and the next approver "
+                  "is asked.")
 
 
 def accept_decision(ports: Ports, approval: Approval, pause_seconds: int, seconds_per_day: int,

@@ -22,6 +22,12 @@ def escalate_case(ports: Ports, case_id: str, tier: int, timing: Timing, complia
     the case moved to the next tier; the workflow asks that tier's approver next."""
     stored = ports.cases.require(case_id)
     case, today = stored.case, now.date()
+    waited = stored.approval_key
+    if waited and any(r["action"] == "ESCALATED" and r.get("link") == waited for r in ports.history.records(case_id)):
+        # A retry after this very escalation was recorded (its reply lost, or the function stopped after it): the
+        # case is at its new tier already, nothing is done twice.
+        return {"route": Route.APPROVAL, "tier": case.tier,
+                "wait_seconds": timing.approval_wait(case, case.tier, today)}
     step = escalate(case, tier, stored.escalation_level, stored.overdue, set(stored.told), today, timing)
     waiting = [stored.approval_key] if stored.approval_key else []
     for approval in ports.approvals.supersede(case_id, waiting):
@@ -37,6 +43,6 @@ def escalate_case(ports: Ports, case_id: str, tier: int, timing: Timing, complia
     ports.cases.set_status(case_id, Status.AWAITING_APPROVAL, tier=step.tier, escalation_level=step.level,
                            overdue=step.overdue, **{flag: True for flag in step.fresh})
     ports.history.append(case, Entry("system:escalate", "ESCALATED", stored.status, Status.AWAITING_APPROVAL,
-                                     step.reason, case.refund_total), now)
+                                     step.reason, case.refund_total, link=waited), now)
     logger.info("approval escalated", extra={"case_id": case_id, "tier": step.tier, "level": step.level})
     return {"route": Route.APPROVAL, "tier": step.tier, "wait_seconds": timing.approval_wait(case, step.tier, today)}
