@@ -90,11 +90,13 @@ def _watch_aws_calls(send: Any, receive: Any, faults: dict[str, bool]) -> None:
     """While a fault is armed for the invocation, tell the local cloud of every AWS call before it
     leaves (from the function's own boto3), and fail it if the local cloud says so."""
     import boto3  # the function's: from its folder or its layer
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import ClientError, ConnectionClosedError
+    from botocore.httpsession import URLLib3Session
 
     crash = type("Sandbox.Timedout", (Exception,), {"__doc__": "An injected crash of the running function."})
 
     asking = threading.Lock()  # one question and its answer at a time: the function may call AWS from threads
+    losing = threading.local()  # this thread's next request lands, and its answer is lost
 
     def before_call(model: Any, **_: Any) -> None:
         if not faults["armed"]:
@@ -102,14 +104,26 @@ def _watch_aws_calls(send: Any, receive: Any, faults: dict[str, bool]) -> None:
         with asking:
             send({"kind": "call", "service": model.service_model.signing_name, "operation": model.name})
             fail = receive().get("fail")
+        if fail == "lost":
+            losing.next = True
+            return
         if fail == "throttle":
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded (injected)"},
                                "ResponseMetadata": {"HTTPStatusCode": 400}}, model.name)
         if fail:
             raise crash(fail)
 
+    def before_send(request: Any, **_: Any) -> None:
+        """A lost reply: the request is sent and lands, its answer never arrives (the connection closed), and
+        botocore sends it again, as its retry does on AWS after a network blip."""
+        if getattr(losing, "next", False):
+            losing.next = False
+            URLLib3Session().send(request)
+            raise ConnectionClosedError(endpoint_url=request.url)
+
     boto3.setup_default_session()
     boto3.DEFAULT_SESSION.events.register("before-call", before_call, unique_id="local-cloud")
+    boto3.DEFAULT_SESSION.events.register("before-send", before_send, unique_id="local-cloud-lost")
 
 
 if __name__ == "__main__":

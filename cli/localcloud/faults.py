@@ -4,7 +4,9 @@ A fault is armed for one function (and one IAM action, or any call): its `at`-th
 and the `times - 1` after it fail before they leave the process. A `crash` fails as Lambda reports
 a function that died half-way (`Sandbox.Timedout`: everything before that call was written, nothing
 after); a `throttle` fails as a throttled service does (a `ThrottlingException` the client has
-given up retrying). The tests use it to hold every step to finishing what a failed attempt left.
+given up retrying); a `lost` reply lets the request land, drops its answer as a network blip would,
+and lets botocore send it again (its retry, as on AWS). The tests use it to hold every step to
+finishing what a failed attempt left, and to telling its own landed write from another's.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ class Fault:
     at: int  # the first matching call that fails (1 = the first)
     action: str | None = None  # an IAM action ("dynamodb:PutItem"); None: any call
     times: int = 1
-    kind: str = "crash"  # or "throttle"
+    kind: str = "crash"  # or "throttle", or "lost"
     about: str | None = None  # only invocations whose event mentions this (a case id, a file name)
     seen: int = 0  # matching calls so far
 
@@ -77,7 +79,7 @@ def armed(function: str, event: object) -> bool:
 
 
 def decide(function: str, actions: tuple[str, ...], event: object) -> str | None:
-    """Whether `function`'s call (its IAM `actions`, while handling `event`) fails: None, "throttle",
+    """Whether `function`'s call (its IAM `actions`, while handling `event`) fails: None, "throttle", "lost",
     or the message of a crash."""
     if not _FAULTS:
         return None
@@ -91,6 +93,6 @@ def decide(function: str, actions: tuple[str, ...], event: object) -> str | None
                     firing = firing or fault
     if firing is None:
         return None
-    if firing.kind == "throttle":
-        return "throttle"
+    if firing.kind in ("throttle", "lost"):
+        return firing.kind
     return f"injected crash before {actions[0]} (call {firing.seen} of {function})"

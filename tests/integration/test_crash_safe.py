@@ -22,6 +22,7 @@ from .conftest import (
     history_actions,
     plain,
     refunds,
+    wait_for_mail,
     wait_for_status,
 )
 from .test_workflow import patient_credit
@@ -129,3 +130,28 @@ def test_a_fault_armed_for_a_function_calling_aws_from_threads_neither_hangs_nor
     assert crash.fired == 1
     for account in accounts:
         wait_for_status(cloud, account, {"AWAITING_APPROVAL"})
+
+
+def test_lost_replies_to_the_link_s_writes_and_the_approver_s_click_change_nothing(cloud):
+    """Issue 30's reproductions on the deployed functions: every write RequestApproval makes lands and its answer
+    is lost (botocore sends it again), then every call the approval page makes. The case does not fail, the
+    approver is told the decision was taken (never "already used" or "no longer waiting"), and it is paid once."""
+    account = "CS-LOST"
+    asked = faults.inject(cloud.function_name("RequestApprovalFunction"), at=1, times=1000, action="dynamodb:PutItem",
+                          kind="lost", about=case_id(account))
+    try:
+        drop(cloud, f"{account}.csv", patient_credit(account))
+        mail = wait_for_mail(cloud, TIER1, account)  # RequestApproval ran (review set the status before it)
+    finally:
+        faults.clear()
+    assert case_of(cloud, account)["status"] == "AWAITING_APPROVAL" and asked.fired >= 3, asked
+    links = mail.links
+    clicked = faults.inject(cloud.function_name("ApprovalWebFunction"), at=1, times=1000, kind="lost")
+    try:
+        status, page = http(links[-1], {"decision": "approve"})
+    finally:
+        faults.clear()
+    assert clicked.fired > 0 and status in (200, 202), page
+    assert "already used" not in page and "no longer waiting" not in page
+    wait_for_status(cloud, account, {"REFUND_ISSUED"})
+    assert_paid_once(cloud, account)
