@@ -195,3 +195,31 @@ def test_an_offset_promised_by_one_case_is_not_taken_by_another(cloud):
     moved = [row for account in ("GR-OFF-A", "GR-OFF-B") for row in ap_rows(cloud, case_id(account))
              if row.get("target_account_id")]
     assert [(row["target_account_id"], row["amount"]) for row in moved] == [("GR-DEBT", "100.00")]
+
+
+def test_a_detection_batch_withdraws_the_approval_of_lines_it_changed(cloud):
+    """DetectBatch: WithdrawChangedApprovals, EndTheWaitsOfWithdrawnLinks, EndWithdrawnTasks, SendMail. A case
+    awaits approval; its guarantor comes to owe 20.00 elsewhere (a file of that account alone re-detects only
+    it); a detection batch naming the case's account re-splits its lines (an offset now) and withdraws the link.
+    The batch is run directly, moments after the approval is mailed: the test cloud's 8 s approval wait cannot
+    escalate the link first (as it can in the fan-out test on a loaded machine). Up to three accounts are tried."""
+    s3, bucket = cloud.client("s3"), cloud.outputs["LedgerBucketName"]
+    for attempt in range(3):
+        account, debt = f"GR-BATCH-{attempt}", f"GR-BATCH-DEBT-{attempt}"
+        drop(cloud, f"gr-batch-{attempt}.csv", patient_credit(account))
+        wait_for_mail(cloud, TIER1, account)
+        drop(cloud, f"gr-batch-debt-{attempt}.csv", [f"{debt}-1,{debt},P-{account},G-{account},CHARGE,20.00,"
+                                                     "2026-10-01,,,,,,,TX"])
+        key = f"work/gr-batch-{attempt}/detect-00000.json"
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps([account]).encode())
+        answer = cloud.client("lambda").invoke(
+            FunctionName=cloud.function_name("DetectBatchFunction"),
+            Payload=json.dumps({"batch": {"key": key}, "event_time": datetime.now(UTC).isoformat()}).encode())
+        s3.delete_object(Bucket=bucket, Key=key)
+        assert "FunctionError" not in answer, answer["Payload"].read()
+        if any(m.subject == f"Approval withdrawn: account {account}" for m in cloud.mailbox.messages()):
+            break
+    else:
+        raise AssertionError("each link was escalated before the batch ran")
+    lines = wait_for_status(cloud, account, {"AWAITING_APPROVAL"})["lines"]
+    assert [(li["action"], li["amount"]) for li in lines] == [("OFFSET", "20.00"), ("REFUND", "30.00")]
