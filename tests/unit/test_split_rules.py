@@ -84,30 +84,28 @@ def test_rule5_patient_overpayment_less_patient_responsibility():
     assert case.due_date == date(2026, 10, 31)  # Texas: 30 days
 
 
+def paid_in_error(first: str, later: tuple[str, str, str]) -> list:
+    """A 200.00 charge: `first` (rank 1) paid 180.00 and set the patient's share at 40.00, then `later` (type, id,
+    rank) paid 30.00 and set it at 0.00; the patient paid 40.00."""
+    payer_type, payer_id, rank = later
+    return [
+        charge("200.00", patient_state="NY"),
+        payment("180.00", "COMMERCIAL", first, coverage_rank="1", reference="B1", posting_date="2026-08-01",
+                patient_resp="40.00"),
+        payment("30.00", payer_type, payer_id, coverage_rank=rank, reference="M1", posting_date="2026-08-10",
+                patient_resp="0.00"),
+        payment("40.00", "PATIENT", reference="CHK1", posting_date="2026-08-12"),
+    ]
+
+
 def test_rule5_a_payer_paid_in_error_sets_no_patient_share():
     """Medicare paid second to a primary insurer (step 4 refunds it): its patient_resp of 0.00 counts for
     nothing; the primary's 40.00 stands, so the patient paid only their share and the rest is the primary's."""
-    rows = [
-        charge("200.00", patient_state="NY"),
-        payment("180.00", "COMMERCIAL", "BCBS", coverage_rank="1", reference="B1", posting_date="2026-08-01",
-                patient_resp="40.00"),
-        payment("30.00", "MEDICARE", "MAC", coverage_rank="2", reference="M1", posting_date="2026-08-10",
-                patient_resp="0.00"),
-        payment("40.00", "PATIENT", reference="CHK1", posting_date="2026-08-12"),
-    ]
-    assert lines_of(one_case(rows)) == [
+    assert lines_of(one_case(paid_in_error("BCBS", ("MEDICARE", "MAC", "2")))) == [
         ("REFUND", "MSP_OTHER_PRIMARY", "MEDICARE", "MAC", D("30.00")),
         ("REFUND", "PAYER_OVERPAYMENT", "COMMERCIAL", "BCBS", D("20.00")),
     ]
-    cob = [
-        charge("200.00", patient_state="NY"),
-        payment("180.00", "COMMERCIAL", "FIRST", coverage_rank="1", reference="F1", posting_date="2026-08-01",
-                patient_resp="40.00"),
-        payment("30.00", "COMMERCIAL", "LATER", coverage_rank="1", reference="L1", posting_date="2026-08-10",
-                patient_resp="0.00"),
-        payment("40.00", "PATIENT", reference="CHK1", posting_date="2026-08-12"),
-    ]
-    assert lines_of(one_case(cob)) == [
+    assert lines_of(one_case(paid_in_error("FIRST", ("COMMERCIAL", "LATER", "1")))) == [
         ("REFUND", "COB_ERROR", "COMMERCIAL", "LATER", D("30.00")),
         ("REFUND", "PAYER_OVERPAYMENT", "COMMERCIAL", "FIRST", D("20.00")),
     ]

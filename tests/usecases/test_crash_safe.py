@@ -51,18 +51,24 @@ def assert_paid_once(mem: MemoryCloud, account: str) -> None:
 def test_a_crash_or_a_throttle_at_any_call_of_any_step_is_finished_by_its_retry(step, error):
     """The k-th port call of `step` fails once, for every k until the step makes no more calls; each time
     the case is paid exactly once, with one record of each step."""
+    calls = paid_once_at_every_call(step, error, "CS-K")
+    assert calls > 2, f"{step} made {calls} calls: a fault that never fires would be a broken harness"
+
+
+def paid_once_at_every_call(step: str, error: type[Exception], account: str) -> int:
+    """A fault of `error` at the k-th port call of `step`, for every k until the step makes no more calls; each
+    time a fresh cloud's case of `account` is paid exactly once. The calls the step made."""
     k = 0
     while True:
         k += 1
         mem = MemoryCloud()
         mem.ports.fault = fault = Fault(at=k, step=step, error=error)
-        mem.drop(patient_credit("CS-K"))
-        if mem.case("CS-K")["status"] == "AWAITING_APPROVAL":
-            approve_the_waiting_link(mem, "CS-K")
-        assert_paid_once(mem, "CS-K")
+        mem.drop(patient_credit(account))
+        if mem.case(account)["status"] == "AWAITING_APPROVAL":
+            approve_the_waiting_link(mem, account)
+        assert_paid_once(mem, account)
         if not fault.fired:
-            break
-    assert k > 3, f"{step} made {k - 1} calls: a fault that never fires would be a broken harness"
+            return k - 1
 
 
 def test_a_step_failing_until_its_retries_run_out_is_failed_then_retried_by_an_operator(mem: MemoryCloud):

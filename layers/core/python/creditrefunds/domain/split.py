@@ -106,12 +106,14 @@ class _Splitter:
             due = self._days(self.settings.false_credit_days)
             self.lines.append(Line("CORRECT", reason, payee_type, payee_id, amount, due))
 
-    def _refund(self, reason: str, payer: Payer, wanted: Decimal, due: date | None = None) -> None:
+    def _refund(self, reason: str, payer: Payer, wanted: Decimal, due: date | None = None) -> Decimal:
+        """A REFUND line of up to `wanted` to `payer` (at most what it paid net); the amount refunded."""
         amount = self._take(min(wanted, max(ZERO, self.available[payer])))
         if amount > 0:
             self.available[payer] -= amount
             payee_type, payee_id = self._payee(payer)
             self.lines.append(Line("REFUND", reason, payee_type, payee_id, amount, due or self._refund_due(payer)))
+        return amount
 
     # -- the rules, in order ----------------------------------------------------------------
     def duplicate_postings(self) -> set[str]:
@@ -183,9 +185,7 @@ class _Splitter:
     def _in_error(self, reason: str, payer: Payer, due: date | None = None) -> None:
         """Step 4: the payer paid in error; what it paid goes back to it, and what it said the patient owes counts
         for nothing in step 5."""
-        before = len(self.lines)
-        self._refund(reason, payer, self.available[payer], due)
-        if len(self.lines) > before:
+        if self._refund(reason, payer, self.available[payer], due) > 0:
             self.in_error.add(payer)
 
     def patient_overpayment(self) -> None:

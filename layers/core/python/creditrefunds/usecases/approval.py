@@ -32,6 +32,7 @@ from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.mail import approval_request
 from creditrefunds.domain.pages import Page, answer, case_page
+from creditrefunds.domain.payees import MONEY_LINES
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
 
@@ -79,13 +80,14 @@ def request_approval(ports: Ports, case_id: str, tier: int, task_token: str, dir
 
 
 def _shown(ports: Ports, links: list[Approval]) -> list[Snapshot]:
-    """What the case's earlier links showed (the index holds no snapshot: each is read by its key)."""
-    shown = []
+    """What the case's first link with money lines showed, the one `payee_changes` holds the lines to (the index
+    holds no snapshot: links are read by key, oldest first, until it is found)."""
     for link in links:
-        full = ports.approvals.by_key(link.approval_key)
-        if full is not None and full.snapshot is not None:
-            shown.append(full.snapshot)
-    return shown
+        shown = ports.approvals.by_key(link.approval_key)
+        snapshot = shown.snapshot if shown is not None else None
+        if snapshot is not None and any(li.action in MONEY_LINES for li in snapshot.lines):
+            return [snapshot]
+    return []
 
 
 def _link(ports: Ports, link_id: str, now: datetime) -> tuple[Approval, Snapshot]:

@@ -18,6 +18,7 @@ from typing import Any
 from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.history import Break, public, verify_chain
 from creditrefunds.domain.instructions import Instruction
+from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.refunds import ap_file_problems, issue_breaks
 from creditrefunds.domain.returns import Exposure, OverOffset, exposure, over_offset
 from creditrefunds.domain.seals import against_seal, seal_breaks
@@ -116,9 +117,10 @@ def _ledger_checks(audit: Audit, ledger: Ledger, refunds: RefundBook) -> None:
     into against what it owed (`over_offsets`)."""
     issued = {v.account_id for v in audit.cases if v.issued and v.account_id}
     offsets: dict[str, list[Instruction]] = {}
+    read: dict[str, list[Transaction]] = {}  # each account's ledger once, a debit's too when it is a case's
     for account_id in sorted({v.account_id for v in audit.cases if v.account_id}):
         try:
-            transactions = ledger.account_transactions(account_id)
+            transactions = read[account_id] = ledger.account_transactions(account_id)
         except Tampered as forged:
             audit.seal_problems.append(str(forged))
             continue
@@ -133,7 +135,8 @@ def _ledger_checks(audit: Audit, ledger: Ledger, refunds: RefundBook) -> None:
             audit.exposures.append(found)
     for target, paid_in in sorted(offsets.items()):
         try:
-            over = over_offset(target, ledger.account_transactions(target), paid_in)
+            over = over_offset(target, read[target] if target in read else ledger.account_transactions(target),
+                               paid_in)
         except Tampered as forged:
             audit.seal_problems.append(str(forged))
             continue
