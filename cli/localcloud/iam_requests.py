@@ -118,7 +118,7 @@ def _s3(response: Any, action: str, resource: str, region: str) -> Iterator[Requ
         # S3 says NoSuchKey only to a caller who may list the bucket; to others, AccessDenied.
         # https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_RequestSyntax
         yield Request("s3:ListBucket", f"arn:aws:s3:::{bucket}")
-    if action == "GetObject":
+    if action in ("GetObject", "GetObjectVersion"):
         yield from _bucket_key_use("kms:Decrypt", bucket, region)
     elif action == "PutObject":
         yield from _bucket_key_use("kms:GenerateDataKey", bucket, region)

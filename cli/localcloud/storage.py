@@ -151,12 +151,16 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     if "NoncurrentVersionExpiration" in rule:
         api["NoncurrentVersionExpiration"] = {
             "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])}
+    if "ExpiredObjectDeleteMarker" in rule and "ExpirationInDays" in rule:
+        raise TemplateError(f"lifecycle rule {rule['Id']}: S3 refuses ExpiredObjectDeleteMarker with ExpirationInDays")
     if "ExpiredObjectDeleteMarker" in rule:
         api["Expiration"] = {"ExpiredObjectDeleteMarker": bool(rule["ExpiredObjectDeleteMarker"])}
+    if "ExpirationInDays" in rule:
+        api["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
     if "AbortIncompleteMultipartUpload" in rule:
         api["AbortIncompleteMultipartUpload"] = {
             "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])}
     if unknown := set(rule) - {"Id", "Status", "Prefix", "NoncurrentVersionExpiration", "ExpiredObjectDeleteMarker",
-                               "AbortIncompleteMultipartUpload"}:
+                               "ExpirationInDays", "AbortIncompleteMultipartUpload"}:
         raise TemplateError(f"lifecycle rule {rule['Id']}: the local cloud does not map {', '.join(sorted(unknown))}")
     return api

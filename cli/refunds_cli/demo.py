@@ -193,12 +193,13 @@ def _message(page: str) -> str:
 
 
 def _print_rejects(story: Story, name: str) -> None:
-    key = f"rejected/{name}.errors.jsonl"
-    try:
-        body = story.s3.get_object(Bucket=story.bucket, Key=key)["Body"].read().decode()
-    except story.s3.exceptions.NoSuchKey:
+    listed = story.s3.list_objects_v2(Bucket=story.bucket, Prefix=f"rejected/{name}/").get("Contents", [])
+    lists = sorted((item["LastModified"], item["Key"]) for item in listed if item["Key"].endswith("/errors.jsonl"))
+    if not lists:
         story.say("  no rows rejected")
         return
+    key = lists[-1][1]  # this upload's (each upload's rejects are kept under it)
+    body = story.s3.get_object(Bucket=story.bucket, Key=key)["Body"].read().decode()
     rows = [json.loads(line) for line in body.splitlines() if line]
     story.say(f"  {len(rows)} row(s) rejected, kept in s3://{story.bucket}/{key}:")
     for row in rows:

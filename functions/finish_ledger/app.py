@@ -1,4 +1,5 @@
-"""Finish a large file's fan-out: its summary in the log, its working files removed."""
+"""Finish a large file's fan-out: its summary in the log, its working files removed, the file retired
+from incoming/ (kept as the original)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ logger, tracer, services = lambda_runtime(BaseConfig)
 class Event(BaseModel):
     key: str
     name: str
+    etag: str
+    upload: str
     parts: list[dict[str, Any]]
     plan: dict[str, Any]
     detected: list[dict[str, int]]
@@ -28,4 +31,4 @@ class Event(BaseModel):
 @retryable  # throttles and service errors: TransientError, which the state machine retries
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
-    return finish(services(), task.key, task.name, len(task.parts), task.plan, task.detected)
+    return finish(services(), task.key, task.name, task.etag, task.upload, len(task.parts), task.plan, task.detected)

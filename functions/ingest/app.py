@@ -31,4 +31,4 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
     return {"files": [ingest_file(ports, dropped(record), config.split_threshold_bytes, config.rows_per_part, now,
-                                  count) for record in event.records]}
+                                  count, config.operators_email) for record in event.records]}

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import BaseConfig
-from creditrefunds.adapters.runtime import answers_doctor, lambda_runtime
+from creditrefunds.adapters.runtime import answers_doctor, dropped, lambda_runtime
 from creditrefunds.usecases.ingest import file_failed
 
 logger, tracer, services = lambda_runtime(BaseConfig)
@@ -27,8 +27,7 @@ def failed_files(record: SQSRecord) -> None:
     why = f"{error.get('errorType', 'Error')}: {error.get('errorMessage', 'no message')}"
     ports = services()
     for s3_record in failure["requestPayload"].get("Records", []):
-        key = unquote_plus(s3_record["s3"]["object"]["key"])
-        file_failed(ports, key, why, ports.config.operators_email, datetime.now(UTC))
+        file_failed(ports, dropped(S3EventRecord(s3_record)), why, ports.config.operators_email, datetime.now(UTC))
 
 
 @answers_doctor

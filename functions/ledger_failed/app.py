@@ -18,6 +18,8 @@ logger, tracer, services = lambda_runtime(BaseConfig)
 class Event(BaseModel):
     key: str
     name: str
+    etag: str
+    upload: str
     error: dict[str, Any] | None = None  # the state machine's caught error: Error and Cause
 
 
@@ -28,4 +30,5 @@ class Event(BaseModel):
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports = services()
-    return fail(ports, task.key, task.name, task.error, ports.config.operators_email, datetime.now(UTC))
+    return fail(ports, task.key, task.name, task.etag, task.upload, task.error, ports.config.operators_email,
+                datetime.now(UTC))

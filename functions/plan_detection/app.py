@@ -25,6 +25,7 @@ class PartKey(BaseModel):
 class Event(BaseModel):
     key: str
     name: str
+    upload: str
     parts: list[PartKey]
 
 
@@ -36,5 +37,6 @@ class Event(BaseModel):
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports = services()
-    return plan_detection(ports, task.key, task.name, [p.key for p in task.parts], ports.config.detect_batch_accounts,
+    return plan_detection(ports, task.key, task.name, task.upload, [p.key for p in task.parts],
+                          ports.config.detect_batch_accounts,
                           lambda name, value: metrics.add_metric(name=name, unit=MetricUnit.Count, value=value))

@@ -44,5 +44,5 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
             done.append({"key": file.key, "skipped": type(why).__name__})
             continue
         name = ports.bucket.incoming_name(file.key) or file.key
-        done.append(receive(ports, read_835(data, name), file.key, alert_to, now, count))
+        done.append(receive(ports, read_835(data, name), file, alert_to, now, count))
     return {"files": done}

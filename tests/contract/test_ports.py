@@ -36,6 +36,7 @@ class Stores:
     bucket: Any
     remittances: Any
     drop: Any  # (name, bytes) -> the etag of the upload
+    original: Any  # (key) -> the bytes the originals bucket keeps under `key`, or None
     forget: Any  # (instruction id) -> None: an instruction of no stored case, out of later tests' way
 
 
@@ -47,7 +48,7 @@ def memory_stores() -> Stores:
     cases, bucket, keys, book = MemoryCases(), MemoryBucket(), MemoryKeys(), MemoryRefundBook()
     return Stores(TrustedLedger(MemoryLedger(), keys), cases, MemoryHistory(cases),
                   TrustedApprovals(MemoryApprovals(), keys), TrustedRefundBook(book, keys), bucket,
-                  MemoryRemittances(), bucket.drop, lambda iid: book.items.pop(iid, None))
+                  MemoryRemittances(), bucket.drop, bucket.originals.get, lambda iid: book.items.pop(iid, None))
 
 
 def cloud_stores(cloud: Any) -> Stores:
@@ -66,14 +67,22 @@ def cloud_stores(cloud: Any) -> Stores:
     def drop(name: str, body: bytes) -> str:
         return s3.put_object(Bucket=bucket_name, Key=f"incoming/{name}", Body=body)["ETag"].strip('"')
 
+    def original(key: str) -> bytes | None:
+        try:
+            body: bytes = s3.get_object(Bucket=cloud.outputs["OriginalsBucketName"], Key=key)["Body"].read()
+            return body
+        except s3.exceptions.NoSuchKey:
+            return None
+
     keys = RecordKeys.from_outputs(cloud.client("kms"), cloud.outputs)
     return Stores(TrustedLedger(TransactionStore(cloud.table("TransactionsTableName")), keys), cases,
                   HistoryStore(cloud.table("HistoryTableName"), cases),
                   TrustedApprovals(ApprovalStore(cloud.table("ApprovalsTableName"), cloud.table("TaskTokensTableName"),
                                                  cloud.client("kms"), cloud.outputs["DataKeyArn"]), keys),
-                  TrustedRefundBook(RefundBook(cloud.table("RefundsTableName")), keys), LedgerBucket(s3, bucket_name),
+                  TrustedRefundBook(RefundBook(cloud.table("RefundsTableName")), keys),
+                  LedgerBucket(s3, bucket_name, cloud.outputs["OriginalsBucketName"]),
                   RemittanceStore(cloud.table("RemittancesTableName"), cloud.client("kms"),
-                                  cloud.outputs["EvidenceKeyArn"]), drop,
+                                  cloud.outputs["EvidenceKeyArn"]), drop, original,
                   lambda iid: cloud.table("RefundsTableName").delete_item(Key={"instruction_id": iid}))
 
 
@@ -256,7 +265,7 @@ def test_an_instruction_is_issued_once_and_posted_back_once(stores: Stores, uid:
 
 # --- the bucket ---
 
-def test_a_dropped_file_is_read_as_that_upload_only_and_a_rejected_one_keeps_its_reason(stores: Stores, uid: str):
+def test_a_dropped_file_is_read_as_that_upload_only_and_leaves_incoming_kept_as_its_original(stores: Stores, uid: str):
     bucket, name = stores.bucket, f"{uid}.csv"
     etag = stores.drop(name, b"txn_id,account_id\n1,2\n")
     key = f"incoming/{name}"
@@ -269,10 +278,18 @@ def test_a_dropped_file_is_read_as_that_upload_only_and_a_rejected_one_keeps_its
     new_etag = stores.drop(name, b"txn_id,account_id\n1,3\n")
     with pytest.raises(LedgerReplaced):
         bucket.size(key, etag)
-    assert bucket.reject(key, name, "no header") and not bucket.reject(key, name, "again")
+    # The first upload, read, leaves incoming/ for the originals; the upload made since stays for its own event.
+    assert bucket.retire(key, name, "U1", etag) and not bucket.retire(key, name, "U1", etag)
+    assert stores.original(f"{name}/U1/{name}") == b"txn_id,account_id\n1,2\n"
+    assert bucket.size(key, new_etag) == 22
+    # A refused upload: a copy with its reason under its upload for billing staff, and kept as the original.
+    assert bucket.reject(key, name, "U2", "no header", new_etag)
+    assert not bucket.reject(key, name, "U2", "again", new_etag)
     with pytest.raises(LedgerGone):
         bucket.size(key, new_etag)
-    bucket.save_rejects(name, [{"line": 2, "reason": "bad"}])
+    assert stores.original(f"{name}/U2/{name}") == b"txn_id,account_id\n1,3\n"
+    bucket.save_rejects(name, "U2", [{"line": 2, "reason": "bad"}])
+    assert bucket.notice(name, "U3", "no rows") == f"rejected/{name}/U3/notice.txt"
     assert bucket.put_json(bucket.work_key(uid, "a.json"), {"n": 1}) == f"work/{uid}/a.json"
     assert bucket.get_json(f"work/{uid}/a.json") == {"n": 1}
     bucket.clear_work(uid)

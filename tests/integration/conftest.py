@@ -40,6 +40,16 @@ def drop(cloud: LocalCloud, name: str, rows: list[str]) -> None:
     cloud.wait_idle()
 
 
+def rejected(cloud: LocalCloud, name: str, leaf: str) -> bytes | None:
+    """What is kept of the one upload of `name` that has `leaf` (errors.jsonl, reason.txt, notice.txt, the file
+    itself) in rejected/<name>/<upload>/; None when no upload has it."""
+    s3, bucket = cloud.client("s3"), cloud.outputs["LedgerBucketName"]
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"rejected/{name}/").get("Contents", [])
+    found = [item["Key"] for item in listed if item["Key"].endswith("/" + leaf)]
+    assert len(found) <= 1, found
+    return s3.get_object(Bucket=bucket, Key=found[0])["Body"].read() if found else None
+
+
 def case_of(cloud: LocalCloud, account: str) -> dict:
     items = cloud.client("dynamodb").query(
         TableName=cloud.outputs["CasesTableName"], IndexName="by-account",

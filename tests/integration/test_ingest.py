@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from boto3.dynamodb.conditions import Key
 
-from .conftest import case_of, history_actions, refunds, wait_for_mail
+from .conftest import case_of, history_actions, refunds, rejected, wait_for_mail
 
 HEADER = "txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,payer_type,payer_id,patient_state\n"
 ROWS = [
@@ -105,8 +105,7 @@ def test_a_large_file_fans_out_and_gives_what_one_pass_gives(cloud, tmp_path):
         assert time.monotonic() < deadline, f"the fan-out opened {len(found)} of {len(expected_cases)} cases"
         time.sleep(0.5)
     assert found == expected_cases
-    errors = s3.get_object(Bucket=cloud.outputs["LedgerBucketName"],
-                           Key="rejected/big-extract.csv.errors.jsonl")["Body"].read().decode().splitlines()
+    errors = rejected(cloud, "big-extract.csv", "errors.jsonl").decode().splitlines()
     assert [json.loads(e) for e in errors] == [json.loads(e) for e in expected_rejects]
     sfn = cloud.client("stepfunctions")
     [fan_out] = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
@@ -141,14 +140,15 @@ def test_a_fan_out_that_fails_keeps_the_file_in_rejected_and_tells_operators(clo
     notifications.pop("ResponseMetadata")
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
     try:
-        s3.put_object(Bucket=bucket, Key="incoming/lost-part.csv", Body=(HEADER + ROWS[0]).encode())
+        etag = s3.put_object(Bucket=bucket, Key="incoming/lost-part.csv", Body=(HEADER + ROWS[0]).encode())["ETag"]
     finally:
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=notifications)
     s3.put_object(Bucket=bucket, Key="work/lost-part.csv/part-00002.csv", Body=(HEADER + ROWS[1]).encode())
     [fan_out] = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
                  if m["name"].endswith("-ledger-fanout")]
     execution = sfn.start_execution(stateMachineArn=fan_out, name="lost-part", input=json.dumps({
-        "bucket": bucket, "key": "incoming/lost-part.csv", "name": "lost-part.csv",
+        "bucket": bucket, "key": "incoming/lost-part.csv", "name": "lost-part.csv", "etag": etag.strip('"'),
+        "upload": "20261127T080000Z-" + etag.strip('"')[:8],
         "event_time": "2026-11-27T08:00:00Z",
         "parts": [{"key": "work/lost-part.csv/part-00001.csv", "first_line": 2, "format": "csv"}]}))
     deadline = time.monotonic() + 60
@@ -156,10 +156,10 @@ def test_a_fan_out_that_fails_keeps_the_file_in_rejected_and_tells_operators(clo
         assert time.monotonic() < deadline, "the fan-out did not end"
         time.sleep(0.3)
     assert status["status"] == "FAILED"
-    reason = s3.get_object(Bucket=bucket, Key="rejected/lost-part.csv.reason.txt")["Body"].read().decode()
+    reason = rejected(cloud, "lost-part.csv", "reason.txt").decode()
     assert reason == ("the fan-out failed: NoSuchKey: An error occurred (NoSuchKey) when calling the GetObject "
                       "operation: The specified key does not exist.\n")
-    assert s3.get_object(Bucket=bucket, Key="rejected/lost-part.csv")["Body"].read().decode() == HEADER + ROWS[0]
+    assert rejected(cloud, "lost-part.csv", "lost-part.csv").decode() == HEADER + ROWS[0]
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="incoming/lost-part.csv")
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="work/lost-part.csv/")  # its parts cleared
     [mail] = [m for m in cloud.mailbox.messages() if "lost-part.csv" in m.subject]
@@ -176,9 +176,9 @@ def test_a_27_digit_amount_is_a_kept_reject_and_the_file_s_good_rows_are_stored(
     assert refunds(cloud, "drop", str(path)).returncode == 0
     cloud.wait_idle()
     s3, bucket = cloud.client("s3"), cloud.outputs["LedgerBucketName"]
-    [reject] = [json.loads(line) for line in s3.get_object(
-        Bucket=bucket, Key="rejected/huge-amount.csv.errors.jsonl")["Body"].read().decode().splitlines()]
+    [reject] = [json.loads(line) for line in rejected(cloud, "huge-amount.csv", "errors.jsonl").decode().splitlines()]
     assert (reject["line"], reject["txn_id"], reject["field"]) == (3, "HA-2", "amount")
     assert "more than ten integer digits" in reject["reason"]
-    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="rejected/huge-amount.csv.reason")
+    assert rejected(cloud, "huge-amount.csv", "reason.txt") is None
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="incoming/huge-amount.csv")  # read: retired
     assert case_of(cloud, "HA-ACC")["credit"] == "60.00"  # the good rows were stored and detected

@@ -17,7 +17,7 @@ from localcloud.web import function_url_event
 
 from tests.conftest import ROOT
 
-from .conftest import all_cases, drop, refunds, wait_for_executions, wait_for_status
+from .conftest import all_cases, drop, refunds, rejected, wait_for_executions, wait_for_status
 
 
 def test_every_template_resource_is_there(cloud):
@@ -85,7 +85,7 @@ def test_a_file_in_incoming_reaches_ingest_and_opens_cases_once(cloud):
     cases = sample_cases()
     assert sorted(cases) == ["ACC-1001", "ACC-2002", "ACC-3003", "ACC-4004", "ACC-5005"]
     assert cases["ACC-2002"]["credit"] == "3400.00"
-    errors = s3.get_object(Bucket=bucket, Key="rejected/sample.csv.errors.jsonl")["Body"].read().decode()
+    errors = rejected(cloud, "sample.csv", "errors.jsonl").decode()
     assert [json.loads(line)["txn_id"] for line in errors.splitlines()] == ["S-0021", "S-0022"]
     for account, status in (("ACC-3003", "WORK_ITEM"), ("ACC-4004", "WORK_ITEM"), ("ACC-1001", "AWAITING_APPROVAL")):
         wait_for_status(cloud, account, {status})
@@ -110,9 +110,9 @@ def test_an_unreadable_file_is_moved_to_rejected_with_its_reason(cloud):
     bucket = cloud.outputs["LedgerBucketName"]
     s3.put_object(Bucket=bucket, Key="incoming/broken.csv", Body=b"account,amount\nA1,5\n")
     cloud.wait_idle()
-    reason = s3.get_object(Bucket=bucket, Key="rejected/broken.csv.reason.txt")["Body"].read().decode()
+    reason = rejected(cloud, "broken.csv", "reason.txt").decode()
     assert "missing required column(s)" in reason
-    assert s3.get_object(Bucket=bucket, Key="rejected/broken.csv")["Body"].read() == b"account,amount\nA1,5\n"
+    assert rejected(cloud, "broken.csv", "broken.csv") == b"account,amount\nA1,5\n"
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="incoming/broken.csv")
 
 

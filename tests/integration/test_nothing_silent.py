@@ -11,6 +11,8 @@ from localcloud.cloud import LocalCloud
 
 from tests.conftest import ROOT
 
+from .conftest import rejected
+
 
 @pytest.fixture(scope="module")
 def broken():
@@ -24,14 +26,14 @@ def test_a_file_that_fails_ingest_is_moved_to_rejected_and_operators_are_told(br
     s3, bucket = broken.client("s3"), broken.outputs["LedgerBucketName"]
     s3.upload_file(str(ROOT / "events/ledger-sample.csv"), bucket, "incoming/monday.csv")
     deadline = time.monotonic() + 30
-    while "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="rejected/monday.csv.reason.txt"):
+    while (reason_text := rejected(broken, "monday.csv", "reason.txt")) is None:
         assert time.monotonic() < deadline, "the failed file never reached rejected/"
         time.sleep(0.3)
-    reason = s3.get_object(Bucket=bucket, Key="rejected/monday.csv.reason.txt")["Body"].read().decode()
+    reason = reason_text.decode()
     assert reason.startswith("ingest failed after its retries: ConfigError: ")
     assert "RuleSettings" in reason and "small_balance_floor_default" in reason
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="incoming/")
-    assert s3.get_object(Bucket=bucket, Key="rejected/monday.csv")["Body"].read() == (
+    assert rejected(broken, "monday.csv", "monday.csv") == (
         ROOT / "events/ledger-sample.csv").read_bytes()
     [mail] = [m for m in broken.mailbox.messages() if "monday.csv" in m.subject]
     assert mail.to == ["operators@example.org"] and "small_balance_floor_default" in mail.text

@@ -27,6 +27,7 @@ from .conftest import (
     drop,
     history_actions,
     refunds,
+    rejected,
     wait_for_mail,
     wait_for_mail_subject,
     wait_for_status,
@@ -123,7 +124,7 @@ def test_remittance_evidence_is_read_by_ingest_and_the_issue_step_and_a_broken_8
     drop_835(cloud, "gr-broken.edi", MAC_OFFSET.replace("IEA*1*000000101~", "IEA*1*000000109~"))
     s3, bucket = cloud.client("s3"), cloud.outputs["LedgerBucketName"]
     assert s3.list_objects_v2(Bucket=bucket, Prefix="incoming/gr-broken.edi").get("KeyCount") == 0
-    assert s3.list_objects_v2(Bucket=bucket, Prefix="rejected/gr-broken.edi.reason.txt").get("KeyCount") == 1
+    assert rejected(cloud, "gr-broken.edi", "reason.txt") is not None
 
 
 def test_a_failed_file_gone_from_incoming_is_still_told(cloud):

@@ -202,12 +202,12 @@ class MemoryCloud:
         etag = self.bucket.drop(name, header + "".join(r + "\n" for r in rows))
         dropped = Dropped(key=f"incoming/{name}", etag=etag, sequencer=f"{self.drops:016x}", event_time=self.now)
         summary = self.invoke_async("IngestFunction", lambda: ingest_file(
-            self.ports, dropped, self.config.split_threshold, self.config.rows_per_part, self.now, _uncounted),
-            dropped.key)
+            self.ports, dropped, self.config.split_threshold, self.config.rows_per_part, self.now, _uncounted,
+            OPERATORS), dropped)
         self.run()
         return summary
 
-    def invoke_async(self, function: str, handler: Callable[[], dict[str, Any]], key: str) -> dict[str, Any]:
+    def invoke_async(self, function: str, handler: Callable[[], dict[str, Any]], dropped: Dropped) -> dict[str, Any]:
         """An asynchronous invocation as Lambda makes it of S3's notification: the first attempt and two
         retries, then the failure destination (the ingest-failed function: the file to rejected/, operators
         told)."""
@@ -221,7 +221,7 @@ class MemoryCloud:
                     failure = f"{error_name(error)}: {error}"
             finally:
                 workflows.running_step = None
-        return file_failed(self.ports, key, failure, OPERATORS, self.now)
+        return file_failed(self.ports, dropped, failure, OPERATORS, self.now)
 
     def run(self) -> None:
         """Every workflow that can move, until each waits for a person or ends (not while `paused`)."""

@@ -32,14 +32,18 @@ class MemoryBucket:
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.originals: dict[str, bytes] = {}  # the originals bucket's objects by key
+        self.uploads: dict[str, list[bytes]] = {}  # every version of each incoming/ key, oldest first
         self.ap_versions: list[tuple[str, str, str]] = []
         self._lock = threading.Lock()
 
     def drop(self, name: str, body: bytes | str) -> str:
-        """A file into incoming/, as the billing system drops it; its ETag."""
+        """A file into incoming/, as the billing system drops it; its ETag. An earlier upload of the name stays
+        as a version of it (S3 versioning), for its own event to read and retire."""
         data = body.encode() if isinstance(body, str) else body
         with self._lock:
             self.objects[INCOMING + name] = data
+            self.uploads.setdefault(INCOMING + name, []).append(data)
         return hashlib.md5(data).hexdigest()
 
     @staticmethod
@@ -75,18 +79,54 @@ class MemoryBucket:
             local.write_bytes(data)
             yield local
 
-    def save_rejects(self, name: str, rejects: list[dict[str, Any]]) -> None:
-        if rejects:
-            self.put_text(f"{REJECTED}{name}.errors.jsonl", "".join(json.dumps(r) + "\n" for r in rejects))
+    @staticmethod
+    def upload_key(name: str, upload: str, leaf: str) -> str:
+        return f"{REJECTED}{name}/{upload}/{leaf}"
 
-    def reject(self, key: str, name: str, reason: str) -> bool:
+    def save_rejects(self, name: str, upload: str, rejects: list[dict[str, Any]]) -> None:
+        if rejects:
+            self.put_text(self.upload_key(name, upload, "errors.jsonl"), "".join(json.dumps(r) + "\n" for r in rejects))
+
+    def notice(self, name: str, upload: str, text: str) -> str:
+        return self.put_text(self.upload_key(name, upload, "notice.txt"), text + "\n")
+
+    def reject(self, key: str, name: str, upload: str, reason: str, etag: str = "") -> bool:
         with self._lock:
-            data = self.objects.pop(key, None)
-            if data is None:
+            mine = self._versions(key, etag)
+            if not mine:
                 return False
-            self.objects[f"{REJECTED}{name}"] = data
-            self.objects[f"{REJECTED}{name}.reason.txt"] = (reason + "\n").encode()
+            data = mine[0]
+            self.objects[self.upload_key(name, upload, name.rsplit("/", 1)[-1])] = data
+            self.objects[self.upload_key(name, upload, "reason.txt")] = (reason + "\n").encode()
+        return self.retire(key, name, upload, etag)
+
+    def retire(self, key: str, name: str, upload: str, etag: str = "") -> bool:
+        """The upload kept in `originals` (the locked bucket: written once, never removed) and its versions gone
+        from incoming/; a newer upload of the name stays (S3 makes the newest version left the current one)."""
+        with self._lock:
+            mine = self._versions(key, etag)
+            if not mine:
+                return False  # read and retired already
+            self.originals.setdefault(f"{name}/{upload}/{name.rsplit('/', 1)[-1]}", mine[0])
+            left = [v for v in self.uploads.get(key, []) if v not in mine]
+            self.uploads[key] = left
+            if left:
+                self.objects[key] = left[-1]
+            else:
+                self.objects.pop(key, None)
             return True
+
+    def _versions(self, key: str, etag: str) -> list[bytes]:
+        """The versions of `key` that are this upload (its eTag; without one, the current version)."""
+        versions = self.uploads.get(key) or ([self.objects[key]] if key in self.objects else [])
+        wanted = etag.strip('"')
+        return [v for v in versions if hashlib.md5(v).hexdigest() == wanted] if wanted else versions[-1:]
+
+    def rejected(self, name: str, leaf: str) -> str:
+        """The text of `leaf` kept for the one upload of `name` that has it (errors.jsonl, reason.txt, notice.txt)."""
+        found = [k for k in self.keys(f"{REJECTED}{name}/") if k.endswith("/" + leaf)]
+        assert len(found) == 1, f"{leaf} of {name}: {found}"
+        return self.text(found[0])
 
     def work_key(self, name: str, leaf: str) -> str:
         return f"{WORK}{name}/{leaf}"

@@ -13,7 +13,8 @@ from pydantic_settings import InitSettingsSource
 
 from tests.conftest import ROOT
 
-GLOBALS = {name: "x" for name in ("LEDGER_BUCKET", "TRANSACTIONS_TABLE", "CASES_TABLE", "HISTORY_TABLE",
+GLOBALS = {name: "x" for name in ("LEDGER_BUCKET", "ORIGINALS_BUCKET", "TRANSACTIONS_TABLE", "CASES_TABLE",
+                                  "HISTORY_TABLE",
                                   "APPROVALS_TABLE", "REFUNDS_TABLE", "REMITTANCES_TABLE", "EVIDENCE_KEY_ID",
                                   "LEDGER_KEY_ID", "MATCH_KEY_ID", "LINK_KEY_ID", "DECISION_KEY_ID",
                                   "INSTRUCTION_KEY_ID",

@@ -122,7 +122,9 @@ def test_a_case_whose_workflow_never_started_is_started_by_the_sweeper(mem: Memo
     assert start.fired == 3  # the first delivery and Lambda's two retries
     case = mem.case("CS-NOFLOW")
     assert case["status"] == "OPEN" and mem.workflows.state(case["case_id"]) is None
-    assert mem.keys_rejected() == ["rejected/ledger-1.csv", "rejected/ledger-1.csv.reason.txt"]
+    [kept, reason] = mem.keys_rejected()  # the file and its reason, under its upload
+    assert kept.startswith("rejected/ledger-1.csv/") and kept.endswith("/ledger-1.csv")
+    assert reason == kept.rsplit("/", 1)[0] + "/reason.txt"
     mem.tick(minutes=10)
     operations.sweep(mem.ports, OPERATORS, mem.now, GRACE)
     mem.run()

@@ -80,13 +80,15 @@ def drop_fanned_out(mem: MemoryCloud, rows_: list[str], name: str) -> None:
     assert summary["parts"] > 1, summary
     for part in payload["parts"]:
         fanout.store_part(mem.ports, part["key"], part["format"], part["first_line"])
-    plan = fanout.plan_detection(mem.ports, payload["key"], payload["name"], [p["key"] for p in payload["parts"]],
-                                 DETECT_BATCH, _uncounted)
+    plan = fanout.plan_detection(mem.ports, payload["key"], payload["name"], payload["upload"],
+                                 [p["key"] for p in payload["parts"]], DETECT_BATCH, _uncounted)
     event_time = datetime.fromisoformat(payload["event_time"])
     detected = [fanout.detect_batch(mem.ports, batch["key"], event_time, mem.now, _uncounted)
                 for batch in plan["batches"]]
-    fanout.finish(mem.ports, payload["key"], payload["name"], len(payload["parts"]), plan, detected)
-    assert mem.bucket.keys(f"work/{name}/") == []
+    fanout.finish(mem.ports, payload["key"], payload["name"], payload["etag"], payload["upload"],
+                  len(payload["parts"]), plan, detected)
+    assert mem.bucket.keys(f"work/{name}/") == [] and mem.bucket.keys(f"incoming/{name}") == []
+    assert f"{name}/{payload['upload']}/{name}" in mem.bucket.originals  # retired: kept as it came
     mem.run()
 
 

@@ -26,13 +26,13 @@ def drop_835(mem: MemoryCloud, name: str, text: str) -> dict[str, Any]:
     key = f"incoming/{name}"
     dropped = Dropped(key=key, etag=etag, sequencer=f"{len(mem.handoff.handed) + 1:016x}", event_time=mem.now)
     answer = ingest_file(mem.ports, dropped, mem.config.split_threshold, mem.config.rows_per_part, mem.now,
-                         _uncounted)
+                         _uncounted, OPERATORS)
     assert answer == {"key": key, "remittance": "handed to the remittance function"}, answer
     handed = mem.handoff.handed[-1]
     assert (handed.key, handed.etag) == (key, etag)
     with mem.bucket.open(handed.key, handed.etag) as stream:
         data = stream.read()
-    summary = receive(mem.ports, read_835(data, mem.bucket.incoming_name(handed.key) or handed.key), handed.key,
+    summary = receive(mem.ports, read_835(data, mem.bucket.incoming_name(handed.key) or handed.key), dropped,
                       (OPERATORS, COMPLIANCE), mem.now, _uncounted)
     mem.run()
     return summary
@@ -72,7 +72,7 @@ def test_a_takeback_of_an_issued_refund_tells_operators_and_compliance_which_ins
 def test_a_broken_835_is_rejected_with_its_segment_position(mem: MemoryCloud):
     broken = MAC_OFFSET.replace("IEA*1*000000101~", "IEA*1*000000109~")
     drop_835(mem, "broken-era.edi", broken)
-    reason = mem.bucket.text("rejected/broken-era.edi.reason.txt")
+    reason = mem.bucket.rejected("broken-era.edi", "reason.txt")
     assert reason.startswith("835 rejected: segment 20 (ISA/IEA): IEA id=000000109 does not match ISA id=000000101")
     assert mem.bucket.keys("incoming/broken-era.edi") == []
 

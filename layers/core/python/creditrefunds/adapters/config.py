@@ -26,6 +26,7 @@ class BaseConfig(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     ledger_bucket: str
+    originals_bucket: str  # where a read file is kept unchanged (S3 Object Lock) for the records' retention
     transactions_table: str
     cases_table: str
     history_table: str

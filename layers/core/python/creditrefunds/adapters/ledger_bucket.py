@@ -1,5 +1,7 @@
-"""The ledger bucket: files in (incoming/), what was refused (rejected/), the fan-out's working
-files (work/<file>/), and what goes out to people (outbound/)."""
+"""The ledger bucket: files in (incoming/), what was refused or noted of each upload
+(rejected/<file>/<upload>/), the fan-out's working files (work/<file>/), and what goes out to people
+(outbound/). A file read leaves incoming/ for the originals bucket (S3 Object Lock, compliance mode),
+where it is kept unchanged for the records' retention."""
 
 from __future__ import annotations
 
@@ -22,9 +24,10 @@ AP_FILES = "outbound/refunds/"
 
 
 class LedgerBucket:
-    def __init__(self, s3: Any, bucket: str) -> None:
+    def __init__(self, s3: Any, bucket: str, originals: str = "") -> None:
         self._s3 = s3
         self.name = bucket
+        self.originals = originals  # the locked bucket a read file is kept in
 
     @staticmethod
     def incoming_name(key: str) -> str | None:
@@ -81,25 +84,59 @@ class LedgerBucket:
                 shutil.copyfileobj(self._read(self._s3.get_object, key, etag)["Body"], out, 1 << 20)
             yield local
 
-    def save_rejects(self, name: str, rejects: list[dict[str, Any]]) -> None:
-        """The rejected rows of a file, one JSON line each, beside where the file would be rejected."""
+    @staticmethod
+    def upload_key(name: str, upload: str, leaf: str) -> str:
+        """What is kept of one upload of a file: rejected/<file>/<upload>/<leaf>. Never overwritten by
+        another upload's, so a corrected re-drop leaves no stale list beside it."""
+        return f"{REJECTED}{name}/{upload}/{leaf}"
+
+    def save_rejects(self, name: str, upload: str, rejects: list[dict[str, Any]]) -> None:
+        """The rejected rows of one upload of a file, one JSON line each: rejected/<file>/<upload>/errors.jsonl."""
         if rejects:
             body = "".join(json.dumps(r) + "\n" for r in rejects)
-            self._s3.put_object(Bucket=self.name, Key=f"{REJECTED}{name}.errors.jsonl", Body=body.encode())
+            self.put_text(self.upload_key(name, upload, "errors.jsonl"), body, "application/x-ndjson")
 
-    def reject(self, key: str, name: str, reason: str) -> bool:
-        """Move a refused file to rejected/ with its reason beside it: nothing is lost. False when the
-        file is not there (moved already)."""
+    def notice(self, name: str, upload: str, text: str) -> str:
+        """A note on one upload that is no row's error (a file without rows): rejected/<file>/<upload>/notice.txt."""
+        return self.put_text(self.upload_key(name, upload, "notice.txt"), text + "\n")
+
+    def reject(self, key: str, name: str, upload: str, reason: str, etag: str = "") -> bool:
+        """A refused upload: a copy in rejected/<file>/<upload>/ with its reason beside it for billing staff
+        to fix and drop again, and the upload retired (kept as the original). False when the file is not
+        there (moved already)."""
+        leaf = name.rsplit("/", 1)[-1]
         try:
-            self._s3.copy_object(Bucket=self.name, Key=f"{REJECTED}{name}",
-                                 CopySource={"Bucket": self.name, "Key": key})
+            self._s3.copy_object(Bucket=self.name, Key=self.upload_key(name, upload, leaf),
+                                 CopySource={"Bucket": self.name, "Key": key}, **_copy_match(etag))
         except self._s3.exceptions.ClientError as error:
-            if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                return False
+            if error.response["Error"]["Code"] in ("NoSuchKey", "404", "PreconditionFailed", "412"):
+                return False  # moved already, or uploaded again (the new upload's own event reads it)
             raise
-        self._s3.put_object(Bucket=self.name, Key=f"{REJECTED}{name}.reason.txt", Body=(reason + "\n").encode())
-        self._s3.delete_object(Bucket=self.name, Key=key)
-        return True
+        self.put_text(self.upload_key(name, upload, "reason.txt"), reason + "\n")
+        return self.retire(key, name, upload, etag)
+
+    def retire(self, key: str, name: str, upload: str, etag: str = "") -> bool:
+        """An upload read (stored, or refused): kept unchanged in the originals bucket as
+        <file>/<upload>/<file name>, under its compliance lock, then its versions in incoming/ deleted
+        (an upload made since is left, for its own event). False when no version of it is left."""
+        versions = self._versions(key, etag)  # the versions of one eTag hold the same bytes: one original
+        if versions:
+            body = self._s3.get_object(Bucket=self.name, Key=key, VersionId=versions[0])["Body"]
+            try:  # streamed: a file of any size, without room for it in memory or /tmp
+                self._s3.upload_fileobj(body, self.originals, f"{name}/{upload}/{name.rsplit('/', 1)[-1]}",
+                                        ExtraArgs={"ChecksumAlgorithm": "SHA256"})
+            finally:
+                body.close()
+        for version in versions:
+            self._s3.delete_object(Bucket=self.name, Key=key, VersionId=version)
+        return bool(versions)
+
+    def _versions(self, key: str, etag: str) -> list[str]:
+        """The versions of `key` that are this upload (its eTag; without one, the current version)."""
+        pages = self._s3.get_paginator("list_object_versions").paginate(Bucket=self.name, Prefix=key)
+        found = [v for page in pages for v in page.get("Versions", []) if v["Key"] == key]
+        wanted = etag.strip('"')
+        return [v["VersionId"] for v in found if (v["ETag"].strip('"') == wanted if wanted else v["IsLatest"])]
 
     def work_key(self, name: str, leaf: str) -> str:
         return f"{WORK}{name}/{leaf}"
@@ -135,6 +172,10 @@ class LedgerBucket:
     def put_ap_file(self, day: date, text: str) -> str:
         """The day's accounts-payable file: outbound/refunds/<day>.csv."""
         return self.put_text(f"{AP_FILES}{day.isoformat()}.csv", text, "text/csv")
+
+
+def _copy_match(etag: str) -> dict[str, str]:
+    return {"CopySourceIfMatch": etag if etag.startswith('"') else f'"{etag}"'} if etag else {}
 
 
 class _Raw(io.RawIOBase):

@@ -123,7 +123,7 @@ class Services(Generic[Config]):
 
     @_once
     def bucket(self) -> LedgerBucket:
-        return LedgerBucket(self._client("s3"), self.config.ledger_bucket)
+        return LedgerBucket(self._client("s3"), self.config.ledger_bucket, self.config.originals_bucket)
 
     @_once
     def mailer(self) -> Mailer:

@@ -22,6 +22,16 @@ class Dropped:
     sequencer: str  # S3's order of the key's events ("" when the event gives none)
     event_time: datetime
 
+    @property
+    def upload(self) -> str:
+        """This upload's name among the file's uploads: when it came and its eTag's start (what a re-drop
+        under the same name changes). What is kept of an upload (its original, its rejects) is kept under it."""
+        return upload_id(self.event_time, self.etag)
+
+
+def upload_id(event_time: datetime, etag: str) -> str:
+    return f"{event_time:%Y%m%dT%H%M%SZ}-{etag.strip(chr(34))[:8] or 'unknown'}"
+
 
 TXN_TYPES = frozenset({"CHARGE", "PAYMENT", "ADJUSTMENT", "REFUND", "RECOUPMENT", "REVERSAL", "TRANSFER"})
 PAYER_TYPES = frozenset({"PATIENT", "MEDICARE", "MEDICAID", "COMMERCIAL", "OTHER"})

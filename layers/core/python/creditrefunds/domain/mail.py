@@ -111,6 +111,15 @@ def ledger_failed(to: str, name: str, reason: str) -> Mail:
                   f"the file again once the cause is fixed.")
 
 
+def ledger_empty(to: str, name: str, where: str) -> Mail:
+    """To operators: a dropped ledger held a header and no rows. Not an error in the rows; most often an
+    extract that ran before the billing system posted, or on the wrong day."""
+    return _plain(to, f"Dropped ledger held no rows: {name}",
+                  f"The file {name} was read: it holds its header and no transaction rows, so nothing was stored "
+                  f"and no credit was detected from it. If the billing system posted that day, its extract ran "
+                  f"empty: run it again and drop the file. The notice is kept at {where}.")
+
+
 def takeback_alert(to: tuple[str, ...], case: Case, payer: str, evidence: str, instructions: list[str],
                    issued: bool) -> Mail:
     """To operators and the compliance officer: a payer took back money a refund already approved (or

@@ -35,14 +35,14 @@ def store_part(ports: Ports, part_key: str, fmt: str, first_line: int) -> dict[s
     return {"rows_read": report.rows_read, "rejected": len(report.rejects)}
 
 
-def plan_detection(ports: Ports, key: str, name: str, part_keys: list[str], batch_size: int,
+def plan_detection(ports: Ports, key: str, name: str, upload: str, part_keys: list[str], batch_size: int,
                    count: Count) -> dict[str, Any]:
     """After every part is stored: one rejects report, and the touched accounts in batches
     (`work/<file>/detect-NNNNN.json`, a guarantor's accounts in one) for the map to detect."""
     report = StoreReport()
     for part_key in part_keys:
         report.merge(ports.bucket.get_json(result_key(part_key)))
-    save_rejects(ports.bucket, name, report.rejects, count)
+    save_rejects(ports.bucket, name, upload, report.rejects, count)
     count("RowsRead", report.rows_read)
     batches = [{"key": ports.bucket.put_json(ports.bucket.work_key(name, f"detect-{number:05d}.json"), accounts)}
                for number, accounts in enumerate(detection_batches(report.latest, batch_size))]
@@ -58,24 +58,26 @@ def detect_batch(ports: Ports, batch_key: str, event_time: datetime, now: dateti
     return {name: len(ids) for name, ids in report.to_json().items()}
 
 
-def finish(ports: Ports, key: str, name: str, parts: int, plan: dict[str, Any],
+def finish(ports: Ports, key: str, name: str, etag: str, upload: str, parts: int, plan: dict[str, Any],
            detected: list[dict[str, int]]) -> dict[str, Any]:
-    """Every batch is detected: the file's summary in the log, and work/ cleaned."""
+    """Every batch is detected: the file's summary in the log, work/ cleaned, the file retired from
+    incoming/ (kept as the original)."""
     summary = {"key": key, "parts": parts, "batches": len(detected),
                **{k: plan[k] for k in ("rows_read", "stored", "repeated", "rejected")},
                **{k: sum(d[k] for d in detected) for k in ("cases_opened", "cases_updated", "cases_reconciled")}}
     logger.info("ledger file ingested", extra=summary)
     ports.bucket.clear_work(name)
+    ports.bucket.retire(key, name, upload, etag)
     return summary
 
 
-def fail(ports: Ports, key: str, name: str, error: dict[str, Any] | None, operators: str,
+def fail(ports: Ports, key: str, name: str, etag: str, upload: str, error: dict[str, Any] | None, operators: str,
          now: datetime) -> dict[str, Any]:
     """A part could not be stored, or a batch detected: the file in rejected/ with the reason,
     work/ cleaned, operators told."""
     error_name, cause = step_error(error, 2000)
     reason = f"the fan-out failed: {error_name}: {cause}"
-    ports.bucket.reject(key, name, reason)
+    ports.bucket.reject(key, name, upload, reason, etag)
     logger.warning("ledger file rejected whole", extra={"key": key, "reason": reason})
     ports.bucket.clear_work(name)
     ports.mailer.send(ledger_failed(operators, name, reason), now)

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 from creditrefunds.domain import fastpass
 from creditrefunds.domain.ledger import Dropped, LedgerGone, LedgerReplaced, LedgerUnreadable, RowError, Transaction
 from creditrefunds.domain.ledger_files import EXTENSIONS, check_readable, format_for, numbered_rows
-from creditrefunds.domain.mail import ledger_failed
+from creditrefunds.domain.mail import ledger_empty, ledger_failed
 from creditrefunds.domain.parts import split_ledger
 from creditrefunds.domain.remittance import is_remittance
 from creditrefunds.usecases.detection import DetectionReport, detect_accounts
@@ -142,15 +142,17 @@ def _store(pending: list[tuple[int, Transaction]], ledger: Ledger, report: Store
             report.repeated += 1
 
 
-def save_rejects(bucket: Bucket, name: str, rejects: list[RowError], count: Count) -> None:
-    """The file's rejected rows beside it in rejected/, in line order, and counted."""
-    bucket.save_rejects(name, [r.to_json() for r in sorted(rejects, key=lambda r: r.line)])
+def save_rejects(bucket: Bucket, name: str, upload: str, rejects: list[RowError], count: Count) -> None:
+    """The upload's rejected rows in rejected/<file>/<upload>/, in line order, and counted."""
+    bucket.save_rejects(name, upload, [r.to_json() for r in sorted(rejects, key=lambda r: r.line)])
     count("RowsRejected", len(rejects))
 
 
 def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_part: int, now: datetime,
-                count: Count) -> dict[str, Any]:
-    """Store a dropped file and detect what it touched; a large one is split and fanned out."""
+                count: Count, operators: str) -> dict[str, Any]:
+    """Store a dropped file and detect what it touched, then retire it from incoming/ (kept as the
+    original); a large one is split and fanned out, and retired when the fan-out finishes. A file with
+    no rows is a notice to operators."""
     name = ports.bucket.incoming_name(dropped.key)
     if name is None:
         logger.warning("ignored an object outside incoming/", extra={"key": dropped.key})
@@ -175,18 +177,30 @@ def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_p
                     extra={"key": dropped.key})
         return {"key": dropped.key, "replaced": True}
     except LedgerUnreadable as error:
-        ports.bucket.reject(dropped.key, name, str(error))
+        ports.bucket.reject(dropped.key, name, dropped.upload, str(error), dropped.etag)
         logger.warning("ledger file rejected whole", extra={"key": dropped.key, "reason": str(error)})
         count("FilesRejected", 1)
         return {"key": dropped.key, "rejected": str(error)}
-    save_rejects(ports.bucket, name, report.rejects, count)
+    save_rejects(ports.bucket, name, dropped.upload, report.rejects, count)
     count("RowsRead", report.rows_read)
     detected = DetectionReport()
     detect_accounts(ports, set(report.latest), dropped.event_time.date(), now, detected)
     count("CasesOpened", len(detected.opened))
+    if not report.rows_read:
+        _no_rows(ports, dropped, name, operators, now, count)
+    ports.bucket.retire(dropped.key, name, dropped.upload, dropped.etag)  # last: a retry reads it all again
     summary = {"key": dropped.key, "reader": report.reader, **report.counts(), **detected.to_json()}
     logger.info("ledger file ingested", extra=summary)
     return summary
+
+
+def _no_rows(ports: Ports, dropped: Dropped, name: str, operators: str, now: datetime, count: Count) -> None:
+    """A file with a header and no rows stores nothing: a notice beside its upload, and operators told."""
+    where = ports.bucket.notice(name, dropped.upload, "The file holds its header and no transaction rows: nothing "
+                                                      "was stored and no credit detected from it.")
+    ports.mailer.send(ledger_empty(operators, name, where), now)
+    count("EmptyFiles", 1)
+    logger.warning("ledger file without rows", extra={"key": dropped.key})
 
 
 def _remittance(ports: Ports, dropped: Dropped, name: str) -> bool:
@@ -211,18 +225,20 @@ def _fan_out(ports: Ports, dropped: Dropped, name: str, fmt: str, rows_per_part:
     upload = f"{dropped.key}|{dropped.etag}|{dropped.sequencer}"
     execution = "ledger-" + hashlib.sha256(upload.encode()).hexdigest()[:40]
     started = ports.workflows.start_fan_out(execution, {
-        "key": dropped.key, "name": name, "parts": listed, "event_time": dropped.event_time.isoformat()})
+        "key": dropped.key, "name": name, "etag": dropped.etag, "upload": dropped.upload, "parts": listed,
+        "event_time": dropped.event_time.isoformat()})
     logger.info("ledger file split", extra={"key": dropped.key, "parts": len(listed), "started": started})
     return {"key": dropped.key, "parts": len(listed), "fan_out": execution}
 
 
-def file_failed(ports: Ports, key: str, error: str, operators: str, now: datetime) -> dict[str, Any]:
+def file_failed(ports: Ports, dropped: Dropped, error: str, operators: str, now: datetime) -> dict[str, Any]:
     """A dropped file whose ingest failed after Lambda's retries: moved to rejected/ with the error as
     its reason, and operators told. Nothing is silent."""
+    key = dropped.key
     incoming = ports.bucket.incoming_name(key)
     name = incoming or key.rsplit("/", 1)[-1]
     reason = f"ingest failed after its retries: {error}"
-    moved = incoming is not None and ports.bucket.reject(key, name, reason)
+    moved = incoming is not None and ports.bucket.reject(key, name, dropped.upload, reason, dropped.etag)
     if not moved:
         reason += " (the file is no longer in incoming/)"
     logger.error("ledger file failed", extra={"key": key, "error": error[:500]})

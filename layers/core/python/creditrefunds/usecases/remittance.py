@@ -24,6 +24,7 @@ from creditrefunds.domain.cases import StoredCase
 from creditrefunds.domain.evidence import Unmatched, open_takebacks, paid_claims, refunds_payer_of, unmatched
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.instructions import Instruction, instruction_id
+from creditrefunds.domain.ledger import Dropped
 from creditrefunds.domain.mail import takeback_alert
 from creditrefunds.domain.money import ZERO, money_text
 from creditrefunds.domain.remittance import Evidence, RemittanceFile, Takeback
@@ -37,19 +38,22 @@ ALERT = "TAKEBACK_ALERT"
 Count = Callable[[str, int], None]
 
 
-def receive(ports: Ports, found: RemittanceFile, key: str, alert_to: tuple[str, ...], now: datetime,
+def receive(ports: Ports, found: RemittanceFile, file: Dropped, alert_to: tuple[str, ...], now: datetime,
             count: Count) -> dict[str, Any]:
-    """Keep what a read 835 says and act on it; a file that breaks the envelope is rejected whole.
-    `alert_to`: operators and the compliance officer, told when a takeback hits an approved refund."""
+    """Keep what a read 835 says and act on it, then retire the file from incoming/ (kept as the original);
+    a file that breaks the envelope is rejected whole. `alert_to`: operators and the compliance officer,
+    told when a takeback hits an approved refund."""
+    key = file.key
     name = ports.bucket.incoming_name(key) or key.rsplit("/", 1)[-1]
     if found.rejected is not None:
         reason = "835 rejected: " + "; ".join(str(p) for p in [found.rejected, *found.rejects])
-        ports.bucket.reject(key, name, reason)
+        ports.bucket.reject(key, name, file.upload, reason, file.etag)
         count("RemittancesRejected", 1)
         logger.warning("remittance rejected whole", extra={"key": key, "reason": reason})
         return {"key": key, "rejected": reason}
     if ports.remittances.received(found.digest):
         logger.info("the same interchange again: nothing changes", extra={"key": key})
+        ports.bucket.retire(key, name, file.upload, file.etag)
         return {"key": key, "repeat": True}
     takebacks, several = [], []
     for tb in found.takebacks():
@@ -59,7 +63,7 @@ def receive(ports: Ports, found: RemittanceFile, key: str, alert_to: tuple[str, 
         else:
             takebacks.append(replace(tb, account_id=posted_to[0]) if posted_to else tb)
     ports.remittances.keep([*found.claims, *takebacks], held=several, digest=found.digest)
-    ports.bucket.save_rejects(name, [{**p.to_json(), "rejected": True} for p in found.rejects]
+    ports.bucket.save_rejects(name, file.upload, [{**p.to_json(), "rejected": True} for p in found.rejects]
                               + [{**p.to_json(), "rejected": False} for p in found.notes])
     taken_from = {tb.account_id for tb in takebacks if tb.account_id}
     accounts = {c.account_id for c in found.claims} | taken_from
@@ -73,6 +77,7 @@ def receive(ports: Ports, found: RemittanceFile, key: str, alert_to: tuple[str, 
                "rejected": len(found.rejects), "notes": len(found.notes), "alerts": alerted,
                "cases_updated": report.updated}
     ports.remittances.mark_received(found.digest, {**summary, "received_at": now.isoformat(), "name": name})
+    ports.bucket.retire(key, name, file.upload, file.etag)
     count("RemittanceClaims", len(found.claims))
     count("Takebacks", len(takebacks) + len(several))
     logger.info("remittance received", extra={k: v for k, v in summary.items() if k != "key"} | {"key": key})
