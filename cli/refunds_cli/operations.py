@@ -54,8 +54,10 @@ def retry_case(target: Target, case_id: str) -> int:
 
 
 def stuck(target: Target, grace_minutes: float, as_json: bool) -> int:
-    """Cases no workflow is moving, and instructions no history record tells of; exit 1 when any."""
-    found = find_stuck(StackPorts(target), datetime.now(UTC), timedelta(minutes=grace_minutes))  # type: ignore[arg-type]
+    """Cases no workflow is moving (FAILED ones too), and instructions no history record tells of; exit 1
+    when any."""
+    found = find_stuck(StackPorts(target), datetime.now(UTC), timedelta(minutes=grace_minutes),  # type: ignore[arg-type]
+                       failed=True)
     if as_json:
         print(json.dumps([s.to_json() for s in found], indent=2))
     else:

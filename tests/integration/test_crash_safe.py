@@ -23,6 +23,7 @@ from .conftest import (
     plain,
     refunds,
     wait_for_mail,
+    wait_for_mail_subject,
     wait_for_status,
 )
 from .test_workflow import patient_credit
@@ -174,3 +175,59 @@ def click_the_waiting_link(cloud, account: str, timeout: float = 60.0) -> tuple[
                 return status, page
         assert time.monotonic() < deadline, f"{account} never waited for a link it mailed: {case['status']}"
         time.sleep(0.3)
+
+
+def test_a_withdrawal_whose_reply_was_lost_ends_the_wait_and_tells_the_approver(cloud):
+    """A second file changes the lines awaiting approval while every UpdateItem ingest makes loses its answer
+    (botocore sends it again): the link's move is read back as this ingest's own, so its wait ends at once and
+    its approver is told; the lines as they are now are asked and paid once."""
+    account = "CS-LOSTW"
+    drop(cloud, f"{account}-1.csv", patient_credit(account))
+    wait_for_mail(cloud, TIER1, account)
+    lost = faults.inject(cloud.function_name("IngestFunction"), at=1, times=1000, action="dynamodb:UpdateItem",
+                         kind="lost", about=f"{account}-2.csv")
+    try:
+        drop(cloud, f"{account}-2.csv", [f"{account}-3,{account},P-{account},G-{account},PAYMENT,-20.00,2026-11-10,"
+                                         "PATIENT,,,CHK-2,,\"Rivera, Ana\",TX"])
+    finally:
+        faults.clear()
+    assert lost.fired >= 2, lost  # the case's figures and the link's withdrawal, at least
+    told = [m for m in cloud.mailbox.messages() if m.subject == f"Approval withdrawn: account {account}"]
+    assert len(told) == 1, [m.subject for m in cloud.mailbox.messages() if account in m.subject]
+    approve_the_waiting_link(cloud, account, approver=None)
+    case = wait_for_status(cloud, account, {"REFUND_ISSUED"})
+    actions = [a for a, _, _ in history_actions(cloud, case["case_id"])]
+    assert "FAILED" not in actions and actions.count("ISSUED") == 1, actions
+    assert [r["amount"] for r in ap_rows(cloud, case["case_id"])] == ["70.00"]
+
+
+def test_an_escalation_whose_writes_lost_their_replies_escalates_each_timeout_once(cloud):
+    """Every UpdateItem Escalate makes (the waiting link's move, the case's new tier) lands and loses its answer:
+    each timeout is one ESCALATED record, each superseded approver told once, and the case is paid once."""
+    account = "CS-LOSTE"
+    lost = faults.inject(cloud.function_name("EscalateFunction"), at=1, times=1000, action="dynamodb:UpdateItem",
+                         kind="lost", about=case_id(account))
+    try:
+        drop(cloud, f"{account}.csv", patient_credit(account))
+        wait_for_mail_subject(cloud, TIER1, f"Approval moved on: account {account}", timeout=60)
+        deadline = time.monotonic() + 30
+        while not escalated_links(cloud, case_id(account)):  # the mail goes before the record
+            assert time.monotonic() < deadline, "Escalate never recorded the escalation"
+            time.sleep(0.3)
+    finally:
+        faults.clear()
+    assert lost.fired >= 2, lost
+    approve_the_waiting_link(cloud, account, approver=None)
+    wait_for_status(cloud, account, {"REFUND_ISSUED"})
+    assert_paid_once(cloud, account)
+    escalated = escalated_links(cloud, case_id(account))
+    moved_on = [m for m in cloud.mailbox.messages() if m.subject == f"Approval moved on: account {account}"]
+    assert len(escalated) == len(set(escalated)) == len(moved_on) >= 1, (escalated, len(moved_on))
+
+
+def escalated_links(cloud, case: str) -> list[str]:
+    """The timed-out link each ESCALATED record of the case names, oldest first."""
+    items = cloud.client("dynamodb").query(
+        TableName=cloud.outputs["HistoryTableName"], KeyConditionExpression="case_id = :c",
+        ExpressionAttributeValues={":c": {"S": case}})["Items"]
+    return [r.get("link", "") for r in map(plain, items) if r["action"] == "ESCALATED"]

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import copy
+import secrets
 from collections.abc import Iterable
+from contextvars import ContextVar
 from datetime import date, datetime
 from typing import Any
 
@@ -15,6 +17,10 @@ from creditrefunds.domain.instructions import Instruction, Issued
 from creditrefunds.domain.remittance import ClaimPayment, Evidence, Takeback, from_record
 
 from .stores import Locked
+
+# One request as the client sends it: a call made again after its reply was lost is the same request (botocore
+# resends it), so what the adapter generated for it (a move's nonce) is the same (tests/memory/cloud.py sets it).
+ATTEMPT: ContextVar[str] = ContextVar("attempt", default="")
 
 # the by-case index's projection: never the task token or the snapshot
 BY_CASE = ("approval_key", "case_id", "created_at", "tier", "approver", "digest", "state", "decision", "decided_at",
@@ -91,25 +97,32 @@ class MemoryApprovals(Locked):
             self.items.setdefault(approval.approval_key, {"approval_key": approval.approval_key})[
                 "mailed_at"] = now.isoformat()
 
+    def mark_moved_on(self, approval: Approval, now: datetime) -> None:
+        with self._lock:
+            self.items[approval.approval_key]["moved_on_at"] = now.isoformat()
+
     def mark_late(self, approval_key: str, case_id: str) -> Approval | None:
         return self._move(approval_key, case_id, LinkState.DECIDING, LinkState.LATE)
 
     def accept(self, approval: Approval) -> Approval | None:
         return self._move(approval.approval_key, approval.case_id, LinkState.DECIDING, LinkState.USED)
 
-    def supersede(self, case_id: str, approval_keys: list[str]) -> list[Approval]:
+    def supersede(self, case_id: str, approval_keys: list[str], by: str = "") -> list[Approval]:
         return [moved for key in approval_keys
-                if (moved := self._move(key, case_id, LinkState.PENDING, LinkState.SUPERSEDED)) is not None]
+                if (moved := self._move(key, case_id, LinkState.PENDING, LinkState.SUPERSEDED, by)) is not None]
 
     def pending(self, case_id: str) -> list[str]:
         return [a.approval_key for a in self.of_case(case_id) if a.state is LinkState.PENDING]
 
-    def _move(self, key: str, case_id: str, before: LinkState, after: LinkState) -> Approval | None:
+    def _move(self, key: str, case_id: str, before: LinkState, after: LinkState, by: str = "") -> Approval | None:
+        nonce = by or ATTEMPT.get() or secrets.token_hex(16)
         with self._lock:
             item = self.items.get(key)
+            if item is not None and item.get("state") == after and item.get("moved_by") == nonce:
+                return Approval.from_item(copy.deepcopy(item))  # this very move, its answer lost
             if item is None or item.get("state") != before or item.get("case_id") != case_id:
                 return None
-            item["state"] = after
+            item.update(state=after, moved_by=nonce)
             return Approval.from_item(copy.deepcopy(item))
 
 

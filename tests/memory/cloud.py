@@ -9,6 +9,7 @@ arguments from the configuration, the clock in place of `datetime.now`.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,19 +24,21 @@ from creditrefunds.domain.ledger import Dropped
 from creditrefunds.domain.pages import Page, answer
 from creditrefunds.domain.review import Timing
 from creditrefunds.domain.settings import Settings
-from creditrefunds.usecases import approval, escalate, failures, issue, review
+from creditrefunds.usecases import approval
 from creditrefunds.usecases.ingest import file_failed, ingest_file
 
-from .books import MemoryApprovals, MemoryRefundBook, MemoryRemittances
+from .books import ATTEMPT, MemoryApprovals, MemoryRefundBook, MemoryRemittances
 from .outside import MemoryBucket, MemoryEvents, MemoryHandoff, MemoryKeys, MemoryMailer, MemorySeals
+from .steps import COMPLIANCE, OPERATORS, fan_out_steps, refund_steps
 from .stores import MemoryCases, MemoryHistory, MemoryLedger
 from .workflow import Crash, LostReply, MemoryWorkflows, error_name
 
+__all__ = ["COMPLIANCE", "OPERATORS", "Fault", "MemoryCloud", "MemoryPorts"]  # what tests import from here
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = json.loads((ROOT / "statemachine" / "refund_workflow.asl.json").read_text())
+FAN_OUT = json.loads((ROOT / "statemachine" / "ledger_fanout.asl.json").read_text())
 HEADER = ("txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,payer_type,payer_id,"
           "coverage_rank,reference,claim_id,patient_name,patient_state\n")
-OPERATORS, COMPLIANCE = "operators@example.org", "compliance@example.org"
 DIRECTORY = {1: ["tier1.approver@example.org"], 2: ["tier2.approver@example.org"],
              3: ["tier3.approver@example.org", "tier2.approver@example.org"]}
 
@@ -52,6 +55,7 @@ class Config:
     pause_seconds: int = 30 * 86400
     split_threshold: int = 16 * 1024 * 1024
     rows_per_part: int = 100_000
+    detect_batch_accounts: int = 5000
 
 
 @dataclass
@@ -67,6 +71,7 @@ class Fault:
     error: Callable[[str], Exception] = Crash
     call: str | None = None
     seen: int = 0
+    hit: str = ""  # the call it failed last ("port.method")
 
     @property
     def fired(self) -> int:
@@ -94,12 +99,16 @@ class _Watched:
             return found
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            if self._ports.check(f"{self._name}.{method}") and f"{self._name}.{method}" in LOSABLE:
-                try:
-                    found(*args, **kwargs)
-                except Exception:  # the answer, whatever it was, never arrives
-                    pass
-            return found(*args, **kwargs)
+            attempt = ATTEMPT.set(secrets.token_hex(8))  # one request, however often it is sent
+            try:
+                if self._ports.check(f"{self._name}.{method}") and f"{self._name}.{method}" in LOSABLE:
+                    try:
+                        found(*args, **kwargs)
+                    except Exception:  # the answer, whatever it was, never arrives
+                        pass
+                return found(*args, **kwargs)
+            finally:
+                ATTEMPT.reset(attempt)
 
         return call
 
@@ -113,7 +122,8 @@ class MemoryPorts:
         self.store = {
             "transactions": MemoryLedger(), "cases": cases, "history": MemoryHistory(cases),
             "approvals": MemoryApprovals(), "refund_book": MemoryRefundBook(), "bucket": MemoryBucket(),
-            "mailer": MemoryMailer(), "events": MemoryEvents(), "workflows": MemoryWorkflows(DEFINITION, steps),
+            "mailer": MemoryMailer(), "events": MemoryEvents(),
+            "workflows": MemoryWorkflows(DEFINITION, steps, FAN_OUT),
             "seals": MemorySeals(), "remittances": MemoryRemittances(), "handoff": MemoryHandoff(),
             "keys": MemoryKeys(),
         }
@@ -131,6 +141,7 @@ class MemoryPorts:
             return False
         fault.seen += 1
         if fault.at <= fault.seen < fault.at + fault.times:
+            fault.hit = call
             if fault.error is LostReply:
                 return True
             raise fault.error(f"fault injected at {call} (call {fault.seen})")
@@ -159,7 +170,7 @@ class MemoryCloud:
                  now: datetime = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)) -> None:
         self.config = config or Config()
         self.now = now
-        self.ports = MemoryPorts(settings or Settings(), self._steps())
+        self.ports = MemoryPorts(settings or Settings(), {**refund_steps(self), **fan_out_steps(self)})
         self.drops = 0
         self.held = False
 
@@ -178,21 +189,6 @@ class MemoryCloud:
     def tick(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
-
-    def _steps(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
-        c = self.config
-        return {
-            "ReviewFunctionArn": lambda p: review.review(self.ports, p["case_id"], c.timing, self.now),
-            "RequestApprovalFunctionArn": lambda p: approval.request_approval(
-                self.ports, p["case_id"], p["tier"], p["task_token"], c.directory, c.site_url, c.link_ttl, self.now),
-            "EscalateFunctionArn": lambda p: escalate.escalate_case(self.ports, p["case_id"], p["tier"], c.timing,
-                                                                    COMPLIANCE, self.now),
-            "AfterDecisionFunctionArn": lambda p: review.after_decision(self.ports, p["case_id"], c.timing,
-                                                                        c.pause_seconds, OPERATORS, self.now),
-            "IssueRefundFunctionArn": lambda p: issue.issue_refund(self.ports, p["case_id"], self.now),
-            "RecordFailureFunctionArn": lambda p: failures.record_failure(self.ports, p["case_id"], p.get("error"),
-                                                                          OPERATORS, self.now),
-        }
 
     def drop(self, rows: list[str], name: str | None = None, header: str = HEADER) -> dict[str, Any]:
         """A ledger file into incoming/, ingested as S3's notification makes the ingest function do, then

@@ -1,8 +1,11 @@
-"""The Workflows port in memory: it runs `statemachine/refund_workflow.asl.json` itself, the one copy of
-the flow, calling the real use-cases for its Task states.
+"""The Workflows port in memory: it runs `statemachine/refund_workflow.asl.json` and
+`statemachine/ledger_fanout.asl.json` themselves, the one copy of each flow, calling the real use-cases for
+their Task states.
 
-What it follows of the Amazon States Language is what the definition uses: Task (plain and
-`.waitForTaskToken`), Choice (`StringEquals`, `IsPresent`, `And`), Wait, Pass, Succeed, Fail;
+What it follows of the Amazon States Language is what the definitions use: Task (plain and
+`.waitForTaskToken`), Choice (`StringEquals`, `IsPresent`, `And`), Map (its items one after another, each
+through its ItemProcessor; a failed item fails the Map as a Distributed Map without a tolerated failure
+does), Wait, Pass, Succeed, Fail;
 `Parameters`, `ResultSelector`, `ResultPath` (null too), `Retry` and `Catch` by error name. A function's
 error is named as Lambda names it: the exception's class, `Sandbox.Timedout` for a crash.
 
@@ -25,6 +28,7 @@ from creditrefunds.adapters.workflows import run_name
 
 Step = Callable[[dict[str, Any]], dict[str, Any]]
 RUNTIME_ERROR = "States.Runtime"
+MAP_FAILED = "States.ExceedToleratedFailureThreshold"  # a Distributed Map whose item failed
 
 
 class Crash(Exception):
@@ -110,10 +114,12 @@ def _catches(names: list[str], error: str) -> bool:
 
 
 class MemoryWorkflows:
-    """Executions of the refund workflow (and the fan-outs started, kept for a test to read)."""
+    """Executions of the refund workflow and of the ledger fan-out (each fan-out's input kept for a test too)."""
 
-    def __init__(self, definition: dict[str, Any], steps: dict[str, Step]) -> None:
+    def __init__(self, definition: dict[str, Any], steps: dict[str, Step],
+                 fan_out: dict[str, Any] | None = None) -> None:
         self._definition = definition
+        self._machines = {"refund": definition, "fan-out": fan_out}
         self._steps = steps  # by the definition's placeholder: "ReviewFunctionArn" -> the step
         self.executions: dict[str, Execution] = {}
         self.fan_outs: dict[str, dict[str, Any]] = {}
@@ -145,6 +151,9 @@ class MemoryWorkflows:
             if name in self.fan_outs:
                 return False
             self.fan_outs[name] = payload
+            if self._machines["fan-out"] is not None:
+                self.executions[name] = Execution(name, "fan-out", dict(payload), self._machines["fan-out"]["StartAt"])
+                self._ready.append(name)
             return True
 
     def answer(self, task_token: str, output: dict[str, Any]) -> bool | None:
@@ -193,8 +202,8 @@ class MemoryWorkflows:
                     return True
             return False
 
-    def _advance(self, execution: Execution) -> None:
-        states = self._definition["States"]
+    def _advance(self, execution: Execution, states: dict[str, Any] | None = None) -> None:
+        states = states or self._machines[execution.machine]["States"]
         while execution.status == "RUNNING":
             state = states[execution.state]
             if execution.resume is not None:  # a waiting task ended
@@ -216,7 +225,9 @@ class MemoryWorkflows:
         kind = state["Type"]
         if kind == "Task":
             return self._task(execution, state)
-        if kind == "Choice":
+        if kind == "Map":
+            self._map(execution, state)
+        elif kind == "Choice":
             execution.state = next((c["Next"] for c in state["Choices"] if _matches(c, execution.data)),
                                    state.get("Default", ""))
         elif kind == "Wait":
@@ -240,6 +251,20 @@ class MemoryWorkflows:
         else:
             execution.state = state["Next"]
 
+    def _map(self, execution: Execution, state: dict[str, Any]) -> None:
+        """Each item through the ItemProcessor (to its end, no waiting tasks in it); the results in item order."""
+        results = []
+        processor = state["ItemProcessor"]
+        for item in _get(execution.data, state["ItemsPath"], {}):
+            data = _fill(state["ItemSelector"], execution.data, {"Map": {"Item": {"Value": item}}})
+            inner = Execution(f"{execution.name}/item", execution.machine, data, processor["StartAt"])
+            self._advance(inner, processor["States"])
+            if inner.status != "SUCCEEDED":
+                self._catch(execution, state, MAP_FAILED, json.dumps({"cause": inner.error}))
+                return
+            results.append(inner.data)
+        self._next(execution, state, _put(execution.data, state.get("ResultPath", "$"), results))
+
     def _task(self, execution: Execution, state: dict[str, Any]) -> bool:
         """Invoke the task's function (retried as its Retry says); False when it now waits for its token."""
         waits = state["Resource"].endswith(".waitForTaskToken")
@@ -247,7 +272,7 @@ class MemoryWorkflows:
         tries: dict[int, int] = {}
         while True:
             token = next(self._tokens) if waits else None
-            payload = _fill(state["Parameters"]["Payload"], execution.data, {"Task": {"Token": token}})
+            payload = _fill(state["Parameters"], execution.data, {"Task": {"Token": token}})["Payload"]
             try:
                 self.running_step = step.removesuffix("Arn")  # the function, by its logical id
                 result = self._steps[step](payload)
@@ -277,4 +302,4 @@ class MemoryWorkflows:
                 execution.data = _put(execution.data, catcher.get("ResultPath", "$"), {"Error": error, "Cause": cause})
                 execution.state = catcher["Next"]
                 return
-        execution.status = "FAILED"
+        execution.status, execution.error = "FAILED", f"{error}: {cause}"

@@ -168,3 +168,22 @@ def test_a_decision_that_could_not_reach_the_workflow_is_told_and_the_case_moves
     assert mem.approvals.by_key(link_key(link.rsplit("/", 1)[-1])).state is LinkState.LATE
     approve_the_waiting_link(mem, "CS-PAGE", approver=TIER2)
     assert_paid_once(mem, "CS-PAGE")
+
+
+def test_a_case_failed_after_review_is_listed_for_a_person_and_the_sweeper_leaves_it(mem: MemoryCloud):
+    """RequestApproval fails every attempt: the case is FAILED after REVIEWED, operators are told once.
+    `refunds report stuck` lists it with its error; the sweeper repairs nothing and tells nobody again."""
+    mem.ports.fault = ask = Fault(at=1, step="RequestApprovalFunction", call="mailer.send", times=1000)
+    mem.drop(patient_credit("CS-ASKFAIL"))
+    mem.ports.fault = None
+    case = mem.case("CS-ASKFAIL")
+    assert case["status"] == "FAILED" and ask.fired > 1
+    assert [a for a in mem.actions(case["case_id"]) if a in ("REVIEWED", "FAILED")] == ["REVIEWED", "FAILED"]
+    told = len(mem.mailer.to(OPERATORS))
+    mem.tick(minutes=10)
+    assert operations.find_stuck(mem.ports, mem.now, GRACE) == []  # nothing the sweeper repairs
+    [listed] = operations.find_stuck(mem.ports, mem.now, GRACE, failed=True)
+    assert (listed.case_id, listed.status, listed.repair) == (case["case_id"], "FAILED", operations.FOR_A_PERSON)
+    assert listed.problem.startswith("FAILED: "), listed.problem
+    assert operations.sweep(mem.ports, OPERATORS, mem.now, GRACE) == {"stuck": []}
+    assert len(mem.mailer.to(OPERATORS)) == told and mem.case("CS-ASKFAIL")["status"] == "FAILED"

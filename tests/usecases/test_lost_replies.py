@@ -97,3 +97,36 @@ def test_an_escalation_run_again_after_it_finished_changes_nothing(mem: MemoryCl
     assert first == again and first["tier"] == 2
     assert mem.actions(case_id).count("ESCALATED") == 1
     assert mem.case("LR-ESC-AGAIN")["escalation_level"] == 1
+
+
+def test_a_withdrawal_whose_reply_was_lost_still_ends_the_wait_and_tells_the_approver(mem: MemoryCloud):
+    """A second file changes the lines awaiting approval; the link's move to SUPERSEDED lands and its answer is
+    lost. The move sent again is this one's (its nonce): the wait ends at once, the approver is told, and the
+    lines as they are now are asked at once (not after the approval's wait ran out)."""
+    mem.drop(patient_credit("LR-WITHDRAW"))
+    [first] = mem.links(TIER1, "LR-WITHDRAW")
+    mem.ports.fault = Fault(at=1, step="IngestFunction", call="approvals.supersede", error=LostReply)
+    mem.drop(["LR-WITHDRAW-3,LR-WITHDRAW,P-LR-WITHDRAW,G-LR-WITHDRAW,PAYMENT,-20.00,2026-11-10,PATIENT,,,CHK-2,,"
+              "\"Rivera, Ana\",TX"])
+    mem.ports.fault = None
+    assert [m.subject for m in mem.mailer.to(TIER1) if m.subject.startswith("Approval withdrawn")] == [
+        "Approval withdrawn: account LR-WITHDRAW"]
+    [_, again] = mem.links(TIER1, "LR-WITHDRAW")
+    assert mem.approvals.get(first.rsplit("/", 1)[-1]).state is LinkState.SUPERSEDED
+    assert mem.case("LR-WITHDRAW")["credit"] == "70.00"
+    assert mem.decide(again).status == 200
+    assert mem.case("LR-WITHDRAW")["status"] == "REFUND_ISSUED"
+
+
+def test_a_late_decision_whose_move_was_lost_is_still_recorded_late(mem: MemoryCloud):
+    """The approver's click landed (DECIDING) but never reached the wait; Escalate marks it LATE and the reply is
+    lost: the DECISION_LATE record is still written, once."""
+    mem.drop(patient_credit("LR-LATE"))
+    [link] = mem.links(TIER1, "LR-LATE")
+    mem.ports.fault = Fault(at=1, call="workflows.answer", times=1000)  # the page dies before the wait hears
+    with pytest.raises(Crash):
+        mem.decide(link)
+    mem.ports.fault = Fault(at=1, step="EscalateFunction", call="approvals.mark_late", error=LostReply)
+    mem.time_out(mem.case("LR-LATE")["case_id"])
+    mem.ports.fault = None
+    assert mem.actions(mem.case("LR-LATE")["case_id"]).count("DECISION_LATE") == 1

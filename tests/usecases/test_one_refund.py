@@ -6,11 +6,10 @@ issued refund) already covered, and one REFUND row reconciled both.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from creditrefunds.domain.instructions import Instruction
-from creditrefunds.usecases import audit, fanout
+from creditrefunds.usecases import audit
 
 from tests.memory.cloud import MemoryCloud
 
@@ -65,35 +64,23 @@ def approve_and_issue(mem: MemoryCloud, account: str) -> dict[str, Any]:
 SPLIT_THRESHOLD, ROWS_PER_PART, DETECT_BATCH = 10_000, 40, 10
 
 
-def drop_fanned_out(mem: MemoryCloud, rows_: list[str], name: str) -> None:
-    """A file past the split threshold, run through the fan-out as `statemachine/ledger_fanout.asl.json`
-    runs it: every part stored, the detection planned, every batch detected, the file finished; then every
-    workflow it started."""
+def drop_fanned_out(mem: MemoryCloud, rows_: list[str], name: str) -> dict[str, Any]:
+    """A file past the split threshold: ingest splits it and starts the fan-out, which the in-memory workflows
+    run from `statemachine/ledger_fanout.asl.json` (every part stored, the detection planned, every batch
+    detected, the file finished), then every workflow it started. The fan-out's input."""
     config = mem.config
-    threshold, per_part = config.split_threshold, config.rows_per_part
-    config.split_threshold, config.rows_per_part = SPLIT_THRESHOLD, ROWS_PER_PART
+    saved = config.split_threshold, config.rows_per_part, config.detect_batch_accounts
+    config.split_threshold, config.rows_per_part, config.detect_batch_accounts = SPLIT_THRESHOLD, ROWS_PER_PART, \
+        DETECT_BATCH
     try:
         summary = mem.drop(rows_, name)
     finally:
-        config.split_threshold, config.rows_per_part = threshold, per_part
-    payload = mem.workflows.fan_outs[summary["fan_out"]]
+        config.split_threshold, config.rows_per_part, config.detect_batch_accounts = saved
     assert summary["parts"] > 1, summary
-    for part in payload["parts"]:
-        fanout.store_part(mem.ports, part["key"], part["format"], part["first_line"])
-    plan = fanout.plan_detection(mem.ports, payload["key"], payload["name"], payload["upload"],
-                                 [p["key"] for p in payload["parts"]], DETECT_BATCH, _uncounted)
-    event_time = datetime.fromisoformat(payload["event_time"])
-    detected = [fanout.detect_batch(mem.ports, batch["key"], event_time, mem.now, _uncounted)
-                for batch in plan["batches"]]
-    fanout.finish(mem.ports, payload["key"], payload["name"], payload["etag"], payload["upload"],
-                  len(payload["parts"]), plan, detected)
+    payload = mem.workflows.fan_outs[summary["fan_out"]]
     assert mem.bucket.keys(f"work/{name}/") == [] and mem.bucket.keys(f"incoming/{name}") == []
     assert f"{name}/{payload['upload']}/{name}" in mem.bucket.originals  # retired: kept as it came
-    mem.run()
-
-
-def _uncounted(_name: str, _value: int) -> None:
-    """Metrics: nobody reads them here."""
+    return payload
 
 
 def test_a_file_while_the_case_awaits_approval_updates_that_case_and_one_refund_is_issued(mem: MemoryCloud):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from creditrefunds.adapters.x835 import read_835
-from creditrefunds.domain.ledger import Dropped
+from creditrefunds.domain.ledger import Dropped, LedgerGone, LedgerReplaced
 from creditrefunds.usecases.ingest import ingest_file
 from creditrefunds.usecases.remittance import receive
 
@@ -20,20 +20,29 @@ from .test_workflow_paths import TIER1
 
 def drop_835(mem: MemoryCloud, name: str, text: str) -> dict[str, Any]:
     """An 835 into incoming/ as the billing system drops it: the ingest use-case hands it on (by its name or
-    its ISA header), and the remittance use-case receives it as `functions/remit/app.py` does; then every
-    workflow it touched runs. The remittance's summary."""
+    its ISA header), and the remittance use-case receives it as `functions/remit/app.py` does, under Lambda's
+    asynchronous retries and failure destination; then every workflow it touched runs. The remittance's
+    summary."""
     etag = mem.bucket.drop(name, text)
     key = f"incoming/{name}"
     dropped = Dropped(key=key, etag=etag, sequencer=f"{len(mem.handoff.handed) + 1:016x}", event_time=mem.now)
-    answer = ingest_file(mem.ports, dropped, mem.config.split_threshold, mem.config.rows_per_part, mem.now,
-                         _uncounted, OPERATORS)
+    answer = mem.invoke_async("IngestFunction", lambda: ingest_file(
+        mem.ports, dropped, mem.config.split_threshold, mem.config.rows_per_part, mem.now, _uncounted, OPERATORS),
+        dropped)
     assert answer == {"key": key, "remittance": "handed to the remittance function"}, answer
     handed = mem.handoff.handed[-1]
     assert (handed.key, handed.etag) == (key, etag)
-    with mem.bucket.open(handed.key, handed.etag) as stream:
-        data = stream.read()
-    summary = receive(mem.ports, read_835(data, mem.bucket.incoming_name(handed.key) or handed.key), dropped,
-                      (OPERATORS, COMPLIANCE), mem.now, _uncounted)
+
+    def remit() -> dict[str, Any]:
+        try:
+            with mem.bucket.open(handed.key, handed.etag) as stream:
+                data = stream.read()
+        except (LedgerGone, LedgerReplaced) as why:  # read and kept already (a retry after the file left)
+            return {"key": key, "skipped": type(why).__name__}
+        return receive(mem.ports, read_835(data, mem.bucket.incoming_name(handed.key) or handed.key), dropped,
+                       (OPERATORS, COMPLIANCE), mem.now, _uncounted)
+
+    summary = mem.invoke_async("RemitFunction", remit, dropped)
     mem.run()
     return summary
 

@@ -15,6 +15,7 @@ decision, and their MACs), never the token or the snapshot.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -75,6 +76,11 @@ class ApprovalStore:
         self._table.update_item(Key={"approval_key": approval.approval_key}, UpdateExpression="SET mailed_at = :at",
                                 ExpressionAttributeValues={":at": now.isoformat()})
 
+    def mark_moved_on(self, approval: Approval, now: datetime) -> None:
+        """Its approver was told an escalation moved the approval on: a retry of the escalation tells nobody twice."""
+        self._table.update_item(Key={"approval_key": approval.approval_key}, UpdateExpression="SET moved_on_at = :at",
+                                ExpressionAttributeValues={":at": now.isoformat()})
+
     def tokens(self, approval_keys: list[str]) -> dict[str, str]:
         """The task tokens of these links (those not purged)."""
         items = get_all(self._tokens, [{"approval_key": key} for key in dict.fromkeys(approval_keys)])
@@ -133,26 +139,34 @@ class ApprovalStore:
         """The workflow took the decision: DECIDING becomes USED. None when it was accepted before."""
         return self._move(approval.approval_key, approval.case_id, LinkState.DECIDING, LinkState.USED)
 
-    def supersede(self, case_id: str, approval_keys: list[str]) -> list[Approval]:
-        """Mark the case's waiting links SUPERSEDED; returns those that were waiting."""
+    def supersede(self, case_id: str, approval_keys: list[str], by: str = "") -> list[Approval]:
+        """Mark the case's waiting links SUPERSEDED; returns those that were waiting. `by` names the move (an
+        escalation of one wait): run again after it landed, it returns the links it moved then."""
         return [moved for key in approval_keys
-                if (moved := self._move(key, case_id, LinkState.PENDING, LinkState.SUPERSEDED)) is not None]
+                if (moved := self._move(key, case_id, LinkState.PENDING, LinkState.SUPERSEDED, by)) is not None]
 
     def pending(self, case_id: str) -> list[str]:
         """The keys of the case's links still waiting for a decision."""
         return [a.approval_key for a in self.of_case(case_id) if a.state is LinkState.PENDING]
 
-    def _move(self, key: str, case_id: str, before: LinkState, after: LinkState) -> Approval | None:
+    def _move(self, key: str, case_id: str, before: LinkState, after: LinkState, by: str = "") -> Approval | None:
+        """The link moved from `before` to `after`, or None when it was not `before`. The move carries a
+        nonce (`by`, or one of its own): sent again after its reply was lost (botocore retries the same
+        request), it is told from another actor's move to the same state, and counts as this one's."""
+        nonce = by or secrets.token_hex(16)
         try:
             answer = self._table.update_item(
-                Key={"approval_key": key}, UpdateExpression="SET #s = :after",
+                Key={"approval_key": key}, UpdateExpression="SET #s = :after, moved_by = :nonce",
                 ConditionExpression="#s = :before AND case_id = :case",
                 ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={":after": after, ":before": before, ":case": case_id},
+                ExpressionAttributeValues={":after": after, ":before": before, ":case": case_id, ":nonce": nonce},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
-            return None
+            landed = self._table.get_item(Key={"approval_key": key}, ConsistentRead=True).get("Item")
+            if landed is None or landed.get("moved_by") != nonce or landed.get("state") != after:
+                return None
+            answer = {"Attributes": landed}  # this very move: it landed, its answer was lost, sent again
         return Approval.from_item(answer["Attributes"])

@@ -215,6 +215,7 @@ class Approval:
     snapshot_digest: str = ""  # the snapshot's SHA-256 (Snapshot.sha256), under the link's MAC
     link_mac: str = field(default="", compare=False)  # RequestApproval's MAC over `link_signed()`
     decision_mac: str = field(default="", compare=False)  # the page's MAC over `decision_signed()`, as it is taken
+    moved_on_told: bool = False  # an escalation superseded it and its approver was told
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Approval:
@@ -224,7 +225,7 @@ class Approval:
                    Snapshot.from_item(item["snapshot"]) if "snapshot" in item else None,
                    str(item.get("decided_from", "")), "mailed_at" in item, str(item.get("decided_at", "")),
                    str(item.get("snapshot_digest", "")), str(item.get("link_mac", "")),
-                   str(item.get("decision_mac", "")))
+                   str(item.get("decision_mac", "")), "moved_on_at" in item)
 
     def link_signed(self) -> dict[str, Any]:
         """What the link's MAC covers: who is asked, to decide which lines, at which tier, until when."""

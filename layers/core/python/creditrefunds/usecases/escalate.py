@@ -30,8 +30,12 @@ def escalate_case(ports: Ports, case_id: str, tier: int, timing: Timing, complia
                 "wait_seconds": timing.approval_wait(case, case.tier, today)}
     step = escalate(case, tier, stored.escalation_level, stored.overdue, set(stored.told), today, timing)
     waiting = [stored.approval_key] if stored.approval_key else []
-    for approval in ports.approvals.supersede(case_id, waiting):
-        ports.mailer.send(approval_moved_on(approval, case, step.tier), now)
+    # The move is named after this escalation (a retry gets back the link it moved); the approver is told once,
+    # unless the function dies between the mail and its mark on the link.
+    for approval in ports.approvals.supersede(case_id, waiting, by=f"escalated:{waited}"):
+        if not approval.moved_on_told:
+            ports.mailer.send(approval_moved_on(approval, case, step.tier), now)
+            ports.approvals.mark_moved_on(approval, now)
     late = ports.approvals.mark_late(stored.approval_key, case_id) if stored.approval_key else None
     if late is not None:  # decided on the page, but the answer never reached the wait: it decides nothing
         ports.history.append(case, Entry("system:escalate", "DECISION_LATE", stored.status, stored.status,

@@ -29,6 +29,7 @@ from creditrefunds.usecases.reconcile import instructions_of
 logger = logging.getLogger(__name__)
 WORKING = (Status.OPEN, Status.AWAITING_APPROVAL, Status.INVESTIGATING, Status.APPROVED)  # a workflow runs
 ISSUING = (Status.APPROVED, Status.REFUND_ISSUED, Status.FAILED)  # instructions may exist
+FOR_A_PERSON = "leave it: it waits for an operator (refunds case ID --retry)"
 
 
 class NotRetryable(Exception):
@@ -81,11 +82,12 @@ class Stuck:
                 "problem": self.problem, "repair": self.repair}
 
 
-def find_stuck(ports: Ports, now: datetime, grace: timedelta) -> list[Stuck]:
+def find_stuck(ports: Ports, now: datetime, grace: timedelta, failed: bool = False) -> list[Stuck]:
     """Cases no workflow is moving (none started, or its run ended while the case was still being worked),
-    and instructions no ISSUED record tells of. A case whose history moved within `grace` is left alone:
-    a step may be half-way."""
-    found = []
+    and instructions no ISSUED record tells of; with `failed`, every FAILED case besides (what the sweeper
+    leaves to a person, and `refunds report stuck` lists). A case whose history moved within `grace` is left
+    alone: a step may be half-way."""
+    found: list[Stuck] = []
     for stored in ports.cases.in_status((*WORKING, Status.REFUND_ISSUED, Status.FAILED)):
         case = stored.case
         last = ports.history.last(case.case_id)
@@ -114,6 +116,9 @@ def find_stuck(ports: Ports, now: datetime, grace: timedelta) -> list[Stuck]:
                     found.append(Stuck(case.case_id, case.account_id, stored.status,
                                        f"instruction {i.instruction_id} of {money_text(i.amount)} is in the refund "
                                        "book but no ISSUED record tells of it", "write the ISSUED record", i))
+        if failed and stored.status is Status.FAILED and not any(s.case_id == case.case_id for s in found):
+            why = last["reason"] if last is not None and last.get("action") == "FAILED" else "no FAILED record"
+            found.append(Stuck(case.case_id, case.account_id, stored.status, f"FAILED: {why}", FOR_A_PERSON))
     return found
 
 
