@@ -123,10 +123,16 @@ def _buckets(target: Target, resources: dict[str, dict[str, str]]) -> Iterator[F
                       and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
                       for s in policy.get("Statement", []))
             yield ("OK" if tls else "FAIL"), what, "refuses plain HTTP" if tls else "accepts plain HTTP"
-        if logical_id == "SealBucket":
+        if logical_id in ("SealBucket", "OriginalsBucket"):  # what nobody may change or remove
             lock = s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]
             mode = lock.get("Rule", {}).get("DefaultRetention", {}).get("Mode")
             yield ("OK" if mode == "COMPLIANCE" else "FAIL"), what, f"object lock retention mode: {mode}"
+        rules = (_or_none(s3.get_bucket_lifecycle_configuration, Bucket=name) or {}).get("Rules", [])
+        everything = any(r.get("Status") == "Enabled" and r.get("Filter", {}).get("Prefix", r.get("Prefix")) == ""
+                         and "Days" in r.get("Expiration", {}) for r in rules)
+        yield ("OK" if everything else "FAIL"), what, (
+            "every object expires (a lifecycle rule over the whole bucket)" if everything
+            else "no lifecycle rule expires the whole bucket: patient data could be kept past its retention")
 
 
 def _or_none(read: Callable[..., dict[str, Any]], **request: Any) -> dict[str, Any] | None:

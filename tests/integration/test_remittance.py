@@ -84,6 +84,31 @@ def test_a_medicare_credit_recouped_by_offset_never_reaches_the_ap_file(cloud):
     assert report[0] == "kind,account_id,claim_id,payer_id,amount,evidence" and len(report) == len(listed) + 1
 
 
+def test_a_remittance_whose_function_crashes_is_finished_by_its_retry(cloud):
+    """Lambda retries an asynchronous invocation that failed: each attempt cut short at its k-th AWS call
+    is finished by the next one, with one alert-free WORK_ITEM and one REMITTANCE record, and the 835 leaves
+    incoming/ for the originals bucket. (Back in the suite: the local cloud's fault switch no longer deadlocks
+    a function calling AWS from several threads.)"""
+    s3 = cloud.client("s3")
+    for k in (1, 4, 8):
+        account = f"RM-CRASH-{k}"
+        drop(cloud, f"{account}.csv", medicare_paid_twice(account))
+        wait_for_mail(cloud, TIER1, account)
+        fault = faults.inject(cloud.function_name("RemitFunction"), at=k, about=f"{account}.835")
+        try:
+            drop_835(cloud, f"{account}.835", offset_of(account))
+        finally:
+            faults.clear()
+        assert fault.fired == 1
+        case = wait_for_status(cloud, account, {"WORK_ITEM"})
+        assert [li["reason"] for li in case["lines"]] == ["PAYER_RECOUPED"]
+        assert [a for a, _ in history_reasons(cloud, case["case_id"])].count("REMITTANCE") == 1
+        cloud.wait_idle()
+        incoming = s3.list_objects_v2(Bucket=cloud.outputs["LedgerBucketName"], Prefix=f"incoming/{account}.835")
+        kept = s3.list_objects_v2(Bucket=cloud.outputs["OriginalsBucketName"], Prefix=f"{account}.835/")
+        assert incoming.get("KeyCount") == 0 and kept.get("KeyCount") == 1
+
+
 def test_a_remittance_that_fails_every_attempt_is_rejected_and_operators_are_told(cloud):
     s3, bucket = cloud.client("s3"), cloud.outputs["LedgerBucketName"]
     name = "rm-fails.835"

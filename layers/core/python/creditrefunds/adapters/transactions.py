@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -87,7 +88,9 @@ class TransactionStore:
             if not pending:
                 break
             try:
-                client.transact_write_items(TransactItems=[{"Put": {
+                # The token makes botocore's resend of this very request (its reply lost) succeed as it did,
+                # so ids it took are counted new, not "same" (DynamoDB keeps it 10 minutes).
+                client.transact_write_items(ClientRequestToken=secrets.token_hex(16), TransactItems=[{"Put": {
                     "TableName": self._table.name,
                     "Item": {"pk": f"TXN#{t.txn_id}", "sk": "TXN", "hash": digests[t.txn_id],
                              "account_id": t.account_id},
