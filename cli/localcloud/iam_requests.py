@@ -108,7 +108,9 @@ def _s3(response: Any, action: str, resource: str, region: str) -> Iterator[Requ
     source = response.headers.get("x-amz-copy-source")
     if source:
         source_bucket, _, source_key = unquote(source.split("?", 1)[0]).lstrip("/").partition("/")
-        yield Request("s3:GetObject", f"arn:aws:s3:::{source_bucket}/{source_key}")
+        # A copy of one version of the source reads that version (s3:GetObjectVersion), as its GET would.
+        read = "s3:GetObjectVersion" if "versionId=" in source else "s3:GetObject"
+        yield Request(read, f"arn:aws:s3:::{source_bucket}/{source_key}")
         if not _object_exists(source_bucket, source_key):
             yield Request("s3:ListBucket", f"arn:aws:s3:::{source_bucket}")
         yield from _bucket_key_use("kms:Decrypt", source_bucket, region)

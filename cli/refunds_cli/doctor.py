@@ -127,11 +127,14 @@ def _buckets(target: Target, resources: dict[str, dict[str, str]]) -> Iterator[F
             lock = s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]
             mode = lock.get("Rule", {}).get("DefaultRetention", {}).get("Mode")
             yield ("OK" if mode == "COMPLIANCE" else "FAIL"), what, f"object lock retention mode: {mode}"
+        # Every object of a bucket that holds patient data expires; seals (ids and hashes) are kept for good.
         rules = (_or_none(s3.get_bucket_lifecycle_configuration, Bucket=name) or {}).get("Rules", [])
-        everything = any(r.get("Status") == "Enabled" and r.get("Filter", {}).get("Prefix", r.get("Prefix")) == ""
-                         and "Days" in r.get("Expiration", {}) for r in rules)
-        yield ("OK" if everything else "FAIL"), what, (
-            "every object expires (a lifecycle rule over the whole bucket)" if everything
+        expires = logical_id == "SealBucket" or any(
+            r.get("Status") == "Enabled" and r.get("Filter", {}).get("Prefix", r.get("Prefix")) == ""
+            and "Days" in r.get("Expiration", {}) for r in rules)
+        yield ("OK" if expires else "FAIL"), what, (
+            "seals are kept for good (no PHI)" if logical_id == "SealBucket"
+            else "every object expires (a lifecycle rule over the whole bucket)" if expires
             else "no lifecycle rule expires the whole bucket: patient data could be kept past its retention")
 
 

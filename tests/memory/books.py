@@ -102,7 +102,7 @@ class MemoryApprovals(Locked):
             self.items[approval.approval_key]["moved_on_at"] = now.isoformat()
 
     def mark_late(self, approval_key: str, case_id: str) -> Approval | None:
-        return self._move(approval_key, case_id, LinkState.DECIDING, LinkState.LATE)
+        return self._move(approval_key, case_id, LinkState.DECIDING, LinkState.LATE, f"late:{approval_key}")
 
     def accept(self, approval: Approval) -> Approval | None:
         return self._move(approval.approval_key, approval.case_id, LinkState.DECIDING, LinkState.USED)

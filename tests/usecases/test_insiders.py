@@ -67,6 +67,11 @@ def test_the_ap_file_lists_only_instructions_the_issue_step_wrote(mem: MemoryClo
     assert stuck.case_id == mem.case("IN-BOOK")["case_id"] and "no valid MAC" in stuck.problem
     operations.sweep(mem.ports, OPERATORS, mem.now + timedelta(hours=1), timedelta(0))
     assert mem.case("IN-BOOK")["status"] == "FAILED" and told_operators(mem, "Tampered")
+    # Once FAILED, the sweeper leaves it to a person, and `report stuck` still lists it, with its error.
+    later = mem.now + timedelta(hours=2)
+    assert operations.find_stuck(mem.ports, later, timedelta(0)) == []
+    [listed] = operations.find_stuck(mem.ports, later, timedelta(0), failed=True)
+    assert listed.case_id == mem.case("IN-BOOK")["case_id"] and "Tampered" in listed.problem
     # Whoever can write the bucket adds a row to the day's file: every version of it is held to the book.
     [key] = mem.bucket.keys("outbound/refunds/")
     day = date.fromisoformat(key.rsplit("/", 1)[1].removesuffix(".csv"))

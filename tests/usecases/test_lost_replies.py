@@ -118,15 +118,21 @@ def test_a_withdrawal_whose_reply_was_lost_still_ends_the_wait_and_tells_the_app
     assert mem.case("LR-WITHDRAW")["status"] == "REFUND_ISSUED"
 
 
-def test_a_late_decision_whose_move_was_lost_is_still_recorded_late(mem: MemoryCloud):
-    """The approver's click landed (DECIDING) but never reached the wait; Escalate marks it LATE and the reply is
-    lost: the DECISION_LATE record is still written, once."""
+@pytest.mark.parametrize("fault", [
+    Fault(at=1, step="EscalateFunction", call="approvals.mark_late", error=LostReply),  # its answer lost
+    Fault(at=1, step="EscalateFunction", call="history.append", error=Crash),  # died after the move, before its record
+    Fault(at=2, step="EscalateFunction", call="history.append", error=Crash),  # died after the record
+], ids=["lost-reply", "crash-before-record", "crash-after-record"])
+def test_a_late_decision_is_recorded_late_once_whatever_stopped_the_escalation(mem: MemoryCloud, fault: Fault):
+    """The approver's click landed (DECIDING) but never reached the wait; Escalate marks it LATE (a move named
+    after the link) and is stopped around it: the DECISION_LATE record is written, once."""
     mem.drop(patient_credit("LR-LATE"))
     [link] = mem.links(TIER1, "LR-LATE")
     mem.ports.fault = Fault(at=1, call="workflows.answer", times=1000)  # the page dies before the wait hears
     with pytest.raises(Crash):
         mem.decide(link)
-    mem.ports.fault = Fault(at=1, step="EscalateFunction", call="approvals.mark_late", error=LostReply)
+    mem.ports.fault = fault
     mem.time_out(mem.case("LR-LATE")["case_id"])
     mem.ports.fault = None
-    assert mem.actions(mem.case("LR-LATE")["case_id"]).count("DECISION_LATE") == 1
+    actions = mem.actions(mem.case("LR-LATE")["case_id"])
+    assert fault.fired and actions.count("DECISION_LATE") == 1 and actions.count("ESCALATED") == 1, actions

@@ -132,8 +132,9 @@ class ApprovalStore:
 
     def mark_late(self, approval_key: str, case_id: str) -> Approval | None:
         """A decision the workflow never took (its wait ran out): the link counts for nothing. The link as it
-        was decided, or None when it was not DECIDING."""
-        return self._move(approval_key, case_id, LinkState.DECIDING, LinkState.LATE)
+        was decided, or None when it was not DECIDING. The move is named after the link: an escalation run
+        again after it landed (it died before its record) gets the link back."""
+        return self._move(approval_key, case_id, LinkState.DECIDING, LinkState.LATE, f"late:{approval_key}")
 
     def accept(self, approval: Approval) -> Approval | None:
         """The workflow took the decision: DECIDING becomes USED. None when it was accepted before."""

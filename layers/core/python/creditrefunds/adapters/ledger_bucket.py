@@ -104,14 +104,11 @@ class LedgerBucket:
         """A refused upload: a copy in rejected/<file>/<upload>/ with its reason beside it for billing staff
         to fix and drop again, and the upload retired (kept as the original). False when the file is not
         there (moved already)."""
-        leaf = name.rsplit("/", 1)[-1]
-        try:
-            self._s3.copy_object(Bucket=self.name, Key=self.upload_key(name, upload, leaf),
-                                 CopySource={"Bucket": self.name, "Key": key}, **_copy_match(etag))
-        except self._s3.exceptions.ClientError as error:
-            if error.response["Error"]["Code"] in ("NoSuchKey", "404", "PreconditionFailed", "412"):
-                return False  # moved already, or uploaded again (the new upload's own event reads it)
-            raise
+        versions = self._versions(key, etag)  # this upload, even when a newer one of the name is current
+        if not versions:
+            return False  # retired already
+        self._s3.copy_object(Bucket=self.name, Key=self.upload_key(name, upload, name.rsplit("/", 1)[-1]),
+                             CopySource={"Bucket": self.name, "Key": key, "VersionId": versions[0]})
         self.put_text(self.upload_key(name, upload, "reason.txt"), reason + "\n")
         return self.retire(key, name, upload, etag)
 
@@ -172,10 +169,6 @@ class LedgerBucket:
     def put_ap_file(self, day: date, text: str) -> str:
         """The day's accounts-payable file: outbound/refunds/<day>.csv."""
         return self.put_text(f"{AP_FILES}{day.isoformat()}.csv", text, "text/csv")
-
-
-def _copy_match(etag: str) -> dict[str, str]:
-    return {"CopySourceIfMatch": etag if etag.startswith('"') else f'"{etag}"'} if etag else {}
 
 
 class _Raw(io.RawIOBase):

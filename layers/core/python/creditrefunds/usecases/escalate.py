@@ -23,7 +23,8 @@ def escalate_case(ports: Ports, case_id: str, tier: int, timing: Timing, complia
     stored = ports.cases.require(case_id)
     case, today = stored.case, now.date()
     waited = stored.approval_key
-    if waited and any(r["action"] == "ESCALATED" and r.get("link") == waited for r in ports.history.records(case_id)):
+    recorded = {(r["action"], r.get("link")) for r in ports.history.records(case_id)} if waited else set()
+    if ("ESCALATED", waited) in recorded:
         # A retry after this very escalation was recorded (its reply lost, or the function stopped after it): the
         # case is at its new tier already, nothing is done twice.
         return {"route": Route.APPROVAL, "tier": case.tier,
@@ -37,7 +38,9 @@ def escalate_case(ports: Ports, case_id: str, tier: int, timing: Timing, complia
             ports.mailer.send(approval_moved_on(approval, case, step.tier), now)
             ports.approvals.mark_moved_on(approval, now)
     late = ports.approvals.mark_late(stored.approval_key, case_id) if stored.approval_key else None
-    if late is not None:  # decided on the page, but the answer never reached the wait: it decides nothing
+    if late is not None and ("DECISION_LATE", late.approval_key) not in recorded:
+        # Decided on the page, but the answer never reached the wait: it decides nothing. (A retry after this
+        # record gets the late link back and finds the record.)
         ports.history.append(case, Entry("system:escalate", "DECISION_LATE", stored.status, stored.status,
                                          f"{late.approver}'s decision ({late.decision}) did not reach the workflow "
                                          "before the approval's wait ran out: it decides nothing", None,

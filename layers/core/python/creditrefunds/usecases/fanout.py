@@ -77,7 +77,8 @@ def fail(ports: Ports, key: str, name: str, etag: str, upload: str, error: dict[
     work/ cleaned, operators told."""
     error_name, cause = step_error(error, 2000)
     reason = f"the fan-out failed: {error_name}: {cause}"
-    ports.bucket.reject(key, name, upload, reason, etag)
+    if not ports.bucket.reject(key, name, upload, reason, etag):
+        reason += " (the file is no longer in incoming/)"
     logger.warning("ledger file rejected whole", extra={"key": key, "reason": reason})
     ports.bucket.clear_work(name)
     ports.mailer.send(ledger_failed(operators, name, reason), now)

@@ -84,13 +84,16 @@ class Stuck:
 
 def find_stuck(ports: Ports, now: datetime, grace: timedelta, failed: bool = False) -> list[Stuck]:
     """Cases no workflow is moving (none started, or its run ended while the case was still being worked),
-    and instructions no ISSUED record tells of; with `failed`, every FAILED case besides (what the sweeper
-    leaves to a person, and `refunds report stuck` lists). A case whose history moved within `grace` is left
-    alone: a step may be half-way."""
+    and instructions no ISSUED record tells of; with `failed`, every FAILED case besides, however recent (what
+    the sweeper leaves to a person, and `refunds report stuck` lists). Otherwise a case whose history moved
+    within `grace` is left alone: a step may be half-way."""
     found: list[Stuck] = []
     for stored in ports.cases.in_status((*WORKING, Status.REFUND_ISSUED, Status.FAILED)):
         case = stored.case
         last = ports.history.last(case.case_id)
+        if failed and stored.status is Status.FAILED:  # a person's, however recent; listed once, with its error
+            why = last["reason"] if last is not None and last.get("action") == "FAILED" else "no FAILED record"
+            found.append(Stuck(case.case_id, case.account_id, stored.status, f"FAILED: {why}", FOR_A_PERSON))
         moved = last["at"] if last is not None else (ports.cases.item(case.case_id) or {}).get("opened_at")
         if moved is None or datetime.fromisoformat(str(moved)) > now - grace:
             continue
@@ -116,9 +119,6 @@ def find_stuck(ports: Ports, now: datetime, grace: timedelta, failed: bool = Fal
                     found.append(Stuck(case.case_id, case.account_id, stored.status,
                                        f"instruction {i.instruction_id} of {money_text(i.amount)} is in the refund "
                                        "book but no ISSUED record tells of it", "write the ISSUED record", i))
-        if failed and stored.status is Status.FAILED and not any(s.case_id == case.case_id for s in found):
-            why = last["reason"] if last is not None and last.get("action") == "FAILED" else "no FAILED record"
-            found.append(Stuck(case.case_id, case.account_id, stored.status, f"FAILED: {why}", FOR_A_PERSON))
     return found
 
 
