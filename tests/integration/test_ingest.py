@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from boto3.dynamodb.conditions import Key
 
@@ -182,3 +183,29 @@ def test_a_27_digit_amount_is_a_kept_reject_and_the_file_s_good_rows_are_stored(
     assert rejected(cloud, "huge-amount.csv", "reason.txt") is None
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="incoming/huge-amount.csv")  # read: retired
     assert case_of(cloud, "HA-ACC")["credit"] == "60.00"  # the good rows were stored and detected
+
+
+def test_a_read_file_leaves_incoming_kept_as_it_came_and_its_notification_again_changes_nothing(cloud):
+    """Issue 30: ingest retires a stored file to the originals bucket (locked); S3's notification delivered once
+    more finds the upload gone (S3 says NoSuchKey, not AccessDenied, only to a role that may list the bucket:
+    KnowWhatIsMissing) and changes nothing."""
+    s3, bucket = cloud.client("s3"), cloud.outputs["LedgerBucketName"]
+    body = (HEADER + "RT-1,RT-ACC,RT-P,RT-G,CHARGE,100.00,2026-09-01,,,TX\n"
+            "RT-2,RT-ACC,RT-P,RT-G,PAYMENT,-130.00,2026-09-05,PATIENT,,TX\n").encode()
+    etag = s3.put_object(Bucket=bucket, Key="incoming/retired.csv", Body=body)["ETag"].strip('"')
+    cloud.wait_idle()
+    assert s3.list_object_versions(Bucket=bucket, Prefix="incoming/retired.csv").get("Versions", []) == []
+    [kept] = s3.list_objects_v2(Bucket=cloud.outputs["OriginalsBucketName"], Prefix="retired.csv/")["Contents"]
+    original = s3.get_object(Bucket=cloud.outputs["OriginalsBucketName"], Key=kept["Key"])
+    assert original["Body"].read() == body and original["ObjectLockMode"] == "COMPLIANCE"
+    case = case_of(cloud, "RT-ACC")
+    assert case["credit"] == "30.00"
+    event = json.loads((Path(__file__).parents[2] / "events" / "ingest.json").read_text())
+    event["Records"][0]["s3"]["bucket"]["name"] = bucket
+    event["Records"][0]["s3"]["object"].update({"key": "incoming/retired.csv", "eTag": etag})
+    answer = cloud.client("lambda").invoke(FunctionName=cloud.function_name("IngestFunction"),
+                                           Payload=json.dumps(event).encode())
+    assert json.loads(answer["Payload"].read()) == {"files": [{"key": "incoming/retired.csv", "gone": True}]}
+    cloud.wait_idle()
+    again = case_of(cloud, "RT-ACC")  # the one case, as it was (its workflow may have moved it meanwhile)
+    assert (again["case_id"], again["credit"], again["lines"]) == (case["case_id"], case["credit"], case["lines"])
