@@ -26,13 +26,14 @@ def test_a_file_that_fails_ingest_is_moved_to_rejected_and_operators_are_told(br
     s3, bucket = broken.client("s3"), broken.outputs["LedgerBucketName"]
     s3.upload_file(str(ROOT / "events/ledger-sample.csv"), bucket, "incoming/monday.csv")
     deadline = time.monotonic() + 30
-    while (reason_text := rejected(broken, "monday.csv", "reason.txt")) is None:
-        assert time.monotonic() < deadline, "the failed file never reached rejected/"
+    # The reason is written first, then the file leaves incoming/ (for the originals bucket): wait for both.
+    while (reason_text := rejected(broken, "monday.csv", "reason.txt")) is None or \
+            "Contents" in s3.list_objects_v2(Bucket=bucket, Prefix="incoming/"):
+        assert time.monotonic() < deadline, "the failed file never left incoming/ for rejected/"
         time.sleep(0.3)
     reason = reason_text.decode()
     assert reason.startswith("ingest failed after its retries: ConfigError: ")
     assert "RuleSettings" in reason and "small_balance_floor_default" in reason
-    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="incoming/")
     assert rejected(broken, "monday.csv", "monday.csv") == (
         ROOT / "events/ledger-sample.csv").read_bytes()
     [mail] = [m for m in broken.mailbox.messages() if "monday.csv" in m.subject]
