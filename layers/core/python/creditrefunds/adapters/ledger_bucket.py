@@ -110,13 +110,16 @@ class LedgerBucket:
         self._s3.copy_object(Bucket=self.name, Key=self.upload_key(name, upload, name.rsplit("/", 1)[-1]),
                              CopySource={"Bucket": self.name, "Key": key, "VersionId": versions[0]})
         self.put_text(self.upload_key(name, upload, "reason.txt"), reason + "\n")
-        return self.retire(key, name, upload, etag)
+        return self._retire(key, name, upload, versions)
 
     def retire(self, key: str, name: str, upload: str, etag: str = "") -> bool:
         """An upload read (stored, or refused): kept unchanged in the originals bucket as
         <file>/<upload>/<file name>, under its compliance lock, then its versions in incoming/ deleted
         (an upload made since is left, for its own event). False when no version of it is left."""
-        versions = self._versions(key, etag)  # the versions of one eTag hold the same bytes: one original
+        return self._retire(key, name, upload, self._versions(key, etag))
+
+    def _retire(self, key: str, name: str, upload: str, versions: list[str]) -> bool:
+        """`versions` (one upload's: the same bytes) kept as one original, then deleted from incoming/."""
         if versions:
             body = self._s3.get_object(Bucket=self.name, Key=key, VersionId=versions[0])["Body"]
             try:  # streamed: a file of any size, without room for it in memory or /tmp
