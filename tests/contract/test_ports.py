@@ -18,12 +18,14 @@ from creditrefunds.adapters.trusted import TrustedApprovals, TrustedLedger, Trus
 from creditrefunds.domain.approvals import LinkState, LinkTaken, Outcome, Snapshot
 from creditrefunds.domain.cases import Case, Line
 from creditrefunds.domain.history import Entry, verify_chain
+from creditrefunds.domain.identity import Person
 from creditrefunds.domain.instructions import Instruction
 from creditrefunds.domain.ledger import LedgerGone, LedgerReplaced, parse_row
 from creditrefunds.domain.remittance import ClaimPayment, Source, Takeback
 from creditrefunds.domain.status import Status
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+APPROVER = Person("sub-tier1", "tier1@example.org", frozenset({"approver-tier-1"}))
 
 
 @dataclass
@@ -210,7 +212,7 @@ def test_history_appends_a_chain_whose_head_is_kept_on_the_case(stores: Stores, 
 def test_a_link_decides_once_and_the_case_index_never_shows_its_token(stores: Stores, uid: str):
     case = a_case(uid)
     snapshot = Snapshot.of(case, 1, "R*****")
-    link_id, approval = stores.approvals.create(snapshot, 1, "tier1@example.org", f"token-{uid}", NOW, 3600)
+    link_id, approval = stores.approvals.create(snapshot, 1, APPROVER, f"token-{uid}", NOW, 3600)
     assert stores.approvals.get(link_id) == approval and stores.approvals.get("") is None
     # The link's put sent again (it landed, its answer was lost): it is this very link, not a taken key.
     stores.approvals._inner.put_new(approval, f"token-{uid}", NOW, link_id)
@@ -243,7 +245,7 @@ def test_a_link_decides_once_and_the_case_index_never_shows_its_token(stores: St
 
 def test_a_waiting_link_is_superseded_once_with_its_token(stores: Stores, uid: str):
     case = a_case(uid)
-    _, approval = stores.approvals.create(Snapshot.of(case, 1, "R*****"), 1, "t1@example.org", "tok", NOW, 3600)
+    _, approval = stores.approvals.create(Snapshot.of(case, 1, "R*****"), 1, APPROVER, "tok", NOW, 3600)
     [moved] = stores.approvals.supersede(case.case_id, [approval.approval_key])
     assert moved.state is LinkState.SUPERSEDED
     assert stores.approvals.tokens([approval.approval_key, "unknown"]) == {approval.approval_key: "tok"}

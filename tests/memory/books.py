@@ -24,7 +24,7 @@ ATTEMPT: ContextVar[str] = ContextVar("attempt", default="")
 
 # the by-case index's projection: never the task token or the snapshot
 BY_CASE = ("approval_key", "case_id", "created_at", "tier", "approver", "digest", "state", "decision", "decided_at",
-           "expires_at", "reason", "decided_from", "snapshot_digest", "link_mac", "decision_mac")
+           "expires_at", "reason", "decided_from", "snapshot_digest", "link_mac", "decision_mac", "approver_id")
 
 
 class MemoryApprovals(Locked):
@@ -51,7 +51,8 @@ class MemoryApprovals(Locked):
                 "sealed_token": {"context": token_context(link_id), "token": task_token},
                 "created_at": now.isoformat(), "expires_at": approval.expires_at,
                 "purge_after": approval.expires_at + KEEP_AFTER_EXPIRY, "state": approval.state,
-                "snapshot_digest": approval.snapshot_digest, "link_mac": approval.link_mac}
+                "snapshot_digest": approval.snapshot_digest, "link_mac": approval.link_mac,
+                "approver_id": approval.approver_id}
 
     def get(self, link_id: str) -> Approval | None:
         return self.by_key(link_key(link_id)) if link_id else None

@@ -12,14 +12,16 @@ import json
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from creditrefunds.adapters.trusted import TrustedApprovals, TrustedLedger, TrustedRefundBook
+from creditrefunds.domain import identity as roles
 from creditrefunds.domain.approvals import LinkRefused
+from creditrefunds.domain.identity import Person, approver_group
 from creditrefunds.domain.ledger import Dropped
 from creditrefunds.domain.pages import Page, answer
 from creditrefunds.domain.review import Timing
@@ -28,7 +30,7 @@ from creditrefunds.usecases import approval
 from creditrefunds.usecases.ingest import file_failed, ingest_file
 
 from .books import ATTEMPT, MemoryApprovals, MemoryRefundBook, MemoryRemittances
-from .outside import MemoryBucket, MemoryEvents, MemoryHandoff, MemoryKeys, MemoryMailer, MemorySeals
+from .outside import MemoryBucket, MemoryEvents, MemoryHandoff, MemoryKeys, MemoryMailer, MemoryPeople, MemorySeals
 from .steps import COMPLIANCE, OPERATORS, fan_out_steps, refund_steps
 from .stores import MemoryCases, MemoryHistory, MemoryLedger
 from .workflow import Crash, LostReply, MemoryWorkflows, error_name
@@ -41,6 +43,8 @@ HEADER = ("txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_dat
           "coverage_rank,reference,claim_id,patient_name,patient_state\n")
 DIRECTORY = {1: ["tier1.approver@example.org"], 2: ["tier2.approver@example.org"],
              3: ["tier3.approver@example.org", "tier2.approver@example.org"]}
+ROLE_USERS = {"billing@example.org": roles.BILLING, "compliance@example.org": roles.COMPLIANCE,
+              "auditor@example.org": roles.AUDITOR, "operator@example.org": roles.OPERATOR}
 
 
 @dataclass
@@ -56,6 +60,7 @@ class Config:
     split_threshold: int = 16 * 1024 * 1024
     rows_per_part: int = 100_000
     detect_batch_accounts: int = 5000
+    factor_max_age: int = 300
 
 
 @dataclass
@@ -125,7 +130,7 @@ class MemoryPorts:
             "mailer": MemoryMailer(), "events": MemoryEvents(),
             "workflows": MemoryWorkflows(DEFINITION, steps, FAN_OUT),
             "seals": MemorySeals(), "remittances": MemoryRemittances(), "handoff": MemoryHandoff(),
-            "keys": MemoryKeys(),
+            "keys": MemoryKeys(), "people": MemoryPeople(),
         }
         # The stores as the use cases see them, every record checked (adapters/trusted.py): for a test to read,
         self.trusted = self._trusted(lambda name: self.store[name])  # not counted
@@ -173,6 +178,26 @@ class MemoryCloud:
         self.ports = MemoryPorts(settings or Settings(), {**refund_steps(self), **fan_out_steps(self)})
         self.drops = 0
         self.held = False
+        for tier, addresses in self.config.directory.items():  # the pool's users, one per address
+            for address in addresses:
+                self.user(address, approver_group(tier))
+        for address, role in ROLE_USERS.items():
+            self.user(address, role)
+
+    def user(self, email: str, *groups: str, second_factor: bool = True) -> Person:
+        """The pool's user of `email` (made, or given `groups` more)."""
+        people = self.people
+        known = [p for p in people.users.values() if p.email.lower() == email.lower()]
+        if not known:
+            return people.add(email, *groups, second_factor=second_factor)
+        person = replace(known[0], groups=known[0].groups | set(groups))
+        people.users[person.user_id] = person
+        return person
+
+    def signed_in(self, email: str, minutes_ago: float = 0) -> Person:
+        """`email`'s user as a verified token names them, signed in (with their factor) `minutes_ago`."""
+        person = self.people.by_email(email)
+        return replace(person, signed_in_at=int((self.now - timedelta(minutes=minutes_ago)).timestamp()))
 
     @property
     def trusted(self) -> SimpleNamespace:
@@ -239,21 +264,30 @@ class MemoryCloud:
         return [link for mail in self.mailer.to(approver) if account in mail.subject
                 for link in _links(mail.text)]
 
-    def decide(self, link: str, decision: str = "approve", reason: str = "", source: str = "203.0.113.7") -> Page:
-        """An approver's POST on the page behind `link` (the form as the page sends it), then the workflow runs."""
+    def decide(self, link: str, decision: str = "approve", reason: str = "", source: str = "203.0.113.7",
+               by: Person | str | None = "") -> Page:
+        """A signed-in person's POST on the page behind `link` (the form as the page sends it), then the workflow
+        runs. `by`: who is signed in (a Person, an address, None for nobody); by default the person the link
+        was mailed to, signed in with their second factor just now."""
         link_id = link.rsplit("/", 1)[-1]
         form = {"decision": decision, "reason": reason}
+        if by == "":
+            [mail] = [m for m in self.mailer.sent if link in _links(m.text)]
+            by = mail.to[0]
+        person = self.signed_in(by) if isinstance(by, str) else by
         self.workflows.running_step = "ApprovalWebFunction"  # what a fault armed for the page counts
         try:
-            page = self._page(lambda: approval.decide(self.ports, link_id, form, source, self.config.pause_seconds,
-                                                      self.config.timing.seconds_per_day, self.now))
+            page = self._page(lambda: approval.decide(self.ports, link_id, form, person, source,
+                                                      self.config.factor_max_age, self.now))
         finally:
             self.workflows.running_step = None
         self.run()
         return page
 
-    def show(self, link: str) -> Page:
-        return self._page(lambda: approval.show(self.ports, link.rsplit("/", 1)[-1], self.now))
+    def show(self, link: str, by: str = "") -> Page:
+        """The page behind `link` as `by` (default: the person it was mailed to) sees it, signed in."""
+        by = by or next(m.to[0] for m in self.mailer.sent if link in _links(m.text))
+        return self._page(lambda: approval.show(self.ports, link.rsplit("/", 1)[-1], self.signed_in(by), self.now))
 
     @staticmethod
     def _page(make: Callable[[], Page]) -> Page:

@@ -15,14 +15,17 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from creditrefunds.domain.identity import Person
 from creditrefunds.domain.ledger import LedgerGone, LedgerReplaced
 from creditrefunds.domain.mail import Mail
 from creditrefunds.domain.seals import Sealed, canonical, digest_of
+
+from tests.memory.stores import Locked
 
 INCOMING, REJECTED, WORK = "incoming/", "rejected/", "work/"
 
@@ -264,3 +267,31 @@ class MemorySeals:
 
     def signature_valid(self, digest: bytes, signature: bytes) -> bool:
         return hmac.compare_digest(self._sign(digest), signature)
+
+
+class MemoryPeople(Locked):
+    """The user pool: users by their `sub`, with groups and whether TOTP is set up (as Cognito keeps them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.users: dict[str, Person] = {}
+
+    def add(self, email: str, *groups: str, second_factor: bool = True) -> Person:
+        with self._lock:
+            person = Person(f"sub-{len(self.users) + 1:04d}-{email.split('@')[0]}", email, frozenset(groups),
+                            0, second_factor)
+            self.users[person.user_id] = person
+            return person
+
+    def by_email(self, email: str) -> Person:
+        [found] = [p for p in self.users.values() if p.email.lower() == email.lower()]
+        return found
+
+    def members(self, group: str) -> list[Person]:
+        with self._lock:
+            return [replace(p, groups=frozenset({group})) for p in self.users.values()
+                    if group in p.groups and p.enabled]
+
+    def person(self, user_id: str) -> Person | None:
+        with self._lock:
+            return self.users.get(user_id)

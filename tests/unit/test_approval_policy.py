@@ -10,10 +10,17 @@ from decimal import Decimal
 from creditrefunds.domain.approval_policy import covered, pick_approver, refusal
 from creditrefunds.domain.approvals import Approval, LinkState, Outcome, Snapshot, case_digest
 from creditrefunds.domain.cases import Case, Line
+from creditrefunds.domain.identity import Person, approver_group
 from creditrefunds.domain.review import Review, Route, after_approval
 from creditrefunds.domain.settings import Settings
 
-DIRECTORY = {1: ["t1@x"], 2: ["t2@x"], 3: ["t3@x", "deputy@x"]}
+
+def person(address: str, tier: int = 3) -> Person:
+    """The pool's user of `address` (their id is the address: one text per person here)."""
+    return Person(address, address, frozenset({approver_group(tier)}), 0, True)
+
+
+DIRECTORY = {1: [person("t1@x", 1)], 2: [person("t2@x", 2)], 3: [person("t3@x"), person("deputy@x")]}
 
 
 def case(amount: str = "12000.00", payee: str = "G-1") -> Case:
@@ -26,7 +33,7 @@ def link(approver: str, tier: int, the_case: Case, state: LinkState = LinkState.
          decision: Outcome | None = None, key: str | None = None) -> Approval:
     snapshot = Snapshot.of(the_case, the_case.tier, "D**, J***")
     return Approval(key or f"{approver}-{tier}", the_case.case_id, tier, approver, snapshot.digest, 0, state,
-                    decision, snapshot=snapshot)
+                    decision, snapshot=snapshot, approver_id=approver)
 
 
 def approved(approver: str, tier: int, the_case: Case) -> Approval:
@@ -66,22 +73,23 @@ def test_dual_control_needs_two_different_approvers_of_the_same_lines():
 def test_the_second_approver_asked_is_another_person_and_the_page_refuses_the_same_one_twice():
     big = case()
     first = approved("t3@x", 3, big)
-    assert pick_approver(3, 3, DIRECTORY, case_digest(big), [], 3) == "t3@x"
-    assert pick_approver(3, 3, DIRECTORY, case_digest(big), [first], 3) == "deputy@x"
+    assert pick_approver(3, 3, DIRECTORY, case_digest(big), [], 3).user_id == "t3@x"
+    assert pick_approver(3, 3, DIRECTORY, case_digest(big), [first], 3).user_id == "deputy@x"
     again = link("t3@x", 3, big, key="again")
-    assert "already approved these lines" in refusal(again, [first, again], [], 3)
-    assert refusal(link("deputy@x", 3, big), [first], [], 3) is None
+    assert "already approved these lines" in refusal(again, person("t3@x"), [first, again], [], 3)
+    assert refusal(link("deputy@x", 3, big), person("deputy@x"), [first], [], 3) is None
 
 
 def test_one_who_decided_at_another_tier_is_not_one_of_the_two():
     big, small = case(), case("3000.00")
     at_tier_2 = link("deputy@x", 2, small, LinkState.USED, Outcome.APPROVED)
     # No one left who may: the one who decided at tier 2 is asked, and the page says why not.
-    assert pick_approver(3, 3, DIRECTORY, case_digest(big), [approved("t3@x", 3, big), at_tier_2], 3) == "deputy@x"
-    why = refusal(link("deputy@x", 3, big), [at_tier_2], [], 3)
+    asked = pick_approver(3, 3, DIRECTORY, case_digest(big), [approved("t3@x", 3, big), at_tier_2], 3)
+    assert asked.user_id == "deputy@x"
+    why = refusal(link("deputy@x", 3, big), person("deputy@x"), [at_tier_2], [], 3)
     assert why is not None and "already decided this case at tier 2" in why
-    assert refusal(link("t1@x", 1, case("30.00")), [link("t1@x", 1, case("31.00"), LinkState.USED,
-                                                          Outcome.APPROVED)], [], 3) is None  # no dual control
+    other_lines = link("t1@x", 1, case("31.00"), LinkState.USED, Outcome.APPROVED)
+    assert refusal(link("t1@x", 1, case("30.00")), person("t1@x", 1), [other_lines], [], 3) is None  # not dual
 
 
 def test_after_an_approval_money_moves_only_for_the_lines_approved():

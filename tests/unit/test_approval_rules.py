@@ -21,6 +21,7 @@ from creditrefunds.domain.approvals import (
     usable,
 )
 from creditrefunds.domain.cases import Case, Line
+from creditrefunds.domain.identity import Person
 from creditrefunds.domain.mail import approval_request
 from creditrefunds.domain.pages import form_fields
 from creditrefunds.domain.review import approval_wait_seconds, pause_clock
@@ -41,7 +42,8 @@ def snapshot(due: date = date(2026, 12, 27), payee_type: str = "PATIENT") -> Sna
 
 def approval(state: LinkState = LinkState.PENDING, expires_at: int | None = None) -> Approval:
     expires = int(NOW.timestamp()) + 60 if expires_at is None else expires_at
-    return Approval("key", "CB-1", 1, "a@example.org", snapshot().digest, expires, state, snapshot=snapshot())
+    return Approval("key", "CB-1", 1, "a@example.org", snapshot().digest, expires, state, snapshot=snapshot(),
+                    approver_id="sub-a")
 
 
 def test_names_are_masked_to_initials():
@@ -80,12 +82,21 @@ def test_a_decision_needs_a_button_a_reason_to_reject_and_medicare_to_investigat
             read_decision(form, patient)
 
 
-def test_whoever_prepared_or_reviewed_a_case_may_not_decide_it():
-    history = [{"actor": "system:ingest", "action": "DETECTED"}, {"actor": "a@example.org", "action": "REVIEWED"},
-               {"actor": "b@example.org", "action": "EMAILED"}]
-    assert "segregation of duties" in refusal(approval(), [], history, 3)
-    other = Approval("key", "CB-1", 1, "b@example.org", snapshot().digest, 0, LinkState.PENDING)
-    assert refusal(other, [], history, 3) is None
+def test_only_the_person_the_link_was_sent_to_decides_and_not_a_case_they_worked():
+    a, b = (Person(f"sub-{x}", f"{x}@example.org", frozenset({"approver-tier-1"})) for x in "ab")
+    history = [{"actor": "system:ingest", "action": "DETECTED"}, {"actor": "user:sub-a", "action": "REVIEWED"},
+               {"actor": "user:sub-b", "action": "EMAILED"}]
+    assert "segregation of duties" in refusal(approval(), a, [], history, 3)
+    for action in ("NOTED", "RETRIED", "ASSIGNED"):
+        assert "segregation of duties" in refusal(approval(), a, [], [{"actor": "user:sub-a", "action": action}], 3)
+    assert refusal(approval(), a, [], history[:1], 3) is None
+    assert "sent to another person" in refusal(approval(), b, [], [], 3)  # b holds a's link: decides nothing
+    same_address = Person("sub-other", "a@example.org", a.groups)  # another user with a's address text
+    assert "sent to another person" in refusal(approval(), same_address, [], [], 3)
+    billing = Person("sub-a", "a@example.org", frozenset({"billing-staff"}))
+    assert "not a tier-1 approver" in refusal(approval(), billing, [], [], 3)
+    unaddressed = Approval("key", "CB-1", 1, "a@example.org", snapshot().digest, 0, LinkState.PENDING)
+    assert "sent to another person" in refusal(unaddressed, a, [], [], 3)  # a link from before sign-in
 
 
 def test_the_wait_is_the_tiers_unless_the_lead_or_the_due_date_comes_first():

@@ -48,7 +48,7 @@ def test_nothing_a_reader_of_the_tables_sees_decides(mem: MemoryCloud):
     stored = json.dumps([case, list(mem.approvals.items.values()), mem.history.records(case["case_id"])],
                         default=str)
     assert link.rsplit("/", 1)[-1] not in stored  # the mail holds the only copy of the link's id
-    page = mem.decide(f"{link.rsplit('/', 1)[0]}/{case['approval_key']}")
+    page = mem.decide(f"{link.rsplit('/', 1)[0]}/{case['approval_key']}", by=TIER1)
     assert page.status == 404 and "unknown" in page.html
     assert mem.case(account)["status"] == "AWAITING_APPROVAL"
 
@@ -65,7 +65,8 @@ def test_dual_control_two_different_approvers_then_money_moves(mem: MemoryCloud)
     assert mem.decide(second).status == 200
     assert mem.case(account)["status"] == "REFUND_ISSUED"
     decided = [(r["actor"], r["decision"], r["tier"]) for r in mem.history.records(case_id) if r["action"] == "DECIDED"]
-    assert decided == [(TIER3, "APPROVED", 3), (TIER2, "APPROVED", 3)]
+    people = mem.people
+    assert decided == [(people.by_email(TIER3).actor, "APPROVED", 3), (people.by_email(TIER2).actor, "APPROVED", 3)]
     assert paid(mem) == [("G-MD", "12000.00")]
 
 

@@ -51,7 +51,7 @@ class ApprovalStore:
             "approver": approval.approver, "digest": approval.digest, "snapshot": snapshot.to_item(),
             "sealed_token": sealed, "created_at": now.isoformat(), "expires_at": approval.expires_at,
             "purge_after": purge, "state": approval.state, "snapshot_digest": approval.snapshot_digest,
-            "link_mac": approval.link_mac,
+            "link_mac": approval.link_mac, "approver_id": approval.approver_id,
         }
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(approval_key)")

@@ -33,6 +33,7 @@ from creditrefunds.domain.authentic import (
     root_of,
 )
 from creditrefunds.domain.detection import AccountSummary
+from creditrefunds.domain.identity import Person
 from creditrefunds.domain.instructions import Instruction, Issued
 from creditrefunds.domain.ledger import StoreOutcome, Transaction
 
@@ -137,12 +138,12 @@ class TrustedApprovals:
                                f"{approval.case_id} is not the one its approver took (no valid MAC)")
         return approval
 
-    def create(self, snapshot: Snapshot, tier: int, approver: str, task_token: str, now: datetime,
+    def create(self, snapshot: Snapshot, tier: int, approver: Person, task_token: str, now: datetime,
                ttl: int) -> tuple[str, Approval]:
         link_id = secrets.token_urlsafe(32)
-        asked = Approval(link_key(link_id), snapshot.case_id, tier, approver, snapshot.digest,
+        asked = Approval(link_key(link_id), snapshot.case_id, tier, approver.email, snapshot.digest,
                          int(now.timestamp()) + ttl, LinkState.PENDING, snapshot=snapshot,
-                         snapshot_digest=snapshot.sha256)
+                         snapshot_digest=snapshot.sha256, approver_id=approver.user_id)
         asked = replace(asked, link_mac=self._keys.mac(LINK, message(LINK, asked.link_signed())))
         self._inner.put_new(asked, task_token, now, link_id)
         return link_id, asked

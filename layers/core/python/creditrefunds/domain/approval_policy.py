@@ -4,7 +4,10 @@
 - Dual control: from `dual_control_tier` (a setting) two different approvers must approve the
   same lines. The same person twice, or one who already decided the case at another tier, is
   refused.
-- Segregation of duties: whoever the history shows preparing or reviewing the case is refused.
+- Segregation of duties: whoever the history shows preparing, reviewing, noting, taking or retrying the
+  case is refused.
+- Who decides is the one signed-in person the link was sent to (the pool's user id), an approver of
+  the link's tier or above.
 - Money moves only when used, approving links of a sufficient tier cover the case's digest.
 """
 
@@ -15,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from creditrefunds.domain.approvals import Approval, Outcome, Snapshot, can_investigate
+from creditrefunds.domain.identity import Person
 
 BUTTONS = {"approve": Outcome.APPROVED, "reject": Outcome.REJECTED, "investigate": Outcome.INVESTIGATE}
-PREPARER_ACTIONS = ("PREPARED", "REVIEWED", "RECHECKED", "NOTED")  # a person's, when one does them
+PREPARER_ACTIONS = ("PREPARED", "REVIEWED", "RECHECKED", "NOTED", "RETRIED", "ASSIGNED")  # a person's, when theirs
 
 
 @dataclass(frozen=True)
@@ -43,17 +47,25 @@ def approvers_needed(tier: int, dual_control_tier: int) -> int:
     return 2 if tier >= dual_control_tier else 1
 
 
-def refusal(link: Approval, others: Iterable[Approval], history: Iterable[dict[str, Any]],
+def _who(link: Approval) -> str:
+    """The person a link stands for: the pool's user id (a link from before sign-in: its address)."""
+    return link.approver_id or link.approver
+
+
+def refusal(link: Approval, person: Person, others: Iterable[Approval], history: Iterable[dict[str, Any]],
             dual_control_tier: int) -> str | None:
-    """Why the approver of `link` may not decide its case, or None. `others` are the case's other
-    links, `history` its records."""
-    if link.approver in {r["actor"] for r in history if r["action"] in PREPARER_ACTIONS}:
-        return "you prepared or reviewed this case (segregation of duties)"
+    """Why `person`, signed in, may not decide `link`, or None. `others` are the case's other links,
+    `history` its records."""
+    if not link.approver_id or person.user_id != link.approver_id:
+        return "this approval was sent to another person: only they can decide it"
+    if person.approver_tier() < link.tier:
+        return f"you are not a tier-{link.tier} approver in the user directory"
+    if person.actor in {r["actor"] for r in history if r["action"] in PREPARER_ACTIONS}:
+        return "you prepared, reviewed, noted or retried this case (segregation of duties)"
     needs = link.snapshot.tier if link.snapshot is not None else link.tier  # the tier the refund total needs
     if approvers_needed(needs, dual_control_tier) < 2:
         return None
-    decided = [a for a in others if a.approval_key != link.approval_key and a.approver == link.approver
-               and a.decided]
+    decided = [a for a in others if a.approval_key != link.approval_key and _who(a) == person.user_id and a.decided]
     if any(a.decision is Outcome.APPROVED and a.digest == link.digest for a in decided):
         return "you already approved these lines, and a second approver must approve them too (dual control)"
     earlier = sorted({a.tier for a in decided if a.tier != link.tier})
@@ -69,25 +81,29 @@ def covering(approvals: Iterable[Approval], digest: str, tier: int) -> list[Appr
 
 
 def covered(approvals: Iterable[Approval], digest: str, tier: int, dual_control_tier: int) -> bool:
-    """Money may move: enough different approvers approved exactly these lines at a sufficient tier."""
-    approvers = {a.approver for a in covering(approvals, digest, tier)}
+    """Money may move: enough different people approved exactly these lines at a sufficient tier."""
+    approvers = {_who(a) for a in covering(approvals, digest, tier)}
     return len(approvers) >= approvers_needed(tier, dual_control_tier)
 
 
-def pick_approver(tier: int, needs: int, directory: dict[int, list[str]], digest: str, decided: Iterable[Approval],
-                  dual_control_tier: int) -> str:
+def pick_approver(tier: int, needs: int, directory: dict[int, list[Person]], digest: str, decided: Iterable[Approval],
+                  dual_control_tier: int) -> Person:
     """Who is asked at `tier` (the refund total needs tier `needs`): the first of the tier's approvers
     (then the higher tiers') who has not approved these lines already and, under dual control, has not
-    decided the case at another tier. When no one is left, one who may be refused (the page then
-    says why, the history records it, and the wait escalates)."""
+    decided the case at another tier; one person is one user of the pool, however their address is
+    written. When no one is left, one who may be refused (the page then says why, the history records
+    it, and the wait escalates)."""
     decided = [a for a in decided if a.decided]
-    candidates = list(dict.fromkeys(address for level in sorted(directory) if level >= tier
-                                    for address in directory[level]))
+    candidates: list[Person] = []
+    for person in (p for level in sorted(directory) if level >= tier for p in directory[level]):
+        if all(person.user_id != c.user_id for c in candidates):  # one person once, however often listed
+            candidates.append(person)
     if not candidates:
-        raise KeyError(f"no approver for tier {tier}: set ApproverTier{tier}Email")
-    approved = {a.approver for a in decided if a.decision is Outcome.APPROVED and a.digest == digest}
-    other_tier = ({a.approver for a in decided if a.tier != tier}
+        raise KeyError(f"no approver for tier {tier}: add a user of the pool's group approver-tier-{tier} whose "
+                       f"address is in ApproverTier{tier}Email")
+    approved = {_who(a) for a in decided if a.decision is Outcome.APPROVED and a.digest == digest}
+    other_tier = ({_who(a) for a in decided if a.tier != tier}
                   if approvers_needed(needs, dual_control_tier) > 1 else set())
-    eligible = [address for address in candidates if address not in approved | other_tier]
-    not_twice = [address for address in candidates if address not in approved]
+    eligible = [p for p in candidates if p.user_id not in approved | other_tier]
+    not_twice = [p for p in candidates if p.user_id not in approved]
     return (eligible or not_twice or candidates)[0]

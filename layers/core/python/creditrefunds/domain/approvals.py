@@ -120,6 +120,18 @@ class Untrusted(LinkRefused):
                "decided; the case stops for a person to look when its wait runs out.")
 
 
+class SignInNeeded(LinkRefused):
+    status, title = 401, "Sign in to decide"
+    message = ("Approvals are decided by the person they were sent to, signed in. Sign in to the console, then "
+               "open the link again. Nothing was decided.")
+
+
+class FactorNeeded(LinkRefused):
+    status, title = 401, "Sign in again with your authenticator code"
+    message = ("A decision needs a sign-in with your authenticator app's code in the last few minutes. Sign in "
+               "again, then decide. Nothing was decided.")
+
+
 class NotThisApprover(LinkRefused):
     status, title = 403, "Another approver must decide"
 
@@ -216,6 +228,7 @@ class Approval:
     link_mac: str = field(default="", compare=False)  # RequestApproval's MAC over `link_signed()`
     decision_mac: str = field(default="", compare=False)  # the page's MAC over `decision_signed()`, as it is taken
     moved_on_told: bool = False  # an escalation superseded it and its approver was told
+    approver_id: str = ""  # the pool's user id of the one person who may decide it (`approver` is where it was mailed)
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Approval:
@@ -225,13 +238,13 @@ class Approval:
                    Snapshot.from_item(item["snapshot"]) if "snapshot" in item else None,
                    str(item.get("decided_from", "")), "mailed_at" in item, str(item.get("decided_at", "")),
                    str(item.get("snapshot_digest", "")), str(item.get("link_mac", "")),
-                   str(item.get("decision_mac", "")), "moved_on_at" in item)
+                   str(item.get("decision_mac", "")), "moved_on_at" in item, str(item.get("approver_id", "")))
 
     def link_signed(self) -> dict[str, Any]:
         """What the link's MAC covers: who is asked, to decide which lines, at which tier, until when."""
         return {"approval_key": self.approval_key, "case_id": self.case_id, "tier": self.tier,
                 "approver": self.approver, "digest": self.digest, "expires_at": self.expires_at,
-                "snapshot": self.snapshot_digest}
+                "snapshot": self.snapshot_digest, **({"approver_id": self.approver_id} if self.approver_id else {})}
 
     def decision_signed(self) -> dict[str, Any]:
         """What the decision's MAC covers: the link, and what its approver decided, why, when and from where."""

@@ -10,6 +10,7 @@ trusted by anyone: the next step reads the decision from the approvals table.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,9 +18,11 @@ from creditrefunds.domain.approval_policy import pick_approver, read_decision, r
 from creditrefunds.domain.approvals import (
     Approval,
     CaseGone,
+    FactorNeeded,
     LinkState,
     NotThisApprover,
     Outcome,
+    SignInNeeded,
     Snapshot,
     TaskGone,
     UnknownLink,
@@ -30,6 +33,7 @@ from creditrefunds.domain.approvals import (
 )
 from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.history import Entry
+from creditrefunds.domain.identity import Person, approver_group
 from creditrefunds.domain.mail import approval_request
 from creditrefunds.domain.pages import Page, answer, case_page
 from creditrefunds.domain.payees import MONEY_LINES
@@ -39,7 +43,7 @@ from creditrefunds.usecases.ports import Ports
 logger = logging.getLogger(__name__)
 
 
-def request_approval(ports: Ports, case_id: str, tier: int, task_token: str, directory: dict[int, list[str]],
+def request_approval(ports: Ports, case_id: str, tier: int, task_token: str, addresses: dict[int, list[str]],
                      site_url: str, link_ttl: int, now: datetime) -> dict[str, Any]:
     """Keep the task token server-side and mail an approver of `tier` a link to the case as it is now.
 
@@ -58,7 +62,7 @@ def request_approval(ports: Ports, case_id: str, tier: int, task_token: str, dir
         links = ports.approvals.of_case(case_id)
         snapshot = Snapshot.of(case, ports.settings.tier_for(case.refund_total),
                                mask_name(ports.transactions.patient_name(case.account_id)), _shown(ports, links))
-        approver = pick_approver(tier, snapshot.tier, directory, snapshot.digest, links,
+        approver = pick_approver(tier, snapshot.tier, directory(ports, addresses), snapshot.digest, links,
                                  ports.settings.dual_control_tier)
         link_id, kept = ports.approvals.create(snapshot, tier, approver, task_token, now, link_ttl)
         ports.mailer.send(approval_request(snapshot, kept, site_url.rstrip("/") + f"/approve/{link_id}"), now)
@@ -77,6 +81,20 @@ def request_approval(ports: Ports, case_id: str, tier: int, task_token: str, dir
                                          link=kept.approval_key, tier=kept.tier), now)
     logger.info("approval requested", extra={"case_id": case_id, "tier": kept.tier})
     return {"case_id": case_id, "tier": kept.tier}
+
+
+def directory(ports: Ports, addresses: dict[int, list[str]]) -> dict[int, list[Person]]:
+    """Each tier's approvers in the order the template lists their addresses: the users of the pool's group
+    for that tier whose address it is (letter case aside). The template's list says whom the workflow may mail
+    (its SES grant names only those addresses); the pool says who that person is. A listed address with no
+    such user is left out, and said."""
+    found: dict[int, list[Person]] = {}
+    for tier, listed in addresses.items():
+        members = {p.email.lower(): p for p in ports.people.members(approver_group(tier)) if p.email}
+        found[tier] = [members[a.lower()] for a in listed if a.lower() in members]
+        if len(found[tier]) < len(listed):
+            logger.warning("an approver address has no user in the pool's group", extra={"tier": tier})
+    return found
 
 
 def _shown(ports: Ports, links: list[Approval]) -> list[Snapshot]:
@@ -98,29 +116,43 @@ def _link(ports: Ports, link_id: str, now: datetime) -> tuple[Approval, Snapshot
     return approval, approval.snapshot
 
 
-def show(ports: Ports, link_id: str, now: datetime) -> Page:
-    """GET: the snapshot behind the link, with its buttons. Opening it decides nothing."""
+def show(ports: Ports, link_id: str, signed_in: Person | None, now: datetime) -> Page:
+    """GET: the snapshot behind the link, with its buttons, to the signed-in person it was sent to only.
+    Opening it decides nothing."""
     try:
         approval, snapshot = _link(ports, link_id, now)
     except Tampered as forged:
         logger.error("an approval's records fail their check", extra={"why": str(forged)})
         raise Untrusted() from forged
+    if signed_in is None:
+        raise SignInNeeded()
+    if signed_in.user_id != approval.approver_id:
+        raise NotThisApprover("this approval was sent to another person: only they can decide it")
     return case_page(snapshot, approval.tier)
 
 
-def decide(ports: Ports, link_id: str, form: dict[str, str], source: str, pause_seconds: int,
-           seconds_per_day: int, now: datetime) -> Page:
-    """POST: the approver's decision on the snapshot, once; refused when policy says this approver may not,
-    and when a record it rests on fails its integrity check."""
+def decide(ports: Ports, link_id: str, form: dict[str, str], signed_in: Person | None, source: str,
+           factor_max_age: int, now: datetime) -> Page:
+    """POST by a signed-in person: their decision on the snapshot, once. Nothing is decided without a signed-in
+    person, by anyone but the one the link was sent to (as the pool has them now), without a second factor
+    given in the last `factor_max_age` seconds, when policy says this person may not, and when a record it
+    rests on fails its integrity check."""
     try:
-        return _decide(ports, link_id, form, source, now)
+        return _decide(ports, link_id, form, signed_in, source, factor_max_age, now)
     except Tampered as forged:
         logger.error("an approval's records fail their check", extra={"why": str(forged)})
         raise Untrusted() from forged
 
 
-def _decide(ports: Ports, link_id: str, form: dict[str, str], source: str, now: datetime) -> Page:
+def _decide(ports: Ports, link_id: str, form: dict[str, str], signed_in: Person | None, source: str,
+            factor_max_age: int, now: datetime) -> Page:
+    if signed_in is None:
+        raise SignInNeeded()
     approval, snapshot = _link(ports, link_id, now)
+    current = ports.people.person(signed_in.user_id)
+    if current is None or not current.enabled:
+        raise SignInNeeded()
+    person = replace(current, signed_in_at=signed_in.signed_in_at)  # roles and factor: the pool's, now
     try:
         decision = read_decision(form, snapshot)
     except ValueError as error:
@@ -128,13 +160,15 @@ def _decide(ports: Ports, link_id: str, form: dict[str, str], source: str, now: 
     stored = ports.cases.get(approval.case_id)
     if stored is None:
         raise CaseGone()
-    why_not = refusal(approval, ports.approvals.of_case(approval.case_id),
+    why_not = refusal(approval, person, ports.approvals.of_case(approval.case_id),
                       ports.history.records(approval.case_id), ports.settings.dual_control_tier)
     if why_not is not None:
-        ports.history.append(stored.case, Entry(approval.approver, "REFUSED", stored.status, stored.status,
-                                                f"{approval.approver} may not decide: {why_not}",
-                                                link=approval.approval_key, tier=approval.tier), now)
+        ports.history.append(stored.case, Entry(person.actor, "REFUSED", stored.status, stored.status,
+                                                f"{person.actor} may not decide the link sent to {approval.approver}: "
+                                                f"{why_not}", link=approval.approval_key, tier=approval.tier), now)
         raise NotThisApprover(why_not)
+    if not person.factor_fresh(now, factor_max_age):
+        raise FactorNeeded()
     if stored.approval_key != approval.approval_key or stored.status is not Status.AWAITING_APPROVAL:
         raise TaskGone()  # the case moved on (escalated, changed, decided): the link decides nothing
     token = ports.approvals.take(approval, decision.outcome, decision.reason, source, now, link_id)
@@ -177,11 +211,12 @@ def accept_decision(ports: Ports, approval: Approval, pause_seconds: int, second
     after = approval.decision.status_after
     records = ports.history.records(approval.case_id)
     if not any(r["action"] == "DECIDED" and r.get("link") == approval.approval_key for r in records):
-        reason = (f"{approval.decision.lower()} by {approval.approver} (tier {approval.tier} link "
+        reason = (f"{approval.decision.lower()} by {approval.approver} signed in as {_actor(approval)} (tier "
+                  f"{approval.tier} link "
                   f"{approval.approval_key[:12]}, from {approval.decided_from or 'an unknown place'}) for the lines "
                   f"of digest {approval.digest[:16]}" + (f": {approval.reason}" if approval.reason else ""))
         total = approval.snapshot.refund_total if approval.snapshot else None
-        ports.history.append(stored.case, Entry(approval.approver, "DECIDED", stored.status, after, reason, total,
+        ports.history.append(stored.case, Entry(_actor(approval), "DECIDED", stored.status, after, reason, total,
                                                 link=approval.approval_key, decision=approval.decision,
                                                 tier=approval.tier), now)
     fields: dict[str, Any] = {}
@@ -190,3 +225,8 @@ def accept_decision(ports: Ports, approval: Approval, pause_seconds: int, second
                                             ports.settings.investigation_max_days)
     ports.cases.decide(approval.case_id, approval.approval_key, after, **fields)  # once: while it waits for it
     ports.approvals.accept(approval)
+
+
+def _actor(approval: Approval) -> str:
+    """Who decided with a link: the signed-in person it was sent to."""
+    return f"user:{approval.approver_id}" if approval.approver_id else approval.approver

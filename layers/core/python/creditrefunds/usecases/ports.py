@@ -11,6 +11,7 @@ from creditrefunds.domain.approvals import Approval, Snapshot
 from creditrefunds.domain.cases import Case, StoredCase
 from creditrefunds.domain.detection import AccountSummary
 from creditrefunds.domain.history import Entry
+from creditrefunds.domain.identity import Person
 from creditrefunds.domain.instructions import Instruction, Issued
 from creditrefunds.domain.ledger import StoreOutcome, Transaction
 from creditrefunds.domain.mail import Mail
@@ -59,7 +60,7 @@ class History(Protocol):
 
 
 class Approvals(Protocol):
-    def create(self, snapshot: Snapshot, tier: int, approver: str, task_token: str, now: datetime,
+    def create(self, snapshot: Snapshot, tier: int, approver: Person, task_token: str, now: datetime,
                ttl: int) -> tuple[str, Approval]: ...
     def get(self, link_id: str) -> Approval | None: ...
     def by_key(self, approval_key: str) -> Approval | None: ...
@@ -157,6 +158,13 @@ class Keys(Protocol):
     def valid(self, purpose: str, message: bytes, mac: str | None) -> bool: ...
 
 
+class People(Protocol):
+    """The user pool: who holds a role (a group), and who a user is now."""
+
+    def members(self, group: str) -> list[Person]: ...
+    def person(self, user_id: str) -> Person | None: ...
+
+
 class Ports(Protocol):
     """Everything a step may use; each use case reads only the parts it needs."""
 
@@ -188,3 +196,5 @@ class Ports(Protocol):
     def handoff(self) -> Handoff: ...
     @property
     def keys(self) -> Keys: ...
+    @property
+    def people(self) -> People: ...
