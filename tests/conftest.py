@@ -26,7 +26,10 @@ def cloud() -> Iterator:
              "SealSchedule": "rate(1 day)",
              # The sweeper runs when a test invokes it, and may touch a case quiet for 3 seconds.
              "SweepSchedule": "rate(1 day)", "SweepGraceSeconds": "3"}
-    with LocalCloud(ROOT, quiet=True, parameter_overrides=waits) as running:
+    with LocalCloud(ROOT, quiet=True, parameter_overrides=waits, demo_users=True) as running:
+        # The tier-2 approver listed for tier 3 holds that authority in the pool too.
+        running.client("cognito-idp").admin_add_user_to_group(
+            UserPoolId=running.outputs["UserPoolId"], Username="tier2.approver", GroupName="approver-tier-3")
         yield running
 
 

@@ -17,6 +17,7 @@ import boto3
 from localcloud import memory
 from localcloud.build import build, runtime_python
 from localcloud.iam import Enforcer
+from localcloud.identity import make_demo_users
 from localcloud.lambdas import LambdaRuntime
 from localcloud.mailbox import Mailbox
 from localcloud.names import (
@@ -61,6 +62,7 @@ class LocalCloud:
         profile: str = "local",
         parameter_overrides: dict[str, str] | None = None,
         quiet: bool = False,
+        demo_users: bool = False,
     ) -> None:
         """`quiet` keeps the functions' log lines and metrics off the console (the demo prints
         its own account of what happened)."""
@@ -70,6 +72,8 @@ class LocalCloud:
         self._port = port
         self._parameters = {**profile_parameters(root / "samconfig.toml", profile), **(parameter_overrides or {})}
         self._quiet = quiet
+        self._demo_users = demo_users
+        self.users: dict[str, Any] = {}  # the demo users (`refunds users --json`), when made
         self._exit = ExitStack()
         self.runtime = LambdaRuntime(pycache=root / ".aws-sam" / "pycache")
         self.mailbox = Mailbox(region)
@@ -105,6 +109,9 @@ class LocalCloud:
         previous_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(port)
         self._exit.callback(_restore_env, "MOTO_PORT", previous_port)
+        # Cognito checks TOTP codes (moto reads this at each check), as AWS does.
+        self._exit.callback(_restore_env, TOTP_SWITCH, os.environ.get(TOTP_SWITCH))
+        os.environ[TOTP_SWITCH] = "true"
         self._moto_config({"stepfunctions": {"execute_state_machine": True}})
         self._exit.enter_context(run_lambdas_in_process(self.runtime))
         self._exit.enter_context(routing_worked_out_once())
@@ -133,6 +140,9 @@ class LocalCloud:
             lambda function, role: self.iam.credentials(self.client("sts"), function, role),
         )
         self.stack = builder.build()
+        if self._demo_users:
+            self.users = make_demo_users(self.client("cognito-idp"), self.client("ssm"), self.stack_name,
+                                         self.stack.outputs["UserPoolId"], self.stack.outputs["ConsoleClientId"])
         console, self.console_url = serve_console(self.mailbox, self.describe)
         self._exit.callback(console.shutdown)
         outputs = {**self.stack.outputs, "LocalConsoleUrl": self.console_url}
@@ -217,6 +227,9 @@ class LocalCloud:
             "outputs": self.stack.outputs,
             "resources": self.stack.physical,
         }
+
+
+TOTP_SWITCH = "MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"
 
 
 def _restore_env(name: str, value: str | None) -> None:

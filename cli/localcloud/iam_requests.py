@@ -24,6 +24,9 @@ _TRANSACTION_ITEMS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "Delet
                       "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
 _S3_ACTIONS = {"HeadObject": "GetObject", "HeadBucket": "ListBucket"}
 _DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}
+# Cognito operations that are not authorised by IAM (the service reference lists them unauthenticated).
+_COGNITO_PUBLIC = {"InitiateAuth", "RespondToAuthChallenge", "AssociateSoftwareToken", "VerifySoftwareToken",
+                   "GetUser", "GlobalSignOut", "RevokeToken", "ChangePassword", "SetUserMFAPreference"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,10 @@ def requests_of(response: Any, service: str, action: str, resource: str, region:
         return [Request("lambda:InvokeFunction", arn)]
     if service == "sts" and action == "GetCallerIdentity":
         return []  # always allowed
+    if service == "cognito-idp":
+        if action in _COGNITO_PUBLIC:
+            return []  # the user's own sign-in: Cognito authorises it by the user's password, code or token
+        return [Request(f"cognito-idp:{action}", f"{prefix}:userpool/{_body(response).get('UserPoolId', '*')}")]
     return [Request(f"{service}:{action}", resource)]
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 
 from localcloud.compute import Compute
+from localcloud.identity import Identity
 from localcloud.intrinsics import Resolver, TemplateError, references
 from localcloud.lambdas import LambdaRuntime
 from localcloud.names import ACCOUNT_ID, LOCAL_CREDENTIALS
@@ -62,6 +63,7 @@ _HONOURED: dict[str, set[str]] = {
                                "EvaluationPeriods", "MetricName", "Namespace", "Period", "Statistic", "Threshold",
                                "TreatMissingData"},
     "AWS::Events::Rule": {"Description", "Name", "ScheduleExpression", "Targets"},
+    **Identity.HONOURED,
 }
 AWS_ONLY_PROPERTIES = {
     "Tags": "tags name resources for people and billing; nothing here reads them",
@@ -121,7 +123,7 @@ def _kept(item: dict[str, Any], conditions: dict[str, bool]) -> bool:
     return conditions[name]
 
 
-class StackBuilder(Storage, Compute, Wiring):
+class StackBuilder(Storage, Compute, Wiring, Identity):
     """Builds one stack from a transformed template into the moto server at `endpoint_url`."""
 
     def __init__(
@@ -246,7 +248,7 @@ class StackBuilder(Storage, Compute, Wiring):
             raise TemplateError(f"no condition named {name}") from None
 
     _CREATORS: dict[str, Callable[[StackBuilder, str, dict[str, Any]], None]] = {
-        **Storage.CREATORS, **Compute.CREATORS, **Wiring.CREATORS}
+        **Storage.CREATORS, **Compute.CREATORS, **Wiring.CREATORS, **Identity.CREATORS}
 
 
 def supported_resource_types() -> set[str]:

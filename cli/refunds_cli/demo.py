@@ -24,6 +24,7 @@ from typing import IO, Any
 from boto3.dynamodb.conditions import Key
 from creditrefunds.domain.status import Status
 from localcloud.cloud import LocalCloud
+from localcloud.identity import sign_in
 from localcloud.mailbox import SentMail
 
 from refunds_cli import audit, remit
@@ -81,17 +82,42 @@ class Story:
         return case if case.get("status") in statuses else None
 
 
-def http(url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
+def http(url: str, form: dict[str, str] | None = None, token: str = "") -> tuple[int, str]:
+    """GET (or POST `form`) `url`, as the user whose access token is `token` (none: nobody signed in)."""
     data = urllib.parse.urlencode(form).encode() if form is not None else None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=30) as answer:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=30) as answer:
             return answer.status, answer.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
 
 
+_TOKENS: dict[tuple[str, str], tuple[float, str]] = {}
+TOKEN_REUSE_SECONDS = 120  # well within the console's 5 minutes for a decision's sign-in
+
+
+def token_of(cloud: LocalCloud, email: str) -> str:
+    """A demo user's access token (signed in with password and TOTP code), reused for a couple of minutes."""
+    key = (cloud.endpoint_url, email.lower())
+    made = _TOKENS.get(key)
+    if made is None or time.monotonic() - made[0] > TOKEN_REUSE_SECONDS:
+        [user] = [u for u in cloud.users["users"] if u["email"].lower() == email.lower()]
+        made = (time.monotonic(), sign_in(cloud.client("cognito-idp"), cloud.users["client_id"], user))
+        _TOKENS[key] = made
+    return made[1]
+
+
+def decide_link(cloud: LocalCloud, url: str, form: dict[str, str] | None = None, as_: str = "") -> tuple[int, str]:
+    """Open (or, with `form`, post to) a mailed approval link signed in as `as_`: by default the person it was
+    mailed to, as an approver's browser or script does."""
+    if not as_:
+        as_ = next(m.to[0] for m in cloud.mailbox.messages() if url in m.links)
+    return http(url, form, token_of(cloud, as_))
+
+
 def run_demo(root: Path, out: IO[str] = sys.stdout) -> int:
-    with LocalCloud(root, quiet=True, profile="demo") as cloud:
+    with LocalCloud(root, quiet=True, profile="demo", demo_users=True) as cloud:
         story = Story(cloud, out)
         try:
             _play(story, root)
@@ -116,15 +142,16 @@ def _play(story: Story, root: Path) -> None:
 
     story.say("\n2. Approver 1 opens the mailed link for ACC-1001 (the page shows; nothing is decided) and approves")
     approve = story.wait("approval mail for ACC-1001", lambda: story.mail("tier1", APPROVE))
-    status, page = http(approve.links[0])
+    status, page = decide_link(cloud, approve.links[0])
     story.say(f"  GET  {approve.links[0][:60]}... -> {status}, case still {story.case(APPROVE)['status']}")
-    status, page = http(approve.links[0], {"decision": "approve"})
+    status, page = decide_link(cloud, approve.links[0], {"decision": "approve"})
     story.say(f"  POST Approve -> {status}: {_message(page)}")
 
     story.say("\n3. Approver 1 rejects ACC-5005, with a reason")
     reject = story.wait("approval mail for ACC-5005", lambda: story.mail("tier1", REJECT))
-    status, page = http(reject.links[0], {"decision": "reject", "reason": "guarantor asked to keep the credit "
-                                          "for the next visit"})
+    status, page = decide_link(cloud, reject.links[0], {"decision": "reject",
+                                                        "reason": "guarantor asked to keep the credit "
+                                                                  "for the next visit"})
     story.say(f"  POST Reject -> {status}: {_message(page)}")
 
     story.say("\n4. Nobody answers ACC-2002 (tier 2): it waits out its time and escalates to tier 3")
@@ -132,9 +159,9 @@ def _play(story: Story, root: Path) -> None:
     story.say(f"  mailed to {', '.join(first.to)}: {first.subject}")
     escalated = story.wait("escalation to the tier-3 approver", lambda: story.mail("tier3", ESCALATE), 180)
     story.say(f"  mailed to {', '.join(escalated.to)}: {escalated.subject}")
-    status, page = http(first.links[0], {"decision": "approve"})
+    status, page = decide_link(cloud, first.links[0], {"decision": "approve"})
     story.say(f"  the old tier-2 link now -> {status}: {_message(page)}")
-    status, page = http(escalated.links[0], {"decision": "approve"})
+    status, page = decide_link(cloud, escalated.links[0], {"decision": "approve"})
     story.say(f"  tier 3 POST Approve -> {status}: {_message(page)}")
 
     story.wait("refunds issued", lambda: story.status_is(APPROVE, Status.REFUND_ISSUED)
@@ -159,7 +186,7 @@ def _remittance(story: Story, root: Path) -> None:
     case = story.wait(f"{RECOUPED} re-checked", lambda: story.status_is(RECOUPED, Status.WORK_ITEM))
     for line in case["lines"]:
         story.say(f"  {line['action']} {line['reason']} {line['payee_type']} {line['amount']}: {line['evidence']}")
-    status, page = http(asked.links[0], {"decision": "approve"})
+    status, page = decide_link(story.cloud, asked.links[0], {"decision": "approve"})
     story.say(f"  the approver's link now -> {status}: {_message(page)}")
     listed = story.s3.list_objects_v2(Bucket=story.bucket, Prefix="outbound/refunds/").get("Contents", [])
     sent = any(RECOUPED in story.s3.get_object(Bucket=story.bucket, Key=o["Key"])["Body"].read().decode()

@@ -45,9 +45,12 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    with LocalCloud(PROJECT_ROOT, port=args.port, stack_name=args.stack_name, region=args.region) as cloud:
+    with LocalCloud(PROJECT_ROOT, port=args.port, stack_name=args.stack_name, region=args.region,
+                    demo_users=args.demo_users) as cloud:
         print(f"AWS endpoint:   {cloud.endpoint_url}")
-        print(f"Approvals site: {cloud.outputs['ApprovalSiteUrl']}")
+        print(f"Console:        {cloud.outputs['ApprovalSiteUrl']} (sign in; mailed approval links open here)")
+        if cloud.users:
+            print(f"Demo users:     refunds --endpoint-url {cloud.endpoint_url} users --json")
         print(f"Local console:  {cloud.console_url} (mail sent through SES)")
         print(f"Drop ledgers:   s3://{cloud.outputs['LedgerBucketName']}/incoming/")
         print(f"Try: refunds --endpoint-url {cloud.endpoint_url} mail")
@@ -79,6 +82,23 @@ def cmd_mail(args: argparse.Namespace) -> int:
         print(f"  {message['subject']}")
         for link in message["links"]:
             print(f"  {link}")
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """The demo users `local up --demo-users` made, with their passwords and TOTP secrets: the local cloud only."""
+    from localcloud.identity import users_parameter
+
+    target = _target(args)
+    if not target.endpoint_url:
+        raise TargetError("users lists the local cloud's demo users only: a deployed pool's users are managed in "
+                          "Cognito, and their passwords are nobody's to list")
+    try:
+        value = target.client("ssm").get_parameter(Name=users_parameter(target.stack_name),
+                                                   WithDecryption=True)["Parameter"]["Value"]
+    except Exception as error:
+        raise TargetError("no demo users: start the local cloud with `refunds local up --demo-users`") from error
+    print(json.dumps(json.loads(value), indent=2))
     return 0
 
 
@@ -152,6 +172,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     local = commands.add_parser("local", help="the local cloud").add_subparsers(dest="local_command", required=True)
     up = local.add_parser("up", help="run the whole stack on moto until Ctrl-C")
     up.add_argument("--port", type=int, default=4599)
+    up.add_argument("--demo-users", action="store_true",
+                    help="make one user per role (and a second tier-3 approver) with passwords and TOTP set up")
     up.set_defaults(func=cmd_local_up)
 
     detect = commands.add_parser("detect", help="credit balances in a ledger file (no AWS needed)")
@@ -174,6 +196,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         if command is None or command in names:
             importlib.import_module(module).register(commands, _target)
 
+    users = commands.add_parser("users", help="the demo users of the local cloud's user pool (local cloud only)")
+    users.add_argument("--json", action="store_true", help="as JSON (the only format)")
+    users.set_defaults(func=cmd_users)
+
     mail = commands.add_parser("mail", help="mail sent through SES (local cloud)")
     mail.add_argument("--json", action="store_true")
     mail.set_defaults(func=cmd_mail)
@@ -187,7 +213,7 @@ def _command_in(argv: list[str]) -> str | None:
         if word in ("--endpoint-url", "--stack-name", "--region"):
             next(words, None)  # its value
         elif not word.startswith("-"):
-            return word if word in ("local", "detect", "drop", "demo", "mail") else None
+            return word if word in ("local", "detect", "drop", "demo", "mail", "users") else None
     return None
 
 

@@ -14,7 +14,7 @@ from datetime import date
 from creditrefunds.domain.approvals import link_key
 from creditrefunds.domain.detection import case_id_for
 from localcloud import faults
-from refunds_cli.demo import http
+from refunds_cli.demo import decide_link
 
 from .conftest import (
     case_of,
@@ -46,7 +46,7 @@ def approve_the_waiting_link(cloud, account: str, timeout: float = 60.0, approve
         links = {link_key(link.rsplit("/", 1)[-1]): link for m in cloud.mailbox.messages()
                  if account in m.subject and (approver is None or approver in m.to) for link in m.links}
         if case["status"] == "AWAITING_APPROVAL" and case.get("approval_key") in links:
-            status, _ = http(links[case["approval_key"]], {"decision": "approve"})
+            status, _ = decide_link(cloud, links[case["approval_key"]], {"decision": "approve"})
             if status == 200:
                 return
         assert time.monotonic() < deadline, f"{account} never waited for a link it mailed: {case['status']}"
@@ -170,7 +170,7 @@ def click_the_waiting_link(cloud, account: str, timeout: float = 60.0) -> tuple[
         links = {link_key(link.rsplit("/", 1)[-1]): link for m in cloud.mailbox.messages()
                  if account in m.subject for link in m.links}
         if case["status"] == "AWAITING_APPROVAL" and case.get("approval_key") in links:
-            status, page = http(links[case["approval_key"]], {"decision": "approve"})
+            status, page = decide_link(cloud, links[case["approval_key"]], {"decision": "approve"})
             if status != 410:  # not moved on before the click
                 return status, page
         assert time.monotonic() < deadline, f"{account} never waited for a link it mailed: {case['status']}"

@@ -10,7 +10,7 @@ import io
 import json
 import time
 
-from refunds_cli.demo import http
+from refunds_cli.demo import decide_link
 
 from .conftest import (
     case_of,
@@ -85,9 +85,9 @@ def test_values_from_the_ledger_cannot_script_a_page_or_a_spreadsheet(cloud):
         f"MS-INJ-2,{account},P-INJ,{quoted},PAYMENT,-120.00,2026-11-09,PATIENT,,,CHK-1,,\"<b>Bold</b>, Eve\",TX"])
     mail = wait_for_mail(cloud, TIER1, "onerror")
     assert "<img" not in mail.html and "&lt;img src=x onerror=alert(1)&gt;" in mail.html
-    status, page = http(mail.links[0])
+    status, page = decide_link(cloud, mail.links[0])
     assert status == 200 and "<img" not in page and "&lt;img" in page and "<b>" not in page
-    assert http(mail.links[0], {"decision": "approve"})[0] == 200
+    assert decide_link(cloud, mail.links[0], {"decision": "approve"})[0] == 200
     case = wait_for_status(cloud, account, {"REFUND_ISSUED"})
     [row] = [r for r in outbound_rows(cloud, mail.sent_at[:10]) if r["case_id"] == case["case_id"]]
     assert row["payee_id"] == "'" + guarantor  # an apostrophe first: a spreadsheet shows text, runs no formula

@@ -14,7 +14,7 @@ from pathlib import Path
 from creditrefunds.adapters.remittance_store import item_of
 from creditrefunds.adapters.x835 import read_835
 from localcloud import faults
-from refunds_cli.demo import http
+from refunds_cli.demo import decide_link
 
 from tests.remittances import medicare_paid_twice, offset_of
 
@@ -65,7 +65,7 @@ def test_a_medicare_credit_recouped_by_offset_never_reaches_the_ap_file(cloud):
     assert ("REMITTANCE", "the 835 remittance rm-wait-era.835 changed the lines; the approval asked of them is "
                           "withdrawn and asked again") in reasons
     # The link mailed for the refund decides nothing now, and nothing was issued.
-    status, page = http(asked.links[0], {"decision": "approve"})
+    status, page = decide_link(cloud, asked.links[0], {"decision": "approve"})
     assert status == 410 and "Nothing was decided" in page
     assert ap_rows(cloud, case["case_id"]) == []
     # The same interchange again (under another name, too) changes nothing.

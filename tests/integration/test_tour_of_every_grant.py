@@ -18,7 +18,7 @@ from creditrefunds.adapters.case_store import CaseStore, case_from_item
 from creditrefunds.adapters.history_store import HistoryStore
 from creditrefunds.domain.history import Entry
 from localcloud import faults
-from refunds_cli.demo import http
+from refunds_cli.demo import decide_link
 
 from tests.remittances import MAC_OFFSET, medicare_paid_twice, offset_of, payment_of
 
@@ -57,7 +57,8 @@ def test_a_rejection_and_an_approver_refused_write_as_their_own_roles(cloud):
     """AfterDecision: WriteWorkItems, PublishEvents. ApprovalWeb: AppendHistory, RecordTheDecisionOnTheCase
     (the REFUSED record and the chain's head on the case)."""
     drop(cloud, "gr-reject.csv", patient_credit("GR-REJECT"))
-    status, _ = http(wait_for_mail(cloud, TIER1, "GR-REJECT").links[0], {"decision": "reject", "reason": "disputed"})
+    rejecting = wait_for_mail(cloud, TIER1, "GR-REJECT").links[0]
+    status, _ = decide_link(cloud, rejecting, {"decision": "reject", "reason": "disputed"})
     assert status == 200
     case = wait_for_status(cloud, "GR-REJECT", {"WORK_ITEM"})
     assert "disputed" in wait_for_object(cloud, f"outbound/work-items/{case['case_id']}.json")
@@ -69,7 +70,7 @@ def test_a_rejection_and_an_approver_refused_write_as_their_own_roles(cloud):
     HistoryStore(cloud.table("HistoryTableName"), CaseStore(cases)).append(
         case_from_item(item), Entry(TIER1, "REVIEWED", "AWAITING_APPROVAL", "AWAITING_APPROVAL", "checked the lines"),
         datetime.now(UTC))
-    status, page = http(link, {"decision": "approve"})
+    status, page = decide_link(cloud, link, {"decision": "approve"})
     assert status == 403 and "segregation of duties" in page
     assert history_actions(cloud, item["case_id"])[-1][0] == "REFUSED"
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from refunds_cli.demo import http
+from refunds_cli.demo import decide_link
 
 from .conftest import (
     case_of,
@@ -53,11 +53,11 @@ def test_approve_issues_the_refund_once_and_get_never_decides(cloud):
     assert "50.00" in mail.subject and "Rivera" not in mail.subject
     assert "R*****, A**" in mail.text and "Rivera" not in mail.text
     for _ in range(2):  # a mail scanner opening the link decides nothing
-        status, page = http(mail.links[0])
+        status, page = decide_link(cloud, mail.links[0])
         assert status == 200 and "WF-APPROVE" in page and "Approve" in page and "Investigate" not in page
     assert wait_for_status(cloud, "WF-APPROVE", {"AWAITING_APPROVAL"})["status"] == "AWAITING_APPROVAL"
 
-    status, page = http(mail.links[0], {"decision": "approve", "reason": ""})
+    status, page = decide_link(cloud, mail.links[0], {"decision": "approve", "reason": ""})
     assert status == 200 and "Decision recorded" in page
     case = wait_for_status(cloud, "WF-APPROVE", {"REFUND_ISSUED"})
     rows = [line for line in outbound(cloud, f"outbound/refunds/{mail.sent_at[:10]}.csv").splitlines()
@@ -67,7 +67,7 @@ def test_approve_issues_the_refund_once_and_get_never_decides(cloud):
     actions = [a for a, _, _ in history_actions(cloud, case["case_id"])]
     assert actions == ["DETECTED", "REVIEWED", "EMAILED", "DECIDED", "RECHECKED", "ISSUED"]
 
-    again, page = http(mail.links[0], {"decision": "approve"})
+    again, page = decide_link(cloud, mail.links[0], {"decision": "approve"})
     assert again == 410 and "already been used" in page
 
     # The issue step delivered twice more: nothing is issued again.
@@ -96,12 +96,13 @@ def test_an_overdue_approval_escalates_to_the_next_tier_who_approves(cloud):
     case = wait_for_status(cloud, account, {"AWAITING_APPROVAL"})
     assert case["overdue"] is True  # flagged by the review, before any wait ran out
     second = wait_for_mail(cloud, TIER2, account)  # after the tier-1 wait ran out
-    status, _ = http(second.links[0], {"decision": "approve"})  # at once: before the tier-2 wait runs out too
+    # at once: before the tier-2 wait runs out too
+    status, _ = decide_link(cloud, second.links[0], {"decision": "approve"})
     assert status == 200
     moved = [m for m in cloud.mailbox.messages() if TIER1 in m.to and m.subject.startswith("Approval moved on")
              and account in m.subject]
     assert moved, "the waiting approver is told"
-    status, page = http(first.links[0], {"decision": "approve"})
+    status, page = decide_link(cloud, first.links[0], {"decision": "approve"})
     assert status == 410 and "escalated" in page
     told = wait_for_mail_subject(cloud, "compliance@example.org", account)
     assert "past its due date" in told.subject

@@ -19,7 +19,8 @@ GLOBALS = {name: "x" for name in ("LEDGER_BUCKET", "ORIGINALS_BUCKET", "TRANSACT
                                   "LEDGER_KEY_ID", "MATCH_KEY_ID", "LINK_KEY_ID", "DECISION_KEY_ID",
                                   "INSTRUCTION_KEY_ID",
                                   "TASK_TOKENS_TABLE", "TOKEN_KEY_ID",
-                                  "SENDER_EMAIL", "OPERATORS_EMAIL", "COMPLIANCE_OFFICER_EMAIL", "EVENT_SOURCE")}
+                                  "SENDER_EMAIL", "OPERATORS_EMAIL", "COMPLIANCE_OFFICER_EMAIL", "EVENT_SOURCE",
+                                  "USER_POOL_ID")}
 GLOBALS |= {"SECONDS_PER_DAY": "86400", "INVESTIGATION_PAUSE_SECONDS": "600", "RULE_SETTINGS": "{}"}
 
 

@@ -45,6 +45,7 @@ class BaseConfig(BaseSettings):
     operators_email: str
     compliance_officer_email: str
     event_source: str
+    user_pool_id: str  # the Cognito user pool of the people who work credits (their groups are their roles)
     seconds_per_day: int
     investigation_pause_seconds: int
 
@@ -123,6 +124,15 @@ class ApprovalConfig(FunctionConfig):
         """The directory: each tier's approvers, in the order they are asked (comma-separated lists)."""
         lists = {1: self.approver_tier1_email, 2: self.approver_tier2_email, 3: self.approver_tier3_email}
         return {tier: [a.strip() for a in text.split(",") if a.strip()] for tier, text in lists.items()}
+
+
+class ConsoleConfig(FunctionConfig):
+    """The console: sign-in, the worklist, the approval pages."""
+
+    console_client_id: str
+    sessions_table: str
+    session_idle_seconds: int = 900
+    decision_factor_seconds: int = 300  # a decision needs a sign-in with the TOTP code this recent
 
 
 class SweepConfig(BaseConfig):

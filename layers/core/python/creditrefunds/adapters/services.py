@@ -19,6 +19,7 @@ from creditrefunds.adapters.approval_store import ApprovalStore
 from creditrefunds.adapters.case_store import CaseStore
 from creditrefunds.adapters.config import (
     Config,
+    ConsoleConfig,
     DetectConfig,
     FunctionConfig,
     IngestConfig,
@@ -31,10 +32,12 @@ from creditrefunds.adapters.handoff import Handoff
 from creditrefunds.adapters.history_store import HistoryStore
 from creditrefunds.adapters.ledger_bucket import LedgerBucket
 from creditrefunds.adapters.messaging import EventBus, Mailer
+from creditrefunds.adapters.people import CognitoPeople, TokenVerifier
 from creditrefunds.adapters.record_keys import RecordKeys
 from creditrefunds.adapters.refund_book import RefundBook
 from creditrefunds.adapters.remittance_store import RemittanceStore
 from creditrefunds.adapters.seal_store import SealStore
+from creditrefunds.adapters.sessions import SessionStore
 from creditrefunds.adapters.transactions import TransactionStore
 from creditrefunds.adapters.transient import CLIENT_CONFIG
 from creditrefunds.adapters.trusted import TrustedApprovals, TrustedLedger, TrustedRefundBook
@@ -139,6 +142,32 @@ class Services(Generic[Config]):
         if not isinstance(config, SealConfig):
             raise RuntimeError("this function does not seal the history (see its environment in template.yaml)")
         return SealStore(self._client("s3"), config.seal_bucket, self._client("kms"), config.seal_key_id)
+
+    @_once
+    def people(self) -> CognitoPeople:
+        return CognitoPeople(self._client("cognito-idp"), self.config.user_pool_id)
+
+    @_once
+    def cognito(self) -> Any:
+        """The pool's client, for the console's sign-in."""
+        return self._client("cognito-idp")
+
+    @_once
+    def tokens(self) -> TokenVerifier:
+        config = self._console()
+        return TokenVerifier(boto3.session.Session().region_name or "us-east-1", config.user_pool_id,
+                             config.console_client_id)
+
+    @_once
+    def sessions(self) -> SessionStore:
+        config = self._console()
+        return SessionStore(self._dynamodb.Table(config.sessions_table), self._client("kms"), config.token_key_id,
+                            config.session_idle_seconds)
+
+    def _console(self) -> ConsoleConfig:
+        if not isinstance(self.config, ConsoleConfig):
+            raise RuntimeError("only the console signs people in (see its config in its handler)")
+        return self.config
 
     @_once
     def workflows(self) -> Workflows:

@@ -63,3 +63,10 @@ def form_fields(body: str | None, base64_encoded: bool) -> dict[str, str]:
         except (binascii.Error, ValueError):
             text = ""
     return {name: values[0] for name, values in parse_qs(text).items()}
+
+
+def sign_in_page(after: str, error: str = "", username: str = "", session: str = "", status: int = 200) -> Page:
+    """The console's sign-in: user name and password, then (`session` from the pool) the authenticator's code."""
+    title = "Enter your code" if session else "Sign in to the credit refunds console"
+    return Page(status, render("signin.html", title=title, next=after, error=error, username=username,
+                               session=session))

@@ -35,7 +35,8 @@ TEMPLATES = {
                  "<dt>Patient</dt><dd>{{ patient }}</dd><dt>Credit</dt><dd id='credit'>{{ credit }}</dd>"
                  "<dt>Refund total</dt><dd id='refund'>{{ refund }}</dd><dt>Due date</dt><dd>{{ due }}</dd>"
                  "<dt>Approval tier</dt><dd>{{ tier }}</dd></dl>" + _LINES +
-                 "<form method='post'><p><label for='reason'>Reason (required to reject)</label><br>"
+                 "<form method='post'><input type='hidden' name='csrf' value=''>"
+                 "<p><label for='reason'>Reason (required to reject)</label><br>"
                  "<textarea id='reason' name='reason' rows='3' cols='60'></textarea></p>"
                  "<button type='submit' name='decision' value='approve' id='approve'>Approve</button>"
                  "<button type='submit' name='decision' value='reject' id='reject'>Reject</button>"
@@ -51,6 +52,18 @@ TEMPLATES = {
                           "<tr><th align='left'>Due date</th><td>{{ due }}</td></tr></table>" + _LINES +
                           "<p><a href='{{ link }}'>Open the case to approve or reject it</a></p>"
                           "<p>The link works once and expires; opening it decides nothing.</p></body></html>",
+    "signin.html": "{% extends 'document.html' %}{% block body %}"
+                   "{% if error %}<p class='error' id='error'>{{ error }}</p>{% endif %}"
+                   "<form method='post' action='/signin'><input type='hidden' name='next' value='{{ next }}'>"
+                   "{% if session %}<input type='hidden' name='session' value='{{ session }}'>"
+                   "<input type='hidden' name='username' value='{{ username }}'>"
+                   "<p><label for='code'>Code from your authenticator app</label><br>"
+                   "<input id='code' name='code' autocomplete='one-time-code' inputmode='numeric' required></p>"
+                   "{% else %}<p><label for='username'>User name</label><br>"
+                   "<input id='username' name='username' autocomplete='username' required></p>"
+                   "<p><label for='password'>Password</label><br><input id='password' name='password' "
+                   "type='password' autocomplete='current-password' required></p>{% endif %}"
+                   "<button type='submit' id='sign-in'>Sign in</button></form>{% endblock %}",
     "plain_mail.html": "<!doctype html><html><body><pre>{{ text }}</pre></body></html>",
 }
 

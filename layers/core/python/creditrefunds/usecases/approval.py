@@ -91,7 +91,7 @@ def directory(ports: Ports, addresses: dict[int, list[str]]) -> dict[int, list[P
     found: dict[int, list[Person]] = {}
     for tier, listed in addresses.items():
         members = {p.email.lower(): p for p in ports.people.members(approver_group(tier)) if p.email}
-        found[tier] = [members[a.lower()] for a in listed if a.lower() in members]
+        found[tier] = [replace(members[a.lower()], email=a) for a in listed if a.lower() in members]  # mailed as listed
         if len(found[tier]) < len(listed):
             logger.warning("an approver address has no user in the pool's group", extra={"tier": tier})
     return found
