@@ -7,6 +7,7 @@ import shutil
 import tempfile
 
 import pytest
+from localcloud.identity import fresh_code
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
@@ -38,6 +39,24 @@ def browser():
     shutil.rmtree(profile, ignore_errors=True)
 
 
+def user(cloud, email: str) -> dict:
+    return next(u for u in cloud.users["users"] if u["email"] == email)
+
+
+def sign_in_in(browser, who: dict, wrong_code: bool = False) -> None:
+    """Sign in on the console's page: user name and password, then the authenticator's code."""
+    WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.ID, "password")))
+    browser.find_element(By.ID, "username").send_keys(who["username"])
+    browser.find_element(By.ID, "password").send_keys(who["password"])
+    browser.find_element(By.ID, "sign-in").click()
+    WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.ID, "code")))
+    code = fresh_code(who["totp_secret"])
+    browser.find_element(By.ID, "code").send_keys(f"{(int(code) + 1) % 1_000_000:06d}" if wrong_code else code)
+    browser.find_element(By.ID, "sign-in").click()
+    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(
+        lambda b: not b.find_elements(By.ID, "code"))  # the next page: the link, or the sign-in again
+
+
 def test_an_approver_opens_the_mailed_link_and_approves_in_chromium(cloud, browser):
     account = "E2E-CHROMIUM"
     drop(cloud, "e2e.csv", [
@@ -46,7 +65,8 @@ def test_an_approver_opens_the_mailed_link_and_approves_in_chromium(cloud, brows
     ])
     mail = wait_for_mail(cloud, "tier1.approver@example.org", account)
 
-    browser.get(mail.links[0])
+    browser.get(mail.links[0])  # the link opens the console's sign-in first
+    sign_in_in(browser, user(cloud, "tier1.approver@example.org"))
     assert browser.find_element(By.ID, "account").text == account
     assert browser.find_element(By.ID, "refund").text == "80.00"
     lines = browser.find_element(By.ID, "lines").text
@@ -66,3 +86,47 @@ def test_an_approver_opens_the_mailed_link_and_approves_in_chromium(cloud, brows
     browser.back()
     browser.refresh()  # the link again, after it decided: a clear page, no stack trace
     assert "already been used" in browser.find_element(By.ID, "message").text
+
+    browser.get(mail.links[0].replace("/approve/", "/approve/x"))  # a page of the console, signed in
+    other = wait_for_mail(cloud, "tier1.approver@example.org", account, timeout=1) if False else None
+    assert other is None
+
+
+def test_the_wrong_person_and_a_wrong_code_decide_nothing_and_two_people_approve_at_tier_3(cloud, browser):
+    account = "E2E-DUAL"
+    drop(cloud, "e2e-dual.csv", [
+        f"{account}-1,{account},P-E2D,G-E2D,CHARGE,1000.00,2026-11-02,,,,,,\"Novak, Tomas\",TX",
+        f"{account}-2,{account},P-E2D,G-E2D,PAYMENT,-13000.00,2026-11-09,PATIENT,,,CHK-9,,\"Novak, Tomas\",TX",
+    ])
+    first = wait_for_mail(cloud, "tier3.approver@example.org", account)
+    browser.get(first.links[0])
+    sign_in_in(browser, user(cloud, "tier3.approver@example.org"), wrong_code=True)
+    assert "Sign-in failed" in browser.find_element(By.ID, "error").text  # a wrong code signs nobody in
+
+    browser.delete_all_cookies()
+    browser.get(first.links[0])
+    sign_in_in(browser, user(cloud, "billing@example.org"))  # billing staff holding the approver's link
+    assert "Another approver must decide" in browser.find_element(By.TAG_NAME, "h1").text
+    assert account not in browser.page_source  # not even shown
+
+    browser.delete_all_cookies()
+    browser.get(first.links[0])
+    sign_in_in(browser, user(cloud, "tier3.approver@example.org"))
+    assert browser.find_element(By.ID, "account").text == account
+    browser.find_element(By.ID, "approve").click()
+    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(
+        expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Decision recorded"))
+    assert case_of(cloud, account)["status"] == "AWAITING_APPROVAL"  # one of the two
+
+    second = wait_for_mail(cloud, "tier2.approver@example.org", account)  # the tier's other approver
+    browser.get(second.links[0])  # still signed in as the first: refused
+    assert "Another approver must decide" in browser.find_element(By.TAG_NAME, "h1").text
+    browser.delete_all_cookies()
+    browser.get(second.links[0])
+    sign_in_in(browser, user(cloud, "tier2.approver@example.org"))
+    browser.find_element(By.ID, "approve").click()
+    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(
+        expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Decision recorded"))
+    case = wait_for_status(cloud, account, {"REFUND_ISSUED"})
+    actors = {r for a, r, _ in history_actions(cloud, case["case_id"]) if a == "DECIDED"}
+    assert len([a for a, _, _ in history_actions(cloud, case["case_id"]) if a == "DECIDED"]) == 2 and actors

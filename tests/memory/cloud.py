@@ -30,7 +30,16 @@ from creditrefunds.usecases import approval
 from creditrefunds.usecases.ingest import file_failed, ingest_file
 
 from .books import ATTEMPT, MemoryApprovals, MemoryRefundBook, MemoryRemittances
-from .outside import MemoryBucket, MemoryEvents, MemoryHandoff, MemoryKeys, MemoryMailer, MemoryPeople, MemorySeals
+from .outside import (
+    MemoryBucket,
+    MemoryEvents,
+    MemoryHandoff,
+    MemoryKeys,
+    MemoryMailer,
+    MemoryPeople,
+    MemorySeals,
+    MemoryWorklist,
+)
 from .steps import COMPLIANCE, OPERATORS, fan_out_steps, refund_steps
 from .stores import MemoryCases, MemoryHistory, MemoryLedger
 from .workflow import Crash, LostReply, MemoryWorkflows, error_name
@@ -130,7 +139,7 @@ class MemoryPorts:
             "mailer": MemoryMailer(), "events": MemoryEvents(),
             "workflows": MemoryWorkflows(DEFINITION, steps, FAN_OUT),
             "seals": MemorySeals(), "remittances": MemoryRemittances(), "handoff": MemoryHandoff(),
-            "keys": MemoryKeys(), "people": MemoryPeople(),
+            "keys": MemoryKeys(), "people": MemoryPeople(), "worklist": MemoryWorklist(),
         }
         # The stores as the use cases see them, every record checked (adapters/trusted.py): for a test to read,
         self.trusted = self._trusted(lambda name: self.store[name])  # not counted

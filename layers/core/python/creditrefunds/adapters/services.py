@@ -42,6 +42,7 @@ from creditrefunds.adapters.transactions import TransactionStore
 from creditrefunds.adapters.transient import CLIENT_CONFIG
 from creditrefunds.adapters.trusted import TrustedApprovals, TrustedLedger, TrustedRefundBook
 from creditrefunds.adapters.workflows import Workflows
+from creditrefunds.adapters.worklist_store import WorklistStore
 from creditrefunds.domain.settings import Settings
 
 T = TypeVar("T")
@@ -146,6 +147,10 @@ class Services(Generic[Config]):
     @_once
     def people(self) -> CognitoPeople:
         return CognitoPeople(self._client("cognito-idp"), self.config.user_pool_id)
+
+    @_once
+    def worklist(self) -> WorklistStore:
+        return WorklistStore(self._dynamodb.Table(self.config.work_items_table))
 
     @_once
     def cognito(self) -> Any:

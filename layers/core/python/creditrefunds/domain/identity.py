@@ -30,6 +30,15 @@ def approver_group(tier: int) -> str:
     return f"approver-tier-{tier}"
 
 
+class Forbidden(Exception):
+    """The signed-in person's roles do not allow this (the message says which may)."""
+
+
+def require(person: Person, *roles: str) -> None:
+    if not person.has(*roles):
+        raise Forbidden(f"only {' or '.join(roles)} may do this")
+
+
 class BadToken(Exception):
     """The token does not prove a signed-in person of this pool and client (the reason says what failed)."""
 

@@ -42,7 +42,9 @@ TEMPLATES = {
                  "<button type='submit' name='decision' value='reject' id='reject'>Reject</button>"
                  "{% if investigable %}<button type='submit' name='decision' value='investigate' id='investigate'>"
                  "Investigate</button>{% endif %}</form>"
-                 "<p>Opening this page decides nothing; only a button does, once.</p>{% endblock %}",
+                 "<p>Opening this page decides nothing; only a button does, once.</p>"
+                 "<form method='post' action='/signout'><input type='hidden' name='csrf' value=''>"
+                 "<button type='submit' id='sign-out'>Sign out</button></form>{% endblock %}",
     "approval_mail.html": "<!doctype html><html><body>" + _CHANGES +
                           "<p>A credit balance refund needs your approval (tier {{ tier }}).</p>"
                           "<table><tr><th align='left'>Account</th><td>{{ account }}</td></tr>"

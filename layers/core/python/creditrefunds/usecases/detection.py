@@ -215,6 +215,7 @@ class _Detector:
                     existing.case.case_id, status, Status.RESOLVED_NO_REFUND):
                 self._record(existing.case, Entry(ACTOR, "RESOLVED", status, Status.RESOLVED_NO_REFUND,
                                                   "the ledger shows the credit cleared", None))
+                self.ports.worklist.close_case(existing.case.case_id)
             return
         # The credit was identified when its case opened: a re-detection keeps that day.
         case = self._build(*found, existing.case.identified_on, existing.case.case_id)

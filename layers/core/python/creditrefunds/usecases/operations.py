@@ -15,6 +15,7 @@ from typing import Any
 from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.cases import StoredCase
 from creditrefunds.domain.history import Entry
+from creditrefunds.domain.identity import OPERATOR, Person, require
 from creditrefunds.domain.instructions import Instruction
 from creditrefunds.domain.mail import case_failed
 from creditrefunds.domain.money import money_text
@@ -164,3 +165,9 @@ def _start(ports: Ports, stored: StoredCase, problem: str, now: datetime) -> Non
     if ports.workflows.start_case(case.case_id, stored.runs, resume):
         ports.history.append(case, Entry("system:sweeper", "WORKFLOW_STARTED", stored.status, stored.status,
                                          f"the sweeper found that {problem}"), now)
+
+
+def retry_by(ports: Ports, case_id: str, person: Person, now: datetime) -> dict[str, Any]:
+    """The console's retry: operators only, under their pool user id (who then may not approve the case)."""
+    require(person, OPERATOR)
+    return retry(ports, case_id, person.actor, now)

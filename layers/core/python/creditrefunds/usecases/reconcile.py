@@ -12,10 +12,10 @@ from creditrefunds.domain.detection import AccountSummary
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.instructions import ISSUED_ACTIONS, Instruction, instruction_id
 from creditrefunds.domain.money import ZERO
-from creditrefunds.domain.refunds import work_item
 from creditrefunds.domain.returns import Returns
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
+from creditrefunds.usecases.worklist import open_work
 
 ACTOR = "system:ingest"
 CLOSABLE = (Status.REFUND_ISSUED, Status.FAILED)  # money out; APPROVED may still be issuing
@@ -48,6 +48,7 @@ def settle_returns(ports: Ports, returns: Returns, instructions: list[Instructio
             continue  # still issuing, or closed already
         if not ports.cases.transition(case_id, stored.status, Status.RECONCILED):
             continue  # another detection closed it a moment ago
+        ports.worklist.close_case(case_id)
         posted = "; ".join(f"{i.describe()} by {_row(returns, i)}" for i in mine)
         ports.history.append(stored.case, Entry(ACTOR, "RECONCILED", stored.status, Status.RECONCILED,
                                                 f"the ledger posted back every instruction: {posted}",
@@ -105,7 +106,7 @@ def _tell_billing(ports: Ports, case: Case, leaf: str, instruction: str, why: st
                   **told: Any) -> None:
     """A work item for billing staff (`outbound/work-items/<case>.<leaf>.json`), the case marked with what
     they were told (so that they are told once), and the WorkItemCreated event."""
-    key = ports.bucket.put_work_item(f"{case.case_id}.{leaf}", work_item(case, instruction, now))
+    key = open_work(ports, case, leaf, instruction, now, f"{case.case_id}.{leaf}")
     ports.cases.set_status(case.case_id, None, **told)
     ports.events.publish("WorkItemCreated", {"case_id": case.case_id, "account_id": case.account_id, "key": key,
                                              "why": why})

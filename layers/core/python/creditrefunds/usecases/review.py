@@ -17,7 +17,6 @@ from creditrefunds.domain.evidence import paid_claims
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.instructions import Instruction
 from creditrefunds.domain.mail import decision_refused
-from creditrefunds.domain.refunds import work_item
 from creditrefunds.domain.returns import match_returns, net_of
 from creditrefunds.domain.review import (
     WORK_ITEM_INSTRUCTION,
@@ -32,6 +31,7 @@ from creditrefunds.usecases.approval import accept_decision
 from creditrefunds.usecases.offsets import debits_for
 from creditrefunds.usecases.ports import Ports
 from creditrefunds.usecases.reconcile import instructions_of
+from creditrefunds.usecases.worklist import open_work
 
 
 def review(ports: Ports, case_id: str, timing: Timing, now: datetime) -> dict[str, Any]:
@@ -58,8 +58,7 @@ def after_decision(ports: Ports, case_id: str, timing: Timing, pause_seconds: in
         return _refuse(ports, stored, why or "no link", timing, operators, now)
     if approval.decision is Outcome.REJECTED:
         found = Review(Route.WORK_ITEM, stored.case)
-        key = ports.bucket.put_work_item(case_id, work_item(stored.case, "refund rejected by the approver: "
-                                                            f"{approval.reason}", now))
+        key = open_work(ports, stored.case, "rejected", f"refund rejected by the approver: {approval.reason}", now)
         ports.events.publish("WorkItemCreated", {"case_id": case_id, "account_id": stored.case.account_id,
                                                  "key": key, "why": "refund rejected"})
         return {"route": found.route, "tier": stored.case.tier, "wait_seconds": 1}
@@ -132,8 +131,10 @@ def _route(ports: Ports, stored: StoredCase, found: Review, action: str, timing:
         result["tier"] = found.case.tier
         result["wait_seconds"] = timing.approval_wait(found.case, found.case.tier, today)
     ports.cases.set_status(case_id, found.status, **fields)
+    if stored.status is Status.WORK_ITEM and found.route is not Route.WORK_ITEM:
+        ports.worklist.close_case(case_id)  # it has refunds to make now, or none at all
     if found.route is Route.WORK_ITEM and found.case is not None:
-        key = ports.bucket.put_work_item(case_id, work_item(found.case, WORK_ITEM_INSTRUCTION, now))
+        key = open_work(ports, found.case, "lines", WORK_ITEM_INSTRUCTION, now)
         ports.events.publish("WorkItemCreated", {"case_id": case_id, "account_id": stored.case.account_id,
                                                  "key": key, "why": "no refund line"})
     ports.history.append(found.case or stored.case, Entry(
