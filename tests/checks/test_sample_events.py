@@ -30,7 +30,11 @@ def handler_module(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(unique, ROOT / "functions" / name / "app.py")
     assert spec is not None and spec.loader is not None
     module = sys.modules[unique] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(ROOT / "functions" / name))  # as Lambda runs it: its own folder first
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "functions" / name))
     return module
 
 

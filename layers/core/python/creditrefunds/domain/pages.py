@@ -70,3 +70,9 @@ def sign_in_page(after: str, error: str = "", username: str = "", session: str =
     title = "Enter your code" if session else "Sign in to the credit refunds console"
     return Page(status, render("signin.html", title=title, next=after, error=error, username=username,
                                session=session))
+
+
+def console_page(template: str, title: str, who: str, csrf: str, status: int = 200, error: str = "", done: str = "",
+                 **values: object) -> Page:
+    """A page of the console, with its navigation, the signed-in person and the session's form token."""
+    return Page(status, render(template, title=title, who=who, csrf=csrf, error=error, done=done, **values))

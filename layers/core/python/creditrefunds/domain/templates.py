@@ -10,9 +10,8 @@ from typing import Any
 
 from jinja2 import DictLoader, Environment, StrictUndefined
 
-_STYLE = ("body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}"
-          "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3rem .6rem;text-align:left}"
-          ".amount{text-align:right}.error{color:#a00;font-weight:bold}button{margin-right:.6rem;padding:.4rem 1rem}")
+from creditrefunds.domain.console_templates import CONSOLE_TEMPLATES
+from creditrefunds.domain.console_templates import STYLE as _STYLE
 
 _LINES = """<table id='lines'><tr><th>Action</th><th>Reason</th><th>Payee type</th><th>Payee</th><th>Amount</th>\
 <th>Due</th></tr>{% for line in lines %}<tr><td>{{ line.action }}</td><td>{{ line.reason }}</td>\
@@ -67,6 +66,7 @@ TEMPLATES = {
                    "type='password' autocomplete='current-password' required></p>{% endif %}"
                    "<button type='submit' id='sign-in'>Sign in</button></form>{% endblock %}",
     "plain_mail.html": "<!doctype html><html><body><pre>{{ text }}</pre></body></html>",
+    **CONSOLE_TEMPLATES,
 }
 
 _ENVIRONMENT = Environment(loader=DictLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
