@@ -14,6 +14,7 @@ InvocationType=Event) are queued, with Lambda's two retries.
 
 from __future__ import annotations
 
+import collections
 import json
 import queue
 import sys
@@ -62,6 +63,8 @@ class LambdaRuntime:
         self._async_queue: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._async_workers: list[threading.Thread] = []
         self.async_failures: list[AsyncFailure] = []
+        # (function, seconds) of the latest invocations: a handler's time as Lambda's REPORT line gives it
+        self.durations: collections.deque[tuple[str, float]] = collections.deque(maxlen=1000)
         self._retries: dict[str, int] = {}
         self._on_failure: dict[str, Callable[[Any, dict[str, Any]], None]] = {}
 
@@ -107,12 +110,14 @@ class LambdaRuntime:
         if spec is None:
             raise KeyError(f"no local function {name_or_arn}")
         worker = self._acquire(spec)
+        started = time.perf_counter()
         try:
             return worker.invoke(event)
         except BaseException:
             worker.kill()  # its pipes may hold half an answer: it never serves again
             raise
         finally:
+            self.durations.append((spec.name, time.perf_counter() - started))
             self._release(worker)
 
     def warm(self, name_or_arn: str) -> None:

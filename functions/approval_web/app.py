@@ -74,7 +74,8 @@ def sign_in() -> Response:
     token = answered["AuthenticationResult"]["AccessToken"]
     now = datetime.now(UTC)
     person = ports.tokens.person(token, now)
-    session_id = ports.sessions.start(token, person.email, now)
+    known = ports.people.person(person.user_id)  # an access token names no address: the pool does
+    session_id = ports.sessions.start(token, known.email if known else "", now)
     logger.info("signed in", extra={"user": person.user_id})
     return redirect(after, [session_cookie(session_id, ports.config.session_idle_seconds)])
 

@@ -9,6 +9,7 @@ signature against the pool's keys, issuer, client, token use, expiry). A Functio
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -59,7 +60,7 @@ def signed_in() -> tuple[Person | None, Session | None]:
     if session is None:
         return None, None
     try:
-        return ports.tokens.person(session.access_token, now), session
+        return replace(ports.tokens.person(session.access_token, now), email=session.email), session
     except BadToken:
         return None, None  # the sign-in's hour is over
 

@@ -31,10 +31,11 @@ def take(ports: Ports, item_id: str, person: Person, now: datetime) -> WorkItem:
     """Assign to me: billing staff take an open item."""
     require(person, BILLING)
     item = ports.worklist.get(item_id)
-    if item is None or not item.open or not ports.worklist.assign(item_id, person.user_id, person.email):
+    email = person.email or getattr(ports.people.person(person.user_id), "email", "")  # a token names no address
+    if item is None or not item.open or not ports.worklist.assign(item_id, person.user_id, email):
         raise LookupError("this work item is no longer open")
-    _record(ports, item.case_id, person, "ASSIGNED", f"{item.reason}: taken by {person.email or person.actor}", now)
-    return item.taken_by(person.user_id, person.email)
+    _record(ports, item.case_id, person, "ASSIGNED", f"{item.reason}: taken by {email or person.actor}", now)
+    return item.taken_by(person.user_id, email)
 
 
 def done(ports: Ports, item_id: str, person: Person, what: str, now: datetime) -> None:
