@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from localcloud.patches.dynamodb import item_sizes_counted_once, transactions_undo_only_what_they_touched
-from moto.dynamodb.models import Table
+from moto.dynamodb.models import DynamoType, Table
 from moto.dynamodb.responses import DynamoHandler
 
 from .moto_apart import moto_apart
@@ -20,7 +20,8 @@ from .moto_apart import moto_apart
 # moto's own, as imported (before any local cloud of the test run patches them): what the patches are
 # held to even while a local cloud runs in this process.
 MOTO = {"parse_parameters": DynamoHandler.parse_parameters, "serialized": DynamoHandler.serialized,
-        "query": Table.query, "all_items": Table.all_items}
+        "query": Table.query, "all_items": Table.all_items, "sorted_items": Table.sorted_items,
+        "eq": DynamoType.__eq__, "lt": DynamoType.__lt__}
 
 
 @pytest.fixture
@@ -279,3 +280,54 @@ def test_answers_made_plain_by_type_as_moto_makes_them() -> None:
     answer = {"Items": [item, item], "Count": 2, "LastEvaluatedKey": {"pk": DynamoType({"S": "A"})}}
     with answers_made_plain_by_type():
         assert responses.dynamo_to_dict(answer) == dynamo_to_dict(answer)
+
+
+def test_index_pages_sorted_by_plain_keys_come_in_motos_order() -> None:
+    """A worklist's views: string and number sort keys, both directions, paged, the same items in moto's order."""
+    from localcloud.patches.dynamodb import scalar_keys_compared_directly
+
+    with moto_apart() as clients:
+        client = clients("dynamodb")
+        client.create_table(
+            TableName="work", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"},
+                                  {"AttributeName": "queue", "AttributeType": "S"},
+                                  {"AttributeName": "due", "AttributeType": "S"},
+                                  {"AttributeName": "cents", "AttributeType": "N"}],
+            GlobalSecondaryIndexes=[
+                {"IndexName": name, "Projection": {"ProjectionType": "ALL"},
+                 "KeySchema": [{"AttributeName": "queue", "KeyType": "HASH"},
+                               {"AttributeName": key, "KeyType": "RANGE"}]}
+                for name, key in (("by-due", "due"), ("by-cents", "cents"))])
+        for n in range(60):
+            item = {"id": {"S": f"W{(n * 37) % 60:03d}"}, "due": {"S": f"2026-{n % 12 + 1:02d}-{n % 5 + 1:02d}"},
+                    "cents": {"N": str((n * 7919) % 1000 - 300)}}
+            if n % 6:  # some items closed: out of the index
+                item["queue"] = {"S": "OPEN"}
+            client.put_item(TableName="work", Item=item)
+        asks = [{"IndexName": index, "KeyConditionExpression": "queue = :q", "Limit": 7, "ScanIndexForward": forward,
+                 "ExpressionAttributeValues": {":q": {"S": "OPEN"}}}
+                for index in ("by-due", "by-cents") for forward in (True, False)]
+        asks.append({"KeyConditionExpression": "id = :i", "ExpressionAttributeValues": {":i": {"S": "W005"}}})
+
+        def pages(ask: dict[str, Any]) -> list[Any]:
+            found, start = [], {}
+            while True:
+                page = client.query(TableName="work", **ask, **start)
+                found.append((page["Items"], page.get("LastEvaluatedKey")))
+                if "LastEvaluatedKey" not in page:
+                    return found
+                start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+        running = DynamoType.__eq__, DynamoType.__lt__, Table.sorted_items
+        DynamoType.__eq__, DynamoType.__lt__ = MOTO["eq"], MOTO["lt"]  # type: ignore[method-assign]
+        Table.sorted_items = MOTO["sorted_items"]  # type: ignore[method-assign]
+        try:
+            moto_answers = [pages(ask) for ask in asks]
+            with scalar_keys_compared_directly():
+                ours = [pages(ask) for ask in asks]
+        finally:
+            DynamoType.__eq__, DynamoType.__lt__ = running[0], running[1]  # type: ignore[method-assign]
+            Table.sorted_items = running[2]  # type: ignore[method-assign]
+    assert ours == moto_answers
+    assert sum(len(items) for answer in ours[:1] for items, _ in answer) == 50
