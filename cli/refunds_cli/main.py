@@ -89,10 +89,10 @@ def cmd_users(args: argparse.Namespace) -> int:
     """The demo users `local up --demo-users` made, with their passwords and TOTP secrets: the local cloud only."""
     from localcloud.identity import users_parameter
 
+    if not args.endpoint_url:
+        raise TargetError("users lists the local cloud's demo users only (--endpoint-url): a deployed pool's users "
+                          "are managed in Cognito, and their passwords are nobody's to list")
     target = _target(args)
-    if not target.endpoint_url:
-        raise TargetError("users lists the local cloud's demo users only: a deployed pool's users are managed in "
-                          "Cognito, and their passwords are nobody's to list")
     try:
         value = target.client("ssm").get_parameter(Name=users_parameter(target.stack_name),
                                                    WithDecryption=True)["Parameter"]["Value"]

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 
+from creditrefunds.adapters.sessions import SessionStore, csrf_token
 from localcloud.identity import sign_in
 from refunds_cli.demo import decide_link, http, token_of
 
-from tests.integration.conftest import case_of, drop, history_actions, wait_for_mail, wait_for_status
+from tests.integration.conftest import case_of, drop, history_actions, refunds, wait_for_mail, wait_for_status
 
 TIER1 = "tier1.approver@example.org"
 
@@ -69,3 +73,38 @@ def _forged(token: str) -> str:
     claims["cognito:groups"] = ["approver-tier-3"]
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     return f"{head}.{forged}.{signature}"
+
+
+def test_a_session_ends_when_idle_and_its_row_opens_for_nobody_else(cloud):
+    """The console's sessions table: a row found by the cookie's id only, gone after 15 idle minutes."""
+    data_key = cloud.describe()["resources"]["DataKey"]
+    store = SessionStore(cloud.table("SessionsTableName"), cloud.client("kms"), data_key, 900)
+    now = datetime.now(UTC)
+    session_id = store.start("the-access-token", "billing@example.org", now)
+    assert store.find(session_id, now + timedelta(minutes=14)).access_token == "the-access-token"
+    assert store.find(session_id, now + timedelta(minutes=14 + 16)) is None  # idle for 16 minutes
+    [row] = cloud.table("SessionsTableName").scan()["Items"][-1:]
+    assert "the-access-token" not in str(row) and session_id not in str(row)  # sealed, and keyed by a hash
+    assert store.find("another-id", now) is None
+    other = store.start("token-2", "", now)
+    assert store.find(other, now).form_ok(csrf_token(other)) and not store.find(other, now).form_ok(
+        csrf_token(session_id))
+    store.end(other)
+    assert store.find(other, now) is None
+
+
+def test_the_demo_users_are_listed_on_the_local_cloud_only(cloud):
+    listed = refunds(cloud, "users", "--json")
+    assert listed.returncode == 0, listed.stderr
+    users = json.loads(listed.stdout)
+    assert users["client_id"] == cloud.outputs["ConsoleClientId"]
+    groups = sorted(g for u in users["users"] for g in u["groups"])
+    assert groups == sorted(["billing-staff", "approver-tier-1", "approver-tier-2", "approver-tier-3",
+                             "approver-tier-3", "compliance-officer", "auditor", "operator"])
+    assert all(u["password"] and u["totp_secret"] and u["username"] and u["email"] for u in users["users"])
+    against_aws = subprocess.run([sys.executable, "-m", "refunds_cli.main", "users", "--json"],
+                                 capture_output=True, text=True, check=False, timeout=60,
+                                 env={"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+                                      "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+                                      "PYTHONPATH": ":".join(sys.path)})
+    assert against_aws.returncode != 0 and "local cloud" in against_aws.stderr + against_aws.stdout
