@@ -109,7 +109,7 @@ class Identity:
     def _user_pool(self, logical_id: str, props: dict[str, Any]) -> None:
         request: dict[str, Any] = {"PoolName": props.get("UserPoolName") or self._name(logical_id, 128)}
         for key in ("AdminCreateUserConfig", "AutoVerifiedAttributes", "UsernameConfiguration", "MfaConfiguration",
-                    "Policies", "AccountRecoverySetting", "DeletionProtection"):
+                    "Policies", "AccountRecoverySetting", "DeletionProtection", "Schema"):
             if key in props:
                 request[key] = props[key]
         pool = self.client("cognito-idp").create_user_pool(**request)["UserPool"]
@@ -123,10 +123,7 @@ class Identity:
             "ProviderURL": f"cognito-idp.{self.stack.region}.amazonaws.com/{pool['Id']}"}
 
     def _user_pool_client(self, logical_id: str, props: dict[str, Any]) -> None:
-        request = {key: props[key] for key in ("UserPoolId", "ClientName", "GenerateSecret", "ExplicitAuthFlows",
-                                               "PreventUserExistenceErrors", "AccessTokenValidity",
-                                               "IdTokenValidity", "RefreshTokenValidity", "TokenValidityUnits",
-                                               "EnableTokenRevocation") if key in props}
+        request = {key: props[key] for key in self.HONOURED["AWS::Cognito::UserPoolClient"] if key in props}
         made = self.client("cognito-idp").create_user_pool_client(**request)["UserPoolClient"]
         self.stack.physical[logical_id] = made["ClientId"]
 
@@ -135,15 +132,32 @@ class Identity:
                                                 Description=props.get("Description", ""))
         self.stack.physical[logical_id] = props["GroupName"]
 
+    def _identity_provider(self, logical_id: str, props: dict[str, Any]) -> None:
+        self.client("cognito-idp").create_identity_provider(
+            UserPoolId=props["UserPoolId"], ProviderName=props["ProviderName"], ProviderType=props["ProviderType"],
+            ProviderDetails=props.get("ProviderDetails", {}), AttributeMapping=props.get("AttributeMapping", {}))
+        self.stack.physical[logical_id] = props["ProviderName"]
+
+    def _user_pool_domain(self, logical_id: str, props: dict[str, Any]) -> None:
+        self.client("cognito-idp").create_user_pool_domain(UserPoolId=props["UserPoolId"], Domain=props["Domain"])
+        self.stack.physical[logical_id] = props["Domain"]
+
     CREATORS: dict[str, Callable[[StackBuilder, str, dict[str, Any]], None]] = {
+        "AWS::Cognito::UserPoolIdentityProvider": _identity_provider,
+        "AWS::Cognito::UserPoolDomain": _user_pool_domain,
         "AWS::Cognito::UserPool": _user_pool, "AWS::Cognito::UserPoolClient": _user_pool_client,
         "AWS::Cognito::UserPoolGroup": _user_pool_group}
     HONOURED = {
         "AWS::Cognito::UserPool": {"UserPoolName", "AdminCreateUserConfig", "AutoVerifiedAttributes",
                                    "UsernameConfiguration", "MfaConfiguration", "EnabledMfas", "Policies",
-                                   "AccountRecoverySetting", "DeletionProtection"},
+                                   "AccountRecoverySetting", "DeletionProtection", "Schema"},
         "AWS::Cognito::UserPoolClient": {"UserPoolId", "ClientName", "GenerateSecret", "ExplicitAuthFlows",
                                          "PreventUserExistenceErrors", "AccessTokenValidity", "IdTokenValidity",
-                                         "RefreshTokenValidity", "TokenValidityUnits", "EnableTokenRevocation"},
+                                         "RefreshTokenValidity", "TokenValidityUnits", "EnableTokenRevocation",
+                                         "SupportedIdentityProviders", "AllowedOAuthFlowsUserPoolClient",
+                                         "AllowedOAuthFlows", "AllowedOAuthScopes", "CallbackURLs"},
         "AWS::Cognito::UserPoolGroup": {"UserPoolId", "GroupName", "Description"},
+        "AWS::Cognito::UserPoolIdentityProvider": {"UserPoolId", "ProviderName", "ProviderType", "ProviderDetails",
+                                                   "AttributeMapping"},
+        "AWS::Cognito::UserPoolDomain": {"UserPoolId", "Domain"},
     }

@@ -44,9 +44,11 @@ def _sub_parts(argument: Any) -> tuple[str, dict[str, Any]]:
 class Resolver:
     """Turns template values into plain values, given how to answer Ref and Fn::GetAtt."""
 
-    def __init__(self, ref: Callable[[str], Any], get_att: Callable[[str, str], Any]) -> None:
+    def __init__(self, ref: Callable[[str], Any], get_att: Callable[[str, str], Any],
+                 condition: Callable[[str], bool] | None = None) -> None:
         self._ref = ref
         self._get_att = get_att
+        self._condition = condition
 
     def resolve(self, value: Any) -> Any:
         """Resolve `value` recursively; properties set to AWS::NoValue disappear."""
@@ -99,7 +101,14 @@ class Resolver:
         delimiter, text = argument
         return str(self.resolve(text)).split(delimiter)
 
+    def _fn_if(self, argument: list[Any]) -> Any:
+        if self._condition is None:
+            raise TemplateError("Fn::If outside a stack: no conditions to read")
+        name, when_true, when_false = argument
+        return self.resolve(when_true if self._condition(name) else when_false)
+
     _FUNCTIONS: dict[str, Callable[[Resolver, Any], Any]] = {
+        "Fn::If": _fn_if,
         "Ref": _fn_ref,
         "Fn::GetAtt": _fn_get_att,
         "Fn::Sub": _fn_sub,

@@ -163,7 +163,7 @@ class StackBuilder(Storage, Compute, Wiring, Identity):
         missing = [name for name, value in self._parameters.items() if value == ""]
         if missing:
             raise TemplateError(f"parameters without a value: {', '.join(missing)}")
-        self._resolver = Resolver(self._ref, self._get_att)
+        self._resolver = Resolver(self._ref, self._get_att, lambda name: self._condition(name, set()))
         self._layer_dirs: dict[str, Path] = {}
 
     def client(self, service: str) -> Any:

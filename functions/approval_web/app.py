@@ -9,11 +9,14 @@ signature against the pool's keys, issuer, client, token use, expiry). A Functio
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, unquote
 
 import console_pages  # noqa: F401 (registers the console's pages on `app`)
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from console_web import (
@@ -32,17 +35,58 @@ from console_web import (
     tracer,
     with_form_token,
 )
+from creditrefunds.adapters.hosted_signin import SignInFailed
 from creditrefunds.adapters.runtime import answers_doctor
 from creditrefunds.domain.approvals import UnknownLink
 from creditrefunds.domain.pages import answer, form_fields, sign_in_page
 from creditrefunds.usecases.approval import decide, show
 
 LINK = "/approve/<approval_id>"
+PENDING = "__Host-sign-in"  # a single sign-on under way: its state, PKCE verifier and where to go after
+
+
+def _provider() -> str:
+    hosted = services().hosted_signin
+    return hosted.provider if hosted.offered else ""
 
 
 @app.get("/signin")
 def sign_in_form() -> Response:
-    return served(sign_in_page(after_sign_in(app.current_event.get_query_string_value("next", "/"))))
+    return served(sign_in_page(after_sign_in(app.current_event.get_query_string_value("next", "/")),
+                               provider=_provider()))
+
+
+@app.post("/auth/start")
+def single_sign_on() -> Response:
+    """To the hospital's provider through the pool's hosted sign-in; the state and PKCE verifier wait in a cookie
+    sent back only to this console's callback (SameSite=Lax: the provider's redirect is a top-level GET)."""
+    hosted = services().hosted_signin
+    if not hosted.offered:
+        return served(answer(404, "No single sign-on", "This console signs people in with its own accounts."))
+    after = after_sign_in(form_fields(app.current_event.body, app.current_event.is_base64_encoded).get("next", "/"))
+    started = hosted.start()
+    pending = Cookie(PENDING, f"{started.state}.{started.verifier}.{quote(after, safe='')}", path="/", secure=True,
+                     http_only=True, same_site=SameSite.LAX_MODE, max_age=600)
+    return redirect(started.url, [pending])
+
+
+@app.get("/auth/callback")
+def single_sign_on_back() -> Response:
+    event, ports = app.current_event, services()
+    state, code = event.get_query_string_value("state", "") or "", event.get_query_string_value("code", "") or ""
+    pending = next((c.partition("=")[2] for c in event.cookies or [] if c.partition("=")[0].strip() == PENDING), "")
+    expected, verifier, after = [*pending.split(".", 2), "", "", ""][:3]
+    cleared = Cookie(PENDING, "", path="/", secure=True, http_only=True, same_site=SameSite.LAX_MODE, max_age=0)
+    if not (state and code and expected and hmac.compare_digest(state, expected)):
+        return served(answer(400, "Sign-in not finished", "This sign-in was not started here, or took too long. "
+                                                          "Start again from the sign-in page."), [cleared])
+    try:
+        token = ports.hosted_signin.finish(code, verifier)
+    except SignInFailed as failed:
+        logger.warning("single sign-on refused", extra={"why": str(failed)})
+        return served(answer(401, "Sign-in not finished", "The sign-in could not be finished. Start again."),
+                      [cleared])
+    return _start_session(token, after_sign_in(unquote(after)), [cleared])
 
 
 @app.post("/signin")
@@ -64,20 +108,24 @@ def sign_in() -> Response:
     except ClientError as error:
         logger.info("sign-in refused", extra={"code": error.response["Error"]["Code"]})
         return served(sign_in_page(after, error="Sign-in failed: check your user name, password and code.",
-                                   status=401))
+                                   status=401, provider=_provider()))
     if answered.get("ChallengeName") == "SOFTWARE_TOKEN_MFA":
         return served(sign_in_page(after, username=form.get("username", ""), session=answered["Session"]))
     if "AuthenticationResult" not in answered:
         return served(answer(403, "Sign-in not finished", "Your account needs a step this console does not offer "
                                                           "(a new password or authenticator set-up): ask an "
                                                           "administrator."))
-    token = answered["AuthenticationResult"]["AccessToken"]
-    now = datetime.now(UTC)
+    return _start_session(answered["AuthenticationResult"]["AccessToken"], after)
+
+
+def _start_session(token: str, after: str, cookies: tuple[Cookie, ...] | list[Cookie] = ()) -> Response:
+    """A session for a sign-in the pool just vouched for (its token verified like any request's)."""
+    ports, now = services(), datetime.now(UTC)
     person = ports.tokens.person(token, now)
     known = ports.people.person(person.user_id)  # an access token names no address: the pool does
     session_id = ports.sessions.start(token, known.email if known else "", now)
     logger.info("signed in", extra={"user": person.user_id})
-    return redirect(after, [session_cookie(session_id, ports.config.session_idle_seconds)])
+    return redirect(after, [*cookies, session_cookie(session_id, ports.config.session_idle_seconds)])
 
 
 @app.post("/signout")

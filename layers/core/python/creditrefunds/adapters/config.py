@@ -134,6 +134,9 @@ class ConsoleConfig(FunctionConfig):
     sessions_table: str
     session_idle_seconds: int = 900
     decision_factor_seconds: int = 300  # a decision needs a sign-in with the TOTP code this recent
+    federation_provider: str = ""  # single sign-on through the pool's hosted sign-in (docs/console.md)
+    auth_domain_url: str = ""
+    console_callback_url: str = ""
 
 
 class SweepConfig(BaseConfig):

@@ -11,7 +11,7 @@ import urllib.request
 from datetime import datetime
 from typing import Any
 
-from creditrefunds.domain.identity import BadToken, Person, person_of, verify_token
+from creditrefunds.domain.identity import BadToken, Person, names_second_factor, person_of, verify_token
 
 JWKS_KEEP_SECONDS = 3600  # the pool rotates its keys rarely; a token under an unknown key reloads them,
 JWKS_RELOAD_SECONDS = 60  # at most once a minute, so that forged tokens cannot make every request fetch
@@ -56,8 +56,14 @@ class CognitoPeople:
             token = page.get("NextToken")
             if not token:
                 break
-        return Person(user_id, _attributes(user).get("email", ""), frozenset(groups), 0,
-                      "SOFTWARE_TOKEN_MFA" in (user.get("UserMFASettingList") or []), bool(user.get("Enabled", True)))
+        attributes = _attributes(user)
+        # A pool user answers the pool's TOTP challenge; a federated one (EXTERNAL_PROVIDER) their provider's, as
+        # its claim says at each sign-in (custom:idp_factor: the hosted sign-in's tokens cannot write it).
+        federated = user.get("UserStatus") == "EXTERNAL_PROVIDER"
+        factor = "SOFTWARE_TOKEN_MFA" in (user.get("UserMFASettingList") or []) or (
+            federated and names_second_factor(attributes.get("custom:idp_factor", "")))
+        return Person(user_id, attributes.get("email", ""), frozenset(groups), 0, factor,
+                      bool(user.get("Enabled", True)))
 
 
 class TokenVerifier:

@@ -30,6 +30,7 @@ from creditrefunds.adapters.config import (
 )
 from creditrefunds.adapters.handoff import Handoff
 from creditrefunds.adapters.history_store import HistoryStore
+from creditrefunds.adapters.hosted_signin import HostedSignIn
 from creditrefunds.adapters.ledger_bucket import LedgerBucket
 from creditrefunds.adapters.messaging import EventBus, Mailer
 from creditrefunds.adapters.people import CognitoPeople, TokenVerifier
@@ -168,6 +169,12 @@ class Services(Generic[Config]):
         config = self._console()
         return SessionStore(self._dynamodb.Table(config.sessions_table), self._client("kms"), config.token_key_id,
                             config.session_idle_seconds)
+
+    @_once
+    def hosted_signin(self) -> HostedSignIn:
+        config = self._console()
+        return HostedSignIn(config.auth_domain_url, config.console_client_id, config.console_callback_url,
+                            config.federation_provider)
 
     def _console(self) -> ConsoleConfig:
         if not isinstance(self.config, ConsoleConfig):

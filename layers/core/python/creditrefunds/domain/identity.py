@@ -71,6 +71,15 @@ class Person:
         return self.second_factor and 0 <= now.timestamp() - self.signed_in_at <= max_age_seconds
 
 
+FACTOR_WORDS = ("mfa", "otp", "hwk", "swk", "multipleauthn", "multifactor")  # RFC 8176 amr values, Entra ID's
+
+
+def names_second_factor(claimed: str) -> bool:
+    """Whether the identity provider's sign-in claim (kept as custom:idp_factor) names a second factor."""
+    text = claimed.lower()
+    return any(word in text for word in FACTOR_WORDS)
+
+
 def _b64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 

@@ -65,11 +65,13 @@ def form_fields(body: str | None, base64_encoded: bool) -> dict[str, str]:
     return {name: values[0] for name, values in parse_qs(text).items()}
 
 
-def sign_in_page(after: str, error: str = "", username: str = "", session: str = "", status: int = 200) -> Page:
-    """The console's sign-in: user name and password, then (`session` from the pool) the authenticator's code."""
+def sign_in_page(after: str, error: str = "", username: str = "", session: str = "", status: int = 200,
+                 provider: str = "") -> Page:
+    """The console's sign-in: through the hospital's provider (`provider`), or user name and password, then
+    (`session` from the pool) the authenticator's code."""
     title = "Enter your code" if session else "Sign in to the credit refunds console"
     return Page(status, render("signin.html", title=title, next=after, error=error, username=username,
-                               session=session))
+                               session=session, provider=provider))
 
 
 def console_page(template: str, title: str, who: str, csrf: str, status: int = 200, error: str = "", done: str = "",

@@ -55,6 +55,9 @@ TEMPLATES = {
                           "<p>The link works once and expires; opening it decides nothing.</p></body></html>",
     "signin.html": "{% extends 'document.html' %}{% block body %}"
                    "{% if error %}<p class='error' id='error'>{{ error }}</p>{% endif %}"
+                   "{% if provider and not session %}<form method='post' action='/auth/start'>"
+                   "<input type='hidden' name='next' value='{{ next }}'><button type='submit' id='sso'>Sign in "
+                   "with {{ provider }}</button></form><p>Or with the console's own account:</p>{% endif %}"
                    "<form method='post' action='/signin'><input type='hidden' name='next' value='{{ next }}'>"
                    "{% if session %}<input type='hidden' name='session' value='{{ session }}'>"
                    "<input type='hidden' name='username' value='{{ username }}'>"
