@@ -9,7 +9,9 @@ signature against the pool's keys, issuer, client, token use, expiry). A Functio
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote
@@ -42,6 +44,7 @@ from creditrefunds.domain.pages import answer, form_fields, sign_in_page
 from creditrefunds.usecases.approval import decide, show
 
 LINK = "/approve/<approval_id>"
+PRE = "__Host-pre-sign-in"  # the sign-in form's own token (against login CSRF)
 PENDING = "__Host-sign-in"  # a single sign-on under way: its state, PKCE verifier and where to go after
 
 
@@ -50,10 +53,26 @@ def _provider() -> str:
     return hosted.provider if hosted.offered else ""
 
 
+def _pre_cookie(value: str, max_age: int = 900) -> Cookie:
+    return Cookie(PRE, value, path="/", secure=True, http_only=True, same_site=SameSite.STRICT_MODE, max_age=max_age)
+
+
+def _pre_checked(form: dict[str, str]) -> bool:
+    """The sign-in form came from this console's own page (its token matches the cookie only this site sets)."""
+    cookie = next((c.partition("=")[2] for c in app.current_event.cookies or [] if c.partition("=")[0].strip() == PRE),
+                  "")
+    return bool(cookie) and hmac.compare_digest(cookie, form.get("pre", ""))
+
+
 @app.get("/signin")
 def sign_in_form() -> Response:
-    return served(sign_in_page(after_sign_in(app.current_event.get_query_string_value("next", "/")),
-                               provider=_provider()))
+    pre = secrets.token_urlsafe(24)
+    return served(sign_in_page(after_sign_in(app.current_event.get_query_string_value("next", "/")), pre,
+                               provider=_provider()), [_pre_cookie(pre)])
+
+
+def _form_expired(after: str) -> Response:
+    return redirect("/signin?next=" + quote(after, safe="/?=&"))
 
 
 @app.post("/auth/start")
@@ -63,7 +82,10 @@ def single_sign_on() -> Response:
     hosted = services().hosted_signin
     if not hosted.offered:
         return served(answer(404, "No single sign-on", "This console signs people in with its own accounts."))
-    after = after_sign_in(form_fields(app.current_event.body, app.current_event.is_base64_encoded).get("next", "/"))
+    form = form_fields(app.current_event.body, app.current_event.is_base64_encoded)
+    after = after_sign_in(form.get("next", "/"))
+    if not _pre_checked(form):
+        return _form_expired(after)
     started = hosted.start()
     pending = Cookie(PENDING, f"{started.state}.{started.verifier}.{quote(after, safe='')}", path="/", secure=True,
                      http_only=True, same_site=SameSite.LAX_MODE, max_age=600)
@@ -95,6 +117,9 @@ def sign_in() -> Response:
     event, ports = app.current_event, services()
     form = form_fields(event.body, event.is_base64_encoded)
     after = after_sign_in(form.get("next", "/"))
+    if not _pre_checked(form):
+        return _form_expired(after)
+    pre = form["pre"]
     try:
         if form.get("session"):
             answered = ports.cognito.respond_to_auth_challenge(
@@ -107,23 +132,22 @@ def sign_in() -> Response:
                 AuthParameters={"USERNAME": form.get("username", ""), "PASSWORD": form.get("password", "")})
     except ClientError as error:
         logger.info("sign-in refused", extra={"code": error.response["Error"]["Code"]})
-        return served(sign_in_page(after, error="Sign-in failed: check your user name, password and code.",
+        return served(sign_in_page(after, pre, error="Sign-in failed: check your user name, password and code.",
                                    status=401, provider=_provider()))
     if answered.get("ChallengeName") == "SOFTWARE_TOKEN_MFA":
-        return served(sign_in_page(after, username=form.get("username", ""), session=answered["Session"]))
+        return served(sign_in_page(after, pre, username=form.get("username", ""), session=answered["Session"]))
     if "AuthenticationResult" not in answered:
         return served(answer(403, "Sign-in not finished", "Your account needs a step this console does not offer "
                                                           "(a new password or authenticator set-up): ask an "
                                                           "administrator."))
-    return _start_session(answered["AuthenticationResult"]["AccessToken"], after)
+    return _start_session(answered["AuthenticationResult"]["AccessToken"], after, [_pre_cookie("", 0)])
 
 
 def _start_session(token: str, after: str, cookies: tuple[Cookie, ...] | list[Cookie] = ()) -> Response:
     """A session for a sign-in the pool just vouched for (its token verified like any request's)."""
     ports, now = services(), datetime.now(UTC)
     person = ports.tokens.person(token, now)
-    known = ports.people.person(person.user_id)  # an access token names no address: the pool does
-    session_id = ports.sessions.start(token, known.email if known else "", now)
+    session_id = ports.sessions.start(token, now)
     logger.info("signed in", extra={"user": person.user_id})
     return redirect(after, [*cookies, session_cookie(session_id, ports.config.session_idle_seconds)])
 
@@ -133,6 +157,8 @@ def sign_out() -> Response:
     session = current_session()
     if session is not None and form_allowed(session, form_fields(app.current_event.body,
                                                                   app.current_event.is_base64_encoded)):
+        with contextlib.suppress(ClientError):  # revoked already, or expired: signed out either way
+            services().cognito.global_sign_out(AccessToken=session.access_token)  # its tokens, everywhere
         services().sessions.end(session.session_id)
     return redirect("/signin", [session_cookie("", 0)])
 

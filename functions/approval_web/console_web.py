@@ -9,7 +9,7 @@ signature against the pool's keys, issuer, client, token use, expiry). A Functio
 
 from __future__ import annotations
 
-from dataclasses import replace
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -51,18 +51,28 @@ def current_session() -> Session | None:
 
 
 def signed_in() -> tuple[Person | None, Session | None]:
-    """The person a request names by its bearer token or its session; BadToken for a token that names nobody."""
+    """The person a request names by its bearer token or its session, as the pool has them now (enabled, their
+    groups, their second factor; a revoked token names nobody); BadToken for a token the pool did not sign."""
     ports, now = services(), datetime.now(UTC)
     authorization = app.current_event.headers.get("authorization", "")
+    session = None
     if authorization.lower().startswith("bearer "):
-        return ports.tokens.person(authorization[7:].strip(), now), None
-    session = current_session()
-    if session is None:
-        return None, None
+        token = authorization[7:].strip()
+    else:
+        session = current_session()
+        if session is None:
+            return None, None
+        token = session.access_token
     try:
-        return replace(ports.tokens.person(session.access_token, now), email=session.email), session
+        claimed = ports.tokens.person(token, now)
     except BadToken:
+        if session is None:
+            raise
         return None, None  # the sign-in's hour is over
+    person = ports.people.current(token, claimed.signed_in_at)
+    if person is None or person.user_id != claimed.user_id:
+        return None, None
+    return person, session
 
 
 def form_allowed(session: Session | None, form: dict[str, str]) -> bool:
@@ -70,9 +80,14 @@ def form_allowed(session: Session | None, form: dict[str, str]) -> bool:
     return session is None or session.form_ok(form.get("csrf", ""))
 
 
+# Where a sign-in may lead: the console's own pages, by path (never another host: no "//", tab or line break).
+_PAGES = re.compile(r"/(approve/[A-Za-z0-9_-]{1,100}|cases/[A-Za-z0-9_.-]{1,100}|compliance|audit)?"
+                    r"(\?[A-Za-z0-9=&_-]{0,100})?", re.ASCII)
+
+
 def after_sign_in(path: str) -> str:
-    """Where to go after signing in: a path of this console only."""
-    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
+    """Where to go after signing in: one of the console's pages, else its worklist."""
+    return path if _PAGES.fullmatch(path) else "/"
 
 
 def sign_in_first(path: str) -> Response:

@@ -80,13 +80,13 @@ def test_a_session_ends_when_idle_and_its_row_opens_for_nobody_else(cloud):
     data_key = cloud.describe()["resources"]["DataKey"]
     store = SessionStore(cloud.table("SessionsTableName"), cloud.client("kms"), data_key, 900)
     now = datetime.now(UTC)
-    session_id = store.start("the-access-token", "billing@example.org", now)
+    session_id = store.start("the-access-token", now)
     assert store.find(session_id, now + timedelta(minutes=14)).access_token == "the-access-token"
     assert store.find(session_id, now + timedelta(minutes=14 + 16)) is None  # idle for 16 minutes
     [row] = cloud.table("SessionsTableName").scan()["Items"][-1:]
     assert "the-access-token" not in str(row) and session_id not in str(row)  # sealed, and keyed by a hash
     assert store.find("another-id", now) is None
-    other = store.start("token-2", "", now)
+    other = store.start("token-2", now)
     assert store.find(other, now).form_ok(csrf_token(other)) and not store.find(other, now).form_ok(
         csrf_token(session_id))
     store.end(other)

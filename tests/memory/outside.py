@@ -320,7 +320,7 @@ class MemoryWorklist(Locked):
     def assign(self, item_id: str, user_id: str, email: str) -> bool:
         with self._lock:
             item = self.items.get(item_id)
-            if item is None or item.get("queue") != OPEN:
+            if item is None or item.get("queue") != OPEN or item.get("assignee"):
                 return False
             item.update(assignee=user_id, assignee_email=email)
             return True

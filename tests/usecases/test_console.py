@@ -4,9 +4,12 @@ operators see and may do, each action a history record under the signed-in perso
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 import pytest
+from creditrefunds.domain.history import Entry
 from creditrefunds.domain.identity import Forbidden
+from creditrefunds.domain.worklist import WorkItem
 from creditrefunds.usecases import console, worklist
 
 from tests.memory.cloud import MemoryCloud
@@ -115,3 +118,42 @@ def test_compliance_sees_deadlines_and_only_operators_retry(mem: MemoryCloud):
     with pytest.raises(Forbidden):
         from creditrefunds.usecases.operations import retry_by
         retry_by(mem.ports, str(mem.case("CO-DUE")["case_id"]), compliance, datetime(2026, 11, 20))
+
+
+def test_one_taker_and_only_the_taker_works_an_item(mem: MemoryCloud):
+    rejected(mem, "CO-TAKER")
+    first, second = mem.signed_in(BILLING), mem.signed_in(mem.user("billing2@example.org", "billing-staff").email)
+    [row] = console.worklist(mem.ports, first, "due", "", False, TODAY).items
+    with pytest.raises(Forbidden):
+        worklist.done(mem.ports, row["item_id"], first, "fixed", mem.now)  # not taken yet
+    worklist.take(mem.ports, row["item_id"], first, mem.now)
+    with pytest.raises(LookupError):
+        worklist.take(mem.ports, row["item_id"], second, mem.now)  # taken a moment ago
+    with pytest.raises(Forbidden):
+        worklist.done(mem.ports, row["item_id"], second, "fixed", mem.now)
+    worklist.done(mem.ports, row["item_id"], first, "fixed", mem.now)
+
+
+def test_an_item_planted_in_the_table_writes_nothing_into_a_case(mem: MemoryCloud):
+    """A writer of the work items table names a case waiting for approval: taking it would put a record of
+    the taker into that case's history (and make them unable to approve it)."""
+    mem.drop(credit("CO-PLANT"))
+    case = mem.case("CO-PLANT")
+    planted = WorkItem.of(case["case_id"], "CO-PLANT", "lines", Decimal("50.00"), "call me", None, mem.now)
+    mem.worklist.items[planted.item_id] = planted.to_item()
+    before = len(mem.history.records(case["case_id"]))
+    with pytest.raises(LookupError, match="not opened by the workflow"):
+        worklist.take(mem.ports, planted.item_id, mem.signed_in(BILLING), mem.now)
+    assert len(mem.history.records(case["case_id"])) == before
+
+
+def test_who_worked_a_case_may_not_approve_it(mem: MemoryCloud):
+    both = mem.user("both@example.org", "billing-staff", "approver-tier-1")
+    mem.config.directory[1] = ["both@example.org"]
+    mem.drop(credit("CO-BOTH"))
+    case_id = str(mem.case("CO-BOTH")["case_id"])
+    mem.history.append(mem.cases.get(case_id).case, Entry(both.actor, "WORKED", "AWAITING_APPROVAL",
+                                                           "AWAITING_APPROVAL", "posted a transfer"), mem.now)
+    [link] = mem.links("both@example.org", "CO-BOTH")
+    page = mem.decide(link)
+    assert page.status == 403 and "segregation of duties" in page.html

@@ -11,6 +11,8 @@ import urllib.request
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from creditrefunds.domain.identity import BadToken, Person, names_second_factor, person_of, verify_token
 
 JWKS_KEEP_SECONDS = 3600  # the pool rotates its keys rarely; a token under an unknown key reloads them,
@@ -33,7 +35,7 @@ class CognitoPeople:
                                                     **({"NextToken": token} if token else {}))
             for user in page["Users"]:
                 attributes = _attributes(user)
-                if user.get("Enabled", True) and "sub" in attributes:
+                if user.get("Enabled", True) and "sub" in attributes and attributes.get("email_verified") == "true":
                     found.append(Person(attributes["sub"], attributes.get("email", ""), frozenset({group})))
             token = page.get("NextToken")
             if not token:
@@ -48,14 +50,7 @@ class CognitoPeople:
             return None
         name = users[0]["Username"]
         user = self._client.admin_get_user(UserPoolId=self._pool, Username=name)
-        groups, token = set(), None
-        while True:
-            page = self._client.admin_list_groups_for_user(UserPoolId=self._pool, Username=name,
-                                                           **({"NextToken": token} if token else {}))
-            groups |= {g["GroupName"] for g in page["Groups"]}
-            token = page.get("NextToken")
-            if not token:
-                break
+        groups = self._groups(name)
         attributes = _attributes(user)
         # A pool user answers the pool's TOTP challenge; a federated one (EXTERNAL_PROVIDER) their provider's, as
         # its claim says at each sign-in (custom:idp_factor: the hosted sign-in's tokens cannot write it).
@@ -64,6 +59,33 @@ class CognitoPeople:
             federated and names_second_factor(attributes.get("custom:idp_factor", "")))
         return Person(user_id, attributes.get("email", ""), frozenset(groups), 0, factor,
                       bool(user.get("Enabled", True)))
+
+
+    def current(self, access_token: str, signed_in_at: int) -> Person | None:
+        """The person an access token stands for as the pool has them now, or None: GetUser answers only for an
+        enabled user whose tokens are not revoked (a sign-out revokes them everywhere)."""
+        try:
+            user = self._client.get_user(AccessToken=access_token)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("NotAuthorizedException", "UserNotFoundException"):
+                return None
+            raise
+        attributes = _attributes(user)
+        groups = self._groups(user["Username"])
+        federated = "identities" in attributes
+        factor = "SOFTWARE_TOKEN_MFA" in (user.get("UserMFASettingList") or []) or (
+            federated and names_second_factor(attributes.get("custom:idp_factor", "")))
+        return Person(attributes.get("sub", ""), attributes.get("email", ""), frozenset(groups), signed_in_at, factor)
+
+    def _groups(self, username: str) -> set[str]:
+        groups, token = set(), None
+        while True:
+            page = self._client.admin_list_groups_for_user(UserPoolId=self._pool, Username=username,
+                                                           **({"NextToken": token} if token else {}))
+            groups |= {g["GroupName"] for g in page["Groups"]}
+            token = page.get("NextToken")
+            if not token:
+                return groups
 
 
 class TokenVerifier:

@@ -38,7 +38,6 @@ def csrf_token(session_id: str) -> str:
 class Session:
     session_id: str
     access_token: str
-    email: str
 
     @property
     def csrf(self) -> str:
@@ -52,14 +51,14 @@ class SessionStore:
     def __init__(self, table: Any, kms: Any, key_id: str, idle_seconds: int) -> None:
         self._table, self._kms, self._key_id, self._idle = table, kms, key_id, idle_seconds
 
-    def start(self, access_token: str, email: str, now: datetime) -> str:
+    def start(self, access_token: str, now: datetime) -> str:
         """A new session for a sign-in just made; its id (for the cookie only)."""
         session_id = secrets.token_urlsafe(32)
         sealed = self._kms.encrypt(KeyId=self._key_id, Plaintext=access_token.encode(),
                                    EncryptionContext=_context(session_id))["CiphertextBlob"]
         at = int(now.timestamp())
-        self._table.put_item(Item={"session_key": _key(session_id), "sealed_token": sealed, "email": email,
-                                   "started_at": at, "seen_at": at, "purge_after": at + 86400},
+        self._table.put_item(Item={"session_key": _key(session_id), "sealed_token": sealed, "started_at": at,
+                                   "seen_at": at, "purge_after": at + 86400},
                              ConditionExpression="attribute_not_exists(session_key)")
         return session_id
 
@@ -82,7 +81,7 @@ class SessionStore:
                                     ExpressionAttributeValues={":at": at})
         except ClientError:
             return None  # signed out a moment ago
-        return Session(session_id, token, str(item.get("email", "")))
+        return Session(session_id, token)
 
     def end(self, session_id: str) -> None:
         if session_id and len(session_id) <= 100:

@@ -31,10 +31,12 @@ class WorklistStore:
         found = self._table.get_item(Key={"item_id": item_id}, ConsistentRead=True).get("Item")
         return WorkItem.from_item(found) if found else None
 
-    def _while_open(self, item_id: str, update: str, values: dict[str, Any], names: dict[str, str]) -> bool:
+    def _while_open(self, item_id: str, update: str, values: dict[str, Any], names: dict[str, str],
+                    also: str = "") -> bool:
         try:
             self._table.update_item(Key={"item_id": item_id}, UpdateExpression=update,
-                                    ConditionExpression="#q = :open", ExpressionAttributeNames={"#q": "queue", **names},
+                                    ConditionExpression="#q = :open" + also,
+                                    ExpressionAttributeNames={"#q": "queue", **names},
                                     ExpressionAttributeValues={":open": OPEN, **values})
             return True
         except ClientError as error:
@@ -43,9 +45,9 @@ class WorklistStore:
             raise
 
     def assign(self, item_id: str, user_id: str, email: str) -> bool:
-        """The item taken by a person; False when it is no longer open."""
+        """The item taken by a person; False when it is no longer open, or someone has taken it."""
         return self._while_open(item_id, "SET #a = :a, #e = :e", {":a": user_id, ":e": email},
-                                {"#a": "assignee", "#e": "assignee_email"})
+                                {"#a": "assignee", "#e": "assignee_email"}, " AND attribute_not_exists(#a)")
 
     def close(self, item_id: str) -> bool:
         """Out of every view (worked, or its case closed); False when it was not open."""

@@ -4,8 +4,8 @@
 - Dual control: from `dual_control_tier` (a setting) two different approvers must approve the
   same lines. The same person twice, or one who already decided the case at another tier, is
   refused.
-- Segregation of duties: whoever the history shows preparing, reviewing, noting, taking or retrying the
-  case is refused.
+- Segregation of duties: whoever the history shows preparing, reviewing, noting, taking, working or
+  retrying the case is refused.
 - Who decides is the one signed-in person the link was sent to (the pool's user id), an approver of
   the link's tier or above.
 - Money moves only when used, approving links of a sufficient tier cover the case's digest.
@@ -21,7 +21,7 @@ from creditrefunds.domain.approvals import Approval, Outcome, Snapshot, can_inve
 from creditrefunds.domain.identity import Person
 
 BUTTONS = {"approve": Outcome.APPROVED, "reject": Outcome.REJECTED, "investigate": Outcome.INVESTIGATE}
-PREPARER_ACTIONS = ("PREPARED", "REVIEWED", "RECHECKED", "NOTED", "RETRIED", "ASSIGNED")  # a person's, when theirs
+PREPARER_ACTIONS = ("PREPARED", "REVIEWED", "RECHECKED", "NOTED", "RETRIED", "ASSIGNED", "WORKED")  # a person's
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -80,7 +81,13 @@ def names_second_factor(claimed: str) -> bool:
     return any(word in text for word in FACTOR_WORDS)
 
 
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def _b64(text: str) -> bytes:
+    """Unpadded base64url (RFC 7515), strictly: any other character is not a token's."""
+    if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise ValueError("not base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
@@ -98,7 +105,8 @@ def _rs256_valid(signed: bytes, signature: bytes, key: dict[str, Any]) -> bool:
 
 
 def verify_token(token: str, jwks: dict[str, Any], issuer: str, client_id: str, now: datetime) -> dict[str, Any]:
-    """The claims of a Cognito access or ID token of this pool (`issuer`) and app client, or BadToken."""
+    """The claims of a Cognito access token of this pool (`issuer`) and app client, or BadToken. (An ID token
+    says who someone is to the client it was issued to; only an access token is the authority to act.)"""
     try:
         head_b64, body_b64, signature_b64 = token.split(".")
         header, claims = json.loads(_b64(head_b64)), json.loads(_b64(body_b64))
@@ -107,15 +115,14 @@ def verify_token(token: str, jwks: dict[str, Any], issuer: str, client_id: str, 
         raise BadToken("not a JSON Web Token") from error
     if not isinstance(header, dict) or not isinstance(claims, dict) or header.get("alg") != "RS256":
         raise BadToken("only RS256 tokens are accepted")
-    keys = [k for k in jwks.get("keys", []) if k.get("kid") == header.get("kid") and k.get("kty") == "RSA"]
+    keys = [k for k in jwks.get("keys", []) if k.get("kid") == header.get("kid") and k.get("kty") == "RSA"
+            and k.get("use", "sig") == "sig" and k.get("alg", "RS256") == "RS256"]
     if len(keys) != 1 or not _rs256_valid(f"{head_b64}.{body_b64}".encode(), signature, keys[0]):
         raise BadToken("the signature is not the pool's")
     if claims.get("iss") != issuer:
         raise BadToken("issued by another pool")
-    use = claims.get("token_use")
-    audience = claims.get("client_id") if use == "access" else claims.get("aud") if use == "id" else None
-    if audience != client_id:
-        raise BadToken("issued to another client, or not an access or ID token")
+    if claims.get("token_use") != "access" or claims.get("client_id") != client_id:
+        raise BadToken("not an access token of this console's client")
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= now.timestamp():
         raise BadToken("expired")
     if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("auth_time"), int):

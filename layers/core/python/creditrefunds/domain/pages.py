@@ -65,12 +65,13 @@ def form_fields(body: str | None, base64_encoded: bool) -> dict[str, str]:
     return {name: values[0] for name, values in parse_qs(text).items()}
 
 
-def sign_in_page(after: str, error: str = "", username: str = "", session: str = "", status: int = 200,
+def sign_in_page(after: str, pre: str, error: str = "", username: str = "", session: str = "", status: int = 200,
                  provider: str = "") -> Page:
     """The console's sign-in: through the hospital's provider (`provider`), or user name and password, then
-    (`session` from the pool) the authenticator's code."""
+    (`session` from the pool) the authenticator's code. `pre`: the form token of the sign-in itself (the same
+    value in a cookie only this site sets, so another site cannot sign a browser in as someone else)."""
     title = "Enter your code" if session else "Sign in to the credit refunds console"
-    return Page(status, render("signin.html", title=title, next=after, error=error, username=username,
+    return Page(status, render("signin.html", title=title, next=after, pre=pre, error=error, username=username,
                                session=session, provider=provider))
 
 

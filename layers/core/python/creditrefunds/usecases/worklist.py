@@ -11,8 +11,9 @@ from datetime import datetime
 
 from creditrefunds.domain.cases import Case
 from creditrefunds.domain.history import Entry
-from creditrefunds.domain.identity import BILLING, COMPLIANCE, Person, require
+from creditrefunds.domain.identity import BILLING, COMPLIANCE, Forbidden, Person, require
 from creditrefunds.domain.refunds import work_item
+from creditrefunds.domain.status import Status
 from creditrefunds.domain.worklist import WorkItem
 from creditrefunds.usecases.ports import Ports
 
@@ -28,12 +29,12 @@ def open_work(ports: Ports, case: Case, kind: str, todo: str, now: datetime, fil
 
 
 def take(ports: Ports, item_id: str, person: Person, now: datetime) -> WorkItem:
-    """Assign to me: billing staff take an open item."""
+    """Assign to me: billing staff take an open item no one has taken."""
     require(person, BILLING)
-    item = ports.worklist.get(item_id)
+    item = _genuine(ports, item_id)
     email = person.email or getattr(ports.people.person(person.user_id), "email", "")  # a token names no address
-    if item is None or not item.open or not ports.worklist.assign(item_id, person.user_id, email):
-        raise LookupError("this work item is no longer open")
+    if not ports.worklist.assign(item_id, person.user_id, email):
+        raise LookupError("this work item is no longer open, or someone took it a moment ago")
     _record(ports, item.case_id, person, "ASSIGNED", f"{item.reason}: taken by {email or person.actor}", now)
     return item.taken_by(person.user_id, email)
 
@@ -44,10 +45,29 @@ def done(ports: Ports, item_id: str, person: Person, what: str, now: datetime) -
     what = what.strip()[:NOTE_LIMIT]
     if not what:
         raise ValueError("Say what was done (it goes into the case's history).")
-    item = ports.worklist.get(item_id)
-    if item is None or not ports.worklist.close(item_id):
+    item = _genuine(ports, item_id)
+    if item.assignee != person.user_id:
+        raise Forbidden("only the person who took this work item may say it is done: take it first")
+    if not ports.worklist.close(item_id):
         raise LookupError("this work item is no longer open")
     _record(ports, item.case_id, person, "WORKED", f"{item.reason}: {what}", now)
+
+
+# The case status each kind of item is opened in: an item that names a case in any other status was not
+# opened by the workflow (the work items table has writers the history's chain does not vouch for).
+_OPENED_IN = {"lines": (Status.WORK_ITEM,), "rejected": (Status.WORK_ITEM,),
+              "returns": tuple(Status), "cleared": tuple(Status)}
+
+
+def _genuine(ports: Ports, item_id: str) -> WorkItem:
+    """An open item whose case is as the item says: its account, and a status its kind is opened in."""
+    item = ports.worklist.get(item_id)
+    if item is None or not item.open:
+        raise LookupError("this work item is no longer open")
+    stored = ports.cases.get(item.case_id, strict=False)
+    if stored is None or stored.case.account_id != item.account_id or stored.status not in _OPENED_IN[item.kind]:
+        raise LookupError("this work item does not match its case (it was not opened by the workflow)")
+    return item
 
 
 def note(ports: Ports, case_id: str, person: Person, text: str, now: datetime) -> None:
