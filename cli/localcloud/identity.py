@@ -69,12 +69,18 @@ def add_user(cognito: Any, pool_id: str, client_id: str, username: str, email: s
     for group in groups:
         cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=group)
     secret = ""
-    if second_factor:
+    if second_factor:  # as the user's first sign-in sets it up (AWS asks MFA_SETUP; moto gives a token at once)
         signed_in = cognito.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
                                           AuthParameters={"USERNAME": username, "PASSWORD": password})
-        token = signed_in["AuthenticationResult"]["AccessToken"]
-        secret = cognito.associate_software_token(AccessToken=token)["SecretCode"]
-        cognito.verify_software_token(AccessToken=token, UserCode=fresh_code(secret), FriendlyDeviceName="demo")
+        if signed_in.get("ChallengeName") == "MFA_SETUP":
+            associated = cognito.associate_software_token(Session=signed_in["Session"])
+            secret = associated["SecretCode"]
+            cognito.verify_software_token(Session=associated["Session"], UserCode=fresh_code(secret),
+                                          FriendlyDeviceName="demo")
+        else:
+            token = signed_in["AuthenticationResult"]["AccessToken"]
+            secret = cognito.associate_software_token(AccessToken=token)["SecretCode"]
+            cognito.verify_software_token(AccessToken=token, UserCode=fresh_code(secret), FriendlyDeviceName="demo")
         cognito.admin_set_user_mfa_preference(UserPoolId=pool_id, Username=username,
                                               SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
     return {"username": username, "email": email, "password": password, "totp_secret": secret, "groups": groups}
@@ -109,7 +115,8 @@ class Identity:
     def _user_pool(self, logical_id: str, props: dict[str, Any]) -> None:
         request: dict[str, Any] = {"PoolName": props.get("UserPoolName") or self._name(logical_id, 128)}
         for key in ("AdminCreateUserConfig", "AutoVerifiedAttributes", "UsernameConfiguration", "MfaConfiguration",
-                    "Policies", "AccountRecoverySetting", "DeletionProtection", "Schema"):
+                    "Policies", "AccountRecoverySetting", "DeletionProtection", "Schema",
+                    "UserAttributeUpdateSettings"):
             if key in props:
                 request[key] = props[key]
         pool = self.client("cognito-idp").create_user_pool(**request)["UserPool"]
@@ -150,12 +157,14 @@ class Identity:
     HONOURED = {
         "AWS::Cognito::UserPool": {"UserPoolName", "AdminCreateUserConfig", "AutoVerifiedAttributes",
                                    "UsernameConfiguration", "MfaConfiguration", "EnabledMfas", "Policies",
-                                   "AccountRecoverySetting", "DeletionProtection", "Schema"},
+                                   "AccountRecoverySetting", "DeletionProtection", "Schema",
+                                   "UserAttributeUpdateSettings"},
         "AWS::Cognito::UserPoolClient": {"UserPoolId", "ClientName", "GenerateSecret", "ExplicitAuthFlows",
                                          "PreventUserExistenceErrors", "AccessTokenValidity", "IdTokenValidity",
                                          "RefreshTokenValidity", "TokenValidityUnits", "EnableTokenRevocation",
                                          "SupportedIdentityProviders", "AllowedOAuthFlowsUserPoolClient",
-                                         "AllowedOAuthFlows", "AllowedOAuthScopes", "CallbackURLs"},
+                                         "AllowedOAuthFlows", "AllowedOAuthScopes", "CallbackURLs",
+                                         "WriteAttributes"},
         "AWS::Cognito::UserPoolGroup": {"UserPoolId", "GroupName", "Description"},
         "AWS::Cognito::UserPoolIdentityProvider": {"UserPoolId", "ProviderName", "ProviderType", "ProviderDetails",
                                                    "AttributeMapping"},

@@ -113,34 +113,26 @@ def single_sign_on_back() -> Response:
 
 @app.post("/signin")
 def sign_in() -> Response:
-    """The password step; the pool then asks for the TOTP code of a user who set it up."""
+    """The password step, then the authenticator's code (or, at the first sign-in, its set-up and first code)."""
     event, ports = app.current_event, services()
     form = form_fields(event.body, event.is_base64_encoded)
     after = after_sign_in(form.get("next", "/"))
     if not _pre_checked(form):
         return _form_expired(after)
-    pre = form["pre"]
-    try:
-        if form.get("session"):
-            answered = ports.cognito.respond_to_auth_challenge(
-                ClientId=ports.config.console_client_id, ChallengeName="SOFTWARE_TOKEN_MFA", Session=form["session"],
-                ChallengeResponses={"USERNAME": form.get("username", ""),
-                                    "SOFTWARE_TOKEN_MFA_CODE": form.get("code", "").strip()})
-        else:
-            answered = ports.cognito.initiate_auth(
-                ClientId=ports.config.console_client_id, AuthFlow="USER_PASSWORD_AUTH",
-                AuthParameters={"USERNAME": form.get("username", ""), "PASSWORD": form.get("password", "")})
-    except ClientError as error:
-        logger.info("sign-in refused", extra={"code": error.response["Error"]["Code"]})
-        return served(sign_in_page(after, pre, error="Sign-in failed: check your user name, password and code.",
-                                   status=401, provider=_provider()))
-    if answered.get("ChallengeName") == "SOFTWARE_TOKEN_MFA":
-        return served(sign_in_page(after, pre, username=form.get("username", ""), session=answered["Session"]))
-    if "AuthenticationResult" not in answered:
-        return served(answer(403, "Sign-in not finished", "Your account needs a step this console does not offer "
-                                                          "(a new password or authenticator set-up): ask an "
-                                                          "administrator."))
-    return _start_session(answered["AuthenticationResult"]["AccessToken"], after, [_pre_cookie("", 0)])
+    username, pool = form.get("username", ""), ports.pool_signin
+    if form.get("setup"):
+        step = pool.enroll(username, form.get("session", ""), form.get("code", ""))
+    elif form.get("session"):
+        step = pool.code(username, form["session"], form.get("code", ""))
+    else:
+        step = pool.password(username, form.get("password", ""))
+    if step.refused:
+        logger.info("sign-in refused")
+        return served(sign_in_page(after, form["pre"], error=step.refused, status=401, provider=_provider()))
+    if step.challenge:
+        return served(sign_in_page(after, form["pre"], username=username, session=step.session,
+                                   secret=step.secret))
+    return _start_session(step.token, after, [_pre_cookie("", 0)])
 
 
 def _start_session(token: str, after: str, cookies: tuple[Cookie, ...] | list[Cookie] = ()) -> Response:

@@ -10,10 +10,12 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from creditrefunds.adapters.sessions import SessionStore, csrf_token
+from localcloud import faults
 from localcloud.identity import sign_in
 from refunds_cli.demo import decide_link, http, token_of
 
 from tests.integration.conftest import case_of, drop, history_actions, refunds, wait_for_mail, wait_for_status
+from tests.integration.test_crash_safe import case_id
 
 TIER1 = "tier1.approver@example.org"
 
@@ -108,3 +110,26 @@ def test_the_demo_users_are_listed_on_the_local_cloud_only(cloud):
                                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
                                       "PYTHONPATH": ":".join(sys.path)})
     assert against_aws.returncode != 0 and "local cloud" in against_aws.stderr + against_aws.stdout
+
+
+def test_only_an_operator_retries_a_failed_case_and_the_history_names_them(cloud):
+    account = "SI-RETRY"
+    failing = faults.inject(cloud.function_name("ReviewFunction"), at=1, times=1000, about=case_id(account))
+    try:
+        drop(cloud, "si-retry.csv", credit(account))
+        wait_for_status(cloud, account, {"FAILED"}, timeout=90)
+    finally:
+        faults.clear()
+    assert failing.fired
+    retry = f"{cloud.outputs['ApprovalSiteUrl']}cases/{case_id(account)}/retry"
+    for who in ("billing@example.org", "auditor@example.org", "tier1.approver@example.org"):
+        status, page = http(retry, {}, token_of(cloud, who))
+        assert status == 403 and "Not for your role" in page
+    status, page = http(retry, {}, token_of(cloud, "operator@example.org"))
+    assert status == 200 and "RETRIED" in page  # back on the case's page
+    wait_for_status(cloud, account, {"AWAITING_APPROVAL"})
+    operator = cloud.client("cognito-idp").get_user(AccessToken=token_of(cloud, "operator@example.org"))
+    sub = next(a["Value"] for a in operator["UserAttributes"] if a["Name"] == "sub")
+    records = cloud.table("HistoryTableName").query(
+        KeyConditionExpression="case_id = :c", ExpressionAttributeValues={":c": case_id(account)})["Items"]
+    assert [r["actor"] for r in records if r["action"] == "RETRIED"] == [f"user:{sub}"]

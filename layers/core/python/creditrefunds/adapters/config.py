@@ -132,6 +132,7 @@ class ConsoleConfig(FunctionConfig):
 
     console_client_id: str
     sessions_table: str
+    state_machine_arn: str  # an operator's retry starts the case's workflow again
     session_idle_seconds: int = 900
     decision_factor_seconds: int = 300  # a decision needs a sign-in with the TOTP code this recent
     federation_provider: str = ""  # single sign-on through the pool's hosted sign-in (docs/console.md)

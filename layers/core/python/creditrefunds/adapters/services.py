@@ -34,6 +34,7 @@ from creditrefunds.adapters.hosted_signin import HostedSignIn
 from creditrefunds.adapters.ledger_bucket import LedgerBucket
 from creditrefunds.adapters.messaging import EventBus, Mailer
 from creditrefunds.adapters.people import CognitoPeople, TokenVerifier
+from creditrefunds.adapters.pool_signin import PoolSignIn
 from creditrefunds.adapters.record_keys import RecordKeys
 from creditrefunds.adapters.refund_book import RefundBook
 from creditrefunds.adapters.remittance_store import RemittanceStore
@@ -155,8 +156,12 @@ class Services(Generic[Config]):
 
     @_once
     def cognito(self) -> Any:
-        """The pool's client, for the console's sign-in."""
+        """The pool's client, for the console's sign-out."""
         return self._client("cognito-idp")
+
+    @_once
+    def pool_signin(self) -> PoolSignIn:
+        return PoolSignIn(self.cognito, self._console().console_client_id)
 
     @_once
     def tokens(self) -> TokenVerifier:
@@ -185,7 +190,8 @@ class Services(Generic[Config]):
     def workflows(self) -> Workflows:
         config = self.config
         return Workflows(self._client("stepfunctions"),
-                         config.state_machine_arn if isinstance(config, DetectConfig | SweepConfig) else None,
+                         config.state_machine_arn if isinstance(config, DetectConfig | SweepConfig | ConsoleConfig)
+                         else None,
                          config.fanout_state_machine_arn if isinstance(config, IngestConfig) else None)
 
 

@@ -66,13 +66,14 @@ def form_fields(body: str | None, base64_encoded: bool) -> dict[str, str]:
 
 
 def sign_in_page(after: str, pre: str, error: str = "", username: str = "", session: str = "", status: int = 200,
-                 provider: str = "") -> Page:
+                 provider: str = "", secret: str = "") -> Page:
     """The console's sign-in: through the hospital's provider (`provider`), or user name and password, then
     (`session` from the pool) the authenticator's code. `pre`: the form token of the sign-in itself (the same
     value in a cookie only this site sets, so another site cannot sign a browser in as someone else)."""
-    title = "Enter your code" if session else "Sign in to the credit refunds console"
+    title = ("Set up your authenticator app" if secret else "Enter your code" if session
+             else "Sign in to the credit refunds console")
     return Page(status, render("signin.html", title=title, next=after, pre=pre, error=error, username=username,
-                               session=session, provider=provider))
+                               session=session, provider=provider, secret=secret))
 
 
 def console_page(template: str, title: str, who: str, csrf: str, status: int = 200, error: str = "", done: str = "",
