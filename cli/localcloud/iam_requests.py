@@ -65,8 +65,10 @@ def requests_of(response: Any, service: str, action: str, resource: str, region:
         return [Request(f"ses:{action}", f"{prefix}:identity/{identity}", context)
                 for identity in dict.fromkeys([sender, *map(_address, recipients)])]
     if service == "kms":
-        key = _body(response).get("KeyId", "*")
-        return [Request(f"kms:{action}", _key_arn(key, region) if key != "*" else "*")]
+        body = _body(response)
+        key = body.get("KeyId", "*")
+        context = tuple(("kms:EncryptionContextKeys", name) for name in body.get("EncryptionContext") or {})
+        return [Request(f"kms:{action}", _key_arn(key, region) if key != "*" else "*", context)]
     if service == "lambda" and action == "Invoke":
         name = unquote(response.path.split("/functions/", 1)[1].split("/", 1)[0])
         arn = name if name.startswith("arn:") else f"{prefix}:function:{name}"

@@ -106,3 +106,13 @@ def test_after_an_approval_money_moves_only_for_the_lines_approved():
     assert second.route is Route.APPROVAL and "second approver" in second.why(big)
     gone = after_approval(Review(Route.RESOLVED, None), yes, [yes], settings)
     assert gone.route is Route.RESOLVED
+
+
+def test_one_person_approving_before_and_after_sign_in_came_counts_once():
+    big = case()
+    digest = case_digest(big)
+    before = dataclasses.replace(approved("t3@x", 3, big), approver_id="", approval_key="old")  # address only
+    after = dataclasses.replace(approved("T3@x", 3, big), approver_id="sub-t3", approval_key="new")
+    assert not covered([before, after], digest, 3, 3)
+    other = dataclasses.replace(approved("deputy@x", 3, big), approver_id="sub-deputy", approval_key="other")
+    assert covered([before, other], digest, 3, 3)

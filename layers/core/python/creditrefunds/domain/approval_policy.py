@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any
 
 from creditrefunds.domain.approvals import Approval, Outcome, Snapshot, can_investigate
@@ -47,9 +48,13 @@ def approvers_needed(tier: int, dual_control_tier: int) -> int:
     return 2 if tier >= dual_control_tier else 1
 
 
-def _who(link: Approval) -> str:
-    """The person a link stands for: the pool's user id (a link from before sign-in: its address)."""
-    return link.approver_id or link.approver
+def _is(link: Approval, person: Person | Approval) -> bool:
+    """Whether `link` was sent to `person` (or to whom another link was sent). Counting people, either sign is
+    enough: the same user id, or the same address (a link from before sign-in names only its address)."""
+    other_id, other_address = ((person.approver_id, person.approver) if isinstance(person, Approval)
+                               else (person.user_id, person.email))
+    return bool(link.approver_id and link.approver_id == other_id) or \
+        bool(other_address and link.approver.lower() == other_address.lower())
 
 
 def refusal(link: Approval, person: Person, others: Iterable[Approval], history: Iterable[dict[str, Any]],
@@ -65,7 +70,7 @@ def refusal(link: Approval, person: Person, others: Iterable[Approval], history:
     needs = link.snapshot.tier if link.snapshot is not None else link.tier  # the tier the refund total needs
     if approvers_needed(needs, dual_control_tier) < 2:
         return None
-    decided = [a for a in others if a.approval_key != link.approval_key and _who(a) == person.user_id and a.decided]
+    decided = [a for a in others if a.approval_key != link.approval_key and _is(a, person) and a.decided]
     if any(a.decision is Outcome.APPROVED and a.digest == link.digest for a in decided):
         return "you already approved these lines, and a second approver must approve them too (dual control)"
     earlier = sorted({a.tier for a in decided if a.tier != link.tier})
@@ -81,9 +86,12 @@ def covering(approvals: Iterable[Approval], digest: str, tier: int) -> list[Appr
 
 
 def covered(approvals: Iterable[Approval], digest: str, tier: int, dual_control_tier: int) -> bool:
-    """Money may move: enough different people approved exactly these lines at a sufficient tier."""
-    approvers = {_who(a) for a in covering(approvals, digest, tier)}
-    return len(approvers) >= approvers_needed(tier, dual_control_tier)
+    """Money may move: enough different people approved exactly these lines at a sufficient tier (two approvals
+    are two people only when neither their user ids nor their addresses are the same)."""
+    found = covering(approvals, digest, tier)
+    if approvers_needed(tier, dual_control_tier) < 2:
+        return bool(found)
+    return any(not _is(a, b) for a, b in combinations(found, 2))
 
 
 def pick_approver(tier: int, needs: int, directory: dict[int, list[Person]], digest: str, decided: Iterable[Approval],
@@ -101,9 +109,8 @@ def pick_approver(tier: int, needs: int, directory: dict[int, list[Person]], dig
     if not candidates:
         raise KeyError(f"no approver for tier {tier}: add a user of the pool's group approver-tier-{tier} whose "
                        f"address is in ApproverTier{tier}Email")
-    approved = {_who(a) for a in decided if a.decision is Outcome.APPROVED and a.digest == digest}
-    other_tier = ({_who(a) for a in decided if a.tier != tier}
-                  if approvers_needed(needs, dual_control_tier) > 1 else set())
-    eligible = [p for p in candidates if p.user_id not in approved | other_tier]
-    not_twice = [p for p in candidates if p.user_id not in approved]
+    approved = [a for a in decided if a.decision is Outcome.APPROVED and a.digest == digest]
+    other_tier = [a for a in decided if a.tier != tier] if approvers_needed(needs, dual_control_tier) > 1 else []
+    not_twice = [p for p in candidates if not any(_is(a, p) for a in approved)]
+    eligible = [p for p in not_twice if not any(_is(a, p) for a in other_tier)]
     return (eligible or not_twice or candidates)[0]
