@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 from creditrefunds.domain.status import Status
 from localcloud.cloud import LocalCloud
 from localcloud.identity import sign_in
@@ -98,9 +99,15 @@ TOKEN_REUSE_SECONDS = 120  # well within the console's 5 minutes for a decision'
 
 
 def token_of(cloud: LocalCloud, email: str) -> str:
-    """A demo user's access token (signed in with password and TOTP code), reused for a couple of minutes."""
+    """A demo user's access token (signed in with password and TOTP code), reused for a couple of minutes while
+    the pool still honours it (a sign-out in the console revokes every token of its user)."""
     key = (cloud.endpoint_url, email.lower())
     made = _TOKENS.get(key)
+    if made is not None and time.monotonic() - made[0] <= TOKEN_REUSE_SECONDS:
+        try:
+            cloud.client("cognito-idp").get_user(AccessToken=made[1])
+        except ClientError:
+            made = None
     if made is None or time.monotonic() - made[0] > TOKEN_REUSE_SECONDS:
         [user] = [u for u in cloud.users["users"] if u["email"].lower() == email.lower()]
         made = (time.monotonic(), sign_in(cloud.client("cognito-idp"), cloud.users["client_id"], user))
@@ -130,7 +137,10 @@ def run_demo(root: Path, out: IO[str] = sys.stdout) -> int:
 def _play(story: Story, root: Path) -> None:
     cloud = story.cloud
     story.say(f"Local cloud up: AWS endpoint {cloud.endpoint_url}")
-    story.say(f"  approval pages {cloud.outputs['ApprovalSiteUrl']}, mail at {cloud.console_url}mail")
+    story.say(f"  the console {cloud.outputs['ApprovalSiteUrl']} (mailed links open it), "
+              f"mail at {cloud.console_url}mail")
+    story.say("  its users, one per role, each signs in with a password and an authenticator code: " +
+              ", ".join(f"{u['username']} ({', '.join(u['groups'])})" for u in cloud.users["users"]))
     name = Path(SAMPLE).name
     story.s3.upload_file(str(root / SAMPLE), story.bucket, f"incoming/{name}")
     story.say(f"\n1. The billing system drops {SAMPLE} into s3://{story.bucket}/incoming/")
@@ -145,7 +155,7 @@ def _play(story: Story, root: Path) -> None:
     status, page = decide_link(cloud, approve.links[0])
     story.say(f"  GET  {approve.links[0][:60]}... -> {status}, case still {story.case(APPROVE)['status']}")
     status, page = decide_link(cloud, approve.links[0], {"decision": "approve"})
-    story.say(f"  POST Approve -> {status}: {_message(page)}")
+    story.say(f"  POST Approve, signed in as the approver it was mailed to -> {status}: {_message(page)}")
 
     story.say("\n3. Approver 1 rejects ACC-5005, with a reason")
     reject = story.wait("approval mail for ACC-5005", lambda: story.mail("tier1", REJECT))

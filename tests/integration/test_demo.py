@@ -11,7 +11,8 @@ def test_the_demo_runs_the_story_end_to_end():
                           timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
-    assert "POST Approve -> 200" in out and "POST Reject -> 200" in out
+    assert "POST Approve, signed in as the approver it was mailed to -> 200" in out and "POST Reject -> 200" in out
+    assert "tier3.deputy (approver-tier-3)" in out  # the console's users, one per role
     assert "mailed to tier3.approver@example.org" in out and "the old tier-2 link now -> 410" in out
     assert ",ACC-1001,PATIENT,GUA-01,60.00,check,PATIENT_OVERPAYMENT," in out
     assert ",ACC-2002,MEDICARE,MAC-J1,3100.00,claim adjustment,MSP_OTHER_PRIMARY,ICN-2026213000101," in out
