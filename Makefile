@@ -27,6 +27,7 @@ bench: $(SETUP)
 	$(BIN)/python bench/ingest_local.py --rows 100000
 	$(BIN)/python bench/remit_parse.py --claims 1000 10000
 	$(BIN)/python bench/record_macs.py --rows 100000
+	$(BIN)/python bench/worklist_local.py --items 10000 --pages 5
 
 setup: $(SETUP)
 
