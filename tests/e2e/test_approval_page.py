@@ -116,9 +116,8 @@ def test_the_wrong_person_and_a_wrong_code_decide_nothing_and_two_people_approve
     browser.find_element(By.ID, "approve").click()
     WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(
         expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Decision recorded"))
-    assert case_of(cloud, account)["status"] == "AWAITING_APPROVAL"  # one of the two
-
     second = wait_for_mail(cloud, "tier2.approver@example.org", account)  # the tier's other approver
+    assert case_of(cloud, account)["status"] == "AWAITING_APPROVAL"  # one of the two: no money yet
     browser.get(second.links[0])  # still signed in as the first: refused
     assert "Another approver must decide" in browser.find_element(By.TAG_NAME, "h1").text
     browser.delete_all_cookies()

@@ -18,7 +18,7 @@ from creditrefunds.adapters.case_store import CaseStore, case_from_item
 from creditrefunds.adapters.history_store import HistoryStore
 from creditrefunds.domain.history import Entry
 from localcloud import faults
-from refunds_cli.demo import decide_link
+from refunds_cli.demo import decide_link, http, token_of
 
 from tests.remittances import MAC_OFFSET, medicare_paid_twice, offset_of, payment_of
 
@@ -67,8 +67,10 @@ def test_a_rejection_and_an_approver_refused_write_as_their_own_roles(cloud):
     link = wait_for_mail(cloud, TIER1, "GR-SOD").links[0]
     cases = cloud.table("CasesTableName")
     item = cases.get_item(Key={"case_id": case_of(cloud, "GR-SOD")["case_id"]})["Item"]
+    reviewer = cloud.client("cognito-idp").get_user(AccessToken=token_of(cloud, TIER1))["UserAttributes"]
+    actor = "user:" + next(a["Value"] for a in reviewer if a["Name"] == "sub")
     HistoryStore(cloud.table("HistoryTableName"), CaseStore(cases)).append(
-        case_from_item(item), Entry(TIER1, "REVIEWED", "AWAITING_APPROVAL", "AWAITING_APPROVAL", "checked the lines"),
+        case_from_item(item), Entry(actor, "REVIEWED", "AWAITING_APPROVAL", "AWAITING_APPROVAL", "checked the lines"),
         datetime.now(UTC))
     status, page = decide_link(cloud, link, {"decision": "approve"})
     assert status == 403 and "segregation of duties" in page
@@ -92,6 +94,10 @@ def test_refunds_coming_back_in_small_files_and_in_a_fan_out(cloud):
     shown = json.loads(refunds(cloud, "case", small["case_id"], "--json").stdout)  # what an operator reads
     assert (shown["status"], shown["credit"], shown["lines"][0]["amount"]) == ("RECONCILED", "70.00", "70.00")
     assert ("RECONCILED", "RECONCILED") in [(r["action"], r["status_after"]) for r in shown["history"]]
+    # ApprovalWeb: InstructionReadersVerify, MatchReadersVerify (a case's page shows its instructions, checked)
+    status, page = http(f"{cloud.outputs['ApprovalSiteUrl']}cases/{small['case_id']}", token=token_of(
+        cloud, "auditor@example.org"))
+    assert status == 200 and "Verified" in page and f"{small['case_id']}#0" in page
     verified = refunds(cloud, "audit", "verify", "--case", small["case_id"])  # the stray 80.00 went out too
     assert verified.returncode == 1 and "EXPOSED account GR-SMALL: 150.00 refunded or in flight" in verified.stdout
 
