@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
 from console_web import app, page, person_or_sign_in, posted, redirect, refused, served, services
@@ -11,6 +13,7 @@ from creditrefunds.domain.approvals import UnknownLink
 from creditrefunds.domain.identity import BILLING, COMPLIANCE, OPERATOR, Forbidden
 from creditrefunds.domain.pages import answer
 from creditrefunds.domain.reports import CMS838_COLUMNS
+from creditrefunds.domain.worklist import KINDS, Narrowed
 from creditrefunds.usecases import console, worklist
 from creditrefunds.usecases.audit import SEARCH_FILTERS
 from creditrefunds.usecases.operations import NotRetryable, retry_by
@@ -25,10 +28,23 @@ def worklist_page() -> Response:
         return found
     person, session = found
     query = app.current_event.get_query_string_value
-    shown = console.worklist(services(), person, query("view", "due") or "due", query("cursor", "") or "",
-                             (query("mine", "") or "") == "1", datetime.now(UTC).date())
+    view, today = query("view", "due") or "due", datetime.now(UTC).date()
+    asked = {"overdue": query("overdue", "") or "", "min": query("min", "") or "", "older": query("older", "") or "",
+             "kind": query("kind", "") or ""}
+    narrowed = Narrowed.of(view, today, asked["overdue"] == "1", _amount(asked["min"]),
+                           int(asked["older"]) if asked["older"].isdigit() else None, asked["kind"])
+    shown = console.worklist(services(), person, view, query("cursor", "") or "", (query("mine", "") or "") == "1",
+                             today, narrowed)
     return page("worklist.html", "Taken by me" if shown.mine else "Worklist", person, session, items=shown.items,
-                view=shown.view, mine=shown.mine, next_cursor=shown.next_cursor, can_work=person.has(BILLING))
+                view=shown.view, mine=shown.mine, next_cursor=shown.next_cursor, can_work=person.has(BILLING),
+                asked=asked, kinds=KINDS, narrowing=urlencode({k: v for k, v in asked.items() if v}))
+
+
+def _amount(text: str) -> Decimal | None:
+    try:
+        return Decimal(text) if text and len(text) < 20 else None
+    except ArithmeticError:
+        return None
 
 
 @app.post("/work/<item_id>/<action>")

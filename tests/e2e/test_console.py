@@ -30,6 +30,10 @@ def test_billing_staff_work_an_item_compliance_and_an_auditor_read(cloud, browse
     row = WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.ID, f"item-{item_id}")))
     assert account in row.text and "70.00" in row.text and "Refund rejected by the approver" in row.text
     assert "guarantor disputes" in row.text
+    browser.get(f"{console}?view=amount&min=80.00&kind=rejected")  # narrowed on the amount index: 70.00 is not
+    assert not browser.find_elements(By.ID, f"item-{item_id}")
+    browser.get(f"{console}?view=amount&min=60.00&kind=rejected")
+    row = browser.find_element(By.ID, f"item-{item_id}")
     row.find_element(By.CLASS_NAME, "take").click()
     WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(
         expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Taken by me"))

@@ -24,7 +24,7 @@ from creditrefunds.domain.identity import Person
 from creditrefunds.domain.ledger import LedgerGone, LedgerReplaced
 from creditrefunds.domain.mail import Mail
 from creditrefunds.domain.seals import Sealed, canonical, digest_of
-from creditrefunds.domain.worklist import KINDS, OPEN, PAGE_SIZE, WorkItem
+from creditrefunds.domain.worklist import EVERYTHING, KINDS, OPEN, PAGE_SIZE, Narrowed, WorkItem
 
 from tests.memory.stores import Locked
 
@@ -338,16 +338,19 @@ class MemoryWorklist(Locked):
         for kind in KINDS:
             self.close(f"{case_id}.{kind}")
 
-    def page(self, view: str, cursor: str = "", assignee: str = "",
-             limit: int = PAGE_SIZE) -> tuple[list[WorkItem], str]:
+    def page(self, view: str, cursor: str = "", assignee: str = "", limit: int = PAGE_SIZE,
+             narrowed: Narrowed = EVERYTHING) -> tuple[list[WorkItem], str]:
         with self._lock:
             if assignee:
                 found = sorted((i for i in self.items.values() if i.get("assignee") == assignee),
                                key=lambda i: i["due_key"])
             else:
                 sort = {"due": "due_key", "amount": "amount_key", "age": "age_key"}[view]
-                found = sorted((i for i in self.items.values() if i.get("queue") == OPEN), key=lambda i: i[sort],
-                               reverse=view == "amount")
+                found = sorted((i for i in self.items.values() if i.get("queue") == OPEN
+                                and (not narrowed.below or i[sort] < narrowed.below)
+                                and (not narrowed.at_least or i[sort] >= narrowed.at_least)),
+                               key=lambda i: i[sort], reverse=view == "amount")
+            found = [i for i in found if not narrowed.kind or i["kind"] == narrowed.kind]
             start = int(cursor) if cursor.isdigit() else 0
             chunk = found[start:start + limit]
             more = str(start + limit) if start + limit < len(found) else ""

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.identity import Forbidden
-from creditrefunds.domain.worklist import WorkItem
+from creditrefunds.domain.worklist import Narrowed, WorkItem
 from creditrefunds.usecases import console, worklist
 
 from tests.memory.cloud import MemoryCloud
@@ -157,3 +157,19 @@ def test_who_worked_a_case_may_not_approve_it(mem: MemoryCloud):
     [link] = mem.links("both@example.org", "CO-BOTH")
     page = mem.decide(link)
     assert page.status == 403 and "segregation of duties" in page.html
+
+
+def test_views_narrowed_on_their_own_keys_and_by_kind(mem: MemoryCloud):
+    for n, (paid, day) in enumerate([("150.00", "2026-11-09"), ("400.00", "2026-10-20"), ("120.00", "2026-11-15")]):
+        mem.tick(days=10)
+        rejected(mem, f"CO-N{n}", paid, day)
+    billing, later = mem.signed_in(BILLING), date(2027, 1, 2)
+
+    def accounts(view: str, **narrowing: object) -> list[str]:
+        narrowed = Narrowed.of(view, later, **narrowing)  # type: ignore[arg-type]
+        return [r["account"] for r in console.worklist(mem.ports, billing, view, "", False, later, narrowed).items]
+
+    assert accounts("due", overdue=True) == ["CO-N0"]  # due 2026-12-30; the others in January
+    assert accounts("amount", min_amount=Decimal("50.00")) == ["CO-N1", "CO-N0"]  # 300.00 and 50.00, not 20.00
+    assert accounts("age", older_than_days=30) == ["CO-N0"]  # opened on the 30th of November
+    assert accounts("due", kind="rejected") == ["CO-N0", "CO-N1", "CO-N2"] and accounts("due", kind="returns") == []

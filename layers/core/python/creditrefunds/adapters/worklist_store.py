@@ -11,7 +11,17 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from creditrefunds.adapters.dynamo import is_condition_failure
-from creditrefunds.domain.worklist import KINDS, OPEN, PAGE_SIZE, VIEWS, WorkItem, cursor_of, key_of
+from creditrefunds.domain.worklist import (
+    EVERYTHING,
+    KINDS,
+    OPEN,
+    PAGE_SIZE,
+    VIEWS,
+    Narrowed,
+    WorkItem,
+    cursor_of,
+    key_of,
+)
 
 SORT_KEYS = {"by-due": "due_key", "by-amount": "amount_key", "by-age": "age_key"}
 
@@ -57,20 +67,32 @@ class WorklistStore:
         for kind in KINDS:
             self.close(f"{case_id}.{kind}")
 
-    def page(self, view: str, cursor: str = "", assignee: str = "",
-             limit: int = PAGE_SIZE) -> tuple[list[WorkItem], str]:
-        """One page of open items in a view (or one person's, by due date), and the cursor of the next page."""
+    def page(self, view: str, cursor: str = "", assignee: str = "", limit: int = PAGE_SIZE,
+             narrowed: Narrowed = EVERYTHING) -> tuple[list[WorkItem], str]:
+        """One page of open items in a view (or one person's, by due date), narrowed on the view's own sort key
+        (and by kind), and the cursor of the next page."""
+        names: dict[str, str] = {}
         if assignee:
             index, condition, values = "by-assignee", "assignee = :who", {":who": assignee}
             fields = ("item_id", "assignee", "due_key")
         else:
             index, condition, values = VIEWS[view], "#q = :open", {":open": OPEN}
             fields = ("item_id", "queue", SORT_KEYS[VIEWS[view]])
+            names["#q"] = "queue"
+            if narrowed.below:
+                condition += f" AND {SORT_KEYS[index]} < :below"
+                values[":below"] = narrowed.below
+            elif narrowed.at_least:
+                condition += f" AND {SORT_KEYS[index]} >= :least"
+                values[":least"] = narrowed.at_least
         request: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": condition,
                                    "ExpressionAttributeValues": values, "Limit": limit,
                                    "ScanIndexForward": view != "amount" or bool(assignee)}
-        if not assignee:
-            request["ExpressionAttributeNames"] = {"#q": "queue"}
+        if narrowed.kind:
+            request["FilterExpression"] = "#k = :kind"
+            names["#k"], values[":kind"] = "kind", narrowed.kind
+        if names:
+            request["ExpressionAttributeNames"] = names
         start = key_of(cursor, fields)
         if start is not None:
             request["ExclusiveStartKey"] = start

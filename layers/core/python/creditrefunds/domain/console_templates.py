@@ -26,6 +26,14 @@ CONSOLE_TEMPLATES = {
     "<p>Sort: {% for name, label in [('due', 'due date'), ('amount', 'amount'), ('age', 'age')] %}"
     "{% if name == view and not mine %}<strong>{{ label }}</strong>{% else %}"
     "<a id='sort-{{ name }}' href='/?view={{ name }}'>{{ label }}</a>{% endif %} {% endfor %}</p>"
+    "{% if not mine %}<form method='get' action='/' id='narrow'><input type='hidden' name='view' value='{{ view }}'>"
+    "<label>kind <select name='kind' id='kind'><option value=''>all</option>{% for name, label in kinds.items() %}"
+    "<option value='{{ name }}'{% if asked.kind == name %} selected{% endif %}>{{ label }}</option>{% endfor %}"
+    "</select></label> {% if view == 'due' %}<label><input type='checkbox' name='overdue' value='1' id='overdue'"
+    "{% if asked.overdue == '1' %} checked{% endif %}> overdue only</label>{% elif view == 'amount' %}<label>from "
+    "<input name='min' id='min' size='8' value='{{ asked.min }}'></label>{% else %}<label>older than "
+    "<input name='older' id='older' size='4' value='{{ asked.older }}'> days</label>{% endif %} "
+    "<button type='submit' id='narrow-go'>Show</button></form>{% endif %}"
     "<table id='worklist'><tr><th>Account</th><th>Amount</th><th>Reason</th><th>What to do</th><th>Due</th>"
     "<th>Age (days)</th><th>Taken by</th><th></th></tr>"
     "{% for item in items %}<tr class='item{% if item.overdue %} overdue{% endif %}' id='item-{{ item.item_id }}'>"
@@ -40,7 +48,8 @@ CONSOLE_TEMPLATES = {
     "<button type='submit' class='done'>Done</button></form>{% endif %}{% endif %}</td></tr>{% endfor %}</table>"
     "{% if not items %}<p id='empty'>No open work items.</p>{% endif %}"
     "{% if next_cursor %}<p><a id='next' href='/?view={{ view }}{% if mine %}&mine=1{% endif %}"
-    "&cursor={{ next_cursor|urlencode }}'>Next page</a></p>{% endif %}" + _TAIL,
+    "{% if narrowing %}&{{ narrowing }}{% endif %}&cursor={{ next_cursor|urlencode }}'>Next page</a></p>{% endif %}"
+    + _TAIL,
 
     "case_view.html": _HEAD +
     "<dl><dt>Case</dt><dd id='case-id'>{{ case.case_id }}</dd><dt>Account</dt><dd id='account'>{{ case.account }}"

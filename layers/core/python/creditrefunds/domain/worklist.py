@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -86,6 +86,31 @@ class WorkItem:
 
     def taken_by(self, user_id: str, email: str) -> WorkItem:
         return replace(self, assignee=user_id, assignee_email=email)
+
+
+@dataclass(frozen=True)
+class Narrowed:
+    """What a view is narrowed to, as a condition on its own index's sort key (still no scan) and a kind."""
+
+    below: str = ""  # sort key under this: due before today (overdue), opened before a day (older than)
+    at_least: str = ""  # sort key from this: amounts from a figure
+    kind: str = ""
+
+    @classmethod
+    def of(cls, view: str, today: date, overdue: bool = False, min_amount: Decimal | None = None,
+           older_than_days: int | None = None, kind: str = "") -> Narrowed:
+        """The one narrowing each view's index answers (overdue by due date, a least amount, an age), and a kind."""
+        kind = kind if kind in KINDS else ""
+        if view == "due" and overdue:
+            return cls(below=today.isoformat(), kind=kind)
+        if view == "amount" and min_amount is not None and min_amount > 0:
+            return cls(at_least=f"{int(money(min_amount) * 100):015d}", kind=kind)
+        if view == "age" and older_than_days:
+            return cls(below=(today - timedelta(days=older_than_days)).isoformat(), kind=kind)
+        return cls(kind=kind)
+
+
+EVERYTHING = Narrowed()
 
 
 def cursor_of(key: dict[str, Any] | None) -> str:

@@ -14,7 +14,7 @@ from creditrefunds.domain.money import money_text
 from creditrefunds.domain.pages import line_rows
 from creditrefunds.domain.reports import ReportedCase, cms838_rows
 from creditrefunds.domain.status import Status
-from creditrefunds.domain.worklist import VIEWS, WorkItem
+from creditrefunds.domain.worklist import EVERYTHING, VIEWS, Narrowed, WorkItem
 from creditrefunds.usecases.audit import search, verify
 from creditrefunds.usecases.ports import Ports
 
@@ -31,11 +31,13 @@ class WorklistView:
     next_cursor: str
 
 
-def worklist(ports: Ports, person: Person, view: str, cursor: str, mine: bool, today: date) -> WorklistView:
-    """One page of open work items in a view's order (due date, amount or age), or the person's own."""
+def worklist(ports: Ports, person: Person, view: str, cursor: str, mine: bool, today: date,
+             narrowed: Narrowed = EVERYTHING) -> WorklistView:
+    """One page of open work items in a view's order (due date, amount or age), or the person's own; narrowed
+    (overdue ones, from an amount, older than some days; one kind)."""
     require(person, *READERS)
     view = view if view in VIEWS else "due"
-    items, following = ports.worklist.page(view, cursor, person.user_id if mine else "")
+    items, following = ports.worklist.page(view, cursor, person.user_id if mine else "", narrowed=narrowed)
     return WorklistView([_item_row(i, today) for i in items], view, mine, following)
 
 

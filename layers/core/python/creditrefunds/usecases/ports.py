@@ -19,7 +19,7 @@ from creditrefunds.domain.remittance import ClaimPayment, Evidence, Takeback
 from creditrefunds.domain.seals import Sealed
 from creditrefunds.domain.settings import Settings
 from creditrefunds.domain.status import Status
-from creditrefunds.domain.worklist import WorkItem
+from creditrefunds.domain.worklist import Narrowed, WorkItem
 
 
 class Ledger(Protocol):
@@ -174,8 +174,8 @@ class Worklist(Protocol):
     def assign(self, item_id: str, user_id: str, email: str) -> bool: ...
     def close(self, item_id: str) -> bool: ...
     def close_case(self, case_id: str) -> None: ...
-    def page(self, view: str, cursor: str = ..., assignee: str = ...,
-             limit: int = ...) -> tuple[list[WorkItem], str]: ...
+    def page(self, view: str, cursor: str = ..., assignee: str = ..., limit: int = ...,
+             narrowed: Narrowed = ...) -> tuple[list[WorkItem], str]: ...
 
 
 class Ports(Protocol):
