@@ -30,15 +30,14 @@ from creditrefunds.usecases import approval
 from creditrefunds.usecases.ingest import file_failed, ingest_file
 
 from .books import ATTEMPT, MemoryApprovals, MemoryRefundBook, MemoryRemittances
+from .console import MemoryPeople, MemoryWorklist
 from .outside import (
     MemoryBucket,
     MemoryEvents,
     MemoryHandoff,
     MemoryKeys,
     MemoryMailer,
-    MemoryPeople,
     MemorySeals,
-    MemoryWorklist,
 )
 from .steps import COMPLIANCE, OPERATORS, fan_out_steps, refund_steps
 from .stores import MemoryCases, MemoryHistory, MemoryLedger

@@ -284,7 +284,7 @@ def test_answers_made_plain_by_type_as_moto_makes_them() -> None:
 
 def test_index_pages_sorted_by_plain_keys_come_in_motos_order() -> None:
     """A worklist's views: string and number sort keys, both directions, paged, the same items in moto's order."""
-    from localcloud.patches.dynamodb import scalar_keys_compared_directly
+    from localcloud.patches.dynamodb_sorting import scalar_keys_compared_directly
 
     with moto_apart() as clients:
         client = clients("dynamodb")
