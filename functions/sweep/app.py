@@ -1,4 +1,5 @@
-"""Sweep: on a schedule, find cases no workflow is moving and instructions no history record tells
+"""Sweep: on a schedule, look at the cases the to-check index holds (those whose history moved, and those
+whose workflow waits), find cases no workflow is moving and instructions no history record tells
 of; repair them (start the missing workflow, write the missing record) or record them FAILED for
 operators. Each repair is in the case's history."""
 
@@ -28,5 +29,6 @@ class Event(BaseModel):
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports = services()
-    grace = timedelta(seconds=ports.config.sweep_grace_seconds)
-    return sweep(ports, ports.config.operators_email, datetime.now(UTC), grace)
+    config = ports.config
+    return sweep(ports, config.operators_email, datetime.now(UTC), timedelta(seconds=config.sweep_grace_seconds),
+                 timedelta(seconds=config.sweep_recheck_seconds))

@@ -17,7 +17,7 @@ import pytest
 from creditrefunds.adapters.trusted import TrustedApprovals, TrustedLedger, TrustedRefundBook
 from creditrefunds.domain.approvals import LinkState, LinkTaken, Outcome, Snapshot
 from creditrefunds.domain.cases import Case, Line
-from creditrefunds.domain.history import Entry, verify_chain
+from creditrefunds.domain.history import Entry, stamp, verify_chain
 from creditrefunds.domain.identity import Person
 from creditrefunds.domain.instructions import Instruction
 from creditrefunds.domain.ledger import LedgerGone, LedgerReplaced, parse_row
@@ -181,6 +181,42 @@ def test_one_case_holds_an_account_until_a_named_successor_takes_it(stores: Stor
     assert not cases.claim(account, "C2", None)
     assert cases.claim(account, "C2", "C1")
     assert cases.holders([account, f"{uid}-B"]) == {account: "C2", f"{uid}-B": None}
+
+
+def test_the_to_check_index_holds_what_moved_until_the_sweep_lets_it_go(stores: Stores, uid: str):
+    cases, case = stores.cases, a_case(uid)
+    cases.open_new(case, at=NOW)
+    assert dict(cases.due(NOW))[case.case_id] == stamp(NOW)
+    assert case.case_id not in dict(cases.due(NOW - timedelta(seconds=1)))
+    later, again = NOW + timedelta(hours=1), NOW + timedelta(hours=2)
+    stores.history.append_first(case, Entry("system:ingest", "DETECTED", None, "OPEN", "credit"), later)
+    assert dict(cases.due(later))[case.case_id] == stamp(later)
+    cases.checked(case.case_id, stamp(NOW), None)  # looked at as it was before its history moved: kept
+    assert dict(cases.due(later))[case.case_id] == stamp(later)
+    cases.checked(case.case_id, stamp(later), again)
+    assert case.case_id not in dict(cases.due(later)) and dict(cases.due(again))[case.case_id] == stamp(again)
+    cases.checked(case.case_id, stamp(again), None)
+    assert case.case_id not in dict(cases.due(NOW + timedelta(days=365)))
+    assert "check_at" not in cases.item(case.case_id)
+
+
+def test_the_seal_finds_what_moved_and_names_itself_on_what_it_signed(stores: Stores, uid: str):
+    case, at = a_case(uid), NOW + timedelta(days=40, minutes=7)  # into the next month
+    stores.cases.open_new(case)
+    stores.history.append_first(case, Entry("system:ingest", "DETECTED", None, "OPEN", "credit"), at)
+    assert case.case_id in stores.history.changed(NOW, at)
+    assert case.case_id in stores.history.changed(at - timedelta(days=35), at + timedelta(minutes=1))
+    assert case.case_id not in stores.history.changed(at + timedelta(seconds=1), at + timedelta(hours=1))
+    assert case.case_id not in stores.history.changed(NOW, at - timedelta(seconds=1))
+    assert case.case_id in stores.cases.to_seal()
+    stores.cases.mark_sealed(case.case_id, "seals/2026-12-30T10-00-00.000000Z.json", 0)  # its head moved on since
+    assert stores.cases.item(case.case_id)["sealed_in"] == "seals/2026-12-30T10-00-00.000000Z.json"
+    assert case.case_id in stores.cases.to_seal()
+    stores.cases.mark_sealed(case.case_id, "seals/2026-12-30T11-00-00.000000Z.json", 1)
+    assert stores.cases.item(case.case_id)["sealed_in"] == "seals/2026-12-30T11-00-00.000000Z.json"
+    assert case.case_id not in stores.cases.to_seal()
+    stores.cases.mark_sealed(f"C-{uid}-none", "seals/x.json", 1)  # no case: nothing made
+    assert stores.cases.item(f"C-{uid}-none") is None
 
 
 # --- history ---

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
-from creditrefunds.domain.history import record_hash
+from creditrefunds.adapters.case_store import CaseStore
+from creditrefunds.adapters.history_store import HistoryStore
+from creditrefunds.domain.cases import Case
+from creditrefunds.domain.history import Entry, record_hash
 
 from .test_history import issued_case, refunds
 
@@ -66,6 +71,20 @@ def change_the_refund(cloud, case_id: str) -> None:
                                                 ExpressionAttributeValues={":a": "4000.00"})
 
 
+def note(cloud, case_id: str) -> None:
+    """A record appended now, as the console appends a note (the case's head moved with it, where it is)."""
+    first = records(cloud, case_id)[0]
+    case = Case(case_id, first["account_id"], first["patient_id"], first["guarantor_id"], Decimal("0.00"),
+                date(2026, 9, 1))
+    cases = CaseStore(cloud.table("CasesTableName")) if cases_item(cloud, case_id) else None
+    HistoryStore(cloud.table("HistoryTableName"), cases).append(
+        case, Entry("user:billing", "NOTED", "REFUND_ISSUED", "REFUND_ISSUED", "called the patient"), datetime.now(UTC))
+
+
+def cases_item(cloud, case_id: str) -> dict | None:
+    return cloud.table("CasesTableName").get_item(Key={"case_id": case_id}).get("Item")
+
+
 def move_head(cloud, case_id: str, seq: int, head: str) -> None:
     cloud.table("CasesTableName").update_item(
         Key={"case_id": case_id}, UpdateExpression="SET history_seq = :s, history_hash = :h",
@@ -88,11 +107,19 @@ def test_each_rewrite_after_a_seal_is_reported_naming_case_and_record(cloud, att
     assert f"BROKEN case {case_id}: {said}" in done.stdout
     if attack is change_the_refund:
         return  # the refund book, not the chain: nothing for the seal to refuse
-    # The next seal does not launder it: it refuses the chain, says so in the seal, and tells operators.
-    assert refunds(cloud, "audit", "seal").returncode == 0
+    # The next seal does not launder it: it signs only the cases that moved since the last one (the attack
+    # kept the records' old stamps), and verify still holds the case to the seal that signed it.
+    next_seal = refunds(cloud, "audit", "seal").stdout.split()[-1]
+    signed = json.loads(cloud.client("s3").get_object(Bucket=cloud.outputs["SealBucketName"], Key=next_seal)["Body"]
+                        .read())["seal"]["heads"]
+    assert case_id not in [head[0] for head in signed]
     again = refunds(cloud, "audit", "verify", "--case", case_id)
     assert again.returncode == 1 and f"BROKEN case {case_id}: {said}" in again.stdout, again.stdout
-    assert f"refused case {case_id}" in again.stdout
+    # Once the case moves again, the seal refuses its chain, says so in the seal, and tells operators.
+    note(cloud, case_id)
+    assert refunds(cloud, "audit", "seal").returncode == 0
+    again = refunds(cloud, "audit", "verify", "--case", case_id)
+    assert again.returncode == 1 and f"refused case {case_id}" in again.stdout, again.stdout
     assert [m for m in cloud.mailbox.messages() if m.subject.startswith("History changed under the seal")
             and case_id in m.text]
 

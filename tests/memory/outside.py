@@ -248,9 +248,12 @@ class MemorySeals:
     def all(self) -> list[Sealed]:
         return [Sealed(key, body) for key, body in sorted(self.kept.items())]
 
-    def latest(self) -> Sealed | None:
+    def latest(self, at: datetime) -> Sealed | None:
         every = self.all()
         return every[-1] if every else None
+
+    def read(self, key: str) -> Sealed | None:
+        return Sealed(key, self.kept[key]) if key in self.kept else None
 
     def put(self, key: str, content: dict[str, Any]) -> Sealed:
         # Under Object Lock a PUT of a kept key adds a version; the locked one stays (`versions`) and the key

@@ -14,10 +14,10 @@ import threading
 from datetime import date, datetime
 from typing import Any
 
-from creditrefunds.adapters.case_store import HOLD, CaseNotFound, _figures, stored_from_item
+from creditrefunds.adapters.case_store import HOLD, CaseNotFound, _figures, check_shard, stored_from_item, to_check
 from creditrefunds.adapters.transactions import content_hash
 from creditrefunds.domain.cases import Case, StoredCase
-from creditrefunds.domain.history import Entry, in_order, next_record, plan_search
+from creditrefunds.domain.history import Entry, in_order, next_record, plan_search, stamp
 from creditrefunds.domain.ledger import StoreOutcome, Transaction
 from creditrefunds.domain.status import Status
 
@@ -140,7 +140,8 @@ class MemoryCases(Locked):
             if case.case_id in self.items:
                 return False
             self.items[case.case_id] = {**_figures(case), "status": status, "escalation_level": 0, "overdue": False,
-                                        **({"opened_at": at.isoformat()} if at else {})}
+                                        **({"opened_at": at.isoformat(), **to_check(case.case_id, stamp(at))}
+                                           if at else {})}
             return True
 
     def update_figures(self, case: Case, expected: Status | None = None) -> bool:
@@ -161,8 +162,36 @@ class MemoryCases(Locked):
                 return _holds(item, {"status": status, **fields})  # this very decision, landed already
             return self._set(case_id, {"status": status, **fields})
 
-    def set_head(self, case_id: str, seq: int, record_hash: str) -> None:
-        self.set_status(case_id, None, history_seq=seq, history_hash=record_hash)
+    def set_head(self, case_id: str, seq: int, record_hash: str, at: str) -> None:
+        self.set_status(case_id, None, history_seq=seq, history_hash=record_hash, **to_check(case_id, at),
+                        seal_shard=check_shard(case_id))
+
+    def due(self, until: datetime) -> list[tuple[str, str]]:
+        with self._lock:
+            return [(i["case_id"], i["check_at"]) for i in self._cases() if i.get("check_at", "~") <= stamp(until)]
+
+    def checked(self, case_id: str, seen: str, again: datetime | None) -> None:
+        with self._lock:
+            item = self.items.get(case_id)
+            if item is None or item.get("check_at") != seen:
+                return
+            if again is None:
+                item.pop("check_shard", None)
+                item.pop("check_at", None)
+            else:
+                item["check_at"] = stamp(again)
+
+    def mark_sealed(self, case_id: str, seal_key: str, seq: int) -> None:
+        with self._lock:
+            item = self.items.get(case_id)
+            if item is not None:
+                item["sealed_in"] = seal_key
+                if item.get("history_seq") == seq:
+                    item.pop("seal_shard", None)
+
+    def to_seal(self) -> set[str]:
+        with self._lock:
+            return {i["case_id"] for i in self._cases() if "seal_shard" in i}
 
     def _set(self, case_id: str, values: dict[str, Any], expected: Status | None = None) -> bool:
         with self._lock:
@@ -192,7 +221,7 @@ class MemoryHistory(Locked):
             record = next_record(case, entry, at, self.last(case.case_id))
             self.chains.setdefault(case.case_id, []).append(record)
         if self._cases is not None:
-            self._cases.set_head(case.case_id, record["seq"], record["hash"])
+            self._cases.set_head(case.case_id, record["seq"], record["hash"], record["at"])
         return dict(record)
 
     def append_first(self, case: Case, entry: Entry, at: datetime) -> bool:
@@ -213,6 +242,11 @@ class MemoryHistory(Locked):
     def records(self, case_id: str) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(r) for r in self.chains.get(case_id, [])]
+
+    def changed(self, after: datetime, until: datetime) -> set[str]:
+        low, high = stamp(after), stamp(until)
+        with self._lock:
+            return {case_id for case_id, chain in self.chains.items() if any(low <= r["at"] <= high for r in chain)}
 
     def search(self, filters: dict[str, str], start: date | None = None,
                end: date | None = None) -> list[dict[str, Any]]:

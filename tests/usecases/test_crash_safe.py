@@ -185,5 +185,5 @@ def test_a_case_failed_after_review_is_listed_for_a_person_and_the_sweeper_leave
     [listed] = operations.find_stuck(mem.ports, mem.now, GRACE, failed=True)
     assert (listed.case_id, listed.status, listed.repair) == (case["case_id"], "FAILED", operations.FOR_A_PERSON)
     assert listed.problem.startswith("FAILED: "), listed.problem
-    assert operations.sweep(mem.ports, OPERATORS, mem.now, GRACE) == {"stuck": []}
+    assert operations.sweep(mem.ports, OPERATORS, mem.now, GRACE)["stuck"] == []
     assert len(mem.mailer.to(OPERATORS)) == told and mem.case("CS-ASKFAIL")["status"] == "FAILED"

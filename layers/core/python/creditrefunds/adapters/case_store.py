@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import date, datetime
 from typing import Any
 
@@ -11,11 +12,18 @@ from botocore.exceptions import ClientError
 from creditrefunds.adapters.dynamo import get_all, is_condition_failure, put_if_absent, query_all
 from creditrefunds.domain.cases import Case, Line, StoredCase
 from creditrefunds.domain.escalation import NEWS
+from creditrefunds.domain.history import stamp
 from creditrefunds.domain.money import ZERO, money
 from creditrefunds.domain.status import Status
 
+CHECK_SHARDS = 16  # the to-check and to-seal indexes' partitions: a burst of history writes spreads over them
 NO_DUE_DATE = "9999-12-31"  # the by-status index sorts on due_date; a case with only HOLD lines sorts last
 HOLD = "account#"  # the key prefix of an account's hold: the one case open on it (in no index)
+
+
+def check_shard(case_id: str) -> str:
+    """The to-check index partition a case is kept in."""
+    return f"{zlib.crc32(case_id.encode()) % CHECK_SHARDS:02d}"
 
 
 class CaseNotFound(Exception):
@@ -51,6 +59,11 @@ def stored_from_item(item: dict[str, Any], strict: bool = True) -> StoredCase:
         case, Status(item["status"]), int(item.get("escalation_level", 0)), bool(item.get("overdue", False)),
         frozenset(flag for flag in NEWS if item.get(flag)), item.get("approval_key"), int(item.get("paused_days", 0)),
         (int(item["history_seq"]), item["history_hash"]) if "history_seq" in item else None, int(item.get("runs", 0)))
+
+
+def to_check(case_id: str, at: str) -> dict[str, str]:
+    """The attributes that put a case in the sparse to-check index, as of `at` (a record's stamp)."""
+    return {"check_shard": check_shard(case_id), "check_at": at}
 
 
 def _figures(case: Case) -> dict[str, Any]:
@@ -134,7 +147,7 @@ class CaseStore:
     def open_new(self, case: Case, status: Status = Status.OPEN, at: datetime | None = None) -> bool:
         """Store a newly detected case; False when the case id is already there."""
         item = {**_figures(case), "status": status, "escalation_level": 0, "overdue": False,
-                **({"opened_at": at.isoformat()} if at else {})}
+                **({"opened_at": at.isoformat(), **to_check(case.case_id, stamp(at))} if at else {})}
         return put_if_absent(self._table, item, "case_id")
 
     def update_figures(self, case: Case, expected: Status | None = None) -> bool:
@@ -190,7 +203,54 @@ class CaseStore:
         item = self._table.get_item(Key={"case_id": case_id}, ConsistentRead=True).get("Item")
         return item is not None and all(item.get(name) == value for name, value in values.items())
 
-    def set_head(self, case_id: str, seq: int, record_hash: str) -> None:
-        """Keep the head of the case's history chain on the case (a removed last record is then caught)."""
-        self.set_status(case_id, None, history_seq=seq, history_hash=record_hash)
+    def mark_sealed(self, case_id: str, seal_key: str, seq: int) -> None:
+        """Name on the case the seal that signed its head at `seq` (where the next seal finds what it extends),
+        and take the case out of the to-seal index unless its history has moved on since."""
+        try:
+            self._table.update_item(Key={"case_id": case_id}, ConditionExpression="history_seq = :seq",
+                                    UpdateExpression="SET sealed_in = :key REMOVE seal_shard",
+                                    ExpressionAttributeValues={":key": seal_key, ":seq": seq})
+            return
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+        try:  # moved on (it stays to be sealed), or gone
+            self._table.update_item(Key={"case_id": case_id}, UpdateExpression="SET sealed_in = :key",
+                                    ConditionExpression="attribute_exists(case_id)",
+                                    ExpressionAttributeValues={":key": seal_key})
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+
+    def to_seal(self) -> set[str]:
+        """The cases whose history moved since a seal last signed them: a key query per shard of the sparse
+        to-seal index."""
+        return {item["case_id"] for shard in range(CHECK_SHARDS) for item in query_all(
+            self._table, IndexName="to-seal", KeyConditionExpression=Key("seal_shard").eq(f"{shard:02d}"))}
+
+    def set_head(self, case_id: str, seq: int, record_hash: str, at: str) -> None:
+        """Keep the head of the case's history chain on the case (a removed last record is then caught); put
+        the case in the to-seal index, and in the to-check index as of the record's moment (the sweep looks at
+        it once the grace after its last move has passed)."""
+        self.set_status(case_id, None, history_seq=seq, history_hash=record_hash, **to_check(case_id, at),
+                        seal_shard=check_shard(case_id))
+
+    def due(self, until: datetime) -> list[tuple[str, str]]:
+        """(case id, check_at) of every case to look at by `until`: a key query per shard of the sparse to-check
+        index, in proportion to the cases that moved or wait, never to every case ever."""
+        return [(item["case_id"], item["check_at"]) for shard in range(CHECK_SHARDS) for item in query_all(
+            self._table, IndexName="to-check", KeyConditionExpression=Key("check_shard").eq(f"{shard:02d}") &
+            Key("check_at").lte(stamp(until)))]
+
+    def checked(self, case_id: str, seen: str, again: datetime | None) -> None:
+        """The sweep has looked at the case as it was at `seen`: look again at `again`, or never, until its
+        history moves (a move since keeps its own, later, time)."""
+        update = "SET check_at = :again" if again else "REMOVE check_shard, check_at"
+        values = {":seen": seen, **({":again": stamp(again)} if again else {})}
+        try:
+            self._table.update_item(Key={"case_id": case_id}, UpdateExpression=update,
+                                    ConditionExpression="check_at = :seen", ExpressionAttributeValues=values)
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
 

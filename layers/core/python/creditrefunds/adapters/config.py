@@ -145,6 +145,7 @@ class SweepConfig(BaseConfig):
 
     state_machine_arn: str
     sweep_grace_seconds: int
+    sweep_recheck_seconds: int = 3600  # a case whose workflow runs is looked at again this much later
 
 
 class SealConfig(BaseConfig):

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from creditrefunds.adapters.case_store import CaseStore
 from creditrefunds.adapters.dynamo import is_condition_failure, query_all
 from creditrefunds.domain.cases import Case
-from creditrefunds.domain.history import Entry, in_order, next_record, plan_search
+from creditrefunds.domain.history import Entry, in_order, months_between, next_record, plan_search, stamp
 
 APPEND_ATTEMPTS = 8
 
@@ -42,7 +42,7 @@ class HistoryStore:
                     time.sleep(0.02 * 2**attempt)
                     continue
             if self._cases is not None:
-                self._cases.set_head(case.case_id, record["seq"], record["hash"])
+                self._cases.set_head(case.case_id, record["seq"], record["hash"], record["at"])
             return record
         raise RuntimeError(f"could not append to the history of {case.case_id}: other writers kept taking the seq")
 
@@ -63,7 +63,7 @@ class HistoryStore:
             if not self._landed(record):
                 return False
         if self._cases is not None:
-            self._cases.set_head(case.case_id, record["seq"], record["hash"])
+            self._cases.set_head(case.case_id, record["seq"], record["hash"], record["at"])
         return True
 
     def last(self, case_id: str) -> dict[str, Any] | None:
@@ -75,6 +75,17 @@ class HistoryStore:
     def records(self, case_id: str) -> list[dict[str, Any]]:
         """A case's records in order."""
         return list(query_all(self._table, KeyConditionExpression=Key("case_id").eq(case_id), ConsistentRead=True))
+
+    def changed(self, after: datetime, until: datetime) -> set[str]:
+        """The cases with a record stamped in [after, until]: key queries on the month index (only its keys
+        read back), in proportion to the records of that stretch, never to the history's size."""
+        low, high = stamp(after), stamp(until)
+        found: set[str] = set()
+        for month in months_between(after.date(), until.date()):
+            found.update(item["case_id"] for item in query_all(
+                self._table, IndexName="by-month", ProjectionExpression="case_id",
+                KeyConditionExpression=Key("month").eq(month) & Key("at").between(low, high)))
+        return found
 
     def search(self, filters: dict[str, str], start: date | None = None,
                end: date | None = None) -> list[dict[str, Any]]:

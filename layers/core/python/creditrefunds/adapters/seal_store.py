@@ -3,29 +3,38 @@ retention ends) and the asymmetric KMS key that signs seals (only the sealing fu
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from creditrefunds.domain.seals import ALGORITHM, Sealed, canonical, digest_of
+from creditrefunds.domain.seals import ALGORITHM, Sealed, canonical, digest_of, seal_key
 
 PREFIX = "seals/"
+RECENT = timedelta(days=2)  # seals run hourly: the last one is looked for among these first
 
 
 class SealStore:
     def __init__(self, s3: Any, bucket: str, kms: Any, key_id: str) -> None:
         self._s3, self._bucket, self._kms, self._key_id = s3, bucket, kms, key_id
 
-    def keys(self) -> list[str]:
-        pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=PREFIX)
+    def keys(self, after: str = "") -> list[str]:
+        """The seals' keys (those sorting after `after`), in the order they were made."""
+        pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=PREFIX,
+                                                                    StartAfter=after or PREFIX)
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
-    def read(self, key: str) -> Sealed:
-        return Sealed(key, self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())
+    def read(self, key: str) -> Sealed | None:
+        try:
+            return Sealed(key, self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())
+        except self._s3.exceptions.NoSuchKey:
+            return None
 
     def all(self) -> list[Sealed]:
-        return [self.read(key) for key in self.keys()]
+        return [seal for seal in map(self.read, self.keys()) if seal is not None]
 
-    def latest(self) -> Sealed | None:
-        keys = self.keys()
+    def latest(self, at: datetime) -> Sealed | None:
+        """The last seal: looked for among those of the two days before `at` (a page), among all of them only
+        when none is that recent (the first seal, or after an outage)."""
+        keys = self.keys(seal_key(at - RECENT)) or self.keys()
         return self.read(keys[-1]) if keys else None
 
     def put(self, key: str, content: dict[str, Any]) -> Sealed:

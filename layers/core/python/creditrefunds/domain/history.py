@@ -72,7 +72,7 @@ def next_record(case: Case, entry: Entry, at: datetime, last: dict[str, Any] | N
     record = {
         "case_id": case.case_id,
         "seq": int(last["seq"]) + 1 if last else 1,
-        "at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "at": stamp(at),
         "actor": entry.actor,
         "action": entry.action,
         "status_before": entry.status_before,
@@ -170,7 +170,7 @@ def plan_search(filters: dict[str, str], start: date | None = None, end: date | 
     if not given:
         if start is None or end is None:
             raise ValueError("a search needs a filter or a date range (--from and --to)")
-        return SearchPlan([("by-month", "month", month) for month in _months(start, end)], [], low, high)
+        return SearchPlan([("by-month", "month", month) for month in months_between(start, end)], [], low, high)
     first = next(name for name in INDEX_FOR if name in given)
     index, attribute = INDEX_FOR[first]
     rest = [(INDEX_FOR[name][1], value) for name, value in given.items() if name != first]
@@ -182,7 +182,12 @@ def in_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(records, key=lambda r: (r["at"], r["case_id"], int(r["seq"])))
 
 
-def _months(start: date, end: date) -> list[str]:
+def stamp(at: datetime) -> str:
+    """A record's `at` as stored: UTC, to the microsecond, sorting as time does."""
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def months_between(start: date, end: date) -> list[str]:
     months, day = [], start.replace(day=1)
     while day <= end:
         months.append(day.strftime("%Y-%m"))

@@ -1,7 +1,8 @@
 """Seals over the history (like CloudTrail's log file integrity validation).
 
-A seal is a signed statement of every case's chain head (case id, last seq, its hash) at one
-moment, and of the seal before it (its key and SHA-256). Seals are written where no one may
+A seal is a signed statement of the chain heads (case id, last seq, its hash) of the cases that changed
+since the seal before it (every case, the first time), and of that seal (its key and SHA-256): what a
+case's chain has been sealed as is the head the latest seal naming it says. Seals are written where no one may
 change or delete them (S3 Object Lock, compliance mode) and signed with a key only the sealing
 function may use. Whoever rewrites a chain, truncates it or deletes a case after a seal cannot
 make it agree with the seal; whoever deletes or alters a seal breaks the seals' own chain.
@@ -31,10 +32,11 @@ def seal_key(at: datetime) -> str:
 
 
 def seal_content(heads: Iterable[tuple[str, int, str]], previous: tuple[str, bytes] | None, at: datetime,
-                 refused: Iterable[tuple[str, str]] = ()) -> dict:
-    """What is signed: the heads, sorted; the previous seal's key and the SHA-256 of its body; and the chains
-    it refused to seal, each with why (their heads are the previous seal's, carried)."""
-    return {"version": 2, "sealed_at": at.isoformat(),
+                 refused: Iterable[tuple[str, str]] = (), since: datetime | None = None) -> dict:
+    """What is signed: the heads of the cases changed `since` (every case's, when None), sorted; the previous
+    seal's key and the SHA-256 of its body; and the chains it refused to seal, each with why (what an earlier
+    seal signed of them stands)."""
+    return {"version": 3, "sealed_at": at.isoformat(), "since": since.isoformat() if since else None,
             "previous": {"key": previous[0], "sha256": hashlib.sha256(previous[1]).hexdigest()} if previous else None,
             "heads": sorted([case_id, int(seq), record_hash] for case_id, seq, record_hash in heads),
             "refused": sorted([case_id, why] for case_id, why in refused)}

@@ -84,59 +84,80 @@ class Stuck:
 
 
 def find_stuck(ports: Ports, now: datetime, grace: timedelta, failed: bool = False) -> list[Stuck]:
-    """Cases no workflow is moving (none started, or its run ended while the case was still being worked),
-    and instructions no ISSUED record tells of; with `failed`, every FAILED case besides, however recent (what
-    the sweeper leaves to a person, and `refunds report stuck` lists). Otherwise a case whose history moved
-    within `grace` is left alone: a step may be half-way."""
+    """Every working, issued or FAILED case looked at (`look`): what `refunds report stuck` lists, with
+    `failed` every FAILED case besides, however recent (what the sweeper leaves to a person)."""
+    return [found for stored in ports.cases.in_status((*WORKING, Status.REFUND_ISSUED, Status.FAILED))
+            for found in look(ports, stored, now, grace, failed)[0]]
+
+
+def look(ports: Ports, stored: StoredCase, now: datetime, grace: timedelta,
+         failed: bool = False) -> tuple[list[Stuck], bool]:
+    """What is wrong with one case: no workflow moving it (none started, or its run ended while the case was
+    still being worked), or an instruction no ISSUED record tells of; and whether its workflow still runs
+    (it is to be looked at again). A case whose history moved within `grace` is left alone: a step may be
+    half-way. With `failed`, a FAILED case is listed however recent."""
     found: list[Stuck] = []
-    for stored in ports.cases.in_status((*WORKING, Status.REFUND_ISSUED, Status.FAILED)):
-        case = stored.case
-        last = ports.history.last(case.case_id)
-        if failed and stored.status is Status.FAILED:  # a person's, however recent; listed once, with its error
-            why = last["reason"] if last is not None and last.get("action") == "FAILED" else "no FAILED record"
-            found.append(Stuck(case.case_id, case.account_id, stored.status, f"FAILED: {why}", FOR_A_PERSON))
-        moved = last["at"] if last is not None else (ports.cases.item(case.case_id) or {}).get("opened_at")
-        if moved is None or datetime.fromisoformat(str(moved)) > now - grace:
-            continue
-        state = ports.workflows.state(case.case_id, stored.runs) if stored.status in WORKING else None
-        if stored.status in WORKING and state is None:
-            found.append(Stuck(case.case_id, case.account_id, stored.status, "no workflow was started for it",
-                               "start its workflow"))
-        elif stored.status in WORKING and state != "RUNNING":
-            found.append(Stuck(case.case_id, case.account_id, stored.status,
-                               f"its workflow run ended {state} while the case was {stored.status}",
-                               "record it FAILED and tell operators (a person retries it)"))
-        if stored.status in ISSUING and state != "RUNNING":
-            recorded = issued_records(ports.history.records(case.case_id))
-            try:
-                book = ports.refund_book.of_case(case.case_id)
-            except Tampered as forged:
-                if stored.status is not Status.FAILED:
-                    found.append(Stuck(case.case_id, case.account_id, stored.status, str(forged),
-                                       "record it FAILED and tell operators (a person looks)", error="Tampered"))
-                continue
-            for i in book:
-                if i.instruction_id not in recorded:
-                    found.append(Stuck(case.case_id, case.account_id, stored.status,
-                                       f"instruction {i.instruction_id} of {money_text(i.amount)} is in the refund "
-                                       "book but no ISSUED record tells of it", "write the ISSUED record", i))
-    return found
-
-
-def sweep(ports: Ports, operators: str, now: datetime, grace: timedelta) -> dict[str, Any]:
-    """Repair what `find_stuck` finds, each repair in the case's history; operators hear of the rest. Each
-    finding is looked at again just before its repair (a step, a retry or another sweep may have moved it)."""
-    stuck = find_stuck(ports, now, grace)
-    started: set[str] = set()
-    for item in stuck:
+    case = stored.case
+    last = ports.history.last(case.case_id)
+    if failed and stored.status is Status.FAILED:  # a person's, however recent; listed once, with its error
+        why = last["reason"] if last is not None and last.get("action") == "FAILED" else "no FAILED record"
+        found.append(Stuck(case.case_id, case.account_id, stored.status, f"FAILED: {why}", FOR_A_PERSON))
+    moved = last["at"] if last is not None else (ports.cases.item(case.case_id) or {}).get("opened_at")
+    if moved is None or datetime.fromisoformat(str(moved)) > now - grace:
+        return found, True
+    state = ports.workflows.state(case.case_id, stored.runs) if stored.status in WORKING else None
+    if stored.status in WORKING and state is None:
+        found.append(Stuck(case.case_id, case.account_id, stored.status, "no workflow was started for it",
+                           "start its workflow"))
+    elif stored.status in WORKING and state != "RUNNING":
+        found.append(Stuck(case.case_id, case.account_id, stored.status,
+                           f"its workflow run ended {state} while the case was {stored.status}",
+                           "record it FAILED and tell operators (a person retries it)"))
+    if stored.status in ISSUING and state != "RUNNING":
+        recorded = issued_records(ports.history.records(case.case_id))
         try:
-            _repair(ports, item, started, operators, now)
-        except Tampered as forged:  # that case waits for a person (audit verify names it); the rest go on
-            logger.error("a stuck case is left: a record it rests on fails its check",
-                         extra={"case_id": item.case_id, "why": str(forged)})
+            book = ports.refund_book.of_case(case.case_id)
+        except Tampered as forged:
+            if stored.status is not Status.FAILED:
+                found.append(Stuck(case.case_id, case.account_id, stored.status, str(forged),
+                                   "record it FAILED and tell operators (a person looks)", error="Tampered"))
+            return found, False
+        for i in book:
+            if i.instruction_id not in recorded:
+                found.append(Stuck(case.case_id, case.account_id, stored.status,
+                                   f"instruction {i.instruction_id} of {money_text(i.amount)} is in the refund "
+                                   "book but no ISSUED record tells of it", "write the ISSUED record", i))
+    return found, state == "RUNNING"
+
+
+def sweep(ports: Ports, operators: str, now: datetime, grace: timedelta,
+          recheck: timedelta = timedelta(hours=1)) -> dict[str, Any]:
+    """Look at the cases the to-check index holds whose last move is `grace` old (never every case): repair
+    what `look` finds, each repair in the case's history (which puts the case back in the index); operators
+    hear of the rest. A case whose workflow still runs is looked at again after `recheck`; one with nothing
+    wrong and no workflow leaves the index until its history next moves. Each finding is looked at again just
+    before its repair (a step, a retry or another sweep may have moved it)."""
+    stuck: list[Stuck] = []
+    started: set[str] = set()
+    looked = 0
+    for case_id, seen in ports.cases.due(now - grace):
+        stored = ports.cases.get(case_id, strict=False)
+        if stored is None:
+            continue
+        looked += 1
+        found, running = look(ports, stored, now, grace)
+        for item in found:
+            try:
+                _repair(ports, item, started, operators, now)
+            except Tampered as forged:  # that case waits for a person (audit verify names it); the rest go on
+                logger.error("a stuck case is left: a record it rests on fails its check",
+                             extra={"case_id": item.case_id, "why": str(forged)})
+        stuck += found
+        ports.cases.checked(case_id, seen, now + recheck if running or found else None)
     if stuck:
         logger.warning("stuck cases found", extra={"count": len(stuck)})
-    return {"stuck": [s.to_json() for s in stuck]}
+    logger.info("swept", extra={"looked": looked, "stuck": len(stuck)})
+    return {"looked": looked, "stuck": [s.to_json() for s in stuck]}
 
 
 def _repair(ports: Ports, item: Stuck, started: set[str], operators: str, now: datetime) -> None:

@@ -1,45 +1,75 @@
-"""Seal the history: every case's chain head, signed and chained to the seal before it."""
+"""Seal the history: the chain heads of the cases that changed since the last seal, signed and chained to
+it. A seal costs what changed in its hour, however many cases there have ever been; `audit verify` folds
+every seal to check every case on demand."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from creditrefunds.domain.mail import seal_refused
-from creditrefunds.domain.seals import extension_breaks, seal_content, seal_key
-from creditrefunds.domain.status import Status
-from creditrefunds.usecases.ports import Ports
+from creditrefunds.domain.seals import Sealed, extension_breaks, seal_content, seal_key
+from creditrefunds.usecases.ports import Ports, Seals
 
 logger = logging.getLogger(__name__)
 
+# A record is stamped with its step's clock when the step began, and written up to a Lambda's 15 minutes
+# later; the month index lags by seconds. Each seal looks this far behind the last one's moment.
+LOOK_BACK = timedelta(minutes=20)
+
 
 def seal_history(ports: Ports, at: datetime, operators: str) -> dict[str, Any]:
-    """Sign every case's head where its chain is whole and extends the previous seal's head for it. A chain
-    rewritten, truncated or deleted since is refused: the previous head is carried, the refusal is signed
-    into the seal, and operators are told once (the next seal refuses it again, silently)."""
-    previous = ports.seals.latest()
-    before = previous.heads if previous else {}
+    """Sign the head of every case changed since the last seal (every case, the first time) where its chain is
+    whole and extends what the seal that last signed it says. A chain rewritten, truncated or deleted since
+    is refused: the refusal is signed into the seal (and into each later one, until a person has looked) and
+    operators are told once."""
+    previous = ports.seals.latest(at)
     told = previous.refused if previous else {}
-    cases = {stored.case.case_id: stored for stored in ports.cases.in_status(tuple(Status))}
+    since = datetime.fromisoformat(previous.content["sealed_at"]) - LOOK_BACK if previous else None
+    # What moved: the cases the to-seal index holds, and (should a writer of the tables have taken one out of
+    # it) those with a record stamped since the last seal.
+    changed = ports.cases.to_seal() | ports.history.changed(since, at) if since else set(ports.cases.ids())
+    seals: dict[str, Sealed | None] = {previous.key: previous} if previous else {}
     heads: list[tuple[str, int, str]] = []
     refused: list[tuple[str, str]] = []
-    for case_id in sorted(set(cases) | set(before)):
-        stored = cases.get(case_id)
+    for case_id in sorted(changed | set(told)):
+        stored = ports.cases.get(case_id, strict=False)
         records = ports.history.records(case_id)
-        breaks = extension_breaks(case_id, records, stored.head if stored else None, before.get(case_id),
-                                  stored is not None)
-        if breaks:
-            refused.append((case_id, "; ".join(str(b).removeprefix(f"case {case_id}: ") for b in breaks)))
-            if case_id in before:
-                heads.append((case_id, *before[case_id]))
+        last, unfound = _last_sealed(case_id, ports.cases.item(case_id) if stored else None, seals, ports.seals,
+                                     previous)
+        breaks = extension_breaks(case_id, records, stored.head if stored else None, last, stored is not None)
+        if stored is None and records and not breaks:
+            unfound = f"has {len(records)} record(s) but the case is gone: deleted"
+        if breaks or unfound:
+            why = [unfound] if unfound else []
+            refused.append((case_id, "; ".join(why + [str(b).removeprefix(f"case {case_id}: ") for b in breaks])))
         elif records:
             heads.append((case_id, int(records[-1]["seq"]), str(records[-1]["hash"])))
     sealed = ports.seals.put(seal_key(at), seal_content(heads, (previous.key, previous.body) if previous else None,
-                                                       at, refused))
+                                                       at, refused, since))
+    for case_id, seq, _ in heads:
+        ports.cases.mark_sealed(case_id, sealed.key, seq)
     new = [(case_id, why) for case_id, why in refused if case_id not in told]
     if new:
         logger.error("chains refused by the seal", extra={"key": sealed.key, "cases": [c for c, _ in new]})
         ports.mailer.send(seal_refused(operators, sealed.key, new), at)
     logger.info("history sealed", extra={"key": sealed.key, "cases": len(heads), "refused": len(refused)})
     return {"key": sealed.key, "cases": len(heads), "refused": [case_id for case_id, _ in refused]}
+
+
+def _last_sealed(case_id: str, item: dict[str, Any] | None, seals: dict[str, Sealed | None], store: Seals,
+                 previous: Sealed | None) -> tuple[tuple[int, str] | None, str | None]:
+    """The head that the seal named on the case item signed for it (each seal read once), and what is wrong
+    when that seal is not there or does not sign the case; for a case never sealed or whose item is gone, the
+    last seal's head of it, if any. A writer of the tables who points the case at an older seal that signed it
+    too gets past this check, not past `audit verify`, which folds every seal."""
+    key = (item or {}).get("sealed_in")
+    if key is None:
+        return (previous.heads.get(case_id) if previous else None), None
+    if key not in seals:
+        seals[key] = store.read(str(key))
+    seal = seals[key]
+    if seal is None or case_id not in seal.heads:
+        return None, f"the case names seal {key}, which does not sign it: its item was altered"
+    return seal.heads[case_id], None

@@ -1,0 +1,44 @@
+"""Issue 32: the sweep reads a sparse index of the cases that moved or wait, never every case: a case
+whose refund went out whole is looked at once and then left until its history moves again; a waiting
+approval is looked at again after the recheck. (What the sweep repairs when it looks: test_crash_safe.)"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from creditrefunds.usecases import operations
+
+from tests.memory.cloud import OPERATORS, MemoryCloud
+
+from .test_insiders import TIER1, credit
+
+GRACE, RECHECK = timedelta(minutes=15), timedelta(hours=1)
+
+
+def sweep(mem: MemoryCloud) -> dict:
+    return operations.sweep(mem.ports, OPERATORS, mem.now, GRACE, RECHECK)
+
+
+def test_issued_cases_leave_the_index_and_waiting_ones_come_back_after_the_recheck(mem: MemoryCloud):
+    for account in ("SW-PAID-1", "SW-PAID-2", "SW-WAIT"):
+        credit(mem, account)
+    for account in ("SW-PAID-1", "SW-PAID-2"):
+        [link] = mem.links(TIER1, account)
+        assert mem.decide(link).status == 200
+        assert mem.case(account)["status"] == "REFUND_ISSUED"
+    assert sweep(mem)["looked"] == 0  # nothing is a grace old yet
+    mem.tick(minutes=20)
+    assert sweep(mem) == {"looked": 3, "stuck": []}
+    mem.tick(minutes=20)
+    assert sweep(mem)["looked"] == 0  # the issued ones have left; the waiting one is not due again yet
+    mem.tick(hours=1)
+    assert sweep(mem)["looked"] == 1  # the waiting approval, again
+    assert "check_at" not in mem.case("SW-PAID-1") and "check_at" in mem.case("SW-WAIT")
+
+    [link] = mem.links(TIER1, "SW-WAIT")  # its history moves: it is back, and leaves once issued
+    assert mem.decide(link).status == 200
+    mem.tick(minutes=20)
+    assert sweep(mem)["looked"] == 1
+    mem.tick(hours=2)
+    assert sweep(mem)["looked"] == 0
+
