@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
+from creditrefunds.domain.refunds import AP_FILES, ap_day
 from creditrefunds.domain.status import Status
 from localcloud.cloud import LocalCloud
 from localcloud.identity import sign_in
@@ -264,9 +265,12 @@ def _print_cases(story: Story, title: str) -> None:
 def _print_outbound(story: Story) -> None:
     listing = story.s3.list_objects_v2(Bucket=story.bucket, Prefix="outbound/")
     keys = [o["Key"] for o in listing.get("Contents", [])]
-    for key in (k for k in keys if k.startswith("outbound/refunds/")):
-        story.say(f"\n5. Accounts payable's file s3://{story.bucket}/{key}:")
-        body = story.s3.get_object(Bucket=story.bucket, Key=key)["Body"].read().decode()
+    days = sorted({k.split("/")[2] for k in keys if k.startswith(AP_FILES)})
+    for day in days:
+        files = [k for k in keys if k.startswith(f"{AP_FILES}{day}/")]
+        story.say(f"\n5. Accounts payable's files of {day}, s3://{story.bucket}/{AP_FILES}{day}/ (one per refund, "
+                  f"{len(files)}), as one:")
+        body = ap_day(story.s3.get_object(Bucket=story.bucket, Key=k)["Body"].read().decode() for k in files)
         for line in body.splitlines():
             story.say(f"  {line}")
     work = [k for k in keys if k.startswith("outbound/work-items/")]

@@ -300,7 +300,6 @@ def test_an_instruction_is_issued_once_and_posted_back_once(stores: Stores, uid:
     key = issued.instruction_id
     assert stores.refund_book.get(key) == issued and stores.refund_book.get(f"{key}9") is None
     assert stores.refund_book.of_case(case.case_id) == [issued] == stores.refund_book.of_account(case.account_id)
-    assert issued in stores.refund_book.of_day(NOW.date())
     assert stores.refund_book.mark_returned(key, "T9", date(2026, 12, 1))
     assert not stores.refund_book.mark_returned(key, "T10", date(2026, 12, 2))
     assert not stores.refund_book.mark_returned(f"{key}9", "T10", date(2026, 12, 2))
@@ -341,7 +340,10 @@ def test_a_dropped_file_is_read_as_that_upload_only_and_leaves_incoming_kept_as_
     assert bucket.put_json(bucket.work_key(uid, "a.json"), {"n": 1}) == f"work/{uid}/a.json"
     assert bucket.get_json(f"work/{uid}/a.json") == {"n": 1}
     bucket.clear_work(uid)
-    assert bucket.put_ap_file(NOW.date(), "a,b\n") == "outbound/refunds/2026-11-20.csv"
+    ap_key = f"outbound/refunds/2026-11-20/C-{uid}#0.csv"
+    assert bucket.put_ap_file(NOW.date(), f"C-{uid}#0", "a,b\n1,2\n") == ap_key
+    assert bucket.put_ap_file(NOW.date(), f"C-{uid}#0", "a,b\n1,999\n") == ap_key  # written once: kept as it was
+    assert [(k, text) for k, _, text in bucket.ap_files() if k == ap_key] == [(ap_key, "a,b\n1,2\n")]
     assert bucket.put_work_item(f"C-{uid}", {"x": 1}) == f"outbound/work-items/C-{uid}.json"
 
 

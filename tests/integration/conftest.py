@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
+from creditrefunds.domain.refunds import AP_FILES, ap_day
 from localcloud.cloud import LocalCloud
 
 _deserialize = TypeDeserializer().deserialize
@@ -132,3 +133,10 @@ def wait_for_mail_subject(cloud: LocalCloud, to: str, about: str, timeout: float
             return found[0]
         assert time.monotonic() < deadline, f"no mail to {to} about {about}"
         time.sleep(0.3)
+
+
+def ap_day_file(cloud: LocalCloud, day: str) -> str:
+    """The day's AP files (one per instruction) as the one file accounts payable imports."""
+    s3, bucket = cloud.client("s3"), cloud.outputs["LedgerBucketName"]
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{AP_FILES}{day}/").get("Contents", [])
+    return ap_day(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read().decode() for o in listed)

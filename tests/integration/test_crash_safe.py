@@ -17,6 +17,7 @@ from localcloud import faults
 from refunds_cli.demo import decide_link
 
 from .conftest import (
+    ap_day_file,
     case_of,
     drop,
     history_actions,
@@ -68,9 +69,7 @@ def assert_paid_once(cloud, account: str) -> None:
     assert [actions.count(a) for a in ("DETECTED", "DECIDED", "ISSUED", "FAILED")] == [1, 1, 1, 0], actions
     rows = ap_rows(cloud, case["case_id"])
     assert len(rows) == 1 and rows[0]["amount"] == "50.00"  # one instruction ...
-    day_file = cloud.client("s3").get_object(Bucket=cloud.outputs["LedgerBucketName"],
-                                             Key=f"outbound/refunds/{rows[0]['issued_on']}.csv")["Body"].read()
-    lines = [line for line in day_file.decode().splitlines() if case["case_id"] in line]
+    lines = [line for line in ap_day_file(cloud, rows[0]["issued_on"]).splitlines() if case["case_id"] in line]
     assert len(lines) == 1 and lines[0].startswith(f"{case['case_id']}#0,")  # ... one row in the AP file
     verified = refunds(cloud, "audit", "verify", "--case", case["case_id"])
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -13,6 +13,7 @@ import time
 from refunds_cli.demo import decide_link
 
 from .conftest import (
+    ap_day_file,
     case_of,
     drop,
     history_actions,
@@ -96,6 +97,4 @@ def test_values_from_the_ledger_cannot_script_a_page_or_a_spreadsheet(cloud):
 
 
 def outbound_rows(cloud, day: str) -> list[dict[str, str]]:
-    body = cloud.client("s3").get_object(Bucket=cloud.outputs["LedgerBucketName"],
-                                         Key=f"outbound/refunds/{day}.csv")["Body"].read().decode()
-    return list(csv.DictReader(io.StringIO(body)))
+    return list(csv.DictReader(io.StringIO(ap_day_file(cloud, day))))

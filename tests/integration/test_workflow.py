@@ -12,6 +12,7 @@ import time
 from refunds_cli.demo import decide_link
 
 from .conftest import (
+    ap_day_file,
     case_of,
     drop,
     history_actions,
@@ -60,8 +61,7 @@ def test_approve_issues_the_refund_once_and_get_never_decides(cloud):
     status, page = decide_link(cloud, mail.links[0], {"decision": "approve", "reason": ""})
     assert status == 200 and "Decision recorded" in page
     case = wait_for_status(cloud, "WF-APPROVE", {"REFUND_ISSUED"})
-    rows = [line for line in outbound(cloud, f"outbound/refunds/{mail.sent_at[:10]}.csv").splitlines()
-            if case["case_id"] in line]
+    rows = [line for line in ap_day_file(cloud, mail.sent_at[:10]).splitlines() if case["case_id"] in line]
     assert rows == [f"{case['case_id']}#0,{mail.sent_at[:10]},{case['case_id']},WF-APPROVE,PATIENT,G-WF-APPROVE,"
                     f"50.00,check,PATIENT_OVERPAYMENT,,,{rows[0].split(',')[-1]}"]
     actions = [a for a, _, _ in history_actions(cloud, case["case_id"])]
@@ -76,8 +76,7 @@ def test_approve_issues_the_refund_once_and_get_never_decides(cloud):
         answer = json.load(lam.invoke(FunctionName=cloud.stack.physical["IssueRefundFunction"],
                                       Payload=json.dumps({"case_id": case["case_id"]}).encode())["Payload"])
         assert answer["new"] == [] and answer["issued"] == [f"{case['case_id']}#0"]
-    rows = [line for line in outbound(cloud, f"outbound/refunds/{mail.sent_at[:10]}.csv").splitlines()
-            if case["case_id"] in line]
+    rows = [line for line in ap_day_file(cloud, mail.sent_at[:10]).splitlines() if case["case_id"] in line]
     assert len(rows) == 1
     assert [a for a, _, _ in history_actions(cloud, case["case_id"])].count("ISSUED") == 1
 

@@ -159,9 +159,6 @@ class MemoryRefundBook(Locked):
         with self._lock:
             return readable(copy.deepcopy(i) for _, i in sorted(self.items.items()) if i.get(name) == value)
 
-    def of_day(self, day: date) -> list[Instruction]:
-        return self._where("issued_on", day.isoformat())
-
     def every(self) -> list[Instruction]:
         with self._lock:
             return readable(copy.deepcopy(i) for _, i in sorted(self.items.items()))

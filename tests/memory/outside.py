@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from creditrefunds.domain.ledger import LedgerGone, LedgerReplaced
 from creditrefunds.domain.mail import Mail
+from creditrefunds.domain.refunds import AP_FILES, ap_key
 from creditrefunds.domain.seals import Sealed, canonical, digest_of
 
 INCOMING, REJECTED, WORK = "incoming/", "rejected/", "work/"
@@ -35,6 +36,7 @@ class MemoryBucket:
         self.originals: dict[str, bytes] = {}  # the originals bucket's objects by key
         self.uploads: dict[str, list[bytes]] = {}  # every version of each incoming/ key, oldest first
         self.ap_versions: list[tuple[str, str, str]] = []
+        self.ap_writes = 0  # AP files written (each once)
         self._lock = threading.Lock()
 
     def drop(self, name: str, body: bytes | str) -> str:
@@ -134,6 +136,8 @@ class MemoryBucket:
     def put_text(self, key: str, text: str, content_type: str = "text/plain") -> str:
         with self._lock:
             self.objects[key] = text.encode()
+            if key.startswith(AP_FILES):  # kept under versioning, every version
+                self.ap_versions.append((key, str(len(self.ap_versions) + 1), text))
         return key
 
     def put_json(self, key: str, data: Any, indent: int | None = None) -> str:
@@ -153,11 +157,13 @@ class MemoryBucket:
     def put_work_item(self, case_id: str, body: dict[str, Any]) -> str:
         return self.put_json(f"outbound/work-items/{case_id}.json", body, indent=2)
 
-    def put_ap_file(self, day: date, text: str) -> str:
-        key = self.put_text(f"outbound/refunds/{day.isoformat()}.csv", text, "text/csv")
+    def put_ap_file(self, day: date, instruction_id: str, text: str) -> str:
+        key = ap_key(day, instruction_id)
         with self._lock:
-            self.ap_versions.append((key, str(len(self.ap_versions) + 1), text))
-        return key
+            if key in self.objects:  # written once (S3's If-None-Match)
+                return key
+            self.ap_writes += 1
+        return self.put_text(key, text, "text/csv")
 
     def ap_files(self) -> list[tuple[str, str, str]]:
         """Every version of every AP file written (S3 keeps each under versioning)."""

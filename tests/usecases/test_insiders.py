@@ -55,10 +55,11 @@ def test_the_ap_file_lists_only_instructions_the_issue_step_wrote(mem: MemoryClo
     issued["payee_id"] = "ATTACKER"  # the payee changed on the issued instruction
     mem.refund_book.items["NOCASE#0"] = {**issued, "instruction_id": "NOCASE#0", "case_id": "NOCASE",
                                          "amount": "9999.99"}  # an invented one, for no case
-    credit(mem, "IN-BOOK2", paid="-150.00")  # the next refund of the day rewrites the file
+    credit(mem, "IN-BOOK2", paid="-150.00")  # the next refund of the day: a file of its own
     [link] = mem.links(TIER1, "IN-BOOK2")
     assert mem.decide(link).status == 200
-    assert paid(mem) == [("G-IN-BOOK2", "50.00")]  # neither the changed row nor the invented one
+    # The first file is as it was written (never rewritten); neither the changed row nor the invented one.
+    assert paid(mem) == [("G-IN-BOOK", "90.00"), ("G-IN-BOOK2", "50.00")]
     found = audit.verify_all(mem.cases, mem.history, mem.trusted.refund_book, mem.seals,
                              [mem.case("IN-BOOK")["case_id"]], mem.trusted.transactions)
     assert not found.whole and "no valid MAC" in str(found.cases[0].breaks)
@@ -72,16 +73,15 @@ def test_the_ap_file_lists_only_instructions_the_issue_step_wrote(mem: MemoryClo
     assert operations.find_stuck(mem.ports, later, timedelta(0)) == []
     [listed] = operations.find_stuck(mem.ports, later, timedelta(0), failed=True)
     assert listed.case_id == mem.case("IN-BOOK")["case_id"] and "Tampered" in listed.problem
-    # Whoever can write the bucket adds a row to the day's file: every version of it is held to the book.
-    [key] = mem.bucket.keys("outbound/refunds/")
-    day = date.fromisoformat(key.rsplit("/", 1)[1].removesuffix(".csv"))
-    mem.bucket.put_ap_file(day, mem.bucket.text(key) + "X#0,2026-11-20,X,X,PATIENT,ATTACKER,700.00,check,,,,\n")
+    # Whoever can write the bucket adds a row to an AP file: every version of every one is held to the book.
+    [key] = [k for k in mem.bucket.keys("outbound/refunds/") if mem.case("IN-BOOK2")["case_id"] in k]
+    mem.bucket.put_text(key, mem.bucket.text(key) + "X#0,2026-11-20,X,X,PATIENT,ATTACKER,700.00,check,,,,\n")
     found = audit.verify_all(mem.cases, mem.history, mem.trusted.refund_book, mem.seals, bucket=mem.bucket)
     assert any("instruction 'X#0' pays 700.00 to PATIENT ATTACKER" in p for p in found.paid_problems)
     assert any("NOCASE#0 of 9999.99 to PATIENT names case NOCASE, which is not stored" in p
                for p in found.paid_problems)
-    # The first version listed IN-BOOK's row as issued, which the book no longer vouches for (changed since);
-    # the second left it out; the third adds X#0.
+    # IN-BOOK's file lists its row as issued, which the book no longer vouches for (changed since); the second
+    # version of IN-BOOK2's adds X#0.
     assert len(found.paid_problems) == 3, found.paid_problems  # and the invented instruction
 
 
@@ -203,8 +203,10 @@ def test_a_changed_instruction_stops_its_account_not_the_file(mem: MemoryCloud):
               "IN-NEXT-2,IN-NEXT,P-IN-NEXT,G-IN-NEXT,PAYMENT,-160.00,2026-11-09,PATIENT,,,,,,TX"])
     [link] = mem.links(TIER1, "IN-NEXT")  # the file's other account is worked
     assert mem.decide(link).status == 200
-    # The day's file is still written: with the new refund, and without the instruction that fails its check.
-    assert paid(mem) == [("G-IN-NEXT", "60.00")]
+    # The new refund's file is written; IN-STOP's, written when its instruction was whole, is as it was, and no
+    # file was made of the unreadable item or the changed instruction.
+    assert paid(mem) == [("G-IN-NEXT", "60.00"), ("G-IN-STOP", "90.00")]
+    assert [row["reason"] for row in mem.bucket.ap_rows() if row["payee_id"] == "G-IN-STOP"] == ["PATIENT_OVERPAYMENT"]
 
 
 def test_a_rejection_erased_from_the_table_stops_the_case(mem: MemoryCloud):

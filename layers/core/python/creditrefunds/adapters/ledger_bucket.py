@@ -15,12 +15,14 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
+from botocore.exceptions import ClientError
+
 from creditrefunds.domain.ledger import LedgerGone, LedgerReplaced
+from creditrefunds.domain.refunds import AP_FILES, ap_key
 
 INCOMING = "incoming/"
 REJECTED = "rejected/"
 WORK = "work/"
-AP_FILES = "outbound/refunds/"
 
 
 class LedgerBucket:
@@ -169,9 +171,17 @@ class LedgerBucket:
         """An instruction for billing staff: outbound/work-items/<case>.json."""
         return self.put_json(f"outbound/work-items/{case_id}.json", body, indent=2)  # read by people
 
-    def put_ap_file(self, day: date, text: str) -> str:
-        """The day's accounts-payable file: outbound/refunds/<day>.csv."""
-        return self.put_text(f"{AP_FILES}{day.isoformat()}.csv", text, "text/csv")
+    def put_ap_file(self, day: date, instruction_id: str, text: str) -> str:
+        """One instruction's accounts-payable file, outbound/refunds/<day>/<instruction>.csv, written once: a
+        second write of the key (a retried step) leaves the first as it is."""
+        key = ap_key(day, instruction_id)
+        try:
+            self._s3.put_object(Bucket=self.name, Key=key, Body=text.encode(), ContentType="text/csv",
+                                IfNoneMatch="*")
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "PreconditionFailed":  # (a 409: a write at once, retried)
+                raise
+        return key
 
 
 class _Raw(io.RawIOBase):

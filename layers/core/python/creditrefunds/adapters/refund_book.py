@@ -85,10 +85,6 @@ class RefundBook:
             items += answer["Items"]
         return readable(items)
 
-    def of_day(self, day: date) -> list[Instruction]:
-        """The day's instructions (the by-day index is eventually consistent)."""
-        return self._query("by-day", "issued_on", day.isoformat())
-
     def of_account(self, account_id: str) -> list[Instruction]:
         """Every instruction issued on the account, by any of its cases (index by-account)."""
         return self._query("by-account", "account_id", account_id)

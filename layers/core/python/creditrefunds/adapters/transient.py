@@ -25,7 +25,8 @@ CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": CLIENT_RETRI
 TRANSIENT_CODES = frozenset({
     "ProvisionedThroughputExceededException", "ThrottlingException", "Throttling", "ThrottledException",
     "RequestLimitExceeded", "RequestThrottled", "RequestThrottledException", "TooManyRequestsException",
-    "SlowDown", "TransactionConflictException", "LimitExceededException", "InternalServerError",
+    "SlowDown", "ConditionalRequestConflict", "TransactionConflictException", "LimitExceededException",
+    "InternalServerError",
     "InternalFailure", "InternalError", "ServiceUnavailable", "ServiceUnavailableException",
     "InternalServerException", "KMSInternalException", "RequestTimeout", "RequestTimeoutException",
 })

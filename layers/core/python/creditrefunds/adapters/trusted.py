@@ -82,9 +82,6 @@ class TrustedRefundBook:
     def of_case(self, case_id: str) -> list[Instruction]:
         return [self._strict(i) for i in self._inner.of_case(case_id)]
 
-    def of_day(self, day: date) -> list[Instruction]:
-        return [i for i in map(self._read, self._inner.of_day(day)) if i is not None]
-
     def of_account(self, account_id: str) -> list[Instruction]:
         return [i for i in map(self._read, self._inner.of_account(account_id)) if i is not None]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,13 +27,27 @@ def payer_claim(transactions: list[Transaction], line: Line) -> str | None:
     return claims[-1] if claims else None
 
 
+AP_FILES = "outbound/refunds/"
+
+
+def ap_key(day: date, instruction_id: str) -> str:
+    """Where an instruction's accounts-payable file is kept: accounts payable imports a day's folder."""
+    return f"{AP_FILES}{day.isoformat()}/{instruction_id}.csv"
+
+
 def ap_file(instructions: list[Instruction]) -> str:
-    """The day's accounts-payable file: one row per refund instruction, in instruction order."""
+    """An accounts-payable file: the header, then one row per refund instruction, in instruction order."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=REFUND_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(safe_row(i.ap_row()) for i in sorted(instructions, key=lambda i: i.instruction_id))
     return out.getvalue()
+
+
+def ap_day(files: Iterable[str]) -> str:
+    """A day's AP files as the one file accounts payable imports: one header, then every file's rows."""
+    rows = [line for text in files for line in text.splitlines(keepends=True)[1:]]
+    return ",".join(REFUND_COLUMNS) + "\n" + "".join(sorted(rows))
 
 
 def ap_file_problems(key: str, version: str, text: str, instructions: dict[str, Instruction | None]) -> list[str]:

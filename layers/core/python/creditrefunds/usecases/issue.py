@@ -1,4 +1,4 @@
-"""Issue refund: each REFUND and OFFSET line once, as a row of the day's accounts-payable file.
+"""Issue refund: each REFUND and OFFSET line once, as an accounts-payable file of its own.
 
 Only what approvers approved: before anything is issued, the approvals table must hold used,
 approving links of a sufficient tier (two approvers under dual control) for exactly the case's
@@ -6,17 +6,16 @@ lines as stored now. Lines changed since send the case back to approval; no appr
 an error a person must see.
 
 Exactly once per line, whatever retries or duplicate deliveries happen: the refund book keeps
-one instruction per case line, and a repeat finds it and issues nothing new. The day's file
-is rendered from the book until it holds every instruction of the day, so concurrent issuers
-converge on one complete file.
+one instruction per case line, and a repeat finds it and issues nothing new. Each instruction's
+AP file (outbound/refunds/<day>/<instruction>.csv) is written once, never read back or rewritten:
+a day's refunds cost one write each, and accounts payable imports the day's folder.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +33,6 @@ from creditrefunds.usecases.reconcile import instructions_of
 from creditrefunds.usecases.review import recheck
 
 logger = logging.getLogger(__name__)
-RENDER_ROUNDS = 10
 
 
 class PartlyIssued(Exception):
@@ -46,7 +44,7 @@ class NotApproved(Exception):
 
 
 def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
-    """Issue the approved case's money-moving lines; record each new one; write the day's AP file."""
+    """Issue the approved case's money-moving lines; record each new one; write each one's AP file."""
     stored = ports.cases.require(case_id)
     case = stored.case
     approvals = ports.approvals.of_case(case_id)
@@ -82,8 +80,7 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
         if done.instruction.instruction_id in recorded:
             continue
         record_issued(ports, case, done.instruction, stored.status, now)
-    days = sorted({i.issued_on for i in issued})
-    files = [render_day(ports, day, {i.instruction_id for i in issued if i.issued_on == day}) for day in days]
+    files = [ports.bucket.put_ap_file(i.issued_on, i.instruction_id, ap_file([i])) for i in issued]
     ports.cases.set_status(case_id, Status.REFUND_ISSUED)
     logger.info("refund issued", extra={"case_id": case_id, "new_lines": len(new_ids), "lines": len(issued)})
     return {"route": "ISSUED", "issued": [i.instruction_id for i in issued], "new": sorted(new_ids), "files": files}
@@ -136,18 +133,3 @@ def _hold(ports: Ports, stored: StoredCase, why: str, now: datetime) -> dict[str
     ports.cases.set_status(case.case_id, Status.OPEN)
     return {"route": Route.APPROVAL, "issued": [], "new": [], "files": []}
 
-
-def render_day(ports: Ports, day: date, must_hold: set[str]) -> str:
-    """Write the day's AP file until it holds `must_hold` and every instruction seen; returns its key."""
-    written: list[str] = []
-    key = ""
-    for _ in range(RENDER_ROUNDS):
-        rows = sorted(ports.refund_book.of_day(day), key=lambda i: i.instruction_id)
-        ids = [i.instruction_id for i in rows]
-        if key and ids == written and must_hold <= set(ids):
-            return key
-        if not must_hold <= set(ids):
-            time.sleep(0.2)  # the day index is eventually consistent: wait for our own rows
-        key = ports.bucket.put_ap_file(day, ap_file(rows))
-        written = ids
-    return key
