@@ -8,6 +8,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from creditrefunds.adapters.transient import Throttled
+
 
 def query_all(table: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
     """Every item a query answers, page after page (boto3's paginator on the table's client,
@@ -30,7 +32,7 @@ def get_all(table: Any, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 break
             time.sleep(min(0.05 * 2**attempt, 2.0))
         else:
-            raise RuntimeError(f"DynamoDB left {len(request[table.name]['Keys'])} key(s) unread after retries")
+            raise Throttled(f"DynamoDB left {len(request[table.name]['Keys'])} key(s) unread after retries")
     return found
 
 

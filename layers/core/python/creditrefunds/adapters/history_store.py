@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from creditrefunds.adapters.case_store import CaseStore
 from creditrefunds.adapters.dynamo import is_condition_failure, query_all
+from creditrefunds.adapters.transient import Throttled
 from creditrefunds.domain.cases import Case
 from creditrefunds.domain.history import Entry, in_order, months_between, next_record, plan_search, stamp
 
@@ -44,7 +45,7 @@ class HistoryStore:
             if self._cases is not None:
                 self._cases.set_head(case.case_id, record["seq"], record["hash"], record["at"])
             return record
-        raise RuntimeError(f"could not append to the history of {case.case_id}: other writers kept taking the seq")
+        raise Throttled(f"could not append to the history of {case.case_id}: other writers kept taking the seq")
 
     def _landed(self, record: dict[str, Any]) -> bool:
         """The record at this seq is this very one (the client retried a put that had landed)."""

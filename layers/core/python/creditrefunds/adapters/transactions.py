@@ -14,7 +14,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from creditrefunds.adapters.dynamo import get_all, query_all
-from creditrefunds.adapters.transient import CLIENT_CONNECTIONS
+from creditrefunds.adapters.transient import CLIENT_CONNECTIONS, Throttled
 from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.ledger import RowRefused, StoreOutcome, Transaction, parse_row
 
@@ -114,7 +114,7 @@ class TransactionStore:
             time.sleep(min(0.02 * 2**attempt, 1.0))
         missing = [t.txn_id for t in txns if t.txn_id not in outcomes]
         if missing:
-            raise RuntimeError(f"could not take {len(missing)} transaction id(s) after retries, e.g. {missing[0]}")
+            raise Throttled(f"could not take {len(missing)} transaction id(s) after retries, e.g. {missing[0]}")
         return [outcomes[t.txn_id] for t in txns]
 
     def _markers(self, txn_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -134,7 +134,7 @@ class TransactionStore:
                 return
             requests = left
             time.sleep(min(0.05 * 2**attempt, 2.0))
-        raise RuntimeError(f"DynamoDB left {sum(len(v) for v in left.values())} item(s) unwritten after retries")
+        raise Throttled(f"DynamoDB left {sum(len(v) for v in left.values())} item(s) unwritten after retries")
 
     def account_rows(self, account_id: str) -> list[tuple[Transaction, str, str]]:
         """The account's rows, each with the manifest and path that vouch for it (checked by the caller); a row

@@ -37,8 +37,16 @@ class TransientError(Exception):
     """A step failed for a reason a retry cures (the state machines retry this error by name)."""
 
 
+class Throttled(Exception):
+    """A store kept refusing part of a request (throttled, or others writing the same keys) past this call's
+    own retries: a later attempt of the step cures it, and the state machines give it minutes, with jitter
+    (a new on-demand table takes a large file's first burst at a few thousand writes a second)."""
+
+
 def is_transient(error: BaseException) -> bool:
     """Throttling, a service's own failure (5xx), or a network error on the way to it."""
+    if isinstance(error, Throttled):
+        return True
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
