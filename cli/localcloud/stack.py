@@ -63,6 +63,7 @@ _HONOURED: dict[str, set[str]] = {
                                "EvaluationPeriods", "MetricName", "Namespace", "Period", "Statistic", "Threshold",
                                "TreatMissingData"},
     "AWS::Events::Rule": {"Description", "Name", "ScheduleExpression", "Targets"},
+    "AWS::CloudWatch::Dashboard": {"DashboardBody", "DashboardName"},
     **Identity.HONOURED,
 }
 AWS_ONLY_PROPERTIES = {

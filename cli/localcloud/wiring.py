@@ -119,6 +119,11 @@ class Wiring:
         self.stack.physical[logical_id] = name
         self.stack.attributes[logical_id] = {"Arn": f"arn:aws:cloudwatch:{self.stack.region}:{ACCOUNT_ID}:alarm:{name}"}
 
+    def _dashboard(self, logical_id: str, props: dict[str, Any]) -> None:
+        name = props.get("DashboardName") or self._name(logical_id, 255)
+        self.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=props["DashboardBody"])
+        self.stack.physical[logical_id] = name
+
     def _events_rule(self, logical_id: str, props: dict[str, Any]) -> None:
         """A schedule: fired by the local cloud itself at its Lambda targets. Not created in moto, whose
         PutEvents tries every rule of the bus as a pattern and fails on a schedule."""
@@ -141,5 +146,6 @@ class Wiring:
         "AWS::Lambda::EventSourceMapping": _event_source_mapping,
         "AWS::SNS::Topic": _topic,
         "AWS::CloudWatch::Alarm": _alarm,
+        "AWS::CloudWatch::Dashboard": _dashboard,
         "AWS::Events::Rule": _events_rule,
     }

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import BaseConfig
@@ -14,6 +16,7 @@ from creditrefunds.adapters.transient import retryable
 from creditrefunds.usecases.failures import record_failure
 
 logger, tracer, services = lambda_runtime(BaseConfig)
+metrics = Metrics()
 
 
 class Event(BaseModel):
@@ -24,8 +27,11 @@ class Event(BaseModel):
 @answers_doctor
 @logger.inject_lambda_context(log_event=False)  # a cause may quote the case
 @tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 @retryable  # throttles and service errors: TransientError, which the state machine retries
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports = services()
-    return record_failure(ports, task.case_id, task.error, ports.config.operators_email, datetime.now(UTC))
+    recorded = record_failure(ports, task.case_id, task.error, ports.config.operators_email, datetime.now(UTC))
+    metrics.add_metric(name="CasesFailed", unit=MetricUnit.Count, value=1)
+    return recorded

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import SweepConfig
@@ -16,6 +18,7 @@ from creditrefunds.adapters.transient import retryable
 from creditrefunds.usecases.operations import sweep
 
 logger, tracer, services = lambda_runtime(SweepConfig)
+metrics = Metrics()
 
 
 class Event(BaseModel):
@@ -25,10 +28,15 @@ class Event(BaseModel):
 @answers_doctor
 @logger.inject_lambda_context(log_event=True)  # a schedule's event: no data
 @tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 @retryable  # throttles and service errors: the schedule's next run sweeps again
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports = services()
     config = ports.config
-    return sweep(ports, config.operators_email, datetime.now(UTC), timedelta(seconds=config.sweep_grace_seconds),
-                 timedelta(seconds=config.sweep_recheck_seconds))
+    swept = sweep(ports, config.operators_email, datetime.now(UTC), timedelta(seconds=config.sweep_grace_seconds),
+                  timedelta(seconds=config.sweep_recheck_seconds))
+    metrics.add_metric(name="Swept", unit=MetricUnit.Count, value=1)  # the SweepStopped alarm's count
+    metrics.add_metric(name="CasesLookedAt", unit=MetricUnit.Count, value=swept["looked"])
+    metrics.add_metric(name="StuckFound", unit=MetricUnit.Count, value=len(swept["stuck"]))
+    return swept

@@ -44,6 +44,7 @@ def plan_detection(ports: Ports, key: str, name: str, upload: str, part_keys: li
         report.merge(ports.bucket.get_json(result_key(part_key)))
     save_rejects(ports.bucket, name, upload, report.rejects, count)
     count("RowsRead", report.rows_read)
+    count("FilesStored", 1)
     batches = [{"key": ports.bucket.put_json(ports.bucket.work_key(name, f"detect-{number:05d}.json"), accounts)}
                for number, accounts in enumerate(detection_batches(report.latest, batch_size))]
     logger.info("ledger file stored", extra={"key": key, "parts": len(part_keys), "batches": len(batches)})

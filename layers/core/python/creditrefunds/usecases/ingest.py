@@ -183,6 +183,7 @@ def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_p
         return {"key": dropped.key, "rejected": str(error)}
     save_rejects(ports.bucket, name, dropped.upload, report.rejects, count)
     count("RowsRead", report.rows_read)
+    count("FilesStored", 1)
     detected = DetectionReport()
     detect_accounts(ports, set(report.latest), dropped.event_time.date(), now, detected)
     count("CasesOpened", len(detected.opened))

@@ -55,7 +55,9 @@ def seal_history(ports: Ports, at: datetime, operators: str) -> dict[str, Any]:
         logger.error("chains refused by the seal", extra={"key": sealed.key, "cases": [c for c, _ in new]})
         ports.mailer.send(seal_refused(operators, sealed.key, new), at)
     logger.info("history sealed", extra={"key": sealed.key, "cases": len(heads), "refused": len(refused)})
-    return {"key": sealed.key, "cases": len(heads), "refused": [case_id for case_id, _ in refused]}
+    age = (at - datetime.fromisoformat(previous.content["sealed_at"])).total_seconds() if previous else None
+    return {"key": sealed.key, "cases": len(heads), "refused": [case_id for case_id, _ in refused],
+            "since_previous": age}
 
 
 def _last_sealed(case_id: str, item: dict[str, Any] | None, seals: dict[str, Sealed | None], store: Seals,
