@@ -71,6 +71,8 @@ AWS_ONLY_PROPERTIES = {
     "TracingConfig": "X-Ray: no trace daemon on a laptop (POWERTOOLS_TRACE_DISABLED)",
     "TracingConfiguration": "X-Ray: no trace daemon on a laptop",
     "LoggingConfig": "where Lambda writes a function's log lines; here they go to the console",
+    "WarmThroughput": "an on-demand table's pre-warmed capacity: moto throttles nothing to warm",
+    "ReservedConcurrentExecutions": "a share of the account's concurrency: the local runtime has no account limit",
 }
 
 ServeFunctionUrl = Callable[[str, str], str]
@@ -157,11 +159,11 @@ class StackBuilder(Storage, Compute, Wiring, Identity):
             region_name=region,
         )
         self._endpoint_url = endpoint_url
-        self._parameters = {
-            name: str(parameter_values.get(name, spec.get("Default", "")))
-            for name, spec in template.parameters.items()
+        self._parameters = {  # (an empty Default is a value, as CloudFormation takes it; no Default is none)
+            name: str(parameter_values.get(name, spec.get("Default")))
+            for name, spec in template.parameters.items() if name in parameter_values or "Default" in spec
         }
-        missing = [name for name, value in self._parameters.items() if value == ""]
+        missing = [name for name in template.parameters if name not in self._parameters]
         if missing:
             raise TemplateError(f"parameters without a value: {', '.join(missing)}")
         self._resolver = Resolver(self._ref, self._get_att, lambda name: self._condition(name, set()))
