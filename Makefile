@@ -28,6 +28,7 @@ bench: $(SETUP)
 	$(BIN)/python bench/remit_parse.py --claims 1000 10000
 	$(BIN)/python bench/record_macs.py --rows 100000
 	$(BIN)/python bench/worklist_local.py --items 10000 --pages 5
+	$(BIN)/python bench/year.py --months 12 --days 4 --cases-per-day 250
 
 setup: $(SETUP)
 
