@@ -32,6 +32,7 @@ from localcloud.patches.awslambda import run_lambdas_in_process
 from localcloud.patches.iam import enforced
 from localcloud.patches.routing import routing_worked_out_once
 from localcloud.patches.s3 import uploads_notify_once
+from localcloud.patches.ses import sending_rate_kept
 from localcloud.schedules import every
 from localcloud.server import KeptAliveMotoServer
 from localcloud.stack import DeployedStack, StackBuilder
@@ -116,6 +117,7 @@ class LocalCloud:
         self._exit.enter_context(run_lambdas_in_process(self.runtime))
         self._exit.enter_context(routing_worked_out_once())
         self._exit.enter_context(uploads_notify_once())
+        self._exit.enter_context(sending_rate_kept())
         self._exit.enter_context(dynamodb.as_the_local_cloud_runs_it())
         self._exit.enter_context(stepfunctions.as_the_local_cloud_runs_it())
         self._exit.enter_context(enforced(self.iam))
@@ -140,6 +142,8 @@ class LocalCloud:
             lambda function, role: self.iam.credentials(self.client("sts"), function, role),
         )
         self.stack = builder.build()
+        if "MailQueue" in self.stack.attributes:  # mail is sent by the mail sender, from the mail queue
+            self.mailbox.delivers_from(self.client("sqs"), self.stack.attributes["MailQueue"]["QueueUrl"])
         if self._demo_users:
             self.users = make_demo_users(self.client("cognito-idp"), self.client("ssm"), self.stack_name,
                                          self.stack.outputs["UserPoolId"], self.stack.outputs["ConsoleClientId"])

@@ -6,6 +6,7 @@ import email
 import email.policy
 import re
 import threading
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -18,6 +19,9 @@ from localcloud.stack import ACCOUNT_ID
 # The approval links the product mails (one per approval mail). A ledger value that reads as a URL (an id
 # holding "http://...") is text in the mail, not one of its links.
 _LINK = re.compile(r"https?://[^\s\"'<>]+/approve/[A-Za-z0-9_-]+")
+
+
+DELIVERY_WAIT = 5.0  # seconds a listing waits for queued mail to be sent
 
 
 @dataclass
@@ -49,8 +53,23 @@ class Mailbox:
         self._first_seen: dict[str, str] = {}
         self._read_once: dict[str, SentMail] = {}  # a message is parsed once, however often it is listed
         self._lock = threading.Lock()
+        self._queues: list[tuple[Any, str]] = []
 
-    def messages(self) -> list[SentMail]:
+    def delivers_from(self, sqs: Any, queue_url: str) -> None:
+        """Mail waits on `queue_url` for the stack's mail sender: what is listed waits for it to be sent."""
+        self._queues.append((sqs, queue_url))
+
+    def _queued(self) -> int:
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        return sum(int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"][name])
+                   for sqs, url in self._queues for name in names)
+
+    def messages(self, wait: float = DELIVERY_WAIT) -> list[SentMail]:
+        """Every mail SES has sent, once the mail queued by then has been (for at most `wait` seconds: a
+        mail SES keeps refusing, or a rate a test set, may keep some there)."""
+        deadline = time.monotonic() + wait
+        while self._queues and self._queued() and time.monotonic() < deadline:
+            time.sleep(0.2)
         backend = ses_backends[ACCOUNT_ID][self._region]
         mails = []
         for message in list(backend.sent_messages):

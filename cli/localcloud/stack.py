@@ -55,7 +55,7 @@ _HONOURED: dict[str, set[str]] = {
                                          "StateMachineName", "StateMachineType"},
     "AWS::SES::EmailIdentity": {"EmailIdentity"},
     "AWS::Logs::LogGroup": {"LogGroupName", "RetentionInDays"},
-    "AWS::SQS::Queue": {"KmsMasterKeyId", "MessageRetentionPeriod", "QueueName", "VisibilityTimeout"},
+    "AWS::SQS::Queue": {"KmsMasterKeyId", "MessageRetentionPeriod", "QueueName", "RedrivePolicy", "VisibilityTimeout"},
     "AWS::Lambda::EventInvokeConfig": {"DestinationConfig", "FunctionName", "MaximumRetryAttempts", "Qualifier"},
     "AWS::Lambda::EventSourceMapping": {"BatchSize", "EventSourceArn", "FunctionName", "FunctionResponseTypes"},
     "AWS::SNS::Topic": {"KmsMasterKeyId", "Subscription", "TopicName"},
@@ -72,7 +72,8 @@ AWS_ONLY_PROPERTIES = {
     "TracingConfiguration": "X-Ray: no trace daemon on a laptop",
     "LoggingConfig": "where Lambda writes a function's log lines; here they go to the console",
     "WarmThroughput": "an on-demand table's pre-warmed capacity: moto throttles nothing to warm",
-    "ReservedConcurrentExecutions": "a share of the account's concurrency: the local runtime has no account limit",
+    "ReservedConcurrentExecutions": "a share of the account's concurrency: the local runtime has no account limit (a "
+                                    "queue's poller sends it one batch at a time)",
 }
 
 ServeFunctionUrl = Callable[[str, str], str]

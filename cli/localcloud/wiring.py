@@ -33,8 +33,10 @@ class Wiring:
 
     def _queue(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("QueueName") or self._name(logical_id, 80)
-        attributes = {key: str(props[key]) for key in ("KmsMasterKeyId", "MessageRetentionPeriod", "VisibilityTimeout",
-                                                       "DelaySeconds") if key in props}
+        attributes: dict[str, str] = {key: str(props[key]) for key in ("KmsMasterKeyId", "MessageRetentionPeriod",
+                                                                   "VisibilityTimeout", "DelaySeconds") if key in props}
+        if "RedrivePolicy" in props:  # moto moves a message received this often to the dead-letter queue
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
         url = self.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = f"arn:aws:sqs:{self.stack.region}:{ACCOUNT_ID}:{name}"
         self.stack.physical[logical_id] = url

@@ -55,6 +55,9 @@ def test_each_function_has_a_sample_its_handler_accepts(name):
         elif event.get("Records", [{}])[0].get("eventSource") == "aws:s3":
             [dropped] = [module.dropped(r) for r in module.S3Event(event).records]
             assert dropped.key.startswith("incoming/") and dropped.event_time.tzinfo is not None
+        elif "Records" in event and name == "mail_sender":  # queued mail, as a function queued it
+            for record in event["Records"]:
+                assert record["eventSource"] == "aws:sqs" and module.Mail.from_json(json.loads(record["body"])).to
         elif "Records" in event:  # an SQS batch of on-failure destination records
             [record] = event["Records"]
             failure = json.loads(record["body"])

@@ -84,8 +84,8 @@ def test_a_crash_and_a_throttle_inside_the_functions_are_retried_by_lambda_and_t
     armed = [faults.inject(cloud.function_name("IngestFunction"), at=3, about=f"{account}.csv"),
              faults.inject(cloud.function_name("ReviewFunction"), at=2, kind="throttle", about=case_id(account)),
              faults.inject(cloud.function_name("IssueRefundFunction"), at=4, about=case_id(account)),
-             # dies before its mail: the retry finds the link never mailed (read by key) and asks anew
-             faults.inject(cloud.function_name("RequestApprovalFunction"), at=1, action="ses:SendRawEmail",
+             # dies before queueing its mail: the retry finds the link never mailed (read by key) and asks anew
+             faults.inject(cloud.function_name("RequestApprovalFunction"), at=1, action="sqs:SendMessage",
                            about=case_id(account))]
     try:
         drop(cloud, f"{account}.csv", patient_credit(account))

@@ -4,7 +4,6 @@ rejected/ with the error as its reason; operators are mailed; an alarm watches t
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -48,38 +47,3 @@ def test_a_file_that_fails_ingest_is_moved_to_rejected_and_operators_are_told(br
                                                                          "Value": queue["QueueName"]}]
     assert alarm["AlarmActions"] == [broken.stack.physical["OperatorsTopic"]]
 
-
-def test_a_seal_that_fails_after_lambda_s_retries_is_kept_and_alarmed_and_the_dashboard_shows_it(cloud):
-    """Issue 32: the scheduled seal and sweep have an on-failure destination; an alarm watches it, and
-    others fire when no seal or sweep is counted at all. The operations dashboard shows the product's own
-    figures."""
-    from localcloud import faults
-
-    name = cloud.function_name("SealHistoryFunction")
-    crash = faults.inject(name, at=1, times=3)  # its first call, in the run and in Lambda's two retries
-    try:
-        cloud.client("lambda").invoke(FunctionName=name, InvocationType="Event",
-                                      Payload=json.dumps({"source": "aws.events"}).encode())
-        cloud.wait_idle()
-    finally:
-        faults.clear()
-    assert crash.fired == 3
-    queue = cloud.stack.attributes["ScheduledFailuresQueue"]
-    [kept] = cloud.client("sqs").receive_message(QueueUrl=queue["QueueUrl"], WaitTimeSeconds=1)["Messages"]
-    record = json.loads(kept["Body"])
-    assert record["requestContext"]["condition"] == "RetriesExhausted"
-    assert f":function:{name}:" in record["requestContext"]["functionArn"]
-    alarms = {a["AlarmName"].split("-", 2)[-1]: a for a in cloud.client("cloudwatch").describe_alarms(
-        AlarmNamePrefix=cloud.stack_name)["MetricAlarms"]}
-    topic = cloud.stack.physical["OperatorsTopic"]
-    watched = {name: (a["Namespace"], a["MetricName"], a["TreatMissingData"]) for name, a in alarms.items()
-               if a["AlarmActions"] == [topic]}
-    assert {("AWS/SQS", "NumberOfMessagesSent", "notBreaching"), ("CreditRefunds", "HistorySealed", "breaching"),
-            ("CreditRefunds", "Swept", "breaching"), ("AWS/States", "ExecutionsFailed", "notBreaching")} <= set(
-        watched.values())
-    body = json.loads(cloud.client("cloudwatch").get_dashboard(
-        DashboardName=f"{cloud.stack_name}-operations")["DashboardBody"])
-    shown = {m[1] for w in body["widgets"] if w["type"] == "metric" for m in w["properties"]["metrics"]
-             if m[1] != "."}
-    assert {"FilesStored", "RowsRead", "CasesOpened", "ApprovalsAsked", "RefundsIssued", "CasesFailed", "SealAge",
-            "ExecutionsFailed"} <= shown

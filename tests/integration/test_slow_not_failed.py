@@ -49,3 +49,26 @@ def test_a_file_whose_writes_are_throttled_again_and_again_is_stored_not_rejecte
     stored = [table.get_item(Key={"pk": f"TXN#TH-{n}-{k}", "sk": "TXN"}).get("Item") for n in range(ACCOUNTS)
               for k in range(1, 5)]
     assert all(stored) and len(stored) == 4 * ACCOUNTS
+
+
+def test_a_burst_of_approvals_with_ses_at_one_mail_a_second_is_mailed_whole_and_nothing_fails(cloud):
+    """Approval mail waits on the mail queue and goes out at the account's sending rate (read at run time from
+    GetSendQuota): with SES at 1 mail a second, a file opening 8 cases at once gets every approval mailed,
+    a second apart, and no case FAILED."""
+    from datetime import datetime
+
+    from localcloud.patches.ses import limit_sending
+
+    from .conftest import case_of, wait_for_mail
+    from .test_workflow import patient_credit
+
+    accounts = [f"SES-BURST-{n}" for n in range(8)]
+    limit_sending(1.0)
+    try:
+        drop(cloud, "ses-burst.csv", [row for account in accounts for row in patient_credit(account)])
+        mails = [wait_for_mail(cloud, "tier1.approver@example.org", account, timeout=90) for account in accounts]
+    finally:
+        limit_sending(None)
+    sent = sorted(datetime.fromisoformat(m.sent_at) for m in mails)
+    assert (sent[-1] - sent[0]).total_seconds() >= len(accounts) - 2  # paced, not all at once (to the second)
+    assert [case_of(cloud, account)["status"] for account in accounts].count("FAILED") == 0

@@ -7,6 +7,6 @@ Each patch says why it exists, in one word first:
   the cost, never the answer. tests/unit/test_local_dynamodb.py holds the DynamoDB ones to moto's answers.
 
 Modules: awslambda (functions run by the local cloud's workers), dynamodb and dynamodb_parsing,
-stepfunctions, s3, iam (IAM's decision before moto answers), routing (moto's server), and patching
-(the `replaced` every patch is made with).
+stepfunctions, s3, ses (a sending rate, when set), iam (IAM's decision before moto answers), routing
+(moto's server), and patching (the `replaced` every patch is made with).
 """

@@ -42,6 +42,7 @@ class BaseConfig(BaseSettings):
     decision_key_id: str
     instruction_key_id: str
     sender_email: str
+    mail_queue_url: str | None = None  # set: this function's mail goes by the mail queue (the sender's rate)
     operators_email: str
     compliance_officer_email: str
     event_source: str
@@ -146,6 +147,12 @@ class SweepConfig(BaseConfig):
     state_machine_arn: str
     sweep_grace_seconds: int
     sweep_recheck_seconds: int = 3600  # a case whose workflow runs is looked at again this much later
+
+
+class MailSenderConfig(BaseConfig):
+    """The mail sender: it sends through SES itself (no MAIL_QUEUE_URL) and hands back what it did not."""
+
+    sender_queue_url: str
 
 
 class SealConfig(BaseConfig):

@@ -9,6 +9,7 @@ session is not safe to make clients from at once.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from functools import cache
 from typing import Any, Generic, TypeVar
@@ -23,6 +24,7 @@ from creditrefunds.adapters.config import (
     DetectConfig,
     FunctionConfig,
     IngestConfig,
+    MailSenderConfig,
     SealConfig,
     StoreConfig,
     SweepConfig,
@@ -32,7 +34,7 @@ from creditrefunds.adapters.handoff import Handoff
 from creditrefunds.adapters.history_store import HistoryStore
 from creditrefunds.adapters.hosted_signin import HostedSignIn
 from creditrefunds.adapters.ledger_bucket import LedgerBucket
-from creditrefunds.adapters.messaging import EventBus, Mailer
+from creditrefunds.adapters.messaging import EventBus, Mailer, MailQueueBack, QueuedMailer, SendingRate
 from creditrefunds.adapters.people import CognitoPeople, TokenVerifier
 from creditrefunds.adapters.pool_signin import PoolSignIn
 from creditrefunds.adapters.record_keys import RecordKeys
@@ -132,8 +134,21 @@ class Services(Generic[Config]):
         return LedgerBucket(self._client("s3"), self.config.ledger_bucket, self.config.originals_bucket)
 
     @_once
-    def mailer(self) -> Mailer:
+    def mailer(self) -> Mailer | QueuedMailer:
+        """SES, or the mail queue where the function's mail waits for the sender's rate (MAIL_QUEUE_URL)."""
+        if self.config.mail_queue_url:
+            return QueuedMailer(self._client("sqs"), self.config.mail_queue_url)
         return Mailer(self._client("ses"), self.config.sender_email)
+
+    @_once
+    def sending_rate(self) -> SendingRate:
+        return SendingRate(self._client("ses"), time.monotonic)
+
+    @_once
+    def mail_queue(self) -> MailQueueBack:
+        if not isinstance(self.config, MailSenderConfig):
+            raise RuntimeError("only the mail sender takes mail off the queue (see its config in its handler)")
+        return MailQueueBack(self._client("sqs"), self.config.sender_queue_url)
 
     @_once
     def events(self) -> EventBus:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from creditrefunds.domain.approvals import Approval, Snapshot
 from creditrefunds.domain.cases import Case
@@ -17,6 +18,13 @@ class Mail:
     subject: str
     text: str
     html: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"to": list(self.to), "subject": self.subject, "text": self.text, "html": self.html}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Mail:
+        return cls(tuple(str(a) for a in data["to"]), str(data["subject"]), str(data["text"]), str(data["html"]))
 
 
 def _plain(to: str, subject: str, text: str) -> Mail:
