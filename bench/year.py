@@ -81,10 +81,11 @@ def main() -> None:
         timed(cloud, "SealHistoryFunction")  # the first seal (of nothing), and warm containers
         timed(cloud, "SweepFunction")
         total = 0
+        start = datetime.now(UTC).date() - timedelta(days=30 * args.months + 1)  # a year that ends today
         print(f"{'month':>5} {'day':>3} {'cases kept':>10} {'seal ms':>8} {'sealed':>6} {'sweep ms':>8} {'looked':>6}")
         for month in range(args.months):
             for day_of_month in range(args.days):
-                day = date(2026, 1, 1) + timedelta(days=30 * month + 7 * day_of_month)
+                day = start + timedelta(days=30 * month + 7 * day_of_month)
                 a_day_of_cases(cloud, day, args.cases_per_day, total)
                 total += args.cases_per_day
                 time.sleep(1.1)  # past the sweep's grace
