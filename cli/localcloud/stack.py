@@ -29,6 +29,8 @@ from localcloud.wiring import Wiring
 from localcloud.workers import FunctionSpec
 
 LOCAL_ONLY_IN_AWS = {
+    "AWS::SQS::QueuePolicy": "who may use a queue beyond the roles' own grants: the local cloud's IAM decides by "
+    "the roles' grants alone",
     "AWS::Lambda::Permission": "resource policies that let S3 and Function URLs call a function; "
     "locally the calls are made in-process",
 }

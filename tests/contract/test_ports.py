@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from creditrefunds.adapters.trusted import TrustedApprovals, TrustedLedger, TrustedRefundBook
 from creditrefunds.domain.approvals import LinkState, LinkTaken, Outcome, Snapshot
+from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.cases import Case, Line
 from creditrefunds.domain.history import Entry, stamp, verify_chain
 from creditrefunds.domain.identity import Person
@@ -342,7 +343,9 @@ def test_a_dropped_file_is_read_as_that_upload_only_and_leaves_incoming_kept_as_
     bucket.clear_work(uid)
     ap_key = f"outbound/refunds/2026-11-20/C-{uid}#0.csv"
     assert bucket.put_ap_file(NOW.date(), f"C-{uid}#0", "a,b\n1,2\n") == ap_key
-    assert bucket.put_ap_file(NOW.date(), f"C-{uid}#0", "a,b\n1,999\n") == ap_key  # written once: kept as it was
+    assert bucket.put_ap_file(NOW.date(), f"C-{uid}#0", "a,b\n1,2\n") == ap_key  # a retry: written once
+    with pytest.raises(Tampered, match="was there before"):  # someone else's file under the key: not ours
+        bucket.put_ap_file(NOW.date(), f"C-{uid}#0", "a,b\n1,999\n")
     assert [(k, text) for k, _, text in bucket.ap_files() if k == ap_key] == [(ap_key, "a,b\n1,2\n")]
     assert bucket.put_work_item(f"C-{uid}", {"x": 1}) == f"outbound/work-items/C-{uid}.json"
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from localcloud import faults
 
 
-def test_a_seal_that_fails_after_lambda_s_retries_is_kept_and_alarmed_and_the_dashboard_shows_it(cloud):
-    name = cloud.function_name("SealHistoryFunction")
+@pytest.mark.parametrize("function", ["SealHistoryFunction", "SweepFunction"])
+def test_a_scheduled_run_that_fails_after_lambda_s_retries_is_kept(cloud, function):
+    name = cloud.function_name(function)
     crash = faults.inject(name, at=1, times=3)  # its first call, in the run and in Lambda's two retries
     try:
         cloud.client("lambda").invoke(FunctionName=name, InvocationType="Event",
@@ -21,9 +23,13 @@ def test_a_seal_that_fails_after_lambda_s_retries_is_kept_and_alarmed_and_the_da
     assert crash.fired == 3
     queue = cloud.stack.attributes["ScheduledFailuresQueue"]
     [kept] = cloud.client("sqs").receive_message(QueueUrl=queue["QueueUrl"], WaitTimeSeconds=1)["Messages"]
+    cloud.client("sqs").delete_message(QueueUrl=queue["QueueUrl"], ReceiptHandle=kept["ReceiptHandle"])
     record = json.loads(kept["Body"])
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert f":function:{name}:" in record["requestContext"]["functionArn"]
+
+
+def test_the_alarms_watch_what_could_stop_and_the_dashboard_shows_the_products_figures(cloud):
     alarms = {a["AlarmName"].split("-", 2)[-1]: a for a in cloud.client("cloudwatch").describe_alarms(
         AlarmNamePrefix=cloud.stack_name)["MetricAlarms"]}
     topic = cloud.stack.physical["OperatorsTopic"]

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.ledger import LedgerGone, LedgerReplaced
 from creditrefunds.domain.mail import Mail
 from creditrefunds.domain.refunds import AP_FILES, ap_key
@@ -160,7 +161,9 @@ class MemoryBucket:
     def put_ap_file(self, day: date, instruction_id: str, text: str) -> str:
         key = ap_key(day, instruction_id)
         with self._lock:
-            if key in self.objects:  # written once (S3's If-None-Match)
+            if key in self.objects:  # written once (S3's If-None-Match), and only this file
+                if self.objects[key] != text.encode():
+                    raise Tampered(f"AP file {key} was there before the issue step wrote it, with other content")
                 return key
             self.ap_writes += 1
         return self.put_text(key, text, "text/csv")

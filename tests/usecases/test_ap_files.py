@@ -30,3 +30,17 @@ def test_a_day_of_many_refunds_writes_each_file_once_and_never_again(mem: Memory
     for key in keys:  # each file holds its own instruction and no other
         [_, row] = mem.bucket.text(key).splitlines()
         assert row.startswith(key.rsplit("/", 1)[1].removesuffix(".csv") + ",")
+
+
+def test_an_ap_file_someone_wrote_first_stops_the_case_and_is_not_taken_for_the_issue_steps(mem: MemoryCloud):
+    credit(mem, "AP-PLANTED")
+    case_id = mem.case("AP-PLANTED")["case_id"]
+    day = mem.now.date().isoformat()
+    mem.bucket.put_text(f"outbound/refunds/{day}/{case_id}#0.csv",  # a writer of the bucket, first
+                        "instruction_id,issued_on,case_id,account_id,payee_type,payee_id,amount,method,reason,"
+                        f"claim_id,target_account_id,due_date\n{case_id}#0,{day},{case_id},AP-PLANTED,PATIENT,"
+                        "ATTACKER,90.00,check,PATIENT_OVERPAYMENT,,,\n")
+    [link] = mem.links(TIER1, "AP-PLANTED")
+    assert mem.decide(link).status == 200
+    assert mem.case("AP-PLANTED")["status"] == "FAILED"
+    assert any("was there before the issue step wrote it" in m.text for m in mem.mailer.to("operators@example.org"))

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
+from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.ledger import LedgerGone, LedgerReplaced
 from creditrefunds.domain.refunds import AP_FILES, ap_key
 
@@ -173,7 +174,8 @@ class LedgerBucket:
 
     def put_ap_file(self, day: date, instruction_id: str, text: str) -> str:
         """One instruction's accounts-payable file, outbound/refunds/<day>/<instruction>.csv, written once: a
-        second write of the key (a retried step) leaves the first as it is."""
+        second write of the key (a retried step) leaves the first as it is, and Tampered when what is there is
+        not this file (someone wrote the key first: accounts payable must not pay it)."""
         key = ap_key(day, instruction_id)
         try:
             self._s3.put_object(Bucket=self.name, Key=key, Body=text.encode(), ContentType="text/csv",
@@ -181,6 +183,8 @@ class LedgerBucket:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "PreconditionFailed":  # (a 409: a write at once, retried)
                 raise
+            if self._s3.get_object(Bucket=self.name, Key=key)["Body"].read() != text.encode():
+                raise Tampered(f"AP file {key} was there before the issue step wrote it, with other content") from None
         return key
 
 

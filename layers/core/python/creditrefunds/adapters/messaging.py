@@ -70,7 +70,7 @@ class SendingRate:
 
     def __call__(self) -> float:
         if self._clock() - self._read_at >= 60:
-            self._rate = max(float(self._ses.get_send_quota()["MaxSendRate"]), 0.1)
+            self._rate = max(float(self._ses.get_send_quota()["MaxSendRate"]), 1.0)  # SES's least: a batch in 10 s
             self._read_at = self._clock()
         return self._rate
 

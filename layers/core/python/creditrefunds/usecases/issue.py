@@ -25,7 +25,7 @@ from creditrefunds.domain.cases import Case, Line, StoredCase
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.instructions import ISSUED_ACTIONS, Instruction, instruction_id, ledger_at_issue
 from creditrefunds.domain.money import ZERO
-from creditrefunds.domain.refunds import ap_file, issued_records, payer_claim
+from creditrefunds.domain.refunds import ap_file, ap_key, issued_records, payer_claim
 from creditrefunds.domain.review import Route
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.ports import Ports
@@ -77,13 +77,20 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
         issued.append(done.instruction)
         if done.new:
             new_ids.add(done.instruction.instruction_id)
+        write_ap_file(ports, done.instruction)  # before its record: a record never tells of a file not written
         if done.instruction.instruction_id in recorded:
             continue
         record_issued(ports, case, done.instruction, stored.status, now)
-    files = [ports.bucket.put_ap_file(i.issued_on, i.instruction_id, ap_file([i])) for i in issued]
+    files = [ap_key(i.issued_on, i.instruction_id) for i in issued]
     ports.cases.set_status(case_id, Status.REFUND_ISSUED)
     logger.info("refund issued", extra={"case_id": case_id, "new_lines": len(new_ids), "lines": len(issued)})
     return {"route": "ISSUED", "issued": [i.instruction_id for i in issued], "new": sorted(new_ids), "files": files}
+
+
+def write_ap_file(ports: Ports, instruction: Instruction) -> str:
+    """The instruction's AP file, written once (the bucket refuses, as Tampered, one someone wrote first
+    with other content)."""
+    return ports.bucket.put_ap_file(instruction.issued_on, instruction.instruction_id, ap_file([instruction]))
 
 
 def record_issued(ports: Ports, case: Case, issued: Instruction, before: Status, now: datetime,

@@ -39,8 +39,8 @@ def send_queued(mailer: Mailer, queued: list[tuple[str, Mail]], pace: Pace, now:
     """Send each queued (message id, mail), each at its turn of `pace`; the ids of those not sent."""
     unsent: list[str] = []
     for number, (message_id, mail) in enumerate(queued):
-        pace.next()
         try:
+            pace.next()  # (reads the rate: a failed read leaves this mail and the rest queued, none sent twice)
             mailer.send(mail, now())
         except Exception as error:
             if throttled(error):  # this one and the rest wait on the queue

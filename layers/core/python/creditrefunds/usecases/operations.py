@@ -23,7 +23,7 @@ from creditrefunds.domain.refunds import issued_records
 from creditrefunds.domain.returns import holds
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases.detection import detected_entry
-from creditrefunds.usecases.issue import record_issued
+from creditrefunds.usecases.issue import record_issued, write_ap_file
 from creditrefunds.usecases.ports import Ports
 from creditrefunds.usecases.reconcile import instructions_of
 
@@ -169,6 +169,7 @@ def _repair(ports: Ports, item: Stuck, started: set[str], operators: str, now: d
         started.add(item.case_id)
     elif item.instruction is not None:
         if item.instruction.instruction_id not in issued_records(ports.history.records(item.case_id)):
+            write_ap_file(ports, item.instruction)  # (once: a file the issue step wrote is left as it is)
             record_issued(ports, stored.case, item.instruction, stored.status, now, "system:sweeper")
     elif ports.workflows.state(item.case_id, stored.runs) != "RUNNING" and \
             ports.cases.transition(item.case_id, stored.status, Status.FAILED):
