@@ -20,7 +20,7 @@ from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.cases import Case, Line
 from creditrefunds.domain.history import Entry, stamp, verify_chain
 from creditrefunds.domain.identity import Person
-from creditrefunds.domain.instructions import Instruction
+from creditrefunds.domain.instructions import REFUND_COLUMNS, Instruction
 from creditrefunds.domain.ledger import LedgerGone, LedgerReplaced, parse_row
 from creditrefunds.domain.remittance import ClaimPayment, Source, Takeback
 from creditrefunds.domain.status import Status
@@ -342,11 +342,12 @@ def test_a_dropped_file_is_read_as_that_upload_only_and_leaves_incoming_kept_as_
     assert bucket.get_json(f"work/{uid}/a.json") == {"n": 1}
     bucket.clear_work(uid)
     ap_key = f"outbound/refunds/2026-11-20/C-{uid}#0.csv"
-    assert bucket.put_ap_file(NOW.date(), f"C-{uid}#0", "a,b\n1,2\n") == ap_key
-    assert bucket.put_ap_file(NOW.date(), f"C-{uid}#0", "a,b\n1,2\n") == ap_key  # a retry: written once
+    header = ",".join(REFUND_COLUMNS) + "\n"  # a file with no rows: the shared cloud's audit pays nothing of it
+    assert bucket.put_ap_file(NOW.date(), f"C-{uid}#0", header) == ap_key
+    assert bucket.put_ap_file(NOW.date(), f"C-{uid}#0", header) == ap_key  # a retry: written once
     with pytest.raises(Tampered, match="was there before"):  # someone else's file under the key: not ours
-        bucket.put_ap_file(NOW.date(), f"C-{uid}#0", "a,b\n1,999\n")
-    assert [(k, text) for k, _, text in bucket.ap_files() if k == ap_key] == [(ap_key, "a,b\n1,2\n")]
+        bucket.put_ap_file(NOW.date(), f"C-{uid}#0", header + "\n")
+    assert [(k, text) for k, _, text in bucket.ap_files() if k == ap_key] == [(ap_key, header)]
     assert bucket.put_work_item(f"C-{uid}", {"x": 1}) == f"outbound/work-items/C-{uid}.json"
 
 

@@ -30,7 +30,7 @@ def test_a_file_whose_writes_are_throttled_again_and_again_is_stored_not_rejecte
         drop(cloud, "throttled.csv", rows)
         sfn = cloud.client("stepfunctions")
         [fan_out] = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
-                     if m["name"].endswith("-ledger-fanout")]
+                     if m["name"] == f"{cloud.stack_name}-ledger-fanout"]  # (not another stack's)
         deadline = time.monotonic() + 300
         while True:
             runs = [e for e in sfn.list_executions(stateMachineArn=fan_out)["executions"]
