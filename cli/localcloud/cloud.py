@@ -20,6 +20,7 @@ from localcloud.iam import Enforcer
 from localcloud.identity import make_demo_users
 from localcloud.lambdas import LambdaRuntime
 from localcloud.mailbox import Mailbox
+from localcloud.meter import Meter, metered
 from localcloud.names import (
     DEFAULT_STACK_NAME,
     LOCAL_CREDENTIALS,
@@ -79,6 +80,7 @@ class LocalCloud:
         self.runtime = LambdaRuntime(pycache=root / ".aws-sam" / "pycache")
         self.mailbox = Mailbox(region)
         self.iam = Enforcer(region)
+        self.meter = self.runtime.meter = Meter()  # what the product's functions were served, as AWS bills it
         self.stack: DeployedStack | None = None
         self.endpoint_url = ""
         self.console_url = ""
@@ -120,7 +122,8 @@ class LocalCloud:
         self._exit.enter_context(sending_rate_kept())
         self._exit.enter_context(dynamodb.as_the_local_cloud_runs_it())
         self._exit.enter_context(stepfunctions.as_the_local_cloud_runs_it())
-        self._exit.enter_context(enforced(self.iam))
+        self._exit.enter_context(enforced(self.iam, self.meter))
+        self._exit.enter_context(metered(self.meter, self.iam))
         self._every(memory.TRIM_SECONDS, memory.give_back, "memory")
         self._exit.callback(self.runtime.stop)
 

@@ -24,9 +24,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localcloud.workers import FunctionError, FunctionSpec, Worker, error_payload
+
+if TYPE_CHECKING:
+    from localcloud.meter import Meter
 
 WORKERS_PER_FUNCTION = 4
 WORKERS = 6  # worker processes of all functions at once (memory, and this machine's cores)
@@ -67,6 +70,7 @@ class LambdaRuntime:
         self.durations: collections.deque[tuple[str, float]] = collections.deque(maxlen=1000)
         self._retries: dict[str, int] = {}
         self._on_failure: dict[str, Callable[[Any, dict[str, Any]], None]] = {}
+        self.meter: Meter | None = None  # where each invocation's time is counted, as Lambda bills it
 
     def register(self, spec: FunctionSpec) -> None:
         self._functions[spec.name] = spec
@@ -117,7 +121,10 @@ class LambdaRuntime:
             worker.kill()  # its pipes may hold half an answer: it never serves again
             raise
         finally:
-            self.durations.append((spec.name, time.perf_counter() - started))
+            seconds = time.perf_counter() - started
+            self.durations.append((spec.name, seconds))
+            if self.meter is not None:
+                self.meter.ran(spec.name, seconds, spec.memory)
             self._release(worker)
 
     def warm(self, name_or_arn: str) -> None:

@@ -11,14 +11,16 @@ from moto.core.authorization import ActionAuthenticatorMixin
 
 from localcloud.iam import Enforcer
 from localcloud.iam_requests import requests_of
+from localcloud.meter import Meter
 
 _QUERY_PROTOCOL = {"ses", "sts", "iam", "sns", "cloudwatch"}  # XML errors; the others answer in JSON
 
 
 @contextmanager
-def enforced(enforcer: Enforcer) -> Iterator[None]:
+def enforced(enforcer: Enforcer, meter: Meter | None = None) -> Iterator[None]:
     """Fidelity: evaluate every request signed by a function's session while the `with` lasts, as IAM
-    would (moto checks only when told to for every caller, mostly against the resource "*")."""
+    would (moto checks only when told to for every caller, mostly against the resource "*"); and count
+    it on `meter` under the function, as the operation IAM authorised (what AWS bills)."""
     original = ActionAuthenticatorMixin._authenticate_and_authorize_action
 
     def authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
@@ -32,6 +34,8 @@ def enforced(enforcer: Enforcer) -> Iterator[None]:
         requests = requests_of(self, service, self._get_action(), resource, region)
         protocol = "s3" if service == "s3" else "query" if service in _QUERY_PROTOCOL else "json"
         enforcer.check(session, requests, protocol)
+        if meter is not None:
+            meter.request(session.function, requests[0].action if requests else f"{service}:{self._get_action()}")
         return None
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize  # type: ignore[method-assign]
