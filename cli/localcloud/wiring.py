@@ -81,21 +81,28 @@ class Wiring:
         sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
         region = self.stack.region
 
-        def poll() -> None:
+        def batch() -> bool:
             messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(size, 10),
                                            AttributeNames=["All"]).get("Messages", [])
             if not messages:
-                return
+                return False
             records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                         "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
                         "eventSource": "aws:sqs", "eventSourceARN": source, "awsRegion": region} for m in messages]
             payload, error = self._runtime.invoke(function, {"Records": records})
             if error is not None:
-                return  # the whole batch comes back after its visibility timeout
+                return False  # the whole batch comes back after its visibility timeout
             failed = {f["itemIdentifier"] for f in (json.loads(payload) or {}).get("batchItemFailures", [])}
             for message in messages:
                 if message["MessageId"] not in failed:
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            return len(failed) < len(messages)
+
+        def poll() -> None:
+            # Lambda's poller reads the next batch as soon as one is done, while the queue gives any: it
+            # waits only when the queue is empty (or every message of a batch came back).
+            while batch():
+                pass
 
         self._every(POLL_SECONDS, poll, f"poll-{logical_id}")
         self.stack.physical[logical_id] = f"{logical_id}-mapping"
