@@ -71,8 +71,8 @@ class Wiring:
         self.stack.physical[logical_id] = f"{function}-invoke-config"
 
     def _event_source_mapping(self, logical_id: str, props: dict[str, Any]) -> None:
-        """An SQS queue read by a function, as Lambda's poller does: a batch in, the messages the
-        function did not report failed are deleted, the others come back after their visibility."""
+        """An SQS queue read by a function, as Lambda's pollers do: a batch in, the messages the function did
+        not report failed are deleted, the others come back after their visibility."""
         source, function = props["EventSourceArn"], props["FunctionName"]
         if ":sqs:" not in source:
             raise TemplateError(f"{logical_id}: the local cloud maps SQS queues only")
@@ -104,7 +104,9 @@ class Wiring:
             while batch():
                 pass
 
-        self._every(POLL_SECONDS, poll, f"poll-{logical_id}")
+        # A poller per batch the mapping lets run at once (ScalingConfig.MaximumConcurrency; one without it).
+        for n in range(int(props.get("ScalingConfig", {}).get("MaximumConcurrency", 1))):
+            self._every(POLL_SECONDS, poll, f"poll-{logical_id}-{n}")
         self.stack.physical[logical_id] = f"{logical_id}-mapping"
 
     def _topic(self, logical_id: str, props: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
-"""The mail sender: drains the mail queue at the account's SES sending rate (read at run time). Reserved
-concurrency 1: one batch at a time, so the pace is the account's. A mail not sent stays on the queue (a
-partial batch failure) and comes back after its visibility timeout."""
+"""The mail sender: drains the mail queue at the account's SES sending rate (read at run time). As many run at
+once as MAIL_SENDERS says (its reserved concurrency, and its queue mapping's maximum), each at its share of
+the rate, so that together they keep the account's. A mail not sent stays on the queue (a partial batch
+failure) and comes back soon."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from creditrefunds.usecases.mail_queue import Pace, send_queued
 
 logger, tracer, services = lambda_runtime(MailSenderConfig)
 metrics = Metrics()
-pace = Pace(lambda: services().sending_rate(), time.monotonic, time.sleep)  # for the container's life
+# For the container's life: this sender's share of the account's rate.
+pace = Pace(lambda: services().sending_rate() / services().config.mail_senders, time.monotonic, time.sleep)
 
 
 @answers_doctor

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from creditrefunds.domain.review import Timing
@@ -153,6 +153,7 @@ class MailSenderConfig(BaseConfig):
     """The mail sender: it sends through SES itself (no MAIL_QUEUE_URL) and hands back what it did not."""
 
     sender_queue_url: str
+    mail_senders: int = Field(default=1, ge=1)  # senders at once (its reserved concurrency): each takes its share
 
 
 class SealConfig(BaseConfig):

@@ -1,8 +1,8 @@
 """The mail sender: queued mail sent no faster than the account's SES sending rate.
 
 Approval mail of a burst (a file that opens thousands of cases) waits on the mail queue instead of being
-throttled by SES: one sender (reserved concurrency 1) sends a batch at a time, a mail every 1/rate
-seconds. A throttled send leaves that mail and every later one of the batch on the queue for its next
+throttled by SES: each sender (as many as run at once) sends a batch at a time, a mail every
+senders/rate seconds. A throttled send leaves that mail and every later one of the batch on the queue for its next
 delivery; a mail SES refuses (an address it will not send to) is left alone to go round until the queue
 moves it to its dead-letter queue, which an alarm watches.
 """
