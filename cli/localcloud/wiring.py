@@ -144,8 +144,10 @@ class Wiring:
         name = props.get("Name") or self._name(logical_id, 64)
         arn = f"arn:aws:events:{self.stack.region}:{ACCOUNT_ID}:rule/{name}"
         for target in props.get("Targets", []):
-            def fire(function: str = target["Arn"]) -> None:
-                self._runtime.invoke_async(function, scheduled_event(arn, self.stack.region, ACCOUNT_ID))
+            def fire(function: str = target["Arn"], constant: str | None = target.get("Input")) -> None:
+                # A target's Input is what EventBridge sends instead of the event.
+                event = json.loads(constant) if constant else scheduled_event(arn, self.stack.region, ACCOUNT_ID)
+                self._runtime.invoke_async(function, event)
 
             self._every(rate_seconds(expression), fire, f"schedule-{name}")
         self.stack.physical[logical_id] = name

@@ -22,7 +22,10 @@ metrics = Metrics()
 
 
 class Event(BaseModel):
-    """A schedule's event (nothing in it is used)."""
+    """A schedule's event: the every-few-minutes one (nothing in it is used), or the daily one's constant
+    input `{"whole": true}` (every working or issued case, not only those the index holds)."""
+
+    whole: bool = False
 
 
 @answers_doctor
@@ -35,7 +38,7 @@ def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports = services()
     config = ports.config
     swept = sweep(ports, config.operators_email, datetime.now(UTC), timedelta(seconds=config.sweep_grace_seconds),
-                  timedelta(seconds=config.sweep_recheck_seconds))
+                  timedelta(seconds=config.sweep_recheck_seconds), whole=task.whole)
     metrics.add_metric(name="Swept", unit=MetricUnit.Count, value=1)  # the SweepStopped alarm's count
     metrics.add_metric(name="CasesLookedAt", unit=MetricUnit.Count, value=swept["looked"])
     metrics.add_metric(name="StuckFound", unit=MetricUnit.Count, value=len(swept["stuck"]))

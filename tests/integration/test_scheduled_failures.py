@@ -44,3 +44,28 @@ def test_the_alarms_watch_what_could_stop_and_the_dashboard_shows_the_products_f
              if m[1] != "."}
     assert {"FilesStored", "RowsRead", "CasesOpened", "ApprovalsAsked", "RefundsIssued", "CasesFailed", "SealAge",
             "ExecutionsFailed"} <= shown
+
+
+def test_the_daily_whole_sweep_finds_a_case_taken_out_of_the_index(cloud):
+    """A writer of the tables takes a worked case out of the to-check index after its run ended: the daily
+    schedule's constant input makes the sweeper read every working case by status (under its own role,
+    which may read the by-status index), and the case is FAILED for a person."""
+    import time
+
+    from .conftest import case_of, drop, wait_for_status
+    from .test_crash_safe import approve_the_waiting_link
+    from .test_workflow import patient_credit
+
+    drop(cloud, "whole-sweep.csv", patient_credit("WHOLE-1"))
+    approve_the_waiting_link(cloud, "WHOLE-1", approver=None)
+    case_id = wait_for_status(cloud, "WHOLE-1", {"REFUND_ISSUED"})["case_id"]
+    cloud.table("CasesTableName").update_item(  # its run has ended; the case says APPROVED, out of the index
+        Key={"case_id": case_id}, UpdateExpression="SET #s = :a REMOVE check_at, check_shard",
+        ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":a": "APPROVED"})
+    time.sleep(3.5)  # past the test cloud's sweep grace
+    answer = cloud.client("lambda").invoke(FunctionName=cloud.function_name("SweepFunction"),
+                                           Payload=b'{"whole": true}')  # the WholeDaily schedule's Input
+    swept = json.load(answer["Payload"])
+    assert "FunctionError" not in answer, swept
+    assert case_id in {s["case_id"] for s in swept["stuck"]}
+    assert case_of(cloud, "WHOLE-1")["status"] == "FAILED"

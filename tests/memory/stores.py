@@ -170,16 +170,16 @@ class MemoryCases(Locked):
         with self._lock:
             return [(i["case_id"], i["check_at"]) for i in self._cases() if i.get("check_at", "~") <= stamp(until)]
 
-    def checked(self, case_id: str, seen: str, again: datetime | None) -> None:
+    def checked(self, case_id: str, seen: str | None, again: datetime | None) -> None:
         with self._lock:
             item = self.items.get(case_id)
-            if item is None or item.get("check_at") != seen:
+            if item is None or item.get("check_at") != seen or (seen is None and again is None):
                 return
             if again is None:
                 item.pop("check_shard", None)
                 item.pop("check_at", None)
             else:
-                item["check_at"] = stamp(again)
+                item.update(to_check(case_id, stamp(again)))
 
     def mark_sealed(self, case_id: str, seal_key: str, seq: int) -> None:
         with self._lock:

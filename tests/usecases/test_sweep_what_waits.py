@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from creditrefunds.domain.status import Status
 from creditrefunds.usecases import operations
 
 from tests.memory.cloud import OPERATORS, MemoryCloud
@@ -42,3 +43,31 @@ def test_issued_cases_leave_the_index_and_waiting_ones_come_back_after_the_reche
     mem.tick(hours=2)
     assert sweep(mem)["looked"] == 0
 
+
+
+def test_a_case_taken_out_of_the_index_is_found_by_the_daily_whole_sweep_and_put_back(mem: MemoryCloud):
+    """A writer of the tables removes an approved case's check_at (or it was opened before the index) and its
+    workflow has ended: the quarter-hourly sweep never sees it; the daily whole sweep reads it by status,
+    records it FAILED for operators, and a case whose workflow still waits is put back in the index."""
+    for account in ("SW-GONE", "SW-AWAY"):
+        credit(mem, account)
+    [link] = mem.links(TIER1, "SW-GONE")
+    assert mem.decide(link).status == 200
+    hidden, waits = mem.case("SW-GONE")["case_id"], mem.case("SW-AWAY")["case_id"]
+    mem.cases.set_status(hidden, Status.APPROVED)  # its run has ended: no step will move it
+    for case_id in (hidden, waits):  # out of the index, as a writer of the tables could take it
+        mem.cases.items[case_id].pop("check_at")
+        mem.cases.items[case_id].pop("check_shard")
+    mem.tick(minutes=20)
+    assert sweep(mem) == {"looked": 0, "stuck": []}
+    assert mem.case("SW-GONE")["status"] == "APPROVED"
+
+    whole = operations.sweep(mem.ports, OPERATORS, mem.now, GRACE, RECHECK, whole=True)
+    assert whole["looked"] == 2
+    assert [(s["case_id"], s["problem"]) for s in whole["stuck"]] == [
+        (hidden, "its workflow run ended SUCCEEDED while the case was APPROVED")]
+    assert mem.case("SW-GONE")["status"] == "FAILED"
+    assert [m for m in mem.mailer.to(OPERATORS) if hidden in m.subject]
+    assert "check_at" in mem.case("SW-AWAY")  # its approval still waits: back in the index
+    mem.tick(hours=2)
+    assert sweep(mem)["looked"] == 2  # both held again (the FAILED one by its new record), looked at once more

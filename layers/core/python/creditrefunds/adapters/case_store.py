@@ -242,14 +242,22 @@ class CaseStore:
             self._table, IndexName="to-check", KeyConditionExpression=Key("check_shard").eq(f"{shard:02d}") &
             Key("check_at").lte(stamp(until)))]
 
-    def checked(self, case_id: str, seen: str, again: datetime | None) -> None:
+    def checked(self, case_id: str, seen: str | None, again: datetime | None) -> None:
         """The sweep has looked at the case as it was at `seen`: look again at `again`, or never, until its
-        history moves (a move since keeps its own, later, time)."""
-        update = "SET check_at = :again" if again else "REMOVE check_shard, check_at"
-        values = {":seen": seen, **({":again": stamp(again)} if again else {})}
+        history moves (a move since keeps its own, later, time). `seen` None: a case the index did not hold
+        (the whole sweep's), put in it for `again` unless a move has put it there since."""
+        if seen is None and again is None:
+            return
+        if again is None:
+            update, values = "REMOVE check_shard, check_at", {":seen": seen}
+        else:
+            update, values = "SET check_at = :again, check_shard = :shard", {
+                ":again": stamp(again), ":shard": check_shard(case_id), **({":seen": seen} if seen else {})}
+        condition = ("check_at = :seen" if seen is not None
+                     else "attribute_exists(case_id) AND attribute_not_exists(check_at)")
         try:
             self._table.update_item(Key={"case_id": case_id}, UpdateExpression=update,
-                                    ConditionExpression="check_at = :seen", ExpressionAttributeValues=values)
+                                    ConditionExpression=condition, ExpressionAttributeValues=values)
         except ClientError as error:
             if not is_condition_failure(error):
                 raise

@@ -131,16 +131,25 @@ def look(ports: Ports, stored: StoredCase, now: datetime, grace: timedelta,
 
 
 def sweep(ports: Ports, operators: str, now: datetime, grace: timedelta,
-          recheck: timedelta = timedelta(hours=1)) -> dict[str, Any]:
+          recheck: timedelta = timedelta(hours=1), whole: bool = False) -> dict[str, Any]:
     """Look at the cases the to-check index holds whose last move is `grace` old (never every case): repair
     what `look` finds, each repair in the case's history (which puts the case back in the index); operators
     hear of the rest. A case whose workflow still runs is looked at again after `recheck`; one with nothing
     wrong and no workflow leaves the index until its history next moves. Each finding is looked at again just
-    before its repair (a step, a retry or another sweep may have moved it)."""
+    before its repair (a step, a retry or another sweep may have moved it).
+
+    `whole` (the daily run): every working or issued case besides, read by status, so that a case the index
+    does not hold (taken out by a writer of the tables, or opened before the index) is still looked at, and
+    put back in the index when its workflow runs or something is wrong with it."""
     stuck: list[Stuck] = []
     started: set[str] = set()
     looked = 0
-    for case_id, seen in ports.cases.due(now - grace):
+    candidates: list[tuple[str, str | None]] = list(ports.cases.due(now - grace))
+    if whole:
+        held = {case_id for case_id, _ in candidates}
+        candidates += [(stored.case.case_id, None) for stored in ports.cases.in_status((*WORKING, Status.REFUND_ISSUED))
+                       if stored.case.case_id not in held]
+    for case_id, seen in candidates:
         stored = ports.cases.get(case_id, strict=False)
         if stored is None:
             continue
@@ -156,7 +165,7 @@ def sweep(ports: Ports, operators: str, now: datetime, grace: timedelta,
         ports.cases.checked(case_id, seen, now + recheck if running or found else None)
     if stuck:
         logger.warning("stuck cases found", extra={"count": len(stuck)})
-    logger.info("swept", extra={"looked": looked, "stuck": len(stuck)})
+    logger.info("swept", extra={"looked": looked, "stuck": len(stuck), "whole": whole})
     return {"looked": looked, "stuck": [s.to_json() for s in stuck]}
 
 

@@ -52,7 +52,7 @@ class Cases(Protocol):
     def mark_sealed(self, case_id: str, seal_key: str, seq: int) -> None: ...  # the seal that signed its head
     def to_seal(self) -> set[str]: ...  # cases whose history moved since a seal signed them
     def due(self, until: datetime) -> list[tuple[str, str]]: ...  # (case id, check_at) for the sweep to look at
-    def checked(self, case_id: str, seen: str, again: datetime | None) -> None: ...
+    def checked(self, case_id: str, seen: str | None, again: datetime | None) -> None: ...  # seen None: not held
 
 
 class History(Protocol):
