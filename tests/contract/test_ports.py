@@ -199,6 +199,12 @@ def test_the_to_check_index_holds_what_moved_until_the_sweep_lets_it_go(stores: 
     cases.checked(case.case_id, stamp(again), None)
     assert case.case_id not in dict(cases.due(NOW + timedelta(days=365)))
     assert "check_at" not in cases.item(case.case_id)
+    cases.checked(case.case_id, None, again)  # the whole sweep puts back a case the index did not hold ...
+    assert dict(cases.due(again))[case.case_id] == stamp(again)
+    cases.checked(case.case_id, None, NOW)  # ... unless something has put it there since
+    assert dict(cases.due(again))[case.case_id] == stamp(again)
+    cases.checked(f"C-{uid}-none", None, again)  # no case: nothing made
+    assert cases.item(f"C-{uid}-none") is None
 
 
 def test_the_seal_finds_what_moved_and_names_itself_on_what_it_signed(stores: Stores, uid: str):

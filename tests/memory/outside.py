@@ -264,6 +264,9 @@ class MemorySeals:
     def read(self, key: str) -> Sealed | None:
         return Sealed(key, self.kept[key]) if key in self.kept else None
 
+    def after(self, key: str, limit: int) -> list[Sealed]:
+        return [seal for seal in self.all() if seal.key > key][:limit]
+
     def put(self, key: str, content: dict[str, Any]) -> Sealed:
         # Under Object Lock a PUT of a kept key adds a version; the locked one stays (`versions`) and the key
         # reads the new one, as S3 answers.

@@ -97,3 +97,52 @@ def test_a_case_pointed_at_a_seal_that_never_signed_it_is_refused(mem: MemoryClo
     refused = seal_history(mem.ports, mem.now, OPERATORS)
     assert refused["refused"] == [target]
     assert any(f"names seal {second['key']}, which does not sign it" in m.text for m in mem.mailer.to(OPERATORS))
+
+
+def test_a_case_deleted_or_cut_short_after_its_seal_is_refused_though_it_never_moves_again(mem: MemoryCloud):
+    """A writer of the tables deletes one sealed case whole (item and records) and cuts another's chain back,
+    removing what points at its seal: neither moves again, so neither is among what changed. The next seal's
+    rolling re-check of earlier seals' heads refuses both, signs why, and operators are told once."""
+    for account in ACCOUNTS[:4]:
+        credit(mem, account)
+    mem.tick(hours=1)
+    first = seal_history(mem.ports, mem.now, OPERATORS)
+    gone, cut = (mem.case(a)["case_id"] for a in ACCOUNTS[:2])
+    del mem.cases.items[gone], mem.history.chains[gone]
+    chain = mem.history.chains[cut] = mem.history.chains[cut][:1]
+    mem.cases.items[cut].update(history_seq=1, history_hash=chain[0]["hash"])
+    mem.cases.items[cut].pop("sealed_in")
+    mem.tick(hours=1)
+    later = seal_history(mem.ports, mem.now, OPERATORS)
+    assert later["cases"] == 0 and sorted(later["refused"]) == sorted([gone, cut])
+    why = mem.seals.read(later["key"]).refused
+    assert why[gone].startswith("the case is gone: deleted") and f"since seal {first['key']}" in why[cut]
+    assert told_operators(mem, "History changed under the seal")
+    mails = len(mem.mailer.to(OPERATORS))
+    mem.tick(hours=1)
+    again = seal_history(mem.ports, mem.now, OPERATORS)
+    assert sorted(again["refused"]) == sorted([gone, cut])  # signed again, until a person has looked
+    assert len(mem.mailer.to(OPERATORS)) == mails  # told once
+    breaks = verified_breaks(mem)
+    assert any(gone in b for b in breaks) and any(cut in b for b in breaks)  # and verify names both
+
+
+def test_the_re_check_walks_earlier_seals_a_bounded_slice_at_a_time(mem: MemoryCloud, monkeypatch):
+    """Quiet seals re-check RECHECK_MORE heads each, continuing where the last stopped and starting over past
+    the last seal: a case deleted at the far end of the first seal is found when the walk reaches it."""
+    from creditrefunds.usecases import seal
+
+    monkeypatch.setattr(seal, "RECHECK_MORE", 2)
+    for account in ACCOUNTS[:6]:
+        credit(mem, account)
+    mem.tick(hours=1)
+    seal_history(mem.ports, mem.now, OPERATORS)
+    last = max(mem.case(a)["case_id"] for a in ACCOUNTS[:6])
+    del mem.cases.items[last], mem.history.chains[last]
+    found = []
+    for _ in range(4):
+        mem.tick(hours=1)
+        made = seal_history(mem.ports, mem.now, OPERATORS)
+        found.append(made["refused"])
+        assert mem.seals.read(made["key"]).content["rechecked"] is not None
+    assert found[:2] == [[], []] and found[2] == [last]  # 2 heads a seal: the 6th in the third

@@ -28,6 +28,12 @@ class SealStore:
         except self._s3.exceptions.NoSuchKey:
             return None
 
+    def after(self, key: str, limit: int) -> list[Sealed]:
+        """The next `limit` seals after `key` ("" : from the first), oldest first (one page)."""
+        listed = self._s3.list_objects_v2(Bucket=self._bucket, Prefix=PREFIX, StartAfter=key or PREFIX,
+                                          MaxKeys=limit).get("Contents", [])
+        return [seal for seal in (self.read(item["Key"]) for item in listed) if seal is not None]
+
     def all(self) -> list[Sealed]:
         return [seal for seal in map(self.read, self.keys()) if seal is not None]
 

@@ -32,11 +32,14 @@ def seal_key(at: datetime) -> str:
 
 
 def seal_content(heads: Iterable[tuple[str, int, str]], previous: tuple[str, bytes] | None, at: datetime,
-                 refused: Iterable[tuple[str, str]] = (), since: datetime | None = None) -> dict:
+                 refused: Iterable[tuple[str, str]] = (), since: datetime | None = None,
+                 rechecked: tuple[str, str] | None = None) -> dict:
     """What is signed: the heads of the cases changed `since` (every case's, when None), sorted; the previous
-    seal's key and the SHA-256 of its body; and the chains it refused to seal, each with why (what an earlier
-    seal signed of them stands)."""
-    return {"version": 3, "sealed_at": at.isoformat(), "since": since.isoformat() if since else None,
+    seal's key and the SHA-256 of its body; the chains it refused to seal, each with why (what an earlier
+    seal signed of them stands); and how far the rolling re-check of earlier seals' heads has come (the seal
+    and the last case of it re-checked)."""
+    return {"version": 4, "sealed_at": at.isoformat(), "since": since.isoformat() if since else None,
+            "rechecked": list(rechecked) if rechecked else None,
             "previous": {"key": previous[0], "sha256": hashlib.sha256(previous[1]).hexdigest()} if previous else None,
             "heads": sorted([case_id, int(seq), record_hash] for case_id, seq, record_hash in heads),
             "refused": sorted([case_id, why] for case_id, why in refused)}

@@ -1,6 +1,11 @@
 """Seal the history: the chain heads of the cases that changed since the last seal, signed and chained to
 it. A seal costs what changed in its hour, however many cases there have ever been; `audit verify` folds
-every seal to check every case on demand."""
+every seal to check every case on demand.
+
+A case that never moves again is not among what changed: each seal also re-checks, against the cases as
+stored now, as many heads of earlier seals as it seals (and `RECHECK_MORE` besides), walking the seals
+from the first and starting again at the end. A chain a writer of the tables truncated or deleted since a
+seal signed it is refused within a pass, even if nothing moves it again."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ logger = logging.getLogger(__name__)
 # A record is stamped with its step's clock when the step began, and written up to a Lambda's 15 minutes
 # later; the month index lags by seconds. Each seal looks this far behind the last one's moment.
 LOOK_BACK = timedelta(minutes=20)
+RECHECK_MORE = 50  # heads of earlier seals re-checked per seal beyond as many as it seals (so the walk gains)
 
 
 def seal_history(ports: Ports, at: datetime, operators: str) -> dict[str, Any]:
@@ -36,8 +42,11 @@ def seal_history(ports: Ports, at: datetime, operators: str) -> dict[str, Any]:
     for case_id in sorted(changed | set(told)):
         stored = ports.cases.get(case_id, strict=False)
         records = ports.history.records(case_id)
-        last, unfound = _last_sealed(case_id, ports.cases.item(case_id) if stored else None, seals, ports.seals,
-                                     previous)
+        if stored is None and not records and case_id in told:  # deleted whole: refused until a person looks
+            refused.append((case_id, told[case_id]))
+            continue
+        last, unfound = _last_sealed(case_id, ports.cases.item(case_id) if stored else None, records, seals,
+                                     ports.seals, previous)
         breaks = extension_breaks(case_id, records, stored.head if stored else None, last, stored is not None)
         if stored is None and records and not breaks:
             unfound = f"has {len(records)} record(s) but the case is gone: deleted"
@@ -46,8 +55,12 @@ def seal_history(ports: Ports, at: datetime, operators: str) -> dict[str, Any]:
             refused.append((case_id, "; ".join(why + [str(b).removeprefix(f"case {case_id}: ") for b in breaks])))
         elif records:
             heads.append((case_id, int(records[-1]["seq"]), str(records[-1]["hash"])))
+    rechecked: tuple[str, str] | None = None
+    if previous:
+        found, rechecked = _recheck(ports, previous, changed | set(told), len(changed) + RECHECK_MORE)
+        refused += found
     sealed = ports.seals.put(seal_key(at), seal_content(heads, (previous.key, previous.body) if previous else None,
-                                                       at, refused, since))
+                                                       at, refused, since, rechecked))
     for case_id, seq, _ in heads:
         ports.cases.mark_sealed(case_id, sealed.key, seq)
     new = [(case_id, why) for case_id, why in refused if case_id not in told]
@@ -60,18 +73,65 @@ def seal_history(ports: Ports, at: datetime, operators: str) -> dict[str, Any]:
             "since_previous": age}
 
 
-def _last_sealed(case_id: str, item: dict[str, Any] | None, seals: dict[str, Sealed | None], store: Seals,
+def _last_sealed(case_id: str, item: dict[str, Any] | None, records: list[dict[str, Any]],
+                 seals: dict[str, Sealed | None], store: Seals,
                  previous: Sealed | None) -> tuple[tuple[int, str] | None, str | None]:
     """The head that the seal named on the case item signed for it (each seal read once), and what is wrong
-    when that seal is not there or does not sign the case; for a case never sealed or whose item is gone, the
-    last seal's head of it, if any. A writer of the tables who points the case at an older seal that signed it
-    too gets past this check, not past `audit verify`, which folds every seal."""
+    when that seal is not there or does not sign the case, or when the item names none though a seal has run
+    since the case's first record (every case is signed by the first seal after it opens: its pointer was
+    taken away); for a case never sealed or whose item is gone, the last seal's head of it, if any. A writer
+    of the tables who points the case at an older seal that signed it too gets past this check, not past
+    `audit verify`, which folds every seal."""
     key = (item or {}).get("sealed_in")
     if key is None:
-        return (previous.heads.get(case_id) if previous else None), None
+        if previous is not None and case_id in previous.heads:
+            return previous.heads[case_id], None
+        opened = str(records[0]["at"]) if records else None
+        if item is not None and previous is not None and opened is not None and \
+                datetime.fromisoformat(opened) < datetime.fromisoformat(previous.content["sealed_at"]) - LOOK_BACK:
+            return None, "the case names no seal, though seals have run since its first record: its item was altered"
+        return None, None
     if key not in seals:
         seals[key] = store.read(str(key))
     seal = seals[key]
     if seal is None or case_id not in seal.heads:
         return None, f"the case names seal {key}, which does not sign it: its item was altered"
     return seal.heads[case_id], None
+
+
+def _recheck(ports: Ports, previous: Sealed, checked: set[str], budget: int) -> tuple[list[tuple[str, str]],
+                                                                                     tuple[str, str] | None]:
+    """Re-check up to `budget` heads signed by earlier seals, from where the previous seal's walk stopped (at
+    the start, or past the last seal: from the first): each case's chain as stored must still be whole and
+    extend the head that seal signed. What is refused (with why), and where the walk stops now: (a seal's key,
+    the last case of it re-checked; "" once the whole seal is)."""
+    key, last = previous.content.get("rechecked") or ("", "")
+    refused: list[tuple[str, str]] = []
+    wrapped, done = False, 0
+    while done < budget:
+        if last:  # part-way through seal `key`
+            seal = ports.seals.read(key)
+        else:
+            following = ports.seals.after(key, 1)
+            seal = following[0] if following else None
+        if seal is None:  # past the last seal: from the first again, once a seal
+            if wrapped or not key:
+                break
+            wrapped, key, last = True, "", ""
+            continue
+        for case_id, head in sorted(seal.heads.items()):
+            if case_id <= last or case_id in checked:
+                continue
+            stored = ports.cases.get(case_id, strict=False)
+            records = ports.history.records(case_id)
+            breaks = extension_breaks(case_id, records, stored.head if stored else None, head, stored is not None)
+            if breaks or stored is None:
+                why = [] if stored else ["the case is gone: deleted"]
+                refused.append((case_id, "; ".join(why + [f"since seal {seal.key}: " +
+                                                          str(b).removeprefix(f"case {case_id}: ") for b in breaks])))
+            checked.add(case_id)
+            last, done = case_id, done + 1
+            if done >= budget:
+                return refused, (seal.key, last)
+        key, last = seal.key, ""
+    return refused, ((key, last) if key else None)
