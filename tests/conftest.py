@@ -21,7 +21,9 @@ def cloud() -> Iterator:
     escalations and investigations happen within a test."""
     from localcloud.cloud import LocalCloud
 
-    waits = {"ApprovalWaitTier1Seconds": "8", "ApprovalWaitTier2Seconds": "8", "ApprovalWaitTier3Seconds": "8",
+    # Tier 3 re-asks its approvers every wait until someone decides: every case a test leaves waiting mails two
+    # people each time, all session long, so its wait is longer (the mail queue keeps up on two cores).
+    waits = {"ApprovalWaitTier1Seconds": "8", "ApprovalWaitTier2Seconds": "8", "ApprovalWaitTier3Seconds": "30",
              "EscalationLeadSeconds": "2", "SecondsPerDay": "1", "InvestigationPauseSeconds": "3",
              # Files over 10 kB take the fan-out, 40 rows a part, and its accounts are detected
              # 10 at a time: the split path runs in the tests too.
