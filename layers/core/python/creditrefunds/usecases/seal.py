@@ -42,11 +42,11 @@ def seal_history(ports: Ports, at: datetime, operators: str) -> dict[str, Any]:
     for case_id in sorted(changed | set(told)):
         stored = ports.cases.get(case_id, strict=False)
         records = ports.history.records(case_id)
-        if stored is None and not records and case_id in told:  # deleted whole: refused until a person looks
-            refused.append((case_id, told[case_id]))
+        last, unfound = _last_sealed(case_id, ports.cases.item(case_id) if stored else None, seals, ports.seals,
+                                     previous)
+        if case_id in told and last is None and unfound is None:  # refused, and nothing signed to hold it to now
+            refused.append((case_id, told[case_id]))  # (its pointer taken away, or deleted whole): refused still
             continue
-        last, unfound = _last_sealed(case_id, ports.cases.item(case_id) if stored else None, records, seals,
-                                     ports.seals, previous)
         breaks = extension_breaks(case_id, records, stored.head if stored else None, last, stored is not None)
         if stored is None and records and not breaks:
             unfound = f"has {len(records)} record(s) but the case is gone: deleted"
@@ -73,24 +73,16 @@ def seal_history(ports: Ports, at: datetime, operators: str) -> dict[str, Any]:
             "since_previous": age}
 
 
-def _last_sealed(case_id: str, item: dict[str, Any] | None, records: list[dict[str, Any]],
-                 seals: dict[str, Sealed | None], store: Seals,
+def _last_sealed(case_id: str, item: dict[str, Any] | None, seals: dict[str, Sealed | None], store: Seals,
                  previous: Sealed | None) -> tuple[tuple[int, str] | None, str | None]:
     """The head that the seal named on the case item signed for it (each seal read once), and what is wrong
-    when that seal is not there or does not sign the case, or when the item names none though a seal has run
-    since the case's first record (every case is signed by the first seal after it opens: its pointer was
-    taken away); for a case never sealed or whose item is gone, the last seal's head of it, if any. A writer
-    of the tables who points the case at an older seal that signed it too gets past this check, not past
-    `audit verify`, which folds every seal."""
+    when that seal is not there or does not sign the case; for a case never sealed or whose item is gone, the
+    last seal's head of it, if any. A writer of the tables who points the case at an older seal that signed it
+    too, or takes the pointer away, gets past this check, not past the re-check of earlier seals' heads (nor
+    `audit verify`, which folds every seal)."""
     key = (item or {}).get("sealed_in")
     if key is None:
-        if previous is not None and case_id in previous.heads:
-            return previous.heads[case_id], None
-        opened = str(records[0]["at"]) if records else None
-        if item is not None and previous is not None and opened is not None and \
-                datetime.fromisoformat(opened) < datetime.fromisoformat(previous.content["sealed_at"]) - LOOK_BACK:
-            return None, "the case names no seal, though seals have run since its first record: its item was altered"
-        return None, None
+        return (previous.heads.get(case_id) if previous else None), None
     if key not in seals:
         seals[key] = store.read(str(key))
     seal = seals[key]
