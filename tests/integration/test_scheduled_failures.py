@@ -36,7 +36,8 @@ def test_the_alarms_watch_what_could_stop_and_the_dashboard_shows_the_products_f
     watched = {name: (a["Namespace"], a["MetricName"], a["TreatMissingData"]) for name, a in alarms.items()
                if a["AlarmActions"] == [topic]}
     assert {("AWS/SQS", "NumberOfMessagesSent", "notBreaching"), ("CreditRefunds", "HistorySealed", "breaching"),
-            ("CreditRefunds", "Swept", "breaching"), ("AWS/States", "ExecutionsFailed", "notBreaching")} <= set(
+            ("CreditRefunds", "Swept", "breaching"), ("AWS/States", "ExecutionsFailed", "notBreaching"),
+            ("AWS/SQS", "ApproximateAgeOfOldestMessage", "notBreaching")} <= set(
         watched.values())
     body = json.loads(cloud.client("cloudwatch").get_dashboard(
         DashboardName=f"{cloud.stack_name}-operations")["DashboardBody"])

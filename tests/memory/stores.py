@@ -173,7 +173,9 @@ class MemoryCases(Locked):
     def checked(self, case_id: str, seen: str | None, again: datetime | None) -> None:
         with self._lock:
             item = self.items.get(case_id)
-            if item is None or item.get("check_at") != seen or (seen is None and again is None):
+            if item is None or (seen is not None and item.get("check_at") != seen):
+                return
+            if seen is None and (again is None or ("check_at" in item and "check_shard" in item)):
                 return
             if again is None:
                 item.pop("check_shard", None)

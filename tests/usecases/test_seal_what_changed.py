@@ -128,8 +128,9 @@ def test_a_case_deleted_or_cut_short_after_its_seal_is_refused_though_it_never_m
 
 
 def test_the_re_check_walks_earlier_seals_a_bounded_slice_at_a_time(mem: MemoryCloud, monkeypatch):
-    """Quiet seals re-check RECHECK_MORE heads each, continuing where the last stopped and starting over past
-    the last seal: a case deleted at the far end of the first seal is found when the walk reaches it."""
+    """Quiet seals re-check RECHECK_MORE heads each (a seal read counts as one), continuing where the last
+    stopped: a case deleted at the far end of the first seal is found when the walk reaches it, and stays
+    refused."""
     from creditrefunds.usecases import seal
 
     monkeypatch.setattr(seal, "RECHECK_MORE", 2)
@@ -140,9 +141,31 @@ def test_the_re_check_walks_earlier_seals_a_bounded_slice_at_a_time(mem: MemoryC
     last = max(mem.case(a)["case_id"] for a in ACCOUNTS[:6])
     del mem.cases.items[last], mem.history.chains[last]
     found = []
-    for _ in range(4):
+    for _ in range(7):
         mem.tick(hours=1)
         made = seal_history(mem.ports, mem.now, OPERATORS)
         found.append(made["refused"])
         assert mem.seals.read(made["key"]).content["rechecked"] is not None
-    assert found[:2] == [[], []] and found[2] == [last]  # 2 heads a seal: the 6th in the third
+    assert found == [[]] * 5 + [[last]] * 2  # the seal read and one head a seal: the 6th case in the sixth
+
+
+def test_a_chain_cut_back_to_an_older_sealed_head_and_pointed_there_is_refused_and_stays_refused(mem: MemoryCloud):
+    """Sealed at its third record, then at its fifth; a writer of the tables cuts it back to the third, points its
+    item at the older seal and puts it back among what changed every hour: the walk holds it to the newer
+    seal's head, the seal refuses it (and does not sign it), and every later seal refuses it too."""
+    credit(mem, ACCOUNTS[0])
+    case_id = mem.case(ACCOUNTS[0])["case_id"]
+    mem.tick(hours=1)
+    older = seal_history(mem.ports, mem.now, OPERATORS)
+    kept = len(mem.history.chains[case_id])
+    [link] = mem.links(TIER1, ACCOUNTS[0])
+    assert mem.decide(link).status == 200 and len(mem.history.chains[case_id]) > kept
+    mem.tick(hours=1)
+    assert case_id in sealed_heads(mem, seal_history(mem.ports, mem.now, OPERATORS)["key"])
+    chain = mem.history.chains[case_id] = mem.history.chains[case_id][:kept]
+    for hour in range(3):
+        mem.cases.items[case_id].update(history_seq=kept, history_hash=chain[-1]["hash"], sealed_in=older["key"],
+                                        seal_shard="00")
+        mem.tick(hours=1)
+        made = seal_history(mem.ports, mem.now, OPERATORS)
+        assert made["refused"] == [case_id] and case_id not in sealed_heads(mem, made["key"]), hour

@@ -253,8 +253,8 @@ class CaseStore:
         else:
             update, values = "SET check_at = :again, check_shard = :shard", {
                 ":again": stamp(again), ":shard": check_shard(case_id), **({":seen": seen} if seen else {})}
-        condition = ("check_at = :seen" if seen is not None
-                     else "attribute_exists(case_id) AND attribute_not_exists(check_at)")
+        unheld = "attribute_exists(case_id) AND (attribute_not_exists(check_at) OR attribute_not_exists(check_shard))"
+        condition = "check_at = :seen" if seen is not None else unheld
         try:
             self._table.update_item(Key={"case_id": case_id}, UpdateExpression=update,
                                     ConditionExpression=condition, ExpressionAttributeValues=values)

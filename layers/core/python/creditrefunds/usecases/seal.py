@@ -44,8 +44,8 @@ def seal_history(ports: Ports, at: datetime, operators: str) -> dict[str, Any]:
         records = ports.history.records(case_id)
         last, unfound = _last_sealed(case_id, ports.cases.item(case_id) if stored else None, seals, ports.seals,
                                      previous)
-        if case_id in told and last is None and unfound is None:  # refused, and nothing signed to hold it to now
-            refused.append((case_id, told[case_id]))  # (its pointer taken away, or deleted whole): refused still
+        if case_id in told:  # refused once, refused in every later seal: never signed again whatever its pointer
+            refused.append((case_id, told[case_id]))
             continue
         breaks = extension_breaks(case_id, records, stored.head if stored else None, last, stored is not None)
         if stored is None and records and not breaks:
@@ -57,8 +57,10 @@ def seal_history(ports: Ports, at: datetime, operators: str) -> dict[str, Any]:
             heads.append((case_id, int(records[-1]["seq"]), str(records[-1]["hash"])))
     rechecked: tuple[str, str] | None = None
     if previous:
-        found, rechecked = _recheck(ports, previous, changed | set(told), len(changed) + RECHECK_MORE)
+        found, rechecked = _recheck(ports, previous, {c for c, _ in refused}, len(changed) + RECHECK_MORE)
         refused += found
+        walked_out = {case_id for case_id, _ in found}  # a chain the walk refuses is not signed in this seal
+        heads = [head for head in heads if head[0] not in walked_out]
     sealed = ports.seals.put(seal_key(at), seal_content(heads, (previous.key, previous.body) if previous else None,
                                                        at, refused, since, rechecked))
     for case_id, seq, _ in heads:
@@ -93,10 +95,11 @@ def _last_sealed(case_id: str, item: dict[str, Any] | None, seals: dict[str, Sea
 
 def _recheck(ports: Ports, previous: Sealed, checked: set[str], budget: int) -> tuple[list[tuple[str, str]],
                                                                                      tuple[str, str] | None]:
-    """Re-check up to `budget` heads signed by earlier seals, from where the previous seal's walk stopped (at
-    the start, or past the last seal: from the first): each case's chain as stored must still be whole and
-    extend the head that seal signed. What is refused (with why), and where the walk stops now: (a seal's key,
-    the last case of it re-checked; "" once the whole seal is)."""
+    """Re-check up to `budget` heads signed by earlier seals (each seal read counts as one too), from where the
+    previous seal's walk stopped (at the start, or past the last seal: from the first), a case at most once a
+    run: each case's chain as stored must still be whole and extend the head that seal signed, whatever its
+    item points at. What is refused (with why), and where the walk stops now: (a seal's key, the last case of
+    it re-checked; "" once the whole seal is)."""
     key, last = previous.content.get("rechecked") or ("", "")
     refused: list[tuple[str, str]] = []
     wrapped, done = False, 0
@@ -111,6 +114,7 @@ def _recheck(ports: Ports, previous: Sealed, checked: set[str], budget: int) -> 
                 break
             wrapped, key, last = True, "", ""
             continue
+        done += 1  # reading a seal costs as a head does: a walk over empty seals is bounded too
         for case_id, head in sorted(seal.heads.items()):
             if case_id <= last or case_id in checked:
                 continue
