@@ -3,21 +3,25 @@
 Every request a function's session signs is counted by service and operation (the IAM action it needed:
 `s3:PutObject`, `kms:Decrypt`, `ses:SendRawEmail`, ...), under the function that made it. DynamoDB's are
 also counted in request units, from the items' sizes as DynamoDB sizes them: a write unit per KB written
-(two in a transaction), a read unit per 4 KB read (half eventually consistent, two in a transaction), a
-Query's or Scan's items summed before rounding up. Lambda is counted in invocations and GB-seconds (the
-handler's time, to the millisecond, times its memory), Step Functions in state transitions (each state
-entered, and each retry), by state machine.
+(two in a transaction; the larger of the item before and after), and each index's write of the item
+besides (its projection's size; two writes when its index key changed); a read unit per 4 KB read (half
+eventually consistent, two in a transaction), a Query's or Scan's items summed before rounding up and
+scaled up to what a filter left out. Lambda is counted in invocations and GB-seconds (the handler's time,
+to the millisecond, times its memory), Step Functions in state transitions (each state entered, and each
+retry), by state machine.
 
 What is not counted: the product's people and scripts (the CLI, the console's browser), which sign with
 their own credentials; KMS calls AWS services make for the functions (S3 and SQS data keys), which
 bucket keys and SQS's key reuse keep to a few; CloudWatch Logs and metrics (priced per GB and per metric,
-not per request). Local time is the local cloud's: Lambda's GB-seconds here are an upper bound (moto is
-slower than DynamoDB).
+not per request); Lambda's INIT time (billed since August 2025) and the SQS pollers' empty receives. A
+Query with a ProjectionExpression is sized by what it returned, so it counts low. Local time is the local
+cloud's: Lambda's GB-seconds here are an upper bound (moto is slower than DynamoDB).
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import math
 import threading
@@ -142,44 +146,94 @@ def read_units(size: int, consistent: bool) -> float:
     return float(units) if consistent else units / 2
 
 
-def _stored_size(handler: Any, table: str, key: dict[str, Any]) -> int:
-    """The size of the item now stored under `key` (an update's: DynamoDB bills the larger of before and after)."""
-    try:
-        item = handler.dynamodb_backend.get_item(table, key)
-    except Exception:  # the table or item is gone (a delete in the same request)
-        return 0
-    return int(item.size()) if item is not None else 0
-
-
 def dynamodb_units(handler: Any, action: str, request: dict[str, Any], answer: dict[str, Any],
-                   before: int) -> tuple[float, float]:
-    """(read units, write units) of one DynamoDB request. `before`: an UpdateItem's item size before it."""
+                   before: dict[tuple[str, str], Snapshot] | None = None) -> tuple[float, float]:
+    """(read units, write units) of one DynamoDB request that succeeded. `before`: the written items as they
+    were (`snapshots`), to size each write as DynamoDB bills it, its indexes' writes included."""
     consistent = bool(request.get("ConsistentRead"))
     if action == "GetItem":
         return read_units(item_size(answer.get("Item")), consistent), 0
     if action in ("Query", "Scan"):
         if "IndexName" in request:
             consistent = False  # a global secondary index is read eventually consistent
-        return read_units(sum(item_size(i) for i in answer.get("Items", [])), consistent), 0
+        returned = sum(item_size(i) for i in answer.get("Items", []))
+        count, scanned = int(answer.get("Count", 0)), int(answer.get("ScannedCount", 0))
+        read = returned * scanned / count if count else 0  # billed on what was read, before the filter
+        return read_units(int(read), consistent), 0
     if action == "BatchGetItem":
         return sum(read_units(item_size(i), bool(request["RequestItems"][t].get("ConsistentRead")))
                    for t, items in answer.get("Responses", {}).items() for i in items), 0
-    if action == "PutItem":
-        return 0, write_units(item_size(request.get("Item")))
-    if action == "DeleteItem":
-        return 0, write_units(item_size(answer.get("Attributes")) or before)
-    if action == "UpdateItem":
-        return 0, write_units(max(before, _stored_size(handler, request["TableName"], request["Key"])))
-    if action == "BatchWriteItem":
-        unprocessed = sum(len(v) for v in answer.get("UnprocessedItems", {}).values())
-        written = [write_units(item_size(r["PutRequest"]["Item"])) if "PutRequest" in r else 1
-                   for requests in request.get("RequestItems", {}).values() for r in requests]
-        return 0, sum(written) - unprocessed
-    if action == "TransactWriteItems":
-        return 0, sum(2 * write_units(item_size(next(iter(t.values())).get("Item"))) for t in request["TransactItems"])
     if action == "TransactGetItems":
         return sum(2 * read_units(item_size(r.get("Item")), True) for r in answer.get("Responses", [])), 0
-    return 0, 0
+    written = _written(request, action)
+    if not written:
+        return 0, 0
+    after = snapshots(handler, written)
+    unprocessed = {(t, json.dumps(r.get("PutRequest", {}).get("Item") or r.get("DeleteRequest", {}).get("Key"),
+                                  sort_keys=True)) for t, rs in answer.get("UnprocessedItems", {}).items() for r in rs}
+    factor = 2 if action == "TransactWriteItems" else 1
+    units = 0
+    for where in written:
+        if where in unprocessed:
+            continue
+        was, now = (before or {}).get(where), after.get(where)
+        units += factor * write_units(max(was.size if was else 0, now.size if now else 0))
+        units += sum(_index_units((was.indexes if was else {}).get(name), (now.indexes if now else {}).get(name))
+                     for name in {*(was.indexes if was else {}), *(now.indexes if now else {})})
+    return 0, units
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An item as stored: its size, and per index that holds it, (its index key, the projected size)."""
+
+    size: int
+    indexes: dict[str, tuple[str, int]]
+
+
+def _index_units(was: tuple[str, int] | None, now: tuple[str, int] | None) -> int:
+    """An index's write units for one item: a put, an update in place, a delete, or (its key changed) both."""
+    if was and now and was[0] != now[0]:
+        return write_units(was[1]) + write_units(now[1])
+    return write_units(max(was[1] if was else 0, now[1] if now else 0)) if (was or now) else 0
+
+
+def _written(request: dict[str, Any], action: str) -> list[tuple[str, str]]:
+    """(table, item or key as JSON) of each item a write request names."""
+    if action == "PutItem":
+        return [(request["TableName"], json.dumps(request["Item"], sort_keys=True))]
+    if action in ("UpdateItem", "DeleteItem"):
+        return [(request["TableName"], json.dumps(request["Key"], sort_keys=True))]
+    if action == "BatchWriteItem":
+        return [(table, json.dumps(r.get("PutRequest", {}).get("Item") or r["DeleteRequest"]["Key"], sort_keys=True))
+                for table, rs in request.get("RequestItems", {}).items() for r in rs]
+    if action == "TransactWriteItems":
+        return [(body["TableName"], json.dumps(body.get("Item") or body["Key"], sort_keys=True))
+                for t in request.get("TransactItems", []) for op, body in t.items() if op != "ConditionCheck"]
+    return []
+
+
+def snapshots(handler: Any, written: list[tuple[str, str]]) -> dict[tuple[str, str], Snapshot]:
+    """The named items as stored now (absent ones left out)."""
+    found: dict[tuple[str, str], Snapshot] = {}
+    for where in written:
+        table_name, named = where
+        try:
+            table = handler.dynamodb_backend.get_table(table_name)
+            key = {k: v for k, v in json.loads(named).items() if k in (table.hash_key_attr, table.range_key_attr)}
+            item = handler.dynamodb_backend.get_item(table_name, key)
+        except Exception:  # no such table, a key that does not fit it: DynamoDB refuses the request
+            item = None
+        if item is None:
+            continue
+        indexes = {}
+        for index in table.all_indexes():
+            if all(k in item.attrs for k in index.schema_key_attrs):
+                projected = index.project(copy.deepcopy(item))
+                indexes[index.name] = (repr([item.attrs[k].value for k in index.schema_key_attrs]),
+                                       int(projected.size()))
+        found[where] = Snapshot(int(item.size()), indexes)
+    return found
 
 
 @contextmanager
@@ -191,16 +245,18 @@ def metered(meter: Meter, enforcer: Enforcer) -> Iterator[None]:
 
     def counted_call(handler: DynamoHandler) -> Any:
         session = enforcer.session_of(handler.headers.get("Authorization", ""))
+        if session is None:
+            return call_action(handler)
         action = handler.headers.get("X-Amz-Target", ".").rsplit(".", 1)[-1]
         request = _json(handler.raw_body)
-        before = (_stored_size(handler, request["TableName"], request["Key"])
-                  if action == "UpdateItem" and "Key" in request else 0)
+        written = _written(request, action)
+        before = snapshots(handler, written) if written else None
         status, headers, body = call_action(handler)
-        if session is not None and int(status) < 400:
+        if int(status) < 400:
             read, write = dynamodb_units(handler, action, request, _json(body), before)
             meter.units(session.function, read, write)
-        elif session is not None and action in ("PutItem", "UpdateItem", "DeleteItem"):
-            meter.units(session.function, 0, 1)  # a failed condition still consumes a write unit
+        elif written and b"ConditionalCheckFailed" in (body if isinstance(body, bytes) else str(body).encode()):
+            meter.units(session.function, 0, len(written))  # a failed condition still consumes a write unit
         return status, headers, body
 
     def entered(state: Any, env: Any) -> None:

@@ -3,7 +3,23 @@ and Lambda to the millisecond: the figures `make bench` turns into the README's 
 
 from __future__ import annotations
 
-from localcloud.meter import Meter, Reading, dynamodb_units, item_size, read_units, value_size, write_units
+import uuid
+from types import SimpleNamespace
+
+from localcloud.meter import (
+    Meter,
+    Reading,
+    _written,
+    dynamodb_units,
+    item_size,
+    read_units,
+    snapshots,
+    value_size,
+    write_units,
+)
+from moto.dynamodb.models import dynamodb_backends
+
+from .moto_apart import moto_apart
 
 
 def kb(n: float) -> dict[str, dict[str, str]]:
@@ -26,25 +42,54 @@ def test_units_are_rounded_up_per_item_as_dynamodb_bills_them() -> None:
     # The documentation's examples: a 3 KB write is 3 units, 6 in a transaction; an 8 KB read is 2 units
     # strongly consistent, 1 eventually consistent, 4 in a transaction.
     assert write_units(item_size(kb(3))) == 3
-    assert dynamodb_units(None, "TransactWriteItems", {"TransactItems": [{"Put": {"Item": kb(3)}}]}, {}, 0) == (0, 6)
     assert read_units(8 * 1024, consistent=True) == 2 and read_units(8 * 1024, consistent=False) == 1
-    assert dynamodb_units(None, "TransactGetItems", {}, {"Responses": [{"Item": kb(8)}]}, 0) == (4, 0)
+    assert dynamodb_units(None, "TransactGetItems", {}, {"Responses": [{"Item": kb(8)}]}) == (4, 0)
     assert write_units(1) == 1 and read_units(0, consistent=False) == 0.5  # never less than one (half) unit
 
 
 def test_a_query_sums_its_items_before_rounding_and_an_index_reads_eventually_consistent() -> None:
-    items = {"Items": [kb(1)] * 5}  # 5 KB: 2 units strongly consistent
-    assert dynamodb_units(None, "Query", {"ConsistentRead": True}, items, 0) == (2, 0)
-    assert dynamodb_units(None, "Query", {"ConsistentRead": True, "IndexName": "by-status"}, items, 0) == (1, 0)
-    assert dynamodb_units(None, "GetItem", {}, {}, 0) == (0.5, 0)  # an item not found still costs a read
+    items = {"Items": [kb(1)] * 5, "Count": 5, "ScannedCount": 5}  # 5 KB: 2 units strongly consistent
+    assert dynamodb_units(None, "Query", {"ConsistentRead": True}, items) == (2, 0)
+    assert dynamodb_units(None, "Query", {"ConsistentRead": True, "IndexName": "by-status"}, items) == (1, 0)
+    filtered = {"Items": [kb(1)] * 5, "Count": 5, "ScannedCount": 20}  # billed on the 20 KB read, not the 5 kept
+    assert dynamodb_units(None, "Query", {"ConsistentRead": True}, filtered) == (5, 0)
+    assert dynamodb_units(None, "GetItem", {}, {}) == (0.5, 0)  # an item not found still costs a read
 
 
-def test_a_batch_write_counts_only_what_was_written() -> None:
-    request = {"RequestItems": {"t": [{"PutRequest": {"Item": kb(2)}}, {"PutRequest": {"Item": kb(0.5)}},
-                                      {"DeleteRequest": {"Key": {"pk": {"S": "x"}}}}]}}
-    assert dynamodb_units(None, "BatchWriteItem", request, {}, 0) == (0, 2 + 1 + 1)
-    unprocessed = {"UnprocessedItems": {"t": [{"PutRequest": {"Item": kb(0.5)}}]}}
-    assert dynamodb_units(None, "BatchWriteItem", request, unprocessed, 0) == (0, 3)
+def test_a_write_costs_its_item_and_each_index_that_holds_it_two_when_an_index_key_moves() -> None:
+    with moto_apart() as clients:
+        client = clients("dynamodb")
+        table = f"cases-{uuid.uuid4().hex}"  # moto's backends are the process's: a name no other test has
+        client.create_table(
+            TableName=table, BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "case_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("case_id", "status", "shard")],
+            GlobalSecondaryIndexes=[
+                {"IndexName": "by-status", "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
+                 "Projection": {"ProjectionType": "ALL"}},
+                {"IndexName": "to-check", "KeySchema": [{"AttributeName": "shard", "KeyType": "HASH"}],
+                 "Projection": {"ProjectionType": "KEYS_ONLY"}}])
+        backend = next(b["us-east-1"] for b in dynamodb_backends.values()
+                       if "us-east-1" in b and table in b["us-east-1"].tables)
+        handler = SimpleNamespace(dynamodb_backend=backend)
+
+        def write(action: str, request: dict) -> float:
+            named = _written(request, action)
+            before = snapshots(handler, named)
+            getattr(client, {"PutItem": "put_item", "UpdateItem": "update_item",
+                             "DeleteItem": "delete_item"}[action])(**request)
+            return dynamodb_units(handler, action, request, {}, before)[1]
+
+        item = {"case_id": {"S": "C1"}, "status": {"S": "OPEN"}, "shard": {"S": "01"}, **kb(2.5)}
+        # 3 units for the item, 3 for by-status (all of it), 1 for to-check (its keys)
+        assert write("PutItem", {"TableName": table, "Item": item}) == 3 + 3 + 1
+        moved = {"TableName": table, "Key": {"case_id": {"S": "C1"}}, "UpdateExpression": "SET #s = :s",
+                 "ExpressionAttributeNames": {"#s": "status"}, "ExpressionAttributeValues": {":s": {"S": "PAID"}}}
+        assert write("UpdateItem", moved) == 3 + (3 + 3) + 1  # by-status: out of OPEN, into PAID
+        left = {"TableName": table, "Key": {"case_id": {"S": "C1"}}, "UpdateExpression": "REMOVE #h",
+                "ExpressionAttributeNames": {"#h": "shard"}}
+        assert write("UpdateItem", left) == 3 + 3 + 1  # it leaves to-check: one delete there
+        assert write("DeleteItem", {"TableName": table, "Key": {"case_id": {"S": "C1"}}}) == 3 + 3
 
 
 def test_lambda_is_billed_to_the_millisecond_by_memory_and_readings_subtract() -> None:
