@@ -9,7 +9,9 @@ cloud served the product's functions (localcloud/meter.py), and a month at 100,0
 2. Cases: `--cases` Texas patients in credit, each taken the whole way: detected, reviewed, mailed, approved
    by the tier-1 approver signed in to the console, refund issued with its AP file; then one seal and one
    sweep as their schedules run them. The cases' share (everything but the ingest side) per 1,000 cases.
-3. The schedules at rest: a seal and a sweep with nothing changed, which run 720 and 2,880 times a month.
+3. The schedules at rest: a seal, a sweep and the daily whole sweep with nothing changed (720, 2,880 and 30
+   runs a month). And what the file and the cases leave stored (DynamoDB with its indexes, S3 versions),
+   kept a year.
 
 Prices: `PRICES`, us-east-1 on-demand list prices as AWS published them in 2025 (DynamoDB after its
 November 2024 cut), arm64 Lambda as the template deploys. Read them against aws.amazon.com/pricing before
@@ -19,7 +21,7 @@ relying on a figure: this machine has no access to AWS. What the local cloud can
 from __future__ import annotations
 
 import argparse
-import json
+import copy
 import sys
 import tempfile
 import time
@@ -41,8 +43,14 @@ PRICES_DATE = "2025 (us-east-1 list prices)"
 PRICES = {  # USD
     "DynamoDB write units": 0.625 / 1e6, "DynamoDB read units": 0.125 / 1e6,
     "Lambda GB-s (arm64)": 0.0000133334, "Lambda requests": 0.20 / 1e6,
-    "Step Functions transitions": 0.025 / 1000, "KMS requests": 0.03 / 10_000, "SES mails": 0.10 / 1000,
+    "X-Ray traces (at most one an invocation)": 5.00 / 1e6,
+    "Step Functions transitions": 0.025 / 1000, "KMS requests": 0.03 / 10_000,
+    "KMS asymmetric requests (seal Sign/Verify)": 0.15 / 10_000, "SES mails": 0.10 / 1000,
     "SQS requests": 0.40 / 1e6, "S3 PUT/LIST requests": 0.005 / 1000, "S3 GET requests": 0.0004 / 1000,
+    "EventBridge events": 1.00 / 1e6,
+}
+STORAGE = {  # USD a GB-month: every table has point-in-time recovery
+    "DynamoDB": 0.25 + 0.20, "S3": 0.023,
 }
 FIXED = {  # a month, whatever the volume: 8 KMS keys, 7 alarms, the dashboard, ~20 custom metrics (EMF)
     "KMS keys (8)": 8 * 1.00, "CloudWatch alarms (7)": 7 * 0.10, "dashboard": 3.00, "custom metrics (~20)": 20 * 0.30,
@@ -70,13 +78,37 @@ def usage(reading: Reading) -> dict[str, float]:
         "DynamoDB read units": sum(reading.read_units.values()),
         "Lambda GB-s (arm64)": sum(reading.gb_seconds.values()),
         "Lambda requests": sum(reading.invocations.values()),
+        "X-Ray traces (at most one an invocation)": sum(reading.invocations.values()),
         "Step Functions transitions": sum(reading.transitions.values()),
-        "KMS requests": count("kms:"),
+        "KMS requests": count("kms:") - calls["kms:Sign"] - calls["kms:Verify"],
+        "KMS asymmetric requests (seal Sign/Verify)": calls["kms:Sign"] + calls["kms:Verify"],
         "SES mails": count("ses:Send"),
         "SQS requests": count("sqs:"),
         "S3 PUT/LIST requests": count("s3:Put", "s3:List", "s3:Copy"),
         "S3 GET requests": count("s3:Get"),
+        "EventBridge events": count("events:PutEvents"),
     }
+
+
+def stored_bytes(cloud: LocalCloud) -> dict[str, int]:
+    """What the stack keeps, as AWS bills storage: DynamoDB items and each index's copy (100 bytes of overhead
+    each), and every version of every S3 object."""
+    from localcloud.names import ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.s3.models import s3_backends
+
+    dynamodb = 0
+    for name, table in dynamodb_backends[ACCOUNT_ID][cloud.region].tables.items():
+        if not name.startswith(cloud.stack_name):
+            continue
+        for item in table.all_items():
+            dynamodb += item.size() + 100
+            for index in table.all_indexes():
+                if all(k in item.attrs for k in index.schema_key_attrs):
+                    dynamodb += index.project(copy.deepcopy(item)).size() + 100
+    s3 = sum(getattr(version, "size", 0) for bucket in s3_backends[ACCOUNT_ID]["aws"].buckets.values()
+             if bucket.name.startswith(cloud.stack_name) for versions in bucket.keys.lists() for version in versions[1])
+    return {"DynamoDB": dynamodb, "S3": s3}
 
 
 def by_function(reading: Reading) -> list[tuple[str, float]]:
@@ -177,10 +209,16 @@ def cases_whole_way(cloud: LocalCloud, count: int, timeout: float) -> Reading:
     return cloud.meter.reading() - before
 
 
-def scheduled(cloud: LocalCloud) -> None:
-    for logical_id in ("SealHistoryFunction", "SweepFunction"):
-        answer = cloud.client("lambda").invoke(FunctionName=cloud.function_name(logical_id),
-                                               Payload=json.dumps({"source": "aws.events"}).encode())
+SCHEDULES = {  # (function, its event) -> runs a month at the template's schedules
+    ("SealHistoryFunction", '{"source": "aws.events"}'): 720, ("SweepFunction", '{"source": "aws.events"}'): 2880,
+    ("SweepFunction", '{"whole": true}'): 30,
+}
+
+
+def scheduled(cloud: LocalCloud, only: tuple[str, str] | None = None) -> None:
+    """Invoke the scheduled functions (or `only` one) as their schedules do."""
+    for logical_id, event in [only] if only else list(SCHEDULES)[:2]:
+        answer = cloud.client("lambda").invoke(FunctionName=cloud.function_name(logical_id), Payload=event.encode())
         if "FunctionError" in answer:
             raise SystemExit(f"{logical_id} failed: {answer['Payload'].read().decode()}")
 
@@ -196,27 +234,36 @@ def main() -> None:
     with LocalCloud(ROOT, stack_name="bench-bill", quiet=True, demo_users=True, profile="default",
                     parameter_overrides=overrides) as cloud:
         scheduled(cloud)  # the first seal (of nothing), and warm containers
+        empty = stored_bytes(cloud)
         file_run, opened = a_file(cloud, args.rows, args.timeout)
+        after_file = stored_bytes(cloud)
         cases_run = cases_whole_way(cloud, args.cases, args.timeout)
-        before = cloud.meter.reading()
-        scheduled(cloud)
-        at_rest = cloud.meter.reading() - before
+        after_cases = stored_bytes(cloud)
+        at_rest = {}
+        for schedule in SCHEDULES:
+            before = cloud.meter.reading()
+            scheduled(cloud, schedule)
+            at_rest[schedule] = cloud.meter.reading() - before
     per_file = usage(file_run.only(ingest_side).scaled(100_000 / args.rows))
     per_1000 = usage(cases_run.only(lambda name: not ingest_side(name)).scaled(1000 / args.cases))
     first_steps = usage(file_run.only(lambda name: not ingest_side(name)))
-    rest = usage(at_rest)
     cases_per_100k = opened * 100_000 / args.rows
     print(f"prices: {PRICES_DATE}")
     show(f"a 100,000-row file (ingest, store, detect; {args.rows:,} rows measured)", per_file)
     show(f"1,000 cases the whole way, detected to refund issued, sealed and swept ({args.cases} measured)", per_1000)
     show(f"the file's {opened:,} cases to their first stop (inside the line above, for comparison)", first_steps)
-    show("a seal and a sweep with nothing changed", rest)
-    print("    by function: " + ", ".join(f"{name} ${cost:,.6f}" for name, cost in by_function(at_rest)))
-    print(f"    DynamoDB units by function: read {dict(at_rest.read_units)}, write {dict(at_rest.write_units)}")
     print("where a case's money goes (per 1,000 cases):")
     for name, cost in by_function(cases_run.only(lambda name: not ingest_side(name)).scaled(1000 / args.cases)):
         print(f"    {name:<28} ${cost:,.4f}")
-    scheduled_month = dollars(rest) / 2 * (720 + 2880)  # a seal and a sweep cost about the same at rest
+    scheduled_month = 0.0
+    for (function, event), runs in SCHEDULES.items():
+        cost = dollars(usage(at_rest[(function, event)]))
+        scheduled_month += cost * runs
+        print(f"at rest, {function} {event}: ${cost:,.6f} a run, {runs} runs a month: ${cost * runs:,.2f}")
+    file_bytes = {k: (after_file[k] - empty[k]) * 100_000 / args.rows for k in empty}
+    case_bytes = {k: (after_cases[k] - after_file[k]) * 1000 / args.cases for k in empty}
+    print("stored per 100,000-row file: " + ", ".join(f"{k} {v / 1e6:,.1f} MB" for k, v in file_bytes.items())
+          + "; per 1,000 cases: " + ", ".join(f"{k} {v / 1e6:,.1f} MB" for k, v in case_bytes.items()))
     fixed = sum(FIXED.values())
     print(f"\nfixed a month: ${fixed:,.2f} ({', '.join(f'{k} ${v:,.2f}' for k, v in FIXED.items())}); "
           f"the schedules at rest: ${scheduled_month:,.2f}")
@@ -224,10 +271,17 @@ def main() -> None:
         files = dollars(per_file) * rows_a_day / 100_000 * DAYS
         cases = cases_per_100k * rows_a_day / 100_000
         workflow = dollars(per_1000) * cases / 1000 * DAYS
-        total = files + workflow + scheduled_month + fixed
+        monthly_gb = {k: (file_bytes[k] * rows_a_day / 100_000 + case_bytes[k] * cases / 1000) * DAYS / 1e9
+                      for k in STORAGE}
+        storage = sum(12 * monthly_gb[k] * STORAGE[k] for k in STORAGE)  # the 12th month's: a year kept
+        total = files + workflow + scheduled_month + fixed + storage
         print(f"a month at {rows_a_day:,} rows a day ({cases:,.0f} cases a day, as the synthetic file's "
               f"{cases_per_100k:,.0f} per 100,000 rows): files ${files:,.2f} + cases ${workflow:,.2f} + "
-              f"schedules ${scheduled_month:,.2f} + fixed ${fixed:,.2f} = ${total:,.2f}")
+              f"schedules ${scheduled_month:,.2f} + fixed ${fixed:,.2f} + storage in the 12th month "
+              f"${storage:,.2f} ({12 * monthly_gb['DynamoDB']:,.1f} GB DynamoDB, {12 * monthly_gb['S3']:,.1f} GB S3)"
+              f" = ${total:,.2f}")
+    print("not priced: CloudWatch Logs (per GB ingested), Lambda INIT time, SQS pollers' empty receives, "
+          "escalations, remittance files, reconciliation, the one-time WarmThroughput charge")
 
 
 if __name__ == "__main__":
