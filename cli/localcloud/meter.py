@@ -21,7 +21,6 @@ cloud's: Lambda's GB-seconds here are an upper bound (moto is slower than Dynamo
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import math
 import threading
@@ -191,6 +190,16 @@ class Snapshot:
     indexes: dict[str, tuple[str, int]]
 
 
+def projected_size(index: Any, item: Any) -> int:
+    """The size of `item` (moto's) as `index` keeps it: all of it, or its keys (and the included attributes)."""
+    projection = (index.projection or {}).get("ProjectionType", "ALL")
+    if projection == "ALL":
+        return int(item.size())
+    kept = {*index.table_key_attrs, *index.schema_key_attrs,
+            *((index.projection or {}).get("NonKeyAttributes", []) if projection == "INCLUDE" else [])}
+    return sum(len(name.encode()) + value.size() for name, value in item.attrs.items() if name in kept)
+
+
 def _index_units(was: tuple[str, int] | None, now: tuple[str, int] | None) -> int:
     """An index's write units for one item: a put, an update in place, a delete, or (its key changed) both."""
     if was and now and was[0] != now[0]:
@@ -229,9 +238,8 @@ def snapshots(handler: Any, written: list[tuple[str, str]]) -> dict[tuple[str, s
         indexes = {}
         for index in table.all_indexes():
             if all(k in item.attrs for k in index.schema_key_attrs):
-                projected = index.project(copy.deepcopy(item))
                 indexes[index.name] = (repr([item.attrs[k].value for k in index.schema_key_attrs]),
-                                       int(projected.size()))
+                                       projected_size(index, item))
         found[where] = Snapshot(int(item.size()), indexes)
     return found
 
