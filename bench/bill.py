@@ -51,8 +51,8 @@ PRICES = {  # USD
 STORAGE = {  # USD a GB-month: every table has point-in-time recovery
     "DynamoDB": 0.25 + 0.20, "S3": 0.023,
 }
-FIXED = {  # a month, whatever the volume: 8 KMS keys, 7 alarms, the dashboard, ~20 custom metrics (EMF)
-    "KMS keys (8)": 8 * 1.00, "CloudWatch alarms (7)": 7 * 0.10, "dashboard": 3.00, "custom metrics (~20)": 20 * 0.30,
+FIXED = {  # a month, whatever the volume: 8 KMS keys, 8 alarms, the dashboard, ~20 custom metrics (EMF)
+    "KMS keys (8)": 8 * 1.00, "CloudWatch alarms (8)": 8 * 0.10, "dashboard": 3.00, "custom metrics (~20)": 20 * 0.30,
 }
 INGEST_SIDE = ("IngestFunction", "IngestFailedFunction", "StorePartFunction", "PlanDetectionFunction",
                "DetectBatchFunction", "FinishLedgerFunction", "LedgerFailedFunction", "LedgerFanOut")
