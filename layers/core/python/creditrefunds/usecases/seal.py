@@ -28,7 +28,7 @@ RECHECK_MORE = 50  # heads of earlier seals re-checked per seal beyond as many a
 def seal_history(ports: Ports, at: datetime, operators: str) -> dict[str, Any]:
     """Sign the head of every case changed since the last seal (every case, the first time) where its chain is
     whole and extends what the seal that last signed it says. A chain rewritten, truncated or deleted since
-    is refused: the refusal is signed into the seal (and into each later one, until a person has looked) and
+    is refused: the refusal is signed into the seal (and into every later one) and
     operators are told once."""
     previous = ports.seals.latest(at)
     told = previous.refused if previous else {}
@@ -40,13 +40,13 @@ def seal_history(ports: Ports, at: datetime, operators: str) -> dict[str, Any]:
     heads: list[tuple[str, int, str]] = []
     refused: list[tuple[str, str]] = []
     for case_id in sorted(changed | set(told)):
+        if case_id in told:  # refused once, refused in every later seal: never signed again whatever its pointer
+            refused.append((case_id, told[case_id]))
+            continue
         stored = ports.cases.get(case_id, strict=False)
         records = ports.history.records(case_id)
         last, unfound = _last_sealed(case_id, ports.cases.item(case_id) if stored else None, seals, ports.seals,
                                      previous)
-        if case_id in told:  # refused once, refused in every later seal: never signed again whatever its pointer
-            refused.append((case_id, told[case_id]))
-            continue
         breaks = extension_breaks(case_id, records, stored.head if stored else None, last, stored is not None)
         if stored is None and records and not breaks:
             unfound = f"has {len(records)} record(s) but the case is gone: deleted"
