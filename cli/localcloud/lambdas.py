@@ -133,6 +133,20 @@ class LambdaRuntime:
         assert spec is not None
         self._release(self._acquire(spec))
 
+    def recycle(self, name_or_arn: str) -> None:
+        """End the function's warm workers (a busy one as its invocation returns): its next invocation starts
+        a fresh one, as Lambda does after the function is updated. What a worker kept for its life (the mail
+        sender's sending rate, read each minute) is read again at once."""
+        spec = self.spec_of(name_or_arn)
+        with self._pool:
+            for worker in self._idle.pop(spec.name, []):
+                worker.kill()
+                self._running[spec.name] -= 1
+            for worker in self._started:
+                if worker.spec.name == spec.name:
+                    worker.started = float("-inf")  # no longer fresh: ended at its release
+            self._pool.notify_all()
+
     def _acquire(self, spec: FunctionSpec) -> Worker:
         with self._pool:
             while True:
