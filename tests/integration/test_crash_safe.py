@@ -44,7 +44,7 @@ def approve_the_waiting_link(cloud, account: str, timeout: float = 60.0, approve
     deadline = time.monotonic() + timeout
     while True:
         case = case_of(cloud, account)
-        links = {link_key(link.rsplit("/", 1)[-1]): link for m in cloud.mailbox.messages()
+        links = {link_key(link.rsplit("/", 1)[-1]): link for m in cloud.mailbox.messages(wait=0)
                  if account in m.subject and (approver is None or approver in m.to) for link in m.links}
         if case["status"] == "AWAITING_APPROVAL" and case.get("approval_key") in links:
             status, _ = decide_link(cloud, links[case["approval_key"]], {"decision": "approve"})
@@ -166,7 +166,7 @@ def click_the_waiting_link(cloud, account: str, timeout: float = 60.0) -> tuple[
     deadline = time.monotonic() + timeout
     while True:
         case = case_of(cloud, account)
-        links = {link_key(link.rsplit("/", 1)[-1]): link for m in cloud.mailbox.messages()
+        links = {link_key(link.rsplit("/", 1)[-1]): link for m in cloud.mailbox.messages(wait=0)
                  if account in m.subject for link in m.links}
         if case["status"] == "AWAITING_APPROVAL" and case.get("approval_key") in links:
             status, page = decide_link(cloud, links[case["approval_key"]], {"decision": "approve"})
