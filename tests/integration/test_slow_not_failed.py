@@ -51,6 +51,19 @@ def test_a_file_whose_writes_are_throttled_again_and_again_is_stored_not_rejecte
     assert all(stored) and len(stored) == 4 * ACCOUNTS
 
 
+def mail_queue_emptied(cloud, timeout: float = 120.0) -> None:
+    """Wait until no mail is on the mail queue, neither waiting nor taken by a sender."""
+    sqs, url = cloud.client("sqs"), cloud.stack.physical["MailQueue"]
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        if not any(int(n) for n in counts.values()):
+            return
+        assert time.monotonic() < deadline, f"mail still queued: {counts}"
+        time.sleep(0.5)
+
+
 def test_a_burst_of_approvals_with_ses_at_one_mail_a_second_is_mailed_whole_and_nothing_fails(cloud):
     """Approval mail waits on the mail queue and goes out at the account's sending rate (read at run time from
     GetSendQuota): with SES at 1 mail a second, a file opening 8 cases at once gets every approval mailed,
@@ -69,9 +82,12 @@ def test_a_burst_of_approvals_with_ses_at_one_mail_a_second_is_mailed_whole_and_
         mails = [wait_for_mail(cloud, "tier1.approver@example.org", account, timeout=90) for account in accounts]
     finally:
         limit_sending(None)
-        # The sender reads the rate once a minute for its container's life: fresh ones read it at once, so
-        # that the tests after this one are not mailed at 1 a second (their 8 s approvals would run out).
+        # The sender reads the rate once a minute for its container's life, and a batch taken at 1 a second
+        # goes out at 1 a second: fresh containers read the rate at once, and the tests after this one wait
+        # until the batches already taken (the escalations of these 8 cases) are out, so that their own
+        # mail is not paced behind them past their 8 s approvals.
         cloud.runtime.recycle(cloud.function_name("MailSenderFunction"))
+        mail_queue_emptied(cloud)
     sent = sorted(datetime.fromisoformat(m.sent_at) for m in mails)
     assert (sent[-1] - sent[0]).total_seconds() >= len(accounts) - 2  # paced, not all at once (to the second)
     assert [case_of(cloud, account)["status"] for account in accounts].count("FAILED") == 0
