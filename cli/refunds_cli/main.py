@@ -32,6 +32,7 @@ COMMAND_MODULES = {
     "refunds_cli.operations": ("sweep",),
     "refunds_cli.doctor": ("doctor",),
     "refunds_cli.remit": ("remit",),
+    "refunds_cli.trends": ("trends",),
 }
 
 

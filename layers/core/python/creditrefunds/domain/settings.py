@@ -41,6 +41,13 @@ class Settings(BaseModel):
     investigation_max_days: int = Field(default=180, gt=0)
     # From this approval tier, two different approvers must approve the same lines (4: never).
     dual_control_tier: int = Field(default=3, ge=1, le=4)
+    # Trends (§11): a month's credits of one reason, payer, payer type or facility are a spike from this multiple
+    # of its trailing six-month mean and this many cases; a credit within this many days of a refund recurs.
+    trend_spike_multiple: Decimal = Field(default=Decimal("2"), gt=1)
+    trend_spike_min_count: int = Field(default=5, gt=0)
+    trend_recurring_days: int = Field(default=90, gt=0)
+    # The same reference posted twice this many times is a posting process that double-posts.
+    trend_repeat_min_count: int = Field(default=2, gt=1)
     # Ledger ids (txn_id, account_id, ...): printable, and at most this long (a DynamoDB key holds 1 KiB).
     id_max_length: int = Field(default=ID_MAX_LENGTH, gt=0, le=255)
 
