@@ -53,7 +53,7 @@ def detect_file_json(
 ) -> tuple[bytes, int]:
     """(the cases of the ledger at `path` as `refunds detect` writes them, how many); each
     rejected row goes to `on_reject`."""
-    if fmt == "csv" and _compiled_pass_on():
+    if fmt == "csv" and compiled_pass_on():
         with open(path, "rb") as stream:
             empty = os.fstat(stream.fileno()).st_size == 0  # (a file of no bytes cannot be mapped)
             mapped = contextlib.nullcontext(b"") if empty else mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
@@ -66,13 +66,13 @@ def detect_file_json(
     return "".join(case_line(case) for case in cases).encode(), len(cases)
 
 
-def _compiled_pass_on() -> bool:
+def compiled_pass_on(command: str = "refunds detect") -> bool:
     """Whether the compiled pass is there and not turned off; says once on standard error when not."""
     why = (f"{PURE_SWITCH} is set" if os.environ.get(PURE_SWITCH) else
            None if fastpass.UNAVAILABLE is None else f"it is not built ({fastpass.UNAVAILABLE})")
     if why and not _told:
         _told.append(why)
-        print(f"refunds detect: the compiled detection pass is off: {why}; reading with the reference reader "
+        print(f"{command}: the compiled detection pass is off: {why}; reading with the reference reader "
               "(the same answer, slower)", file=sys.stderr)
     return why is None
 

@@ -27,7 +27,7 @@ from creditrefunds.domain.patterns import recurring_credits, repeat_postings, sp
 from creditrefunds.domain.settings import Settings, SettingsError
 from creditrefunds.domain.trends import DIMENSIONS, ledger_credits, month_of, months_from, trends
 
-from refunds_cli.detect import load_settings
+from refunds_cli.detect import compiled_pass_on, load_settings
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 FIGURES = ("identified", "open", "overdue", "refunded")
@@ -41,7 +41,7 @@ def year_month(text: str) -> str:
 
 def _rows(path: Path, fmt: str, id_max_length: int) -> Iterator[tuple[int, Transaction | RowError | None]]:
     """The file's (line, row) pairs: the compiled pass for a clean CSV, the reference reader otherwise."""
-    if fmt == "csv" and fastpass.UNAVAILABLE is None and not os.environ.get("REFUNDS_PURE_PYTHON"):
+    if fmt == "csv" and compiled_pass_on("refunds trends"):
         with open(path, "rb") as stream:
             if os.fstat(stream.fileno()).st_size:
                 with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
