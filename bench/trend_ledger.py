@@ -7,7 +7,8 @@ Every encounter has its own guarantor, so that no account or guarantor is back i
 Planted (`planted=True`):
 - a spike: in month SPIKE_MONTH, HUMANA pays PLANTED_SPIKE claims twice under a second trace number;
 - a posting process that double-posts: in months REPOST_MONTHS, CIGNA's remittance REPOST_REFERENCE is posted
-  twice on each of its accounts;
+  twice on each of its accounts; in month DOUBLE_POSTING_MONTH, DOUBLE_POSTED more of BCBS's checks than usual
+  are posted twice, each its own;
 - recurring credits: RECURRING accounts refunded, then in credit again 30 days after the refund.
 """
 
@@ -26,6 +27,7 @@ from synthetic import HEADER, _Account, _encounter
 START = date(2025, 1, 1)
 SPIKE_MONTH, PLANTED_SPIKE = 17, 30
 REPOST_MONTHS, REPOST_REFERENCE, REPOSTED = (19, 21), "EFT-CIGNA-REPOST", 4
+DOUBLE_POSTING_MONTH, DOUBLE_POSTED = 19, 25
 RECURRING = 3
 PAYERS = [("COMMERCIAL", "BCBS"), ("COMMERCIAL", "AETNA"), ("COMMERCIAL", "CIGNA"), ("COMMERCIAL", "UHC"),
           ("COMMERCIAL", "HUMANA"), ("MEDICARE", "MEDICARE-JH"), ("MEDICAID", "MEDICAID-TX")]
@@ -55,10 +57,10 @@ class _Month:
         a.service = month_start(self.n) + timedelta(days=self.rng.randrange(0, 28) - last_posting)
         return a
 
-    def credit(self, payer_type: str, payer: str, kind: str) -> list[dict[str, str]]:
+    def credit(self, payer_type: str, payer: str, kind: str, last_posting: int = 45) -> list[dict[str, str]]:
         """An encounter that ends in credit: `payer` paid twice under two trace numbers (`twice`), a payment of
         `payer` posted twice (`posted_twice`), or the patient paid more than they owed (`patient`)."""
-        a = self.account(last_posting=45)
+        a = self.account(last_posting)
         charge = self.rng.randrange(20_000, 200_000)
         paid = charge * 8 // 10
         a.add("CHARGE", charge, 2)
@@ -127,9 +129,12 @@ def _planted(month: _Month, n: int) -> Iterator[dict[str, str]]:
             a.add("PAYMENT", -20_000, 25, "PATIENT", reference=f"CHK-{a.id}")
             a.add("PAYMENT", -80_000, 40, "COMMERCIAL", "HUMANA", coverage_rank="1", reference=f"EFT-{a.id}-2")
             yield from a.rows
+    if n == DOUBLE_POSTING_MONTH:
+        for _ in range(DOUBLE_POSTED):
+            yield from month.credit("COMMERCIAL", "BCBS", "posted_twice", last_posting=21)  # (posted that month)
     if n in REPOST_MONTHS:
         for _ in range(REPOSTED):  # one remittance posted twice, on each of its accounts
-            a = month.account(last_posting=25)
+            a = month.account(last_posting=20)
             a.add("CHARGE", 50_000, 2)
             for _again in range(2):
                 a.add("PAYMENT", -40_000, 20, "COMMERCIAL", "CIGNA", coverage_rank="1", reference=REPOST_REFERENCE)

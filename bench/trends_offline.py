@@ -17,7 +17,7 @@ from pathlib import Path
 
 import trend_ledger
 
-ROWS_PER_ENCOUNTER = 4.9  # synthetic.py's encounters average about this many rows
+ROWS_PER_ENCOUNTER = 4.1  # synthetic.py's settled encounters average about this many rows
 
 
 def main() -> int:

@@ -33,6 +33,13 @@ MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 FIGURES = ("identified", "open", "overdue", "refunded")
 
 
+def shown(value: object) -> str:
+    """A value from a ledger as text to print or put in a cell: control characters (a terminal's escapes)
+    written out, and a cell that starts like a formula neutralised."""
+    text = "" if value is None else str(value)
+    return safe_cell("".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text))
+
+
 def year_month(text: str) -> str:
     if not MONTH.match(text):
         raise argparse.ArgumentTypeError(f"not a month (YYYY-MM): {text!r}")
@@ -58,17 +65,25 @@ def _rows(path: Path, fmt: str, id_max_length: int) -> Iterator[tuple[int, Trans
 def read_ledgers(paths: list[Path], fmt: str | None, settings: Settings,
                  on_reject: Callable[[Path, RowError], Any]) -> list[Transaction]:
     """The transactions of every ledger (a txn_id seen again with the same content counted once)."""
+    if len(paths) == 1:  # (within a file, the reader already counts a repeat once and rejects a conflict)
+        return [item for _, item in _checked(paths[0], fmt, settings, on_reject)]
     transactions: dict[str, Transaction] = {}
     for path in paths:
-        for line, item in _rows(path, format_for(str(path), fmt), settings.id_max_length):
-            if isinstance(item, RowError):
-                on_reject(path, item)
-            elif item is not None:
-                seen = transactions.setdefault(item.txn_id, item)
-                if seen != item:
-                    on_reject(path, RowError(line, "txn_id", "conflict",
-                                             f"txn_id {item.txn_id} was read before with other content"))
+        for line, item in _checked(path, fmt, settings, on_reject):
+            seen = transactions.setdefault(item.txn_id, item)
+            if seen != item:
+                on_reject(path, RowError(line, item.txn_id, "txn_id",
+                                         "conflict: read before (in this or an earlier file) with other content"))
     return list(transactions.values())
+
+
+def _checked(path: Path, fmt: str | None, settings: Settings,
+             on_reject: Callable[[Path, RowError], Any]) -> Iterator[tuple[int, Transaction]]:
+    for line, item in _rows(path, format_for(str(path), fmt), settings.id_max_length):
+        if isinstance(item, RowError):
+            on_reject(path, item)
+        elif item is not None:
+            yield line, item
 
 
 def report(transactions: list[Transaction], first: str, last: str, settings: Settings) -> dict[str, Any]:
@@ -93,7 +108,7 @@ def csv_text(result: dict[str, Any]) -> str:
     for dimension, value, months in series:
         for m in months:
             refunded, on_time = m["refunded"], m["on_time"]
-            writer.writerow([safe_cell(v) for v in [m["month"], dimension, value]
+            writer.writerow([shown(v) for v in [m["month"], dimension, value]
                              + [m[f][k] for f in FIGURES for k in ("count", "amount")]
                              + [refunded["days_median"], refunded["days_p90"], on_time["count"], on_time["share"]]])
     return out.getvalue()
@@ -107,12 +122,15 @@ def chart(result: dict[str, Any], path: Path, top: int = 5) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    def label(value: str) -> str:  # a ledger's id as matplotlib shows it: no mathtext, not hidden by a leading _
+        return " " + shown(value).replace("$", r"\$")
+
     months = [m["month"] for m in result["months"]]
     figure, (by_reason, by_payer, on_time) = plt.subplots(3, 1, figsize=(11, 12), sharex=True)
     bottom = [0] * len(months)
     for reason, series in sorted(result["series"]["reason"].items()):
         counts = [m["identified"]["count"] for m in series]
-        by_reason.bar(months, counts, bottom=bottom, label=reason)
+        by_reason.bar(months, counts, bottom=bottom, label=label(reason))
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     by_reason.set_title(f"Credits identified per month, by reason ({result['from']} to {result['to']})")
     by_reason.set_ylabel("credits")
@@ -120,7 +138,7 @@ def chart(result: dict[str, Any], path: Path, top: int = 5) -> None:
     payers = sorted(result["series"]["payer"].items(),
                     key=lambda item: -sum(float(m["identified"]["amount"]) for m in item[1]))[:top]
     for payer, series in payers:
-        by_payer.plot(months, [float(m["identified"]["amount"]) for m in series], marker="o", label=payer)
+        by_payer.plot(months, [float(m["identified"]["amount"]) for m in series], marker="o", label=label(payer))
     spiked = [p for p in result["patterns"] if p["kind"] == "spike" and p["dimension"] == "payer"
               and p["value"] in dict(payers)]
     for p in spiked:
@@ -172,14 +190,15 @@ def cmd_trends(args: argparse.Namespace) -> int:
               f"{held[1]}", file=sys.stderr)
         return 2
     result = report(transactions, args.first, args.last, settings)
-    if args.chart:
-        chart(result, args.chart)
     if args.csv:
         sys.stdout.write(csv_text(result))
     elif args.json:
         print(json.dumps(result, indent=1))
     else:
         print_text(result)
+    sys.stdout.flush()  # (what was asked for is out before the chart is drawn)
+    if args.chart:
+        chart(result, args.chart)
     outside = [m for m in (args.first, args.last) if not held[0] <= m <= held[1]]
     print(f"{rejected} rejected row(s); {len(transactions)} transaction(s), {held[0]} to {held[1]}"
           + (f"; {' and '.join(outside)} outside them (counted as zeros)" if outside else ""), file=sys.stderr)
@@ -197,7 +216,7 @@ def print_text(result: dict[str, Any]) -> None:
         print(f"{m['month']:8} {' '.join(cells)} {days:>13} {'-' if share is None else f'{100 * share:.0f}%':>8}")
     print(f"\n{len(result['patterns'])} pattern(s)")
     for p in result["patterns"]:
-        print(f"  {p['month']} {p['kind']}: {p['dimension']} {p['value']}: {p['count']} ({p['amount']})")
+        print(f"  {p['month']} {p['kind']}: {p['dimension']} {shown(p['value'])}: {p['count']} ({p['amount']})")
 
 
 def register(commands: Any, target_of: Any) -> None:

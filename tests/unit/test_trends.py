@@ -31,13 +31,15 @@ def month(result: dict, name: str, dimension: str | None = None, value: str | No
     return next(m for m in months if m["month"] == name)
 
 
-def patient_overpaid(account: str, paid_on: str, refunded_on: str | None = None, state: str = "TX") -> list:
+def patient_overpaid(account: str, paid_on: str, refunded_on: str | None = None, state: str = "TX",
+                     guarantor: str = "G1") -> list:
     """A charge of 100.00 the patient paid twice (credit 100.00 from `paid_on`), refunded on `refunded_on`."""
-    rows = [charge("100.00", posted="2026-01-02", account=account, patient_state=state),
-            payment("100.00", "PATIENT", posted="2026-01-10", account=account, reference=f"C-{account}"),
-            payment("100.00", "PATIENT", posted=paid_on, account=account, reference=f"D-{account}")]
+    mine = {"account": account, "guarantor_id": guarantor}
+    rows = [charge("100.00", posted="2026-01-02", patient_state=state, **mine),
+            payment("100.00", "PATIENT", posted="2026-01-10", reference=f"C-{account}", **mine),
+            payment("100.00", "PATIENT", posted=paid_on, reference=f"D-{account}", **mine)]
     if refunded_on:
-        rows.append(row("REFUND", "100.00", posted=refunded_on, account=account, payer_type="PATIENT"))
+        rows.append(row("REFUND", "100.00", posted=refunded_on, payer_type="PATIENT", **mine))
     return rows
 
 
@@ -102,17 +104,25 @@ def test_where_no_credit_closes_the_months_add_up_to_what_detection_finds_on_the
 def test_the_planted_billing_problems_are_found_with_their_evidence():
     result = report(extract(True), "2025-01", "2026-12", SETTINGS)
     found = {(p["kind"], p["dimension"], p["value"], p["month"]) for p in result["patterns"]}
-    assert ("spike", "payer", "HUMANA", "2026-06") in found
-    [repost] = [p for p in result["patterns"] if p["kind"] == "repeat_posting"]
-    assert (repost["value"], repost["reference"], repost["count"]) == ("CIGNA", trend_ledger.REPOST_REFERENCE, 8)
-    assert repost["months"] == ["2026-08", "2026-10"] and len(repost["examples"]) == 5
+    assert found == {
+        ("spike", "payer", "HUMANA", "2026-06"),  # HUMANA paid 30 claims twice
+        ("spike", "payer", "BCBS", "2026-08"), ("repeat_posting", "payer", "BCBS", "2026-08"),  # 25 checks posted twice
+        ("repeat_posting", "reference", "CIGNA", "2026-10"),  # one remittance posted twice whole, twice
+        *(("recurring_credit", "account", p["value"], p["month"]) for p in result["patterns"]
+          if p["kind"] == "recurring_credit"),
+    }
+    [humana] = [p for p in result["patterns"] if p["kind"] == "spike" and p["value"] == "HUMANA"]
+    assert humana["count"] >= 2 * float(humana["trailing_mean"]) and humana["count"] >= 5
+    assert len(humana["trailing_counts"]) == 6 and len(humana["examples"]) == 5
+    [bcbs] = [p for p in result["patterns"] if p["kind"] == "repeat_posting" and p["value"] == "BCBS"]
+    assert bcbs["count"] >= trend_ledger.DOUBLE_POSTED and all(
+        e["txn_ids"][0] != e["txn_ids"][1] for e in bcbs["examples"])
+    [repost] = [p for p in result["patterns"] if p["dimension"] == "reference"]
+    assert (repost["reference"], repost["count"], repost["months"]) == (
+        trend_ledger.REPOST_REFERENCE, 2 * trend_ledger.REPOSTED, ["2026-08", "2026-10"])
     recurring = [p for p in result["patterns"] if p["kind"] == "recurring_credit"]
     assert len(recurring) == trend_ledger.RECURRING
-    assert all(p["dimension"] == "account" and p["days_after_refund"] == 30 for p in recurring)
-    [spike] = [p for p in result["patterns"] if p["kind"] == "spike" and p["value"] == "HUMANA"]
-    assert spike["count"] >= 2 * float(spike["trailing_mean"]) and spike["count"] >= 5
-    assert len(spike["trailing_counts"]) == 6 and spike["examples"]
-    assert len(found) == 1 + 1 + trend_ledger.RECURRING  # and nothing else
+    assert all(p["days_after"] == 30 and p["paid_back"]["txn_type"] == "REFUND" for p in recurring)
 
 
 @pytest.mark.parametrize("seed", [7, 8, 9])
@@ -191,3 +201,63 @@ def test_refunds_trends_draws_its_charts(tmp_path):
         trend_ledger.write_csv(out, 24, 5, 7, planted=True)
     assert main(["trends", str(ledger), "--from", "2025-01", "--to", "2026-12", "--chart", str(chart)]) == 0
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 20_000
+
+
+def test_a_refund_reversed_later_was_not_a_refund():
+    ledger = patient_overpaid("V1", "2026-02-10", refunded_on="2026-03-05")
+    ledger.append(row("REVERSAL", "-100.00", posted="2026-04-02", account="V1", payer_type="PATIENT",
+                      reversal_of=ledger[-1].txn_id))  # the check was voided: the money is held again
+    result = report(ledger, "2026-02", "2026-04", SETTINGS)
+    assert month(result, "2026-03")["refunded"]["count"] == 0
+    assert month(result, "2026-04")["identified"] == {"count": 1, "amount": "100.00"}
+
+
+def test_a_guarantor_back_in_patient_credit_after_a_patient_refund_on_another_account_recurs():
+    family = [*patient_overpaid("GA", "2026-02-10", refunded_on="2026-03-01"),
+              *patient_overpaid("GB", "2026-04-15"),  # 45 days after GA's refund
+              charge("100.00", posted="2026-01-02", account="GC", guarantor_id="G9"),
+              payment("100.00", "COMMERCIAL", "UHC", posted="2026-01-10", account="GC", guarantor_id="G9",
+                      coverage_rank="1", reference="E1"),
+              payment("30.00", "COMMERCIAL", "UHC", posted="2026-02-10", account="GC", guarantor_id="G9",
+                      coverage_rank="1", reference="E2"),
+              row("REFUND", "30.00", posted="2026-03-01", account="GC", guarantor_id="G9", payer_type="COMMERCIAL",
+                  payer_id="UHC"),
+              *patient_overpaid("GD", "2026-04-15", guarantor="G9")]
+    recurring = [p for p in report(family, "2026-01", "2026-06", SETTINGS)["patterns"]
+                 if p["kind"] == "recurring_credit"]
+    # GB's guarantor had a patient refund 45 days before; GD's (G9) had only an insurer's refund: not the family's.
+    assert [(p["dimension"], p["value"], p["account_id"], p["days_after"]) for p in recurring] == [
+        ("guarantor", "G1", "GB", 45)]
+
+
+def test_two_extracts_with_one_txn_id_of_two_contents_reject_the_later(tmp_path, capsys):
+    from refunds_cli.main import main
+
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text(LEDGER_HEAD + "T1,A1,P1,G1,CHARGE,100.00,2026-01-02,,,,F1,TX\n"
+                     "T2,A1,P1,G1,PAYMENT,-150.00,2026-01-10,PATIENT,,C1,F1,TX\n")
+    second.write_text(LEDGER_HEAD + "T2,A1,P1,G1,PAYMENT,-150.00,2026-01-10,PATIENT,,C1,F1,TX\n"  # the same: once
+                      "T1,A1,P1,G1,CHARGE,120.00,2026-01-02,,,,F1,TX\n")  # other content: a conflict
+    rejects = tmp_path / "rejects.jsonl"
+    assert main(["trends", str(first), str(second), "--from", "2026-01", "--to", "2026-01", "--json",
+                 "--rejects", str(rejects)]) == 0
+    assert json.loads(capsys.readouterr().out)["months"][0]["identified"] == {"count": 1, "amount": "50.00"}
+    [conflict] = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert (conflict["file"], conflict["line"], conflict["txn_id"], conflict["field"]) == (str(second), 3, "T1",
+                                                                                             "txn_id")
+
+
+def test_ids_that_a_terminal_or_a_chart_would_run_are_shown_as_text(tmp_path, capsys):
+    from refunds_cli.main import main
+
+    ledger = tmp_path / "odd.csv"
+    ledger.write_text(LEDGER_HEAD + "".join(
+        f"{account}1,{account},P1,G1,CHARGE,100.00,2026-01-02,,,,F1\x1b[31m,TX\n"
+        f"{account}2,{account},P1,G1,PAYMENT,-100.00,2026-01-10,COMMERCIAL,{payer},E1,F1\x1b[31m,TX\n"
+        f"{account}3,{account},P1,G1,PAYMENT,-100.00,2026-01-20,COMMERCIAL,{payer},E2,F1\x1b[31m,TX\n"
+        for account, payer in (("A", "$\\undefinedcmd$"), ("B", "_hidden"))))  # each paid twice
+    chart = tmp_path / "odd.png"
+    assert main(["trends", str(ledger), "--from", "2026-01", "--to", "2026-01", "--csv", "--chart", str(chart)]) == 0
+    out = capsys.readouterr().out
+    assert chart.exists() and "_hidden" in out and "$\\undefinedcmd$" in out
+    assert "\x1b" not in out and "F1\\x1b[31m" in out

@@ -46,8 +46,6 @@ class Settings(BaseModel):
     trend_spike_multiple: Decimal = Field(default=Decimal("2"), gt=1)
     trend_spike_min_count: int = Field(default=5, gt=0)
     trend_recurring_days: int = Field(default=90, gt=0)
-    # The same reference posted twice this many times is a posting process that double-posts.
-    trend_repeat_min_count: int = Field(default=2, gt=1)
     # Ledger ids (txn_id, account_id, ...): printable, and at most this long (a DynamoDB key holds 1 KiB).
     id_max_length: int = Field(default=ID_MAX_LENGTH, gt=0, le=255)
 

@@ -4,13 +4,16 @@ A credit is identified in month M when detection as of M's last day finds an epi
 below zero, named by the day it began) that detection as of the month before did not: an episode that opened and
 closed within one month is never identified, as monthly detection would never have seen it. Its figures are
 those detection gives as of that month end (amount, lines, due date); its days are counted from the day the
-episode began, the day a daily detection would have found it. It closes when the balance is back at zero or
-above; it was refunded when what closed it was money paid back (a REFUND, or a payer's RECOUPMENT).
+episode began, the day a daily detection (what the product runs) would have identified it, and so is its due
+date. It closes when the balance is back at zero or above; it was refunded when what closed it was money paid
+back (a REFUND, or a payer's RECOUPMENT) that was not reversed later.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
+import operator
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -22,6 +25,7 @@ from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.money import ZERO
 from creditrefunds.domain.settings import Settings
 
+_IN_ORDER = operator.attrgetter("posting_date", "txn_id")
 PAID_BACK = frozenset({"REFUND", "RECOUPMENT"})
 NONE = "(none)"  # a dimension a credit does not name (no facility on its rows)
 
@@ -30,6 +34,7 @@ def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+@functools.cache
 def month_end(month: str) -> date:
     year, number = int(month[:4]), int(month[5:7])
     return date(year + number // 12, number % 12 + 1, 1) - timedelta(days=1)
@@ -108,8 +113,9 @@ def _parts(lines: Iterable[Line]) -> tuple[Part, ...]:
 
 def account_credits(txns: list[Transaction], last_month: str, settings: Settings) -> Iterator[Credit]:
     """The credits of one account's transactions identified by the end of `last_month`."""
-    txns = sorted(txns, key=lambda t: (t.posting_date, t.txn_id))
+    txns = sorted(txns, key=_IN_ORDER)
     dates = [t.posting_date for t in txns]
+    reversed_ids = {t.reversal_of for t in txns if t.txn_type == "REVERSAL"}
     last_day = month_end(last_month)
     running, began = ZERO, None
     for n, t in enumerate(txns):
@@ -131,7 +137,7 @@ def account_credits(txns: list[Transaction], last_month: str, settings: Settings
         last_facility = next((s.facility_id for s in reversed(seen) if s.facility_id), None)
         yield Credit(case.case_id, t.account_id, summary.guarantor_id, last_facility or NONE, episode_began,
                      month_of(episode_began), case.credit, _parts(case.lines), case.due_date, closed,
-                     closer is not None and closer.txn_type in PAID_BACK)
+                     closer is not None and closer.txn_type in PAID_BACK and closer.txn_id not in reversed_ids)
 
 
 def ledger_credits(transactions: Iterable[Transaction], last_month: str, settings: Settings) -> list[Credit]:
