@@ -1,4 +1,4 @@
-"""`refunds report aging|cms838|stuck|remittance|payee-changes`: the reports, from the case table, the history,
+"""`refunds report aging|cms838|stuck|remittance|payee-changes|trends`: the reports, from the case table, the history,
 the ledger and the stored remittances."""
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from refunds_cli import operations, remit
 from refunds_cli.argtypes import iso_date, positive_amount
 from refunds_cli.audit import case_items
 from refunds_cli.target import Target
+from refunds_cli.trends import year_month
 
 
 def stored_cases(target: Target) -> list[ReportedCase]:
@@ -113,6 +114,22 @@ def cmd_aging(target: Target, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trends(target: Target, args: argparse.Namespace) -> int:
+    """`report trends`: the deployed stack's trends, read from the monthly counters (no scan)."""
+    from creditrefunds.adapters.rollup_store import RollupStore
+    from creditrefunds.usecases.trends import report
+
+    from refunds_cli.detect import load_settings
+    from refunds_cli.trends import show
+
+    if args.first > args.last:
+        print(f"refunds: --from {args.first} is after --to {args.last}", file=sys.stderr)
+        return 2
+    settings = load_settings(args.settings)
+    show(report(RollupStore(target.table("TrendsTableName")), args.first, args.last, settings), args)
+    return 0
+
+
 def cmd_cms838(target: Target, args: argparse.Namespace) -> int:
     start, end = args.date_from, args.date_to
     if args.quarter:
@@ -184,6 +201,16 @@ def register(commands: Any, target_of: Any) -> None:
     shape.add_argument("--json", action="store_true")
     shape.add_argument("--csv", action="store_true")
     remitted.set_defaults(func=lambda a: remit.cmd_report(target_of(a), a))
+    trend = report.add_parser("trends", help="credits per month, reason, payer, payer type and facility from the "
+                                             "trends' monthly counters, and their spikes (docs/trends.md)")
+    trend.add_argument("--from", dest="first", type=year_month, required=True, help="the first month (YYYY-MM)")
+    trend.add_argument("--to", dest="last", type=year_month, required=True, help="the last month (YYYY-MM)")
+    trend_shape = trend.add_mutually_exclusive_group()
+    trend_shape.add_argument("--json", action="store_true")
+    trend_shape.add_argument("--csv", action="store_true")
+    trend.add_argument("--chart", type=Path, help="also draw the charts into this PNG file")
+    trend.add_argument("--settings", type=Path, help="the stack's rule settings (the spike's multiple and count)")
+    trend.set_defaults(func=lambda a: cmd_trends(target_of(a), a))
     payees = report.add_parser("payee-changes", help="approvals asked of a payee an earlier approval of the same "
                                                      "case did not see (for billing staff), as CSV")
     payees.add_argument("--json", action="store_true")

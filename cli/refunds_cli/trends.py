@@ -189,7 +189,15 @@ def cmd_trends(args: argparse.Namespace) -> int:
         print(f"refunds trends: {args.first} to {args.last} is outside the ledgers, which hold {held[0]} to "
               f"{held[1]}", file=sys.stderr)
         return 2
-    result = report(transactions, args.first, args.last, settings)
+    show(report(transactions, args.first, args.last, settings), args)
+    outside = [m for m in (args.first, args.last) if not held[0] <= m <= held[1]]
+    print(f"{rejected} rejected row(s); {len(transactions)} transaction(s), {held[0]} to {held[1]}"
+          + (f"; {' and '.join(outside)} outside them (counted as zeros)" if outside else ""), file=sys.stderr)
+    return 0
+
+
+def show(result: dict[str, Any], args: argparse.Namespace) -> None:
+    """The trends as asked: JSON, CSV or text on standard output, then the chart."""
     if args.csv:
         sys.stdout.write(csv_text(result))
     elif args.json:
@@ -199,10 +207,6 @@ def cmd_trends(args: argparse.Namespace) -> int:
     sys.stdout.flush()  # (what was asked for is out before the chart is drawn)
     if args.chart:
         chart(result, args.chart)
-    outside = [m for m in (args.first, args.last) if not held[0] <= m <= held[1]]
-    print(f"{rejected} rejected row(s); {len(transactions)} transaction(s), {held[0]} to {held[1]}"
-          + (f"; {' and '.join(outside)} outside them (counted as zeros)" if outside else ""), file=sys.stderr)
-    return 0
 
 
 def print_text(result: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""The console's pages: the worklist, a case, compliance, the auditors' search (creditrefunds.usecases.console)."""
+"""The console's pages: the worklist, a case, compliance, trends, the auditors' search
+(creditrefunds.usecases.console)."""
 
 from __future__ import annotations
 
@@ -100,6 +101,17 @@ def compliance_page() -> Response:
     view = console.compliance(services(), person, datetime.now(UTC).date())
     return page("compliance.html", "Compliance", person, session, deadlines=view.deadlines,
                  investigations=view.investigations, cms838=view.cms838, columns=CMS838_COLUMNS)
+
+
+@app.get("/trends")
+def trends_page() -> Response:
+    found = person_or_sign_in("/trends")
+    if isinstance(found, Response):
+        return found
+    person, session = found
+    view = console.trends(services(), person, datetime.now(UTC).date())
+    return page("trends.html", "Trends", person, session, first=view["from"], last=view["to"],
+                months=view["months"], patterns=view["patterns"])
 
 
 @app.route("/audit", method=["GET", "POST"])

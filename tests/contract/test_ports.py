@@ -41,17 +41,20 @@ class Stores:
     drop: Any  # (name, bytes) -> the etag of the upload
     original: Any  # (key) -> the bytes the originals bucket keeps under `key`, or None
     forget: Any  # (instruction id) -> None: an instruction of no stored case, out of later tests' way
+    rollups: Any
 
 
 def memory_stores() -> Stores:
     from tests.memory.books import MemoryApprovals, MemoryRefundBook, MemoryRemittances
     from tests.memory.outside import MemoryBucket, MemoryKeys
+    from tests.memory.rollups import MemoryRollups
     from tests.memory.stores import MemoryCases, MemoryHistory, MemoryLedger
 
     cases, bucket, keys, book = MemoryCases(), MemoryBucket(), MemoryKeys(), MemoryRefundBook()
     return Stores(TrustedLedger(MemoryLedger(), keys), cases, MemoryHistory(cases),
                   TrustedApprovals(MemoryApprovals(), keys), TrustedRefundBook(book, keys), bucket,
-                  MemoryRemittances(), bucket.drop, bucket.originals.get, lambda iid: book.items.pop(iid, None))
+                  MemoryRemittances(), bucket.drop, bucket.originals.get, lambda iid: book.items.pop(iid, None),
+                  MemoryRollups())
 
 
 def cloud_stores(cloud: Any) -> Stores:
@@ -62,6 +65,7 @@ def cloud_stores(cloud: Any) -> Stores:
     from creditrefunds.adapters.record_keys import RecordKeys
     from creditrefunds.adapters.refund_book import RefundBook
     from creditrefunds.adapters.remittance_store import RemittanceStore
+    from creditrefunds.adapters.rollup_store import RollupStore
     from creditrefunds.adapters.transactions import TransactionStore
 
     s3, bucket_name = cloud.client("s3"), cloud.outputs["LedgerBucketName"]
@@ -94,7 +98,8 @@ def cloud_stores(cloud: Any) -> Stores:
                   LedgerBucket(s3, bucket_name, cloud.outputs["OriginalsBucketName"]),
                   RemittanceStore(cloud.table("RemittancesTableName"), cloud.client("kms"),
                                   cloud.outputs["EvidenceKeyArn"]), drop, original,
-                  lambda iid: cloud.table("RefundsTableName").delete_item(Key={"instruction_id": iid}))
+                  lambda iid: cloud.table("RefundsTableName").delete_item(Key={"instruction_id": iid}),
+                  RollupStore(cloud.table("TrendsTableName")))
 
 
 @pytest.fixture(params=["memory", pytest.param("cloud", marks=pytest.mark.integration)])
@@ -378,3 +383,21 @@ def test_evidence_is_kept_once_by_account_and_claim_and_a_file_is_received_once(
     by_account, by_claim, held = remittances.everything()
     assert by_account[f"{uid}-A"].takebacks == (taken,)
     assert unknown in by_claim and several in held
+
+
+def test_trends_count_a_moment_once_and_keep_a_few_examples(stores: Stores, uid: str):
+    key = f"reason#{uid}"
+    increments = {(key, "2026-10"): {"identified_count": 1, "identified_amount": Decimal("12.50"), "days_3": 1},
+                  (key, "2026-12"): {"overdue_in_count": 1, "overdue_in_amount": Decimal("12.50")}}
+    counted = {"month": "2026-10", "amounts": {key: "12.50"}}
+    for n in range(7):
+        assert stores.rollups.apply(f"{uid}-{n}", "identified", counted, increments)
+    assert not stores.rollups.apply(f"{uid}-0", "identified", counted, increments)  # read again: counted once
+    assert stores.rollups.markers(f"{uid}-0") == {"identified": counted}
+    mine = stores.rollups.counters("2026-11")[key]
+    assert set(mine) == {"2026-10"}  # up to the month asked
+    october = mine["2026-10"]
+    assert (october["identified_count"], october["identified_amount"], october["days_3"]) == (7, Decimal("87.50"), 7)
+    assert october["examples"] == [f"{uid}-{n}" for n in range(5)]
+    stores.rollups.move_cursor(NOW)
+    assert stores.rollups.cursor() == NOW

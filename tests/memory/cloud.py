@@ -39,6 +39,7 @@ from .outside import (
     MemoryMailer,
     MemorySeals,
 )
+from .rollups import MemoryRollups
 from .steps import COMPLIANCE, OPERATORS, fan_out_steps, refund_steps
 from .stores import MemoryCases, MemoryHistory, MemoryLedger
 from .workflow import Crash, LostReply, MemoryWorkflows, error_name
@@ -139,6 +140,7 @@ class MemoryPorts:
             "workflows": MemoryWorkflows(DEFINITION, steps, FAN_OUT),
             "seals": MemorySeals(), "remittances": MemoryRemittances(), "handoff": MemoryHandoff(),
             "keys": MemoryKeys(), "people": MemoryPeople(), "worklist": MemoryWorklist(),
+            "rollups": MemoryRollups(),
         }
         # The stores as the use cases see them, every record checked (adapters/trusted.py): for a test to read,
         self.trusted = self._trusted(lambda name: self.store[name])  # not counted

@@ -40,6 +40,7 @@ from creditrefunds.adapters.pool_signin import PoolSignIn
 from creditrefunds.adapters.record_keys import RecordKeys
 from creditrefunds.adapters.refund_book import RefundBook
 from creditrefunds.adapters.remittance_store import RemittanceStore
+from creditrefunds.adapters.rollup_store import RollupStore
 from creditrefunds.adapters.seal_store import SealStore
 from creditrefunds.adapters.sessions import SessionStore
 from creditrefunds.adapters.transactions import TransactionStore
@@ -168,6 +169,10 @@ class Services(Generic[Config]):
     @_once
     def worklist(self) -> WorklistStore:
         return WorklistStore(self._dynamodb.Table(self.config.work_items_table))
+
+    @_once
+    def rollups(self) -> RollupStore:
+        return RollupStore(self._dynamodb.Table(self.config.trends_table))
 
     @_once
     def cognito(self) -> Any:

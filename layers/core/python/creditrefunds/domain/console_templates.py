@@ -11,7 +11,8 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:80rem;margin:2rem auto
          ".amount{text-align:right}.error{color:#a00;font-weight:bold}button{margin-right:.6rem;padding:.4rem 1rem}")
 _FORM_TOKEN = "<input type='hidden' name='csrf' value='{{ csrf }}'>"  # noqa: S105 (a form field, not a secret)
 _NAV = ("<nav id='nav'><a href='/'>Worklist</a> | <a href='/?mine=1'>Taken by me</a> | "
-        "<a href='/compliance'>Compliance</a> | <a href='/audit'>Audit</a> | <span id='who'>{{ who }}</span> "
+        "<a href='/compliance'>Compliance</a> | <a href='/trends'>Trends</a> | <a href='/audit'>Audit</a> | "
+        "<span id='who'>{{ who }}</span> "
         "<form method='post' action='/signout' style='display:inline'>" + _FORM_TOKEN +
         "<button type='submit' id='sign-out'>Sign out</button></form></nav>")
 _FLASH = ("{% if error %}<p class='error' id='error'>{{ error }}</p>{% endif %}"
@@ -93,6 +94,21 @@ CONSOLE_TEMPLATES = {
     "<h2>CMS-838 rows of open Medicare credits</h2><table id='cms838'><tr>{% for c in columns %}<th>{{ c }}</th>"
     "{% endfor %}</tr>{% for row in cms838 %}<tr>{% for c in columns %}<td>{{ row[c] }}</td>{% endfor %}</tr>"
     "{% endfor %}</table>" + _TAIL,
+
+    "trends.html": _HEAD +
+    "<p id='counted'>Credits from {{ first }} to {{ last }}, as the trends' counters hold them (counted each hour "
+    "from the history).</p><table id='months'><tr><th>Month</th><th>Identified</th><th>Amount</th>"
+    "<th>Open at its end</th><th>Overdue at its end</th><th>Refunded</th><th>Days to refund (median / 90th)"
+    "</th><th>On time</th></tr>{% for m in months %}<tr><td>{{ m.month }}</td><td>{{ m.identified.count }}</td>"
+    "<td class='amount'>{{ m.identified.amount }}</td><td>{{ m.open.count }}</td><td>{{ m.overdue.count }}</td>"
+    "<td>{{ m.refunded.count }}</td><td>{{ m.refunded.days_median if m.refunded.days_median is not none else '-' }}"
+    " / {{ m.refunded.days_p90 if m.refunded.days_p90 is not none else '-' }}</td><td>{% if m.on_time.share is "
+    "not none %}{{ (100 * m.on_time.share) | round | int }}%{% else %}-{% endif %}</td></tr>{% endfor %}</table>"
+    "<h2>Patterns</h2><table id='patterns'><tr><th>Month</th><th>What</th><th>Of</th><th>Credits</th>"
+    "<th>Six months before</th><th>Examples</th></tr>{% for p in patterns %}<tr><td>{{ p.month }}</td>"
+    "<td>{{ p.kind }}</td><td>{{ p.dimension }} {{ p.value }}</td><td>{{ p.count }} ({{ p.amount }})</td>"
+    "<td>{{ p.trailing_counts | join(', ') }}</td><td>{% for c in p.examples %}<a href='/cases/{{ c }}'>{{ c }}"
+    "</a> {% endfor %}</td></tr>{% endfor %}</table>" + _TAIL,
 
     "audit.html": _HEAD +
     "<form method='post' action='/audit'>" + _FORM_TOKEN +

@@ -18,8 +18,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.settings import Settings
@@ -179,3 +180,28 @@ def recurring_credits(credits: list[Credit], transactions: Iterable[Transaction]
             })
             break  # (the account's own refund says it; its guarantor's would say it again)
     return found
+
+
+def counted_spikes(counters: Mapping[str, Mapping[str, Mapping[str, Any]]], months: list[str],
+                   settings: Settings) -> list[dict[str, object]]:
+    """The spikes of the deployed history's counters (domain/rollups.py: key -> month -> counter): each
+    `<dimension>#<value>` judged as `spikes` judges a ledger's, its examples the cases the counter kept.
+    Double postings spiking for a payer (`duplicate_posting#<payer>`) are `repeat_posting`."""
+    everything = counters.get("all", {})
+    first_month = min((m for m, c in everything.items() if int(c.get("identified_count", 0))), default="9999-12")
+    found: list[dict[str, object]] = []
+    for key, by_month in sorted(counters.items()):
+        dimension, _, value = key.partition("#")
+        if not value:
+            continue
+        counts = {m: int(c.get("identified_count", 0)) for m, c in by_month.items()}
+        for month in months:
+            evidence = _spiked(counts, month, first_month, settings)
+            if evidence is not None:
+                counter = by_month.get(month, {})
+                kind, dimension_named = (("repeat_posting", "payer") if dimension == "duplicate_posting"
+                                         else ("spike", dimension))
+                found.append({"kind": kind, "dimension": dimension_named, "value": value, "month": month,
+                              **evidence, "amount": f"{Decimal(str(counter.get('identified_amount', 0))):.2f}",
+                              "examples": list(counter.get("examples", []))[:EXAMPLES]})
+    return sorted(found, key=lambda p: (str(p["month"]), str(p["kind"]), str(p["dimension"]), str(p["value"])))

@@ -102,7 +102,7 @@ class Credit:
         return amounts
 
 
-def _parts(lines: Iterable[Line]) -> tuple[Part, ...]:
+def parts_of(lines: Iterable[Line]) -> tuple[Part, ...]:
     parts = []
     for line in lines:
         payer_type = line.payee_type or NONE
@@ -136,7 +136,7 @@ def account_credits(txns: list[Transaction], last_month: str, settings: Settings
         case = build_case(summary, seen, episode_began, settings)  # (no offsets: who is owed, not what is paid)
         last_facility = next((s.facility_id for s in reversed(seen) if s.facility_id), None)
         yield Credit(case.case_id, t.account_id, summary.guarantor_id, last_facility or NONE, episode_began,
-                     month_of(episode_began), case.credit, _parts(case.lines), case.due_date, closed,
+                     month_of(episode_began), case.credit, parts_of(case.lines), case.due_date, closed,
                      closer is not None and closer.txn_type in PAID_BACK and closer.txn_id not in reversed_ids)
 
 
@@ -167,8 +167,11 @@ def _median(days: list[int]) -> float | None:
     return float(ordered[middle]) if len(days) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
+FIGURES = ("identified", "open", "overdue", "refunded")
+
+
 @dataclass(slots=True)
-class _Sum:
+class Sum:
     count: int = 0
     amount: Decimal = ZERO
 
@@ -182,7 +185,7 @@ class _Tally:
 
     def __init__(self, months: list[str]) -> None:
         self.months, self.ends = months, [month_end(m) for m in months]
-        self.figures = {name: [_Sum() for _ in months] for name in ("identified", "open", "overdue", "refunded")}
+        self.figures = {name: [Sum() for _ in months] for name in FIGURES}
         self.days: list[list[int]] = [[] for _ in months]
         self.on_time = [0] * len(months)
 
@@ -208,15 +211,17 @@ class _Tally:
             self.on_time[last] += credit.on_time
 
     def result(self) -> list[dict[str, object]]:
-        rows: list[dict[str, object]] = []
-        for index, name in enumerate(self.months):
-            figures = {key: self.figures[key][index].figure() for key in self.figures}
-            days, refunded = self.days[index], self.figures["refunded"][index].count
-            figures["refunded"].update(days_median=_median(days), days_p90=_percentile(days, 0.9))
-            rows.append({"month": name, **figures, "on_time": {
-                "count": self.on_time[index],
-                "share": None if not refunded else round(self.on_time[index] / refunded, 4)}})
-        return rows
+        return [month_row(name, {key: self.figures[key][index] for key in self.figures}, self.days[index],
+                          self.on_time[index]) for index, name in enumerate(self.months)]
+
+
+def month_row(month: str, sums: dict[str, Sum], days: list[int], on_time: int) -> dict[str, object]:
+    """One month's figures as the trends JSON gives them (docs/trends.md)."""
+    figures = {key: sums[key].figure() for key in FIGURES}
+    refunded = sums["refunded"].count
+    figures["refunded"].update(days_median=_median(days), days_p90=_percentile(days, 0.9))
+    return {"month": month, **figures,
+            "on_time": {"count": on_time, "share": None if not refunded else round(on_time / refunded, 4)}}
 
 
 def trends(credits: list[Credit], months: list[str]) -> dict[str, object]:

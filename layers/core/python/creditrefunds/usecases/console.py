@@ -1,5 +1,5 @@
 """What the console shows: the worklist, a case with everything behind it, compliance's deadlines and
-investigations, the auditors' search. Reading only; each view is open to the roles that need it.
+investigations, the trends, the auditors' search. Reading only; each view is open to the roles that need it.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from creditrefunds.domain.money import money_text
 from creditrefunds.domain.pages import line_rows
 from creditrefunds.domain.reports import ReportedCase, cms838_rows
 from creditrefunds.domain.status import Status
+from creditrefunds.domain.trends import month_of, shifted
 from creditrefunds.domain.worklist import EVERYTHING, VIEWS, Narrowed, WorkItem
 from creditrefunds.usecases.audit import search, verify
 from creditrefunds.usecases.ports import Ports
+from creditrefunds.usecases.trends import report as trends_report
 
 READERS = (BILLING, COMPLIANCE, AUDITOR, OPERATOR)
 OPEN_STATUSES = (Status.OPEN, Status.AWAITING_APPROVAL, Status.INVESTIGATING, Status.APPROVED, Status.WORK_ITEM)
@@ -120,6 +122,14 @@ def compliance(ports: Ports, person: Person, today: date) -> ComplianceView:
             cms838 += cms838_rows(ReportedCase(s.case, s.status, s.overdue),
                                   ports.transactions.account_transactions(s.case.account_id))
     return ComplianceView(deadlines, investigations, cms838)
+
+
+def trends(ports: Ports, person: Person, today: date, months: int = 12) -> dict[str, Any]:
+    """The last `months` months of the trends (this one included) from their counters: compliance and
+    auditors."""
+    require(person, COMPLIANCE, AUDITOR)
+    last = month_of(today)
+    return trends_report(ports.rollups, shifted(last, 1 - months), last, ports.settings)
 
 
 def audit_search(ports: Ports, person: Person, query: dict[str, str]) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from creditrefunds.domain.instructions import Instruction, Issued
 from creditrefunds.domain.ledger import StoreOutcome, Transaction
 from creditrefunds.domain.mail import Mail
 from creditrefunds.domain.remittance import ClaimPayment, Evidence, Takeback
+from creditrefunds.domain.rollups import Increments
 from creditrefunds.domain.seals import Sealed
 from creditrefunds.domain.settings import Settings
 from creditrefunds.domain.status import Status
@@ -142,6 +143,18 @@ class Seals(Protocol):
     def signature_valid(self, digest: bytes, signature: bytes) -> bool: ...
 
 
+class Rollups(Protocol):
+    """Trends' monthly counters (domain/rollups.py), each case's moments counted once by their markers."""
+
+    def markers(self, case_id: str) -> dict[str, dict[str, Any]]: ...  # moment -> what it counted
+    # Add `increments` once for the case's `moment` (False: it was counted already), keeping `counted` with its
+    # marker; an identified case is kept as an example of each counter it is identified in, up to EXAMPLES.
+    def apply(self, case_id: str, moment: str, counted: dict[str, Any], increments: Increments) -> bool: ...
+    def counters(self, last_month: str) -> dict[str, dict[str, dict[str, Any]]]: ...  # key -> month -> counter
+    def cursor(self) -> datetime | None: ...  # the history is counted up to here
+    def move_cursor(self, to: datetime) -> None: ...
+
+
 class Remittances(Protocol):
     """Stored remittance evidence (X12 835), by account and claim; each item's integrity checked on read."""
 
@@ -219,3 +232,5 @@ class Ports(Protocol):
     def people(self) -> People: ...
     @property
     def worklist(self) -> Worklist: ...
+    @property
+    def rollups(self) -> Rollups: ...
