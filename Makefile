@@ -25,6 +25,7 @@ check: $(SETUP)
 bench: $(SETUP)
 	$(BIN)/python bench/detect_vs_duckdb.py --rows 1000000
 	$(BIN)/python bench/trends_offline.py --rows 1000000 --months 24
+	$(BIN)/python bench/trends_deployed.py --cases 100000 --months 24
 	$(BIN)/python bench/ingest_local.py --rows 100000
 	$(BIN)/python bench/remit_parse.py --claims 1000 10000
 	$(BIN)/python bench/record_macs.py --rows 100000
