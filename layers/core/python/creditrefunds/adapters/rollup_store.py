@@ -51,7 +51,7 @@ class RollupStore:
                 "ExpressionAttributeValues": {f":v{alias[2:]}": _number(counters[name])
                                               for alias, name in names.items()}}})
         try:
-            self._client.transact_write_items(TransactItems=_as_low_level(writes))
+            self._client.transact_write_items(TransactItems=writes)  # (the table's client serializes as the table)
         except ClientError as error:
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
             if error.response["Error"]["Code"] == "TransactionCanceledException" and reasons[:1] == [
@@ -94,18 +94,3 @@ class RollupStore:
 def _number(value: Any) -> Decimal | int:
     return value if isinstance(value, int) else Decimal(str(value))
 
-
-def _as_low_level(writes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The resource-style items of `writes` as the low-level client's attribute values."""
-    from boto3.dynamodb.types import TypeSerializer
-
-    serialize = TypeSerializer().serialize
-    converted = []
-    for write in writes:
-        (kind, body), = write.items()
-        body = dict(body)
-        for field in ("Item", "Key", "ExpressionAttributeValues"):
-            if field in body:
-                body[field] = {name: serialize(value) for name, value in body[field].items()}
-        converted.append({kind: body})
-    return converted
