@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditrefunds.adapters.config import BaseConfig
 from creditrefunds.adapters.runtime import answers_doctor, lambda_runtime
-from creditrefunds.adapters.transient import retryable
+from creditrefunds.adapters.transient import is_transient, retryable
 from creditrefunds.usecases.trends import roll_up
 
 logger, tracer, services = lambda_runtime(BaseConfig)
@@ -33,6 +33,8 @@ class Event(BaseModel):
 @retryable
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
-    rolled = roll_up(services(), datetime.now(UTC))
+    rolled = roll_up(services(), datetime.now(UTC), lambda: context.get_remaining_time_in_millis() / 1000,
+                     is_transient)
     metrics.add_metric(name="TrendsCounted", unit=MetricUnit.Count, value=rolled["counted"])
+    metrics.add_metric(name="TrendsRefused", unit=MetricUnit.Count, value=len(rolled["refused"]))
     return rolled

@@ -399,5 +399,8 @@ def test_trends_count_a_moment_once_and_keep_a_few_examples(stores: Stores, uid:
     october = mine["2026-10"]
     assert (october["identified_count"], october["identified_amount"], october["days_3"]) == (7, Decimal("87.50"), 7)
     assert october["examples"] == [f"{uid}-{n}" for n in range(5)]
-    stores.rollups.move_cursor(NOW)
-    assert stores.rollups.cursor() == NOW
+    from creditrefunds.domain.rollups import Progress
+
+    for progress in (Progress(NOW - timedelta(hours=1), NOW, f"{uid}-3"), Progress(NOW)):
+        stores.rollups.move_cursor(progress)
+        assert stores.rollups.cursor() == progress

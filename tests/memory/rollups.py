@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from creditrefunds.adapters.rollup_store import EXAMPLES
-from creditrefunds.domain.rollups import Increments
+from creditrefunds.domain.rollups import Increments, Progress
 
 from .stores import Locked
 
@@ -17,7 +16,7 @@ class MemoryRollups(Locked):
     def __init__(self) -> None:
         super().__init__()
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
-        self._cursor: datetime | None = None
+        self._cursor = Progress()
 
     def markers(self, case_id: str) -> dict[str, dict[str, Any]]:
         with self._lock:
@@ -50,8 +49,8 @@ class MemoryRollups(Locked):
                     found[key][month] = copy.deepcopy(item)
             return found
 
-    def cursor(self) -> datetime | None:
+    def cursor(self) -> Progress:
         return self._cursor
 
-    def move_cursor(self, to: datetime) -> None:
+    def move_cursor(self, to: Progress) -> None:
         self._cursor = to

@@ -141,8 +141,10 @@ class CaseStore:
         return [stored_from_item(item, strict=False) for item in self.items_in(statuses)]
 
     def ids(self) -> list[str]:
-        """Every case's id (by-status index, one status at a time)."""
-        return [item["case_id"] for item in self.items_in(tuple(Status))]
+        """Every case's id (by-status index, one status at a time; only the ids read back)."""
+        return sorted(item["case_id"] for status in Status for item in query_all(
+            self._table, IndexName="by-status", KeyConditionExpression=Key("status").eq(status),
+            ProjectionExpression="case_id"))
 
     def open_new(self, case: Case, status: Status = Status.OPEN, at: datetime | None = None) -> bool:
         """Store a newly detected case; False when the case id is already there."""

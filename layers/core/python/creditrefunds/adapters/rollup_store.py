@@ -17,7 +17,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from creditrefunds.adapters.dynamo import query_all
-from creditrefunds.domain.rollups import Increments
+from creditrefunds.domain.rollups import Increments, Progress
 
 EXAMPLES = 5  # case ids kept per counter as examples of what it counted
 
@@ -83,12 +83,14 @@ class RollupStore:
             found[key] = {item["month"]: item for item in items}
         return found
 
-    def cursor(self) -> datetime | None:
-        item = self._table.get_item(Key={"key": "cursor", "month": "-"}, ConsistentRead=True).get("Item")
-        return datetime.fromisoformat(item["at"]) if item else None
+    def cursor(self) -> Progress:
+        item = self._table.get_item(Key={"key": "cursor", "month": "-"}, ConsistentRead=True).get("Item") or {}
+        at, until = (datetime.fromisoformat(item[name]) if item.get(name) else None for name in ("at", "until"))
+        return Progress(at, until, item.get("after"))
 
-    def move_cursor(self, to: datetime) -> None:
-        self._table.put_item(Item={"key": "cursor", "month": "-", "at": to.isoformat()})
+    def move_cursor(self, to: Progress) -> None:
+        self._table.put_item(Item={"key": "cursor", "month": "-", "at": to.at.isoformat() if to.at else None,
+                                   "until": to.until.isoformat() if to.until else None, "after": to.after})
 
 
 def _number(value: Any) -> Decimal | int:

@@ -13,9 +13,10 @@ what its identification added: the amounts counted then are kept with its marker
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,17 +35,33 @@ from creditrefunds.domain.trends import (
 )
 
 CLOSING = ("REFUND_ISSUED", "RECONCILED", "RESOLVED_NO_REFUND")
+LONGEST_VALUE = 200  # a ledger value longer than this names its counter by its start and a digest
 DAYS_KEPT = 730  # a refund later than this counts as this many days in the histogram
 ALL = "all"
 Increments = dict[tuple[str, str], dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far the roll-up has counted the history: up to `at`; a pass up to `until` under way has counted the
+    cases up to `after` (by id), and the next run goes on from there."""
+
+    at: datetime | None = None
+    until: datetime | None = None
+    after: str | None = None
+
+
 def credit_of(stored: StoredCase, records: Iterable[Mapping[str, Any]], facility: str | None) -> Credit:
-    """A stored case and its history as a credit: identified on its `identified_on`, closed by its first
-    closing record."""
+    """A stored case and its history as a credit: identified on its `identified_on`, closed by the record that
+    began its last stretch of closing statuses (a case issued in parts and then FAILED is not closed)."""
     case = stored.case
-    ordered = sorted(records, key=lambda r: int(r["seq"]))
-    closing = next((r for r in ordered if r.get("status_after") in CLOSING), None)
+    closing = None
+    for record in sorted(records, key=lambda r: int(r["seq"])):
+        status = record.get("status_after")
+        if status in CLOSING:
+            closing = closing or record
+        elif status:
+            closing = None
     return Credit(case.case_id, case.account_id, case.guarantor_id, facility or NONE, case.identified_on,
                   month_of(case.identified_on), case.credit, parts_of(case.lines), case.due_date,
                   date.fromisoformat(str(closing["at"])[:10]) if closing else None,
@@ -65,10 +82,11 @@ class Counted:
     def of(cls, credit: Credit) -> Counted:
         amounts = {ALL: credit.amount}
         for dimension in DIMENSIONS:
-            amounts.update({f"{dimension}#{value}": amount for value, amount in credit.values(dimension).items()})
+            amounts.update({counter_key(dimension, value): amount
+                            for value, amount in credit.values(dimension).items()})
         for part in credit.parts:  # a payer's double postings: what repeat_posting is judged on
             if part.reason == "DUPLICATE_POSTING":
-                key = f"duplicate_posting#{part.payer}"
+                key = counter_key("duplicate_posting", part.payer)
                 amounts[key] = amounts.get(key, Decimal(0)) + part.amount
         overdue_from = None
         if credit.due is not None:
@@ -88,6 +106,14 @@ class Counted:
                    {k: Decimal(v) for k, v in data["amounts"].items()})
 
 
+def counter_key(dimension: str, value: str) -> str:
+    """The counter of a dimension's value; a value too long for a key (a ledger's id can be any length) is named
+    by its start and a digest of the whole."""
+    if len(value) > LONGEST_VALUE:
+        value = f"{value[:LONGEST_VALUE - 17]}~{hashlib.sha256(value.encode()).hexdigest()[:16]}"
+    return f"{dimension}#{value}"
+
+
 def _add(increments: Increments, key: str, month: str, name: str, amount: Decimal) -> None:
     counters = increments.setdefault((key, month), {})
     counters[f"{name}_count"] = counters.get(f"{name}_count", 0) + 1
@@ -104,12 +130,14 @@ def identified(counted: Counted) -> Increments:
     return increments
 
 
-def closed(counted: Counted, on: date, refunded: bool) -> Increments:
-    """What closing on `on` takes away (and, refunded, counts as refunded that month)."""
+def closed(counted: Counted, on: date, refunded: bool, due: date | None = None) -> Increments:
+    """What closing on `on` takes away (and, refunded, counts as refunded that month, on time against `due`, the
+    case's due date as it closed: an investigation may have moved it)."""
     increments: Increments = {}
     month = max(month_of(on), counted.month)
     days = min(max((on - counted.began).days, 0), DAYS_KEPT)
-    on_time = counted.due is None or on <= counted.due
+    due = due or counted.due
+    on_time = due is None or on <= due
     for key, amount in counted.amounts.items():
         _add(increments, key, month, "open_out", amount)
         if counted.overdue_from is not None:

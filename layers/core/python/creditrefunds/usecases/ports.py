@@ -16,7 +16,7 @@ from creditrefunds.domain.instructions import Instruction, Issued
 from creditrefunds.domain.ledger import StoreOutcome, Transaction
 from creditrefunds.domain.mail import Mail
 from creditrefunds.domain.remittance import ClaimPayment, Evidence, Takeback
-from creditrefunds.domain.rollups import Increments
+from creditrefunds.domain.rollups import Increments, Progress
 from creditrefunds.domain.seals import Sealed
 from creditrefunds.domain.settings import Settings
 from creditrefunds.domain.status import Status
@@ -151,8 +151,8 @@ class Rollups(Protocol):
     # marker; an identified case is kept as an example of each counter it is identified in, up to EXAMPLES.
     def apply(self, case_id: str, moment: str, counted: dict[str, Any], increments: Increments) -> bool: ...
     def counters(self, last_month: str) -> dict[str, dict[str, dict[str, Any]]]: ...  # key -> month -> counter
-    def cursor(self) -> datetime | None: ...  # the history is counted up to here
-    def move_cursor(self, to: datetime) -> None: ...
+    def cursor(self) -> Progress: ...  # how far the history is counted
+    def move_cursor(self, to: Progress) -> None: ...
 
 
 class Remittances(Protocol):
