@@ -138,6 +138,6 @@ def test_a_case_issued_in_part_and_then_failed_is_not_closed():
                {"seq": 2, "at": "2026-11-05T09:00:00+00:00", "status_after": "REFUND_ISSUED"},
                {"seq": 3, "at": "2026-11-05T09:01:00+00:00", "status_after": "FAILED"}]
     assert credit_of(StoredCase(case, Status.FAILED), history, None).closed is None
-    issued = credit_of(StoredCase(case, Status.RECONCILED), history[:2] + [
-        {"seq": 3, "at": "2026-11-20T09:00:00+00:00", "status_after": "RECONCILED"}], None)
+    issued = credit_of(StoredCase(case, Status.RECONCILED), [
+        *history[:2], {"seq": 3, "at": "2026-11-20T09:00:00+00:00", "status_after": "RECONCILED"}], None)
     assert (issued.closed, issued.refunded) == (date(2026, 11, 5), True)
