@@ -1,6 +1,7 @@
-"""Issue 32: nothing stops silently. The scheduled seal and sweep have an on-failure destination; an alarm
-watches it, and others fire when no seal or sweep is counted at all. The operations dashboard shows the
-product's own figures. (A module of its own: the session's local cloud must not start inside another.)"""
+"""Issue 32: nothing stops silently. The scheduled seal, sweep and trends' roll-up have an on-failure
+destination; an alarm watches it, and others fire when no seal or sweep is counted at all. The operations
+dashboard shows the product's own figures. (A module of its own: the session's local cloud must not start
+inside another.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from localcloud import faults
 
 
-@pytest.mark.parametrize("function", ["SealHistoryFunction", "SweepFunction"])
+@pytest.mark.parametrize("function", ["SealHistoryFunction", "SweepFunction", "RollUpFunction"])
 def test_a_scheduled_run_that_fails_after_lambda_s_retries_is_kept(cloud, function):
     name = cloud.function_name(function)
     crash = faults.inject(name, at=1, times=3)  # its first call, in the run and in Lambda's two retries
