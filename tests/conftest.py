@@ -32,7 +32,7 @@ def cloud() -> Iterator:
              # both two different people approving and one who decided at tier 2 refused at tier 3.
              "ApproverTier3Email": "tier3.approver@example.org,tier2.approver@example.org",
              # The tests seal when they mean to (`refunds audit seal`), not on a clock.
-             "SealSchedule": "rate(1 day)", "TrendsSchedule": "rate(1 day)",
+             "SealSchedule": "rate(1 day)", "TrendsSchedule": "rate(1 day)", "EscheatSchedule": "rate(1 day)",
              # The sweeper runs when a test invokes it, and may touch a case quiet for 3 seconds.
              "SweepSchedule": "rate(1 day)", "SweepGraceSeconds": "3"}
     with LocalCloud(ROOT, quiet=True, parameter_overrides=waits, demo_users=True) as running:

@@ -42,6 +42,7 @@ from .outside import (
 from .rollups import MemoryRollups
 from .steps import COMPLIANCE, OPERATORS, fan_out_steps, refund_steps
 from .stores import MemoryCases, MemoryHistory, MemoryLedger
+from .unclaimed import MemoryLetters, MemoryUnclaimed
 from .workflow import Crash, LostReply, MemoryWorkflows, error_name
 
 __all__ = ["COMPLIANCE", "OPERATORS", "Fault", "MemoryCloud", "MemoryPorts"]  # what tests import from here
@@ -132,15 +133,15 @@ class MemoryPorts:
 
     def __init__(self, settings: Settings, steps: dict[str, Callable[[dict[str, Any]], dict[str, Any]]]) -> None:
         self.settings = settings
-        cases = MemoryCases()
+        cases, bucket = MemoryCases(), MemoryBucket()
         self.store = {
             "transactions": MemoryLedger(), "cases": cases, "history": MemoryHistory(cases),
-            "approvals": MemoryApprovals(), "refund_book": MemoryRefundBook(), "bucket": MemoryBucket(),
+            "approvals": MemoryApprovals(), "refund_book": MemoryRefundBook(), "bucket": bucket,
             "mailer": MemoryMailer(), "events": MemoryEvents(),
             "workflows": MemoryWorkflows(DEFINITION, steps, FAN_OUT),
             "seals": MemorySeals(), "remittances": MemoryRemittances(), "handoff": MemoryHandoff(),
             "keys": MemoryKeys(), "people": MemoryPeople(), "worklist": MemoryWorklist(),
-            "rollups": MemoryRollups(),
+            "rollups": MemoryRollups(), "unclaimed": MemoryUnclaimed(), "letters": MemoryLetters(bucket),
         }
         # The stores as the use cases see them, every record checked (adapters/trusted.py): for a test to read,
         self.trusted = self._trusted(lambda name: self.store[name])  # not counted

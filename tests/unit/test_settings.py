@@ -20,7 +20,7 @@ GLOBALS = {name: "x" for name in ("LEDGER_BUCKET", "ORIGINALS_BUCKET", "TRANSACT
                                   "INSTRUCTION_KEY_ID",
                                   "TASK_TOKENS_TABLE", "TOKEN_KEY_ID",
                                   "SENDER_EMAIL", "OPERATORS_EMAIL", "COMPLIANCE_OFFICER_EMAIL", "EVENT_SOURCE",
-                                  "USER_POOL_ID", "WORK_ITEMS_TABLE", "TRENDS_TABLE")}
+                                  "USER_POOL_ID", "WORK_ITEMS_TABLE", "TRENDS_TABLE", "UNCLAIMED_TABLE")}
 GLOBALS |= {"SECONDS_PER_DAY": "86400", "INVESTIGATION_PAUSE_SECONDS": "600", "RULE_SETTINGS": "{}"}
 
 

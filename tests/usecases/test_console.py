@@ -93,7 +93,7 @@ def test_the_case_page_shows_lines_ledger_rows_history_and_its_verdict(mem: Memo
     assert [(r["txn_id"], r["amount"]) for r in shown.ledger] == [("CO-CASE-1", "100.00"), ("CO-CASE-2", "-150.00")]
     assert [(i["payee_id"], i["amount"]) for i in shown.instructions] == [("G-CO-CASE", "50.00")]
     assert [r["action"] for r in shown.history] == ["DETECTED", "REVIEWED", "EMAILED", "DECIDED", "RECHECKED",
-                                                    "ISSUED"]
+                                                    "ISSUED", "LETTER_WRITTEN"]
     mem.history.chains[case_id][1]["reason"] = "rewritten"  # by someone who can write the table
     assert console.case_view(mem.ports, mem.signed_in(AUDITOR), case_id).verified != []
 

@@ -172,7 +172,7 @@ def test_a_chain_rewritten_consistently_is_refused_by_the_next_seal_not_laundere
     seal_history(mem.ports, mem.now, OPERATORS)  # and again: still refused, not laundered
     found = audit.verify_all(mem.cases, mem.history, mem.trusted.refund_book, mem.seals)
     broken = [str(b) for v in found.cases for b in v.breaks] + found.seal_problems
-    assert any(f"case {case_id}: record 6: is not the record that was sealed" in b for b in broken), broken
+    assert any(f"case {case_id}: record 7: is not the record that was sealed" in b for b in broken), broken
     assert any(f"case {gone}: the chain: was sealed with" in b for b in broken), broken
     assert any(b.startswith("seal ") and f"refused case {case_id}" in b for b in broken), broken
     assert sum("History changed under the seal" in m.subject for m in mem.mailer.to(OPERATORS)) == 1

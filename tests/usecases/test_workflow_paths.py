@@ -39,7 +39,8 @@ def test_approve_issues_the_refund_once_and_opening_the_link_decides_nothing(mem
         "account_id": "WF-APPROVE", "payee_type": "PATIENT", "payee_id": "G-WF-APPROVE", "amount": "50.00",
         "method": "check", "reason": "PATIENT_OVERPAYMENT", "claim_id": "", "target_account_id": "",
         "due_date": "2026-12-20"}]
-    assert mem.actions(case["case_id"]) == ["DETECTED", "REVIEWED", "EMAILED", "DECIDED", "RECHECKED", "ISSUED"]
+    assert mem.actions(case["case_id"]) == ["DETECTED", "REVIEWED", "EMAILED", "DECIDED", "RECHECKED", "ISSUED",
+                                         "LETTER_WRITTEN"]
     assert mem.decide(link).status == 410  # used
 
     for _ in range(2):  # the issue step delivered twice more issues nothing
@@ -177,8 +178,8 @@ def test_refund_rows_back_in_a_ledger_reconcile_the_case(mem: MemoryCloud):
     case = mem.case("WF-RECON")
     assert case["status"] == "RECONCILED" and case["credit"] == "50.00"
     assert case["lines"][0]["action"] == "REFUND" and case["lines"][0]["amount"] == "50.00"
-    assert [(r["action"], r["status_after"]) for r in mem.history.records(case["case_id"])][-2:] == [
-        ("ISSUED", "REFUND_ISSUED"), ("RECONCILED", "RECONCILED")]
+    assert [(r["action"], r["status_after"]) for r in mem.history.records(case["case_id"])][-3:] == [
+        ("ISSUED", "REFUND_ISSUED"), ("LETTER_WRITTEN", "REFUND_ISSUED"), ("RECONCILED", "RECONCILED")]
     assert mem.refund_book.get(f"{case['case_id']}#0").returned_by == "WF-RECON-9"
 
 

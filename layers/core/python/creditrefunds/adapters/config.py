@@ -48,6 +48,7 @@ class BaseConfig(BaseSettings):
     event_source: str
     work_items_table: str  # billing staff's worklist (domain/worklist.py)
     trends_table: str  # trends' monthly counters (domain/rollups.py)
+    unclaimed_table: str  # the refunds whose checks the register told of (adapters/unclaimed_store.py)
     user_pool_id: str  # the Cognito user pool of the people who work credits (their groups are their roles)
     seconds_per_day: int
     investigation_pause_seconds: int

@@ -34,6 +34,7 @@ from creditrefunds.adapters.handoff import Handoff
 from creditrefunds.adapters.history_store import HistoryStore
 from creditrefunds.adapters.hosted_signin import HostedSignIn
 from creditrefunds.adapters.ledger_bucket import LedgerBucket
+from creditrefunds.adapters.letters_pdf import LetterStore
 from creditrefunds.adapters.messaging import EventBus, Mailer, MailQueueBack, QueuedMailer, SendingRate
 from creditrefunds.adapters.people import CognitoPeople, TokenVerifier
 from creditrefunds.adapters.pool_signin import PoolSignIn
@@ -46,6 +47,7 @@ from creditrefunds.adapters.sessions import SessionStore
 from creditrefunds.adapters.transactions import TransactionStore
 from creditrefunds.adapters.transient import CLIENT_CONFIG
 from creditrefunds.adapters.trusted import TrustedApprovals, TrustedLedger, TrustedRefundBook
+from creditrefunds.adapters.unclaimed_store import UnclaimedStore
 from creditrefunds.adapters.workflows import Workflows
 from creditrefunds.adapters.worklist_store import WorklistStore
 from creditrefunds.domain.settings import Settings
@@ -173,6 +175,14 @@ class Services(Generic[Config]):
     @_once
     def rollups(self) -> RollupStore:
         return RollupStore(self._dynamodb.Table(self.config.trends_table))
+
+    @_once
+    def unclaimed(self) -> UnclaimedStore:
+        return UnclaimedStore(self._dynamodb.Table(self.config.unclaimed_table))
+
+    @_once
+    def letters(self) -> LetterStore:
+        return LetterStore(self._client("s3"), self.config.ledger_bucket)
 
     @_once
     def cognito(self) -> Any:

@@ -141,3 +141,19 @@ def takeback_alert(to: tuple[str, ...], case: Case, payer: str, evidence: str, i
             "the payer twice. Post the recoupment in the billing system instead. The case's history records this "
             "remittance.")
     return Mail(to, subject, text, render("plain_mail.html", text=text))
+
+
+def escheat_digest(to: str, as_of: Any, letters: list[Any], reportable: list[Any]) -> Mail:
+    """To the compliance officer: due-diligence letters written and properties that became reportable, by
+    instruction, state, amount and date (no owner's name: the history and the console show who)."""
+    lines = [f"As of {as_of}:"]
+    if letters:
+        lines.append(f"\n{len(letters)} due-diligence letter(s) written (in letters/ of the ledger bucket), for the "
+                     "print vendor to mail:")
+        lines += [f"- {p.instruction_id}: {p.state} {money_text(p.amount)}, answer by {p.letter_by}, report due "
+                  f"{p.report_due}" for p in letters]
+    if reportable:
+        lines.append(f"\n{len(reportable)} unclaimed refund(s) became reportable:")
+        lines += [f"- {p.instruction_id}: {p.state} {money_text(p.amount)}, dormant since {p.dormant_on}, report "
+                  f"due {p.report_due} (refunds escheat report --state {p.state})" for p in reportable]
+    return _plain(to, f"Unclaimed property: {len(letters)} letter(s), {len(reportable)} reportable", "\n".join(lines))

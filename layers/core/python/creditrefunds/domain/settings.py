@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from creditrefunds.domain.ledger import ID_MAX_LENGTH
 from creditrefunds.domain.money import money
+from creditrefunds.domain.unclaimed import Unclaimed
 
 
 class SettingsError(Exception):
@@ -21,7 +22,7 @@ class SettingsError(Exception):
 
 
 class Settings(BaseModel):
-    """Rules settings (DOMAIN.md sections 4 to 6)."""
+    """Rules settings (DOMAIN.md sections 4 to 6, 9 to 11)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -37,7 +38,6 @@ class Settings(BaseModel):
     small_balance_floor: dict[str, Decimal] = Field(default_factory=lambda: {"CA": Decimal("5.00")})
     small_balance_floor_default: Decimal = Field(default=Decimal("0.00"), ge=0)
     offset_patient_credits: bool = True
-    dormancy_years: int = Field(default=3, gt=0)
     investigation_max_days: int = Field(default=180, gt=0)
     # From this approval tier, two different approvers must approve the same lines (4: never).
     dual_control_tier: int = Field(default=3, ge=1, le=4)
@@ -46,6 +46,8 @@ class Settings(BaseModel):
     trend_spike_multiple: Decimal = Field(default=Decimal("2"), gt=1)
     trend_spike_min_count: int = Field(default=5, gt=0)
     trend_recurring_days: int = Field(default=90, gt=0)
+    # Unclaimed property and letters (§9, §10): stale checks, dormancy, due diligence, reports, the holder.
+    unclaimed: Unclaimed = Field(default_factory=Unclaimed)
     # Ledger ids (txn_id, account_id, ...): printable, and at most this long (a DynamoDB key holds 1 KiB).
     id_max_length: int = Field(default=ID_MAX_LENGTH, gt=0, le=255)
 
@@ -59,7 +61,9 @@ class Settings(BaseModel):
         merged = dict(data)
         for name, spec in cls.model_fields.items():
             if isinstance(merged.get(name), dict) and spec.default_factory is not None:
-                merged[name] = {**spec.default_factory(), **merged[name]}  # type: ignore[call-arg]
+                default = spec.default_factory()  # type: ignore[call-arg]
+                if isinstance(default, dict):  # a table (a nested block merges its own)
+                    merged[name] = {**default, **merged[name]}
         return merged
 
     @field_validator("tier2_threshold", "tier3_threshold", "small_balance_floor_default", mode="after")

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from creditrefunds.domain import fastpass
+from creditrefunds.domain.checks import is_check_register, read_register
 from creditrefunds.domain.ledger import Dropped, LedgerGone, LedgerReplaced, LedgerUnreadable, RowError, Transaction
 from creditrefunds.domain.ledger_files import EXTENSIONS, check_readable, format_for, numbered_rows
 from creditrefunds.domain.mail import ledger_empty, ledger_failed
 from creditrefunds.domain.parts import split_ledger
 from creditrefunds.domain.remittance import is_remittance
+from creditrefunds.usecases.checks import take_register
 from creditrefunds.usecases.detection import DetectionReport, detect_accounts
 from creditrefunds.usecases.ports import Bucket, Ledger, Ports
 
@@ -161,6 +163,8 @@ def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_p
         if _remittance(ports, dropped, name):
             count("RemittancesHandedOn", 1)
             return {"key": dropped.key, "remittance": "handed to the remittance function"}
+        if not name.lower().endswith(".jsonl") and is_check_register(ports.bucket.head(dropped.key, dropped.etag)):
+            return _register(ports, dropped, name, now, count)
         fmt = format_for(name)
         if ports.bucket.size(dropped.key, dropped.etag) > split_threshold:
             # A large file is read twice as a stream (checked whole, then cut into parts): no copy in /tmp.
@@ -192,6 +196,20 @@ def ingest_file(ports: Ports, dropped: Dropped, split_threshold: int, rows_per_p
     ports.bucket.retire(dropped.key, name, dropped.upload, dropped.etag)  # last: a retry reads it all again
     summary = {"key": dropped.key, "reader": report.reader, **report.counts(), **detected.to_json()}
     logger.info("ledger file ingested", extra=summary)
+    return summary
+
+
+def _register(ports: Ports, dropped: Dropped, name: str, now: datetime, count: Count) -> dict[str, Any]:
+    """A check register (told by its header): each row recorded on its refund's case, bad rows kept with
+    their reasons beside the upload, the file retired."""
+    with ports.bucket.open(dropped.key, dropped.etag) as stream:
+        events, rejects = read_register(stream)
+    taken = take_register(ports, events, rejects, now)
+    save_rejects(ports.bucket, name, dropped.upload, taken.rejects, count)
+    count("CheckRowsRecorded", taken.recorded)
+    ports.bucket.retire(dropped.key, name, dropped.upload, dropped.etag)
+    summary = {"key": dropped.key, "check_register": True, **taken.to_json()}
+    logger.info("check register read", extra=summary)
     return summary
 
 

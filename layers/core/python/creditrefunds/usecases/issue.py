@@ -28,6 +28,7 @@ from creditrefunds.domain.money import ZERO
 from creditrefunds.domain.refunds import ap_file, ap_key, issued_records, payer_claim
 from creditrefunds.domain.review import Route
 from creditrefunds.domain.status import Status
+from creditrefunds.usecases.letters import at_issue
 from creditrefunds.usecases.ports import Ports
 from creditrefunds.usecases.reconcile import instructions_of
 from creditrefunds.usecases.review import recheck
@@ -83,6 +84,7 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
         record_issued(ports, case, done.instruction, stored.status, now)
     files = [ap_key(i.issued_on, i.instruction_id) for i in issued]
     ports.cases.set_status(case_id, Status.REFUND_ISSUED)
+    at_issue(ports, issued, now)  # the patient's notice, the payer's letter: each once, after the money's records
     logger.info("refund issued", extra={"case_id": case_id, "new_lines": len(new_ids), "lines": len(issued)})
     return {"route": "ISSUED", "issued": [i.instruction_id for i in issued], "new": sorted(new_ids), "files": files}
 

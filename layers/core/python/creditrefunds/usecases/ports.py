@@ -14,6 +14,7 @@ from creditrefunds.domain.history import Entry
 from creditrefunds.domain.identity import Person
 from creditrefunds.domain.instructions import Instruction, Issued
 from creditrefunds.domain.ledger import StoreOutcome, Transaction
+from creditrefunds.domain.letters import Letter
 from creditrefunds.domain.mail import Mail
 from creditrefunds.domain.remittance import ClaimPayment, Evidence, Takeback
 from creditrefunds.domain.rollups import Increments, Progress
@@ -197,6 +198,26 @@ class Worklist(Protocol):
              narrowed: Narrowed = ...) -> tuple[list[WorkItem], str]: ...
 
 
+class Unclaimed(Protocol):
+    """The refunds whose checks the register told of (DOMAIN.md section 9): which to look at, where each
+    stands, and a corrected address (given by one person, confirmed by another)."""
+
+    def track(self, instruction_id: str, case_id: str) -> None: ...
+    def tracked(self) -> list[str]: ...
+    def note(self, instruction_id: str, stage: str, next_date: date | None) -> None: ...
+    def address(self, instruction_id: str) -> dict[str, str]: ...  # the confirmed address ({} when none)
+    def ask_address(self, instruction_id: str, address: dict[str, str], by: str) -> None: ...
+    def asked(self, instruction_id: str) -> tuple[dict[str, str], str] | None: ...  # (address, who gave it)
+    def confirm_address(self, instruction_id: str) -> None: ...
+
+
+class Letters(Protocol):
+    """Letters as PDF, kept under letters/ in the ledger bucket."""
+
+    def render(self, letter: Letter) -> tuple[bytes, str]: ...  # the PDF and its SHA-256
+    def write(self, letter: Letter) -> tuple[str, str]: ...  # kept: its key and SHA-256
+
+
 class Ports(Protocol):
     """Everything a step may use; each use case reads only the parts it needs."""
 
@@ -234,3 +255,7 @@ class Ports(Protocol):
     def worklist(self) -> Worklist: ...
     @property
     def rollups(self) -> Rollups: ...
+    @property
+    def unclaimed(self) -> Unclaimed: ...
+    @property
+    def letters(self) -> Letters: ...

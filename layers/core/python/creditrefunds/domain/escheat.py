@@ -1,0 +1,197 @@
+"""Where an uncashed refund stands on the way to the state (DOMAIN.md section 9), as of a day passed in.
+
+`Property` is what is known of one refund instruction's money: its checks (the register), its reissue, an
+owner's answer, the due-diligence letters sent, the report that named it and the ledger row that remitted it.
+`assess` says, as of any day, its stage, its next step and that step's date. Pure: a four-year timeline is
+a test of milliseconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from creditrefunds.domain.checks import UNPAID, CheckEvent
+from creditrefunds.domain.money import money_text
+from creditrefunds.domain.unclaimed import Unclaimed
+
+OFF_PATH = ("CLEARED", "ANSWERED", "EXEMPT")  # the money reached its owner, or is not the state's to claim
+STAGES = ("OUTSTANDING", "UNCLAIMED", "LETTER_DUE", "LETTER_LATE", "LETTER_SENT", "REPORTABLE", "REPORTED", "CLOSED",
+          *OFF_PATH)
+# History actions (each step is a record on the refund's case), and the typed field `evidence` they carry.
+CHECK, STALE, REISSUE_ASKED, REISSUED, ANSWERED = "CHECK_STATUS", "CHECK_STALE", "REISSUE_ASKED", "REISSUED", \
+    "OWNER_ANSWERED"
+LETTER, REPORTABLE, REPORTED, REMITTED = "LETTER_WRITTEN", "ESCHEAT_REPORTABLE", "ESCHEAT_REPORTED", \
+    "ESCHEAT_REMITTED"
+DUE_DILIGENCE = "due-diligence"
+
+
+def add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+@dataclass(frozen=True)
+class Property:
+    """One refund instruction's money, and what happened to it."""
+
+    instruction_id: str
+    case_id: str
+    account_id: str
+    payee_type: str
+    payee_id: str
+    owner_name: str
+    owner_state: str  # already resolved: the patient's state, else the holder's incorporation state
+    amount: Decimal
+    issued_on: date
+    checks: tuple[CheckEvent, ...] = ()
+    reissued_on: tuple[date, ...] = ()
+    address: str = ""  # the corrected address of the latest reissue
+    answered_on: date | None = None
+    letters_on: tuple[date, ...] = ()  # due-diligence letters written (as of these days)
+    reported: tuple[str, date] | None = None  # (report id, as of)
+    remitted: tuple[str, date] | None = None  # (ledger txn id, posting date)
+    claim_id: str = ""
+
+    def current_check(self) -> tuple[str, list[CheckEvent]]:
+        """The latest check (its number and events, oldest first): a reissue's replaces the one before."""
+        by_number: dict[str, list[CheckEvent]] = {}
+        for event in sorted(self.checks):
+            by_number.setdefault(event.check_number, []).append(event)
+        if not by_number:
+            return "", []
+        number = max(by_number, key=lambda n: (by_number[n][0].status_date, n))
+        return number, by_number[number]
+
+
+@dataclass(frozen=True)
+class Path:
+    """As of `as_of`: the stage, the next step and its date, and the dates the law sets."""
+
+    instruction_id: str
+    case_id: str
+    state: str
+    amount: Decimal
+    stage: str
+    next_step: str
+    next_date: date | None
+    as_of: date
+    check_number: str = ""
+    unclaimed_since: date | None = None
+    dormant_on: date | None = None
+    report_due: date | None = None
+    letter_from: date | None = None
+    letter_by: date | None = None
+    letter_needed: bool = False
+    reissues_left: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def reportable(self) -> bool:
+        return self.stage in ("REPORTABLE", "LETTER_DUE", "LETTER_LATE", "LETTER_SENT", "UNCLAIMED") and \
+            self.dormant_on is not None and self.dormant_on <= self.as_of
+
+    def to_json(self) -> dict[str, Any]:
+        def day(d: date | None) -> str | None:
+            return d.isoformat() if d else None
+
+        return {"instruction_id": self.instruction_id, "case_id": self.case_id, "state": self.state,
+                "amount": money_text(self.amount), "stage": self.stage, "next_step": self.next_step,
+                "next_date": day(self.next_date), "as_of": day(self.as_of), "check_number": self.check_number,
+                "unclaimed_since": day(self.unclaimed_since), "dormant_on": day(self.dormant_on),
+                "report_due": day(self.report_due), "letter_from": day(self.letter_from),
+                "letter_by": day(self.letter_by), "letter_needed": self.letter_needed,
+                "reissues_left": self.reissues_left, "notes": self.notes}
+
+
+def assess(p: Property, rules: Unclaimed, as_of: date) -> Path:
+    """Where `p` stands on `as_of`, from what was known by then (later facts are not yet known)."""
+    known = _known_by(p, as_of)
+    number, events = known.current_check()
+    base = Path(p.instruction_id, p.case_id, p.owner_state, p.amount, "", "", None, as_of, number,
+                reissues_left=max(0, rules.reissues - len(known.reissued_on)))
+    if known.remitted:
+        return replace(base, stage="CLOSED", next_step="", next_date=None,
+                    notes=[f"remitted to {p.owner_state} by ledger row {known.remitted[0]} on {known.remitted[1]}"])
+    if p.payee_type != "PATIENT" and p.owner_state in rules.b2b_exempt_states:
+        return replace(base, stage="EXEMPT", next_step="", next_date=None,
+                    notes=[f"{p.owner_state} exempts business-to-business property"])
+    if known.answered_on:
+        return replace(base, stage="ANSWERED", next_step="", next_date=None,
+                    notes=[f"the owner answered on {known.answered_on}"])
+    last = events[-1] if events else None
+    if last is not None and last.status == "CLEARED" and not known.reported:
+        return replace(base, stage="CLEARED", next_step="", next_date=None, notes=[f"cleared on {last.status_date}"])
+    issued = _issued_on(p, known, events)
+    stale_on = issued + timedelta(days=rules.stale_days)
+    unpaid = next((e.status_date for e in events if e.status in UNPAID), None)
+    since = min(d for d in (unpaid, stale_on) if d is not None)
+    contact = max((issued, *known.reissued_on))
+    dormant_on = add_years(contact, rules.dormancy(p.owner_state))
+    report_due = rules.calendar_of(p.owner_state).report_due(dormant_on)
+    low, high = rules.window(p.owner_state)
+    dates: dict[str, Any] = {"unclaimed_since": since, "dormant_on": dormant_on, "report_due": report_due,
+             "letter_from": report_due - timedelta(days=high), "letter_by": report_due - timedelta(days=low),
+             "letter_needed": p.amount >= rules.minimum(p.owner_state)}
+    if known.reported:
+        return replace(base, **dates, stage="REPORTED", next_step=f"remit to {p.owner_state}: the ledger row of the "
+                    "remittance closes it", next_date=report_due,
+                    notes=[f"reported in {known.reported[0]} as of {known.reported[1]}"])
+    if as_of < since:
+        return replace(base, **dates, stage="OUTSTANDING", next_step="stale unless the check clears",
+                    next_date=stale_on)
+    return _waiting(base, dates, known, as_of)
+
+
+def _waiting(base: Path, dates: dict[str, Any], known: Property, as_of: date) -> Path:
+    """An unclaimed check: the letter (where the amount needs one) in its window, then the report."""
+    reissue = " (or reissue to a corrected address)" if base.reissues_left else ""
+    sent = [d for d in known.letters_on if d >= dates["letter_from"]]
+    dormant = as_of >= dates["dormant_on"]
+    report = f"report to {base.state} by {dates['report_due']}"
+    if dates["letter_needed"] and not sent:
+        if as_of < dates["letter_from"]:
+            return replace(base, **dates, stage="REPORTABLE" if dormant else "UNCLAIMED",
+                        next_step=f"due-diligence letter from {dates['letter_from']}{reissue}",
+                        next_date=dates["letter_from"])
+        if as_of <= dates["letter_by"]:
+            return replace(base, **dates, stage="LETTER_DUE", next_step=f"send the due-diligence letter by "
+                        f"{dates['letter_by']}", next_date=dates["letter_by"])
+        return replace(base, **dates, stage="LETTER_LATE", next_step=report, next_date=dates["report_due"],
+                    notes=[f"no due-diligence letter went out between {dates['letter_from']} and {dates['letter_by']}"])
+    stage = "REPORTABLE" if dormant else ("LETTER_SENT" if sent else "UNCLAIMED")
+    step = report if dormant else f"dormant on {dates['dormant_on']}, then {report}{reissue}"
+    return replace(base, **dates, stage=stage, next_step=step, next_date=dates["report_due"] if dormant
+                else dates["dormant_on"])
+
+
+def _known_by(p: Property, as_of: date) -> Property:
+    """`p` as it was known on `as_of`: what happened later has not happened yet."""
+    return replace(p, checks=tuple(e for e in p.checks if e.status_date <= as_of),
+                   reissued_on=tuple(d for d in p.reissued_on if d <= as_of),
+                   answered_on=p.answered_on if p.answered_on and p.answered_on <= as_of else None,
+                   letters_on=tuple(d for d in p.letters_on if d <= as_of),
+                   reported=p.reported if p.reported and p.reported[1] <= as_of else None,
+                   remitted=p.remitted if p.remitted and p.remitted[1] <= as_of else None)
+
+
+def _issued_on(p: Property, known: Property, events: list[CheckEvent]) -> date:
+    """The current check's issue: its ISSUED row, else its first row, else the latest reissue, else the
+    instruction's day."""
+    issued = [e.status_date for e in events if e.status == "ISSUED"]
+    if issued:
+        return issued[0]
+    if events:
+        return events[0].status_date
+    return max((p.issued_on, *known.reissued_on))
+
+
+def remittance_row_matches(p: Property, rules: Unclaimed, txn: Any) -> bool:
+    """A ledger row remits `p` to its state: to payer `<prefix><STATE>`, its amount, its reference the
+    instruction or one of its checks."""
+    references = {p.instruction_id, *(e.check_number for e in p.checks)}
+    return (txn.payer_id or "") == f"{rules.state_payee_prefix}{p.owner_state}" and abs(txn.amount) == p.amount \
+        and (txn.reference or "") in references

@@ -1,0 +1,202 @@
+"""Unclaimed property's rules (DOMAIN.md section 9), pure: the check register read like a ledger, a refund's
+path to the state over four simulated years, state by state, and the NAUPA file a validator accepts."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from creditrefunds.domain.checks import CheckEvent, is_check_register, read_register
+from creditrefunds.domain.escheat import Property, assess
+from creditrefunds.domain.ledger import LedgerUnreadable
+from creditrefunds.domain.naupa import RECORD, Item, Owner, TooWide, fields_of, report
+from creditrefunds.domain.settings import SettingsError, parse_settings
+from creditrefunds.domain.unclaimed import Calendar, Unclaimed
+
+from tests.naupa_check import problems
+
+RULES = Unclaimed()
+ISSUED = date(2026, 12, 1)
+
+
+def check(status: str, day: date, number: str = "100200", amount: str = "75.00") -> CheckEvent:
+    return CheckEvent(day, "CB-1#0", number, Decimal(amount), status)
+
+
+def refund(state: str = "TX", amount: str = "75.00", payee: str = "PATIENT", *events: CheckEvent) -> Property:
+    return Property("CB-1#0", "CB-1", "A-1", payee, "G-1", "Rivera, Ana", state, Decimal(amount), ISSUED,
+                    events or (check("ISSUED", ISSUED),))
+
+
+# ---------------------------------------------------------------- the register
+
+
+def register(text: str) -> tuple[list[CheckEvent], list]:
+    return read_register(io.BytesIO(text.encode()))
+
+
+def test_a_register_is_told_by_its_header_in_any_order_whatever_its_name():
+    assert is_check_register(b"instruction_id,check_number,amount,status,status_date\r\nX#0,1,2.00,ISSUED,2026-01-01")
+    assert is_check_register(b"\xef\xbb\xbfstatus,status_date,amount,check_number,instruction_id\n")
+    assert not is_check_register(b"txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date\n")
+    assert not is_check_register(b"")
+
+
+def test_bad_rows_are_kept_with_line_field_and_reason_and_good_rows_count_once():
+    events, rejects = register(
+        "instruction_id,check_number,amount,status,status_date\n"
+        "CB-1#0,100200,75.00,ISSUED,2026-12-01\n"
+        "CB-1#0,100200,75.00,ISSUED,2026-12-01\n"  # the same row twice: one event
+        "CB-1#0,100200,75.001,CLEARED,2026-12-09\n"
+        "CB-2#0,100201,20.00,LOST,2026-12-09\n"
+        "CB-3#0,,20.00,VOIDED,2026-12-09\n"
+        "CB-4#1,100203,20.00,RETURNED_MAIL,2026-02-30\n"
+        "no-hash,100204,20.00,VOIDED,2026-12-09\n"
+        "CB-5#0,100205,20.00\n")
+    assert [(e.instruction_id, e.status, e.line) for e in events] == [("CB-1#0", "ISSUED", 2)]
+    assert [(r.line, r.field) for r in rejects] == [(4, "amount"), (5, "status"), (6, "check_number"),
+                                                    (7, "status_date"), (8, "instruction_id"), (9, "(row)")]
+    assert "LOST" in rejects[1].reason and "ISSUED" in rejects[1].reason
+
+
+def test_a_file_that_is_no_register_is_refused_whole():
+    with pytest.raises(LedgerUnreadable, match="misses column"):
+        register("instruction_id,check_number,amount\nX#0,1,2.00\n")
+    with pytest.raises(LedgerUnreadable, match="UTF-8"):
+        read_register(io.BytesIO(b"instruction_id,check_number,amount,status,status_date\n\xff\xfe"))
+
+
+# ---------------------------------------------------------------- four years of one check
+
+
+def test_a_texas_check_never_cashed_goes_to_the_state_in_four_years():
+    p = refund("TX")
+    at = {day: assess(p, RULES, date.fromisoformat(day)) for day in (
+        "2026-12-20", "2027-05-31", "2027-06-01", "2030-01-15", "2030-03-10", "2030-05-20", "2030-06-01")}
+    assert at["2026-12-20"].stage == "OUTSTANDING" and at["2026-12-20"].next_date == date(2027, 5, 30)
+    assert at["2027-06-01"].stage == "UNCLAIMED" and at["2027-06-01"].unclaimed_since == date(2027, 5, 30)
+    # dormant three years after the check; Texas reports by 1 July what was dormant by 1 March
+    assert at["2027-06-01"].dormant_on == date(2029, 12, 1) and at["2027-06-01"].report_due == date(2030, 7, 1)
+    # the letter goes 60 to 120 days before the report: 2 March to 2 May 2030
+    assert (at["2030-01-15"].letter_from, at["2030-01-15"].letter_by) == (date(2030, 3, 3), date(2030, 5, 2))
+    assert at["2030-01-15"].stage == "REPORTABLE" and at["2030-01-15"].next_date == date(2030, 3, 3)
+    assert at["2030-03-10"].stage == "LETTER_DUE" and at["2030-03-10"].next_date == date(2030, 5, 2)
+    assert at["2030-05-20"].stage == "LETTER_LATE" and "no due-diligence letter" in at["2030-05-20"].notes[0]
+    sent = replace(p, letters_on=(date(2030, 3, 10),))
+    assert assess(sent, RULES, date(2030, 6, 1)).stage == "REPORTABLE"
+    assert assess(sent, RULES, date(2030, 6, 1)).reportable
+    reported = replace(sent, reported=("R1", date(2030, 6, 30)))
+    assert assess(reported, RULES, date(2030, 7, 2)).stage == "REPORTED"
+    assert assess(reported, RULES, date(2030, 6, 29)).stage == "REPORTABLE"  # not known yet on that day
+    closed = replace(reported, remitted=("T-9", date(2030, 7, 3)))
+    assert assess(closed, RULES, date(2030, 12, 31)).stage == "CLOSED"
+
+
+def test_a_cleared_check_leaves_the_path_and_a_returned_one_is_unclaimed_at_once():
+    cleared = refund("TX", "75.00", "PATIENT", check("ISSUED", ISSUED), check("CLEARED", date(2027, 1, 4)))
+    assert assess(cleared, RULES, date(2031, 1, 1)).stage == "CLEARED"
+    assert assess(cleared, RULES, date(2027, 1, 3)).stage == "OUTSTANDING"
+    returned = refund("TX", "75.00", "PATIENT", check("ISSUED", ISSUED), check("RETURNED_MAIL", date(2026, 12, 15)))
+    path = assess(returned, RULES, date(2026, 12, 16))
+    assert path.stage == "UNCLAIMED" and path.unclaimed_since == date(2026, 12, 15) and path.reissues_left == 1
+    assert "reissue to a corrected address" in path.next_step
+
+
+def test_a_reissued_check_starts_its_own_clock_and_no_second_reissue_is_offered():
+    p = refund("TX", "75.00", "PATIENT", check("ISSUED", ISSUED), check("RETURNED_MAIL", date(2026, 12, 15)),
+               check("ISSUED", date(2027, 1, 10), "100999"))
+    p = replace(p, reissued_on=(date(2027, 1, 8),))
+    path = assess(p, RULES, date(2027, 2, 1))
+    assert (path.stage, path.check_number, path.reissues_left) == ("OUTSTANDING", "100999", 0)
+    later = assess(p, RULES, date(2027, 8, 1))
+    assert later.dormant_on == date(2030, 1, 10) and later.report_due == date(2030, 7, 1)
+    cashed = replace(p, checks=(*p.checks, check("CLEARED", date(2027, 2, 3), "100999")))
+    assert assess(cashed, RULES, date(2027, 3, 1)).stage == "CLEARED"
+
+
+@pytest.mark.parametrize(("state", "amount", "needed", "window"), [
+    ("CA", "50.00", True, (date(2029, 11, 1), date(2030, 5, 2))),  # 6 to 12 months before 1 November 2030
+    ("AK", "99.99", False, None), ("AK", "100.00", True, None), ("CO", "25.00", True, None),
+    ("CT", "0.01", True, None), ("NY", "49.99", False, None)])
+def test_each_state_has_its_minimum_and_window(state, amount, needed, window):
+    path = assess(refund(state, amount), RULES, date(2028, 1, 1))
+    assert path.letter_needed is needed
+    if window:
+        assert (path.letter_from, path.letter_by) == window
+    if not needed:
+        assert "dormant on" in path.next_step and "letter" not in path.next_step
+
+
+def test_a_payers_credit_is_not_reported_where_the_state_exempts_business_to_business():
+    rules = Unclaimed(b2b_exempt_states=["TX"])
+    assert assess(refund("TX", "900.00", "COMMERCIAL"), rules, date(2031, 1, 1)).stage == "EXEMPT"
+    assert assess(refund("TX", "900.00", "COMMERCIAL"), RULES, date(2031, 1, 1)).reportable
+
+
+def test_the_owners_state_is_the_patients_else_the_holders_incorporation():
+    rules = Unclaimed.model_validate({"holder": {"incorporation_state": "de"}})
+    assert rules.owner_state("PATIENT", "ca") == "CA"
+    assert rules.owner_state("PATIENT", None) == "DE" and rules.owner_state("MEDICARE", "CA") == "DE"
+
+
+def test_a_calendar_gives_the_first_report_whose_cutoff_the_property_is_dormant_by():
+    cal = Calendar(dormant_by="06-30", due="11-01")
+    assert cal.report_due(date(2029, 6, 30)) == date(2029, 11, 1)
+    assert cal.report_due(date(2029, 7, 1)) == date(2030, 11, 1)
+    early = Calendar(dormant_by="12-31", due="04-15")  # a due date early in the year: the year before's property
+    assert early.report_due(date(2029, 12, 31)) == date(2030, 4, 15)
+
+
+def test_settings_add_to_the_state_tables_and_refuse_what_is_wrong():
+    s = parse_settings('{"unclaimed": {"letter_minimum": {"ny": "20.00"}, "stale_days": 90}}', "t")
+    assert s.unclaimed.minimum("NY") == Decimal("20.00") and s.unclaimed.minimum("AK") == Decimal("100.00")
+    assert s.unclaimed.stale_days == 90 and s.unclaimed.window("CA") == (183, 365)
+    for bad in ('{"unclaimed": {"holder": {"tax_id": "12-34"}}}', '{"unclaimed": {"property_code_patient": "X"}}',
+                '{"unclaimed": {"letter_window_days": {"OH": [90, 30]}}}', '{"unclaimed": {"stale": 1}}'):
+        with pytest.raises(SettingsError, match="unclaimed"):
+            parse_settings(bad, "t")
+
+
+# ---------------------------------------------------------------- the NAUPA file
+
+HOLDER = {"HOLDER-TAX-ID": "741234567", "HOLDER-REPORT-YEAR": 2030, "HOLDER-NAME": "Saint Ann's Hospital",
+          "HOLDER-REPORT-STATE": "TX", "HOLDER-AS-OF-DATE": date(2030, 3, 1), "HOLDER-CONTACT-PHONE": "5125550100"}
+
+
+def items() -> list[Item]:
+    return [Item(Owner("Núñez", "José", "Á"), Decimal("75.00"), "MS11", date(2026, 12, 1), date(2027, 5, 30),
+                 "100200", "CB-1#0", "HEALTHCARE REFUND", True, Owner("GUARANTOR G-1")),
+            Item(Owner("BCBS-TX", kind="B", state="TX"), Decimal("1234.56"), "MS11", date(2026, 12, 1),
+                 date(2026, 12, 1), "100201", "CB-2#1", "HEALTHCARE REFUND")]
+
+
+def test_a_report_passes_the_validator_with_its_totals_and_folds_accents():
+    data = report(HOLDER, items())
+    assert problems(data) == []
+    lines = data.split(b"\r\n")[:-1]
+    assert [chr(line[0]) for line in lines] == ["1", "2", "3", "2", "9"] and all(len(x) == RECORD for x in lines)
+    first = fields_of(lines[1])
+    assert first["PROP-OWNER-NAME-LAST"].rstrip() == "NUNEZ" and first["PROP-OWNER-NAME-FIRST"].rstrip() == "JOSE"
+    assert first["PROP-AMOUNT-REPORTED"] == "0000007500" and first["PROP-START-TRANS-DATE"] == "20261201"
+    total = fields_of(lines[-1])
+    assert total["SUM-AMOUNT-REPORTED"] == "000000130956" and total["SUM-AMOUNT-ADVERTISED"] == "000000007500"
+    assert fields_of(lines[0])["HOLDER-NAME"].startswith("SAINT ANN'S HOSPITAL")
+
+
+def test_the_validator_catches_a_cut_record_a_wrong_total_and_a_right_justified_name():
+    data = report(HOLDER, items())
+    assert any("bytes, not 577" in p for p in problems(data.replace(b"SAINT ANN'S", b"SAINT ANNS", 1)))
+    wrong = data.replace(b"000000130956", b"000000130957")
+    assert any("SUM-AMOUNT-REPORTED" in p for p in problems(wrong))
+    shifted = data.replace(b"NUNEZ ", b" NUNEZ", 1)
+    assert any("not left-justified" in p for p in problems(shifted))
+
+
+def test_nothing_to_report_is_a_negative_report_and_an_amount_too_wide_is_refused():
+    empty = report(HOLDER, [])
+    assert problems(empty) == [] and fields_of(empty.split(b"\r\n")[0])["HOLDER-REPORT-TYPE"] == "N"
+    with pytest.raises(TooWide):
+        report(HOLDER, [replace(items()[1], amount=Decimal("123456789.00"))])

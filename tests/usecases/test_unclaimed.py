@@ -1,0 +1,200 @@
+"""Unclaimed property and letters (issue 34), over the real use-cases in memory: the letters a refund sends at
+issue, the check register, four years of an uncashed check on its way to Texas, the state report, a reissue
+that needs a second person, and every letter written again with the SHA-256 its record holds."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from datetime import date
+
+import pytest
+from creditrefunds.domain.identity import BILLING
+from creditrefunds.usecases import escheat
+from creditrefunds.usecases.checks import NotAllowed, ask_reissue, confirm_reissue, owner_answered
+from creditrefunds.usecases.letters import rewrite
+from pypdf import PdfReader
+
+from tests.memory.cloud import COMPLIANCE, MemoryCloud
+from tests.naupa_check import problems
+
+from .test_one_refund import approve_and_issue
+from .test_workflow_paths import TIER1
+
+REGISTER = "instruction_id,check_number,amount,status,status_date\n"
+HEADER = ("txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,payer_type,payer_id,coverage_rank,"
+          "reference,claim_id,service_date,mbi,patient_name,patient_state\n")
+
+
+def patient(account: str, name: str, state: str = "TX") -> list[str]:
+    """A patient who paid 50.00 more than the visit's charge (a refund by check to the guarantor)."""
+    return [f'{account}-1,{account},P-{account},G-{account},CHARGE,100.00,2026-11-01,,,,,,2026-10-28,,"{name}",{state}',
+            f'{account}-2,{account},P-{account},G-{account},PAYMENT,-150.00,2026-11-05,PATIENT,,,CHK-1,,2026-10-28,,'
+            f'"{name}",{state}']
+
+
+def issued(mem: MemoryCloud, account: str, name: str, state: str = "TX") -> str:
+    mem.drop(patient(account, name, state), header=HEADER)
+    return f"{approve_and_issue(mem, account)['case_id']}#0"
+
+
+def text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def records(mem: MemoryCloud, iid: str, action: str | None = None) -> list[dict]:
+    case_id = iid.split("#")[0]
+    return [r for r in mem.history.records(case_id) if r.get("instruction_id") == iid
+            and (action is None or r["action"] == action)]
+
+
+def letter_of(mem: MemoryCloud, record: dict) -> tuple[str, bytes]:
+    facts = json.loads(record["evidence"])
+    data = mem.bucket.objects[facts["key"]]
+    assert hashlib.sha256(data).hexdigest() == facts["sha256"]  # the history lists the letter as kept
+    return facts["key"], data
+
+
+def drop_register(mem: MemoryCloud, *rows: str) -> dict:
+    return mem.drop(list(rows), name=f"ap-checks-{mem.drops}.csv", header=REGISTER)
+
+
+def test_a_patients_refund_is_issued_with_its_notice_naming_only_that_patient(mem: MemoryCloud):
+    iid = issued(mem, "UP-NOTE", "Nguyễn, Thị Hồng")
+    issued(mem, "UP-OTHER", "Zoë Ångström")
+    [record] = records(mem, iid, "LETTER_WRITTEN")
+    key, data = letter_of(mem, record)
+    assert key == f"letters/{iid.split('#')[0]}/patient-notice-line0.pdf"
+    shown = text(data)
+    for expected in ("Nguyễn, Thị Hồng", "50.00", "UP-NOTE", "2026-10-28", "Example Community Hospital"):
+        assert expected in shown
+    assert "Ångström" not in shown and "UP-OTHER" not in shown
+
+
+def test_each_payer_letter_names_that_payers_claims_and_medicares_carries_the_refund_forms_fields(mem: MemoryCloud):
+    rows = ["UP-MED-1,UP-MED,P-M,P-M,CHARGE,100.00,2026-11-01,,,,,,2026-10-20,,\"Doe, Jan\",TX",
+            "UP-MED-2,UP-MED,P-M,P-M,PAYMENT,-100.00,2026-11-03,MEDICARE,MCR,1,EFT-1,ICN-111,2026-10-20,1EG4TE5MK73,"
+            "\"Doe, Jan\",TX",
+            "UP-MED-3,UP-MED,P-M,P-M,PAYMENT,-100.00,2026-11-09,MEDICARE,MCR,1,EFT-2,ICN-111,2026-10-20,1EG4TE5MK73,"
+            "\"Doe, Jan\",TX",
+            "UP-MED-4,UP-MED,P-M,P-M,PAYMENT,-20.00,2026-11-10,COMMERCIAL,BCBS,2,EFT-9,BC-999,2026-10-20,,"
+            "\"Doe, Jan\",TX"]
+    mem.drop(rows, header=HEADER)
+    case = approve_and_issue(mem, "UP-MED")
+    letters = {}
+    for line in range(len(case["lines"])):
+        for record in records(mem, f"{case['case_id']}#{line}", "LETTER_WRITTEN"):
+            letters[case["lines"][line]["payee_type"]] = text(letter_of(mem, record)[1])
+    medicare, bcbs = letters["MEDICARE"], letters["COMMERCIAL"]
+    for expected in ("Voluntary refund: Medicare", "ICN-111", "1EG4TE5MK73", "100.00", "1234567893",
+                     "Duplicate payment", "CMS-838 reason code", "Doe, Jan"):
+        assert expected in medicare
+    assert "BC-999" not in medicare and "BCBS" not in medicare
+    assert "BC-999" in bcbs and "20.00" in bcbs
+    assert "ICN-111" not in bcbs and "1EG4TE5MK73" not in bcbs
+
+
+def test_a_check_register_is_recorded_once_and_its_bad_rows_kept_with_their_reasons(mem: MemoryCloud):
+    iid = issued(mem, "UP-REG", "Rivera, Ana")
+    summary = drop_register(mem, f"{iid},100200,50.00,ISSUED,2026-11-20", f"{iid},100200,51.00,CLEARED,2026-11-30",
+                            "CB-NOPE#0,100300,10.00,ISSUED,2026-11-20", f"{iid},100200,50.00,SHREDDED,2026-11-30")
+    assert (summary["recorded"], summary["rejected"]) == (1, 3)
+    again = drop_register(mem, f"{iid},100200,50.00,ISSUED,2026-11-20")
+    assert (again["recorded"], again["repeated"]) == (0, 1)
+    [record] = records(mem, iid, "CHECK_STATUS")
+    assert record["reason"] == "check 100200 ISSUED on 2026-11-20"
+    [errors] = [k for k in mem.bucket.keys("rejected/ap-checks-") if k.endswith("errors.jsonl")]
+    rejected = [json.loads(x) for x in mem.bucket.text(errors).splitlines()]
+    assert [(r["line"], r["field"]) for r in rejected] == [(3, "amount"), (4, "instruction_id"), (5, "status")]
+    assert "not the instruction's amount (50.00)" in rejected[0]["reason"]
+    assert mem.bucket.keys("incoming/ap-checks-") == []  # retired, kept as the original
+
+
+def test_four_years_of_an_uncashed_check_on_its_way_to_texas(mem: MemoryCloud):
+    iid = issued(mem, "UP-TX", "Rivera, Ana")
+    mem.drop(["UP-TX-5,UP-TX,P-UP-TX,G-UP-TX,REFUND,50.00,2026-11-21,PATIENT,,,100200,,,,\"Rivera, Ana\",TX"],
+             header=HEADER)
+    assert mem.case("UP-TX")["status"] == "RECONCILED"  # the check was cut: the refund row came back
+    drop_register(mem, f"{iid},100200,50.00,ISSUED,2026-11-20")
+
+    def advance(day: str) -> escheat.Advanced:
+        return escheat.advance(mem.ports, date.fromisoformat(day), mem.now, COMPLIANCE)
+
+    assert advance("2027-01-01").written == []
+    assert advance("2027-06-01").written == [f"{iid} CHECK_STALE"]
+    assert advance("2027-06-02").written == []  # each step once
+    assert [p.instruction_id for p in advance("2030-01-10").reportable] == [iid]  # dormant since 2029-11-20
+    letters = advance("2030-03-10")
+    assert [p.instruction_id for p in letters.letters] == [iid]
+    [letter] = [r for r in records(mem, iid, "LETTER_WRITTEN") if "due-diligence" in r["evidence"]]
+    shown = text(letter_of(mem, letter)[1])
+    assert "Rivera, Ana" in shown and "50.00" in shown and "State of TX" in shown and "2030-06-30" in shown
+    told = [m for m in mem.mailer.to(COMPLIANCE) if m.subject.startswith("Unclaimed property")]
+    assert len(told) == 2 and "report due 2030-07-01" in told[-1].text and "Rivera" not in told[-1].text
+    assert advance("2030-03-11").written == []
+
+    data, named = escheat.state_report(mem.ports, "TX", date(2030, 6, 30), mem.now)
+    assert problems(data) == [] and [t.instruction.instruction_id for t in named] == [iid]
+    assert b"RIVERA" in data and b"0000005000" in data
+    assert escheat.state_report(mem.ports, "TX", date(2030, 6, 30), mem.now)[1] == []  # reported once
+    assert escheat.state_report(mem.ports, "CA", date(2030, 6, 30), mem.now, record=False)[1] == []
+
+    # Accounts payable voids the check and remits it: the refund row reversed, the money moved to the state.
+    mem.drop(["UP-TX-8,UP-TX,P-UP-TX,G-UP-TX,REVERSAL,-50.00,2030-07-15,PATIENT,,,,UP-TX-5,,TX",
+              "UP-TX-9,UP-TX,P-UP-TX,G-UP-TX,ADJUSTMENT,50.00,2030-07-15,OTHER,UNCLAIMED-TX,100200,,,ESCHEAT,TX"],
+             header="txn_id,account_id,patient_id,guarantor_id,txn_type,amount,posting_date,payer_type,payer_id,"
+                    "reference,claim_id,reversal_of,adj_code,patient_state\n")
+    assert advance("2030-07-20").written == [f"{iid} ESCHEAT_REMITTED"]
+    [path] = [t.path for t in escheat.tracked(mem.ports, date(2030, 7, 20))]
+    assert path.stage == "CLOSED"
+    steps = [r["action"] for r in records(mem, iid)]
+    assert steps == ["ISSUED", "LETTER_WRITTEN", "CHECK_STATUS", "CHECK_STALE", "ESCHEAT_REPORTABLE",
+                     "LETTER_WRITTEN", "ESCHEAT_REPORTED", "ESCHEAT_REMITTED"]
+    assert mem.case("UP-TX")["status"] == "RECONCILED" and len(mem.cases.of_account("UP-TX")) == 1
+
+
+def test_a_reissue_to_a_corrected_address_is_given_by_one_person_and_confirmed_by_another(mem: MemoryCloud):
+    iid = issued(mem, "UP-RE", "Rivera, Ana")
+    billing, other_billing = mem.signed_in("billing@example.org"), mem.user("clerk@example.org", BILLING)
+    address = {"line1": "12 Elm St", "city": "Dallas", "state": "TX", "zip": "75201"}
+    with pytest.raises(NotAllowed, match="not a refund the check register told of"):
+        ask_reissue(mem.ports, iid, address, billing, mem.now)
+    drop_register(mem, f"{iid},100200,50.00,ISSUED,2026-11-20", f"{iid},100200,50.00,RETURNED_MAIL,2026-12-01")
+    mem.tick(days=15)
+    with pytest.raises(NotAllowed, match="billing staff"):
+        ask_reissue(mem.ports, iid, address, mem.signed_in(TIER1), mem.now)
+    ask_reissue(mem.ports, iid, address, billing, mem.now)
+    assert mem.bucket.keys("outbound/reissues/") == []  # nothing goes out on one person's word
+    with pytest.raises(NotAllowed, match="confirmed by the compliance officer or an approver"):
+        confirm_reissue(mem.ports, iid, other_billing, mem.now)
+    both = mem.user("billing@example.org", "approver-tier-1")
+    with pytest.raises(NotAllowed, match="who gave the address cannot confirm"):
+        confirm_reissue(mem.ports, iid, both, mem.now)
+    key = confirm_reissue(mem.ports, iid, mem.signed_in("compliance@example.org"), mem.now)
+    sent = json.loads(mem.bucket.text(key))
+    assert (sent["address"], sent["amount"], sent["payee_id"], sent["reissue"]) == (address, "50.00", "G-UP-RE", 1)
+    assert [r["action"] for r in records(mem, iid)][-2:] == ["REISSUE_ASKED", "REISSUED"]
+    assert records(mem, iid, "REISSUED")[0]["actor"] == mem.people.by_email("compliance@example.org").actor
+    ask_reissue(mem.ports, iid, address, billing, mem.now)
+    with pytest.raises(NotAllowed, match="reissued 1 time"):
+        confirm_reissue(mem.ports, iid, mem.signed_in("compliance@example.org"), mem.now)
+
+
+def test_an_owner_who_answers_leaves_the_path(mem: MemoryCloud):
+    iid = issued(mem, "UP-ANS", "Rivera, Ana")
+    drop_register(mem, f"{iid},100200,50.00,ISSUED,2026-11-20", f"{iid},100200,50.00,VOIDED,2027-06-10")
+    mem.tick(days=300)
+    owner_answered(mem.ports, iid, date(2027, 9, 1), mem.signed_in("billing@example.org"), mem.now)
+    [t] = escheat.tracked(mem.ports, date(2031, 1, 1))
+    assert t.path.stage == "ANSWERED"
+    assert escheat.state_report(mem.ports, "TX", date(2031, 1, 1), mem.now, record=False)[1] == []
+
+
+def test_every_letter_of_a_case_written_again_is_the_one_its_record_lists(mem: MemoryCloud):
+    iid = issued(mem, "UP-AGAIN", "Ørsted, Ünal")
+    drop_register(mem, f"{iid},100200,50.00,ISSUED,2026-11-20")
+    escheat.advance(mem.ports, date(2030, 3, 10), mem.now, COMPLIANCE)
+    again = rewrite(mem.ports, iid.split("#")[0])
+    assert sorted(r.kind for r in again) == ["due-diligence", "patient-notice"]
+    assert all(r.same and mem.bucket.objects[r.key] == r.data for r in again)
