@@ -33,6 +33,7 @@ COMMAND_MODULES = {
     "refunds_cli.doctor": ("doctor",),
     "refunds_cli.remit": ("remit",),
     "refunds_cli.trends": ("trends",),
+    "refunds_cli.escheat": ("escheat", "letters"),
 }
 
 

@@ -1,9 +1,9 @@
-"""The console's pages: the worklist, a case, compliance, trends, the auditors' search
+"""The console's pages: the worklist, a case, compliance, unclaimed property, trends, the auditors' search
 (creditrefunds.usecases.console)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -15,8 +15,9 @@ from creditrefunds.domain.identity import BILLING, COMPLIANCE, OPERATOR, Forbidd
 from creditrefunds.domain.pages import answer
 from creditrefunds.domain.reports import CMS838_COLUMNS
 from creditrefunds.domain.worklist import KINDS, Narrowed
-from creditrefunds.usecases import console, worklist
+from creditrefunds.usecases import checks, console, worklist
 from creditrefunds.usecases.audit import SEARCH_FILTERS
+from creditrefunds.usecases.checks import CONFIRMERS
 from creditrefunds.usecases.operations import NotRetryable, retry_by
 
 SEARCH_FIELDS = (*SEARCH_FILTERS, "from", "to")
@@ -114,6 +115,43 @@ def trends_page() -> Response:
                 months=view["months"], patterns=view["patterns"])
 
 
+@app.get("/unclaimed")
+def unclaimed_page() -> Response:
+    found = person_or_sign_in("/unclaimed")
+    if isinstance(found, Response):
+        return found
+    person, session = found
+    today = datetime.now(UTC).date()
+    return page("unclaimed.html", "Unclaimed property", person, session, today=today,
+                rows=console.unclaimed(services(), person, today), can_work=person.has(BILLING),
+                can_confirm=person.has(*CONFIRMERS))
+
+
+@app.post("/unclaimed/<action>")
+def act_on_unclaimed(action: str) -> Response:
+    found = posted("/unclaimed")
+    if isinstance(found, Response):
+        return found
+    person, _, form = found
+    ports, now, iid = services(), datetime.now(UTC), form.get("instruction_id", "")
+    if action == "address":
+        checks.ask_reissue(ports, iid, form, person, now)
+    elif action == "confirm":
+        checks.confirm_reissue(ports, iid, person, now)
+    elif action == "answered":
+        checks.owner_answered(ports, iid, iso_day(form.get("on", "")), person, now)
+    else:
+        return refused(UnknownLink())
+    return redirect("/unclaimed")
+
+
+def iso_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a date (YYYY-MM-DD): {text[:20]!r}") from None
+
+
 @app.route("/audit", method=["GET", "POST"])
 def audit_page() -> Response:
     if app.current_event.request_context.http.method == "GET":
@@ -143,6 +181,11 @@ def not_there(error: LookupError) -> Response:
 @app.exception_handler(ValueError)
 def not_valid(error: ValueError) -> Response:
     return served(answer(400, "Not done", f"{error}"))
+
+
+@app.exception_handler(checks.NotAllowed)
+def not_allowed(error: checks.NotAllowed) -> Response:
+    return served(answer(409, "Not done", f"{error}. Nothing was sent."))
 
 
 @app.exception_handler(NotRetryable)

@@ -81,7 +81,7 @@ def form_allowed(session: Session | None, form: dict[str, str]) -> bool:
 
 
 # Where a sign-in may lead: the console's own pages, by path (never another host: no "//", tab or line break).
-_PAGES = re.compile(r"/(approve/[A-Za-z0-9_-]{1,100}|cases/[A-Za-z0-9_.-]{1,100}|compliance|trends|audit)?"
+_PAGES = re.compile(r"/(approve/[A-Za-z0-9_-]{1,100}|cases/[A-Za-z0-9_.-]{1,100}|compliance|unclaimed|trends|audit)?"
                     r"(\?[A-Za-z0-9=&_-]{0,100})?", re.ASCII)
 
 

@@ -1,11 +1,11 @@
 """Unclaimed property: on a schedule (EventBridge), the steps that came due for the refunds whose checks went
 astray (stale, the due-diligence letter, reportable, remitted to the state) are written as history records,
 and the compliance officer told of letters and reports falling due (DOMAIN.md section 9). Today is the
-clock's: `refunds escheat advance --as-of` runs the same use-case for another day, under an operator's name."""
+clock's, or the day an operator's invocation names (`refunds escheat advance --as-of`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -22,9 +22,12 @@ metrics = Metrics()
 
 
 class Event(BaseModel):
-    """A scheduled event, or `{}` from a person: nothing in it decides anything (not even the day)."""
+    """A scheduled event (today), or a person's invocation naming the day (`refunds escheat advance --as-of`: a
+    day the schedule missed, or a simulated timeline). The day only says which steps have come due; each is
+    written once, with the day it was written as of."""
 
     source: str = "by hand"
+    as_of: date | None = None
 
 
 @answers_doctor
@@ -35,7 +38,7 @@ class Event(BaseModel):
 @event_parser(model=Event)
 def lambda_handler(task: Event, context: LambdaContext) -> dict[str, Any]:
     ports, now = services(), datetime.now(UTC)
-    done = advance(ports, now.date(), now, ports.config.compliance_officer_email)
+    done = advance(ports, task.as_of or now.date(), now, ports.config.compliance_officer_email)
     metrics.add_metric(name="EscheatStepsWritten", unit=MetricUnit.Count, value=len(done.written))
     metrics.add_metric(name="DueDiligenceLetters", unit=MetricUnit.Count, value=len(done.letters))
     return done.to_json()

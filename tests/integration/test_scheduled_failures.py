@@ -11,7 +11,7 @@ import pytest
 from localcloud import faults
 
 
-@pytest.mark.parametrize("function", ["SealHistoryFunction", "SweepFunction", "RollUpFunction"])
+@pytest.mark.parametrize("function", ["SealHistoryFunction", "SweepFunction", "RollUpFunction", "EscheatFunction"])
 def test_a_scheduled_run_that_fails_after_lambda_s_retries_is_kept(cloud, function):
     name = cloud.function_name(function)
     crash = faults.inject(name, at=1, times=3)  # its first call, in the run and in Lambda's two retries

@@ -11,7 +11,8 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:80rem;margin:2rem auto
          ".amount{text-align:right}.error{color:#a00;font-weight:bold}button{margin-right:.6rem;padding:.4rem 1rem}")
 _FORM_TOKEN = "<input type='hidden' name='csrf' value='{{ csrf }}'>"  # noqa: S105 (a form field, not a secret)
 _NAV = ("<nav id='nav'><a href='/'>Worklist</a> | <a href='/?mine=1'>Taken by me</a> | "
-        "<a href='/compliance'>Compliance</a> | <a href='/trends'>Trends</a> | <a href='/audit'>Audit</a> | "
+        "<a href='/compliance'>Compliance</a> | <a href='/unclaimed'>Unclaimed</a> | <a href='/trends'>Trends</a> | "
+        "<a href='/audit'>Audit</a> | "
         "<span id='who'>{{ who }}</span> "
         "<form method='post' action='/signout' style='display:inline'>" + _FORM_TOKEN +
         "<button type='submit' id='sign-out'>Sign out</button></form></nav>")
@@ -109,6 +110,31 @@ CONSOLE_TEMPLATES = {
     "<td>{{ p.kind }}</td><td>{{ p.dimension }} {{ p.value }}</td><td>{{ p.count }} ({{ p.amount }})</td>"
     "<td>{{ p.trailing_counts | join(', ') }}</td><td>{% for c in p.examples %}<a href='/cases/{{ c }}'>{{ c }}"
     "</a> {% endfor %}</td></tr>{% endfor %}</table>" + _TAIL,
+
+    "unclaimed.html": _HEAD +
+    "<p id='as-of'>Refunds whose checks went astray, as of {{ today }}: each one's stage, next step and date "
+    "(DOMAIN.md section 9). A corrected address given by one person is sent only once another confirms it.</p>"
+    "<table id='unclaimed'><tr><th>Refund</th><th>State</th><th>Amount</th><th>Stage</th><th>Next step</th>"
+    "<th>By</th><th>Dormant</th><th>Report due</th><th></th></tr>{% for r in rows %}"
+    "<tr class='property' id='property-{{ r.instruction_id | replace('#', '-') }}'><td><a href='/cases/"
+    "{{ r.case_id }}'>{{ r.instruction_id }}</a></td><td>{{ r.state }}</td><td class='amount'>{{ r.amount }}</td>"
+    "<td>{{ r.stage }}</td><td>{{ r.next_step }}</td><td>{{ r.next_date or '-' }}</td><td>{{ r.dormant_on or '-' }}"
+    "</td><td>{{ r.report_due or '-' }}</td><td>"
+    "{% if r.asked %}<p>Corrected address: {{ r.asked.line1 }}, {{ r.asked.city }} {{ r.asked.state }} "
+    "{{ r.asked.zip }}</p>{% if can_confirm and not r.asked_by_me %}<form method='post' action='/unclaimed/confirm'>"
+    + _FORM_TOKEN + "<input type='hidden' name='instruction_id' value='{{ r.instruction_id }}'>"
+    "<button type='submit' class='confirm'>Confirm the reissue</button></form>{% endif %}"
+    "{% elif can_work and r.reissues_left and r.stage not in ('OUTSTANDING', 'CLEARED', 'ANSWERED', 'EXEMPT', "
+    "'REPORTED', 'CLOSED') %}<form method='post' action='/unclaimed/address'>" + _FORM_TOKEN +
+    "<input type='hidden' name='instruction_id' value='{{ r.instruction_id }}'><input name='line1' "
+    "placeholder='street' required> <input name='city' placeholder='city' required> <input name='state' size='2' "
+    "placeholder='ST'> <input name='zip' size='10' placeholder='ZIP'> <button type='submit' class='address'>"
+    "Reissue to this address</button></form>{% endif %}"
+    "{% if can_work and r.stage not in ('OUTSTANDING', 'CLEARED', 'ANSWERED', 'EXEMPT', 'REPORTED', 'CLOSED') %}"
+    "<form method='post' action='/unclaimed/answered'>" + _FORM_TOKEN + "<input type='hidden' "
+    "name='instruction_id' value='{{ r.instruction_id }}'><input name='on' type='date' required> "
+    "<button type='submit' class='answered'>The owner answered</button></form>{% endif %}</td></tr>{% endfor %}"
+    "</table>" + _TAIL,
 
     "audit.html": _HEAD +
     "<form method='post' action='/audit'>" + _FORM_TOKEN +

@@ -20,7 +20,7 @@ from creditrefunds.usecases.ports import Ports
 
 logger = logging.getLogger(__name__)
 REGISTER = "system:check-register"
-CONFIRMERS = (roles.COMPLIANCE, "approver-tier-1", "approver-tier-2", "approver-tier-3")
+CONFIRMERS = (roles.COMPLIANCE, *(roles.approver_group(tier) for tier in (1, 2, 3)))
 
 
 class NotAllowed(Exception):

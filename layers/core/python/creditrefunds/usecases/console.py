@@ -1,5 +1,6 @@
 """What the console shows: the worklist, a case with everything behind it, compliance's deadlines and
-investigations, the trends, the auditors' search. Reading only; each view is open to the roles that need it.
+investigations, the trends, unclaimed property, the auditors' search. Reading only; each view is open to the
+roles that need it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from creditrefunds.domain.authentic import Tampered
-from creditrefunds.domain.identity import AUDITOR, BILLING, COMPLIANCE, OPERATOR, Person, require
+from creditrefunds.domain.identity import AUDITOR, BILLING, COMPLIANCE, OPERATOR, Person, approver_group, require
 from creditrefunds.domain.money import money_text
 from creditrefunds.domain.pages import line_rows
 from creditrefunds.domain.reports import ReportedCase, cms838_rows
@@ -17,10 +18,12 @@ from creditrefunds.domain.status import Status
 from creditrefunds.domain.trends import month_of, shifted
 from creditrefunds.domain.worklist import EVERYTHING, VIEWS, Narrowed, WorkItem
 from creditrefunds.usecases.audit import search, verify
+from creditrefunds.usecases.escheat import tracked
 from creditrefunds.usecases.ports import Ports
 from creditrefunds.usecases.trends import report as trends_report
 
 READERS = (BILLING, COMPLIANCE, AUDITOR, OPERATOR)
+APPROVERS = tuple(approver_group(tier) for tier in (1, 2, 3))
 OPEN_STATUSES = (Status.OPEN, Status.AWAITING_APPROVAL, Status.INVESTIGATING, Status.APPROVED, Status.WORK_ITEM)
 NEAR_DAYS = 10
 
@@ -130,6 +133,19 @@ def trends(ports: Ports, person: Person, today: date, months: int = 12) -> dict[
     require(person, COMPLIANCE, AUDITOR)
     last = month_of(today)
     return trends_report(ports.rollups, shifted(last, 1 - months), last, ports.settings)
+
+
+def unclaimed(ports: Ports, person: Person, today: date) -> list[dict[str, Any]]:
+    """Every refund whose check the register told of, with its stage, next step and date as of today, and a
+    corrected address waiting for a second person: billing staff, compliance, approvers (who confirm a
+    reissue) and auditors."""
+    require(person, BILLING, COMPLIANCE, AUDITOR, *APPROVERS)
+    rows = []
+    for t in tracked(ports, today):
+        asked = ports.unclaimed.asked(t.path.instruction_id)
+        rows.append({**t.path.to_json(), "asked": asked[0] if asked else None,
+                     "asked_by_me": bool(asked and asked[1] == person.user_id)})
+    return rows
 
 
 def audit_search(ports: Ports, person: Person, query: dict[str, str]) -> list[dict[str, Any]]:
