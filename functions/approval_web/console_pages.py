@@ -137,7 +137,7 @@ def act_on_unclaimed(action: str) -> Response:
     if action == "address":
         checks.ask_reissue(ports, iid, form, person, now)
     elif action == "confirm":
-        checks.confirm_reissue(ports, iid, person, now)
+        checks.confirm_reissue(ports, iid, person, now, form.get("seen", ""))
     elif action == "answered":
         checks.owner_answered(ports, iid, iso_day(form.get("on", "")), person, now)
     else:

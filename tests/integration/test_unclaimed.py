@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 
 from creditrefunds.domain.escheat import add_years
@@ -112,7 +113,9 @@ def test_a_reissue_is_asked_by_billing_staff_and_sent_once_the_compliance_office
     assert status == 409 and "Nothing was sent" in page
     status, page = http(f"{site}unclaimed", None, token_of(cloud, "compliance@example.org"))
     assert status == 200 and "Confirm the reissue" in page
-    status, page = http(f"{site}unclaimed/confirm", {"instruction_id": iid},
+    seen = re.search(r"name='seen' value='([0-9a-f]{32})'", page)
+    assert seen is not None
+    status, page = http(f"{site}unclaimed/confirm", {"instruction_id": iid, "seen": seen.group(1)},
                         token_of(cloud, "compliance@example.org"))
     assert status == 200, page
     key = f"outbound/reissues/{iid.replace('#', '-')}-1.json"

@@ -38,10 +38,14 @@ class MemoryUnclaimed:
         item = self.items.get(instruction_id, {})
         return (dict(item["asked"]), item["asked_by"]) if item.get("asked") else None
 
-    def confirm_address(self, instruction_id: str) -> None:
-        item = self.items[instruction_id]
-        item["address"] = item.pop("asked")
-        item.pop("asked_by")
+    def confirm_address(self, instruction_id: str, address: dict[str, str]) -> bool:
+        with self._lock:
+            item = self.items[instruction_id]
+            if item.get("asked") != address:
+                return False
+            item["address"] = item.pop("asked")
+            item.pop("asked_by")
+            return True
 
 
 class MemoryLetters:

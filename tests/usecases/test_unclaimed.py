@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from creditrefunds.domain.identity import BILLING
 from creditrefunds.usecases import escheat
-from creditrefunds.usecases.checks import NotAllowed, ask_reissue, confirm_reissue, owner_answered
+from creditrefunds.usecases.checks import NotAllowed, address_seen, ask_reissue, confirm_reissue, owner_answered
 from creditrefunds.usecases.letters import rewrite
 from pypdf import PdfReader
 
@@ -166,19 +166,26 @@ def test_a_reissue_to_a_corrected_address_is_given_by_one_person_and_confirmed_b
         ask_reissue(mem.ports, iid, address, mem.signed_in(TIER1), mem.now)
     ask_reissue(mem.ports, iid, address, billing, mem.now)
     assert mem.bucket.keys("outbound/reissues/") == []  # nothing goes out on one person's word
+    seen = address_seen(address)  # what the confirmer's page showed
     with pytest.raises(NotAllowed, match="confirmed by the compliance officer or an approver"):
-        confirm_reissue(mem.ports, iid, other_billing, mem.now)
+        confirm_reissue(mem.ports, iid, other_billing, mem.now, seen)
     both = mem.user("billing@example.org", "approver-tier-1")
     with pytest.raises(NotAllowed, match="who gave the address cannot confirm"):
-        confirm_reissue(mem.ports, iid, both, mem.now)
-    key = confirm_reissue(mem.ports, iid, mem.signed_in("compliance@example.org"), mem.now)
+        confirm_reissue(mem.ports, iid, both, mem.now, seen)
+    swapped = {**address, "line1": "1 Clerk's Own Rd"}  # a writer of the table, after the confirmer looked
+    mem.unclaimed.items[iid]["asked"] = swapped
+    with pytest.raises(NotAllowed, match="not the one you were shown"):
+        confirm_reissue(mem.ports, iid, mem.signed_in("compliance@example.org"), mem.now, seen)
+    assert mem.bucket.keys("outbound/reissues/") == []
+    mem.unclaimed.items[iid]["asked"] = address
+    key = confirm_reissue(mem.ports, iid, mem.signed_in("compliance@example.org"), mem.now, seen)
     sent = json.loads(mem.bucket.text(key))
     assert (sent["address"], sent["amount"], sent["payee_id"], sent["reissue"]) == (address, "50.00", "G-UP-RE", 1)
     assert [r["action"] for r in records(mem, iid)][-2:] == ["REISSUE_ASKED", "REISSUED"]
     assert records(mem, iid, "REISSUED")[0]["actor"] == mem.people.by_email("compliance@example.org").actor
     ask_reissue(mem.ports, iid, address, billing, mem.now)
     with pytest.raises(NotAllowed, match="reissued 1 time"):
-        confirm_reissue(mem.ports, iid, mem.signed_in("compliance@example.org"), mem.now)
+        confirm_reissue(mem.ports, iid, mem.signed_in("compliance@example.org"), mem.now, seen)
 
 
 def test_an_owner_who_answers_leaves_the_path(mem: MemoryCloud):

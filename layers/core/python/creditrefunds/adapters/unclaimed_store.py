@@ -60,9 +60,14 @@ class UnclaimedStore:
             return None
         return {k: str(v) for k, v in item["asked"].items()}, str(item["asked_by"])
 
-    def confirm_address(self, instruction_id: str) -> None:
-        """The asked address becomes the address (only the one asked: a confirmation reads what it confirms)."""
-        item = self._item(instruction_id)
-        self._table.update_item(Key={"instruction_id": instruction_id},
-                                UpdateExpression="SET address = :a REMOVE asked, asked_by",
-                                ConditionExpression="asked = :a", ExpressionAttributeValues={":a": item.get("asked")})
+    def confirm_address(self, instruction_id: str, address: dict[str, str]) -> bool:
+        """The asked address becomes the address, only while it is the one confirmed (False: it changed)."""
+        try:
+            self._table.update_item(Key={"instruction_id": instruction_id},
+                                    UpdateExpression="SET address = :a REMOVE asked, asked_by",
+                                    ConditionExpression="asked = :a", ExpressionAttributeValues={":a": address})
+            return True
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise

@@ -123,7 +123,8 @@ CONSOLE_TEMPLATES = {
     "{% if r.asked %}<p>Corrected address: {{ r.asked.line1 }}, {{ r.asked.city }} {{ r.asked.state }} "
     "{{ r.asked.zip }}</p>{% if can_confirm and not r.asked_by_me %}<form method='post' action='/unclaimed/confirm'>"
     + _FORM_TOKEN + "<input type='hidden' name='instruction_id' value='{{ r.instruction_id }}'>"
-    "<button type='submit' class='confirm'>Confirm the reissue</button></form>{% endif %}"
+    "<input type='hidden' name='seen' value='{{ r.seen }}'><button type='submit' class='confirm'>Confirm the "
+    "reissue</button></form>{% endif %}"
     "{% elif can_work and r.reissues_left and r.stage not in ('OUTSTANDING', 'CLEARED', 'ANSWERED', 'EXEMPT', "
     "'REPORTED', 'CLOSED') %}<form method='post' action='/unclaimed/address'>" + _FORM_TOKEN +
     "<input type='hidden' name='instruction_id' value='{{ r.instruction_id }}'><input name='line1' "

@@ -4,6 +4,8 @@ one signed-in person and confirmed by another; an owner who answered takes the m
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -90,10 +92,16 @@ def ask_reissue(ports: Ports, instruction_id: str, address: dict[str, str], by: 
                 "for another person to confirm", {"by": by.user_id, "on": now.date().isoformat()}, now)
 
 
-def confirm_reissue(ports: Ports, instruction_id: str, by: Person, now: datetime) -> str:
+def address_seen(address: dict[str, str]) -> str:
+    """What the confirmer's form carries of the address they were shown: its digest."""
+    return hashlib.sha256(json.dumps(address, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def confirm_reissue(ports: Ports, instruction_id: str, by: Person, now: datetime, seen: str = "") -> str:
     """A second person (the compliance officer or an approver, not the one who gave the address) confirms
-    the corrected address: the reissue instruction goes to accounts payable (outbound/reissues/) and the
-    history says who asked and who confirmed. Returns the file's key."""
+    the corrected address they were shown (`seen`, its digest: an address changed since is refused): the
+    reissue instruction goes to accounts payable (outbound/reissues/), with the payee, amount and instruction
+    of the signed instruction, and the history says who asked and who confirmed. Returns the file's key."""
     if not set(CONFIRMERS) & set(by.groups):
         raise NotAllowed("a reissue is confirmed by the compliance officer or an approver")
     i, records = _unclaimed(ports, instruction_id, now.date())
@@ -103,17 +111,20 @@ def confirm_reissue(ports: Ports, instruction_id: str, by: Person, now: datetime
     address, asker = asked
     if asker == by.user_id:
         raise NotAllowed("the person who gave the address cannot confirm it")
+    if seen != address_seen(address):
+        raise NotAllowed("the address is not the one you were shown: look at the page again")
     reissues = sum(1 for r in records if r.get("action") == e.REISSUED)
     if reissues >= ports.settings.unclaimed.reissues:
         raise NotAllowed(f"{instruction_id} was reissued {reissues} time(s) already: it waits as unclaimed")
+    if not ports.unclaimed.confirm_address(instruction_id, address):
+        raise NotAllowed("the address changed while it was confirmed: look at the page again")
     key = ports.bucket.put_json(f"outbound/reissues/{instruction_id.replace('#', '-')}-{reissues + 1}.json", {
         "instruction_id": i.instruction_id, "case_id": i.case_id, "payee_type": i.payee_type,
         "payee_id": i.payee_id, "amount": str(i.amount), "address": address, "reissue": reissues + 1,
         "asked_by": asker, "confirmed_by": by.user_id, "on": now.date().isoformat()}, indent=2)
-    ports.unclaimed.confirm_address(instruction_id)
     record_step(ports, i, by.actor, e.REISSUED, f"reissue {reissues + 1} to a corrected address confirmed by "
                 f"{by.email}: {key}", {"asked_by": asker, "by": by.user_id, "on": now.date().isoformat(),
-                                       "file": key}, now)
+                                       "file": key, "address": address_seen(address)}, now)
     return key
 
 

@@ -18,6 +18,7 @@ from creditrefunds.domain.status import Status
 from creditrefunds.domain.trends import month_of, shifted
 from creditrefunds.domain.worklist import EVERYTHING, VIEWS, Narrowed, WorkItem
 from creditrefunds.usecases.audit import search, verify
+from creditrefunds.usecases.checks import address_seen
 from creditrefunds.usecases.escheat import tracked
 from creditrefunds.usecases.ports import Ports
 from creditrefunds.usecases.trends import report as trends_report
@@ -144,6 +145,7 @@ def unclaimed(ports: Ports, person: Person, today: date) -> list[dict[str, Any]]
     for t in tracked(ports, today):
         asked = ports.unclaimed.asked(t.path.instruction_id)
         rows.append({**t.path.to_json(), "asked": asked[0] if asked else None,
+                     "seen": address_seen(asked[0]) if asked else "",
                      "asked_by_me": bool(asked and asked[1] == person.user_id)})
     return rows
 

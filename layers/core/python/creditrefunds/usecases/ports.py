@@ -208,7 +208,7 @@ class Unclaimed(Protocol):
     def address(self, instruction_id: str) -> dict[str, str]: ...  # the confirmed address ({} when none)
     def ask_address(self, instruction_id: str, address: dict[str, str], by: str) -> None: ...
     def asked(self, instruction_id: str) -> tuple[dict[str, str], str] | None: ...  # (address, who gave it)
-    def confirm_address(self, instruction_id: str) -> None: ...
+    def confirm_address(self, instruction_id: str, address: dict[str, str]) -> bool: ...  # False: not that one
 
 
 class Letters(Protocol):
