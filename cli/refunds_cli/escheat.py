@@ -20,7 +20,7 @@ from creditrefunds.adapters.unclaimed_store import UnclaimedStore
 from creditrefunds.domain.money import money_text
 from creditrefunds.domain.settings import Settings, parse_settings
 from creditrefunds.usecases.escheat import state_report, tracked
-from creditrefunds.usecases.letters import rewrite
+from creditrefunds.usecases.letters import drafts, rewrite
 
 from refunds_cli.argtypes import iso_date
 from refunds_cli.operations import StackPorts
@@ -101,6 +101,10 @@ def letters(target: Target, args: argparse.Namespace) -> int:
     written = rewrite(ports, args.case_id)  # type: ignore[arg-type]
     out: Path = args.out or Path(f"letters-{args.case_id}")
     out.mkdir(parents=True, exist_ok=True)
+    for draft in drafts(ports, args.case_id, args.as_of) if args.as_of else []:  # type: ignore[arg-type]
+        path = out / ("DRAFT-" + draft.key.rsplit("/", 1)[-1])
+        path.write_bytes(draft.data)
+        print(f"{path}  {draft.sha256}  a draft: due by {args.as_of}, not yet written (refunds escheat advance)")
     for letter in written:
         path = out / letter.key.rsplit("/", 1)[-1]
         path.write_bytes(letter.data)
@@ -138,4 +142,5 @@ def register(commands: Any, target_of: Any) -> None:
     again = commands.add_parser("letters", help="a case's letters written again, each checked against its record")
     again.add_argument("case_id")
     again.add_argument("--out", type=Path, help="the folder (default: letters-CASE)")
+    again.add_argument("--as-of", type=iso_date, help="also the due-diligence letters due by then, as drafts")
     again.set_defaults(func=lambda a: letters(target_of(a), a))

@@ -200,3 +200,17 @@ def test_nothing_to_report_is_a_negative_report_and_an_amount_too_wide_is_refuse
     assert problems(empty) == [] and fields_of(empty.split(b"\r\n")[0])["HOLDER-REPORT-TYPE"] == "N"
     with pytest.raises(TooWide):
         report(HOLDER, [replace(items()[1], amount=Decimal("123456789.00"))])
+
+
+def test_an_owner_who_answered_waits_for_the_reissue_that_pays_them_beyond_the_reissue_limit():
+    returned = refund("TX", "75.00", "PATIENT", check("ISSUED", ISSUED), check("RETURNED_MAIL", date(2026, 12, 15)),
+                      check("ISSUED", date(2027, 1, 10), "100999"), check("VOIDED", date(2027, 8, 1), "100999"))
+    p = replace(returned, reissued_on=(date(2027, 1, 8),), answered_on=date(2027, 9, 1))
+    path = assess(p, RULES, date(2027, 9, 2))
+    assert (path.stage, path.reissues_left, path.next_date) == ("ANSWERED", 1, date(2027, 9, 1))
+    assert not path.reportable and assess(p, RULES, date(2031, 1, 1)).stage == "ANSWERED"
+    paid_again = replace(p, reissued_on=(date(2027, 1, 8), date(2027, 9, 5)),
+                         checks=(*p.checks, check("ISSUED", date(2027, 9, 6), "101500")))
+    later = assess(paid_again, RULES, date(2028, 6, 1))  # that check too went uncashed: back on the path
+    assert (later.stage, later.check_number, later.reissues_left) == ("UNCLAIMED", "101500", 0)
+    assert later.dormant_on == date(2030, 9, 6)  # three years from the latest contact

@@ -13,7 +13,7 @@ import pytest
 from creditrefunds.domain.identity import BILLING
 from creditrefunds.usecases import escheat
 from creditrefunds.usecases.checks import NotAllowed, address_seen, ask_reissue, confirm_reissue, owner_answered
-from creditrefunds.usecases.letters import rewrite
+from creditrefunds.usecases.letters import drafts, rewrite
 from pypdf import PdfReader
 
 from tests.memory.cloud import COMPLIANCE, MemoryCloud
@@ -188,20 +188,33 @@ def test_a_reissue_to_a_corrected_address_is_given_by_one_person_and_confirmed_b
         confirm_reissue(mem.ports, iid, mem.signed_in("compliance@example.org"), mem.now, seen)
 
 
-def test_an_owner_who_answers_leaves_the_path(mem: MemoryCloud):
+def test_an_owner_who_answers_leaves_the_states_path_and_is_paid_by_a_reissue(mem: MemoryCloud):
     iid = issued(mem, "UP-ANS", "Rivera, Ana")
     drop_register(mem, f"{iid},100200,50.00,ISSUED,2026-11-20", f"{iid},100200,50.00,VOIDED,2027-06-10")
     mem.tick(days=300)
-    owner_answered(mem.ports, iid, date(2027, 9, 1), mem.signed_in("billing@example.org"), mem.now)
+    billing = mem.signed_in("billing@example.org")
+    owner_answered(mem.ports, iid, date(2027, 9, 1), billing, mem.now)
+    with pytest.raises(NotAllowed, match="ANSWERED"):
+        owner_answered(mem.ports, iid, date(2027, 9, 2), billing, mem.now)
     [t] = escheat.tracked(mem.ports, date(2031, 1, 1))
-    assert t.path.stage == "ANSWERED"
+    assert t.path.stage == "ANSWERED" and t.path.next_step.startswith("pay the owner")
     assert escheat.state_report(mem.ports, "TX", date(2031, 1, 1), mem.now, record=False)[1] == []
+    address = {"line1": "3 Oak Ave", "city": "Austin", "state": "TX", "zip": "78702"}
+    ask_reissue(mem.ports, iid, address, billing, mem.now)
+    confirm_reissue(mem.ports, iid, mem.signed_in("compliance@example.org"), mem.now, address_seen(address))
+    drop_register(mem, f"{iid},100777,50.00,ISSUED,2027-09-20", f"{iid},100777,50.00,CLEARED,2027-10-02")
+    [t] = escheat.tracked(mem.ports, date(2031, 1, 1))
+    assert (t.path.stage, t.path.check_number) == ("CLEARED", "100777")
 
 
 def test_every_letter_of_a_case_written_again_is_the_one_its_record_lists(mem: MemoryCloud):
     iid = issued(mem, "UP-AGAIN", "Ørsted, Ünal")
     drop_register(mem, f"{iid},100200,50.00,ISSUED,2026-11-20")
+    [draft] = drafts(mem.ports, iid.split("#")[0], date(2030, 3, 10))  # due then, not written yet
+    assert "Ørsted, Ünal" in text(draft.data) and mem.bucket.keys("letters/") == [
+        f"letters/{iid.split('#')[0]}/patient-notice-line0.pdf"]
     escheat.advance(mem.ports, date(2030, 3, 10), mem.now, COMPLIANCE)
+    assert drafts(mem.ports, iid.split("#")[0], date(2030, 3, 10)) == []
     again = rewrite(mem.ports, iid.split("#")[0])
     assert sorted(r.kind for r in again) == ["due-diligence", "patient-notice"]
     assert all(r.same and mem.bucket.objects[r.key] == r.data for r in again)

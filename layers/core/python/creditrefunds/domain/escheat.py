@@ -111,17 +111,19 @@ def assess(p: Property, rules: Unclaimed, as_of: date) -> Path:
     """Where `p` stands on `as_of`, from what was known by then (later facts are not yet known)."""
     known = _known_by(p, as_of)
     number, events = known.current_check()
+    answered = known.answered_on
+    unpaid_answer = answered is not None and not any(d >= answered for d in known.reissued_on)
     base = Path(p.instruction_id, p.case_id, p.owner_state, p.amount, "", "", None, as_of, number,
-                reissues_left=max(0, rules.reissues - len(known.reissued_on)))
+                reissues_left=max(0, rules.reissues - len(known.reissued_on)) + (1 if unpaid_answer else 0))
     if known.remitted:
         return replace(base, stage="CLOSED", next_step="", next_date=None,
                     notes=[f"remitted to {p.owner_state} by ledger row {known.remitted[0]} on {known.remitted[1]}"])
     if p.payee_type != "PATIENT" and p.owner_state in rules.b2b_exempt_states:
         return replace(base, stage="EXEMPT", next_step="", next_date=None,
                     notes=[f"{p.owner_state} exempts business-to-business property"])
-    if known.answered_on:
-        return replace(base, stage="ANSWERED", next_step="", next_date=None,
-                    notes=[f"the owner answered on {known.answered_on}"])
+    if unpaid_answer:  # found: the owner is paid by a reissue to the address they give, off the state's path
+        return replace(base, stage="ANSWERED", next_step="pay the owner: reissue to the address they confirm",
+                       next_date=answered, notes=[f"the owner answered on {answered}"])
     last = events[-1] if events else None
     if last is not None and last.status == "CLEARED" and not known.reported:
         return replace(base, stage="CLEARED", next_step="", next_date=None, notes=[f"cleared on {last.status_date}"])
@@ -129,7 +131,7 @@ def assess(p: Property, rules: Unclaimed, as_of: date) -> Path:
     stale_on = issued + timedelta(days=rules.stale_days)
     unpaid = next((e.status_date for e in events if e.status in UNPAID), None)
     since = min(d for d in (unpaid, stale_on) if d is not None)
-    contact = max((issued, *known.reissued_on))
+    contact = max((issued, *known.reissued_on, *((answered,) if answered else ())))
     dormant_on = add_years(contact, rules.dormancy(p.owner_state))
     report_due = rules.calendar_of(p.owner_state).report_due(dormant_on)
     low, high = rules.window(p.owner_state)

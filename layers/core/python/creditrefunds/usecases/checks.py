@@ -83,7 +83,7 @@ def ask_reissue(ports: Ports, instruction_id: str, address: dict[str, str], by: 
     signed-in person confirms it (`confirm_reissue`): an address is where the money goes."""
     if roles.BILLING not in by.groups:
         raise NotAllowed("only billing staff give a corrected address")
-    i, _ = _unclaimed(ports, instruction_id, now.date())
+    i, _, _ = _unclaimed(ports, instruction_id, now.date())
     clean = {k: " ".join(str(address.get(k, "")).split())[:80] for k in ("line1", "city", "state", "zip")}
     if not clean["line1"] or not clean["city"]:
         raise NotAllowed("a corrected address needs at least its street line and city")
@@ -104,7 +104,7 @@ def confirm_reissue(ports: Ports, instruction_id: str, by: Person, now: datetime
     of the signed instruction, and the history says who asked and who confirmed. Returns the file's key."""
     if not set(CONFIRMERS) & set(by.groups):
         raise NotAllowed("a reissue is confirmed by the compliance officer or an approver")
-    i, records = _unclaimed(ports, instruction_id, now.date())
+    i, records, path = _unclaimed(ports, instruction_id, now.date())
     asked = ports.unclaimed.asked(instruction_id)
     if asked is None:
         raise NotAllowed(f"no corrected address waits for {instruction_id}")
@@ -114,7 +114,7 @@ def confirm_reissue(ports: Ports, instruction_id: str, by: Person, now: datetime
     if seen != address_seen(address):
         raise NotAllowed("the address is not the one you were shown: look at the page again")
     reissues = sum(1 for r in records if r.get("action") == e.REISSUED)
-    if reissues >= ports.settings.unclaimed.reissues:
+    if path.reissues_left <= 0:
         raise NotAllowed(f"{instruction_id} was reissued {reissues} time(s) already: it waits as unclaimed")
     if not ports.unclaimed.confirm_address(instruction_id, address):
         raise NotAllowed("the address changed while it was confirmed: look at the page again")
@@ -129,20 +129,26 @@ def confirm_reissue(ports: Ports, instruction_id: str, by: Person, now: datetime
 
 
 def owner_answered(ports: Ports, instruction_id: str, on: date, by: Person, now: datetime) -> None:
-    """The owner answered (the due-diligence letter, a call): the money leaves the escheat path."""
+    """The owner answered (the due-diligence letter, a call): the money leaves the state's path, and waits
+    for the reissue that pays them (a corrected address, confirmed by a second person; beyond the reissue
+    limit if need be)."""
     if roles.BILLING not in by.groups and roles.COMPLIANCE not in by.groups:
         raise NotAllowed("billing staff or the compliance officer record an owner's answer")
-    i, _ = _unclaimed(ports, instruction_id, on)
+    i, _, _ = _unclaimed(ports, instruction_id, on, answering=True)
     record_step(ports, i, by.actor, e.ANSWERED, f"the owner answered on {on} (recorded by {by.email})",
             {"by": by.user_id, "on": on.isoformat()}, now)
 
 
-def _unclaimed(ports: Ports, instruction_id: str, day: date) -> tuple[Instruction, list[dict[str, Any]]]:
+def _unclaimed(ports: Ports, instruction_id: str, day: date,
+               answering: bool = False) -> tuple[Instruction, list[dict[str, Any]], e.Path]:
+    """The tracked instruction and its records, while its money waits for its owner (an owner who answered
+    waits for the reissue that pays them; they do not answer twice)."""
     i = ports.refund_book.get(instruction_id)
     if i is None or instruction_id not in ports.unclaimed.tracked():
         raise NotAllowed(f"{instruction_id} is not a refund the check register told of")
     records = records_of(ports, instruction_id, i.case_id)
     path = e.assess(property_of(ports, i, records), ports.settings.unclaimed, day)
-    if path.stage in (*e.OFF_PATH, "REPORTED", "CLOSED", "OUTSTANDING"):
+    closed = ("CLEARED", "EXEMPT", "REPORTED", "CLOSED", "OUTSTANDING", *(("ANSWERED",) if answering else ()))
+    if path.stage in closed:
         raise NotAllowed(f"{instruction_id} is {path.stage}: nothing to reissue or answer")
-    return i, records
+    return i, records, path

@@ -166,10 +166,16 @@ def write_due_diligence(ports: Ports, t: Tracked, as_of: date, now: datetime) ->
     """The due-diligence letter to the last known address, kept under letters/ and listed with its SHA-256."""
     i = t.instruction
     rows = ports.transactions.account_transactions(i.account_id)
-    where = ports.unclaimed.address(i.instruction_id)
-    lines = [where.get("line1", ""), " ".join(where.get(k, "") for k in ("city", "state", "zip")).strip()]
-    letter = due_diligence(i, t.path, rows, ports.settings.unclaimed.holder, [x for x in lines if x], as_of)
+    letter = due_diligence(i, t.path, rows, ports.settings.unclaimed.holder, address_lines(ports, i.instruction_id),
+                           as_of)
     return record_letter(ports, i, letter, now)
+
+
+def address_lines(ports: Ports, instruction_id: str) -> list[str]:
+    """The confirmed corrected address as a letter's lines (none: the vendor's last known address)."""
+    where = ports.unclaimed.address(instruction_id)
+    lines = [where.get("line1", ""), " ".join(where.get(k, "") for k in ("city", "state", "zip")).strip()]
+    return [x for x in lines if x]
 
 
 def record_letter(ports: Ports, i: Instruction, letter: Any, now: datetime) -> str:

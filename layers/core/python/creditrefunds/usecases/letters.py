@@ -20,7 +20,7 @@ from creditrefunds.domain.letters import (
     patient_notice,
     payer_letter,
 )
-from creditrefunds.usecases.escheat import evidence, property_of, record_letter, records_of
+from creditrefunds.usecases.escheat import address_lines, evidence, property_of, record_letter, records_of
 from creditrefunds.usecases.ports import Ports
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,24 @@ class Rewritten:
                 "same": self.same}
 
 
+def drafts(ports: Ports, case_id: str, as_of: date) -> list[Rewritten]:
+    """The due-diligence letters of the case's refunds that are due by `as_of` and not yet written: rendered,
+    neither kept nor recorded (the escheat function writes and records them when their day comes)."""
+    tracked = set(ports.unclaimed.tracked())
+    found = []
+    for i in ports.refund_book.of_case(case_id):
+        if i.instruction_id not in tracked:
+            continue
+        path = e.assess(property_of(ports, i, records_of(ports, i.instruction_id, case_id)),
+                        ports.settings.unclaimed, as_of)
+        if path.stage in ("LETTER_DUE", "LETTER_LATE"):
+            letter = due_diligence(i, path, ports.transactions.account_transactions(i.account_id),
+                                   ports.settings.unclaimed.holder, address_lines(ports, i.instruction_id), as_of)
+            data, sha = ports.letters.render(letter)
+            found.append(Rewritten(letter.key, letter.kind, data, sha, ""))
+    return found
+
+
 def rewrite(ports: Ports, case_id: str) -> list[Rewritten]:
     """Every letter the case's history lists, written again from the same facts as of the same day."""
     found = []
@@ -77,11 +95,8 @@ def rewrite(ports: Ports, case_id: str) -> list[Rewritten]:
             if facts.get("kind") == DUE_DILIGENCE:
                 before = [x for x in records if x.get("seq", 0) < r.get("seq", 0)]
                 path = e.assess(property_of(ports, i, before), ports.settings.unclaimed, day)
-                address = ports.unclaimed.address(i.instruction_id)
-                lines = [address.get("line1", ""), " ".join(address.get(k, "") for k in ("city", "state", "zip"))
-                         .strip()]
                 letter = due_diligence(i, path, ports.transactions.account_transactions(i.account_id),
-                                       ports.settings.unclaimed.holder, [x for x in lines if x], day)
+                                       ports.settings.unclaimed.holder, address_lines(ports, i.instruction_id), day)
             else:
                 letter = letter_at_issue(ports, i, day)
             data, sha = ports.letters.render(letter)
