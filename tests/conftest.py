@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,6 +9,8 @@ import pytest
 from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+HOLDER = {"name": "Saint Ann's Test Hospital", "npi": "1234567893", "tax_id": "74-1234567", "address": "1 Ward Way",
+          "city": "Austin", "state": "TX", "zip": "78701", "incorporation_state": "TX"}
 
 # CI explores the same examples on every run (Hypothesis's advice for CI: a red run then means a change, not
 # a lucky draw); a developer's run draws new ones, and keeps what failed in .hypothesis/.
@@ -34,7 +37,9 @@ def cloud() -> Iterator:
              # The tests seal when they mean to (`refunds audit seal`), not on a clock.
              "SealSchedule": "rate(1 day)", "TrendsSchedule": "rate(1 day)", "EscheatSchedule": "rate(1 day)",
              # The sweeper runs when a test invokes it, and may touch a case quiet for 3 seconds.
-             "SweepSchedule": "rate(1 day)", "SweepGraceSeconds": "3"}
+             "SweepSchedule": "rate(1 day)", "SweepGraceSeconds": "3",
+             # A holder of its own (not the example's): a state report is recorded as filed.
+             "RuleSettings": json.dumps({"unclaimed": {"holder": HOLDER}})}
     with LocalCloud(ROOT, quiet=True, parameter_overrides=waits, demo_users=True) as running:
         # The tier-2 approver listed for tier 3 holds that authority in the pool too.
         running.client("cognito-idp").admin_add_user_to_group(

@@ -15,11 +15,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from creditrefunds.adapters.ledger_bucket import LedgerBucket
 from creditrefunds.adapters.letters_pdf import LetterStore
 from creditrefunds.adapters.unclaimed_store import UnclaimedStore
 from creditrefunds.domain.money import money_text
 from creditrefunds.domain.settings import Settings, parse_settings
-from creditrefunds.usecases.escheat import state_report, tracked
+from creditrefunds.usecases.escheat import record_report, state_report, tracked
 from creditrefunds.usecases.letters import drafts, rewrite
 
 from refunds_cli.argtypes import iso_date
@@ -40,6 +41,11 @@ class EscheatPorts(StackPorts):
     @cached_property
     def transactions(self) -> Any:
         return self._target.ledger()
+
+    @cached_property
+    def bucket(self) -> LedgerBucket:
+        return LedgerBucket(self._target.client("s3"), self._target.output("LedgerBucketName"),
+                            self._target.output("OriginalsBucketName"))
 
     @cached_property
     def unclaimed(self) -> UnclaimedStore:
@@ -67,17 +73,25 @@ def status(target: Target, args: argparse.Namespace) -> int:
 
 
 def report(target: Target, args: argparse.Namespace) -> int:
+    """Write the state's file; unless a draft, keep it in the ledger bucket and record each property reported,
+    under the operator's name. A report with the example holder is never recorded: it is not to be filed."""
     ports = EscheatPorts(target)
     holder = ports.settings.unclaimed.holder
-    data, named = state_report(ports, args.state, args.as_of, datetime.now(UTC), record=not args.draft)  # type: ignore[arg-type]
+    data, named = state_report(ports, args.state, args.as_of)  # type: ignore[arg-type]
     args.out.write_bytes(data)
     total = sum((t.prop.amount for t in named), Decimal("0.00"))
     print(f"{args.out}: {len(named)} propert{'y' if len(named) == 1 else 'ies'} reportable to {args.state} as "
-          f"of {args.as_of}, {money_text(total)} in all"
-          f"{' (a negative report)' if not named else ''}{'; a draft: nothing recorded' if args.draft else ''}")
-    if holder.example:
-        print("refunds: the holder is the example's (unclaimed.holder in RuleSettings): do not file this report",
-              file=sys.stderr)
+          f"of {args.as_of}, {money_text(total)} in all{' (a negative report)' if not named else ''}")
+    late = [t.path.instruction_id for t in named if t.path.stage == "LETTER_LATE"]
+    if late:
+        print(f"refunds: no due-diligence letter went out in its window for {', '.join(late)}", file=sys.stderr)
+    if args.draft or holder.example:
+        why = "a draft" if args.draft else "the holder is the example's (set unclaimed.holder in RuleSettings)"
+        print(f"nothing recorded as reported: {why}", file=sys.stderr)
+        return 0
+    operator = "operator:" + target.client("sts").get_caller_identity()["Arn"]
+    key = record_report(ports, args.state, args.as_of, data, named, datetime.now(UTC), operator)  # type: ignore[arg-type]
+    print(f"kept as s3://{target.output('LedgerBucketName')}/{key}; each property recorded ESCHEAT_REPORTED")
     return 0
 
 

@@ -60,6 +60,7 @@ def test_years_after_a_check_went_astray_the_report_and_the_letters(cloud, tmp_p
     facts = json.loads(notice["evidence"])
     kept = cloud.client("s3").get_object(Bucket=cloud.outputs["LedgerBucketName"], Key=facts["key"])["Body"].read()
     assert hashlib.sha256(kept).hexdigest() == facts["sha256"] and "Rivera, Ana" in pdf_text(kept)
+    assert "Saint Ann's Test Hospital" in pdf_text(kept)  # the stack's RuleSettings name the holder
 
     drop_register(cloud, "ap-checks-unc.csv", [f"{iid},900100,50.00,ISSUED,{today}",
                                               f"CB-NONE#0,1,5.00,ISSUED,{today}"])
@@ -90,7 +91,11 @@ def test_years_after_a_check_went_astray_the_report_and_the_letters(cloud, tmp_p
               and fields_of(line)["PROP-ACCOUNT-NUMBER"].rstrip() == iid]
     assert ours["PROP-OWNER-NAME-LAST"].rstrip() == "RIVERA" and ours["PROP-AMOUNT-REPORTED"] == "0000005000"
     assert ours["PROP-AMOUNT-ADVERTISED"] == "0000005000"  # the due-diligence letter went out
-    assert [json.loads(r["evidence"])["state"] for r in records(cloud, case_id, "ESCHEAT_REPORTED")] == ["TX"]
+    [reported] = records(cloud, case_id, "ESCHEAT_REPORTED")
+    assert json.loads(reported["evidence"])["state"] == "TX" and reported["actor"].startswith("operator:")
+    kept_report = cloud.client("s3").get_object(Bucket=cloud.outputs["LedgerBucketName"],
+                                                Key=json.loads(reported["evidence"])["file"])["Body"].read()
+    assert kept_report == data and fields_of(data.split(b"\r\n")[0])["HOLDER-TAX-ID"] == "741234567"
 
     again = refunds(cloud, "letters", case_id, "--out", str(tmp_path / "letters"))
     assert again.returncode == 0, again.stdout + again.stderr

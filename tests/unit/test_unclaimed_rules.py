@@ -82,9 +82,14 @@ def test_a_texas_check_never_cashed_goes_to_the_state_in_four_years():
     assert at["2027-06-01"].dormant_on == date(2029, 12, 1) and at["2027-06-01"].report_due == date(2030, 7, 1)
     # the letter goes 60 to 120 days before the report: 2 March to 2 May 2030
     assert (at["2030-01-15"].letter_from, at["2030-01-15"].letter_by) == (date(2030, 3, 3), date(2030, 5, 2))
-    assert at["2030-01-15"].stage == "REPORTABLE" and at["2030-01-15"].next_date == date(2030, 3, 3)
+    # dormant, but not reportable before its letter's window: the letter goes first
+    assert at["2030-01-15"].stage == "UNCLAIMED" and at["2030-01-15"].next_date == date(2030, 3, 3)
+    assert not at["2030-01-15"].reportable
     assert at["2030-03-10"].stage == "LETTER_DUE" and at["2030-03-10"].next_date == date(2030, 5, 2)
     assert at["2030-05-20"].stage == "LETTER_LATE" and "no due-diligence letter" in at["2030-05-20"].notes[0]
+    assert at["2030-05-20"].reportable  # reported anyway, its reader told the letter did not go
+    early = replace(p, letters_on=(date(2030, 2, 1),))  # before the window: no due diligence
+    assert assess(early, RULES, date(2030, 3, 10)).stage == "LETTER_DUE"
     sent = replace(p, letters_on=(date(2030, 3, 10),))
     assert assess(sent, RULES, date(2030, 6, 1)).stage == "REPORTABLE"
     assert assess(sent, RULES, date(2030, 6, 1)).reportable
@@ -93,6 +98,23 @@ def test_a_texas_check_never_cashed_goes_to_the_state_in_four_years():
     assert assess(reported, RULES, date(2030, 6, 29)).stage == "REPORTABLE"  # not known yet on that day
     closed = replace(reported, remitted=("T-9", date(2030, 7, 3)))
     assert assess(closed, RULES, date(2030, 12, 31)).stage == "CLOSED"
+
+
+def test_a_report_names_this_cycles_property_and_not_the_next_ones():
+    ohio = [replace(refund("OH", amount), instruction_id=f"CB-{n}#0", letters_on=(date(2029, 8, 1),),
+                    checks=(check("ISSUED", issued, amount=amount),))
+            for n, (issued, amount) in enumerate(((date(2026, 3, 15), "75.00"), (date(2026, 8, 1), "20.00")))]
+    due = RULES.calendar_of("OH").due_on_or_after(date(2029, 10, 15))
+    assert due == date(2029, 11, 1)
+    paths = [assess(p, RULES, date(2029, 10, 15)) for p in ohio]
+    assert [p.report_due for p in paths] == [date(2029, 11, 1), date(2030, 11, 1)]
+    assert [p.stage for p in paths] == ["REPORTABLE", "REPORTABLE"]  # (20.00 needs no letter)
+    assert [p.in_report(due) for p in paths] == [True, False]  # dormant by 30 June 2029, or a year later
+
+
+def test_a_check_issued_and_cleared_on_one_day_is_cleared():
+    same_day = refund("TX", "75.00", "PATIENT", check("CLEARED", ISSUED), check("ISSUED", ISSUED))
+    assert assess(same_day, RULES, date(2031, 1, 1)).stage == "CLEARED"
 
 
 def test_a_cleared_check_leaves_the_path_and_a_returned_one_is_unclaimed_at_once():

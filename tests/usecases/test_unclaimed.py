@@ -124,21 +124,24 @@ def test_four_years_of_an_uncashed_check_on_its_way_to_texas(mem: MemoryCloud):
     assert advance("2027-01-01").written == []
     assert advance("2027-06-01").written == [f"{iid} CHECK_STALE"]
     assert advance("2027-06-02").written == []  # each step once
-    assert [p.instruction_id for p in advance("2030-01-10").reportable] == [iid]  # dormant since 2029-11-20
+    assert advance("2030-01-10").written == []  # dormant since 2029-11-20, its letter's window not yet open
     letters = advance("2030-03-10")
-    assert [p.instruction_id for p in letters.letters] == [iid]
+    assert [p.instruction_id for p in letters.letters] == [iid] == [p.instruction_id for p in letters.reportable]
     [letter] = [r for r in records(mem, iid, "LETTER_WRITTEN") if "due-diligence" in r["evidence"]]
     shown = text(letter_of(mem, letter)[1])
     assert "Rivera, Ana" in shown and "50.00" in shown and "State of TX" in shown and "2030-06-30" in shown
     told = [m for m in mem.mailer.to(COMPLIANCE) if m.subject.startswith("Unclaimed property")]
-    assert len(told) == 2 and "report due 2030-07-01" in told[-1].text and "Rivera" not in told[-1].text
+    assert len(told) == 1 and "report due 2030-07-01" in told[-1].text and "Rivera" not in told[-1].text
     assert advance("2030-03-11").written == []
 
-    data, named = escheat.state_report(mem.ports, "TX", date(2030, 6, 30), mem.now)
+    data, named = escheat.state_report(mem.ports, "TX", date(2030, 6, 30))
     assert problems(data) == [] and [t.instruction.instruction_id for t in named] == [iid]
     assert b"RIVERA" in data and b"0000005000" in data
-    assert escheat.state_report(mem.ports, "TX", date(2030, 6, 30), mem.now)[1] == []  # reported once
-    assert escheat.state_report(mem.ports, "CA", date(2030, 6, 30), mem.now, record=False)[1] == []
+    key = escheat.record_report(mem.ports, "TX", date(2030, 6, 30), data, named, mem.now, "operator:me")
+    assert mem.bucket.objects[key] == data and key.startswith("outbound/escheat/TX/2030-06-30-")
+    assert records(mem, iid, "ESCHEAT_REPORTED")[0]["actor"] == "operator:me"
+    assert escheat.state_report(mem.ports, "TX", date(2030, 6, 30))[1] == []  # reported once
+    assert escheat.state_report(mem.ports, "CA", date(2030, 6, 30))[1] == []
 
     # Accounts payable voids the check and remits it: the refund row reversed, the money moved to the state.
     mem.drop(["UP-TX-8,UP-TX,P-UP-TX,G-UP-TX,REVERSAL,-50.00,2030-07-15,PATIENT,,,,UP-TX-5,,TX",
@@ -149,8 +152,8 @@ def test_four_years_of_an_uncashed_check_on_its_way_to_texas(mem: MemoryCloud):
     [path] = [t.path for t in escheat.tracked(mem.ports, date(2030, 7, 20))]
     assert path.stage == "CLOSED"
     steps = [r["action"] for r in records(mem, iid)]
-    assert steps == ["ISSUED", "LETTER_WRITTEN", "CHECK_STATUS", "CHECK_STALE", "ESCHEAT_REPORTABLE",
-                     "LETTER_WRITTEN", "ESCHEAT_REPORTED", "ESCHEAT_REMITTED"]
+    assert steps == ["ISSUED", "LETTER_WRITTEN", "CHECK_STATUS", "CHECK_STALE", "LETTER_WRITTEN",
+                     "ESCHEAT_REPORTABLE", "ESCHEAT_REPORTED", "ESCHEAT_REMITTED"]
     assert mem.case("UP-TX")["status"] == "RECONCILED" and len(mem.cases.of_account("UP-TX")) == 1
 
 
@@ -198,7 +201,7 @@ def test_an_owner_who_answers_leaves_the_states_path_and_is_paid_by_a_reissue(me
         owner_answered(mem.ports, iid, date(2027, 9, 2), billing, mem.now)
     [t] = escheat.tracked(mem.ports, date(2031, 1, 1))
     assert t.path.stage == "ANSWERED" and t.path.next_step.startswith("pay the owner")
-    assert escheat.state_report(mem.ports, "TX", date(2031, 1, 1), mem.now, record=False)[1] == []
+    assert escheat.state_report(mem.ports, "TX", date(2031, 1, 1))[1] == []
     address = {"line1": "3 Oak Ave", "city": "Austin", "state": "TX", "zip": "78702"}
     ask_reissue(mem.ports, iid, address, billing, mem.now)
     confirm_reissue(mem.ports, iid, mem.signed_in("compliance@example.org"), mem.now, address_seen(address))

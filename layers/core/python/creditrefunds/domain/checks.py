@@ -25,7 +25,8 @@ from creditrefunds.domain.money import money, money_text
 HEADER = ("instruction_id", "check_number", "amount", "status", "status_date")
 STATUSES = ("ISSUED", "CLEARED", "VOIDED", "RETURNED_MAIL")
 UNPAID = ("VOIDED", "RETURNED_MAIL")  # the check will not be cashed: the money waits for its owner
-ID_LIMIT = 128  # an instruction id is a case id and a line number; a check number is short
+ID_LIMIT = 128  # an instruction id is a case id and a line number
+CHECK_NUMBER_LIMIT = 20  # the NAUPA file's check number field
 
 
 def is_check_register(head: bytes) -> bool:
@@ -34,7 +35,10 @@ def is_check_register(head: bytes) -> bool:
     return sorted(name.strip() for name in first.split(",")) == sorted(HEADER)
 
 
-@dataclass(frozen=True, order=True)
+PRECEDENCE = {"ISSUED": 0, "RETURNED_MAIL": 1, "VOIDED": 2, "CLEARED": 3}  # one day's rows, in the order they happen
+
+
+@dataclass(frozen=True)
 class CheckEvent:
     """One row of the register: what happened to one check of one refund instruction, and on which day."""
 
@@ -44,6 +48,10 @@ class CheckEvent:
     amount: Decimal
     status: str
     line: int = field(default=0, compare=False, repr=False)  # where the register had it (for its errors)
+
+    def order(self) -> tuple[date, int, int]:
+        """Day, then what happens first on a day (issued before cleared), then the register's line."""
+        return self.status_date, PRECEDENCE[self.status], self.line
 
     @property
     def key(self) -> str:
@@ -113,12 +121,12 @@ def _checked(line: int, row: dict[str, str]) -> CheckEvent | RowError:
     def bad(name: str, why: str) -> RowError:
         return RowError(line, iid or None, name, why)
 
-    for name in ("instruction_id", "check_number"):
+    for name, limit in (("instruction_id", ID_LIMIT), ("check_number", CHECK_NUMBER_LIMIT)):
         value = row[name]
         if not value:
             return bad(name, "is required")
-        if len(value) > ID_LIMIT or not value.isprintable() or not value.isascii():
-            return bad(name, f"must be printable ASCII of at most {ID_LIMIT} characters")
+        if len(value) > limit or not value.isprintable() or not value.isascii():
+            return bad(name, f"must be printable ASCII of at most {limit} characters")
     if "#" not in iid:
         return bad("instruction_id", "is not a refund instruction id (case id#line)")
     if not AMOUNT_PATTERN.match(row["amount"]) or money(row["amount"]) <= 0:

@@ -59,7 +59,7 @@ class Property:
     def current_check(self) -> tuple[str, list[CheckEvent]]:
         """The latest check (its number and events, oldest first): a reissue's replaces the one before."""
         by_number: dict[str, list[CheckEvent]] = {}
-        for event in sorted(self.checks):
+        for event in sorted(self.checks, key=CheckEvent.order):
             by_number.setdefault(event.check_number, []).append(event)
         if not by_number:
             return "", []
@@ -91,8 +91,13 @@ class Path:
 
     @property
     def reportable(self) -> bool:
-        return self.stage in ("REPORTABLE", "LETTER_DUE", "LETTER_LATE", "LETTER_SENT", "UNCLAIMED") and \
-            self.dormant_on is not None and self.dormant_on <= self.as_of
+        """Dormant, and its letter sent in its window (or none needed; or the window closed without one, which
+        the report's reader is told)."""
+        return self.stage in ("REPORTABLE", "LETTER_LATE")
+
+    def in_report(self, due: date) -> bool:
+        """Reportable in the report due on `due`: this cycle's property, or an earlier cycle's not yet reported."""
+        return self.reportable and self.report_due is not None and self.report_due <= due
 
     def to_json(self) -> dict[str, Any]:
         def day(d: date | None) -> str | None:
@@ -112,62 +117,75 @@ def assess(p: Property, rules: Unclaimed, as_of: date) -> Path:
     known = _known_by(p, as_of)
     number, events = known.current_check()
     answered = known.answered_on
+    reissued = len(known.reissued_on)
     unpaid_answer = answered is not None and not any(d >= answered for d in known.reissued_on)
+    cap = rules.reissues + (1 if answered is not None else 0)  # an owner found is paid once more, never again
     base = Path(p.instruction_id, p.case_id, p.owner_state, p.amount, "", "", None, as_of, number,
-                reissues_left=max(0, rules.reissues - len(known.reissued_on)) + (1 if unpaid_answer else 0))
+                reissues_left=max(0, cap - reissued))
     if known.remitted:
         return replace(base, stage="CLOSED", next_step="", next_date=None,
-                    notes=[f"remitted to {p.owner_state} by ledger row {known.remitted[0]} on {known.remitted[1]}"])
+                       notes=[f"remitted to {p.owner_state} by ledger row {known.remitted[0]} on {known.remitted[1]}"])
     if p.payee_type != "PATIENT" and p.owner_state in rules.b2b_exempt_states:
         return replace(base, stage="EXEMPT", next_step="", next_date=None,
-                    notes=[f"{p.owner_state} exempts business-to-business property"])
-    if unpaid_answer:  # found: the owner is paid by a reissue to the address they give, off the state's path
-        return replace(base, stage="ANSWERED", next_step="pay the owner: reissue to the address they confirm",
-                       next_date=answered, notes=[f"the owner answered on {answered}"])
+                       notes=[f"{p.owner_state} exempts business-to-business property"])
+    dates = _dates(p, known, events, rules)
     last = events[-1] if events else None
-    if last is not None and last.status == "CLEARED" and not known.reported:
-        return replace(base, stage="CLEARED", next_step="", next_date=None, notes=[f"cleared on {last.status_date}"])
-    issued = _issued_on(p, known, events)
-    stale_on = issued + timedelta(days=rules.stale_days)
-    unpaid = next((e.status_date for e in events if e.status in UNPAID), None)
-    since = min(d for d in (unpaid, stale_on) if d is not None)
-    contact = max((issued, *known.reissued_on, *((answered,) if answered else ())))
-    dormant_on = add_years(contact, rules.dormancy(p.owner_state))
-    report_due = rules.calendar_of(p.owner_state).report_due(dormant_on)
-    low, high = rules.window(p.owner_state)
-    dates: dict[str, Any] = {"unclaimed_since": since, "dormant_on": dormant_on, "report_due": report_due,
-             "letter_from": report_due - timedelta(days=high), "letter_by": report_due - timedelta(days=low),
-             "letter_needed": p.amount >= rules.minimum(p.owner_state)}
     if known.reported:
-        return replace(base, **dates, stage="REPORTED", next_step=f"remit to {p.owner_state}: the ledger row of the "
-                    "remittance closes it", next_date=report_due,
-                    notes=[f"reported in {known.reported[0]} as of {known.reported[1]}"])
-    if as_of < since:
+        notes = [f"reported in {known.reported[0]} as of {known.reported[1]}"]
+        if last is not None and last.status == "CLEARED" and last.status_date >= known.reported[1]:
+            notes.append(f"the check cleared on {last.status_date}, after the report: stop the remittance, or "
+                         "claim the money back from the state")
+        return replace(base, **dates, stage="REPORTED", next_step=f"remit to {p.owner_state}: the ledger row of "
+                       "the remittance closes it", next_date=dates["report_due"], notes=notes)
+    if unpaid_answer and base.reissues_left:  # found: paid by a reissue to the address they give
+        return replace(base, **dates, stage="ANSWERED", next_step="pay the owner: reissue to the address they "
+                       "confirm", next_date=answered, notes=[f"the owner answered on {answered}"])
+    if last is not None and last.status == "CLEARED":
+        return replace(base, **dates, stage="CLEARED", next_step="", next_date=None,
+                       notes=[f"cleared on {last.status_date}"])
+    if as_of < dates["unclaimed_since"]:
         return replace(base, **dates, stage="OUTSTANDING", next_step="stale unless the check clears",
-                    next_date=stale_on)
+                       next_date=dates["unclaimed_since"])
     return _waiting(base, dates, known, as_of)
 
 
+def _dates(p: Property, known: Property, events: list[CheckEvent], rules: Unclaimed) -> dict[str, Any]:
+    """Unclaimed since (stale, returned or voided), dormant on (from the latest contact), the report's due
+    date, and the due-diligence letter's window and need."""
+    issued = _issued_on(p, known, events)
+    stale_on = issued + timedelta(days=rules.stale_days)
+    unpaid = next((e.status_date for e in events if e.status in UNPAID), None)
+    contact = max((issued, *known.reissued_on, *((known.answered_on,) if known.answered_on else ())))
+    dormant_on = add_years(contact, rules.dormancy(p.owner_state))
+    report_due = rules.calendar_of(p.owner_state).report_due(dormant_on)
+    low, high = rules.window(p.owner_state)
+    return {"unclaimed_since": min(d for d in (unpaid, stale_on) if d is not None), "dormant_on": dormant_on,
+            "report_due": report_due, "letter_from": report_due - timedelta(days=high),
+            "letter_by": report_due - timedelta(days=low), "letter_needed": p.amount >= rules.minimum(p.owner_state)}
+
+
 def _waiting(base: Path, dates: dict[str, Any], known: Property, as_of: date) -> Path:
-    """An unclaimed check: the letter (where the amount needs one) in its window, then the report."""
+    """An unclaimed check: the letter (where the amount needs one) in its window, then the report. It is
+    reportable once dormant with its letter sent in the window (or none needed, or the window closed)."""
     reissue = " (or reissue to a corrected address)" if base.reissues_left else ""
-    sent = [d for d in known.letters_on if d >= dates["letter_from"]]
+    sent = [d for d in known.letters_on if dates["letter_from"] <= d <= dates["letter_by"]]
     dormant = as_of >= dates["dormant_on"]
     report = f"report to {base.state} by {dates['report_due']}"
     if dates["letter_needed"] and not sent:
         if as_of < dates["letter_from"]:
-            return replace(base, **dates, stage="REPORTABLE" if dormant else "UNCLAIMED",
-                        next_step=f"due-diligence letter from {dates['letter_from']}{reissue}",
-                        next_date=dates["letter_from"])
+            return replace(base, **dates, stage="UNCLAIMED", next_step=f"due-diligence letter from "
+                           f"{dates['letter_from']}{reissue}", next_date=dates["letter_from"])
         if as_of <= dates["letter_by"]:
             return replace(base, **dates, stage="LETTER_DUE", next_step=f"send the due-diligence letter by "
-                        f"{dates['letter_by']}", next_date=dates["letter_by"])
-        return replace(base, **dates, stage="LETTER_LATE", next_step=report, next_date=dates["report_due"],
-                    notes=[f"no due-diligence letter went out between {dates['letter_from']} and {dates['letter_by']}"])
+                           f"{dates['letter_by']}", next_date=dates["letter_by"])
+        return replace(base, **dates, stage="LETTER_LATE" if dormant else "UNCLAIMED", next_step=report if dormant
+                       else f"dormant on {dates['dormant_on']}, then {report}", next_date=dates["report_due"],
+                       notes=[f"no due-diligence letter went out between {dates['letter_from']} and "
+                              f"{dates['letter_by']}"])
     stage = "REPORTABLE" if dormant else ("LETTER_SENT" if sent else "UNCLAIMED")
     step = report if dormant else f"dormant on {dates['dormant_on']}, then {report}{reissue}"
     return replace(base, **dates, stage=stage, next_step=step, next_date=dates["report_due"] if dormant
-                else dates["dormant_on"])
+                   else dates["dormant_on"])
 
 
 def _known_by(p: Property, as_of: date) -> Property:

@@ -107,11 +107,11 @@ def payer_letter(i: Instruction, rows: list[Transaction], holder: Holder, day: d
     table = [("Provider", holder.name), ("NPI", holder.npi), ("Tax id", holder.tax_id),
              ("Payer", f"{i.payee_type} {i.payee_id}".strip()), ("Payer claim number (ICN)", ", ".join(claims)),
              ("Patient", _last(rows, "patient_name")), ("Patient account", i.account_id),
-             ("Date(s) of service", _service(mine) or _service(rows)), ("Refund amount", money_text(i.amount)),
+             ("Date(s) of service", _service(mine)), ("Refund amount", money_text(i.amount)),
              ("Reason", REASONS.get(i.reason, i.reason)), ("Method", i.method), ("Reference", i.instruction_id)]
     if i.payee_type == "MEDICARE":
         table[5:5] = [("Medicare beneficiary identifier (MBI)", _last(rows, "mbi")),
-                      ("Type of bill", _last(mine, "type_of_bill") or _last(rows, "type_of_bill"))]
+                      ("Type of bill", _last(mine, "type_of_bill"))]
         table += [("Reason for refund (voluntary refund form)", MEDICARE_FORM_REASON.get(i.reason, "Other")),
                   ("CMS-838 reason code", CMS838_REASON.get(i.reason, "3"))]
     title = "Voluntary refund: Medicare" if i.payee_type == "MEDICARE" else "Refund of overpayment"

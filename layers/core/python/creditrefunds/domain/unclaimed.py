@@ -74,6 +74,11 @@ class Calendar(BaseModel):
         date.fromisoformat(f"2001-{value}")  # 29 February is no yearly date
         return value
 
+    def due_on_or_after(self, day: date) -> date:
+        """The report date of the cycle `day` falls in: the first due date on or after it."""
+        due = date.fromisoformat(f"{day.year}-{self.due}")
+        return due if due >= day else date.fromisoformat(f"{day.year + 1}-{self.due}")
+
     def report_due(self, dormant_on: date) -> date:
         """The first report date whose cut-off the property is dormant by."""
         year = dormant_on.year
@@ -143,6 +148,13 @@ class Unclaimed(BaseModel):
         if any(not 0 <= low <= high for low, high in value.values()):
             raise ValueError("a window is (fewest, most) days, 0 <= fewest <= most")
         return value
+
+    @field_validator("b2b_exempt_states", mode="after")
+    @classmethod
+    def _states(cls, value: list[str]) -> list[str]:
+        if any(len(state.strip()) != 2 or not state.strip().isalpha() for state in value):
+            raise ValueError("a state is two letters")
+        return [state.strip().upper() for state in value]
 
     @field_validator("property_code_patient", "property_code_payer", mode="after")
     @classmethod

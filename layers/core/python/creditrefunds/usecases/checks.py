@@ -57,6 +57,7 @@ def take_register(ports: Ports, events: list[CheckEvent], rejects: list[RowError
                                if r.get("action") == e.CHECK}
         if event.key in seen[i.case_id]:
             taken.repeated += 1
+            ports.unclaimed.track(i.instruction_id, i.case_id)  # (put if absent: a crash may have come between)
             continue
         record_step(ports, i, REGISTER, e.CHECK, f"check {event.check_number} {event.status} on {event.status_date}",
                     {**event.to_json(), "key": event.key}, now)
@@ -89,7 +90,8 @@ def ask_reissue(ports: Ports, instruction_id: str, address: dict[str, str], by: 
         raise NotAllowed("a corrected address needs at least its street line and city")
     ports.unclaimed.ask_address(instruction_id, clean, by.user_id)
     record_step(ports, i, by.actor, e.REISSUE_ASKED, f"a corrected address was given by {by.email}; it waits "
-                "for another person to confirm", {"by": by.user_id, "on": now.date().isoformat()}, now)
+                "for another person to confirm", {"by": by.user_id, "on": now.date().isoformat(),
+                                                  "address": address_seen(clean)}, now)
 
 
 def address_seen(address: dict[str, str]) -> str:
@@ -113,6 +115,9 @@ def confirm_reissue(ports: Ports, instruction_id: str, by: Person, now: datetime
         raise NotAllowed("the person who gave the address cannot confirm it")
     if seen != address_seen(address):
         raise NotAllowed("the address is not the one you were shown: look at the page again")
+    asks = [evidence(r) for r in records if r.get("action") == e.REISSUE_ASKED]
+    if not asks or asks[-1].get("address") != seen or asks[-1].get("by") != asker:
+        raise NotAllowed("the address waiting is not the one the history says billing staff gave")
     reissues = sum(1 for r in records if r.get("action") == e.REISSUED)
     if path.reissues_left <= 0:
         raise NotAllowed(f"{instruction_id} was reissued {reissues} time(s) already: it waits as unclaimed")
@@ -129,12 +134,14 @@ def confirm_reissue(ports: Ports, instruction_id: str, by: Person, now: datetime
 
 
 def owner_answered(ports: Ports, instruction_id: str, on: date, by: Person, now: datetime) -> None:
-    """The owner answered (the due-diligence letter, a call): the money leaves the state's path, and waits
-    for the reissue that pays them (a corrected address, confirmed by a second person; beyond the reissue
-    limit if need be)."""
+    """The owner answered (the due-diligence letter, a call) on `on` (not after today): the money leaves the
+    state's path, and waits for the reissue that pays them (a corrected address, confirmed by a second person;
+    once beyond the reissue limit). Property reported already stays reported."""
     if roles.BILLING not in by.groups and roles.COMPLIANCE not in by.groups:
         raise NotAllowed("billing staff or the compliance officer record an owner's answer")
-    i, _, _ = _unclaimed(ports, instruction_id, on, answering=True)
+    if on > now.date():
+        raise NotAllowed(f"{on} is after today")
+    i, _, _ = _unclaimed(ports, instruction_id, now.date(), answering=True)
     record_step(ports, i, by.actor, e.ANSWERED, f"the owner answered on {on} (recorded by {by.email})",
             {"by": by.user_id, "on": on.isoformat()}, now)
 

@@ -5,14 +5,16 @@ records (tamper-evident, sealed); the index only says which instructions to look
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from creditrefunds.domain import escheat as e
+from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.checks import CheckEvent
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.instructions import Instruction
@@ -69,7 +71,6 @@ def property_of(ports: Ports, i: Instruction, records: list[dict[str, Any]]) -> 
     if p.remitted is None:
         row = next((t for t in rows if e.remittance_row_matches(p, rules, t)), None)
         if row is not None:
-            from dataclasses import replace
             p = replace(p, remitted=(row.txn_id, row.posting_date))
     return p
 
@@ -88,12 +89,15 @@ def tracked(ports: Ports, as_of: date) -> list[Tracked]:
     """Every instruction whose check the register told of, with its path as of `as_of`."""
     found = []
     for iid in ports.unclaimed.tracked():
-        i = ports.refund_book.get(iid)
-        if i is None:
-            logger.warning("a tracked instruction is not in the refund book", extra={"instruction_id": iid})
+        try:
+            i = ports.refund_book.get(iid)
+            if i is None:
+                raise Tampered(f"tracked instruction {iid} is not in the refund book")
+            records = records_of(ports, iid, i.case_id)
+            prop = property_of(ports, i, records)
+        except Tampered as error:  # one refund that cannot be read stops no other: it is named for operators
+            logger.error("an unclaimed refund cannot be read", extra={"instruction_id": iid, "why": str(error)})
             continue
-        records = records_of(ports, iid, i.case_id)
-        prop = property_of(ports, i, records)
         found.append(Tracked(i, records, prop, e.assess(prop, ports.settings.unclaimed, as_of)))
     return sorted(found, key=lambda t: (t.path.next_date or date.max, t.instruction.instruction_id))
 
@@ -139,6 +143,7 @@ def _advance_one(ports: Ports, t: Tracked, as_of: date, now: datetime, done: Adv
         write_due_diligence(ports, t, as_of, now)
         done.written.append(f"{iid} {e.LETTER}")
         done.letters.append(path)
+        path = e.assess(replace(t.prop, letters_on=(*t.prop.letters_on, as_of)), ports.settings.unclaimed, as_of)
     if path.reportable and not _has(mine, e.REPORTABLE, dormant_on=str(path.dormant_on)):
         record_step(ports, t.instruction, ACTOR, e.REPORTABLE, f"dormant since {path.dormant_on}: report to "
                     f"{path.state} by {path.report_due}", {"dormant_on": str(path.dormant_on),
@@ -186,14 +191,13 @@ def record_letter(ports: Ports, i: Instruction, letter: Any, now: datetime) -> s
     return key
 
 
-def state_report(ports: Ports, state: str, as_of: date, now: datetime,
-                 record: bool = True) -> tuple[bytes, list[Tracked]]:
-    """The NAUPA file of what is reportable to `state` as of `as_of`; with `record`, each property named is
-    recorded ESCHEAT_REPORTED (the file's SHA-256 its report id), so that no later report names it again."""
+def state_report(ports: Ports, state: str, as_of: date) -> tuple[bytes, list[Tracked]]:
+    """The NAUPA file of what is reportable to `state` in the report cycle of `as_of` (this cycle's property and
+    any earlier cycle's not yet reported), and the refunds it names."""
     rules: Unclaimed = ports.settings.unclaimed
     state = state.upper()
-    chosen = [t for t in tracked(ports, as_of) if t.path.state == state and t.path.reportable]
-    items = [_item(ports, t, rules) for t in chosen]
+    due = rules.calendar_of(state).due_on_or_after(as_of)
+    chosen = [t for t in tracked(ports, as_of) if t.path.state == state and t.path.in_report(due)]
     holder = rules.holder
     data = report({"HOLDER-TAX-ID": holder.tax_id, "HOLDER-REPORT-YEAR": as_of.year, "HOLDER-REPORT-NUMBER": 1,
                    "HOLDER-SIC-CODE": holder.sic_code, "HOLDER-INCORP-STATE": holder.incorporation_state,
@@ -202,15 +206,23 @@ def state_report(ports: Ports, state: str, as_of: date, now: datetime,
                    "HOLDER-CONTACT-CITY": holder.city, "HOLDER-CONTACT-STATE": holder.state,
                    "HOLDER-CONTACT-ZIP": holder.zip, "HOLDER-CONTACT-PHONE": holder.phone,
                    "HOLDER-CONTACT-EMAIL": holder.email, "HOLDER-REPORT-STATE": state, "HOLDER-AS-OF-DATE": as_of},
-                  items)
-    if record and chosen:
-        import hashlib
-        report_id = hashlib.sha256(data).hexdigest()[:32]
-        for t in chosen:
-            record_step(ports, t.instruction, ACTOR, e.REPORTED, f"reported to {state} as of {as_of} (report "
-                        f"{report_id})", {"report": report_id, "state": state, "as_of": as_of.isoformat()}, now)
-            ports.unclaimed.note(t.instruction.instruction_id, "REPORTED", t.path.report_due)
+                  [_item(ports, t, rules) for t in chosen])
     return data, chosen
+
+
+def record_report(ports: Ports, state: str, as_of: date, data: bytes, chosen: list[Tracked], now: datetime,
+                  actor: str = ACTOR) -> str:
+    """The report as filed: the file kept under outbound/escheat/ (its SHA-256 its id), and each property it
+    names recorded ESCHEAT_REPORTED by `actor`, so that no later report names it again. Returns the key."""
+    report_id = hashlib.sha256(data).hexdigest()[:32]
+    key = ports.bucket.put_text(f"outbound/escheat/{state.upper()}/{as_of.isoformat()}-{report_id}.txt",
+                                data.decode("ascii"), "text/plain")
+    for t in chosen:
+        record_step(ports, t.instruction, actor, e.REPORTED, f"reported to {state.upper()} as of {as_of} (report "
+                    f"{report_id}, {key})", {"report": report_id, "state": state.upper(), "as_of": as_of.isoformat(),
+                                             "file": key}, now)
+        ports.unclaimed.note(t.instruction.instruction_id, "REPORTED", t.path.report_due)
+    return key
 
 
 def _item(ports: Ports, t: Tracked, rules: Unclaimed) -> Item:
