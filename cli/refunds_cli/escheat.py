@@ -7,6 +7,7 @@ deployed functions name."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from datetime import UTC, datetime
@@ -119,15 +120,31 @@ def letters(target: Target, args: argparse.Namespace) -> int:
         path = out / ("DRAFT-" + draft.key.rsplit("/", 1)[-1])
         path.write_bytes(draft.data)
         print(f"{path}  {draft.sha256}  a draft: due by {args.as_of}, not yet written (refunds escheat advance)")
+    kept_ok = True
     for letter in written:
         path = out / letter.key.rsplit("/", 1)[-1]
         path.write_bytes(letter.data)
         verdict = "the letter its record lists" if letter.same else \
             f"DIFFERS from the recorded SHA-256 {letter.recorded}"
+        kept = _kept_sha(target, letter.key)
+        if kept != letter.recorded:
+            kept_ok = False
+            verdict += f"; the copy kept at {letter.key} is {'gone' if kept is None else 'another file'}"
         print(f"{path}  {letter.sha256}  {verdict}")
     if not written:
         print(f"case {args.case_id} has no letter in its history")
-    return 0 if all(letter.same for letter in written) else 1
+    return 0 if kept_ok and all(letter.same for letter in written) else 1
+
+
+def _kept_sha(target: Target, key: str) -> str | None:
+    """The SHA-256 of the letter the bucket keeps under `key` (None: not there)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        body = target.client("s3").get_object(Bucket=target.output("LedgerBucketName"), Key=key)["Body"].read()
+    except ClientError:
+        return None
+    return hashlib.sha256(body).hexdigest()
 
 
 def state_code(text: str) -> str:
