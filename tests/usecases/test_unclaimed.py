@@ -98,15 +98,18 @@ def test_each_payer_letter_names_that_payers_claims_and_medicares_carries_the_re
 def test_a_check_register_is_recorded_once_and_its_bad_rows_kept_with_their_reasons(mem: MemoryCloud):
     iid = issued(mem, "UP-REG", "Rivera, Ana")
     summary = drop_register(mem, f"{iid},100200,50.00,ISSUED,2026-11-20", f"{iid},100200,51.00,CLEARED,2026-11-30",
-                            "CB-NOPE#0,100300,10.00,ISSUED,2026-11-20", f"{iid},100200,50.00,SHREDDED,2026-11-30")
-    assert (summary["recorded"], summary["rejected"]) == (1, 3)
+                            "CB-NOPE#0,100300,10.00,ISSUED,2026-11-20", f"{iid},100200,50.00,SHREDDED,2026-11-30",
+                            f"{iid},100999,50.00,ISSUED,2026-11-30")
+    assert (summary["recorded"], summary["rejected"]) == (1, 4)
     again = drop_register(mem, f"{iid},100200,50.00,ISSUED,2026-11-20")
     assert (again["recorded"], again["repeated"]) == (0, 1)
     [record] = records(mem, iid, "CHECK_STATUS")
     assert record["reason"] == "check 100200 ISSUED on 2026-11-20"
     [errors] = [k for k in mem.bucket.keys("rejected/ap-checks-") if k.endswith("errors.jsonl")]
     rejected = [json.loads(x) for x in mem.bucket.text(errors).splitlines()]
-    assert [(r["line"], r["field"]) for r in rejected] == [(3, "amount"), (4, "instruction_id"), (5, "status")]
+    assert [(r["line"], r["field"]) for r in rejected] == [(3, "amount"), (4, "instruction_id"), (5, "status"),
+                                                          (6, "check_number")]
+    assert "no confirmed reissue" not in rejected[3]["reason"] and "0 confirmed reissue" in rejected[3]["reason"]
     assert "not the instruction's amount (50.00)" in rejected[0]["reason"]
     assert mem.bucket.keys("incoming/ap-checks-") == []  # retired, kept as the original
 

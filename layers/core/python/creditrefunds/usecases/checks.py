@@ -41,30 +41,53 @@ class Taken:
 
 def take_register(ports: Ports, events: list[CheckEvent], rejects: list[RowError], now: datetime) -> Taken:
     """Record each row on its instruction's case (a row seen before changes nothing) and track the instruction.
-    A row naming no instruction, or another amount than the instruction's, is rejected with its reason."""
+    A row naming no instruction, another amount than the instruction's, or a new check no confirmed reissue
+    accounts for, is rejected with its reason."""
     taken = Taken(rejects=list(rejects))
-    seen: dict[str, set[str]] = {}
+    known: dict[str, _Checks] = {}
     for event in events:
-        line = event.line
         i = ports.refund_book.get(event.instruction_id)
         why = _refused(i, event)
+        if why is None and i is not None:
+            checks = known.setdefault(i.instruction_id, _Checks.of(records_of(ports, i.instruction_id, i.case_id)))
+            why = checks.refused(event)
         if why or i is None:
-            taken.rejects.append(RowError(line, event.instruction_id, why[0], why[1]) if why else
-                                 RowError(line, event.instruction_id, "instruction_id", "no such instruction"))
+            field_name, reason = why or ("instruction_id", "no such instruction")
+            taken.rejects.append(RowError(event.line, event.instruction_id, field_name, reason))
             continue
-        if i.case_id not in seen:
-            seen[i.case_id] = {evidence(r).get("key", "") for r in ports.history.records(i.case_id)
-                               if r.get("action") == e.CHECK}
-        if event.key in seen[i.case_id]:
+        if event.key in checks.keys:
             taken.repeated += 1
             ports.unclaimed.track(i.instruction_id, i.case_id)  # (put if absent: a crash may have come between)
             continue
         record_step(ports, i, REGISTER, e.CHECK, f"check {event.check_number} {event.status} on {event.status_date}",
                     {**event.to_json(), "key": event.key}, now)
-        seen[i.case_id].add(event.key)
+        checks.keys.add(event.key)
+        checks.numbers.add(event.check_number)
         ports.unclaimed.track(i.instruction_id, i.case_id)
         taken.recorded += 1
     return taken
+
+
+@dataclass
+class _Checks:
+    """What the history holds of one refund's checks: the rows recorded, the check numbers, the reissues."""
+
+    keys: set[str]
+    numbers: set[str]
+    reissued: int
+
+    @classmethod
+    def of(cls, records: list[dict[str, Any]]) -> _Checks:
+        rows = [evidence(r) for r in records if r.get("action") == e.CHECK]
+        return cls({r.get("key", "") for r in rows}, {r.get("check_number", "") for r in rows},
+                   sum(1 for r in records if r.get("action") == e.REISSUED))
+
+    def refused(self, event: CheckEvent) -> tuple[str, str] | None:
+        """A refund has one check, and one more for each confirmed reissue."""
+        if event.check_number in self.numbers or len(self.numbers) < 1 + self.reissued:
+            return None
+        return "check_number", (f"{event.check_number} would be check {len(self.numbers) + 1} of this refund, which "
+                                f"has {self.reissued} confirmed reissue(s)")
 
 
 def _refused(i: Instruction | None, event: CheckEvent) -> tuple[str, str] | None:
