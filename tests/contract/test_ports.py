@@ -42,6 +42,7 @@ class Stores:
     original: Any  # (key) -> the bytes the originals bucket keeps under `key`, or None
     forget: Any  # (instruction id) -> None: an instruction of no stored case, out of later tests' way
     rollups: Any
+    unclaimed: Any
 
 
 def memory_stores() -> Stores:
@@ -49,12 +50,13 @@ def memory_stores() -> Stores:
     from tests.memory.outside import MemoryBucket, MemoryKeys
     from tests.memory.rollups import MemoryRollups
     from tests.memory.stores import MemoryCases, MemoryHistory, MemoryLedger
+    from tests.memory.unclaimed import MemoryUnclaimed
 
     cases, bucket, keys, book = MemoryCases(), MemoryBucket(), MemoryKeys(), MemoryRefundBook()
     return Stores(TrustedLedger(MemoryLedger(), keys), cases, MemoryHistory(cases),
                   TrustedApprovals(MemoryApprovals(), keys), TrustedRefundBook(book, keys), bucket,
                   MemoryRemittances(), bucket.drop, bucket.originals.get, lambda iid: book.items.pop(iid, None),
-                  MemoryRollups())
+                  MemoryRollups(), MemoryUnclaimed())
 
 
 def cloud_stores(cloud: Any) -> Stores:
@@ -67,6 +69,7 @@ def cloud_stores(cloud: Any) -> Stores:
     from creditrefunds.adapters.remittance_store import RemittanceStore
     from creditrefunds.adapters.rollup_store import RollupStore
     from creditrefunds.adapters.transactions import TransactionStore
+    from creditrefunds.adapters.unclaimed_store import UnclaimedStore
 
     s3, bucket_name = cloud.client("s3"), cloud.outputs["LedgerBucketName"]
     cases = CaseStore(cloud.table("CasesTableName"))
@@ -99,7 +102,7 @@ def cloud_stores(cloud: Any) -> Stores:
                   RemittanceStore(cloud.table("RemittancesTableName"), cloud.client("kms"),
                                   cloud.outputs["EvidenceKeyArn"]), drop, original,
                   lambda iid: cloud.table("RefundsTableName").delete_item(Key={"instruction_id": iid}),
-                  RollupStore(cloud.table("TrendsTableName")))
+                  RollupStore(cloud.table("TrendsTableName")), UnclaimedStore(cloud.table("UnclaimedTableName")))
 
 
 @pytest.fixture(params=["memory", pytest.param("cloud", marks=pytest.mark.integration)])
@@ -408,3 +411,20 @@ def test_trends_count_a_moment_once_and_keep_a_few_examples(stores: Stores, uid:
             assert stores.rollups.cursor() == progress
     finally:
         stores.rollups.move_cursor(kept)
+
+
+def test_an_unclaimed_refund_is_tracked_once_and_an_address_confirmed_only_as_it_was_asked(stores: Stores, uid: str):
+    iid, address = f"C-{uid}#0", {"line1": "12 Elm St", "city": "Dallas", "state": "TX", "zip": "75201"}
+    stores.unclaimed.track(iid, f"C-{uid}")
+    stores.unclaimed.track(iid, f"C-{uid}")  # a repeated register row: still one
+    assert stores.unclaimed.tracked().count(iid) == 1
+    assert stores.unclaimed.address(iid) == {} and stores.unclaimed.asked(iid) is None
+    stores.unclaimed.ask_address(iid, address, "sub-billing")
+    assert stores.unclaimed.asked(iid) == (address, "sub-billing")
+    assert not stores.unclaimed.confirm_address(iid, {**address, "line1": "1 Other Rd"})  # not the one asked
+    assert stores.unclaimed.confirm_address(iid, address)
+    assert stores.unclaimed.address(iid) == address and stores.unclaimed.asked(iid) is None
+    assert not stores.unclaimed.confirm_address(iid, address)  # confirmed once
+    stores.unclaimed.note(iid, "REPORTED", date(2030, 7, 1))
+    assert stores.unclaimed.address(iid) == address
+
