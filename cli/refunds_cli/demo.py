@@ -5,7 +5,7 @@ incoming/ as a billing system would, then plays the approvers over HTTP: one ref
 from its mailed link, one rejected with a reason, one left to wait until it escalates and
 approved by the next tier. It shows the accounts-payable file the refunds went to, one case's
 history; then a Medicare credit whose contractor's 835 shows it already recouped the money (PLB WO),
-so that no check goes; then an auditor's seal and verification, and a summary.
+so that no check goes; an undeliverable check followed to the state; an auditor's seal and verification.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from localcloud.cloud import LocalCloud
 from localcloud.identity import sign_in
 from localcloud.mailbox import SentMail
 
-from refunds_cli import audit, remit
+from refunds_cli import audit, demo_unclaimed, remit
 from refunds_cli.target import connect
 
 SAMPLE = "events/ledger-sample.csv"
@@ -180,6 +180,7 @@ def _play(story: Story, root: Path) -> None:
     _print_outbound(story)
     _print_history(story, ESCALATE)
     _remittance(story, root)
+    demo_unclaimed.unclaimed(story, APPROVE)
     _seal_and_verify(story)
     _print_cases(story, "Where every case stands")
     _summary(story)
@@ -217,7 +218,7 @@ def _seal_and_verify(story: Story) -> None:
     """What an auditor does: seal the history (signed, in an Object Lock bucket), then verify it all."""
     cloud = story.cloud
     target = connect(cloud.endpoint_url, cloud.stack_name, cloud.region)
-    story.say("\n8. An auditor seals the history and verifies every chain, the seals and the refund book")
+    story.say("\n9. An auditor seals the history and verifies every chain, the seals and the refund book")
     with contextlib.redirect_stdout(story.out):
         if audit.seal(target) != 0 or audit.verify(target, None) != 0:
             raise DemoFailed("the history did not verify")

@@ -22,5 +22,7 @@ def test_the_demo_runs_the_story_end_to_end():
     assert "the approver's link now -> 410" in out and "no line for ACC-8008" in out
     assert "takeback not posted  account ACC-8008  claim ICN-2026293000808   1250.00" in out
     assert "6 cases: 2 REFUND_ISSUED, 4 WORK_ITEM" in out and "overdue: ACC-2002" in out
+    assert "the escheat function writes: CHECK_STALE, LETTER_WRITTEN, ESCHEAT_REPORTABLE" in out
+    assert "due-diligence-line0-" in out and "1 property, 4 records" in out  # HOLDER, PROPERTY, PROPADD, SUMINFO
     assert "sealed 6 case chain(s) into seals/" in out
     assert "OK: 6 case chain(s)" in out and "1 seal(s)" in out  # an untouched stack verifies whole
