@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.integration.conftest import case_of, drop, history_actions, wait_for_mail, wait_for_status
+from tests.integration.conftest import case_of, drop, history_actions, history_until, wait_for_mail, wait_for_status
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 os.environ.setdefault("SE_OFFLINE", "true")  # the driver is Debian's: Selenium Manager never downloads one
@@ -82,7 +82,8 @@ def test_an_approver_opens_the_mailed_link_and_approves_in_chromium(cloud, brows
     assert "re-checked against the ledger" in browser.find_element(By.ID, "message").text
 
     case = wait_for_status(cloud, account, {"REFUND_ISSUED"})
-    assert [a for a, _, _ in history_actions(cloud, case["case_id"])][-3:] == ["DECIDED", "RECHECKED", "ISSUED"]
+    assert [a for a, _, _ in history_until(cloud, case["case_id"], "LETTER_WRITTEN")][-4:] == [
+        "DECIDED", "RECHECKED", "ISSUED", "LETTER_WRITTEN"]
     browser.back()
     browser.refresh()  # the link again, after it decided: a clear page, no stack trace
     assert "already been used" in browser.find_element(By.ID, "message").text

@@ -16,6 +16,7 @@ from .conftest import (
     case_of,
     drop,
     history_actions,
+    history_until,
     wait_for_mail,
     wait_for_mail_subject,
     wait_for_status,
@@ -64,8 +65,8 @@ def test_approve_issues_the_refund_once_and_get_never_decides(cloud):
     rows = [line for line in ap_day_file(cloud, mail.sent_at[:10]).splitlines() if case["case_id"] in line]
     assert rows == [f"{case['case_id']}#0,{mail.sent_at[:10]},{case['case_id']},WF-APPROVE,PATIENT,G-WF-APPROVE,"
                     f"50.00,check,PATIENT_OVERPAYMENT,,,{rows[0].split(',')[-1]}"]
-    actions = [a for a, _, _ in history_actions(cloud, case["case_id"])]
-    assert actions == ["DETECTED", "REVIEWED", "EMAILED", "DECIDED", "RECHECKED", "ISSUED"]
+    actions = [a for a, _, _ in history_until(cloud, case["case_id"], "LETTER_WRITTEN")]  # the patient's notice
+    assert actions == ["DETECTED", "REVIEWED", "EMAILED", "DECIDED", "RECHECKED", "ISSUED", "LETTER_WRITTEN"]
 
     again, page = decide_link(cloud, mail.links[0], {"decision": "approve"})
     assert again == 410 and "already been used" in page
