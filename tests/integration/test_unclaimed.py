@@ -62,6 +62,11 @@ def test_years_after_a_check_went_astray_the_report_and_the_letters(cloud, tmp_p
     assert hashlib.sha256(kept).hexdigest() == facts["sha256"] and "Rivera, Ana" in pdf_text(kept)
     assert "Saint Ann's Test Hospital" in pdf_text(kept)  # the stack's RuleSettings name the holder
 
+    # Accounts payable cut the check and the billing system posted the refund back: the case is reconciled,
+    # and the escheat function reads the instruction with its match (both MACs checked).
+    drop_ledger(cloud, "unc-tx-back.csv", [f"UNC-TX-9,UNC-TX,P-UNC-TX,G-UNC-TX,REFUND,50.00,{today},PATIENT,,,900100,,"
+                                           "\"Rivera, Ana\",TX"])
+    wait_for_status(cloud, "UNC-TX", {"RECONCILED"})
     drop_register(cloud, "ap-checks-unc.csv", [f"{iid},900100,50.00,ISSUED,{today}",
                                               f"CB-NONE#0,1,5.00,ISSUED,{today}"])
     assert [json.loads(r["evidence"])["check_number"] for r in records(cloud, case_id, "CHECK_STATUS")] == ["900100"]
