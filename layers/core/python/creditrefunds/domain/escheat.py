@@ -17,8 +17,6 @@ from creditrefunds.domain.money import money_text
 from creditrefunds.domain.unclaimed import Unclaimed
 
 OFF_PATH = ("CLEARED", "ANSWERED", "EXEMPT")  # the money reached its owner, or is not the state's to claim
-STAGES = ("OUTSTANDING", "UNCLAIMED", "LETTER_DUE", "LETTER_LATE", "LETTER_SENT", "REPORTABLE", "REPORTED", "CLOSED",
-          *OFF_PATH)
 # History actions (each step is a record on the refund's case), and the typed field `evidence` they carry.
 CHECK, STALE, REISSUE_ASKED, REISSUED, ANSWERED = "CHECK_STATUS", "CHECK_STALE", "REISSUE_ASKED", "REISSUED", \
     "OWNER_ANSWERED"

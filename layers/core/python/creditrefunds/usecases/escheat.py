@@ -118,14 +118,15 @@ def advance(ports: Ports, as_of: date, now: datetime, compliance: str) -> Advanc
     written and the properties that became reportable."""
     done = Advanced()
     for t in tracked(ports, as_of):
-        _advance_one(ports, t, as_of, now, done)
-        ports.unclaimed.note(t.instruction.instruction_id, t.path.stage, t.path.next_date)
+        path = _advance_one(ports, t, as_of, now, done)
+        ports.unclaimed.note(t.instruction.instruction_id, path.stage, path.next_date)
     if done.letters or done.reportable:
         ports.mailer.send(escheat_digest(compliance, as_of, done.letters, done.reportable), now)
     return done
 
 
-def _advance_one(ports: Ports, t: Tracked, as_of: date, now: datetime, done: Advanced) -> None:
+def _advance_one(ports: Ports, t: Tracked, as_of: date, now: datetime, done: Advanced) -> e.Path:
+    """The refund's steps due by `as_of`, each once; its path after them."""
     path, mine, iid = t.path, t.records, t.instruction.instruction_id
     if t.prop.remitted and not _has(mine, e.REMITTED):
         txn, posted = t.prop.remitted
@@ -150,6 +151,7 @@ def _advance_one(ports: Ports, t: Tracked, as_of: date, now: datetime, done: Adv
                                                            "report_due": str(path.report_due)}, now)
         done.written.append(f"{iid} {e.REPORTABLE}")
         done.reportable.append(path)
+    return path
 
 
 def record_step(ports: Ports, i: Instruction, actor: str, action: str, why: str, facts: dict[str, Any],
