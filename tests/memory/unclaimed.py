@@ -12,6 +12,8 @@ from creditrefunds.domain.letters import Letter
 
 from .outside import MemoryBucket
 
+_RENDERED: dict[str, tuple[bytes, str]] = {}
+
 
 class MemoryUnclaimed:
     def __init__(self) -> None:
@@ -53,8 +55,11 @@ class MemoryLetters:
         self._bucket = bucket
 
     def render(self, letter: Letter) -> tuple[bytes, str]:
-        data = render(letter)
-        return data, digest(data)
+        key = repr(letter)  # the same letter renders to the same bytes: rendered once per process
+        if key not in _RENDERED:
+            data = render(letter)
+            _RENDERED[key] = (data, digest(data))
+        return _RENDERED[key]
 
     def write(self, letter: Letter) -> tuple[str, str]:
         data, sha = self.render(letter)
