@@ -11,6 +11,7 @@ from typing import Any
 
 from creditrefunds.domain import escheat as e
 from creditrefunds.domain.instructions import Instruction
+from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.letters import (
     DUE_DILIGENCE,
     PATIENT_NOTICE,
@@ -28,21 +29,19 @@ logger = logging.getLogger(__name__)
 
 def at_issue(ports: Ports, instructions: list[Instruction], now: datetime) -> list[str]:
     """The letter each newly issued refund needs (a patient's notice, a payer's letter), once per instruction
-    whatever retries happen. Returns the keys written."""
-    written = []
-    for i in instructions:
-        if i.action != "REFUND":
-            continue  # an offset is a transfer between the guarantor's accounts: no money is mailed
-        if any(evidence(r).get("kind") in (PATIENT_NOTICE, PAYER_LETTER) for r in records_of(ports, i.instruction_id,
-                                                                                           i.case_id)
-               if r.get("action") == e.LETTER):
-            continue
-        written.append(record_letter(ports, i, letter_at_issue(ports, i, i.issued_on), now))
-    return written
+    whatever retries happen. Each case's history and each account's rows are read once. Returns the keys written."""
+    refunds = [i for i in instructions if i.action == "REFUND"]  # an offset moves money between accounts: no mail
+    lettered = {r.get("instruction_id") for case_id in {i.case_id for i in refunds}
+                for r in ports.history.records(case_id)
+                if r.get("action") == e.LETTER and evidence(r).get("kind") in (PATIENT_NOTICE, PAYER_LETTER)}
+    rows = {a: ports.transactions.account_transactions(a) for a in {i.account_id for i in refunds
+                                                                    if i.instruction_id not in lettered}}
+    return [record_letter(ports, i, letter_at_issue(ports, i, i.issued_on, rows[i.account_id]), now)
+            for i in refunds if i.instruction_id not in lettered]
 
 
-def letter_at_issue(ports: Ports, i: Instruction, day: date) -> Letter:
-    rows = ports.transactions.account_transactions(i.account_id)
+def letter_at_issue(ports: Ports, i: Instruction, day: date, rows: list[Transaction] | None = None) -> Letter:
+    rows = ports.transactions.account_transactions(i.account_id) if rows is None else rows
     holder = ports.settings.unclaimed.holder
     return patient_notice(i, rows, holder, day) if i.payee_type == "PATIENT" else payer_letter(i, rows, holder, day)
 
