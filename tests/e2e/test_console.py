@@ -4,16 +4,14 @@ work it; compliance sees the deadline; an auditor searches and may not act; sign
 from __future__ import annotations
 
 from refunds_cli.demo import decide_link
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.e2e.test_approval_page import browser, sign_in_in, user  # noqa: F401 (the fixture)
+from tests.e2e.conftest import heading, sign_in_in, until, user
 from tests.integration.conftest import case_of, drop, history_actions, wait_for_mail, wait_for_status
 
 
-def test_billing_staff_work_an_item_compliance_and_an_auditor_read(cloud, browser):  # noqa: F811
+def test_billing_staff_work_an_item_compliance_and_an_auditor_read(cloud, browser):
     account = "E2E-WORK"
     drop(cloud, "e2e-work.csv", [
         f"{account}-1,{account},P-E2W,G-E2W,CHARGE,100.00,2026-11-02,,,,,,\"Novak, Tomas\",TX",
@@ -27,7 +25,7 @@ def test_billing_staff_work_an_item_compliance_and_an_auditor_read(cloud, browse
     console = cloud.outputs["ApprovalSiteUrl"]
     browser.get(console)
     sign_in_in(browser, user(cloud, "billing@example.org"))
-    row = WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.ID, f"item-{item_id}")))
+    row = until(browser, expected_conditions.presence_of_element_located((By.ID, f"item-{item_id}")), "the item")
     assert account in row.text and "70.00" in row.text and "Refund rejected by the approver" in row.text
     assert "guarantor disputes" in row.text
     browser.get(f"{console}?view=amount&min=80.00&kind=rejected")  # narrowed on the amount index: 70.00 is not
@@ -35,8 +33,7 @@ def test_billing_staff_work_an_item_compliance_and_an_auditor_read(cloud, browse
     browser.get(f"{console}?view=amount&min=60.00&kind=rejected")
     row = browser.find_element(By.ID, f"item-{item_id}")
     row.find_element(By.CLASS_NAME, "take").click()
-    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(
-        expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Taken by me"))
+    heading(browser, "Taken by me")
     row = browser.find_element(By.ID, f"item-{item_id}")
     assert "billing@example.org" in row.text
 
@@ -46,15 +43,14 @@ def test_billing_staff_work_an_item_compliance_and_an_auditor_read(cloud, browse
     assert f"{account}-2" in browser.find_element(By.ID, "ledger").text
     browser.find_element(By.ID, "note").send_keys("called the guarantor <b>twice</b>")
     browser.find_element(By.ID, "add-note").click()
-    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(
-        expected_conditions.text_to_be_present_in_element((By.ID, "history"), "called the guarantor <b>twice</b>"))
+    until(browser, expected_conditions.text_to_be_present_in_element((By.ID, "history"),
+                                                                      "called the guarantor <b>twice</b>"), "the note")
 
     browser.get(f"{console}?mine=1")
     row = browser.find_element(By.ID, f"item-{item_id}")
     row.find_element(By.CLASS_NAME, "what").send_keys("credit moved to the next visit")
     row.find_element(By.CLASS_NAME, "done").click()
-    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(
-        lambda b: not b.find_elements(By.ID, f"item-{item_id}"))
+    until(browser, lambda b: not b.find_elements(By.ID, f"item-{item_id}"), "the item worked off the list")
     actions = [a for a, _, _ in history_actions(cloud, case_id)]
     assert actions[-3:] == ["ASSIGNED", "NOTED", "WORKED"]
 
@@ -63,7 +59,7 @@ def test_billing_staff_work_an_item_compliance_and_an_auditor_read(cloud, browse
     browser.find_element(By.TAG_NAME, "body")
     browser.get(console)
     browser.find_element(By.ID, "sign-out").click()
-    WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.ID, "password")))
+    until(browser, expected_conditions.presence_of_element_located((By.ID, "password")), "the sign-in page")
     browser.get(f"{console}cases/{case_id}")  # signed out: the sign-in page, not the case
     assert browser.find_elements(By.ID, "password") and account not in browser.page_source
 
@@ -82,8 +78,7 @@ def test_billing_staff_work_an_item_compliance_and_an_auditor_read(cloud, browse
     sign_in_in(browser, user(cloud, "auditor@example.org"))
     browser.find_element(By.NAME, "account").send_keys(account)
     browser.find_element(By.ID, "search").click()
-    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(
-        expected_conditions.text_to_be_present_in_element((By.ID, "records"), "WORKED"))
+    until(browser, expected_conditions.text_to_be_present_in_element((By.ID, "records"), "WORKED"), "the records")
     assert account not in browser.current_url  # searches post: nothing that names an account in a URL
     browser.get(f"{console}cases/{case_id}")
     assert not browser.find_elements(By.ID, "add-note")  # auditors read, never act
