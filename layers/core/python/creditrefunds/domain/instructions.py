@@ -53,7 +53,8 @@ class Instruction:
     claim_id: str = ""
     target: str | None = None  # an offset's account
     due_date: date | None = None
-    prior: frozenset[str] = frozenset()  # the account's rows already in the ledger at issue: none returns it
+    prior: frozenset[str] = frozenset()  # the account's rows in the ledger at issue (an offset's: the transfers
+    # into its target too): none posts it back or is it arriving
     returned_by: str | None = None  # the row that posted it back, once matched
     returned_on: date | None = None
     approved_by: frozenset[str] = frozenset()  # the approval links that covered it (their keys)
@@ -63,7 +64,8 @@ class Instruction:
     @classmethod
     def of(cls, case: Case, index: int, line: Line, claim_id: str | None, day: date,
            prior: frozenset[str] = frozenset(), approved_by: frozenset[str] = frozenset()) -> Instruction:
-        """The instruction for line `index` of `case`, issued on `day`; `prior`: the account's ledger then;
+        """The instruction for line `index` of `case`, issued on `day`; `prior`: the ledger then (the account's, and the
+        transfers into an offset's target);
         `approved_by`: the links whose approvals covered it."""
         return cls(instruction_id(case, index), case.case_id, case.account_id, index, line.action,
                    line.payee_type or "", line.payee_id or "", line.amount, day, method_for(line, claim_id),

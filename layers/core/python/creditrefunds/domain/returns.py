@@ -153,8 +153,10 @@ def exposure(account_id: str, transactions: Iterable[Transaction], instructions:
     matched = {t.txn_id for t in match_returns(fresh, txns).new.values()}
     issued = {i.instruction_id for i in fresh}
     payouts = {t.txn_id for t in txns if t.txn_type in PAID_OUT or t.txn_type == "TRANSFER"}
-    # In the order they went out: a day's later instruction saw every row an earlier one saw, and more.
-    fresh.sort(key=lambda i: (i.issued_on, len(i.prior), i.instruction_id))
+    # In the order they went out: a day's later instruction saw every row of the account an earlier one saw, and
+    # more (an offset's `prior` holds its target's rows too: only the account's count here).
+    own = {t.txn_id for t in txns}
+    fresh.sort(key=lambda i: (i.issued_on, len(i.prior & own), i.instruction_id))
     events: list[tuple[date, int, int, str, Decimal]] = []
     for t in txns:
         payout = t.txn_type in PAID_OUT or (t.txn_type == "TRANSFER" and t.amount > 0)
@@ -199,7 +201,9 @@ def offsets_received(account_id: str, transactions: Iterable[Transaction],
                      offsets: Iterable[Instruction]) -> dict[str, str]:
     """Which offsets into `account_id` its own ledger shows arrived (instruction id -> the transfer row): the
     negative TRANSFER naming the instruction, else one of the same amount posted on or after its issue day that
-    names no other. The row on the crediting account says the money left; only this one says it arrived."""
+    names no other and was not in the ledger yet when it was issued (`prior`: a transfer billing staff posted by
+    hand earlier that day is not it). The row on the crediting account says the money left; only this one says
+    it arrived."""
     ordered = sorted((i for i in offsets if i.target == account_id), key=lambda i: (i.issued_on, i.instruction_id))
     into = [t for t in sorted(transactions, key=lambda t: (t.posting_date, t.txn_id))
             if t.txn_type == "TRANSFER" and t.amount < 0]
@@ -208,8 +212,8 @@ def offsets_received(account_id: str, transactions: Iterable[Transaction],
     taken = set(arrived.values())
     for i in ordered:
         if i.instruction_id not in arrived:
-            found = next((t for t in into if t.txn_id not in taken and t.reference not in ids
-                          and -t.amount == i.amount and t.posting_date >= i.issued_on), None)
+            found = next((t for t in into if t.txn_id not in taken and t.reference not in ids and t.txn_id not in
+                          i.prior and -t.amount == i.amount and t.posting_date >= i.issued_on), None)
             if found is not None:
                 arrived[i.instruction_id] = found.txn_id
                 taken.add(found.txn_id)

@@ -74,7 +74,8 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
         if line.action not in ISSUED_ACTIONS:
             continue
         claim = payer_claim(transactions, line)
-        done = ports.refund_book.issue(Instruction.of(case, index, line, claim, now.date(), prior, approved_by))
+        seen = prior | _target_at_issue(ports, line.target_account_id) if line.action == "OFFSET" else prior
+        done = ports.refund_book.issue(Instruction.of(case, index, line, claim, now.date(), seen, approved_by))
         issued.append(done.instruction)
         if done.new:
             new_ids.add(done.instruction.instruction_id)
@@ -87,6 +88,13 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
     at_issue(ports, issued, now)  # the patient's notice, the payer's letter: each once, after the money's records
     logger.info("refund issued", extra={"case_id": case_id, "new_lines": len(new_ids), "lines": len(issued)})
     return {"route": "ISSUED", "issued": [i.instruction_id for i in issued], "new": sorted(new_ids), "files": files}
+
+
+def _target_at_issue(ports: Ports, target: str | None) -> frozenset[str]:
+    """An offset also keeps the transfers into its debit already in the ledger at issue: none of them (one
+    billing staff posted by hand earlier that day) is this offset arriving."""
+    rows = ports.transactions.account_transactions(target) if target else []
+    return frozenset(t.txn_id for t in rows if t.txn_type == "TRANSFER" and t.amount < 0)
 
 
 def write_ap_file(ports: Ports, instruction: Instruction) -> str:
