@@ -11,6 +11,7 @@ from typing import Any
 from creditrefunds.adapters.case_store import CaseStore
 from creditrefunds.adapters.history_store import HistoryStore
 from creditrefunds.adapters.seal_store import SealStore
+from creditrefunds.adapters.unclaimed_store import UnclaimedStore
 from creditrefunds.domain.cells import safe_row
 from creditrefunds.domain.status import Status
 from creditrefunds.usecases import audit
@@ -50,8 +51,9 @@ def verify(target: Target, case_id: str | None) -> int:
     from creditrefunds.adapters.ledger_bucket import LedgerBucket
 
     bucket = None if case_id else LedgerBucket(target.client("s3"), target.output("LedgerBucketName"))
+    unclaimed = UnclaimedStore(target.table("UnclaimedTableName")) if "UnclaimedTableName" in target.outputs else None
     found = audit.verify_all(_cases(target), _history(target), target.refund_book(), seals,
-                             [case_id] if case_id else None, target.ledger(), bucket)
+                             [case_id] if case_id else None, target.ledger(), bucket, unclaimed=unclaimed)
     if case_id and not found.cases[0].known:
         print(f"refunds: no case {case_id}", file=sys.stderr)
         return 2
@@ -66,18 +68,21 @@ def verify(target: Target, case_id: str | None) -> int:
         print(f"OVER-OFFSET {twice.why()}")
     for unpaid in found.paid_problems:
         print(f"UNAPPROVED {unpaid}")
+    for lost in found.untracked:
+        print(f"UNTRACKED {lost}")
     sealed = (f"{found.seals} seal(s), the latest {found.latest_seal}" if found.latest_seal
               else "no seal yet (`refunds audit seal`)")
     if not found.whole:
         print(f"{len(broken) + len(found.seal_problems)} break(s) in {len(found.cases)} case chain(s), "
               f"{len(found.exposures)} account(s) refunded more than they held, {len(found.over_offsets)} debit(s) "
-              f"offset more than they owed, {len(found.paid_problems)} AP "
-              f"file row(s) no authenticated instruction says; {sealed}", file=sys.stderr)
+              f"offset more than they owed, {len(found.paid_problems)} AP file row(s) no authenticated instruction "
+              f"says, {len(found.untracked)} check(s) the escheat pass no longer follows; {sealed}", file=sys.stderr)
         return 1
     records = sum(v.records for v in found.cases)
     print(f"OK: {len(found.cases)} case chain(s), {records} record(s), every hash and link whole; {sealed}, "
           "every signature and link whole; no account refunded more than it held, no debit offset more than it owed"
-          + ("; every AP file row is an authenticated instruction" if bucket is not None else ""))
+          + ("; every AP file row is an authenticated instruction" if bucket is not None else "")
+          + ("; every check told of is followed on its way to the state" if unclaimed is not None else ""))
     return 0
 
 

@@ -108,6 +108,8 @@ def test_years_after_a_check_went_astray_the_report_and_the_letters(cloud, tmp_p
     assert written[0].startswith("due-diligence-line0-") and written[1] == "patient-notice-line0.pdf"
     letter = pdf_text((tmp_path / "letters" / written[0]).read_bytes())
     assert "Rivera, Ana" in letter and "State of TX" in letter and "50.00" in letter
+    verified = refunds(cloud, "audit", "verify", "--case", case_id)  # the history's check, tracked to the state
+    assert verified.returncode == 0 and "every check told of is followed" in verified.stdout, verified.stdout
 
 
 def test_a_reissue_is_asked_by_billing_staff_and_sent_once_the_compliance_officer_confirms(cloud):

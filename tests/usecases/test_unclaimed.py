@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 from creditrefunds.domain.identity import BILLING
-from creditrefunds.usecases import escheat
+from creditrefunds.usecases import audit, escheat
 from creditrefunds.usecases.checks import NotAllowed, address_seen, ask_reissue, confirm_reissue, owner_answered
 from creditrefunds.usecases.letters import drafts, rewrite
 from pypdf import PdfReader
@@ -112,6 +112,22 @@ def test_a_check_register_is_recorded_once_and_its_bad_rows_kept_with_their_reas
     assert "no confirmed reissue" not in rejected[3]["reason"] and "0 confirmed reissue" in rejected[3]["reason"]
     assert "not the instruction's amount (50.00)" in rejected[0]["reason"]
     assert mem.bucket.keys("incoming/ap-checks-") == []  # retired, kept as the original
+
+
+def test_a_tracked_refund_deleted_from_the_unclaimed_table_is_named_by_the_audit(mem: MemoryCloud):
+    """A writer of the unclaimed table who deletes a refund's item stops its letters and its report to the state:
+    the history still tells of its check, and the audit names the refund until the register tracks it again."""
+    iid = issued(mem, "UP-DEL", "Rivera, Ana")
+    drop_register(mem, f"{iid},100200,50.00,RETURNED_MAIL,2026-11-20")
+    assert audit.verify_all(mem.cases, mem.history, mem.trusted.refund_book, mem.seals, unclaimed=mem.unclaimed).whole
+    del mem.unclaimed.items[iid]
+    assert [t.instruction.instruction_id for t in escheat.tracked(mem.ports, date(2031, 1, 1))] == []
+    found = audit.verify_all(mem.cases, mem.history, mem.trusted.refund_book, mem.seals, unclaimed=mem.unclaimed)
+    assert not found.whole and len(found.untracked) == 1
+    assert iid in found.untracked[0] and "does not track it" in found.untracked[0]
+    drop_register(mem, f"{iid},100200,50.00,RETURNED_MAIL,2026-11-20")  # the same row again: tracked, not recorded
+    assert len(records(mem, iid, "CHECK_STATUS")) == 1
+    assert audit.verify_all(mem.cases, mem.history, mem.trusted.refund_book, mem.seals, unclaimed=mem.unclaimed).whole
 
 
 def test_four_years_of_an_uncashed_check_on_its_way_to_texas(mem: MemoryCloud):

@@ -4,7 +4,9 @@ The same answers for the audit API and for `refunds audit`.
 Verifying a case walks its chain against the head its case item keeps and, where seals exist,
 against the latest seal (which a writer of the tables cannot forge), and checks the refund book
 against the ISSUED records. The seals themselves are checked as a signed chain. With the ledger,
-every account that refunds left is checked against the largest credit it ever held.
+every account that refunds left is checked against the largest credit it ever held. With the
+unclaimed-property table, every refund whose check a history record tells of must still be tracked there:
+the daily escheat pass follows only the tracked ones.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from datetime import date
 from typing import Any
 
 from creditrefunds.domain.authentic import Tampered
+from creditrefunds.domain.escheat import CHECK
 from creditrefunds.domain.history import Break, public, verify_chain
 from creditrefunds.domain.instructions import Instruction
 from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.refunds import ap_file_problems, issue_breaks
 from creditrefunds.domain.returns import Exposure, OverOffset, exposure, over_offset
 from creditrefunds.domain.seals import against_seal, seal_breaks
-from creditrefunds.usecases.ports import Approvals, Bucket, Cases, History, Ledger, RefundBook, Seals
+from creditrefunds.usecases.ports import Approvals, Bucket, Cases, History, Ledger, RefundBook, Seals, Unclaimed
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Verified:
     known: bool  # the case or its history is stored at all
     account_id: str | None = None
     issued: bool = False  # the refund book holds instructions of the case
+    checked: frozenset[str] = frozenset()  # the instructions whose checks its history tells of
 
 
 @dataclass
@@ -44,13 +48,14 @@ class Audit:
     exposures: list[Exposure] = field(default_factory=list)  # accounts refunded more than they held
     over_offsets: list[OverOffset] = field(default_factory=list)  # debits offsets paid more into than they owed
     paid_problems: list[str] = field(default_factory=list)  # AP file rows no authenticated instruction says
+    untracked: list[str] = field(default_factory=list)  # checks told of that the escheat pass no longer follows
     seals: int = 0
     latest_seal: str | None = None
 
     @property
     def whole(self) -> bool:
         return (not self.seal_problems and not self.exposures and not self.over_offsets and not self.paid_problems
-                and all(not v.breaks for v in self.cases))
+                and not self.untracked and all(not v.breaks for v in self.cases))
 
 
 def verify(cases: Cases, history: History, case_id: str, refunds: RefundBook | None = None,
@@ -70,17 +75,20 @@ def verify(cases: Cases, history: History, case_id: str, refunds: RefundBook | N
         if not forged:
             instructions = refunds.of_case(case_id)
             breaks += issue_breaks(case_id, stored.status, records, instructions)
+    checked = frozenset(str(r["instruction_id"]) for r in records if r.get("action") == CHECK
+                        and r.get("instruction_id"))
     return Verified(case_id, len(records), breaks, bool(records) or stored is not None or bool(every),
-                    stored.case.account_id if stored else None, bool(instructions))
+                    stored.case.account_id if stored else None, bool(instructions), checked)
 
 
 def verify_all(cases: Cases, history: History, refunds: RefundBook, seals: Seals | None,
                case_ids: list[str] | None = None, ledger: Ledger | None = None, bucket: Bucket | None = None,
-               approvals: Approvals | None = None) -> Audit:
+               approvals: Approvals | None = None, unclaimed: Unclaimed | None = None) -> Audit:
     """Every case (or `case_ids`), the seals as a chain, and every sealed case that is gone; with
     `ledger`, every account a refund left (`exposures`); with `bucket`, every row of every version of every
     AP file against the authenticated instruction it names (`paid_problems`); with `approvals`, every case's
-    approval links and decisions against their MACs."""
+    approval links and decisions against their MACs; with `unclaimed`, every check the history tells of against
+    the refunds the escheat pass follows (`untracked`)."""
     audit = Audit()
     sealed: dict[str, list[tuple[int, str]]] = {}  # every seal's head of each case, oldest first
     if seals is not None:
@@ -109,7 +117,17 @@ def verify_all(cases: Cases, history: History, refunds: RefundBook, seals: Seals
         audit.paid_problems = ap_problems(bucket, refunds) + refunds.strays(set(ids))
     if ledger is not None:
         _ledger_checks(audit, ledger, refunds)
+    if unclaimed is not None:
+        audit.untracked = untracked(audit.cases, set(unclaimed.tracked()))
     return audit
+
+
+def untracked(cases: list[Verified], tracked: set[str]) -> list[str]:
+    """Each refund whose check a case's history tells of but the unclaimed table no longer tracks (an item
+    deleted there): no letter, no report to the state would follow it."""
+    return [f"refund {iid} of case {v.case_id}: the history tells of its check, the unclaimed-property table "
+            "does not track it (the daily escheat pass skips it; dropping the check register again tracks it)"
+            for v in cases for iid in sorted(v.checked - tracked)]
 
 
 def _ledger_checks(audit: Audit, ledger: Ledger, refunds: RefundBook) -> None:
