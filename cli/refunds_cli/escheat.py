@@ -106,8 +106,12 @@ def advance_to(target: Target, args: argparse.Namespace) -> int:
         return 1
     for step in done["written"]:
         print(step)
+    for due in done.get("reports_due", []):
+        print(f"REPORT {due['state']} due {due['due']} ({due['days_left']} day(s)): {due['refunds']} refund(s), "
+              f"{due['amount']}")
     print(f"{len(done['written'])} step(s) written as of {args.as_of}: {len(done['letters'])} due-diligence "
-          f"letter(s), {len(done['reportable'])} newly reportable")
+          f"letter(s), {len(done['reportable'])} newly reportable, {len(done.get('reports_due', []))} state "
+          "report(s) to file (the compliance officer is mailed)")
     return 0
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 from creditrefunds.domain.checks import CheckEvent, is_check_register, read_register
-from creditrefunds.domain.escheat import Property, assess
+from creditrefunds.domain.escheat import Property, assess, reports_due
 from creditrefunds.domain.ledger import LedgerUnreadable
 from creditrefunds.domain.naupa import RECORD, Item, Owner, TooWide, fields_of, report
 from creditrefunds.domain.settings import SettingsError, parse_settings
@@ -110,6 +110,29 @@ def test_a_report_names_this_cycles_property_and_not_the_next_ones():
     assert [p.report_due for p in paths] == [date(2029, 11, 1), date(2030, 11, 1)]
     assert [p.stage for p in paths] == ["REPORTABLE", "REPORTABLE"]  # (20.00 needs no letter)
     assert [p.in_report(due) for p in paths] == [True, False]  # dormant by 30 June 2029, or a year later
+
+
+def test_a_states_report_is_reminded_a_month_before_it_is_due_and_weekly_once_late_until_it_is_filed():
+    sent = replace(refund("TX"), letters_on=(date(2030, 3, 10),))  # reportable, its report due 1 July 2030
+    younger = replace(refund("TX", "40.00"), instruction_id="CB-2#0", issued_on=date(2028, 1, 5),
+                      checks=(check("ISSUED", date(2028, 1, 5), amount="40.00"),))  # not dormant yet: not counted
+
+    def due(day: str, *more: Property) -> list[tuple[str, date, int, Decimal, int]]:
+        paths = [assess(p, RULES, date.fromisoformat(day)) for p in (sent, younger, *more)]
+        return [(d.state, d.due, d.count, d.amount, d.days_left) for d in reports_due(paths, date.fromisoformat(day))]
+
+    assert due("2030-05-31") == []
+    assert due("2030-06-01") == [("TX", date(2030, 7, 1), 1, Decimal("75.00"), 30)]
+    assert [due(day)[0][-1] for day in ("2030-06-17", "2030-06-24", "2030-06-30", "2030-07-01")] == [14, 7, 1, 0]
+    assert due("2030-06-02") == due("2030-07-02") == due("2030-07-07") == []
+    assert due("2030-07-08")[0][-1] == -7 and due("2030-07-15")[0][-1] == -14  # late: every week
+    late = reports_due([assess(sent, RULES, date(2030, 7, 8))], date(2030, 7, 8))[0].line()
+    assert "was due 2030-07-01, 7 day(s) ago: file it now" in late and "75.00" in late
+    filed = replace(sent, reported=("R1", date(2030, 7, 9)))
+    assert reports_due([assess(filed, RULES, date(2030, 7, 15))], date(2030, 7, 15)) == []
+    again = replace(sent, instruction_id="CB-3#0", amount=Decimal("5.00"),
+                    checks=(check("ISSUED", ISSUED, amount="5.00"),))  # two of Texas's: one line, their sum
+    assert due("2030-06-01", again) == [("TX", date(2030, 7, 1), 2, Decimal("80.00"), 30)]
 
 
 def test_a_check_issued_and_cleared_on_one_day_is_cleared():

@@ -152,6 +152,13 @@ def test_four_years_of_an_uncashed_check_on_its_way_to_texas(mem: MemoryCloud):
     told = [m for m in mem.mailer.to(COMPLIANCE) if m.subject.startswith("Unclaimed property")]
     assert len(told) == 1 and "report due 2030-07-01" in told[-1].text and "Rivera" not in told[-1].text
     assert advance("2030-03-11").written == []
+    month_before = advance("2030-06-01")  # Texas's report is due 1 July: the compliance officer is reminded
+    assert month_before.written == [] and [(d.state, d.due, d.count) for d in month_before.due] == [
+        ("TX", date(2030, 7, 1), 1)]
+    told = [m for m in mem.mailer.to(COMPLIANCE) if m.subject.startswith("Unclaimed property")]
+    assert len(told) == 2 and "1 report(s) due" in told[-1].subject and "Rivera" not in told[-1].text
+    assert "- TX: due 2030-07-01, in 30 day(s); 1 refund(s), 50.00" in told[-1].text
+    assert advance("2030-06-02").due == []
 
     data, named = escheat.state_report(mem.ports, "TX", date(2030, 6, 30))
     assert problems(data) == [] and [t.instruction.instruction_id for t in named] == [iid]
@@ -160,6 +167,7 @@ def test_four_years_of_an_uncashed_check_on_its_way_to_texas(mem: MemoryCloud):
     assert mem.bucket.objects[key] == data and key.startswith("outbound/escheat/TX/2030-06-30-")
     assert records(mem, iid, "ESCHEAT_REPORTED")[0]["actor"] == "operator:me"
     assert escheat.state_report(mem.ports, "TX", date(2030, 6, 30))[1] == []  # reported once
+    assert advance("2030-07-01").due == []  # filed: no reminder on the day it was due
     assert escheat.state_report(mem.ports, "CA", date(2030, 6, 30))[1] == []
 
     # Accounts payable voids the check and remits it: the refund row reversed, the money moved to the state.

@@ -213,3 +213,40 @@ def remittance_row_matches(p: Property, rules: Unclaimed, txn: Any) -> bool:
     references = {p.instruction_id, *(e.check_number for e in p.checks)}
     return (txn.payer_id or "") == f"{rules.state_payee_prefix}{p.owner_state}" and abs(txn.amount) == p.amount \
         and (txn.reference or "") in references
+
+
+REMIND_DAYS = (30, 14, 7, 1, 0)  # days before a state's report is due that the compliance officer hears of it
+OVERDUE_EVERY = 7  # and every this many days after, while property it should have named waits unreported
+
+
+@dataclass(frozen=True)
+class ReportDue:
+    """A state's report that reportable property waits for, as of a day: due in `days_left` days (<0: late)."""
+
+    state: str
+    due: date
+    count: int
+    amount: Decimal
+    days_left: int
+
+    def line(self) -> str:
+        when = (f"due {self.due}, in {self.days_left} day(s)" if self.days_left > 0 else f"due today, {self.due}"
+                if self.days_left == 0 else f"was due {self.due}, {-self.days_left} day(s) ago: file it now")
+        return (f"- {self.state}: {when}; {self.count} refund(s), {money_text(self.amount)} "
+                f"(refunds escheat report --state {self.state})")
+
+
+def reports_due(paths: list[Path], as_of: date) -> list[ReportDue]:
+    """The state reports to remind of on `as_of`: those whose reportable, unreported property is due in one of
+    `REMIND_DAYS` days, or was due a multiple of `OVERDUE_EVERY` days ago. A day the pass missed is made up by
+    the next reminder; a reported property is no longer reportable and is not counted."""
+    waiting: dict[tuple[str, date], list[Path]] = {}
+    for p in paths:
+        if p.reportable and p.report_due is not None:
+            waiting.setdefault((p.state, p.report_due), []).append(p)
+    found = []
+    for (state, due), named in sorted(waiting.items()):
+        left = (due - as_of).days
+        if left in REMIND_DAYS or (left < 0 and left % OVERDUE_EVERY == 0):
+            found.append(ReportDue(state, due, len(named), sum((p.amount for p in named), Decimal("0.00")), left))
+    return found

@@ -143,10 +143,14 @@ def takeback_alert(to: tuple[str, ...], case: Case, payer: str, evidence: str, i
     return Mail(to, subject, text, render("plain_mail.html", text=text))
 
 
-def escheat_digest(to: str, as_of: Any, letters: list[Any], reportable: list[Any]) -> Mail:
-    """To the compliance officer: due-diligence letters written and properties that became reportable, by
-    instruction, state, amount and date (no owner's name: the history and the console show who)."""
+def escheat_digest(to: str, as_of: Any, letters: list[Any], reportable: list[Any], due: Any = ()) -> Mail:
+    """To the compliance officer: due-diligence letters written, properties that became reportable (by
+    instruction, state, amount and date) and state reports coming due or late (no owner's name: the history
+    and the console show who)."""
     lines = [f"As of {as_of}:"]
+    if due:
+        lines.append(f"\n{len(due)} state report(s) of unclaimed property to file:")
+        lines += [d.line() for d in due]
     if letters:
         lines.append(f"\n{len(letters)} due-diligence letter(s) written (in letters/ of the ledger bucket), for the "
                      "print vendor to mail:")
@@ -156,4 +160,6 @@ def escheat_digest(to: str, as_of: Any, letters: list[Any], reportable: list[Any
         lines.append(f"\n{len(reportable)} unclaimed refund(s) became reportable:")
         lines += [f"- {p.instruction_id}: {p.state} {money_text(p.amount)}, dormant since {p.dormant_on}, report "
                   f"due {p.report_due} (refunds escheat report --state {p.state})" for p in reportable]
-    return _plain(to, f"Unclaimed property: {len(letters)} letter(s), {len(reportable)} reportable", "\n".join(lines))
+    reports = f", {len(due)} report(s) due" if due else ""
+    return _plain(to, f"Unclaimed property: {len(letters)} letter(s), {len(reportable)} reportable{reports}",
+                  "\n".join(lines))

@@ -107,21 +107,26 @@ class Advanced:
     written: list[str] = field(default_factory=list)  # "<instruction> <action>"
     letters: list[e.Path] = field(default_factory=list)
     reportable: list[e.Path] = field(default_factory=list)
+    due: list[e.ReportDue] = field(default_factory=list)  # the state reports the compliance officer is reminded of
 
     def to_json(self) -> dict[str, Any]:
         return {"written": self.written, "letters": [p.instruction_id for p in self.letters],
-                "reportable": [p.instruction_id for p in self.reportable]}
+                "reportable": [p.instruction_id for p in self.reportable],
+                "reports_due": [{"state": d.state, "due": d.due.isoformat(), "refunds": d.count,
+                                 "amount": str(d.amount), "days_left": d.days_left} for d in self.due]}
 
 
 def advance(ports: Ports, as_of: date, now: datetime, compliance: str) -> Advanced:
     """Write the steps that came due by `as_of` (each once), and tell the compliance officer of the letters
-    written and the properties that became reportable."""
-    done = Advanced()
+    written, the properties that became reportable, and the state reports coming due or late."""
+    done, paths = Advanced(), []
     for t in tracked(ports, as_of):
         path = _advance_one(ports, t, as_of, now, done)
+        paths.append(path)
         ports.unclaimed.note(t.instruction.instruction_id, path.stage, path.next_date)
-    if done.letters or done.reportable:
-        ports.mailer.send(escheat_digest(compliance, as_of, done.letters, done.reportable), now)
+    done.due = e.reports_due(paths, as_of)
+    if done.letters or done.reportable or done.due:
+        ports.mailer.send(escheat_digest(compliance, as_of, done.letters, done.reportable, done.due), now)
     return done
 
 
