@@ -135,6 +135,18 @@ def test_a_states_report_is_reminded_a_month_before_it_is_due_and_weekly_once_la
     assert due("2030-06-01", again) == [("TX", date(2030, 7, 1), 2, Decimal("80.00"), 30)]
 
 
+def test_a_refund_row_reversed_back_onto_the_account_leaves_the_path_unless_the_state_was_told():
+    voided = refund("TX", "75.00", "PATIENT", check("ISSUED", ISSUED), check("VOIDED", date(2027, 6, 1)))
+    back = replace(voided, reversed=("T-REV", date(2027, 6, 3)))
+    assert assess(back, RULES, date(2027, 6, 2)).stage == "UNCLAIMED"  # not known yet that day
+    path = assess(back, RULES, date(2031, 1, 1))
+    assert (path.stage, path.next_date, path.reportable) == ("REVERSED", None, False)
+    assert "T-REV" in path.notes[0]
+    told = replace(back, reported=("R1", date(2027, 6, 2)))  # reported first (a made-up day): still the state's
+    late = assess(told, RULES, date(2027, 6, 10))
+    assert late.stage == "REPORTED" and "the state's, to remit, not to refund" in late.notes[-1]
+
+
 def test_a_check_issued_and_cleared_on_one_day_is_cleared():
     same_day = refund("TX", "75.00", "PATIENT", check("CLEARED", ISSUED), check("ISSUED", ISSUED))
     assert assess(same_day, RULES, date(2031, 1, 1)).stage == "CLEARED"

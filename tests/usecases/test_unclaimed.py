@@ -130,6 +130,36 @@ def test_a_tracked_refund_deleted_from_the_unclaimed_table_is_named_by_the_audit
     assert audit.verify_all(mem.cases, mem.history, mem.trusted.refund_book, mem.seals, unclaimed=mem.unclaimed).whole
 
 
+def test_a_voided_check_reversed_into_the_account_leaves_the_states_path_and_is_a_credit_again(mem: MemoryCloud):
+    """Accounts payable void a stale check and the billing system reverses the refund row: the money is back on
+    the account. Detection finds the credit again (a new case asks for approval); the old refund leaves the
+    state's path, so the same money is never both refunded again and reported."""
+    iid = issued(mem, "UP-REV", "Rivera, Ana")
+    row = '"Rivera, Ana",TX'
+    mem.drop([f"UP-REV-5,UP-REV,P-UP-REV,G-UP-REV,REFUND,50.00,2026-11-21,PATIENT,,,100200,,,,{row},"],
+             header=HEADER.rstrip() + ",reversal_of\n")
+    drop_register(mem, f"{iid},100200,50.00,ISSUED,2026-11-20", f"{iid},100200,50.00,VOIDED,2027-06-01")
+    assert escheat.advance(mem.ports, date(2027, 6, 2), mem.now, COMPLIANCE).written == [f"{iid} CHECK_STALE"]
+    mem.drop([f"UP-REV-6,UP-REV,P-UP-REV,G-UP-REV,REVERSAL,-50.00,2027-06-03,PATIENT,,,100200,,,,{row},UP-REV-5"],
+             header=HEADER.rstrip() + ",reversal_of\n")
+    assert sorted((s.status.value, str(s.case.refund_total)) for s in mem.cases.of_account("UP-REV")) == [
+        ("AWAITING_APPROVAL", "50.00"), ("RECONCILED", "50.00")]  # the credit again: a new case
+
+    moved = escheat.advance(mem.ports, date(2027, 6, 4), mem.now, COMPLIANCE)
+    assert moved.written == [f"{iid} REFUND_REVERSED"]
+    [back] = records(mem, iid, "REFUND_REVERSED")
+    assert "reversed by ledger row UP-REV-6 on 2027-06-03" in back["reason"]
+    later = escheat.advance(mem.ports, date(2030, 6, 1), mem.now, COMPLIANCE)  # years on: no letter, no report
+    assert later.written == [] and later.letters == [] and later.due == []
+    [path] = [t.path for t in escheat.tracked(mem.ports, date(2030, 6, 1))]
+    assert path.stage == "REVERSED" and "back on account UP-REV" in path.notes[0]
+    assert escheat.state_report(mem.ports, "TX", date(2030, 6, 30))[1] == []
+    mem.tick(days=(date(2027, 6, 4) - mem.now.date()).days)
+    with pytest.raises(NotAllowed, match="is REVERSED: nothing to reissue"):  # the money is the new case's
+        ask_reissue(mem.ports, iid, {"line1": "1 Elm St", "city": "Austin", "state": "TX", "zip": "78701"},
+                    mem.signed_in("billing@example.org"), mem.now)
+
+
 def test_four_years_of_an_uncashed_check_on_its_way_to_texas(mem: MemoryCloud):
     iid = issued(mem, "UP-TX", "Rivera, Ana")
     mem.drop(["UP-TX-5,UP-TX,P-UP-TX,G-UP-TX,REFUND,50.00,2026-11-21,PATIENT,,,100200,,,,\"Rivera, Ana\",TX"],

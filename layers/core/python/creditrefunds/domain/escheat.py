@@ -16,12 +16,14 @@ from creditrefunds.domain.checks import UNPAID, CheckEvent
 from creditrefunds.domain.money import money_text
 from creditrefunds.domain.unclaimed import Unclaimed
 
-OFF_PATH = ("CLEARED", "ANSWERED", "EXEMPT")  # the money reached its owner, or is not the state's to claim
+# The money reached its owner, is not the state's to claim, or is back on the account (its refund row reversed:
+# a credit there again, which detection finds and a new case carries).
+OFF_PATH = ("CLEARED", "ANSWERED", "EXEMPT", "REVERSED")
 # History actions (each step is a record on the refund's case), and the typed field `evidence` they carry.
 CHECK, STALE, REISSUE_ASKED, REISSUED, ANSWERED = "CHECK_STATUS", "CHECK_STALE", "REISSUE_ASKED", "REISSUED", \
     "OWNER_ANSWERED"
-LETTER, REPORTABLE, REPORTED, REMITTED = "LETTER_WRITTEN", "ESCHEAT_REPORTABLE", "ESCHEAT_REPORTED", \
-    "ESCHEAT_REMITTED"
+LETTER, REPORTABLE, REPORTED, REMITTED, BACK_ON_ACCOUNT = "LETTER_WRITTEN", "ESCHEAT_REPORTABLE", \
+    "ESCHEAT_REPORTED", "ESCHEAT_REMITTED", "REFUND_REVERSED"
 DUE_DILIGENCE = "due-diligence"
 
 
@@ -53,6 +55,7 @@ class Property:
     reported: tuple[str, date] | None = None  # (report id, as of)
     remitted: tuple[str, date] | None = None  # (ledger txn id, posting date)
     claim_id: str = ""
+    reversed: tuple[str, date] | None = None  # (the REVERSAL row of its refund row, posting date)
 
     def current_check(self) -> tuple[str, list[CheckEvent]]:
         """The latest check (its number and events, oldest first): a reissue's replaces the one before."""
@@ -123,6 +126,10 @@ def assess(p: Property, rules: Unclaimed, as_of: date) -> Path:
     if known.remitted:
         return replace(base, stage="CLOSED", next_step="", next_date=None,
                        notes=[f"remitted to {p.owner_state} by ledger row {known.remitted[0]} on {known.remitted[1]}"])
+    if known.reversed and not known.reported:
+        return replace(base, stage="REVERSED", next_step="", next_date=None,
+                       notes=[f"its refund row was reversed by ledger row {known.reversed[0]} on {known.reversed[1]}: "
+                              f"the money is back on account {p.account_id}, a credit there again (a new case)"])
     if p.payee_type != "PATIENT" and p.owner_state in rules.b2b_exempt_states:
         return replace(base, stage="EXEMPT", next_step="", next_date=None,
                        notes=[f"{p.owner_state} exempts business-to-business property"])
@@ -133,6 +140,9 @@ def assess(p: Property, rules: Unclaimed, as_of: date) -> Path:
         if last is not None and last.status == "CLEARED" and last.status_date >= known.reported[1]:
             notes.append(f"the check cleared on {last.status_date}, after the report: stop the remittance, or "
                          "claim the money back from the state")
+        if known.reversed:
+            notes.append(f"its refund row was reversed by ledger row {known.reversed[0]} on {known.reversed[1]}, "
+                         "after the report: the account's credit is the state's, to remit, not to refund")
         return replace(base, **dates, stage="REPORTED", next_step=f"remit to {p.owner_state}: the ledger row of "
                        "the remittance closes it", next_date=dates["report_due"], notes=notes)
     if unpaid_answer and base.reissues_left:  # found: paid by a reissue to the address they give
@@ -193,7 +203,8 @@ def _known_by(p: Property, as_of: date) -> Property:
                    answered_on=p.answered_on if p.answered_on and p.answered_on <= as_of else None,
                    letters_on=tuple(d for d in p.letters_on if d <= as_of),
                    reported=p.reported if p.reported and p.reported[1] <= as_of else None,
-                   remitted=p.remitted if p.remitted and p.remitted[1] <= as_of else None)
+                   remitted=p.remitted if p.remitted and p.remitted[1] <= as_of else None,
+                   reversed=p.reversed if p.reversed and p.reversed[1] <= as_of else None)
 
 
 def _issued_on(p: Property, known: Property, events: list[CheckEvent]) -> date:

@@ -18,6 +18,7 @@ from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.checks import CheckEvent
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.instructions import Instruction
+from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.letters import due_diligence
 from creditrefunds.domain.mail import escheat_digest
 from creditrefunds.domain.naupa import Item, Owner, report, split_name
@@ -72,7 +73,18 @@ def property_of(ports: Ports, i: Instruction, records: list[dict[str, Any]]) -> 
         row = next((t for t in rows if e.remittance_row_matches(p, rules, t)), None)
         if row is not None:
             p = replace(p, remitted=(row.txn_id, row.posting_date))
-    return p
+    undone = reversal_of_refund(i, rows)
+    return replace(p, reversed=(undone.txn_id, undone.posting_date)) if undone else p
+
+
+def reversal_of_refund(i: Instruction, rows: list[Transaction]) -> Transaction | None:
+    """The REVERSAL row (itself not reversed) that cancels the refund row posting `i` back: the money is back on
+    the account (a voided check reversed into it), where detection finds a credit again."""
+    if not i.returned_by:
+        return None
+    reversals = [t for t in sorted(rows, key=lambda t: (t.posting_date, t.txn_id)) if t.txn_type == "REVERSAL"]
+    cancelled = {t.reversal_of for t in reversals}
+    return next((t for t in reversals if t.reversal_of == i.returned_by and t.txn_id not in cancelled), None)
 
 
 @dataclass
@@ -138,6 +150,12 @@ def _advance_one(ports: Ports, t: Tracked, as_of: date, now: datetime, done: Adv
         record_step(ports, t.instruction, ACTOR, e.REMITTED, f"remitted to {path.state} by ledger row {txn}: the "
                     "property is closed", {"txn_id": txn, "posted_on": posted.isoformat()}, now)
         done.written.append(f"{iid} {e.REMITTED}")
+    elif path.stage == "REVERSED" and t.prop.reversed and not _has(mine, e.BACK_ON_ACCOUNT):
+        txn, posted = t.prop.reversed
+        record_step(ports, t.instruction, ACTOR, e.BACK_ON_ACCOUNT, f"its refund row was reversed by ledger row {txn} "
+                    f"on {posted}: the money is back on account {t.instruction.account_id}, off the state's path",
+                    {"txn_id": txn, "posted_on": posted.isoformat()}, now)
+        done.written.append(f"{iid} {e.BACK_ON_ACCOUNT}")
     elif path.unclaimed_since and path.stage not in (*e.OFF_PATH, "OUTSTANDING", "CLOSED") and \
             not _has(mine, e.STALE, check_number=path.check_number):
         record_step(ports, t.instruction, ACTOR, e.STALE, f"check {path.check_number or '(none)'} unclaimed since "
