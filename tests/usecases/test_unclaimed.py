@@ -11,7 +11,8 @@ from datetime import date
 
 import pytest
 from creditrefunds.domain.identity import BILLING
-from creditrefunds.usecases import audit, escheat
+from creditrefunds.domain.pages import console_page
+from creditrefunds.usecases import audit, console, escheat
 from creditrefunds.usecases.checks import NotAllowed, address_seen, ask_reissue, confirm_reissue, owner_answered
 from creditrefunds.usecases.letters import drafts, rewrite
 from pypdf import PdfReader
@@ -259,6 +260,10 @@ def test_an_owner_who_answers_leaves_the_states_path_and_is_paid_by_a_reissue(me
     [t] = escheat.tracked(mem.ports, date(2031, 1, 1))
     assert t.path.stage == "ANSWERED" and t.path.next_step.startswith("pay the owner")
     assert escheat.state_report(mem.ports, "TX", date(2031, 1, 1))[1] == []
+    rows = console.unclaimed(mem.ports, billing, mem.now.date())  # the console offers the reissue, not a 2nd answer
+    shown = console_page("unclaimed.html", "Unclaimed property", "billing@example.org", "t", today=mem.now.date(),
+                         rows=rows, can_work=True, can_confirm=False).html
+    assert "Reissue to this address" in shown and "The owner answered" not in shown
     address = {"line1": "3 Oak Ave", "city": "Austin", "state": "TX", "zip": "78702"}
     ask_reissue(mem.ports, iid, address, billing, mem.now)
     confirm_reissue(mem.ports, iid, mem.signed_in("compliance@example.org"), mem.now, address_seen(address))

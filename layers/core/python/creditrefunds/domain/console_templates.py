@@ -125,13 +125,12 @@ CONSOLE_TEMPLATES = {
     + _FORM_TOKEN + "<input type='hidden' name='instruction_id' value='{{ r.instruction_id }}'>"
     "<input type='hidden' name='seen' value='{{ r.seen }}'><button type='submit' class='confirm'>Confirm the "
     "reissue</button></form>{% endif %}"
-    "{% elif can_work and r.reissues_left and r.stage not in ('OUTSTANDING', 'CLEARED', 'ANSWERED', 'EXEMPT', "
-    "'REPORTED', 'CLOSED') %}<form method='post' action='/unclaimed/address'>" + _FORM_TOKEN +
+    "{% elif can_work and r.reissuable %}<form method='post' action='/unclaimed/address'>" + _FORM_TOKEN +
     "<input type='hidden' name='instruction_id' value='{{ r.instruction_id }}'><input name='line1' "
     "placeholder='street' required> <input name='city' placeholder='city' required> <input name='state' size='2' "
     "placeholder='ST'> <input name='zip' size='10' placeholder='ZIP'> <button type='submit' class='address'>"
     "Reissue to this address</button></form>{% endif %}"
-    "{% if can_work and r.stage not in ('OUTSTANDING', 'CLEARED', 'ANSWERED', 'EXEMPT', 'REPORTED', 'CLOSED') %}"
+    "{% if can_work and r.answerable %}"
     "<form method='post' action='/unclaimed/answered'>" + _FORM_TOKEN + "<input type='hidden' "
     "name='instruction_id' value='{{ r.instruction_id }}'><input name='on' type='date' required> "
     "<button type='submit' class='answered'>The owner answered</button></form>{% endif %}</td></tr>{% endfor %}"

@@ -19,6 +19,9 @@ from creditrefunds.domain.unclaimed import Unclaimed
 # The money reached its owner, is not the state's to claim, or is back on the account (its refund row reversed:
 # a credit there again, which detection finds and a new case carries).
 OFF_PATH = ("CLEARED", "ANSWERED", "EXEMPT", "REVERSED")
+# Stages where there is nothing to reissue (an owner who answered is paid by one), or for an owner to answer.
+NO_REISSUE = ("OUTSTANDING", "CLEARED", "EXEMPT", "REVERSED", "REPORTED", "CLOSED")
+NO_ANSWER = (*NO_REISSUE, "ANSWERED")
 # History actions (each step is a record on the refund's case), and the typed field `evidence` they carry.
 CHECK, STALE, REISSUE_ASKED, REISSUED, ANSWERED = "CHECK_STATUS", "CHECK_STALE", "REISSUE_ASKED", "REISSUED", \
     "OWNER_ANSWERED"

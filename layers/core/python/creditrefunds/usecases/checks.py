@@ -178,8 +178,6 @@ def _unclaimed(ports: Ports, instruction_id: str, day: date,
         raise NotAllowed(f"{instruction_id} is not a refund the check register told of")
     records = records_of(ports, instruction_id, i.case_id)
     path = e.assess(property_of(ports, i, records), ports.settings.unclaimed, day)
-    closed = ("CLEARED", "EXEMPT", "REVERSED", "REPORTED", "CLOSED", "OUTSTANDING",
-              *(("ANSWERED",) if answering else ()))
-    if path.stage in closed:
+    if path.stage in (e.NO_ANSWER if answering else e.NO_REISSUE):
         raise NotAllowed(f"{instruction_id} is {path.stage}: nothing to reissue or answer")
     return i, records, path

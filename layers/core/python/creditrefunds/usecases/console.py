@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from creditrefunds.domain.authentic import Tampered
+from creditrefunds.domain.escheat import NO_ANSWER, NO_REISSUE
 from creditrefunds.domain.identity import AUDITOR, BILLING, COMPLIANCE, OPERATOR, Person, approver_group, require
 from creditrefunds.domain.money import money_text
 from creditrefunds.domain.pages import line_rows
@@ -146,7 +147,9 @@ def unclaimed(ports: Ports, person: Person, today: date) -> list[dict[str, Any]]
         asked = ports.unclaimed.asked(t.path.instruction_id)
         rows.append({**t.path.to_json(), "asked": asked[0] if asked else None,
                      "seen": address_seen(asked[0]) if asked else "",
-                     "asked_by_me": bool(asked and asked[1] == person.user_id)})
+                     "asked_by_me": bool(asked and asked[1] == person.user_id),
+                     "reissuable": bool(t.path.reissues_left) and t.path.stage not in NO_REISSUE,
+                     "answerable": t.path.stage not in NO_ANSWER})
     return rows
 
 
