@@ -266,6 +266,12 @@ def test_an_owner_who_answered_waits_for_the_reissue_that_pays_them_beyond_the_r
     path = assess(p, RULES, date(2027, 9, 2))
     assert (path.stage, path.reissues_left, path.next_date) == ("ANSWERED", 1, date(2027, 9, 1))
     assert not path.reportable and assess(p, RULES, date(2031, 1, 1)).stage == "ANSWERED"
+    # An answer is contact, not payment: unpaid when the next letter's window opens, it is on the path again
+    # (dormant three years after the answer, Texas's report of 1 July 2031, its letter from 2 March).
+    again = assess(p, RULES, date(2031, 3, 3))
+    assert (again.stage, again.report_due, again.letter_from) == ("LETTER_DUE", date(2031, 7, 1), date(2031, 3, 3))
+    assert "the owner answered on 2027-09-01 and was not paid by 2031-03-03" in again.notes[0]
+    assert assess(p, RULES, date(2031, 3, 2)).stage == "ANSWERED"
     paid_again = replace(p, reissued_on=(date(2027, 1, 8), date(2027, 9, 5)),
                          checks=(*p.checks, check("ISSUED", date(2027, 9, 6), "101500")))
     later = assess(paid_again, RULES, date(2028, 6, 1))  # that check too went uncashed: back on the path

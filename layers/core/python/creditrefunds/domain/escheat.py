@@ -148,16 +148,23 @@ def assess(p: Property, rules: Unclaimed, as_of: date) -> Path:
                          "after the report: the account's credit is the state's, to remit, not to refund")
         return replace(base, **dates, stage="REPORTED", next_step=f"remit to {p.owner_state}: the ledger row of "
                        "the remittance closes it", next_date=dates["report_due"], notes=notes)
+    unpaid: list[str] = []
     if unpaid_answer and base.reissues_left:  # found: paid by a reissue to the address they give
-        return replace(base, **dates, stage="ANSWERED", next_step="pay the owner: reissue to the address they "
-                       "confirm", next_date=answered, notes=[f"the owner answered on {answered}"])
+        if as_of < dates["letter_from"]:
+            return replace(base, **dates, stage="ANSWERED", next_step="pay the owner: reissue to the address they "
+                           f"confirm, by {dates['letter_from']}", next_date=answered,
+                           notes=[f"the owner answered on {answered}"])
+        # An answer is contact (dormancy starts again from it), not payment: unpaid until the next letter's
+        # window opens, the money is on the state's path again.
+        unpaid = [f"the owner answered on {answered} and was not paid by {dates['letter_from']}"]
     if last is not None and last.status == "CLEARED":
         return replace(base, **dates, stage="CLEARED", next_step="", next_date=None,
                        notes=[f"cleared on {last.status_date}"])
     if as_of < dates["unclaimed_since"]:
         return replace(base, **dates, stage="OUTSTANDING", next_step="stale unless the check clears",
                        next_date=dates["unclaimed_since"])
-    return _waiting(base, dates, known, as_of)
+    path = _waiting(base, dates, known, as_of)
+    return replace(path, notes=[*unpaid, *path.notes]) if unpaid else path
 
 
 def _dates(p: Property, known: Property, events: list[CheckEvent], rules: Unclaimed) -> dict[str, Any]:
