@@ -32,7 +32,7 @@ bench: $(SETUP)
 	$(BIN)/python bench/worklist_local.py --items 10000 --pages 5
 	$(BIN)/python bench/year.py --months 12 --days 4 --cases-per-day 250
 	$(BIN)/python bench/bill.py --rows 100000 --cases 200
-	$(BIN)/python bench/escheat.py --letters 500 --properties 10000 --tracked 2000
+	$(BIN)/python bench/escheat.py --letters 500 --properties 10000 --tracked 300
 
 setup: $(SETUP)
 
