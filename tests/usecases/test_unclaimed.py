@@ -161,6 +161,34 @@ def test_a_voided_check_reversed_into_the_account_leaves_the_states_path_and_is_
                     mem.signed_in("billing@example.org"), mem.now)
 
 
+def test_a_reported_refund_reversed_onto_its_account_stays_the_states_and_compliance_is_told(mem: MemoryCloud):
+    """The report named the refund; then the billing system reverses its refund row, without the remittance's
+    adjustment: the credit is back on the account and a new case asks for its approval. The money is the state's:
+    the path stays REPORTED, the history says so once, and the compliance officer is told not to refund it."""
+    iid = issued(mem, "UP-RR", "Rivera, Ana")
+    rows = HEADER.rstrip() + ",reversal_of\n"
+    mem.drop(['UP-RR-5,UP-RR,P-UP-RR,G-UP-RR,REFUND,50.00,2026-11-21,PATIENT,,,100200,,,,"Rivera, Ana",TX,'],
+             header=rows)
+    drop_register(mem, f"{iid},100200,50.00,ISSUED,2026-11-20")
+    assert len(escheat.advance(mem.ports, date(2030, 3, 10), mem.now, COMPLIANCE).reportable) == 1
+    data, named = escheat.state_report(mem.ports, "TX", date(2030, 6, 30))
+    escheat.record_report(mem.ports, "TX", date(2030, 6, 30), data, named, mem.now, "operator:me")
+    mem.drop(['UP-RR-8,UP-RR,P-UP-RR,G-UP-RR,REVERSAL,-50.00,2030-07-15,PATIENT,,,100200,,,,"Rivera, Ana",TX,UP-RR-5'],
+             header=rows)
+    assert sorted(s.status.value for s in mem.cases.of_account("UP-RR")) == ["AWAITING_APPROVAL", "RECONCILED"]
+
+    moved = escheat.advance(mem.ports, date(2030, 7, 16), mem.now, COMPLIANCE)
+    assert moved.written == [f"{iid} REFUND_REVERSED"] and [p.instruction_id for p in moved.reported_reversed] == [iid]
+    told = [m for m in mem.mailer.to(COMPLIANCE) if m.subject.startswith("Unclaimed property")][-1]
+    assert "1 reported and reversed" in told.subject and "do not approve a refund of it" in told.text
+    assert iid in told.text and "Rivera" not in told.text
+    [back] = records(mem, iid, "REFUND_REVERSED")
+    assert "after a report named it: the credit is the state's" in back["reason"]
+    [path] = [t.path for t in escheat.tracked(mem.ports, date(2030, 7, 16))]
+    assert path.stage == "REPORTED" and "to remit, not to refund" in path.notes[-1]
+    assert escheat.advance(mem.ports, date(2030, 7, 17), mem.now, COMPLIANCE).written == []  # once
+
+
 def test_four_years_of_an_uncashed_check_on_its_way_to_texas(mem: MemoryCloud):
     iid = issued(mem, "UP-TX", "Rivera, Ana")
     mem.drop(["UP-TX-5,UP-TX,P-UP-TX,G-UP-TX,REFUND,50.00,2026-11-21,PATIENT,,,100200,,,,\"Rivera, Ana\",TX"],

@@ -143,11 +143,16 @@ def takeback_alert(to: tuple[str, ...], case: Case, payer: str, evidence: str, i
     return Mail(to, subject, text, render("plain_mail.html", text=text))
 
 
-def escheat_digest(to: str, as_of: Any, letters: list[Any], reportable: list[Any], due: Any = ()) -> Mail:
+def escheat_digest(to: str, as_of: Any, letters: list[Any], reportable: list[Any], due: Any = (),
+                   reversed_: Any = ()) -> Mail:
     """To the compliance officer: due-diligence letters written, properties that became reportable (by
-    instruction, state, amount and date) and state reports coming due or late (no owner's name: the history
-    and the console show who)."""
+    instruction, state, amount and date), state reports coming due or late, and reported property whose refund
+    row was reversed onto its account (no owner's name: the history and the console show who)."""
     lines = [f"As of {as_of}:"]
+    if reversed_:
+        lines.append(f"\n{len(reversed_)} reported refund(s) reversed back onto their accounts: the credit there "
+                     "is the state's. Remit it; do not approve a refund of it to the owner:")
+        lines += [f"- {p.instruction_id}: {p.state} {money_text(p.amount)}, case {p.case_id}" for p in reversed_]
     if due:
         lines.append(f"\n{len(due)} state report(s) of unclaimed property to file:")
         lines += [d.line() for d in due]
@@ -160,6 +165,7 @@ def escheat_digest(to: str, as_of: Any, letters: list[Any], reportable: list[Any
         lines.append(f"\n{len(reportable)} unclaimed refund(s) became reportable:")
         lines += [f"- {p.instruction_id}: {p.state} {money_text(p.amount)}, dormant since {p.dormant_on}, report "
                   f"due {p.report_due} (refunds escheat report --state {p.state})" for p in reportable]
-    reports = f", {len(due)} report(s) due" if due else ""
+    reports = (f", {len(due)} report(s) due" if due else "") + (
+        f", {len(reversed_)} reported and reversed" if reversed_ else "")
     return _plain(to, f"Unclaimed property: {len(letters)} letter(s), {len(reportable)} reportable{reports}",
                   "\n".join(lines))

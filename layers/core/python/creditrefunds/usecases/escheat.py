@@ -120,10 +120,12 @@ class Advanced:
     letters: list[e.Path] = field(default_factory=list)
     reportable: list[e.Path] = field(default_factory=list)
     due: list[e.ReportDue] = field(default_factory=list)  # the state reports the compliance officer is reminded of
+    reported_reversed: list[e.Path] = field(default_factory=list)  # reported, then reversed onto the account
 
     def to_json(self) -> dict[str, Any]:
         return {"written": self.written, "letters": [p.instruction_id for p in self.letters],
                 "reportable": [p.instruction_id for p in self.reportable],
+                "reported_reversed": [p.instruction_id for p in self.reported_reversed],
                 "reports_due": [{"state": d.state, "due": d.due.isoformat(), "refunds": d.count,
                                  "amount": str(d.amount), "days_left": d.days_left} for d in self.due]}
 
@@ -137,8 +139,9 @@ def advance(ports: Ports, as_of: date, now: datetime, compliance: str) -> Advanc
         paths.append(path)
         ports.unclaimed.note(t.instruction.instruction_id, path.stage, path.next_date)
     done.due = e.reports_due(paths, as_of)
-    if done.letters or done.reportable or done.due:
-        ports.mailer.send(escheat_digest(compliance, as_of, done.letters, done.reportable, done.due), now)
+    if done.letters or done.reportable or done.due or done.reported_reversed:
+        ports.mailer.send(escheat_digest(compliance, as_of, done.letters, done.reportable, done.due,
+                                         done.reported_reversed), now)
     return done
 
 
@@ -150,12 +153,16 @@ def _advance_one(ports: Ports, t: Tracked, as_of: date, now: datetime, done: Adv
         record_step(ports, t.instruction, ACTOR, e.REMITTED, f"remitted to {path.state} by ledger row {txn}: the "
                     "property is closed", {"txn_id": txn, "posted_on": posted.isoformat()}, now)
         done.written.append(f"{iid} {e.REMITTED}")
-    elif path.stage == "REVERSED" and t.prop.reversed and not _has(mine, e.BACK_ON_ACCOUNT):
+    elif t.prop.reversed and path.stage in ("REVERSED", "REPORTED") and not _has(mine, e.BACK_ON_ACCOUNT):
         txn, posted = t.prop.reversed
+        told = path.stage == "REPORTED"  # the state was told first: the credit back on the account is the state's
         record_step(ports, t.instruction, ACTOR, e.BACK_ON_ACCOUNT, f"its refund row was reversed by ledger row {txn} "
-                    f"on {posted}: the money is back on account {t.instruction.account_id}, off the state's path",
-                    {"txn_id": txn, "posted_on": posted.isoformat()}, now)
+                    f"on {posted}: the money is back on account {t.instruction.account_id}, " + (
+                        "after a report named it: the credit is the state's, to remit, not to refund" if told
+                        else "off the state's path"), {"txn_id": txn, "posted_on": posted.isoformat()}, now)
         done.written.append(f"{iid} {e.BACK_ON_ACCOUNT}")
+        if told:
+            done.reported_reversed.append(path)
     elif path.unclaimed_since and path.stage not in (*e.OFF_PATH, "OUTSTANDING", "CLOSED") and \
             not _has(mine, e.STALE, check_number=path.check_number):
         record_step(ports, t.instruction, ACTOR, e.STALE, f"check {path.check_number or '(none)'} unclaimed since "
