@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from creditrefunds.domain.checks import UNPAID, CheckEvent
+from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.money import money_text
 from creditrefunds.domain.unclaimed import Unclaimed
 
@@ -234,6 +235,18 @@ def remittance_row_matches(p: Property, rules: Unclaimed, txn: Any) -> bool:
     references = {p.instruction_id, *(e.check_number for e in p.checks)}
     return (txn.payer_id or "") == f"{rules.state_payee_prefix}{p.owner_state}" and abs(txn.amount) == p.amount \
         and (txn.reference or "") in references
+
+
+
+def reversal_of(refund_row: str | None, rows: list[Transaction]) -> Transaction | None:
+    """The REVERSAL row (itself not reversed; `rows` in posting order) that cancels `refund_row`, the refund row
+    that posted the instruction back: the money is back on the account (a voided check reversed into it), where
+    detection finds a credit again. None without one."""
+    if not refund_row:
+        return None
+    reversals = [t for t in rows if t.txn_type == "REVERSAL"]
+    cancelled = {t.reversal_of for t in reversals}
+    return next((t for t in reversals if t.reversal_of == refund_row and t.txn_id not in cancelled), None)
 
 
 REMIND_DAYS = (30, 14, 7, 1, 0)  # days before a state's report is due that the compliance officer hears of it

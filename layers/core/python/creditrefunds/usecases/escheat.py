@@ -18,7 +18,6 @@ from creditrefunds.domain.authentic import Tampered
 from creditrefunds.domain.checks import CheckEvent
 from creditrefunds.domain.history import Entry
 from creditrefunds.domain.instructions import Instruction
-from creditrefunds.domain.ledger import Transaction
 from creditrefunds.domain.letters import due_diligence
 from creditrefunds.domain.mail import escheat_digest
 from creditrefunds.domain.naupa import Item, Owner, report, split_name
@@ -45,9 +44,9 @@ def records_of(ports: Ports, instruction_id: str, case_id: str) -> list[dict[str
 def property_of(ports: Ports, i: Instruction, records: list[dict[str, Any]]) -> e.Property:
     """What the history and the ledger say of one instruction's money."""
     rules = ports.settings.unclaimed
-    rows = ports.transactions.account_transactions(i.account_id)
-    states = [t for t in sorted(rows, key=lambda t: (t.posting_date, t.txn_id)) if t.patient_state]
-    names = [t.patient_name for t in sorted(rows, key=lambda t: (t.posting_date, t.txn_id)) if t.patient_name]
+    rows = sorted(ports.transactions.account_transactions(i.account_id), key=lambda t: (t.posting_date, t.txn_id))
+    states = [t for t in rows if t.patient_state]
+    names = [t.patient_name for t in rows if t.patient_name]
     facts: dict[str, Any] = {"checks": [], "reissued_on": [], "letters_on": []}
     for r in records:
         found, action = evidence(r), r.get("action")
@@ -73,18 +72,8 @@ def property_of(ports: Ports, i: Instruction, records: list[dict[str, Any]]) -> 
         row = next((t for t in rows if e.remittance_row_matches(p, rules, t)), None)
         if row is not None:
             p = replace(p, remitted=(row.txn_id, row.posting_date))
-    undone = reversal_of_refund(i, rows)
+    undone = e.reversal_of(i.returned_by, rows)
     return replace(p, reversed=(undone.txn_id, undone.posting_date)) if undone else p
-
-
-def reversal_of_refund(i: Instruction, rows: list[Transaction]) -> Transaction | None:
-    """The REVERSAL row (itself not reversed) that cancels the refund row posting `i` back: the money is back on
-    the account (a voided check reversed into it), where detection finds a credit again."""
-    if not i.returned_by:
-        return None
-    reversals = [t for t in sorted(rows, key=lambda t: (t.posting_date, t.txn_id)) if t.txn_type == "REVERSAL"]
-    cancelled = {t.reversal_of for t in reversals}
-    return next((t for t in reversals if t.reversal_of == i.returned_by and t.txn_id not in cancelled), None)
 
 
 @dataclass

@@ -70,11 +70,13 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
     issued, new_ids, prior = [], set(), ledger_at_issue(transactions)
     approved_by = frozenset(a.approval_key for a in covering(approvals, case_digest(case), required))
     recorded = issued_records(ports.history.records(case_id))
+    targets = _targets_at_issue(ports, case.lines)
     for index, line in enumerate(case.lines):
         if line.action not in ISSUED_ACTIONS:
             continue
         claim = payer_claim(transactions, line)
-        seen = prior | _target_at_issue(ports, line.target_account_id) if line.action == "OFFSET" else prior
+        seen = prior | targets[line.target_account_id] if line.action == "OFFSET" and line.target_account_id \
+            else prior
         done = ports.refund_book.issue(Instruction.of(case, index, line, claim, now.date(), seen, approved_by))
         issued.append(done.instruction)
         if done.new:
@@ -90,11 +92,12 @@ def issue_refund(ports: Ports, case_id: str, now: datetime) -> dict[str, Any]:
     return {"route": "ISSUED", "issued": [i.instruction_id for i in issued], "new": sorted(new_ids), "files": files}
 
 
-def _target_at_issue(ports: Ports, target: str | None) -> frozenset[str]:
+def _targets_at_issue(ports: Ports, lines: Iterable[Line]) -> dict[str, frozenset[str]]:
     """An offset also keeps the transfers into its debit already in the ledger at issue: none of them (one
-    billing staff posted by hand earlier that day) is this offset arriving."""
-    rows = ports.transactions.account_transactions(target) if target else []
-    return frozenset(t.txn_id for t in rows if t.txn_type == "TRANSFER" and t.amount < 0)
+    billing staff posted by hand earlier that day) is this offset arriving. Each debit's ledger read once."""
+    targets = {line.target_account_id for line in lines if line.action == "OFFSET" and line.target_account_id}
+    return {target: frozenset(t.txn_id for t in ports.transactions.account_transactions(target)
+                              if t.txn_type == "TRANSFER" and t.amount < 0) for target in sorted(targets)}
 
 
 def write_ap_file(ports: Ports, instruction: Instruction) -> str:
